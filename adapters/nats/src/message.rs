@@ -1,0 +1,110 @@
+//! The JSON bodies of `CONNECT` (client options) and `INFO` (server
+//! description), with nats-server's field names and defaults.
+
+use serde::{Deserialize, Serialize};
+
+/// Options a client sends in `CONNECT`.
+///
+/// Before any `CONNECT`, and for fields a `CONNECT` leaves out, nats-server
+/// assumes `verbose`, `pedantic` and `echo` are on; the defaults here match.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ConnectOptions {
+    pub verbose: bool,
+    pub pedantic: bool,
+    pub echo: bool,
+    pub headers: bool,
+    pub no_responders: bool,
+    pub tls_required: bool,
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+    pub protocol: i64,
+    pub user: Option<String>,
+    pub pass: Option<String>,
+    pub auth_token: Option<String>,
+    pub nkey: Option<String>,
+    pub sig: Option<String>,
+    pub jwt: Option<String>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            verbose: true,
+            pedantic: true,
+            echo: true,
+            headers: false,
+            no_responders: false,
+            tls_required: false,
+            name: String::new(),
+            lang: String::new(),
+            version: String::new(),
+            protocol: 0,
+            user: None,
+            pass: None,
+            auth_token: None,
+            nkey: None,
+            sig: None,
+            jwt: None,
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The server's `INFO`, fields in nats-server's order; optional ones are
+/// left out when empty, as the reference does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub server_id: String,
+    pub server_name: String,
+    pub version: String,
+    pub proto: i32,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub git_commit: String,
+    pub go: String,
+    pub host: String,
+    pub port: u16,
+    pub headers: bool,
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub auth_required: bool,
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub tls_required: bool,
+    pub max_payload: usize,
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub jetstream: bool,
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub client_id: u64,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub client_ip: String,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub nonce: String,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub connect_urls: Vec<String>,
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub ldm: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_defaults_follow_reference() {
+        let o: ConnectOptions = serde_json::from_str(r#"{"pedantic":false}"#).unwrap();
+        assert!(o.verbose && o.echo && !o.pedantic && !o.headers);
+        let o: ConnectOptions = serde_json::from_str(
+            r#"{"verbose":false,"headers":true,"no_responders":true,"name":"x","extra":1}"#,
+        )
+        .unwrap();
+        assert!(!o.verbose && o.headers && o.no_responders);
+        assert_eq!(o.name, "x");
+    }
+}

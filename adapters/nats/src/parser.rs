@@ -1,0 +1,498 @@
+//! Incremental parser for the operations a NATS client sends.
+//!
+//! Works like mini-redis's frame check: find whether a whole operation is in
+//! the buffer, and only then take it out. An operation may arrive split
+//! across reads at any byte, or many may arrive in one read; both parse the
+//! same. Payloads are split off the read buffer as `Bytes`, so a published
+//! message is never copied on its way to the router.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Default `max_control_line` of nats-server (4 KiB).
+pub const DEFAULT_MAX_CONTROL_LINE: usize = 4096;
+/// Default `max_payload` of nats-server (1 MiB).
+pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
+
+/// One operation sent by a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientOp {
+    /// `CONNECT {json}`: the raw JSON, decoded by the caller into [`crate::ConnectOptions`].
+    Connect(Bytes),
+    /// `PUB` or `HPUB`. For `HPUB`, `header_len` is set and `payload` holds the
+    /// header block followed by the body, exactly as on the wire.
+    Pub {
+        subject: Bytes,
+        reply: Option<Bytes>,
+        header_len: Option<usize>,
+        payload: Bytes,
+    },
+    /// `SUB subject [queue] sid`.
+    Sub {
+        subject: Bytes,
+        queue: Option<Bytes>,
+        sid: Bytes,
+    },
+    /// `UNSUB sid [max_msgs]`.
+    Unsub {
+        sid: Bytes,
+        max: Option<u64>,
+    },
+    Ping,
+    Pong,
+    /// `+OK` from a client is allowed and ignored by nats-server.
+    Ok,
+    /// `-ERR` from a client: nats-server closes the connection.
+    Err(Bytes),
+    /// `INFO` from a client is allowed and ignored.
+    Info(Bytes),
+}
+
+/// Why a byte stream is not a valid client operation. Each is fatal for the
+/// connection; [`ProtocolError::client_message`] says what nats-server tells
+/// the client before closing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("unknown protocol operation")]
+    UnknownOperation,
+    #[error("maximum control line exceeded")]
+    MaxControlLine,
+    #[error("maximum payload violation: {size} vs {max}")]
+    MaxPayload { size: usize, max: usize },
+    #[error("malformed {op} arguments")]
+    BadArguments { op: &'static str },
+}
+
+impl ProtocolError {
+    /// The text of the `-ERR '…'` line nats-server sends for this error, or
+    /// `None` where it closes the connection without a word.
+    pub fn client_message(&self) -> Option<&'static str> {
+        match self {
+            ProtocolError::UnknownOperation => Some("Unknown Protocol Operation"),
+            ProtocolError::MaxControlLine => Some("maximum control line exceeded"),
+            ProtocolError::MaxPayload { .. } => Some("Maximum Payload Violation"),
+            ProtocolError::BadArguments { .. } => None,
+        }
+    }
+}
+
+/// A `PUB`/`HPUB` whose control line has been read but whose payload has not
+/// fully arrived yet.
+#[derive(Debug)]
+struct PendingPayload {
+    subject: Bytes,
+    reply: Option<Bytes>,
+    header_len: Option<usize>,
+    size: usize,
+}
+
+/// Parser state for one connection.
+#[derive(Debug)]
+pub struct Parser {
+    pub max_control_line: usize,
+    pub max_payload: usize,
+    pending: Option<PendingPayload>,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser::new(DEFAULT_MAX_CONTROL_LINE, DEFAULT_MAX_PAYLOAD)
+    }
+}
+
+/// Operation names a client may send, upper case.
+const CLIENT_OPS: [&[u8]; 10] = [
+    b"CONNECT", b"PUB", b"HPUB", b"SUB", b"UNSUB", b"PING", b"PONG", b"+OK", b"-ERR", b"INFO",
+];
+
+impl Parser {
+    pub fn new(max_control_line: usize, max_payload: usize) -> Self {
+        Parser {
+            max_control_line,
+            max_payload,
+            pending: None,
+        }
+    }
+
+    /// Takes the next complete operation off the front of `buf`.
+    ///
+    /// `Ok(None)` means more bytes are needed; whatever was consumed so far
+    /// is remembered, so call again with the same buffer after the next read.
+    pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ClientOp>, ProtocolError> {
+        if let Some(pending) = &self.pending {
+            return Ok(self.take_payload(buf, pending.size)?.map(|payload| {
+                let p = self.pending.take().expect("pending checked above");
+                ClientOp::Pub {
+                    subject: p.subject,
+                    reply: p.reply,
+                    header_len: p.header_len,
+                    payload,
+                }
+            }));
+        }
+        let Some(nl) = memchr::memchr(b'\n', buf) else {
+            self.check_partial_line(buf)?;
+            return Ok(None);
+        };
+        let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
+        let line = &buf[..line_end];
+        let op_end = line
+            .iter()
+            .position(|&b| b == b' ' || b == b'\t')
+            .unwrap_or(line.len());
+        let op = &line[..op_end];
+        let args_start = skip_blanks(line, op_end);
+        if line_end - args_start > self.max_control_line {
+            return Err(ProtocolError::MaxControlLine);
+        }
+        let has_args = args_start < line_end;
+
+        if op.eq_ignore_ascii_case(b"PING") && !has_args {
+            buf.advance(nl + 1);
+            return Ok(Some(ClientOp::Ping));
+        }
+        if op.eq_ignore_ascii_case(b"PONG") && !has_args {
+            buf.advance(nl + 1);
+            return Ok(Some(ClientOp::Pong));
+        }
+        if op.eq_ignore_ascii_case(b"+OK") && !has_args {
+            buf.advance(nl + 1);
+            return Ok(Some(ClientOp::Ok));
+        }
+        let kind = if op.eq_ignore_ascii_case(b"PUB") {
+            OpKind::Pub
+        } else if op.eq_ignore_ascii_case(b"HPUB") {
+            OpKind::HPub
+        } else if op.eq_ignore_ascii_case(b"SUB") {
+            OpKind::Sub
+        } else if op.eq_ignore_ascii_case(b"UNSUB") {
+            OpKind::Unsub
+        } else if op.eq_ignore_ascii_case(b"CONNECT") {
+            OpKind::Connect
+        } else if op.eq_ignore_ascii_case(b"INFO") {
+            OpKind::Info
+        } else if op.eq_ignore_ascii_case(b"-ERR") {
+            OpKind::Err
+        } else {
+            return Err(ProtocolError::UnknownOperation);
+        };
+        // These need their arguments; nats-server's state machine rejects
+        // the bare operation name as an unknown operation.
+        if !has_args {
+            return Err(ProtocolError::UnknownOperation);
+        }
+
+        let line = buf.split_to(nl + 1).freeze();
+        let args = line.slice(args_start..line_end);
+        match kind {
+            OpKind::Connect => Ok(Some(ClientOp::Connect(args))),
+            OpKind::Info => Ok(Some(ClientOp::Info(args))),
+            OpKind::Err => Ok(Some(ClientOp::Err(args))),
+            OpKind::Sub => {
+                let (a, n) = split_args(&args);
+                let arg = |i: usize| args.slice(a[i].0..a[i].1);
+                match n {
+                    2 => Ok(Some(ClientOp::Sub {
+                        subject: arg(0),
+                        queue: None,
+                        sid: arg(1),
+                    })),
+                    3 => Ok(Some(ClientOp::Sub {
+                        subject: arg(0),
+                        queue: Some(arg(1)),
+                        sid: arg(2),
+                    })),
+                    _ => Err(ProtocolError::BadArguments { op: "SUB" }),
+                }
+            }
+            OpKind::Unsub => {
+                let (a, n) = split_args(&args);
+                let arg = |i: usize| args.slice(a[i].0..a[i].1);
+                match n {
+                    1 => Ok(Some(ClientOp::Unsub {
+                        sid: arg(0),
+                        max: None,
+                    })),
+                    2 => {
+                        let max = parse_size(&arg(1)).ok_or(ProtocolError::BadArguments { op: "UNSUB" })?;
+                        Ok(Some(ClientOp::Unsub {
+                            sid: arg(0),
+                            max: Some(max as u64),
+                        }))
+                    }
+                    _ => Err(ProtocolError::BadArguments { op: "UNSUB" }),
+                }
+            }
+            OpKind::Pub | OpKind::HPub => {
+                let (a, n) = split_args(&args);
+                let arg = |i: usize| args.slice(a[i].0..a[i].1);
+                let size_of = |i: usize, op| parse_size(&arg(i)).ok_or(ProtocolError::BadArguments { op });
+                let pending = if kind == OpKind::Pub {
+                    let (reply, size) = match n {
+                        2 => (None, size_of(1, "PUB")?),
+                        3 => (Some(arg(1)), size_of(2, "PUB")?),
+                        _ => return Err(ProtocolError::BadArguments { op: "PUB" }),
+                    };
+                    PendingPayload {
+                        subject: arg(0),
+                        reply,
+                        header_len: None,
+                        size,
+                    }
+                } else {
+                    let (reply, hdr, size) = match n {
+                        3 => (None, size_of(1, "HPUB")?, size_of(2, "HPUB")?),
+                        4 => (Some(arg(1)), size_of(2, "HPUB")?, size_of(3, "HPUB")?),
+                        _ => return Err(ProtocolError::BadArguments { op: "HPUB" }),
+                    };
+                    if hdr > size {
+                        return Err(ProtocolError::BadArguments { op: "HPUB" });
+                    }
+                    PendingPayload {
+                        subject: arg(0),
+                        reply,
+                        header_len: Some(hdr),
+                        size,
+                    }
+                };
+                if pending.size > self.max_payload {
+                    return Err(ProtocolError::MaxPayload {
+                        size: pending.size,
+                        max: self.max_payload,
+                    });
+                }
+                let size = pending.size;
+                self.pending = Some(pending);
+                self.parse_pending(buf, size)
+            }
+        }
+    }
+
+    fn parse_pending(&mut self, buf: &mut BytesMut, size: usize) -> Result<Option<ClientOp>, ProtocolError> {
+        match self.take_payload(buf, size)? {
+            None => Ok(None),
+            Some(payload) => {
+                let p = self.pending.take().expect("pending set by caller");
+                Ok(Some(ClientOp::Pub {
+                    subject: p.subject,
+                    reply: p.reply,
+                    header_len: p.header_len,
+                    payload,
+                }))
+            }
+        }
+    }
+
+    /// Splits `size` payload bytes and their `\r\n` off `buf` once all are there.
+    fn take_payload(&self, buf: &mut BytesMut, size: usize) -> Result<Option<Bytes>, ProtocolError> {
+        if buf.len() < size + 2 {
+            // A wrong terminator can be caught as soon as it arrives.
+            if buf.len() > size && buf[size] != b'\r' {
+                return Err(ProtocolError::UnknownOperation);
+            }
+            return Ok(None);
+        }
+        if buf[size] != b'\r' || buf[size + 1] != b'\n' {
+            return Err(ProtocolError::UnknownOperation);
+        }
+        let payload = buf.split_to(size).freeze();
+        buf.advance(2);
+        Ok(Some(payload))
+    }
+
+    /// With no newline yet, reject early what can never become valid: an
+    /// unknown operation name, or a control line already too long.
+    fn check_partial_line(&self, buf: &[u8]) -> Result<(), ProtocolError> {
+        let op_end = buf.iter().position(|&b| b == b' ' || b == b'\t' || b == b'\r');
+        let op = &buf[..op_end.unwrap_or(buf.len())];
+        let known = CLIENT_OPS.iter().any(|name| {
+            if op_end.is_some() {
+                name.eq_ignore_ascii_case(op)
+            } else {
+                op.len() <= name.len() && name[..op.len()].eq_ignore_ascii_case(op)
+            }
+        });
+        if !known {
+            return Err(ProtocolError::UnknownOperation);
+        }
+        if buf.len() > self.max_control_line + 8 {
+            return Err(ProtocolError::MaxControlLine);
+        }
+        Ok(())
+    }
+
+    /// True while a payload is only partly received.
+    pub fn awaiting_payload(&self) -> bool {
+        self.pending.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpKind {
+    Connect,
+    Pub,
+    HPub,
+    Sub,
+    Unsub,
+    Info,
+    Err,
+}
+
+fn skip_blanks(line: &[u8], mut i: usize) -> usize {
+    while i < line.len() && (line[i] == b' ' || line[i] == b'\t') {
+        i += 1;
+    }
+    i
+}
+
+/// Splits arguments on runs of spaces and tabs. Returns up to five ranges and
+/// the count; a count of five means "too many" for every operation.
+fn split_args(args: &[u8]) -> ([(usize, usize); 5], usize) {
+    let mut out = [(0, 0); 5];
+    let mut n = 0;
+    let mut i = 0;
+    while i < args.len() && n < 5 {
+        i = skip_blanks(args, i);
+        if i >= args.len() {
+            break;
+        }
+        let start = i;
+        while i < args.len() && args[i] != b' ' && args[i] != b'\t' {
+            i += 1;
+        }
+        out[n] = (start, i);
+        n += 1;
+    }
+    (out, n)
+}
+
+/// Parses a non-negative decimal size as nats-server does: digits only.
+fn parse_size(digits: &[u8]) -> Option<usize> {
+    if digits.is_empty() || digits.len() > 12 {
+        return None;
+    }
+    let mut n: usize = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + (d - b'0') as usize;
+    }
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(input: &[u8]) -> Result<Vec<ClientOp>, ProtocolError> {
+        let mut p = Parser::default();
+        let mut buf = BytesMut::from(input);
+        let mut ops = Vec::new();
+        while let Some(op) = p.parse(&mut buf)? {
+            ops.push(op);
+        }
+        Ok(ops)
+    }
+
+    #[test]
+    fn parses_pub_with_and_without_reply() {
+        let ops = parse_all(b"PUB foo 2\r\nhi\r\nPUB foo bar 3\r\nabc\r\n").unwrap();
+        assert_eq!(
+            ops,
+            vec![
+                ClientOp::Pub {
+                    subject: Bytes::from_static(b"foo"),
+                    reply: None,
+                    header_len: None,
+                    payload: Bytes::from_static(b"hi"),
+                },
+                ClientOp::Pub {
+                    subject: Bytes::from_static(b"foo"),
+                    reply: Some(Bytes::from_static(b"bar")),
+                    header_len: None,
+                    payload: Bytes::from_static(b"abc"),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn parses_hpub() {
+        let ops = parse_all(b"HPUB a r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n").unwrap();
+        assert_eq!(
+            ops,
+            vec![ClientOp::Pub {
+                subject: Bytes::from_static(b"a"),
+                reply: Some(Bytes::from_static(b"r")),
+                header_len: Some(12),
+                payload: Bytes::from_static(b"NATS/1.0\r\n\r\nhi"),
+            }]
+        );
+    }
+
+    #[test]
+    fn ops_are_case_insensitive_and_accept_bare_newline() {
+        let ops = parse_all(b"ping\r\nPiNg\nPONG\r\n+OK\r\nsub a  q\t1\r\nunsub 1 5\r\n").unwrap();
+        assert_eq!(ops.len(), 6);
+        assert_eq!(
+            ops[4],
+            ClientOp::Sub {
+                subject: Bytes::from_static(b"a"),
+                queue: Some(Bytes::from_static(b"q")),
+                sid: Bytes::from_static(b"1"),
+            }
+        );
+        assert_eq!(
+            ops[5],
+            ClientOp::Unsub {
+                sid: Bytes::from_static(b"1"),
+                max: Some(5)
+            }
+        );
+    }
+
+    #[test]
+    fn errors_match_reference_behaviour() {
+        assert_eq!(parse_all(b"FOO\r\n"), Err(ProtocolError::UnknownOperation));
+        assert_eq!(parse_all(b"X"), Err(ProtocolError::UnknownOperation));
+        assert_eq!(parse_all(b"MSG a 1 1\r\n"), Err(ProtocolError::UnknownOperation));
+        assert_eq!(parse_all(b"UNSUB\r\n"), Err(ProtocolError::UnknownOperation));
+        assert_eq!(parse_all(b"PUB a 1\r\nxy"), Err(ProtocolError::UnknownOperation));
+        assert_eq!(
+            parse_all(b"PUB foo\r\n"),
+            Err(ProtocolError::BadArguments { op: "PUB" })
+        );
+        assert_eq!(
+            parse_all(b"PUB foo -1\r\n"),
+            Err(ProtocolError::BadArguments { op: "PUB" })
+        );
+        assert_eq!(
+            parse_all(b"SUB a b c d\r\n"),
+            Err(ProtocolError::BadArguments { op: "SUB" })
+        );
+        assert_eq!(
+            parse_all(b"PUB foo 2000000\r\n"),
+            Err(ProtocolError::MaxPayload {
+                size: 2_000_000,
+                max: DEFAULT_MAX_PAYLOAD
+            })
+        );
+        let long = [b"PUB ".as_slice(), &[b'a'; 5000]].concat();
+        assert_eq!(parse_all(&long), Err(ProtocolError::MaxControlLine));
+    }
+
+    #[test]
+    fn incomplete_input_waits() {
+        let mut p = Parser::default();
+        let mut buf = BytesMut::from(&b"PUB foo 5\r\nhel"[..]);
+        assert_eq!(p.parse(&mut buf), Ok(None));
+        assert!(p.awaiting_payload());
+        buf.extend_from_slice(b"lo\r\n");
+        assert!(matches!(p.parse(&mut buf), Ok(Some(ClientOp::Pub { .. }))));
+        assert!(buf.is_empty());
+    }
+}

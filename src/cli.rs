@@ -1,0 +1,227 @@
+//! The server's command line, with nats-server's flag names.
+//!
+//! nats-server uses Go's flag package, where `-js`, `-sd` or `-DV` are
+//! single-dash long flags. [`normalize_args`] rewrites those into clap's
+//! double-dash form before parsing, so both spellings work.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::options::Options;
+
+/// Server flags, as `nats-server -h` lists them.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ServerFlags {
+    /// Bind to host address (default: 0.0.0.0)
+    #[arg(short = 'a', long = "addr", visible_alias = "net", value_name = "host")]
+    pub addr: Option<String>,
+    /// Use port for clients (default: 4222; -1 for a random port)
+    #[arg(
+        short = 'p',
+        long = "port",
+        value_name = "port",
+        allow_negative_numbers = true
+    )]
+    pub port: Option<i32>,
+    /// Server name (default: auto)
+    #[arg(
+        short = 'n',
+        long = "name",
+        visible_alias = "server_name",
+        value_name = "server_name"
+    )]
+    pub name: Option<String>,
+    /// File to store PID
+    #[arg(short = 'P', long = "pid", value_name = "file")]
+    pub pid: Option<PathBuf>,
+    /// Use port for http monitoring
+    #[arg(
+        short = 'm',
+        long = "http_port",
+        value_name = "port",
+        allow_negative_numbers = true
+    )]
+    pub http_port: Option<i32>,
+    /// Configuration file
+    #[arg(short = 'c', long = "config", value_name = "file")]
+    pub config: Option<PathBuf>,
+    /// Test configuration and exit
+    #[arg(short = 't')]
+    pub test_config: bool,
+    /// Send signal to junction process (ldm, stop, quit, term, reopen, reload); <pid> is a PID or a PID file
+    #[arg(long = "signal", visible_alias = "sl", value_name = "signal[=pid]")]
+    pub signal: Option<String>,
+    /// Client URL to advertise to other servers
+    #[arg(long = "client_advertise", value_name = "string")]
+    pub client_advertise: Option<String>,
+    /// Creates a ports file in the specified directory (<executable_name>_<pid>.ports)
+    #[arg(long = "ports_file_dir", value_name = "dir")]
+    pub ports_file_dir: Option<PathBuf>,
+    /// File to redirect log output
+    #[arg(short = 'l', long = "log", value_name = "file")]
+    pub log: Option<PathBuf>,
+    /// Timestamp log entries (default: true)
+    #[arg(short = 'T', long = "logtime", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub logtime: Option<bool>,
+    /// Enable debugging output
+    #[arg(short = 'D', long = "debug")]
+    pub debug: bool,
+    /// Trace the raw protocol
+    #[arg(short = 'V', long = "trace")]
+    pub trace: bool,
+    /// Verbose trace
+    #[arg(long = "VV")]
+    pub verbose_trace: bool,
+    /// Debug and trace
+    #[arg(long = "DV")]
+    pub debug_trace: bool,
+    /// Debug and verbose trace
+    #[arg(long = "DVV")]
+    pub debug_verbose_trace: bool,
+    /// Enable JetStream functionality
+    #[arg(long = "jetstream", visible_alias = "js")]
+    pub jetstream: bool,
+    /// Set the storage directory
+    #[arg(long = "store_dir", visible_alias = "sd", value_name = "dir")]
+    pub store_dir: Option<PathBuf>,
+    /// User required for connections
+    #[arg(long = "user", value_name = "user")]
+    pub user: Option<String>,
+    /// Password required for connections
+    #[arg(long = "pass", value_name = "password")]
+    pub pass: Option<String>,
+    /// Authorization token required for connections
+    #[arg(long = "auth", value_name = "token")]
+    pub auth: Option<String>,
+}
+
+/// Go-style single-dash long flags and the clap spelling they become.
+const GO_STYLE: &[&str] = &[
+    "js",
+    "sd",
+    "sl",
+    "DV",
+    "DVV",
+    "VV",
+    "addr",
+    "net",
+    "port",
+    "name",
+    "server_name",
+    "pid",
+    "http_port",
+    "config",
+    "signal",
+    "client_advertise",
+    "ports_file_dir",
+    "log",
+    "logtime",
+    "debug",
+    "trace",
+    "jetstream",
+    "store_dir",
+    "user",
+    "pass",
+    "auth",
+    "help",
+    "version",
+];
+
+/// Rewrites `-js` into `--js`, `-port=4222` into `--port=4222` and so on.
+pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    args.into_iter()
+        .map(|arg| {
+            if let Some(rest) = arg.strip_prefix('-') {
+                if !rest.starts_with('-') {
+                    let name = rest.split('=').next().unwrap_or(rest);
+                    if GO_STYLE.contains(&name) {
+                        return format!("-{arg}");
+                    }
+                }
+            }
+            arg
+        })
+        .collect()
+}
+
+impl ServerFlags {
+    /// Applies the flags over options read from a config file: flags win.
+    pub fn apply(&self, opts: &mut Options) -> anyhow::Result<()> {
+        if let Some(a) = &self.addr {
+            opts.host = a.clone();
+        }
+        if let Some(p) = self.port {
+            opts.port = port_value(p, "port")?;
+        }
+        if let Some(n) = &self.name {
+            opts.server_name = Some(n.clone());
+        }
+        if let Some(p) = &self.pid {
+            opts.pid_file = Some(p.clone());
+        }
+        if let Some(p) = self.http_port {
+            opts.http_port = port_value(p, "http_port")?;
+        }
+        if let Some(a) = &self.client_advertise {
+            opts.client_advertise = Some(a.clone());
+        }
+        if let Some(d) = &self.ports_file_dir {
+            opts.ports_file_dir = Some(d.clone());
+        }
+        if let Some(l) = &self.log {
+            opts.log_file = Some(l.clone());
+        }
+        if let Some(t) = self.logtime {
+            opts.logtime = t;
+        }
+        if self.debug || self.debug_trace || self.debug_verbose_trace {
+            opts.debug = true;
+        }
+        if self.trace || self.verbose_trace || self.debug_trace || self.debug_verbose_trace {
+            opts.trace = true;
+        }
+        if self.jetstream {
+            opts.jetstream = true;
+        }
+        if let Some(d) = &self.store_dir {
+            opts.store_dir = Some(d.clone());
+        }
+        if let Some(u) = &self.user {
+            opts.username = Some(u.clone());
+        }
+        if let Some(p) = &self.pass {
+            opts.password = Some(p.clone());
+        }
+        if let Some(t) = &self.auth {
+            opts.authorization = Some(t.clone());
+        }
+        Ok(())
+    }
+}
+
+/// `-1` means "any free port", which the OS picks when we bind port 0.
+fn port_value(p: i32, flag: &str) -> anyhow::Result<u16> {
+    match p {
+        -1 => Ok(0),
+        0..=65535 => Ok(p as u16),
+        _ => anyhow::bail!("invalid value {p} for --{flag}: must be -1 or 0..65535"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_style_flags_become_double_dash() {
+        let args = [
+            "junction", "-js", "-sd", "/tmp/x", "-p", "-1", "-DV", "-port=5", "-m", "8222",
+        ];
+        let out = normalize_args(args.iter().map(|s| s.to_string()));
+        assert_eq!(
+            out,
+            ["junction", "--js", "--sd", "/tmp/x", "-p", "-1", "--DV", "--port=5", "-m", "8222"]
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! One client connection: the state shared between its reader task, its
+//! writer task and the publishers delivering to it.
+//!
+//! Deliveries append to the outbound buffer under a short lock and wake the
+//! writer, which flushes whatever accumulated in one write. A client whose
+//! buffer passes `max_pending`, or whose write passes `write_deadline`, is a
+//! slow consumer and is cut off; publishers never wait for it.
+
+mod close;
+mod reader;
+mod writer;
+
+pub use close::CloseReason;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+use bytes::{Bytes, BytesMut};
+use junction_nats::encode;
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Notify;
+
+use crate::account::Account;
+use crate::server::Server;
+use crate::subscription::{Message, Subscriber, Subscription};
+
+/// Per-connection message and byte counters.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    pub out_msgs: AtomicU64,
+    pub out_bytes: AtomicU64,
+}
+
+#[derive(Default)]
+struct Outbound {
+    buf: BytesMut,
+    /// No more writes are queued; the writer flushes what is there and stops.
+    closing: bool,
+    /// Drop what is queued instead of flushing it (slow consumer).
+    discard: bool,
+}
+
+/// The shared half of a connection.
+pub struct Client {
+    pub id: u64,
+    pub server: Arc<Server>,
+    pub account: Arc<Account>,
+    pub remote: SocketAddr,
+    /// Which listener the connection came through ("nats", later "websocket", "mqtt").
+    pub transport: &'static str,
+    pub counters: Counters,
+    headers: AtomicBool,
+    no_responders: AtomicBool,
+    out: Mutex<Outbound>,
+    wake: Notify,
+    subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
+    pings_out: AtomicU32,
+    close_reason: Mutex<Option<CloseReason>>,
+    name: Mutex<String>,
+    me: Weak<Client>,
+}
+
+impl Client {
+    fn new(
+        id: u64,
+        server: Arc<Server>,
+        account: Arc<Account>,
+        remote: SocketAddr,
+        transport: &'static str,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Client {
+            id,
+            server,
+            account,
+            remote,
+            transport,
+            counters: Counters::default(),
+            headers: AtomicBool::new(false),
+            no_responders: AtomicBool::new(false),
+            out: Mutex::new(Outbound::default()),
+            wake: Notify::new(),
+            subs: Mutex::new(HashMap::new()),
+            pings_out: AtomicU32::new(0),
+            close_reason: Mutex::new(None),
+            name: Mutex::new(String::new()),
+            me: me.clone(),
+        })
+    }
+
+    /// Whether the client negotiated headers in CONNECT.
+    pub fn headers(&self) -> bool {
+        self.headers.load(Ordering::Relaxed)
+    }
+
+    /// The client's name from CONNECT.
+    pub fn name(&self) -> String {
+        self.name.lock().clone()
+    }
+
+    /// Number of subscriptions the client holds.
+    pub fn subscription_count(&self) -> usize {
+        self.subs.lock().len()
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        *self.close_reason.lock()
+    }
+
+    /// Queues raw protocol bytes (INFO, PONG, +OK, -ERR …) behind any
+    /// messages already queued, keeping the order the client sees.
+    pub fn queue_proto(&self, bytes: &[u8]) {
+        let mut out = self.out.lock();
+        if out.closing {
+            return;
+        }
+        let was_empty = out.buf.is_empty();
+        out.buf.extend_from_slice(bytes);
+        drop(out);
+        if was_empty {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Queues `-ERR 'text'`.
+    pub fn queue_err(&self, text: &str) {
+        let mut buf = BytesMut::with_capacity(text.len() + 9);
+        encode::err(&mut buf, text);
+        self.queue_proto(&buf);
+    }
+
+    /// Closes the connection after flushing what is already queued.
+    pub fn close(&self, reason: CloseReason) {
+        self.set_reason(reason);
+        self.out.lock().closing = true;
+        self.wake.notify_one();
+    }
+
+    /// Closes the connection dropping anything still queued.
+    fn close_now(&self, reason: CloseReason) {
+        self.set_reason(reason);
+        let mut out = self.out.lock();
+        out.closing = true;
+        out.discard = true;
+        out.buf = BytesMut::new();
+        drop(out);
+        self.wake.notify_one();
+    }
+
+    fn set_reason(&self, reason: CloseReason) {
+        let mut r = self.close_reason.lock();
+        if r.is_none() {
+            *r = Some(reason);
+        }
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.out.lock().closing
+    }
+
+    /// Removes every subscription of this client from its account.
+    fn remove_all_subscriptions(&self) {
+        let subs: Vec<_> = self.subs.lock().drain().map(|(_, s)| s).collect();
+        for sub in subs {
+            self.account.sublist.remove(&sub);
+        }
+    }
+
+    fn arc(&self) -> Option<Arc<Client>> {
+        self.me.upgrade()
+    }
+}
+
+impl Subscriber for Client {
+    fn client_id(&self) -> u64 {
+        self.id
+    }
+
+    fn deliver(&self, sub: &Subscription, msg: &Message<'_>) {
+        let mut out = self.out.lock();
+        if out.closing {
+            return;
+        }
+        let was_empty = out.buf.is_empty();
+        let before = out.buf.len();
+        match msg.header_len {
+            Some(h) if self.headers() => {
+                encode::hmsg(&mut out.buf, msg.subject, &sub.sid, msg.reply, h, msg.payload)
+            }
+            // Clients that did not ask for headers get the body alone.
+            Some(h) => encode::msg(&mut out.buf, msg.subject, &sub.sid, msg.reply, &msg.payload[h..]),
+            None => encode::msg(&mut out.buf, msg.subject, &sub.sid, msg.reply, msg.payload),
+        }
+        let pending = out.buf.len();
+        if pending > self.server.opts.max_pending {
+            drop(out);
+            tracing::warn!(
+                cid = self.id,
+                "Slow Consumer Detected: MaxPending of {} Exceeded",
+                self.server.opts.max_pending
+            );
+            self.server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            self.close_now(CloseReason::SlowConsumerPendingBytes);
+            return;
+        }
+        drop(out);
+        self.counters.out_msgs.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .out_bytes
+            .fetch_add((pending - before) as u64, Ordering::Relaxed);
+        if was_empty {
+            self.wake.notify_one();
+        }
+    }
+
+    fn expire(&self, sub: &Arc<Subscription>) {
+        let mut subs = self.subs.lock();
+        if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
+            subs.remove(&sub.sid);
+        }
+        drop(subs);
+        self.account.sublist.remove(sub);
+    }
+}
+
+/// Runs one connection over any byte transport until it closes.
+pub async fn serve<R, W>(
+    server: Arc<Server>,
+    account: Arc<Account>,
+    id: u64,
+    remote: SocketAddr,
+    transport: &'static str,
+    reader: R,
+    writer: W,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let client = Client::new(id, server.clone(), account, remote, transport);
+    server.register(client.clone());
+    client.queue_proto(&server.info_for(&client));
+    let read_task = tokio::spawn(reader::run(client.clone(), reader));
+    writer::run(client.clone(), writer).await;
+    read_task.abort();
+    client.remove_all_subscriptions();
+    server.unregister(&client);
+    tracing::debug!(cid = id, reason = %client.close_reason().unwrap_or(CloseReason::ClientClosed), "connection closed");
+}

@@ -1,0 +1,296 @@
+//! The reader task of a connection: reads bytes, parses client operations
+//! with the sans-IO parser and carries each one out, answering with the
+//! same `+OK`/`-ERR` lines nats-server sends.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use junction_nats::subject::{is_valid_literal_subject, matches};
+use junction_nats::{encode, ClientOp, ConnectOptions, Parser, ProtocolError};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::time::{timeout_at, Instant};
+
+use super::{Client, CloseReason};
+use crate::router::{self, MatchCache};
+use crate::subscription::{Message, Subscription};
+
+/// First read buffer size; it grows while reads fill it (up to
+/// `MAX_READ_BUFFER`) and shrinks back when they do not, so idle
+/// connections stay small and busy ones read in big gulps.
+const MIN_READ_BUFFER: usize = 512;
+const MAX_READ_BUFFER: usize = 64 * 1024;
+
+/// What the reader keeps for itself: nothing here is shared.
+struct Session {
+    client: Arc<Client>,
+    parser: Parser,
+    opts: ConnectOptions,
+    connected: bool,
+    cache: MatchCache,
+}
+
+/// Stop reading: the connection is closing.
+struct Stop;
+
+pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R) {
+    let server = client.server.clone();
+    let mut session = Session {
+        parser: Parser::new(server.opts.max_control_line, server.opts.max_payload),
+        opts: ConnectOptions::default(),
+        connected: false,
+        cache: MatchCache::default(),
+        client,
+    };
+    let auth_deadline = server
+        .auth_required()
+        .then(|| Instant::now() + server.opts.auth_timeout);
+    let mut buf = BytesMut::with_capacity(MIN_READ_BUFFER);
+    let mut size = MIN_READ_BUFFER;
+    loop {
+        if buf.capacity() - buf.len() < size / 2 {
+            buf.reserve(size);
+        }
+        let read = reader.read_buf(&mut buf);
+        let n = match auth_deadline {
+            Some(deadline) if !session.connected => match timeout_at(deadline, read).await {
+                Ok(r) => r,
+                Err(_) => {
+                    session.client.queue_err("Authentication Timeout");
+                    session.client.close(CloseReason::AuthenticationTimeout);
+                    return;
+                }
+            },
+            _ => read.await,
+        };
+        let n = match n {
+            Ok(0) => {
+                session.client.close(CloseReason::ClientClosed);
+                return;
+            }
+            Ok(n) => n,
+            Err(_) => {
+                session.client.close(CloseReason::ReadError);
+                return;
+            }
+        };
+        if n >= size && size < MAX_READ_BUFFER {
+            size *= 2;
+        } else if n < size / 4 && size > MIN_READ_BUFFER {
+            size /= 2;
+        }
+        loop {
+            match session.parser.parse(&mut buf) {
+                Ok(Some(op)) => {
+                    if session.process(op).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    session.protocol_error(e);
+                    return;
+                }
+            }
+        }
+        if session.client.is_closing() {
+            return;
+        }
+    }
+}
+
+impl Session {
+    fn protocol_error(&self, e: ProtocolError) {
+        if let Some(text) = e.client_message() {
+            self.client.queue_err(text);
+        }
+        let reason = match e {
+            ProtocolError::MaxPayload { .. } => CloseReason::MaxPayloadExceeded,
+            ProtocolError::MaxControlLine => CloseReason::MaxControlLineExceeded,
+            _ => CloseReason::ParseError,
+        };
+        tracing::debug!(cid = self.client.id, error = %e, "client protocol error");
+        self.client.close(reason);
+    }
+
+    fn ok(&self) {
+        if self.opts.verbose {
+            self.client.queue_proto(junction_nats::OK);
+        }
+    }
+
+    fn process(&mut self, op: ClientOp) -> Result<(), Stop> {
+        // With auth on, nothing but CONNECT is accepted first.
+        if !self.connected && !matches!(op, ClientOp::Connect(_)) && self.client.server.auth_required() {
+            self.client.queue_err("Authorization Violation");
+            self.client.close(CloseReason::AuthenticationViolation);
+            return Err(Stop);
+        }
+        match op {
+            ClientOp::Pub {
+                subject,
+                reply,
+                header_len,
+                payload,
+            } => self.publish(subject, reply, header_len, payload),
+            ClientOp::Sub { subject, queue, sid } => {
+                self.subscribe(subject, queue, sid);
+                Ok(())
+            }
+            ClientOp::Unsub { sid, max } => {
+                self.unsubscribe(sid, max);
+                Ok(())
+            }
+            ClientOp::Ping => {
+                self.client.queue_proto(junction_nats::PONG);
+                Ok(())
+            }
+            ClientOp::Pong => {
+                self.client.pings_out.store(0, Ordering::Relaxed);
+                Ok(())
+            }
+            ClientOp::Connect(json) => self.connect(&json),
+            ClientOp::Ok | ClientOp::Info(_) => Ok(()),
+            ClientOp::Err(_) => {
+                self.client.close(CloseReason::ClientClosed);
+                Err(Stop)
+            }
+        }
+    }
+
+    fn connect(&mut self, json: &[u8]) -> Result<(), Stop> {
+        let opts: ConnectOptions = match serde_json::from_slice(json) {
+            Ok(o) => o,
+            Err(_) => {
+                self.client.close(CloseReason::ProtocolViolation);
+                return Err(Stop);
+            }
+        };
+        let server = &self.client.server;
+        if !self.connected && !server.authorize(&opts) {
+            self.client.queue_err("Authorization Violation");
+            self.client.close(CloseReason::AuthenticationViolation);
+            return Err(Stop);
+        }
+        if opts.protocol > 1 || opts.protocol < 0 {
+            self.client.queue_err("invalid client protocol");
+            self.client.close(CloseReason::BadClientProtocolVersion);
+            return Err(Stop);
+        }
+        if opts.no_responders && !opts.headers {
+            self.client.queue_err("no responders requires headers support");
+            self.client.close(CloseReason::ProtocolViolation);
+            return Err(Stop);
+        }
+        self.client.headers.store(opts.headers, Ordering::Relaxed);
+        self.client
+            .no_responders
+            .store(opts.no_responders, Ordering::Relaxed);
+        *self.client.name.lock() = opts.name.clone();
+        self.opts = opts;
+        self.connected = true;
+        self.ok();
+        Ok(())
+    }
+
+    fn publish(
+        &mut self,
+        subject: Bytes,
+        reply: Option<Bytes>,
+        header_len: Option<usize>,
+        payload: Bytes,
+    ) -> Result<(), Stop> {
+        if header_len.is_some() && !self.opts.headers {
+            // nats-server drops a client that sends HPUB without having
+            // negotiated headers, without a word.
+            self.client.close(CloseReason::ProtocolViolation);
+            return Err(Stop);
+        }
+        let client = &self.client;
+        client.counters.in_msgs.fetch_add(1, Ordering::Relaxed);
+        client
+            .counters
+            .in_bytes
+            .fetch_add(payload.len() as u64, Ordering::Relaxed);
+        if self.opts.pedantic && !is_valid_literal_subject(&subject) {
+            client.queue_err("Invalid Publish Subject");
+            self.ok();
+            return Ok(());
+        }
+        // nats-server acknowledges a verbose PUB before delivering it.
+        self.ok();
+        let result = self.cache.lookup(&client.account.sublist, &subject);
+        let msg = Message {
+            subject: &subject,
+            reply: reply.as_deref(),
+            header_len,
+            payload: &payload,
+        };
+        let skip = (!self.opts.echo).then_some(client.id);
+        let delivered = router::deliver(&result, &msg, skip);
+        client.server.stats.record(&payload, delivered);
+        if delivered == 0 && self.opts.no_responders {
+            if let Some(reply) = &reply {
+                self.no_responders(reply);
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells a requester nobody is listening: a `503` status message to its
+    /// own subscription on the reply subject, as nats-server does.
+    fn no_responders(&self, reply: &[u8]) {
+        let sid = {
+            let subs = self.client.subs.lock();
+            subs.values()
+                .find(|s| matches(&s.subject, reply))
+                .map(|s| s.sid.clone())
+        };
+        if let Some(sid) = sid {
+            let mut buf = BytesMut::new();
+            encode::hmsg(&mut buf, reply, &sid, None, 16, b"NATS/1.0 503\r\n\r\n");
+            self.client.queue_proto(&buf);
+        }
+    }
+
+    fn subscribe(&mut self, subject: Bytes, queue: Option<Bytes>, sid: Bytes) {
+        let client = &self.client;
+        let max_subs = client.server.opts.max_subscriptions;
+        let mut subs = client.subs.lock();
+        if subs.contains_key(&sid) {
+            // A repeated sid is accepted and ignored, as by nats-server.
+            drop(subs);
+            self.ok();
+            return;
+        }
+        if max_subs > 0 && subs.len() >= max_subs {
+            drop(subs);
+            client.queue_err("maximum subscriptions exceeded");
+            return;
+        }
+        let Some(me) = client.arc() else { return };
+        let sub = Arc::new(Subscription::new(subject, queue, sid.clone(), me));
+        if client.account.sublist.insert(sub.clone()).is_err() {
+            drop(subs);
+            client.queue_err("Invalid Subject");
+            return;
+        }
+        subs.insert(sid, sub);
+        drop(subs);
+        self.ok();
+    }
+
+    fn unsubscribe(&mut self, sid: Bytes, max: Option<u64>) {
+        let client = &self.client;
+        let mut subs = client.subs.lock();
+        if let Some(sub) = subs.get(&sid).cloned() {
+            let keep = matches!(max, Some(m) if m > 0 && !sub.set_max(m));
+            if !keep {
+                subs.remove(&sid);
+                drop(subs);
+                client.account.sublist.remove(&sub);
+            }
+        }
+        self.ok();
+    }
+}

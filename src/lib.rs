@@ -1,0 +1,16 @@
+//! Junction: a NATS server in Rust. The core: accounts, the subject router,
+//! connections, the server, options and configuration, and the CLI.
+
+pub mod account;
+pub mod auth;
+pub mod cli;
+pub mod connection;
+pub mod options;
+pub mod router;
+pub mod run;
+pub mod server;
+pub mod sublist;
+pub mod subscription;
+
+pub use options::Options;
+pub use server::{RunningServer, Server};

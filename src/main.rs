@@ -1,0 +1,59 @@
+//! The `junction` binary: a NATS server by default, and the NATS quick-start
+//! client verbs (`pub`, `sub`, `req`, `reply`, `server info`, `bench`).
+
+use clap::{Parser, Subcommand};
+use junction::cli::{normalize_args, ServerFlags};
+use junction::options::Options;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "junction",
+    about = "A NATS server: native NATS, WebSocket and MQTT through one router"
+)]
+#[command(disable_version_flag = true, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerFlags,
+    /// Show version
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse_from(normalize_args(std::env::args()));
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("junction: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    if cli.version {
+        println!("junction: v{}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    if let Some(command) = cli.command {
+        return runtime.block_on(async move { match command {} });
+    }
+    let flags = cli.server;
+    let mut opts = Options::default();
+    if let Some(signal) = &flags.signal {
+        return junction::run::send_signal(signal, flags.pid.as_deref());
+    }
+    flags.apply(&mut opts)?;
+    if flags.test_config {
+        println!("junction: configuration file is valid");
+        return Ok(());
+    }
+    junction::run::init_logging(&opts)?;
+    runtime.block_on(junction::run::serve(opts))
+}

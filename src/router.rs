@@ -1,0 +1,78 @@
+//! Delivery of one published message to the subscriptions matching it in
+//! one account: every plain subscriber, one member of each queue group.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rand::Rng;
+
+use crate::sublist::{MatchResult, Sublist};
+use crate::subscription::Message;
+
+/// Per-connection cache of match results, valid while the sublist's
+/// generation is unchanged. Owned by one reader task, so no lock.
+#[derive(Default)]
+pub struct MatchCache {
+    generation: u64,
+    entries: HashMap<Bytes, Arc<MatchResult>>,
+}
+
+/// Entries kept before the cache is cleared; bounded so a client publishing
+/// to ever-new subjects cannot grow it without limit.
+const MATCH_CACHE_MAX: usize = 1024;
+
+impl MatchCache {
+    /// The match result for `subject`, from the cache when still current.
+    pub fn lookup(&mut self, sublist: &Sublist, subject: &Bytes) -> Arc<MatchResult> {
+        let generation = sublist.generation();
+        if generation != self.generation {
+            self.entries.clear();
+            self.generation = generation;
+        } else if let Some(hit) = self.entries.get(subject) {
+            return hit.clone();
+        }
+        let result = Arc::new(sublist.matches(subject));
+        if self.entries.len() >= MATCH_CACHE_MAX {
+            self.entries.clear();
+        }
+        // Copy the key out of the read buffer so the cache does not pin it.
+        self.entries
+            .insert(Bytes::copy_from_slice(subject), result.clone());
+        result
+    }
+}
+
+/// Delivers `msg` to `result`'s subscribers. `skip_client` is the
+/// publisher's id when it asked for `echo: false`. Returns how many
+/// subscriptions received the message.
+pub fn deliver(result: &MatchResult, msg: &Message<'_>, skip_client: Option<u64>) -> usize {
+    let mut delivered = 0;
+    for sub in &result.psubs {
+        if skip_client == Some(sub.subscriber.client_id()) {
+            continue;
+        }
+        if sub.try_deliver(msg) {
+            delivered += 1;
+        }
+    }
+    if !result.qsubs.is_empty() {
+        let mut rng = rand::thread_rng();
+        for members in &result.qsubs {
+            let start = rng.gen_range(0..members.len());
+            // Start at a random member; fall through to the next if that one
+            // cannot take the message (echo off, or its limit is used up).
+            for i in 0..members.len() {
+                let sub = &members[(start + i) % members.len()];
+                if skip_client == Some(sub.subscriber.client_id()) {
+                    continue;
+                }
+                if sub.try_deliver(msg) {
+                    delivered += 1;
+                    break;
+                }
+            }
+        }
+    }
+    delivered
+}

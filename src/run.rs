@@ -1,0 +1,140 @@
+//! Server mode of the binary: logging, pid and ports files, signals
+//! (SIGINT/SIGTERM stop, SIGUSR2 lame duck) and `--signal` to a running server.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::options::Options;
+use crate::server::Server;
+
+/// Sets up tracing to stderr or the log file, at the level `-D`/`-V` ask for.
+pub fn init_logging(opts: &Options) -> anyhow::Result<()> {
+    let level = if opts.trace {
+        "trace"
+    } else if opts.debug {
+        "debug"
+    } else {
+        "info"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let result = match &opts.log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening log file {}", path.display()))?;
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .try_init()
+        }
+        None if opts.logtime => builder.with_writer(std::io::stderr).try_init(),
+        None => builder.without_time().with_writer(std::io::stderr).try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("logging: {e}"))
+}
+
+/// Runs the server until it is stopped by a signal.
+pub async fn serve(opts: Options) -> anyhow::Result<()> {
+    if opts.jetstream {
+        tracing::warn!("JetStream is not available in this build yet; running without it");
+    }
+    let running = Server::start(opts.clone()).await?;
+    let server = running.server.clone();
+    let pid_file = opts.pid_file.clone();
+    if let Some(path) = &pid_file {
+        std::fs::write(path, std::process::id().to_string())
+            .with_context(|| format!("writing pid file {}", path.display()))?;
+    }
+    let ports_file = match &opts.ports_file_dir {
+        Some(dir) => Some(write_ports_file(dir, &opts, running.addr)?),
+        None => None,
+    };
+    tracing::info!(
+        "Starting junction {} (NATS protocol {}), server id {}, name {}",
+        env!("CARGO_PKG_VERSION"),
+        crate::server::NATS_COMPAT_VERSION,
+        server.id,
+        server.name
+    );
+    tracing::info!("Server is ready");
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let accept = tokio::spawn(running.wait());
+    tokio::pin!(accept);
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("Trapped \"terminated\" signal"); server.shutdown(); }
+            _ = int.recv() => { tracing::info!("Trapped \"interrupt\" signal"); server.shutdown(); }
+            _ = usr2.recv() => { tokio::spawn(server.clone().lame_duck()); }
+            _ = hup.recv() => { tracing::warn!("Config reload is not supported yet; ignoring SIGHUP"); }
+            _ = &mut accept => break,
+        }
+    }
+    server.wait_closed(Duration::from_secs(5)).await;
+    for path in [pid_file, ports_file].into_iter().flatten() {
+        let _ = std::fs::remove_file(path);
+    }
+    tracing::info!("Server Exiting..");
+    Ok(())
+}
+
+/// `<exe>_<pid>.ports` holding the URLs clients can use, as nats-server writes.
+fn write_ports_file(dir: &Path, opts: &Options, addr: std::net::SocketAddr) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "junction".into());
+    let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
+    let host = if opts.host == "0.0.0.0" || opts.host == "::" {
+        "127.0.0.1".to_string()
+    } else {
+        opts.host.clone()
+    };
+    let body = serde_json::json!({ "nats": [format!("nats://{host}:{}", addr.port())] });
+    std::fs::write(&path, serde_json::to_vec_pretty(&body)?)
+        .with_context(|| format!("writing ports file {}", path.display()))?;
+    Ok(path)
+}
+
+/// `--signal name[=pid|pidfile]`: sends the matching Unix signal to a
+/// running server, as `nats-server --signal` does.
+pub fn send_signal(spec: &str, pid_file: Option<&Path>) -> anyhow::Result<()> {
+    let (name, target) = match spec.split_once('=') {
+        Some((n, t)) => (n, Some(t)),
+        None => (spec, None),
+    };
+    let sig = match name {
+        "ldm" => libc::SIGUSR2,
+        "stop" | "term" => libc::SIGTERM,
+        "quit" => libc::SIGINT,
+        "reopen" => libc::SIGUSR1,
+        "reload" => libc::SIGHUP,
+        other => anyhow::bail!("unknown signal {other:?}"),
+    };
+    let pid_text = match (target, pid_file) {
+        (Some(t), _) if t.chars().all(|c| c.is_ascii_digit()) => t.to_string(),
+        (Some(t), _) => std::fs::read_to_string(t).with_context(|| format!("reading pid file {t}"))?,
+        (None, Some(f)) => {
+            std::fs::read_to_string(f).with_context(|| format!("reading pid file {}", f.display()))?
+        }
+        (None, None) => anyhow::bail!("no pid given: use --signal {name}=<pid> or set a pid file"),
+    };
+    let pid: i32 = pid_text.trim().parse().context("invalid pid")?;
+    // SAFETY: kill(2) with a valid signal number has no memory effects.
+    if unsafe { libc::kill(pid, sig) } != 0 {
+        anyhow::bail!("sending signal to {pid}: {}", std::io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! The server: binds the client listener, accepts connections, keeps the
+//! registry of live clients, and runs shutdown and lame duck mode.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use bytes::{Bytes, BytesMut};
+use junction_nats::{encode, ConnectOptions, ServerInfo};
+use parking_lot::Mutex;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::account::{Account, GLOBAL_ACCOUNT};
+use crate::auth;
+use crate::connection::{self, Client, CloseReason};
+use crate::options::Options;
+
+/// The NATS protocol level Junction speaks, reported as `version` in INFO:
+/// clients gate features (headers, no-responders, JetStream APIs) on it, so
+/// it names the nats-server release whose client protocol we match.
+pub const NATS_COMPAT_VERSION: &str = "2.10.0";
+
+/// Server-wide counters.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    pub out_msgs: AtomicU64,
+    pub out_bytes: AtomicU64,
+    pub slow_consumers: AtomicU64,
+    pub total_connections: AtomicU64,
+}
+
+impl ServerStats {
+    /// Counts one inbound message and its deliveries.
+    pub fn record(&self, payload: &Bytes, delivered: usize) {
+        let len = payload.len() as u64;
+        self.in_msgs.fetch_add(1, Ordering::Relaxed);
+        self.in_bytes.fetch_add(len, Ordering::Relaxed);
+        if delivered > 0 {
+            self.out_msgs.fetch_add(delivered as u64, Ordering::Relaxed);
+            self.out_bytes
+                .fetch_add(len * delivered as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+pub struct Server {
+    pub opts: Options,
+    pub id: String,
+    pub name: String,
+    pub global: Arc<Account>,
+    pub stats: ServerStats,
+    pub started: SystemTime,
+    clients: Mutex<HashMap<u64, Arc<Client>>>,
+    next_cid: AtomicU64,
+    lame_duck: AtomicBool,
+    /// Flips to true when the server stops; every long-running task watches it.
+    shutdown: watch::Sender<bool>,
+    client_addr: Mutex<Option<SocketAddr>>,
+    started_at: Instant,
+}
+
+/// A started server: where it listens and how to stop it.
+pub struct RunningServer {
+    pub server: Arc<Server>,
+    pub addr: SocketAddr,
+    accept_task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Resolves when the server has fully stopped.
+    pub async fn wait(self) {
+        let _ = self.accept_task.await;
+    }
+}
+
+impl Server {
+    pub fn new(opts: Options) -> Arc<Self> {
+        let id = new_server_id();
+        let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
+        Arc::new(Server {
+            opts,
+            name,
+            id,
+            global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
+            stats: ServerStats::default(),
+            started: SystemTime::now(),
+            clients: Mutex::new(HashMap::new()),
+            next_cid: AtomicU64::new(0),
+            lame_duck: AtomicBool::new(false),
+            shutdown: watch::channel(false).0,
+            client_addr: Mutex::new(None),
+            started_at: Instant::now(),
+        })
+    }
+
+    /// Binds the client port and starts accepting.
+    pub async fn start(opts: Options) -> anyhow::Result<RunningServer> {
+        let server = Server::new(opts);
+        let bind = format!("{}:{}", server.opts.host, server.opts.port);
+        let listener = TcpListener::bind(&bind)
+            .await
+            .with_context(|| format!("Error listening on port: {bind}"))?;
+        let addr = listener.local_addr()?;
+        *server.client_addr.lock() = Some(addr);
+        tracing::info!("Listening for client connections on {addr}");
+        let accept_task = tokio::spawn(server.clone().accept_loop(listener));
+        Ok(RunningServer {
+            server,
+            addr,
+            accept_task,
+        })
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.started_at.elapsed()
+    }
+
+    pub fn auth_required(&self) -> bool {
+        auth::required(&self.opts)
+    }
+
+    pub fn authorize(&self, connect: &ConnectOptions) -> bool {
+        auth::check(&self.opts, connect)
+    }
+
+    pub fn is_lame_duck(&self) -> bool {
+        self.lame_duck.load(Ordering::Relaxed)
+    }
+
+    pub fn num_clients(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    pub fn clients(&self) -> Vec<Arc<Client>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    pub(crate) fn register(&self, client: Arc<Client>) {
+        self.clients.lock().insert(client.id, client);
+    }
+
+    pub(crate) fn unregister(&self, client: &Client) {
+        self.clients.lock().remove(&client.id);
+    }
+
+    /// The INFO line for one client.
+    pub fn info_for(&self, client: &Client) -> BytesMut {
+        let mut info = self.base_info();
+        info.client_id = client.id;
+        info.client_ip = client.remote.ip().to_string();
+        let mut buf = BytesMut::with_capacity(512);
+        encode::info(&mut buf, &info);
+        buf
+    }
+
+    fn base_info(&self) -> ServerInfo {
+        let addr = *self.client_addr.lock();
+        ServerInfo {
+            server_id: self.id.clone(),
+            server_name: self.name.clone(),
+            version: NATS_COMPAT_VERSION.to_string(),
+            proto: 1,
+            go: format!("junction {}", env!("CARGO_PKG_VERSION")),
+            host: self.opts.host.clone(),
+            port: addr.map_or(self.opts.port, |a| a.port()),
+            headers: true,
+            auth_required: self.auth_required(),
+            max_payload: self.opts.max_payload,
+            jetstream: false,
+            connect_urls: self.opts.client_advertise.iter().cloned().collect(),
+            ldm: self.is_lame_duck(),
+            ..ServerInfo::default()
+        }
+    }
+
+    async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        let mut stop = self.shutdown.subscribe();
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = stop.wait_for(|s| *s) => break,
+            };
+            let (stream, remote) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Running out of file descriptors is transient: back off.
+                    tracing::error!("Error accepting client connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            if self.is_lame_duck() {
+                // Lame duck: no new clients; they reconnect elsewhere.
+                drop(stream);
+                continue;
+            }
+            self.accept(stream, remote);
+        }
+        drop(listener);
+        self.close_all(CloseReason::ServerShutdown);
+    }
+
+    fn accept(self: &Arc<Self>, stream: TcpStream, remote: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let id = self.next_cid.fetch_add(1, Ordering::Relaxed) + 1;
+        self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+        let over_limit = self.num_clients() >= self.opts.max_connections;
+        let server = self.clone();
+        tokio::spawn(async move {
+            let (reader, writer) = stream.into_split();
+            if over_limit {
+                refuse_max_connections(server, id, remote, writer).await;
+                return;
+            }
+            let account = server.global.clone();
+            connection::serve(server, account, id, remote, "nats", reader, writer).await;
+        });
+    }
+
+    /// Closes every client connection.
+    pub fn close_all(&self, reason: CloseReason) {
+        for client in self.clients() {
+            client.close(reason);
+        }
+    }
+
+    /// Stops accepting and closes every connection.
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Enters lame duck mode: stop accepting, tell clients (`ldm` in INFO)
+    /// so they reconnect elsewhere, then close them gradually over
+    /// `lame_duck_duration` after `lame_duck_grace_period`, then stop.
+    pub async fn lame_duck(self: Arc<Self>) {
+        if self.lame_duck.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        tracing::info!("Entering lame duck mode, stop accepting new clients");
+        for client in self.clients() {
+            client.queue_proto(&self.info_for(&client));
+        }
+        let grace = self.opts.lame_duck_grace_period;
+        let duration = self.opts.lame_duck_duration.saturating_sub(grace);
+        tokio::time::sleep(grace).await;
+        let clients = self.clients();
+        if !clients.is_empty() {
+            let pause = duration / clients.len() as u32;
+            for client in clients {
+                client.close(CloseReason::ServerShutdown);
+                tokio::time::sleep(pause.min(Duration::from_secs(1))).await;
+            }
+        }
+        self.shutdown();
+    }
+
+    /// Waits until every connection has gone after a shutdown.
+    pub async fn wait_closed(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.num_clients() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+async fn refuse_max_connections(
+    server: Arc<Server>,
+    id: u64,
+    remote: SocketAddr,
+    mut writer: tokio::net::tcp::OwnedWriteHalf,
+) {
+    use tokio::io::AsyncWriteExt;
+    let mut info = server.base_info();
+    info.client_id = id;
+    info.client_ip = remote.ip().to_string();
+    let mut buf = BytesMut::new();
+    encode::info(&mut buf, &info);
+    encode::err(&mut buf, "maximum connections exceeded");
+    tracing::error!("maximum connections exceeded");
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer.write_all(&buf)).await;
+    let _ = writer.shutdown().await;
+}
+
+/// A server id shaped like nats-server's: 56 base32 characters starting
+/// with `N`, the prefix of a server nkey.
+fn new_server_id() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = rand::thread_rng();
+    let mut id = String::with_capacity(56);
+    id.push('N');
+    for _ in 0..55 {
+        id.push(ALPHABET[rng.gen_range(0..ALPHABET.len())] as char);
+    }
+    id
+}

@@ -1,0 +1,99 @@
+//! A subscription as the router sees it: subject, optional queue group, the
+//! client's sid, an optional auto-unsubscribe limit, and whoever receives
+//! its messages, whatever protocol they speak.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+/// A message on its way from one publisher to its subscribers. `payload`
+/// holds the header block (when `header_len` is set) followed by the body;
+/// fan-out shares it, and each receiver encodes only its own frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    pub header_len: Option<usize>,
+    pub payload: &'a Bytes,
+}
+
+/// Anything that receives messages: a NATS connection today, MQTT sessions
+/// and internal services later. The router does not know which.
+pub trait Subscriber: Send + Sync {
+    /// The connection id, used for `echo: false`.
+    fn client_id(&self) -> u64;
+    /// Queue one message for this subscriber.
+    fn deliver(&self, sub: &Subscription, msg: &Message<'_>);
+    /// `sub` reached its auto-unsubscribe limit and must be removed.
+    fn expire(&self, sub: &Arc<Subscription>);
+}
+
+pub struct Subscription {
+    pub subject: Bytes,
+    pub queue: Option<Bytes>,
+    pub sid: Bytes,
+    pub subscriber: Arc<dyn Subscriber>,
+    /// Auto-unsubscribe after this many messages; 0 means never.
+    max: AtomicU64,
+    delivered: AtomicU64,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("subject", &self.subject)
+            .field("queue", &self.queue)
+            .field("sid", &self.sid)
+            .field("client", &self.subscriber.client_id())
+            .finish()
+    }
+}
+
+impl Subscription {
+    pub fn new(subject: Bytes, queue: Option<Bytes>, sid: Bytes, subscriber: Arc<dyn Subscriber>) -> Self {
+        Subscription {
+            subject,
+            queue,
+            sid,
+            subscriber,
+            max: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+        }
+    }
+
+    /// Messages delivered so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Sets the auto-unsubscribe limit; returns true if it is already reached.
+    pub fn set_max(&self, max: u64) -> bool {
+        self.max.store(max, Ordering::Relaxed);
+        max > 0 && self.delivered() >= max
+    }
+
+    pub fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
+    }
+
+    /// Delivers unless the auto-unsubscribe limit is used up; expires the
+    /// subscription on its last message. Returns whether it delivered.
+    pub fn try_deliver(self: &Arc<Self>, msg: &Message<'_>) -> bool {
+        let max = self.max.load(Ordering::Relaxed);
+        if max == 0 {
+            self.delivered.fetch_add(1, Ordering::Relaxed);
+            self.subscriber.deliver(self, msg);
+            return true;
+        }
+        let n = self.delivered.fetch_add(1, Ordering::Relaxed) + 1;
+        if n > max {
+            return false;
+        }
+        self.subscriber.deliver(self, msg);
+        if n == max {
+            self.subscriber.expire(self);
+        }
+        true
+    }
+}
