@@ -58,6 +58,8 @@ pub struct Client {
     no_responders: AtomicBool,
     out: Mutex<Outbound>,
     wake: Notify,
+    /// Interrupts a write in progress: the connection is being dropped.
+    kill: Notify,
     subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
     pings_out: AtomicU32,
     close_reason: Mutex<Option<CloseReason>>,
@@ -84,6 +86,7 @@ impl Client {
             no_responders: AtomicBool::new(false),
             out: Mutex::new(Outbound::default()),
             wake: Notify::new(),
+            kill: Notify::new(),
             subs: Mutex::new(HashMap::new()),
             pings_out: AtomicU32::new(0),
             close_reason: Mutex::new(None),
@@ -150,6 +153,7 @@ impl Client {
         out.buf = BytesMut::new();
         drop(out);
         self.wake.notify_one();
+        self.kill.notify_one();
     }
 
     fn set_reason(&self, reason: CloseReason) {

@@ -27,7 +27,11 @@ pub(super) async fn run<W: AsyncWrite + Unpin>(client: Arc<Client>, mut writer: 
             (out.closing, out.discard)
         };
         if !spare.is_empty() && !discard {
-            match timeout(opts.write_deadline, writer.write_all(&spare)).await {
+            let write = tokio::select! {
+                r = timeout(opts.write_deadline, writer.write_all(&spare)) => r,
+                _ = client.kill.notified() => break,
+            };
+            match write {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => {
                     client.close_now(CloseReason::WriteError);

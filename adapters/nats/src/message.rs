@@ -7,18 +7,30 @@ use serde::{Deserialize, Serialize};
 ///
 /// Before any `CONNECT`, and for fields a `CONNECT` leaves out, nats-server
 /// assumes `verbose`, `pedantic` and `echo` are on; the defaults here match.
+///
+/// Clients send `null` for fields they leave unset; that reads as the default.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct ConnectOptions {
+    #[serde(deserialize_with = "or_default")]
     pub verbose: bool,
+    #[serde(deserialize_with = "or_default")]
     pub pedantic: bool,
+    #[serde(deserialize_with = "or_default_true")]
     pub echo: bool,
+    #[serde(deserialize_with = "or_default")]
     pub headers: bool,
+    #[serde(deserialize_with = "or_default")]
     pub no_responders: bool,
+    #[serde(deserialize_with = "or_default")]
     pub tls_required: bool,
+    #[serde(deserialize_with = "or_default")]
     pub name: String,
+    #[serde(deserialize_with = "or_default")]
     pub lang: String,
+    #[serde(deserialize_with = "or_default")]
     pub version: String,
+    #[serde(deserialize_with = "or_default")]
     pub protocol: i64,
     pub user: Option<String>,
     pub pass: Option<String>,
@@ -49,6 +61,18 @@ impl Default for ConnectOptions {
             jwt: None,
         }
     }
+}
+
+fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+fn or_default_true<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(true))
 }
 
 fn is_false(b: &bool) -> bool {
@@ -106,5 +130,12 @@ mod tests {
         .unwrap();
         assert!(!o.verbose && o.headers && o.no_responders);
         assert_eq!(o.name, "x");
+    }
+
+    #[test]
+    fn connect_nulls_read_as_defaults() {
+        let o: ConnectOptions =
+            serde_json::from_str(r#"{"verbose":false,"name":null,"echo":null,"user":null}"#).unwrap();
+        assert!(o.echo && o.name.is_empty() && o.user.is_none());
     }
 }

@@ -1,0 +1,106 @@
+//! Shared helpers for integration tests: an in-process server on port 0 and
+//! a raw protocol socket.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use junction::{Options, RunningServer, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Starts a server on a free loopback port.
+pub async fn start(mut opts: Options) -> RunningServer {
+    opts.host = "127.0.0.1".into();
+    opts.port = 0;
+    Server::start(opts).await.expect("server starts")
+}
+
+pub async fn start_default() -> RunningServer {
+    start(Options::default()).await
+}
+
+pub fn url(server: &RunningServer) -> String {
+    format!("nats://{}", server.addr)
+}
+
+/// A raw TCP connection speaking the NATS protocol by hand.
+pub struct Raw {
+    pub stream: TcpStream,
+    pub info: String,
+}
+
+impl Raw {
+    /// Connects and reads the INFO line.
+    pub async fn connect(addr: SocketAddr) -> Raw {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let mut raw = Raw {
+            stream,
+            info: String::new(),
+        };
+        raw.info = raw.read_line().await;
+        raw
+    }
+
+    /// Connects, reads INFO, and sends CONNECT with `json`, then PING, and waits for PONG.
+    pub async fn handshake(addr: SocketAddr, json: &str) -> Raw {
+        let mut raw = Raw::connect(addr).await;
+        raw.send(&format!("CONNECT {json}\r\nPING\r\n")).await;
+        raw.expect("PONG\r\n").await;
+        raw
+    }
+
+    pub async fn send(&mut self, data: &str) {
+        self.stream.write_all(data.as_bytes()).await.expect("write");
+    }
+
+    pub async fn send_bytes(&mut self, data: &[u8]) {
+        self.stream.write_all(data).await.expect("write");
+    }
+
+    /// Reads one line (up to and including `\r\n`).
+    pub async fn read_line(&mut self) -> String {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut byte))
+                .await
+                .expect("line in time")
+                .expect("read");
+            if n == 0 {
+                break;
+            }
+            line.push(byte[0]);
+            if line.ends_with(b"\r\n") {
+                break;
+            }
+        }
+        String::from_utf8(line).expect("utf8")
+    }
+
+    /// Reads exactly `expected.len()` bytes and compares them.
+    pub async fn expect(&mut self, expected: &str) {
+        let got = self.read_exact(expected.len()).await;
+        assert_eq!(String::from_utf8_lossy(&got), expected);
+    }
+
+    pub async fn read_exact(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        tokio::time::timeout(Duration::from_secs(5), self.stream.read_exact(&mut buf))
+            .await
+            .expect("bytes in time")
+            .expect("read");
+        buf
+    }
+
+    /// Reads everything until the server closes the connection.
+    pub async fn read_to_close(&mut self) -> String {
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), self.stream.read_to_end(&mut out))
+            .await
+            .expect("closed in time")
+            .ok();
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
