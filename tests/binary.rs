@@ -1,0 +1,179 @@
+//! The `junction` binary as an operator runs it: nats-server's flags,
+//! random ports with a ports file, pid file, signals and lame duck mode.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Raw;
+
+fn junction() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_junction"))
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the binary with `-p -1 --ports_file_dir DIR` plus `args` and
+/// returns the client address read from the ports file.
+fn start(dir: &Path, args: &[&str]) -> (Running, std::net::SocketAddr) {
+    let child = junction()
+        .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
+        .arg(dir)
+        .args(args)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn junction");
+    let pid = child.id();
+    let running = Running(child);
+    let ports = dir.join(format!("junction_{pid}.ports"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&ports) {
+            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) {
+                let url = json["nats"][0].as_str().expect("nats url").to_string();
+                let addr = url.trim_start_matches("nats://").parse().expect("addr");
+                return (running, addr);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ports file {} never appeared",
+            ports.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, sig) };
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn version_flag() {
+    let out = junction().arg("-v").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("junction: v"));
+}
+
+#[test]
+fn unknown_flag_is_a_clear_error() {
+    let out = junction().arg("--no-such-flag").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--no-such-flag"), "{err}");
+}
+
+#[tokio::test]
+async fn random_port_ports_file_and_go_style_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("j.pid");
+    let (mut running, addr) = start(
+        dir.path(),
+        &["-n", "edge-1", "-P", pid_file.to_str().unwrap(), "-js", "-DV"],
+    );
+    let raw = Raw::connect(addr).await;
+    assert!(raw.info.contains("\"server_name\":\"edge-1\""), "{}", raw.info);
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(pid, running.0.id());
+    drop(raw);
+    signal(&running.0, libc::SIGTERM);
+    let status = wait_exit(&mut running.0, Duration::from_secs(10)).expect("exits on SIGTERM");
+    assert!(status.success());
+    assert!(!pid_file.exists(), "pid file removed at shutdown");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "ports file removed"
+    );
+}
+
+#[tokio::test]
+async fn sigint_shuts_down_and_closes_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut running, addr) = start(dir.path(), &[]);
+    let mut raw = Raw::handshake(addr, r#"{"verbose":false}"#).await;
+    signal(&running.0, libc::SIGINT);
+    raw.read_to_close().await;
+    let status = wait_exit(&mut running.0, Duration::from_secs(10)).expect("exits on SIGINT");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn lame_duck_signal_announces_ldm_and_refuses_new_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("j.pid");
+    let (running, addr) = start(dir.path(), &["-P", pid_file.to_str().unwrap()]);
+    let mut raw = Raw::handshake(addr, r#"{"verbose":false}"#).await;
+    // The same way an operator would: `junction --signal ldm=<pidfile>`.
+    let out = junction()
+        .arg("--signal")
+        .arg(format!("ldm={}", pid_file.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let info = raw.read_line().await;
+    assert!(
+        info.starts_with("INFO {") && info.contains("\"ldm\":true"),
+        "{info}"
+    );
+    // New connections are no longer served.
+    let refused = match tokio::net::TcpStream::connect(addr).await {
+        Err(_) => true,
+        Ok(mut s) => {
+            use tokio::io::AsyncReadExt;
+            let mut b = [0u8; 16];
+            matches!(
+                tokio::time::timeout(Duration::from_secs(2), s.read(&mut b)).await,
+                Ok(Ok(0)) | Ok(Err(_))
+            )
+        }
+    };
+    assert!(refused);
+    drop(running);
+}
+
+#[tokio::test]
+async fn lame_duck_closes_clients_then_stops() {
+    let server = common::start(junction::Options {
+        lame_duck_duration: Duration::from_millis(300),
+        lame_duck_grace_period: Duration::from_millis(100),
+        ..junction::Options::default()
+    })
+    .await;
+    let mut a = Raw::handshake(server.addr, r#"{"verbose":false}"#).await;
+    let mut b = Raw::handshake(server.addr, r#"{"verbose":false}"#).await;
+    let handle = server.server.clone();
+    tokio::spawn(handle.lame_duck());
+    for raw in [&mut a, &mut b] {
+        let info = raw.read_line().await;
+        assert!(info.contains("\"ldm\":true"), "{info}");
+        raw.read_to_close().await;
+    }
+    tokio::time::timeout(Duration::from_secs(5), server.wait())
+        .await
+        .expect("server stops");
+}
