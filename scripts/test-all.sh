@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs Junction's whole test suite: formatting and lint, every cargo test
+# (unit, raw-protocol, async-nats, property and binary tests), then the
+# official Python client (nats-py) against the built binary.
+# Installs what it needs itself, so it works on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+say "installing test dependencies"
+if ! python3 -c 'import nats, pytest, pytest_asyncio' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check nats-py pytest pytest-asyncio
+fi
+rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy || true
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+say "cargo test"
+cargo test --workspace
+
+say "nats-py interop (pytest)"
+cargo build --bin junction
+JUNCTION_BIN="$PWD/target/debug/junction" python3 -m pytest -q -p no:cacheprovider tests/python

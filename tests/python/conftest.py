@@ -1,0 +1,48 @@
+"""Starts the junction binary on a random port for the nats-py interop tests."""
+
+import glob
+import json
+import os
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+BINARY = os.environ.get("JUNCTION_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "target", "debug", "junction"))
+
+
+def start_junction(*args):
+    tmp = tempfile.mkdtemp(prefix="junction-py-")
+    proc = subprocess.Popen(
+        [BINARY, "-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", tmp, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        for path in glob.glob(os.path.join(tmp, "*.ports")):
+            try:
+                with open(path) as f:
+                    return proc, json.load(f)["nats"][0]
+            except (ValueError, KeyError):
+                pass
+        time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError("junction did not write its ports file")
+
+
+@pytest.fixture
+def junction_url():
+    proc, url = start_junction()
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def junction_with_token():
+    proc, url = start_junction("--auth", "s3cret")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
