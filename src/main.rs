@@ -45,13 +45,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         return runtime.block_on(async move { match command {} });
     }
     let flags = cli.server;
-    let mut opts = Options::default();
+    let mut opts = match &flags.config {
+        Some(path) => junction::config::load_options(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => Options::default(),
+    };
     if let Some(signal) = &flags.signal {
-        return junction::run::send_signal(signal, flags.pid.as_deref());
+        let pid_file = flags.pid.as_deref().or(opts.pid_file.as_deref());
+        return junction::run::send_signal(signal, pid_file);
     }
     flags.apply(&mut opts)?;
     if flags.test_config {
-        println!("junction: configuration file is valid");
+        match &flags.config {
+            Some(path) => println!("junction: configuration file {} is valid", path.display()),
+            None => println!("junction: no configuration file given; flags are valid"),
+        }
         return Ok(());
     }
     junction::run::init_logging(&opts)?;

@@ -1,11 +1,11 @@
 //! Delivery of one published message to the subscriptions matching it in
 //! one account: every plain subscriber, one member of each queue group.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use rand::Rng;
+use rustc_hash::FxHashMap;
 
 use crate::sublist::{MatchResult, Sublist};
 use crate::subscription::Message;
@@ -15,7 +15,7 @@ use crate::subscription::Message;
 #[derive(Default)]
 pub struct MatchCache {
     generation: u64,
-    entries: HashMap<Bytes, Arc<MatchResult>>,
+    entries: FxHashMap<Bytes, Arc<MatchResult>>,
 }
 
 /// Entries kept before the cache is cleared; bounded so a client publishing

@@ -1,0 +1,528 @@
+//! Maps a parsed configuration onto `Options`, key by key, with nats-server's key names and aliases.
+//!
+//! Keys are compared ignoring ASCII case. Keys nats-server knows but Junction does not implement yet
+//! are rejected as unsupported; keys nats-server does not know are rejected as unknown, except
+//! variable definitions that were referenced as `$name`. Errors are collected, not stopped at.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::error::ConfigError;
+use super::units::{parse_duration, parse_storage_size, split_host_port};
+use super::value::{Entry, Map, Value, ValueKind};
+use crate::options::Options;
+
+type Result<T> = std::result::Result<T, ConfigError>;
+
+/// Top-level nats-server keys that Junction does not implement yet.
+const UNSUPPORTED_TOP: &[&str] = &[
+    "trace_verbose",
+    "trace_headers",
+    "logtime_utc",
+    "mappings",
+    "maps",
+    "disable_sublist_cache",
+    "no_sublist_cache",
+    "accounts",
+    "default_sentinel",
+    "https",
+    "https_port",
+    "http_base_path",
+    "cluster",
+    "gateway",
+    "leaf",
+    "leafnodes",
+    "logfile_size_limit",
+    "log_size_limit",
+    "logfile_max_num",
+    "log_max_num",
+    "syslog",
+    "remote_syslog",
+    "prof_port",
+    "prof_block_rate",
+    "proxy_protocol",
+    "max_traced_msg_len",
+    "max_sub_tokens",
+    "max_subscription_tokens",
+    "tls",
+    "ocsp",
+    "allow_non_tls",
+    "write_timeout",
+    "operator",
+    "operators",
+    "roots",
+    "root",
+    "root_operators",
+    "root_operator",
+    "resolver",
+    "account_resolver",
+    "accounts_resolver",
+    "resolver_tls",
+    "resolver_preload",
+    "resolver_pinned_accounts",
+    "system_account",
+    "system",
+    "no_system_account",
+    "no_system",
+    "no_sys_acc",
+    "no_header_support",
+    "trusted",
+    "trusted_keys",
+    "connect_error_reports",
+    "reconnect_error_reports",
+    "websocket",
+    "ws",
+    "mqtt",
+    "server_tags",
+    "server_metadata",
+    "feature_flags",
+    "default_js_domain",
+    "ocsp_cache",
+    "no_fast_producer_stall",
+    "max_closed_clients",
+    "proxies",
+];
+
+/// `authorization { }` keys that Junction does not implement yet.
+const UNSUPPORTED_AUTHORIZATION: &[&str] = &[
+    "users",
+    "default_permission",
+    "default_permissions",
+    "permissions",
+    "auth_callout",
+    "auth_hook",
+    "proxy_required",
+];
+
+/// `jetstream { }` keys that Junction does not implement yet.
+const UNSUPPORTED_JETSTREAM: &[&str] = &[
+    "strict",
+    "sync",
+    "sync_interval",
+    "domain",
+    "key",
+    "ek",
+    "encryption_key",
+    "prev_key",
+    "prev_ek",
+    "prev_encryption_key",
+    "cipher",
+    "extension_hint",
+    "limits",
+    "tpm",
+    "unique_tag",
+    "max_outstanding_catchup",
+    "max_buffered_size",
+    "max_buffered_msgs",
+    "request_queue_limit",
+    "info_queue_limit",
+    "meta_compact",
+    "meta_compact_size",
+    "meta_compact_sync",
+    "max_concurrent_io",
+];
+
+/// Applies every key of a parsed file to `opts`. All problems are reported together
+/// (as `ConfigError::Multiple` when there are several).
+pub fn apply(opts: &mut Options, cfg: &Map) -> Result<()> {
+    let mut state = State::default();
+    for entry in cfg {
+        let result = apply_top(opts, entry, &mut state);
+        state.check(result);
+    }
+    match ConfigError::from_list(state.errors) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+#[derive(Default)]
+struct State {
+    errors: Vec<ConfigError>,
+    /// `store_dir` was already given (at top level or in `jetstream`).
+    store_dir_set: bool,
+}
+
+impl State {
+    fn check(&mut self, result: Result<()>) {
+        match result {
+            Ok(()) => {}
+            Err(ConfigError::Multiple(list)) => self.errors.extend(list),
+            Err(e) => self.errors.push(e),
+        }
+    }
+}
+
+fn apply_top(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()> {
+    let defaults = Options::default();
+    let key = entry.key.to_ascii_lowercase();
+    match key.as_str() {
+        "listen" => {
+            let (host, port) = listen_address(entry)?;
+            if let Some(host) = host {
+                opts.host = host;
+            }
+            opts.port = client_port(entry, port)?;
+        }
+        "port" => opts.port = client_port(entry, integer(entry)?)?,
+        "host" | "net" => opts.host = string(entry)?.to_string(),
+        "server_name" => {
+            let name = string(entry)?;
+            if name.contains(' ') {
+                return Err(invalid(entry, "a server name cannot contain spaces"));
+            }
+            opts.server_name = Some(name.to_string());
+        }
+        "client_advertise" => opts.client_advertise = Some(string(entry)?.to_string()),
+        "http" => {
+            let (host, port) = listen_address(entry)?;
+            opts.http_port = monitor_port(entry, port)?;
+            if host.is_some() {
+                opts.http_host = host;
+            }
+        }
+        "http_port" | "monitor_port" => opts.http_port = monitor_port(entry, integer(entry)?)?,
+        "max_payload" => opts.max_payload = size_up_to_i32(entry, defaults.max_payload)?,
+        "max_control_line" => opts.max_control_line = size_up_to_i32(entry, defaults.max_control_line)?,
+        "max_pending" => opts.max_pending = or_default(non_negative(entry)?, defaults.max_pending),
+        "max_connections" | "max_conn" => opts.max_connections = non_negative(entry)?,
+        "max_subscriptions" | "max_subs" => opts.max_subscriptions = non_negative(entry)?,
+        "write_deadline" => {
+            opts.write_deadline = or_default(duration_or_seconds(entry)?, defaults.write_deadline)
+        }
+        "ping_interval" => {
+            opts.ping_interval = or_default(duration_or_seconds(entry)?, defaults.ping_interval)
+        }
+        "ping_max" => {
+            let n = non_negative(entry)?;
+            let n = u32::try_from(n).map_err(|_| invalid(entry, "the value is too big"))?;
+            opts.ping_max = or_default(n, defaults.ping_max);
+        }
+        "lame_duck_duration" => {
+            let d = duration_string(entry)?;
+            if d < Duration::from_secs(30) {
+                return Err(invalid(entry, format!("{d:?} is too short, the minimum is 30s")));
+            }
+            opts.lame_duck_duration = d;
+        }
+        "lame_duck_grace_period" => {
+            opts.lame_duck_grace_period = or_default(duration_string(entry)?, defaults.lame_duck_grace_period)
+        }
+        "authorization" => authorization(opts, entry)?,
+        "no_auth_user" => opts.no_auth_user = Some(string(entry)?.to_string()),
+        "log_file" | "logfile" => opts.log_file = Some(PathBuf::from(string(entry)?)),
+        "pid_file" | "pidfile" => opts.pid_file = Some(PathBuf::from(string(entry)?)),
+        "ports_file_dir" => opts.ports_file_dir = Some(PathBuf::from(string(entry)?)),
+        "debug" => opts.debug = boolean(entry)?,
+        "trace" => opts.trace = boolean(entry)?,
+        "logtime" => opts.logtime = boolean(entry)?,
+        "jetstream" => jetstream(opts, entry, state)?,
+        "store_dir" | "storedir" => store_dir(opts, entry, state)?,
+        _ => other_key(entry, &key, "", UNSUPPORTED_TOP)?,
+    }
+    Ok(())
+}
+
+/// A key none of the mappings know: unsupported if nats-server has it, fine if it is a
+/// variable definition that was used, unknown otherwise. `block` prefixes the key in messages.
+fn other_key(entry: &Entry, lower_key: &str, block: &str, unsupported: &[&str]) -> Result<()> {
+    if unsupported.contains(&lower_key) {
+        return Err(ConfigError::Unsupported {
+            pos: entry.key_pos.clone(),
+            key: format!("{block}{}", entry.key),
+        });
+    }
+    if entry.used_as_variable {
+        return Ok(());
+    }
+    Err(ConfigError::UnknownField {
+        pos: entry.key_pos.clone(),
+        key: entry.key.clone(),
+    })
+}
+
+// ----- blocks -----
+
+fn authorization(opts: &mut Options, entry: &Entry) -> Result<()> {
+    let block = map(entry)?;
+    let mut errors = Vec::new();
+    let (mut user, mut password, mut token, mut timeout) = (None, None, None, None);
+    for e in block {
+        let key = e.key.to_ascii_lowercase();
+        let result = match key.as_str() {
+            "user" | "username" => string(e).map(|s| user = Some(s.to_string())),
+            "pass" | "password" => string(e).map(|s| password = Some(s.to_string())),
+            "token" => string(e).map(|s| token = Some(s.to_string())),
+            "timeout" => seconds(e).map(|d| timeout = Some(d)),
+            _ => other_key(e, &key, "authorization.", UNSUPPORTED_AUTHORIZATION),
+        };
+        if let Err(err) = result {
+            errors.push(err);
+        }
+    }
+    if let Some(e) = ConfigError::from_list(errors) {
+        return Err(e);
+    }
+    let given = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+    if (given(&user) || given(&password)) && given(&token) {
+        return Err(invalid(entry, "a user/password and a token cannot both be set"));
+    }
+    // As in nats-server, the block replaces all three, and a missing or zero timeout means the default.
+    opts.username = user;
+    opts.password = password;
+    opts.authorization = token;
+    opts.auth_timeout = or_default(timeout.unwrap_or(Duration::ZERO), Options::default().auth_timeout);
+    Ok(())
+}
+
+fn jetstream(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()> {
+    match &entry.value.kind {
+        ValueKind::Bool(b) => opts.jetstream = *b,
+        ValueKind::String(s) => match s.to_ascii_lowercase().as_str() {
+            "enabled" | "enable" => opts.jetstream = true,
+            "disabled" | "disable" => opts.jetstream = false,
+            _ => {
+                return Err(invalid(
+                    entry,
+                    format!("expected \"enabled\" or \"disabled\", got \"{s}\""),
+                ))
+            }
+        },
+        ValueKind::Map(block) => {
+            let mut enable = true;
+            let mut errors = Vec::new();
+            for e in block {
+                let key = e.key.to_ascii_lowercase();
+                let result = match key.as_str() {
+                    "store_dir" | "store" | "storedir" => store_dir(opts, e, state),
+                    // Accepted and checked; Options has no limits yet.
+                    "max_mem" | "max_mem_store" | "max_memory_store" | "max_file" | "max_file_store" => {
+                        storage_size(e).map(|_| ())
+                    }
+                    "enabled" | "enable" => boolean(e).map(|b| enable = b),
+                    _ => other_key(e, &key, "jetstream.", UNSUPPORTED_JETSTREAM),
+                };
+                if let Err(err) = result {
+                    errors.push(err);
+                }
+            }
+            if let Some(e) = ConfigError::from_list(errors) {
+                return Err(e);
+            }
+            opts.jetstream = enable;
+        }
+        _ => return Err(wrong_type(entry, "true/false, \"enabled\"/\"disabled\" or a map")),
+    }
+    Ok(())
+}
+
+fn store_dir(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()> {
+    let dir = string(entry)?;
+    if dir.is_empty() {
+        return Ok(());
+    }
+    if state.store_dir_set {
+        return Err(invalid(
+            entry,
+            "store_dir is given more than once (at top level and in jetstream?)",
+        ));
+    }
+    state.store_dir_set = true;
+    opts.store_dir = Some(PathBuf::from(dir));
+    Ok(())
+}
+
+// ----- value helpers -----
+
+fn article(type_name: &'static str) -> &'static str {
+    match type_name {
+        "string" => "a string",
+        "integer" => "an integer",
+        "float" => "a float",
+        "boolean" => "a boolean",
+        "datetime" => "a datetime",
+        "array" => "an array",
+        "map" => "a map",
+        other => other,
+    }
+}
+
+fn wrong_type(entry: &Entry, expected: &'static str) -> ConfigError {
+    ConfigError::WrongType {
+        pos: entry.key_pos.clone(),
+        key: entry.key.clone(),
+        expected,
+        found: article(entry.value.type_name()),
+    }
+}
+
+fn invalid(entry: &Entry, message: impl Into<String>) -> ConfigError {
+    ConfigError::InvalidValue {
+        pos: entry.key_pos.clone(),
+        key: entry.key.clone(),
+        message: message.into(),
+    }
+}
+
+fn string(entry: &Entry) -> Result<&str> {
+    entry.value.as_str().ok_or_else(|| wrong_type(entry, "a string"))
+}
+
+fn integer(entry: &Entry) -> Result<i64> {
+    entry
+        .value
+        .as_i64()
+        .ok_or_else(|| wrong_type(entry, "an integer"))
+}
+
+fn boolean(entry: &Entry) -> Result<bool> {
+    entry
+        .value
+        .as_bool()
+        .ok_or_else(|| wrong_type(entry, "a boolean"))
+}
+
+fn map(entry: &Entry) -> Result<&Map> {
+    entry.value.as_map().ok_or_else(|| wrong_type(entry, "a map"))
+}
+
+fn non_negative(entry: &Entry) -> Result<usize> {
+    let n = integer(entry)?;
+    if n < 0 {
+        return Err(invalid(entry, format!("{n} is negative")));
+    }
+    usize::try_from(n).map_err(|_| invalid(entry, "the value is too big"))
+}
+
+/// nats-server treats 0 as "use the default" for many options.
+fn or_default<T: PartialEq + Default>(value: T, default: T) -> T {
+    if value == T::default() {
+        default
+    } else {
+        value
+    }
+}
+
+/// `max_payload` / `max_control_line`: non-negative, at most 2^31-1, 0 meaning the default.
+fn size_up_to_i32(entry: &Entry, default: usize) -> Result<usize> {
+    let n = non_negative(entry)?;
+    if n > i32::MAX as usize {
+        return Err(invalid(
+            entry,
+            format!("{n} is too big (the maximum is {})", i32::MAX),
+        ));
+    }
+    Ok(or_default(n, default))
+}
+
+/// A client port: -1 means a random port (stored as 0), 0 means the default 4222.
+fn client_port(entry: &Entry, port: i64) -> Result<u16> {
+    match port {
+        -1 => Ok(0),
+        0 => Ok(Options::default().port),
+        1..=65535 => Ok(port as u16),
+        _ => Err(invalid(
+            entry,
+            format!("port {port} is out of range (use 1-65535, or -1 for a random port)"),
+        )),
+    }
+}
+
+/// A monitoring port: 0 means off. nats-server's -1 (a random port) has no `Options` form yet.
+fn monitor_port(entry: &Entry, port: i64) -> Result<u16> {
+    match port {
+        0..=65535 => Ok(port as u16),
+        -1 => Err(ConfigError::Unsupported {
+            pos: entry.key_pos.clone(),
+            key: format!("{}: -1", entry.key),
+        }),
+        _ => Err(invalid(
+            entry,
+            format!("port {port} is out of range (use 1-65535, or 0 for off)"),
+        )),
+    }
+}
+
+/// `listen`-style values: a port alone, or `"host:port"`. The host is `None` when not given.
+fn listen_address(entry: &Entry) -> Result<(Option<String>, i64)> {
+    match &entry.value.kind {
+        ValueKind::Integer(port) => Ok((None, *port)),
+        ValueKind::String(s) => {
+            let (host, port) = split_host_port(s).map_err(|e| invalid(entry, e))?;
+            let port: i64 = port
+                .parse()
+                .map_err(|_| invalid(entry, format!("could not parse port \"{port}\"")))?;
+            let host = (!host.is_empty()).then(|| host.to_string());
+            Ok((host, port))
+        }
+        _ => Err(wrong_type(entry, "a port or \"host:port\"")),
+    }
+}
+
+fn duration_from_nanos(entry: &Entry, nanos: i128) -> Result<Duration> {
+    if nanos < 0 {
+        return Err(invalid(entry, "a duration cannot be negative"));
+    }
+    let nanos = u64::try_from(nanos).map_err(|_| invalid(entry, "the duration is too long"))?;
+    Ok(Duration::from_nanos(nanos))
+}
+
+fn parse_duration_value(entry: &Entry, text: &str) -> Result<Duration> {
+    let nanos = parse_duration(text).map_err(|e| invalid(entry, e))?;
+    duration_from_nanos(entry, nanos)
+}
+
+/// A duration string such as `"2s"`; nats-server also takes a bare integer as seconds here.
+fn duration_or_seconds(entry: &Entry) -> Result<Duration> {
+    match &entry.value.kind {
+        ValueKind::String(s) => parse_duration_value(entry, s),
+        ValueKind::Integer(n) => {
+            if *n < 0 {
+                return Err(invalid(entry, "a duration cannot be negative"));
+            }
+            Ok(Duration::from_secs(*n as u64))
+        }
+        _ => Err(wrong_type(
+            entry,
+            "a duration such as \"2s\" or an integer number of seconds",
+        )),
+    }
+}
+
+/// A duration that nats-server only takes as a string, such as `"2m"`.
+fn duration_string(entry: &Entry) -> Result<Duration> {
+    match &entry.value.kind {
+        ValueKind::String(s) => parse_duration_value(entry, s),
+        _ => Err(wrong_type(entry, "a duration string such as \"2m\"")),
+    }
+}
+
+/// Seconds as an integer or a float, or a duration string (`authorization { timeout }`).
+fn seconds(entry: &Entry) -> Result<Duration> {
+    let secs = match &entry.value.kind {
+        ValueKind::Integer(n) => *n as f64,
+        ValueKind::Float(f) => *f,
+        ValueKind::String(s) => return parse_duration_value(entry, s),
+        _ => return Err(wrong_type(entry, "a number of seconds or a duration string")),
+    };
+    if secs < 0.0 {
+        return Err(invalid(entry, "a duration cannot be negative"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| invalid(entry, "the duration is too long"))
+}
+
+/// A JetStream storage size: an integer (suffixes such as `1G` are applied by the parser)
+/// or a string ending in K, M, G or T.
+fn storage_size(entry: &Entry) -> Result<i64> {
+    match &entry.value {
+        Value {
+            kind: ValueKind::Integer(n),
+            ..
+        } => Ok(*n),
+        Value {
+            kind: ValueKind::String(s),
+            ..
+        } => parse_storage_size(s).map_err(|e| invalid(entry, e)),
+        _ => Err(wrong_type(entry, "a size such as 1G or \"512M\"")),
+    }
+}
