@@ -4,6 +4,7 @@
 pub mod account;
 pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod connection;
 pub mod options;

@@ -1,8 +1,9 @@
 //! The `junction` binary: a NATS server by default, and the NATS quick-start
 //! client verbs (`pub`, `sub`, `req`, `reply`, `server info`, `bench`).
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use junction::cli::{normalize_args, ServerFlags};
+use junction::client::ClientCommand;
 use junction::options::Options;
 
 #[derive(Parser, Debug)]
@@ -18,11 +19,8 @@ struct Cli {
     #[arg(short = 'v', long = "version")]
     version: bool,
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Option<ClientCommand>,
 }
-
-#[derive(Subcommand, Debug)]
-enum Command {}
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse_from(normalize_args(std::env::args()));
@@ -42,7 +40,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Runtime::new()?;
     if let Some(command) = cli.command {
-        return runtime.block_on(async move { match command {} });
+        return runtime.block_on(junction::client::run(command));
     }
     let flags = cli.server;
     let mut opts = match &flags.config {
