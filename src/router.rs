@@ -24,7 +24,7 @@ const MATCH_CACHE_MAX: usize = 1024;
 
 impl MatchCache {
     /// The match result for `subject`, from the cache when still current.
-    pub fn lookup(&mut self, sublist: &Sublist, subject: &Bytes) -> Arc<MatchResult> {
+    pub fn lookup(&mut self, sublist: &Sublist, subject: &[u8]) -> Arc<MatchResult> {
         let generation = sublist.generation();
         if generation != self.generation {
             self.entries.clear();

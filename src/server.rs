@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use junction_nats::{encode, ConnectOptions, ServerInfo};
 use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
@@ -36,17 +36,24 @@ pub struct ServerStats {
 }
 
 impl ServerStats {
-    /// Counts one inbound message and its deliveries.
-    pub fn record(&self, payload: &Bytes, delivered: usize) {
-        let len = payload.len() as u64;
-        self.in_msgs.fetch_add(1, Ordering::Relaxed);
-        self.in_bytes.fetch_add(len, Ordering::Relaxed);
-        if delivered > 0 {
-            self.out_msgs.fetch_add(delivered as u64, Ordering::Relaxed);
-            self.out_bytes
-                .fetch_add(len * delivered as u64, Ordering::Relaxed);
-        }
+    /// Adds a batch of counts gathered by one connection's reader.
+    pub fn add(&self, batch: &Tally) {
+        self.in_msgs.fetch_add(batch.in_msgs, Ordering::Relaxed);
+        self.in_bytes.fetch_add(batch.in_bytes, Ordering::Relaxed);
+        self.out_msgs.fetch_add(batch.out_msgs, Ordering::Relaxed);
+        self.out_bytes.fetch_add(batch.out_bytes, Ordering::Relaxed);
     }
+}
+
+/// Message counts a reader gathers over one read and then adds to the
+/// shared counters in one go, instead of touching shared cache lines for
+/// every message.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
 }
 
 pub struct Server {

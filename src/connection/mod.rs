@@ -27,13 +27,13 @@ use crate::account::Account;
 use crate::server::Server;
 use crate::subscription::{Message, Subscriber, Subscription};
 
-/// Per-connection message and byte counters.
+/// Per-connection message and byte counters. The inbound pair is added by
+/// the reader once per read; the outbound pair lives under the outbound
+/// lock, which every delivery takes anyway.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub in_msgs: AtomicU64,
     pub in_bytes: AtomicU64,
-    pub out_msgs: AtomicU64,
-    pub out_bytes: AtomicU64,
 }
 
 #[derive(Default)]
@@ -43,6 +43,8 @@ struct Outbound {
     closing: bool,
     /// Drop what is queued instead of flushing it (slow consumer).
     discard: bool,
+    out_msgs: u64,
+    out_bytes: u64,
 }
 
 /// The shared half of a connection.
@@ -103,6 +105,12 @@ impl Client {
     /// The client's name from CONNECT.
     pub fn name(&self) -> String {
         self.name.lock().clone()
+    }
+
+    /// Messages and bytes delivered to this client.
+    pub fn out_counts(&self) -> (u64, u64) {
+        let out = self.out.lock();
+        (out.out_msgs, out.out_bytes)
     }
 
     /// Number of subscriptions the client holds.
@@ -201,6 +209,8 @@ impl Subscriber for Client {
             None => encode::msg(&mut out.buf, msg.subject, &sub.sid, msg.reply, msg.payload),
         }
         let pending = out.buf.len();
+        out.out_msgs += 1;
+        out.out_bytes += (pending - before) as u64;
         if pending > self.server.opts.max_pending {
             drop(out);
             tracing::warn!(
@@ -213,10 +223,6 @@ impl Subscriber for Client {
             return;
         }
         drop(out);
-        self.counters.out_msgs.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .out_bytes
-            .fetch_add((pending - before) as u64, Ordering::Relaxed);
         if was_empty {
             self.wake.notify_one();
         }

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use junction_nats::subject::{is_valid_literal_subject, matches};
 use junction_nats::{encode, ClientOp, ConnectOptions, Parser, ProtocolError};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -13,6 +13,7 @@ use tokio::time::{timeout_at, Instant};
 
 use super::{Client, CloseReason};
 use crate::router::{self, MatchCache};
+use crate::server::Tally;
 use crate::subscription::{Message, Subscription};
 
 /// First read buffer size; it grows while reads fill it (up to
@@ -28,6 +29,7 @@ struct Session {
     opts: ConnectOptions,
     connected: bool,
     cache: MatchCache,
+    tally: Tally,
 }
 
 /// Stop reading: the connection is closing.
@@ -40,6 +42,7 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         opts: ConnectOptions::default(),
         connected: false,
         cache: MatchCache::default(),
+        tally: Tally::default(),
         client,
     };
     let auth_deadline = server
@@ -79,10 +82,13 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         } else if n < size / 4 && size > MIN_READ_BUFFER {
             size /= 2;
         }
+        let mut at = 0;
         loop {
-            match session.parser.parse(&mut buf) {
-                Ok(Some(op)) => {
+            match session.parser.parse(&buf[at..]) {
+                Ok(Some((op, used))) => {
+                    at += used;
                     if session.process(op).is_err() {
+                        session.flush_tally();
                         return;
                     }
                 }
@@ -93,6 +99,8 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
                 }
             }
         }
+        buf.advance(at);
+        session.flush_tally();
         if session.client.is_closing() {
             return;
         }
@@ -100,6 +108,17 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
 }
 
 impl Session {
+    /// Adds this read's message counts to the shared counters.
+    fn flush_tally(&mut self) {
+        let t = std::mem::take(&mut self.tally);
+        if t.in_msgs > 0 {
+            let c = &self.client.counters;
+            c.in_msgs.fetch_add(t.in_msgs, Ordering::Relaxed);
+            c.in_bytes.fetch_add(t.in_bytes, Ordering::Relaxed);
+            self.client.server.stats.add(&t);
+        }
+    }
+
     fn protocol_error(&self, e: ProtocolError) {
         if let Some(text) = e.client_message() {
             self.client.queue_err(text);
@@ -119,7 +138,7 @@ impl Session {
         }
     }
 
-    fn process(&mut self, op: ClientOp) -> Result<(), Stop> {
+    fn process(&mut self, op: ClientOp<'_>) -> Result<(), Stop> {
         // With auth on, nothing but CONNECT is accepted first.
         if !self.connected && !matches!(op, ClientOp::Connect(_)) && self.client.server.auth_required() {
             self.client.queue_err("Authorization Violation");
@@ -149,7 +168,7 @@ impl Session {
                 self.client.pings_out.store(0, Ordering::Relaxed);
                 Ok(())
             }
-            ClientOp::Connect(json) => self.connect(&json),
+            ClientOp::Connect(json) => self.connect(json),
             ClientOp::Ok | ClientOp::Info(_) => Ok(()),
             ClientOp::Err(_) => {
                 self.client.close(CloseReason::ClientClosed);
@@ -195,10 +214,10 @@ impl Session {
 
     fn publish(
         &mut self,
-        subject: Bytes,
-        reply: Option<Bytes>,
+        subject: &[u8],
+        reply: Option<&[u8]>,
         header_len: Option<usize>,
-        payload: Bytes,
+        payload: &[u8],
     ) -> Result<(), Stop> {
         if header_len.is_some() && !self.opts.headers {
             // nats-server drops a client that sends HPUB without having
@@ -219,18 +238,25 @@ impl Session {
         }
         // nats-server acknowledges a verbose PUB before delivering it.
         self.ok();
-        let result = self.cache.lookup(&client.account.sublist, &subject);
+        let result = self.cache.lookup(&client.account.sublist, subject);
+        if result.is_empty() {
+            if let (Some(reply), true) = (reply, self.opts.no_responders) {
+                self.no_responders(reply);
+            }
+            return Ok(());
+        }
         let msg = Message {
-            subject: &subject,
-            reply: reply.as_deref(),
+            subject,
+            reply,
             header_len,
-            payload: &payload,
+            payload,
         };
         let skip = (!self.opts.echo).then_some(client.id);
-        let delivered = router::deliver(&result, &msg, skip);
-        client.server.stats.record(&payload, delivered);
+        let delivered = router::deliver(&result, &msg, skip) as u64;
+        self.tally.out_msgs += delivered;
+        self.tally.out_bytes += delivered * payload.len() as u64;
         if delivered == 0 && self.opts.no_responders {
-            if let Some(reply) = &reply {
+            if let Some(reply) = reply {
                 self.no_responders(reply);
             }
         }
@@ -253,11 +279,11 @@ impl Session {
         }
     }
 
-    fn subscribe(&mut self, subject: Bytes, queue: Option<Bytes>, sid: Bytes) {
+    fn subscribe(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
         let client = &self.client;
         let max_subs = client.server.opts.max_subscriptions;
         let mut subs = client.subs.lock();
-        if subs.contains_key(&sid) {
+        if subs.contains_key(sid) {
             // A repeated sid is accepted and ignored, as by nats-server.
             drop(subs);
             self.ok();
@@ -269,7 +295,14 @@ impl Session {
             return;
         }
         let Some(me) = client.arc() else { return };
-        let sub = Arc::new(Subscription::new(subject, queue, sid.clone(), me));
+        let sid = Bytes::copy_from_slice(sid);
+        let queue = queue.map(Bytes::copy_from_slice);
+        let sub = Arc::new(Subscription::new(
+            Bytes::copy_from_slice(subject),
+            queue,
+            sid.clone(),
+            me,
+        ));
         if client.account.sublist.insert(sub.clone()).is_err() {
             drop(subs);
             client.queue_err("Invalid Subject");
@@ -280,13 +313,13 @@ impl Session {
         self.ok();
     }
 
-    fn unsubscribe(&mut self, sid: Bytes, max: Option<u64>) {
+    fn unsubscribe(&mut self, sid: &[u8], max: Option<u64>) {
         let client = &self.client;
         let mut subs = client.subs.lock();
-        if let Some(sub) = subs.get(&sid).cloned() {
+        if let Some(sub) = subs.get(sid).cloned() {
             let keep = matches!(max, Some(m) if m > 0 && !sub.set_max(m));
             if !keep {
-                subs.remove(&sid);
+                subs.remove(sid);
                 drop(subs);
                 client.account.sublist.remove(&sub);
             }

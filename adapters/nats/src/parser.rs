@@ -3,38 +3,36 @@
 //! Works like mini-redis's frame check: find whether a whole operation is in
 //! the buffer, and only then take it out. An operation may arrive split
 //! across reads at any byte, or many may arrive in one read; both parse the
-//! same. Payloads are split off the read buffer as `Bytes`, so a published
-//! message is never copied on its way to the router.
-
-use bytes::{Buf, Bytes, BytesMut};
+//! same. Operations borrow from the read buffer, so parsing copies nothing.
 
 /// Default `max_control_line` of nats-server (4 KiB).
 pub const DEFAULT_MAX_CONTROL_LINE: usize = 4096;
 /// Default `max_payload` of nats-server (1 MiB).
 pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
 
-/// One operation sent by a client.
+/// One operation sent by a client, borrowing its arguments and payload
+/// from the read buffer: nothing is copied or allocated to parse it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientOp {
+pub enum ClientOp<'a> {
     /// `CONNECT {json}`: the raw JSON, decoded by the caller into [`crate::ConnectOptions`].
-    Connect(Bytes),
+    Connect(&'a [u8]),
     /// `PUB` or `HPUB`. For `HPUB`, `header_len` is set and `payload` holds the
     /// header block followed by the body, exactly as on the wire.
     Pub {
-        subject: Bytes,
-        reply: Option<Bytes>,
+        subject: &'a [u8],
+        reply: Option<&'a [u8]>,
         header_len: Option<usize>,
-        payload: Bytes,
+        payload: &'a [u8],
     },
     /// `SUB subject [queue] sid`.
     Sub {
-        subject: Bytes,
-        queue: Option<Bytes>,
-        sid: Bytes,
+        subject: &'a [u8],
+        queue: Option<&'a [u8]>,
+        sid: &'a [u8],
     },
     /// `UNSUB sid [max_msgs]`.
     Unsub {
-        sid: Bytes,
+        sid: &'a [u8],
         max: Option<u64>,
     },
     Ping,
@@ -42,9 +40,9 @@ pub enum ClientOp {
     /// `+OK` from a client is allowed and ignored by nats-server.
     Ok,
     /// `-ERR` from a client: nats-server closes the connection.
-    Err(Bytes),
+    Err(&'a [u8]),
     /// `INFO` from a client is allowed and ignored.
-    Info(Bytes),
+    Info(&'a [u8]),
 }
 
 /// Why a byte stream is not a valid client operation. Each is fatal for the
@@ -76,12 +74,15 @@ impl ProtocolError {
 }
 
 /// A `PUB`/`HPUB` whose control line has been read but whose payload has not
-/// fully arrived yet.
-#[derive(Debug)]
+/// fully arrived yet. Positions are offsets from the start of the unconsumed
+/// input, which the caller keeps in place until the operation completes.
+#[derive(Debug, Clone, Copy)]
 struct PendingPayload {
-    subject: Bytes,
-    reply: Option<Bytes>,
+    subject: (usize, usize),
+    reply: Option<(usize, usize)>,
     header_len: Option<usize>,
+    /// Where the payload starts: just past the control line.
+    start: usize,
     size: usize,
 }
 
@@ -113,32 +114,27 @@ impl Parser {
         }
     }
 
-    /// Takes the next complete operation off the front of `buf`.
+    /// Parses the next complete operation at the front of `input`, returning
+    /// it with the number of bytes it took. The caller drops those bytes
+    /// once done with the operation, and calls again with what follows.
     ///
-    /// `Ok(None)` means more bytes are needed; whatever was consumed so far
-    /// is remembered, so call again with the same buffer after the next read.
-    pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ClientOp>, ProtocolError> {
-        if let Some(pending) = &self.pending {
-            return Ok(self.take_payload(buf, pending.size)?.map(|payload| {
-                let p = self.pending.take().expect("pending checked above");
-                ClientOp::Pub {
-                    subject: p.subject,
-                    reply: p.reply,
-                    header_len: p.header_len,
-                    payload,
-                }
-            }));
+    /// `Ok(None)` means more bytes are needed: keep `input` as it is (no
+    /// bytes consumed), append the next read, and call again; the parser
+    /// remembers a control line it has already read.
+    pub fn parse<'a>(&mut self, input: &'a [u8]) -> Result<Option<(ClientOp<'a>, usize)>, ProtocolError> {
+        if let Some(p) = self.pending {
+            return self.complete_pub(input, p);
         }
-        let Some(nl) = memchr::memchr(b'\n', buf) else {
-            self.check_partial_line(buf)?;
+        let Some(nl) = memchr::memchr(b'\n', input) else {
+            self.check_partial_line(input)?;
             return Ok(None);
         };
-        let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
+        let line_end = if nl > 0 && input[nl - 1] == b'\r' {
             nl - 1
         } else {
             nl
         };
-        let line = &buf[..line_end];
+        let line = &input[..line_end];
         let op_end = line
             .iter()
             .position(|&b| b == b' ' || b == b'\t')
@@ -149,23 +145,19 @@ impl Parser {
             return Err(ProtocolError::MaxControlLine);
         }
         let has_args = args_start < line_end;
+        let consumed = nl + 1;
 
-        if op.eq_ignore_ascii_case(b"PING") && !has_args {
-            buf.advance(nl + 1);
-            return Ok(Some(ClientOp::Ping));
-        }
-        if op.eq_ignore_ascii_case(b"PONG") && !has_args {
-            buf.advance(nl + 1);
-            return Ok(Some(ClientOp::Pong));
-        }
-        if op.eq_ignore_ascii_case(b"+OK") && !has_args {
-            buf.advance(nl + 1);
-            return Ok(Some(ClientOp::Ok));
-        }
+        // PUB first: it is by far the most frequent operation.
         let kind = if op.eq_ignore_ascii_case(b"PUB") {
             OpKind::Pub
         } else if op.eq_ignore_ascii_case(b"HPUB") {
             OpKind::HPub
+        } else if op.eq_ignore_ascii_case(b"PING") && !has_args {
+            return Ok(Some((ClientOp::Ping, consumed)));
+        } else if op.eq_ignore_ascii_case(b"PONG") && !has_args {
+            return Ok(Some((ClientOp::Pong, consumed)));
+        } else if op.eq_ignore_ascii_case(b"+OK") && !has_args {
+            return Ok(Some((ClientOp::Ok, consumed)));
         } else if op.eq_ignore_ascii_case(b"SUB") {
             OpKind::Sub
         } else if op.eq_ignore_ascii_case(b"UNSUB") {
@@ -185,76 +177,71 @@ impl Parser {
             return Err(ProtocolError::UnknownOperation);
         }
 
-        let line = buf.split_to(nl + 1).freeze();
-        let args = line.slice(args_start..line_end);
-        match kind {
-            OpKind::Connect => Ok(Some(ClientOp::Connect(args))),
-            OpKind::Info => Ok(Some(ClientOp::Info(args))),
-            OpKind::Err => Ok(Some(ClientOp::Err(args))),
-            OpKind::Sub => {
-                let (a, n) = split_args(&args);
-                let arg = |i: usize| args.slice(a[i].0..a[i].1);
-                match n {
-                    2 => Ok(Some(ClientOp::Sub {
-                        subject: arg(0),
-                        queue: None,
-                        sid: arg(1),
-                    })),
-                    3 => Ok(Some(ClientOp::Sub {
-                        subject: arg(0),
-                        queue: Some(arg(1)),
-                        sid: arg(2),
-                    })),
-                    _ => Err(ProtocolError::BadArguments { op: "SUB" }),
-                }
-            }
-            OpKind::Unsub => {
-                let (a, n) = split_args(&args);
-                let arg = |i: usize| args.slice(a[i].0..a[i].1);
-                match n {
-                    1 => Ok(Some(ClientOp::Unsub {
+        let args = &input[args_start..line_end];
+        let (a, n) = split_args(args);
+        // Ranges of arguments, relative to `input`.
+        let at = |i: usize| (args_start + a[i].0, args_start + a[i].1);
+        let arg = |i: usize| &args[a[i].0..a[i].1];
+        let op = match kind {
+            OpKind::Connect => ClientOp::Connect(args),
+            OpKind::Info => ClientOp::Info(args),
+            OpKind::Err => ClientOp::Err(args),
+            OpKind::Sub => match n {
+                2 => ClientOp::Sub {
+                    subject: arg(0),
+                    queue: None,
+                    sid: arg(1),
+                },
+                3 => ClientOp::Sub {
+                    subject: arg(0),
+                    queue: Some(arg(1)),
+                    sid: arg(2),
+                },
+                _ => return Err(ProtocolError::BadArguments { op: "SUB" }),
+            },
+            OpKind::Unsub => match n {
+                1 => ClientOp::Unsub {
+                    sid: arg(0),
+                    max: None,
+                },
+                2 => {
+                    let max = parse_size(arg(1)).ok_or(ProtocolError::BadArguments { op: "UNSUB" })?;
+                    ClientOp::Unsub {
                         sid: arg(0),
-                        max: None,
-                    })),
-                    2 => {
-                        let max = parse_size(&arg(1)).ok_or(ProtocolError::BadArguments { op: "UNSUB" })?;
-                        Ok(Some(ClientOp::Unsub {
-                            sid: arg(0),
-                            max: Some(max as u64),
-                        }))
+                        max: Some(max as u64),
                     }
-                    _ => Err(ProtocolError::BadArguments { op: "UNSUB" }),
                 }
-            }
+                _ => return Err(ProtocolError::BadArguments { op: "UNSUB" }),
+            },
             OpKind::Pub | OpKind::HPub => {
-                let (a, n) = split_args(&args);
-                let arg = |i: usize| args.slice(a[i].0..a[i].1);
-                let size_of = |i: usize, op| parse_size(&arg(i)).ok_or(ProtocolError::BadArguments { op });
+                let size_of = |i: usize, op| parse_size(arg(i)).ok_or(ProtocolError::BadArguments { op });
                 let pending = if kind == OpKind::Pub {
                     let (reply, size) = match n {
                         2 => (None, size_of(1, "PUB")?),
-                        3 => (Some(arg(1)), size_of(2, "PUB")?),
+                        3 => (Some(at(1)), size_of(2, "PUB")?),
                         _ => return Err(ProtocolError::BadArguments { op: "PUB" }),
                     };
                     PendingPayload {
-                        subject: arg(0),
+                        subject: at(0),
                         reply,
                         header_len: None,
+                        start: consumed,
                         size,
                     }
                 } else {
                     let (reply, hdr, size) = match n {
                         3 => (None, size_of(1, "HPUB")?, size_of(2, "HPUB")?),
-                        4 => (Some(arg(1)), size_of(2, "HPUB")?, size_of(3, "HPUB")?),
+                        4 => (Some(at(1)), size_of(2, "HPUB")?, size_of(3, "HPUB")?),
                         _ => return Err(ProtocolError::BadArguments { op: "HPUB" }),
                     };
                     if hdr > size {
                         return Err(ProtocolError::BadArguments { op: "HPUB" });
                     }
                     PendingPayload {
-                        subject: arg(0),
+                        subject: at(0),
                         reply,
                         header_len: Some(hdr),
+                        start: consumed,
                         size,
                     }
                 };
@@ -264,43 +251,38 @@ impl Parser {
                         max: self.max_payload,
                     });
                 }
-                let size = pending.size;
-                self.pending = Some(pending);
-                self.parse_pending(buf, size)
+                return self.complete_pub(input, pending);
             }
-        }
+        };
+        Ok(Some((op, consumed)))
     }
 
-    fn parse_pending(&mut self, buf: &mut BytesMut, size: usize) -> Result<Option<ClientOp>, ProtocolError> {
-        match self.take_payload(buf, size)? {
-            None => Ok(None),
-            Some(payload) => {
-                let p = self.pending.take().expect("pending set by caller");
-                Ok(Some(ClientOp::Pub {
-                    subject: p.subject,
-                    reply: p.reply,
-                    header_len: p.header_len,
-                    payload,
-                }))
-            }
-        }
-    }
-
-    /// Splits `size` payload bytes and their `\r\n` off `buf` once all are there.
-    fn take_payload(&self, buf: &mut BytesMut, size: usize) -> Result<Option<Bytes>, ProtocolError> {
-        if buf.len() < size + 2 {
+    /// Returns the `PUB`/`HPUB` once its payload and `\r\n` are all in `input`.
+    fn complete_pub<'a>(
+        &mut self,
+        input: &'a [u8],
+        p: PendingPayload,
+    ) -> Result<Option<(ClientOp<'a>, usize)>, ProtocolError> {
+        let end = p.start + p.size;
+        if input.len() < end + 2 {
             // A wrong terminator can be caught as soon as it arrives.
-            if buf.len() > size && buf[size] != b'\r' {
+            if input.len() > end && input[end] != b'\r' {
                 return Err(ProtocolError::UnknownOperation);
             }
+            self.pending = Some(p);
             return Ok(None);
         }
-        if buf[size] != b'\r' || buf[size + 1] != b'\n' {
+        if input[end] != b'\r' || input[end + 1] != b'\n' {
             return Err(ProtocolError::UnknownOperation);
         }
-        let payload = buf.split_to(size).freeze();
-        buf.advance(2);
-        Ok(Some(payload))
+        self.pending = None;
+        let op = ClientOp::Pub {
+            subject: &input[p.subject.0..p.subject.1],
+            reply: p.reply.map(|(a, b)| &input[a..b]),
+            header_len: p.header_len,
+            payload: &input[p.start..end],
+        };
+        Ok(Some((op, end + 2)))
     }
 
     /// With no newline yet, reject early what can never become valid: an
@@ -388,12 +370,13 @@ fn parse_size(digits: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    fn parse_all(input: &[u8]) -> Result<Vec<ClientOp>, ProtocolError> {
+    fn parse_all(input: &[u8]) -> Result<Vec<ClientOp<'_>>, ProtocolError> {
         let mut p = Parser::default();
-        let mut buf = BytesMut::from(input);
+        let mut at = 0;
         let mut ops = Vec::new();
-        while let Some(op) = p.parse(&mut buf)? {
+        while let Some((op, n)) = p.parse(&input[at..])? {
             ops.push(op);
+            at += n;
         }
         Ok(ops)
     }
@@ -405,16 +388,16 @@ mod tests {
             ops,
             vec![
                 ClientOp::Pub {
-                    subject: Bytes::from_static(b"foo"),
+                    subject: &b"foo"[..],
                     reply: None,
                     header_len: None,
-                    payload: Bytes::from_static(b"hi"),
+                    payload: &b"hi"[..],
                 },
                 ClientOp::Pub {
-                    subject: Bytes::from_static(b"foo"),
-                    reply: Some(Bytes::from_static(b"bar")),
+                    subject: &b"foo"[..],
+                    reply: Some(&b"bar"[..]),
                     header_len: None,
-                    payload: Bytes::from_static(b"abc"),
+                    payload: &b"abc"[..],
                 },
             ]
         );
@@ -426,10 +409,10 @@ mod tests {
         assert_eq!(
             ops,
             vec![ClientOp::Pub {
-                subject: Bytes::from_static(b"a"),
-                reply: Some(Bytes::from_static(b"r")),
+                subject: &b"a"[..],
+                reply: Some(&b"r"[..]),
                 header_len: Some(12),
-                payload: Bytes::from_static(b"NATS/1.0\r\n\r\nhi"),
+                payload: &b"NATS/1.0\r\n\r\nhi"[..],
             }]
         );
     }
@@ -441,15 +424,15 @@ mod tests {
         assert_eq!(
             ops[4],
             ClientOp::Sub {
-                subject: Bytes::from_static(b"a"),
-                queue: Some(Bytes::from_static(b"q")),
-                sid: Bytes::from_static(b"1"),
+                subject: &b"a"[..],
+                queue: Some(&b"q"[..]),
+                sid: &b"1"[..],
             }
         );
         assert_eq!(
             ops[5],
             ClientOp::Unsub {
-                sid: Bytes::from_static(b"1"),
+                sid: &b"1"[..],
                 max: Some(5)
             }
         );
@@ -488,11 +471,10 @@ mod tests {
     #[test]
     fn incomplete_input_waits() {
         let mut p = Parser::default();
-        let mut buf = BytesMut::from(&b"PUB foo 5\r\nhel"[..]);
-        assert_eq!(p.parse(&mut buf), Ok(None));
+        let mut buf = b"PUB foo 5\r\nhel".to_vec();
+        assert_eq!(p.parse(&buf), Ok(None));
         assert!(p.awaiting_payload());
         buf.extend_from_slice(b"lo\r\n");
-        assert!(matches!(p.parse(&mut buf), Ok(Some(ClientOp::Pub { .. }))));
-        assert!(buf.is_empty());
+        assert!(matches!(p.parse(&buf), Ok(Some((ClientOp::Pub { .. }, 18)))));
     }
 }

@@ -2,7 +2,6 @@
 //! operations however it is split into reads, and arbitrary bytes never
 //! make the parser panic.
 
-use bytes::BytesMut;
 use junction_nats::{ClientOp, Parser, ProtocolError};
 use proptest::prelude::*;
 
@@ -48,16 +47,25 @@ fn op() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-/// Feeds `chunks` one after another, collecting every operation.
-fn parse_chunks(chunks: &[&[u8]]) -> Result<Vec<ClientOp>, ProtocolError> {
+/// An owned copy of an operation, to compare results across buffers.
+fn owned(op: &ClientOp<'_>) -> String {
+    format!("{op:?}")
+}
+
+/// Feeds `chunks` one after another the way a connection does (append,
+/// parse what is complete, drop what was consumed), collecting every operation.
+fn parse_chunks(chunks: &[&[u8]]) -> Result<Vec<String>, ProtocolError> {
     let mut parser = Parser::default();
-    let mut buf = BytesMut::new();
+    let mut buf: Vec<u8> = Vec::new();
     let mut ops = Vec::new();
     for chunk in chunks {
         buf.extend_from_slice(chunk);
-        while let Some(op) = parser.parse(&mut buf)? {
-            ops.push(op);
+        let mut at = 0;
+        while let Some((op, n)) = parser.parse(&buf[at..])? {
+            ops.push(owned(&op));
+            at += n;
         }
+        buf.drain(..at);
     }
     Ok(ops)
 }
