@@ -8,7 +8,7 @@ use rand::Rng;
 use rustc_hash::FxHashMap;
 
 use crate::sublist::{MatchResult, Sublist};
-use crate::subscription::Message;
+use crate::subscription::{Message, StallGate};
 
 /// Per-connection cache of match results, valid while the sublist's
 /// generation is unchanged. Owned by one reader task, so no lock.
@@ -45,14 +45,20 @@ impl MatchCache {
 
 /// Delivers `msg` to `result`'s subscribers. `skip_client` is the
 /// publisher's id when it asked for `echo: false`. Returns how many
-/// subscriptions received the message.
-pub fn deliver(result: &MatchResult, msg: &Message<'_>, skip_client: Option<u64>) -> usize {
+/// subscriptions received the message; `stall` receives the gate of a
+/// subscriber that is falling behind.
+pub fn deliver(
+    result: &MatchResult,
+    msg: &Message<'_>,
+    skip_client: Option<u64>,
+    stall: &mut Option<StallGate>,
+) -> usize {
     let mut delivered = 0;
     for sub in &result.psubs {
         if skip_client == Some(sub.subscriber.client_id()) {
             continue;
         }
-        if sub.try_deliver(msg) {
+        if sub.try_deliver(msg, stall) {
             delivered += 1;
         }
     }
@@ -67,7 +73,7 @@ pub fn deliver(result: &MatchResult, msg: &Message<'_>, skip_client: Option<u64>
                 if skip_client == Some(sub.subscriber.client_id()) {
                     continue;
                 }
-                if sub.try_deliver(msg) {
+                if sub.try_deliver(msg, stall) {
                     delivered += 1;
                     break;
                 }

@@ -24,11 +24,17 @@ pub struct Message<'a> {
 pub trait Subscriber: Send + Sync {
     /// The connection id, used for `echo: false`.
     fn client_id(&self) -> u64;
-    /// Queue one message for this subscriber.
-    fn deliver(&self, sub: &Subscription, msg: &Message<'_>);
+    /// Queue one message for this subscriber. Returns a gate when the
+    /// subscriber is falling behind (over 3/4 of `max_pending`): the
+    /// producer should wait on it briefly so the subscriber can catch up
+    /// before it has to be cut off as a slow consumer.
+    fn deliver(&self, sub: &Subscription, msg: &Message<'_>) -> Option<StallGate>;
     /// `sub` reached its auto-unsubscribe limit and must be removed.
     fn expire(&self, sub: &Arc<Subscription>);
 }
+
+/// Notified each time a lagging subscriber's writer drains its buffer.
+pub type StallGate = Arc<tokio::sync::Notify>;
 
 pub struct Subscription {
     pub subject: Bytes,
@@ -79,19 +85,24 @@ impl Subscription {
     }
 
     /// Delivers unless the auto-unsubscribe limit is used up; expires the
-    /// subscription on its last message. Returns whether it delivered.
-    pub fn try_deliver(self: &Arc<Self>, msg: &Message<'_>) -> bool {
+    /// subscription on its last message. Returns whether it delivered; a
+    /// lagging subscriber's gate is left in `stall`.
+    pub fn try_deliver(self: &Arc<Self>, msg: &Message<'_>, stall: &mut Option<StallGate>) -> bool {
         let max = self.max.load(Ordering::Relaxed);
         if max == 0 {
             self.delivered.fetch_add(1, Ordering::Relaxed);
-            self.subscriber.deliver(self, msg);
+            if let Some(gate) = self.subscriber.deliver(self, msg) {
+                *stall = Some(gate);
+            }
             return true;
         }
         let n = self.delivered.fetch_add(1, Ordering::Relaxed) + 1;
         if n > max {
             return false;
         }
-        self.subscriber.deliver(self, msg);
+        if let Some(gate) = self.subscriber.deliver(self, msg) {
+            *stall = Some(gate);
+        }
         if n == max {
             self.subscriber.expire(self);
         }

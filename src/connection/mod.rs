@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 
 use crate::account::Account;
 use crate::server::Server;
-use crate::subscription::{Message, Subscriber, Subscription};
+use crate::subscription::{Message, StallGate, Subscriber, Subscription};
 
 /// Per-connection message and byte counters. The inbound pair is added by
 /// the reader once per read; the outbound pair lives under the outbound
@@ -62,6 +62,8 @@ pub struct Client {
     wake: Notify,
     /// Interrupts a write in progress: the connection is being dropped.
     kill: Notify,
+    /// Wakes producers paused because this client fell behind.
+    drained: StallGate,
     subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
     pings_out: AtomicU32,
     close_reason: Mutex<Option<CloseReason>>,
@@ -89,6 +91,7 @@ impl Client {
             out: Mutex::new(Outbound::default()),
             wake: Notify::new(),
             kill: Notify::new(),
+            drained: StallGate::default(),
             subs: Mutex::new(HashMap::new()),
             pings_out: AtomicU32::new(0),
             close_reason: Mutex::new(None),
@@ -193,10 +196,10 @@ impl Subscriber for Client {
         self.id
     }
 
-    fn deliver(&self, sub: &Subscription, msg: &Message<'_>) {
+    fn deliver(&self, sub: &Subscription, msg: &Message<'_>) -> Option<StallGate> {
         let mut out = self.out.lock();
         if out.closing {
-            return;
+            return None;
         }
         let was_empty = out.buf.is_empty();
         let before = out.buf.len();
@@ -220,12 +223,16 @@ impl Subscriber for Client {
             );
             self.server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
             self.close_now(CloseReason::SlowConsumerPendingBytes);
-            return;
+            return None;
         }
         drop(out);
         if was_empty {
             self.wake.notify_one();
         }
+        // Like nats-server, ask producers to pause once 3/4 of the
+        // allowance is used, so a burst slows the producer down before it
+        // costs the subscriber its connection.
+        (pending > self.server.opts.max_pending / 4 * 3).then(|| self.drained.clone())
     }
 
     fn expire(&self, sub: &Arc<Subscription>) {

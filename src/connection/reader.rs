@@ -14,13 +14,16 @@ use tokio::time::{timeout_at, Instant};
 use super::{Client, CloseReason};
 use crate::router::{self, MatchCache};
 use crate::server::Tally;
-use crate::subscription::{Message, Subscription};
+use crate::subscription::{Message, StallGate, Subscription};
 
 /// First read buffer size; it grows while reads fill it (up to
 /// `MAX_READ_BUFFER`) and shrinks back when they do not, so idle
 /// connections stay small and busy ones read in big gulps.
 const MIN_READ_BUFFER: usize = 512;
 const MAX_READ_BUFFER: usize = 64 * 1024;
+
+/// Longest pause of a producer for one lagging subscriber per read.
+const STALL_MAX: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// What the reader keeps for itself: nothing here is shared.
 struct Session {
@@ -30,6 +33,8 @@ struct Session {
     connected: bool,
     cache: MatchCache,
     tally: Tally,
+    /// A subscriber that fell behind while this read was routed.
+    stall: Option<StallGate>,
 }
 
 /// Stop reading: the connection is closing.
@@ -43,6 +48,7 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         connected: false,
         cache: MatchCache::default(),
         tally: Tally::default(),
+        stall: None,
         client,
     };
     let auth_deadline = server
@@ -101,6 +107,11 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         }
         buf.advance(at);
         session.flush_tally();
+        if let Some(gate) = session.stall.take() {
+            // Give the lagging subscriber a moment to drain before reading
+            // more from this producer (bounded, as nats-server's stall).
+            let _ = tokio::time::timeout(STALL_MAX, gate.notified()).await;
+        }
         if session.client.is_closing() {
             return;
         }
@@ -252,7 +263,7 @@ impl Session {
             payload,
         };
         let skip = (!self.opts.echo).then_some(client.id);
-        let delivered = router::deliver(&result, &msg, skip) as u64;
+        let delivered = router::deliver(&result, &msg, skip, &mut self.stall) as u64;
         self.tally.out_msgs += delivered;
         self.tally.out_bytes += delivered * payload.len() as u64;
         if delivered == 0 && self.opts.no_responders {

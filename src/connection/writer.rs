@@ -49,6 +49,9 @@ pub(super) async fn run<W: AsyncWrite + Unpin>(client: Arc<Client>, mut writer: 
                 }
             }
         }
+        if !spare.is_empty() {
+            client.drained.notify_waiters();
+        }
         spare.clear();
         if spare.capacity() > KEEP_CAPACITY {
             spare = BytesMut::new();
