@@ -329,3 +329,29 @@ async fn token_and_user_auth_through_the_client() {
         .await;
     assert!(bad.is_err());
 }
+
+#[tokio::test]
+async fn message_counters_add_up() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let server = common::start_default().await;
+    let nc = client(&common::url(&server)).await;
+    let mut a = nc.subscribe("count.*").await.unwrap();
+    let mut b = nc.subscribe("count.>").await.unwrap();
+    for _ in 0..10 {
+        nc.publish("count.me", "12345".into()).await.unwrap();
+    }
+    nc.publish("nobody", "x".into()).await.unwrap();
+    nc.flush().await.unwrap();
+    for _ in 0..10 {
+        next_payload(&mut a).await;
+        next_payload(&mut b).await;
+    }
+    let stats = &server.server.stats;
+    assert_eq!(stats.in_msgs.load(Relaxed), 11);
+    assert_eq!(stats.in_bytes.load(Relaxed), 51);
+    assert_eq!(stats.out_msgs.load(Relaxed), 20);
+    assert_eq!(stats.out_bytes.load(Relaxed), 100);
+    let clients = server.server.clients();
+    assert_eq!(clients[0].counters.in_msgs.load(Relaxed), 11);
+    assert_eq!(clients[0].out_counts().0, 20);
+}

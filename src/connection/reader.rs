@@ -237,12 +237,9 @@ impl Session {
             return Err(Stop);
         }
         let client = &self.client;
-        client.counters.in_msgs.fetch_add(1, Ordering::Relaxed);
-        client
-            .counters
-            .in_bytes
-            .fetch_add(payload.len() as u64, Ordering::Relaxed);
-        if self.opts.pedantic && !is_valid_literal_subject(&subject) {
+        self.tally.in_msgs += 1;
+        self.tally.in_bytes += payload.len() as u64;
+        if self.opts.pedantic && !is_valid_literal_subject(subject) {
             client.queue_err("Invalid Publish Subject");
             self.ok();
             return Ok(());
