@@ -355,3 +355,28 @@ async fn message_counters_add_up() {
     assert_eq!(clients[0].counters.in_msgs.load(Relaxed), 11);
     assert_eq!(clients[0].out_counts().0, 20);
 }
+
+#[tokio::test]
+async fn write_deadline_cuts_off_a_stalled_reader() {
+    let server = common::start(Options {
+        write_deadline: Duration::from_millis(200),
+        ..Options::default()
+    })
+    .await;
+    let mut stalled = common::Raw::handshake(server.addr, r#"{"verbose":false}"#).await;
+    stalled.send("SUB big 1\r\nPING\r\n").await;
+    stalled.expect("PONG\r\n").await;
+    let publisher = client(&common::url(&server)).await;
+    let payload = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
+    // 32 MB: well past the socket buffers, well under max_pending (64 MB).
+    for _ in 0..512 {
+        publisher.publish("big", payload.clone()).await.unwrap();
+    }
+    publisher.flush().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.server.num_clients() > 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.server.num_clients(), 1, "stalled reader was disconnected");
+    drop(stalled);
+}

@@ -1,0 +1,171 @@
+//! The quick-start client verbs of the `junction` binary, run against a
+//! junction server: what they print, and that they interoperate with each
+//! other and with async-nats.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use futures::StreamExt;
+use junction::client::bench::{bench_idle, bench_request, bench_throughput, LatencyConfig, ThroughputConfig};
+use junction::client::ConnArgs;
+
+fn junction(url: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_junction"));
+    cmd.args(args).arg("-s").arg(url);
+    cmd
+}
+
+async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("run junction"))
+        .await
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn pub_prints_published_and_subscribers_receive() {
+    let server = common::start_default().await;
+    let url = common::url(&server);
+    let nc = async_nats::connect(&url).await.unwrap();
+    let mut sub = nc.subscribe("greet.*").await.unwrap();
+    nc.flush().await.unwrap();
+    let out = output(junction(&url, &["pub", "greet.joe", "hello"])).await;
+    assert!(out.status.success());
+    assert!(
+        text(&out.stderr).contains("Published 5 bytes to \"greet.joe\""),
+        "{}",
+        text(&out.stderr)
+    );
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&msg.payload[..], b"hello");
+}
+
+#[tokio::test]
+async fn sub_prints_received_messages() {
+    let server = common::start_default().await;
+    let url = common::url(&server);
+    let child = junction(&url, &["sub", "orders.>", "--count", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the subscription is in place.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.server.global.sublist.count() == 0 {
+        assert!(std::time::Instant::now() < deadline, "sub never subscribed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let nc = async_nats::connect(&url).await.unwrap();
+    nc.publish("orders.eu", "first".into()).await.unwrap();
+    nc.publish("orders.us.new", "second".into()).await.unwrap();
+    nc.flush().await.unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let all = format!("{}{}", text(&out.stderr), text(&out.stdout));
+    assert!(all.contains("Subscribing on orders.>"), "{all}");
+    assert!(all.contains("[#1] Received on \"orders.eu\""), "{all}");
+    assert!(all.contains("[#2] Received on \"orders.us.new\""), "{all}");
+    assert!(text(&out.stdout).contains("first") && text(&out.stdout).contains("second"));
+}
+
+#[tokio::test]
+async fn req_and_reply_talk_to_each_other() {
+    let server = common::start_default().await;
+    let url = common::url(&server);
+    let mut replier = junction(&url, &["reply", "help.please", "OK, I CAN HELP!!!"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.server.global.sublist.count() == 0 {
+        assert!(std::time::Instant::now() < deadline, "reply never subscribed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let out = output(junction(&url, &["req", "help.please", "I need help!"])).await;
+    let _ = replier.kill();
+    let _ = replier.wait();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Received with rtt"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("OK, I CAN HELP!!!"));
+}
+
+#[tokio::test]
+async fn req_without_responders_fails() {
+    let server = common::start_default().await;
+    let out = output(junction(&common::url(&server), &["req", "nobody.home", "hi"])).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("No responders are available"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn server_info_shows_the_servers_info() {
+    let server = common::start_default().await;
+    let out = output(junction(&common::url(&server), &["server", "info"])).await;
+    assert!(out.status.success());
+    let shown = text(&out.stdout);
+    assert!(shown.contains(&server.server.id), "{shown}");
+    assert!(shown.contains("Headers: true"), "{shown}");
+}
+
+#[tokio::test]
+async fn bench_measures_throughput_latency_and_idle_connections() {
+    let server = common::start_default().await;
+    let conn = ConnArgs {
+        server: Some(common::url(&server)),
+        ..Default::default()
+    };
+    let throughput = bench_throughput(
+        &conn,
+        &ThroughputConfig {
+            subject: "bench.t".into(),
+            pubs: 1,
+            subs: 2,
+            msgs: 20_000,
+            size: 16,
+            queue: None,
+            max_time: Duration::from_secs(30),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(throughput.pub_msgs, Some(20_000));
+    assert_eq!(throughput.sub_msgs, Some(40_000));
+
+    let latency = bench_request(
+        &conn,
+        &LatencyConfig {
+            subject: "bench.r".into(),
+            msgs: 200,
+            size: 16,
+            warmup: 10,
+            max_time: Duration::from_secs(30),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(latency.p50_us.unwrap() <= latency.p99_us.unwrap());
+
+    let idle = bench_idle(&conn, 50).await.unwrap();
+    assert_eq!(idle.open(), 50);
+    assert!(server.server.num_clients() >= 50);
+    idle.close();
+}
