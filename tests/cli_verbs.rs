@@ -23,6 +23,15 @@ async fn output(mut cmd: Command) -> Output {
         .unwrap()
 }
 
+/// Waits until a verb running in the background has subscribed.
+async fn wait_for_subscription(server: &junction::RunningServer) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.server.global.sublist.count() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the verb never subscribed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -57,12 +66,7 @@ async fn sub_prints_received_messages() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the subscription is in place.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while server.server.global.sublist.count() == 0 {
-        assert!(std::time::Instant::now() < deadline, "sub never subscribed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_subscription(&server).await;
     let nc = async_nats::connect(&url).await.unwrap();
     nc.publish("orders.eu", "first".into()).await.unwrap();
     nc.publish("orders.us.new", "second".into()).await.unwrap();
@@ -87,11 +91,7 @@ async fn req_and_reply_talk_to_each_other() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while server.server.global.sublist.count() == 0 {
-        assert!(std::time::Instant::now() < deadline, "reply never subscribed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_subscription(&server).await;
     let out = output(junction(&url, &["req", "help.please", "I need help!"])).await;
     let _ = replier.kill();
     let _ = replier.wait();

@@ -31,22 +31,7 @@ pub fn err(out: &mut BytesMut, text: &str) {
 pub fn msg(out: &mut BytesMut, subject: &[u8], sid: &[u8], reply: Option<&[u8]>, payload: &[u8]) {
     let mut n = itoa::Buffer::new();
     let size = n.format(payload.len()).as_bytes();
-    out.reserve(
-        subject.len() + sid.len() + reply.map_or(0, |r| r.len() + 1) + size.len() + payload.len() + 10,
-    );
-    out.put_slice(b"MSG ");
-    out.put_slice(subject);
-    out.put_u8(b' ');
-    out.put_slice(sid);
-    out.put_u8(b' ');
-    if let Some(reply) = reply {
-        out.put_slice(reply);
-        out.put_u8(b' ');
-    }
-    out.put_slice(size);
-    out.put_slice(b"\r\n");
-    out.put_slice(payload);
-    out.put_slice(b"\r\n");
+    delivery(out, b"MSG ", subject, sid, reply, &[size], payload);
 }
 
 /// `HMSG subject sid [reply] header_size total_size\r\nheaders+payload\r\n`,
@@ -61,18 +46,28 @@ pub fn hmsg(
 ) {
     let mut h = itoa::Buffer::new();
     let mut t = itoa::Buffer::new();
-    let hdr = h.format(header_len).as_bytes();
-    let total = t.format(message.len()).as_bytes();
-    out.reserve(
-        subject.len()
-            + sid.len()
-            + reply.map_or(0, |r| r.len() + 1)
-            + hdr.len()
-            + total.len()
-            + message.len()
-            + 12,
-    );
-    out.put_slice(b"HMSG ");
+    let sizes = [
+        h.format(header_len).as_bytes(),
+        t.format(message.len()).as_bytes(),
+    ];
+    delivery(out, b"HMSG ", subject, sid, reply, &sizes, message);
+}
+
+/// The shared shape of `MSG` and `HMSG`: operation, subject, sid, optional
+/// reply, the sizes separated by spaces, then the body, in one reservation.
+fn delivery(
+    out: &mut BytesMut,
+    op: &[u8],
+    subject: &[u8],
+    sid: &[u8],
+    reply: Option<&[u8]>,
+    sizes: &[&[u8]],
+    body: &[u8],
+) {
+    let reply_len = reply.map_or(0, |r| r.len() + 1);
+    let sizes_len: usize = sizes.iter().map(|s| s.len() + 1).sum();
+    out.reserve(op.len() + subject.len() + sid.len() + reply_len + sizes_len + body.len() + 6);
+    out.put_slice(op);
     out.put_slice(subject);
     out.put_u8(b' ');
     out.put_slice(sid);
@@ -81,11 +76,14 @@ pub fn hmsg(
         out.put_slice(reply);
         out.put_u8(b' ');
     }
-    out.put_slice(hdr);
-    out.put_u8(b' ');
-    out.put_slice(total);
+    for (i, size) in sizes.iter().enumerate() {
+        if i > 0 {
+            out.put_u8(b' ');
+        }
+        out.put_slice(size);
+    }
     out.put_slice(b"\r\n");
-    out.put_slice(message);
+    out.put_slice(body);
     out.put_slice(b"\r\n");
 }
 
