@@ -36,8 +36,17 @@ pub fn init_logging(opts: &Options) -> anyhow::Result<()> {
                 .with_writer(std::sync::Mutex::new(file))
                 .try_init()
         }
-        None if opts.logtime => builder.with_writer(std::io::stderr).try_init(),
-        None => builder.without_time().with_writer(std::io::stderr).try_init(),
+        None => {
+            use std::io::IsTerminal;
+            let builder = builder
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr);
+            if opts.logtime {
+                builder.try_init()
+            } else {
+                builder.without_time().try_init()
+            }
+        }
     };
     result.map_err(|e| anyhow::anyhow!("logging: {e}"))
 }

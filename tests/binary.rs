@@ -177,3 +177,17 @@ async fn lame_duck_closes_clients_then_stops() {
         .await
         .expect("server stops");
 }
+
+#[tokio::test]
+async fn trace_flag_logs_client_operations_to_the_log_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("junction.log");
+    let (running, addr) = start(dir.path(), &["-DV", "-l", log.to_str().unwrap()]);
+    let mut raw = Raw::handshake(addr, r#"{"verbose":false}"#).await;
+    raw.send("SUB trace.me 1\r\nPING\r\n").await;
+    raw.expect("PONG\r\n").await;
+    drop(running);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("Server is ready"), "{text}");
+    assert!(text.contains("<<- [SUB trace.me 1]"), "{text}");
+}

@@ -35,6 +35,8 @@ struct Session {
     tally: Tally,
     /// A subscriber that fell behind while this read was routed.
     stall: Option<StallGate>,
+    /// `-V`: log every operation the client sends, as nats-server's trace does.
+    trace: bool,
 }
 
 /// Stop reading: the connection is closing.
@@ -49,6 +51,7 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         cache: MatchCache::default(),
         tally: Tally::default(),
         stall: None,
+        trace: server.opts.trace,
         client,
     };
     let auth_deadline = server
@@ -150,6 +153,9 @@ impl Session {
     }
 
     fn process(&mut self, op: ClientOp<'_>) -> Result<(), Stop> {
+        if self.trace {
+            trace_op(&self.client, &op);
+        }
         // With auth on, nothing but CONNECT is accepted first.
         if !self.connected && !matches!(op, ClientOp::Connect(_)) && self.client.server.auth_required() {
             self.client.queue_err("Authorization Violation");
@@ -334,4 +340,38 @@ impl Session {
         }
         self.ok();
     }
+}
+
+/// Logs one inbound operation in nats-server's trace shape: `<<- [OP args]`.
+fn trace_op(client: &Client, op: &ClientOp<'_>) {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let line = match op {
+        ClientOp::Connect(json) => format!("CONNECT {}", text(json)),
+        ClientOp::Pub {
+            subject,
+            reply,
+            header_len,
+            payload,
+        } => {
+            let reply = reply.map(|r| format!(" {}", text(r))).unwrap_or_default();
+            match header_len {
+                Some(h) => format!("HPUB {}{reply} {h} {}", text(subject), payload.len()),
+                None => format!("PUB {}{reply} {}", text(subject), payload.len()),
+            }
+        }
+        ClientOp::Sub { subject, queue, sid } => match queue {
+            Some(q) => format!("SUB {} {} {}", text(subject), text(q), text(sid)),
+            None => format!("SUB {} {}", text(subject), text(sid)),
+        },
+        ClientOp::Unsub { sid, max } => match max {
+            Some(m) => format!("UNSUB {} {m}", text(sid)),
+            None => format!("UNSUB {}", text(sid)),
+        },
+        ClientOp::Ping => "PING".into(),
+        ClientOp::Pong => "PONG".into(),
+        ClientOp::Ok => "+OK".into(),
+        ClientOp::Err(e) => format!("-ERR {}", text(e)),
+        ClientOp::Info(i) => format!("INFO {}", text(i)),
+    };
+    tracing::trace!("{} - cid:{} - <<- [{line}]", client.remote, client.id);
 }
