@@ -59,6 +59,126 @@ pub struct Options {
     pub store_dir: Option<PathBuf>,
     /// `connect_urls`: advertised in INFO (`client_advertise`).
     pub client_advertise: Option<String>,
+    /// Users from `authorization { users = [...] }` (account `None`, i.e.
+    /// `$G`) and from each `accounts { X { users = [...] } }` (account `X`).
+    pub users: Vec<UserConfig>,
+    /// `accounts { ... }`.
+    pub accounts: Vec<AccountConfig>,
+    /// `system_account` (default `$SYS`).
+    pub system_account: Option<String>,
+    /// `authorization { default_permissions }`, for users without their own.
+    pub default_permissions: Option<Permissions>,
+    /// `operator`: operator JWTs (the file contents, or the JWT text).
+    pub operators: Vec<String>,
+    /// `trusted_keys` / `trusted`: operator public keys trusted without a JWT.
+    pub trusted_keys: Vec<String>,
+    /// `resolver`.
+    pub resolver: Option<ResolverConfig>,
+    /// `resolver_preload { ACCOUNT_PUBLIC_KEY: "account jwt" }`.
+    pub resolver_preload: Vec<(String, String)>,
+}
+
+/// One configured user: user/password (plain or bcrypt), or an nkey.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserConfig {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Public user nkey (`U...`).
+    pub nkey: Option<String>,
+    /// The account the user belongs to; `None` is the global account `$G`.
+    pub account: Option<String>,
+    pub permissions: Option<Permissions>,
+    /// `allowed_connection_types` (e.g. `STANDARD`, `WEBSOCKET`, `MQTT`); empty = all.
+    pub allowed_connection_types: Vec<String>,
+}
+
+/// `permissions { publish, subscribe, allow_responses }`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Permissions {
+    pub publish: Option<SubjectPermission>,
+    pub subscribe: Option<SubjectPermission>,
+    pub allow_responses: Option<ResponsePermission>,
+}
+
+/// Allow and deny lists of subjects (wildcards allowed). A bare list or
+/// string in the config is an allow list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SubjectPermission {
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+}
+
+/// `allow_responses`: may publish to reply subjects of requests received,
+/// `max` times each (default 1) within `expires` (default: no limit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponsePermission {
+    pub max: usize,
+    pub expires: Option<Duration>,
+}
+
+impl Default for ResponsePermission {
+    fn default() -> Self {
+        ResponsePermission { max: 1, expires: None }
+    }
+}
+
+/// One entry of `accounts { ... }`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountConfig {
+    pub name: String,
+    pub exports: Vec<ExportConfig>,
+    pub imports: Vec<ImportConfig>,
+    /// `jetstream: enabled` (or a limits block) for this account.
+    pub jetstream: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExportKind {
+    #[default]
+    Stream,
+    Service,
+}
+
+/// How many responses a service import may send back per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseType {
+    #[default]
+    Singleton,
+    Stream,
+    Chunked,
+}
+
+/// `{ stream: "subj" }` or `{ service: "subj", response_type: ... }`, with
+/// `accounts: [...]` making it private to those accounts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExportConfig {
+    pub kind: ExportKind,
+    pub subject: String,
+    /// Accounts allowed to import; empty means public.
+    pub accounts: Vec<String>,
+    pub response_type: ResponseType,
+}
+
+/// `{ stream: { account, subject }, prefix | to }` or
+/// `{ service: { account, subject }, to }`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportConfig {
+    pub kind: ExportKind,
+    /// The exporting account.
+    pub account: String,
+    /// The subject as exported.
+    pub subject: String,
+    /// Local subject to map to (`to`).
+    pub to: Option<String>,
+    /// Prefix prepended locally (stream imports, `prefix`).
+    pub prefix: Option<String>,
+}
+
+/// `resolver: MEMORY` or `resolver { type: full, dir: ..., allow_delete }`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResolverConfig {
+    Memory,
+    Full { dir: PathBuf, allow_delete: bool },
 }
 
 impl Default for Options {
@@ -93,6 +213,14 @@ impl Default for Options {
             jetstream: false,
             store_dir: None,
             client_advertise: None,
+            users: Vec::new(),
+            accounts: Vec::new(),
+            system_account: None,
+            default_permissions: None,
+            operators: Vec::new(),
+            trusted_keys: Vec::new(),
+            resolver: None,
+            resolver_preload: Vec::new(),
         }
     }
 }
