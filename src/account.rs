@@ -1,15 +1,50 @@
 //! An account: a named, isolated subject space. Every subscription and
 //! every publish happens inside exactly one account's sublist, so two
-//! accounts cannot see each other's messages by construction.
+//! accounts cannot see each other's messages by construction; they meet
+//! only through the exports and imports wired in `imports.rs`.
 
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::options::{ExportKind, ResponseType};
+use crate::permissions::covers;
 use crate::sublist::Sublist;
+use crate::subscription::Subscription;
 
 /// The account clients land in when no accounts are configured.
 pub const GLOBAL_ACCOUNT: &str = "$G";
+/// The default name of the system account.
+pub const SYSTEM_ACCOUNT: &str = "$SYS";
+
+/// How long a service response route waits for its response.
+pub const RESPONSE_TTL: Duration = Duration::from_secs(120);
+
+/// Something this account offers to others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Export {
+    pub kind: ExportKind,
+    pub subject: String,
+    /// Accounts allowed to import it; `None` is public.
+    pub accounts: Option<Vec<String>>,
+    pub response_type: ResponseType,
+}
 
 pub struct Account {
     pub name: String,
     pub sublist: Sublist,
+    exports: RwLock<Vec<Export>>,
+    /// Routes for responses to service requests, oldest first, so that
+    /// unanswered ones can be dropped after [`RESPONSE_TTL`].
+    responses: Mutex<VecDeque<(Instant, Arc<Subscription>)>>,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account").field("name", &self.name).finish()
+    }
 }
 
 impl Account {
@@ -17,6 +52,47 @@ impl Account {
         Account {
             name: name.into(),
             sublist: Sublist::new(),
+            exports: RwLock::new(Vec::new()),
+            responses: Mutex::new(VecDeque::new()),
         }
+    }
+
+    pub fn add_export(&self, export: Export) {
+        self.exports.write().push(export);
+    }
+
+    pub fn exports(&self) -> Vec<Export> {
+        self.exports.read().clone()
+    }
+
+    /// The export of `kind` covering `subject` that `importer` may use.
+    pub fn export_for(&self, kind: ExportKind, subject: &str, importer: &str) -> Option<Export> {
+        self.exports
+            .read()
+            .iter()
+            .find(|e| {
+                e.kind == kind
+                    && covers(e.subject.as_bytes(), subject.as_bytes())
+                    && e.accounts
+                        .as_ref()
+                        .is_none_or(|a| a.iter().any(|n| n == importer))
+            })
+            .cloned()
+    }
+
+    /// Keeps a response route so it can be dropped if never answered, and
+    /// drops the routes that have waited too long.
+    pub fn track_response(&self, route: Arc<Subscription>) {
+        let mut routes = self.responses.lock();
+        let now = Instant::now();
+        while let Some((since, _)) = routes.front() {
+            if now.duration_since(*since) < RESPONSE_TTL {
+                break;
+            }
+            if let Some((_, old)) = routes.pop_front() {
+                self.sublist.remove(&old);
+            }
+        }
+        routes.push_back((now, route));
     }
 }

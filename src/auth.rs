@@ -1,30 +1,222 @@
-//! Client authentication at CONNECT: a single token or a single
-//! user/password pair from `authorization { … }` or `--auth`/`--user`/`--pass`.
-//! Passwords and tokens starting with `$2` are bcrypt hashes, as in nats-server.
+//! Client authentication at CONNECT, for every protocol adapter alike:
+//! a token, users with passwords (plain or bcrypt), nkey users signing the
+//! server's nonce, and `no_auth_user`. The result is the account the client
+//! lands in, its user name and its permissions.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use data_encoding::{BASE64, BASE64URL_NOPAD, BASE64_NOPAD};
 use junction_nats::ConnectOptions;
 
-use crate::options::Options;
+use crate::account::Account;
+use crate::accounts::Accounts;
+use crate::options::{Options, Permissions, UserConfig};
+use crate::permissions::ClientPermissions;
 
-/// Whether clients must authenticate (`auth_required` in INFO).
-pub fn required(opts: &Options) -> bool {
-    opts.authorization.is_some() || opts.username.is_some()
+/// Who a connection turned out to be.
+#[derive(Debug)]
+pub struct Identity {
+    pub account: Arc<Account>,
+    /// User name or nkey; empty when no auth is configured.
+    pub user: String,
+    pub permissions: Option<ClientPermissions>,
 }
 
-/// Whether `connect` carries the credentials the server requires.
-pub fn check(opts: &Options, connect: &ConnectOptions) -> bool {
-    if let Some(token) = &opts.authorization {
-        return connect
-            .auth_token
-            .as_deref()
-            .is_some_and(|given| secret_matches(token, given));
+/// Why authentication failed (every case answers `Authorization Violation`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no credentials")]
+    NoCredentials,
+    #[error("unknown user {0:?}")]
+    UnknownUser(String),
+    #[error("bad password for {0:?}")]
+    BadPassword(String),
+    #[error("bad token")]
+    BadToken,
+    #[error("nkey {0:?} not configured")]
+    UnknownNkey(String),
+    #[error("bad nonce signature for {0:?}")]
+    BadSignature(String),
+    #[error("connection type {0} not allowed for {1:?}")]
+    ConnectionType(String, String),
+}
+
+struct User {
+    password: Option<String>,
+    account: Arc<Account>,
+    permissions: Option<Permissions>,
+    connection_types: Vec<String>,
+}
+
+/// The authentication rules of one server.
+pub struct Authenticator {
+    token: Option<String>,
+    users: HashMap<String, User>,
+    nkeys: HashMap<String, User>,
+    no_auth_user: Option<String>,
+    global: Arc<Account>,
+}
+
+impl Authenticator {
+    pub fn new(opts: &Options, accounts: &Accounts) -> Result<Self, String> {
+        let mut auth = Authenticator {
+            token: opts.authorization.clone(),
+            users: HashMap::new(),
+            nkeys: HashMap::new(),
+            no_auth_user: opts.no_auth_user.clone(),
+            global: accounts.global.clone(),
+        };
+        if let Some(user) = &opts.username {
+            auth.users.insert(
+                user.clone(),
+                User {
+                    password: Some(opts.password.clone().unwrap_or_default()),
+                    account: accounts.global.clone(),
+                    permissions: opts.default_permissions.clone(),
+                    connection_types: Vec::new(),
+                },
+            );
+        }
+        for u in &opts.users {
+            auth.add_user(u, opts, accounts)?;
+        }
+        if let Some(name) = &auth.no_auth_user {
+            if !auth.users.contains_key(name) && !auth.nkeys.contains_key(name) {
+                return Err(format!("no_auth_user {name:?} is not a configured user"));
+            }
+        }
+        Ok(auth)
     }
-    if let Some(user) = &opts.username {
-        let pass = opts.password.as_deref().unwrap_or("");
-        return connect.user.as_deref() == Some(user.as_str())
-            && secret_matches(pass, connect.pass.as_deref().unwrap_or(""));
+
+    fn add_user(&mut self, u: &UserConfig, opts: &Options, accounts: &Accounts) -> Result<(), String> {
+        let account = match &u.account {
+            None => accounts.global.clone(),
+            Some(name) => accounts
+                .get(name)
+                .ok_or_else(|| format!("user refers to unknown account {name:?}"))?,
+        };
+        let user = User {
+            password: u.password.clone(),
+            account,
+            permissions: u.permissions.clone().or_else(|| opts.default_permissions.clone()),
+            connection_types: u
+                .allowed_connection_types
+                .iter()
+                .map(|t| t.to_uppercase())
+                .collect(),
+        };
+        match (&u.nkey, &u.username) {
+            (Some(nkey), _) => {
+                self.nkeys.insert(nkey.clone(), user);
+            }
+            (None, Some(name)) => {
+                if self.users.insert(name.clone(), user).is_some() {
+                    return Err(format!("duplicate user {name:?}"));
+                }
+            }
+            (None, None) => return Err("a user needs a name or an nkey".into()),
+        }
+        Ok(())
     }
-    true
+
+    /// Whether clients must present credentials (`auth_required` in INFO).
+    pub fn required(&self) -> bool {
+        self.token.is_some() || !self.users.is_empty() || !self.nkeys.is_empty()
+    }
+
+    /// Whether INFO must carry a nonce for clients to sign.
+    pub fn needs_nonce(&self) -> bool {
+        !self.nkeys.is_empty()
+    }
+
+    /// Checks CONNECT's credentials. `nonce` is what this connection's INFO
+    /// offered; `transport` the connection type (`STANDARD`, `WEBSOCKET`, `MQTT`).
+    pub fn authenticate(
+        &self,
+        connect: &ConnectOptions,
+        nonce: &str,
+        transport: &str,
+    ) -> Result<Identity, AuthError> {
+        if !self.required() {
+            return Ok(Identity {
+                account: self.global.clone(),
+                user: String::new(),
+                permissions: None,
+            });
+        }
+        if let Some(nkey) = &connect.nkey {
+            let user = self
+                .nkeys
+                .get(nkey)
+                .ok_or_else(|| AuthError::UnknownNkey(nkey.clone()))?;
+            let sig = connect.sig.as_deref().unwrap_or("");
+            if !verify_nonce(nkey, nonce, sig) {
+                return Err(AuthError::BadSignature(nkey.clone()));
+            }
+            return identity(nkey, user, transport);
+        }
+        if let Some(name) = &connect.user {
+            let user = self
+                .users
+                .get(name)
+                .ok_or_else(|| AuthError::UnknownUser(name.clone()))?;
+            let given = connect.pass.as_deref().unwrap_or("");
+            if !user.password.as_deref().is_some_and(|p| secret_matches(p, given)) {
+                return Err(AuthError::BadPassword(name.clone()));
+            }
+            return identity(name, user, transport);
+        }
+        if let Some(token) = &connect.auth_token {
+            return match &self.token {
+                Some(expected) if secret_matches(expected, token) => Ok(Identity {
+                    account: self.global.clone(),
+                    user: String::new(),
+                    permissions: None,
+                }),
+                _ => Err(AuthError::BadToken),
+            };
+        }
+        if let Some(name) = &self.no_auth_user {
+            if let Some(user) = self.users.get(name).or_else(|| self.nkeys.get(name)) {
+                return identity(name, user, transport);
+            }
+        }
+        Err(AuthError::NoCredentials)
+    }
+}
+
+fn identity(name: &str, user: &User, transport: &str) -> Result<Identity, AuthError> {
+    if !user.connection_types.is_empty() && !user.connection_types.iter().any(|t| t == transport) {
+        return Err(AuthError::ConnectionType(transport.to_string(), name.to_string()));
+    }
+    Ok(Identity {
+        account: user.account.clone(),
+        user: name.to_string(),
+        permissions: user.permissions.as_ref().map(ClientPermissions::from_config),
+    })
+}
+
+/// Verifies an nkey user's signature over the nonce (base64, URL-safe or
+/// standard, as the clients send it).
+pub fn verify_nonce(public_key: &str, nonce: &str, sig: &str) -> bool {
+    let Ok(key) = nkeys::KeyPair::from_public_key(public_key) else {
+        return false;
+    };
+    let sig = [BASE64URL_NOPAD, BASE64_NOPAD, BASE64]
+        .iter()
+        .find_map(|enc| enc.decode(sig.trim_end_matches('=').as_bytes()).ok())
+        .or_else(|| BASE64.decode(sig.as_bytes()).ok());
+    match sig {
+        Some(sig) => key.verify(nonce.as_bytes(), &sig).is_ok(),
+        None => false,
+    }
+}
+
+/// A fresh nonce for INFO: 11 random bytes, base64 URL-safe, as nats-server sends.
+pub fn new_nonce() -> String {
+    let bytes: [u8; 11] = rand::random();
+    BASE64URL_NOPAD.encode(&bytes)
 }
 
 /// Compares a configured secret (plain or bcrypt) with what a client sent.
@@ -51,30 +243,94 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
+    fn auth(opts: &Options) -> Authenticator {
+        let accounts = Accounts::from_options(opts).unwrap();
+        Authenticator::new(opts, &accounts).unwrap()
+    }
+
     #[test]
     fn token_plain_and_bcrypt() {
         let mut opts = Options {
             authorization: Some("s3cret".into()),
             ..Options::default()
         };
-        assert!(check(&opts, &connect(r#"{"auth_token":"s3cret"}"#)));
-        assert!(!check(&opts, &connect(r#"{"auth_token":"nope"}"#)));
-        assert!(!check(&opts, &connect(r#"{}"#)));
+        let a = auth(&opts);
+        assert!(a
+            .authenticate(&connect(r#"{"auth_token":"s3cret"}"#), "", "STANDARD")
+            .is_ok());
+        assert_eq!(
+            a.authenticate(&connect(r#"{"auth_token":"nope"}"#), "", "STANDARD")
+                .unwrap_err(),
+            AuthError::BadToken
+        );
+        assert!(a.authenticate(&connect(r#"{}"#), "", "STANDARD").is_err());
         opts.authorization = Some(bcrypt::hash("s3cret", 4).unwrap());
-        assert!(check(&opts, &connect(r#"{"auth_token":"s3cret"}"#)));
-        assert!(!check(&opts, &connect(r#"{"auth_token":"s3cre"}"#)));
+        let a = auth(&opts);
+        assert!(a
+            .authenticate(&connect(r#"{"auth_token":"s3cret"}"#), "", "STANDARD")
+            .is_ok());
+        assert!(a
+            .authenticate(&connect(r#"{"auth_token":"s3cre"}"#), "", "STANDARD")
+            .is_err());
     }
 
     #[test]
-    fn user_and_password() {
+    fn users_land_in_their_accounts() {
         let opts = Options {
-            username: Some("derek".into()),
-            password: Some("pw".into()),
+            users: vec![
+                UserConfig {
+                    username: Some("a".into()),
+                    password: Some("pa".into()),
+                    account: Some("A".into()),
+                    ..UserConfig::default()
+                },
+                UserConfig {
+                    username: Some("g".into()),
+                    password: Some("pg".into()),
+                    ..UserConfig::default()
+                },
+            ],
+            accounts: vec![crate::options::AccountConfig {
+                name: "A".into(),
+                ..Default::default()
+            }],
             ..Options::default()
         };
-        assert!(required(&opts));
-        assert!(check(&opts, &connect(r#"{"user":"derek","pass":"pw"}"#)));
-        assert!(!check(&opts, &connect(r#"{"user":"derek","pass":"px"}"#)));
-        assert!(!check(&opts, &connect(r#"{"user":"x","pass":"pw"}"#)));
+        let a = auth(&opts);
+        let id = a
+            .authenticate(&connect(r#"{"user":"a","pass":"pa"}"#), "", "STANDARD")
+            .unwrap();
+        assert_eq!(id.account.name, "A");
+        let id = a
+            .authenticate(&connect(r#"{"user":"g","pass":"pg"}"#), "", "STANDARD")
+            .unwrap();
+        assert_eq!(id.account.name, "$G");
+        assert!(a
+            .authenticate(&connect(r#"{"user":"a","pass":"pg"}"#), "", "STANDARD")
+            .is_err());
+    }
+
+    #[test]
+    fn nkey_users_sign_the_nonce() {
+        let kp = nkeys::KeyPair::new_user();
+        let opts = Options {
+            users: vec![UserConfig {
+                nkey: Some(kp.public_key()),
+                ..UserConfig::default()
+            }],
+            ..Options::default()
+        };
+        let a = auth(&opts);
+        assert!(a.needs_nonce());
+        let nonce = new_nonce();
+        let sig = BASE64URL_NOPAD.encode(&kp.sign(nonce.as_bytes()).unwrap());
+        let good = format!(r#"{{"nkey":"{}","sig":"{sig}"}}"#, kp.public_key());
+        assert!(a.authenticate(&connect(&good), &nonce, "STANDARD").is_ok());
+        assert!(a
+            .authenticate(&connect(&good), "other-nonce", "STANDARD")
+            .is_err());
+        let other = nkeys::KeyPair::new_user();
+        let wrong = format!(r#"{{"nkey":"{}","sig":"{sig}"}}"#, other.public_key());
+        assert!(a.authenticate(&connect(&wrong), &nonce, "STANDARD").is_err());
     }
 }

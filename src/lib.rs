@@ -2,12 +2,15 @@
 //! connections, the server, options and configuration, and the CLI.
 
 pub mod account;
+pub mod accounts;
 pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod connection;
+pub mod imports;
 pub mod options;
+pub mod permissions;
 pub mod router;
 pub mod run;
 pub mod server;

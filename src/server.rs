@@ -9,13 +9,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use bytes::BytesMut;
-use junction_nats::{encode, ConnectOptions, ServerInfo};
+use junction_nats::{encode, ServerInfo};
 use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::account::{Account, GLOBAL_ACCOUNT};
-use crate::auth;
+use crate::account::Account;
+use crate::accounts::Accounts;
+use crate::auth::Authenticator;
 use crate::connection::{self, Client, CloseReason};
 use crate::options::Options;
 
@@ -60,7 +61,10 @@ pub struct Server {
     pub opts: Options,
     pub id: String,
     pub name: String,
+    /// `$G`, where clients land when no accounts are configured.
     pub global: Arc<Account>,
+    pub accounts: Accounts,
+    pub auth: Authenticator,
     pub stats: ServerStats,
     pub started: SystemTime,
     clients: Mutex<HashMap<u64, Arc<Client>>>,
@@ -87,14 +91,20 @@ impl RunningServer {
 }
 
 impl Server {
-    pub fn new(opts: Options) -> Arc<Self> {
+    /// Builds a server from options; fails on an inconsistent account or
+    /// user setup (unknown accounts, imports without exports …).
+    pub fn new(opts: Options) -> anyhow::Result<Arc<Self>> {
         let id = new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
-        Arc::new(Server {
+        let accounts = Accounts::from_options(&opts)?;
+        let auth = Authenticator::new(&opts, &accounts).map_err(|e| anyhow::anyhow!(e))?;
+        Ok(Arc::new(Server {
             opts,
             name,
             id,
-            global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
+            global: accounts.global.clone(),
+            accounts,
+            auth,
             stats: ServerStats::default(),
             started: SystemTime::now(),
             clients: Mutex::new(HashMap::new()),
@@ -103,12 +113,12 @@ impl Server {
             shutdown: watch::channel(false).0,
             client_addr: Mutex::new(None),
             started_at: Instant::now(),
-        })
+        }))
     }
 
     /// Binds the client port and starts accepting.
     pub async fn start(opts: Options) -> anyhow::Result<RunningServer> {
-        let server = Server::new(opts);
+        let server = Server::new(opts)?;
         let bind = format!("{}:{}", server.opts.host, server.opts.port);
         let listener = TcpListener::bind(&bind)
             .await
@@ -129,11 +139,7 @@ impl Server {
     }
 
     pub fn auth_required(&self) -> bool {
-        auth::required(&self.opts)
-    }
-
-    pub fn authorize(&self, connect: &ConnectOptions) -> bool {
-        auth::check(&self.opts, connect)
+        self.auth.required()
     }
 
     pub fn is_lame_duck(&self) -> bool {
@@ -161,6 +167,7 @@ impl Server {
         let mut info = self.base_info();
         info.client_id = client.id;
         info.client_ip = client.remote.ip().to_string();
+        info.nonce = client.nonce.clone();
         let mut buf = BytesMut::with_capacity(512);
         encode::info(&mut buf, &info);
         buf
@@ -225,8 +232,7 @@ impl Server {
                 refuse_max_connections(server, id, remote, writer).await;
                 return;
             }
-            let account = server.global.clone();
-            connection::serve(server, account, id, remote, "nats", reader, writer).await;
+            connection::serve(server, id, remote, "nats", reader, writer).await;
         });
     }
 

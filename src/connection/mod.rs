@@ -15,15 +15,16 @@ pub use close::CloseReason;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use bytes::{Bytes, BytesMut};
 use junction_nats::encode;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 
 use crate::account::Account;
+use crate::permissions::ClientPermissions;
 use crate::server::Server;
 use crate::subscription::{Message, StallGate, Subscriber, Subscription};
 
@@ -51,7 +52,13 @@ struct Outbound {
 pub struct Client {
     pub id: u64,
     pub server: Arc<Server>,
-    pub account: Arc<Account>,
+    /// The account, fixed by authentication at the first CONNECT.
+    account: RwLock<Arc<Account>>,
+    /// User name or nkey the client authenticated as.
+    user: Mutex<String>,
+    permissions: OnceLock<Arc<ClientPermissions>>,
+    /// The nonce offered in INFO, for nkey and JWT signatures.
+    pub nonce: String,
     pub remote: SocketAddr,
     /// Which listener the connection came through ("nats", later "websocket", "mqtt").
     pub transport: &'static str,
@@ -79,10 +86,18 @@ impl Client {
         remote: SocketAddr,
         transport: &'static str,
     ) -> Arc<Self> {
+        let nonce = if server.auth.needs_nonce() {
+            crate::auth::new_nonce()
+        } else {
+            String::new()
+        };
         Arc::new_cyclic(|me| Client {
             id,
             server,
-            account,
+            account: RwLock::new(account),
+            user: Mutex::new(String::new()),
+            permissions: OnceLock::new(),
+            nonce,
             remote,
             transport,
             counters: Counters::default(),
@@ -98,6 +113,29 @@ impl Client {
             name: Mutex::new(String::new()),
             me: me.clone(),
         })
+    }
+
+    /// The account the client belongs to.
+    pub fn account(&self) -> Arc<Account> {
+        self.account.read().clone()
+    }
+
+    /// The user the client authenticated as (empty without auth).
+    pub fn user(&self) -> String {
+        self.user.lock().clone()
+    }
+
+    /// Binds the client to who authentication says it is.
+    fn set_identity(&self, account: Arc<Account>, user: String, permissions: Option<ClientPermissions>) {
+        *self.account.write() = account;
+        *self.user.lock() = user;
+        if let Some(p) = permissions {
+            let _ = self.permissions.set(Arc::new(p));
+        }
+    }
+
+    pub fn permissions(&self) -> Option<&Arc<ClientPermissions>> {
+        self.permissions.get()
     }
 
     /// Whether the client negotiated headers in CONNECT.
@@ -181,8 +219,9 @@ impl Client {
     /// Removes every subscription of this client from its account.
     fn remove_all_subscriptions(&self) {
         let subs: Vec<_> = self.subs.lock().drain().map(|(_, s)| s).collect();
+        let account = self.account();
         for sub in subs {
-            self.account.sublist.remove(&sub);
+            account.sublist.remove(&sub);
         }
     }
 
@@ -197,6 +236,14 @@ impl Subscriber for Client {
     }
 
     fn deliver(&self, sub: &Subscription, msg: &Message<'_>) -> Option<StallGate> {
+        if let Some(perms) = self.permissions.get() {
+            if !perms.may_receive(msg.subject) {
+                return None;
+            }
+            if let (Some(reply), true) = (msg.reply, perms.tracks_replies()) {
+                perms.note_request(reply);
+            }
+        }
         let mut out = self.out.lock();
         if out.closing {
             return None;
@@ -241,14 +288,13 @@ impl Subscriber for Client {
             subs.remove(&sub.sid);
         }
         drop(subs);
-        self.account.sublist.remove(sub);
+        self.account().sublist.remove(sub);
     }
 }
 
 /// Runs one connection over any byte transport until it closes.
 pub async fn serve<R, W>(
     server: Arc<Server>,
-    account: Arc<Account>,
     id: u64,
     remote: SocketAddr,
     transport: &'static str,
@@ -258,7 +304,7 @@ pub async fn serve<R, W>(
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let client = Client::new(id, server.clone(), account, remote, transport);
+    let client = Client::new(id, server.clone(), server.global.clone(), remote, transport);
     server.register(client.clone());
     client.queue_proto(&server.info_for(&client));
     let read_task = tokio::spawn(reader::run(client.clone(), reader));

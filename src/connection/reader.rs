@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::{timeout_at, Instant};
 
 use super::{Client, CloseReason};
+use crate::account::Account;
 use crate::router::{self, MatchCache};
 use crate::server::Tally;
 use crate::subscription::{Message, StallGate, Subscription};
@@ -28,6 +29,8 @@ const STALL_MAX: std::time::Duration = std::time::Duration::from_millis(5);
 /// What the reader keeps for itself: nothing here is shared.
 struct Session {
     client: Arc<Client>,
+    /// The client's account, kept here so publishing needs no lock.
+    account: Arc<Account>,
     parser: Parser,
     opts: ConnectOptions,
     connected: bool,
@@ -51,6 +54,7 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         cache: MatchCache::default(),
         tally: Tally::default(),
         stall: None,
+        account: client.account(),
         trace: server.opts.trace,
         client,
     };
@@ -203,10 +207,19 @@ impl Session {
             }
         };
         let server = &self.client.server;
-        if !self.connected && !server.authorize(&opts) {
-            self.client.queue_err("Authorization Violation");
-            self.client.close(CloseReason::AuthenticationViolation);
-            return Err(Stop);
+        if !self.connected {
+            match server.auth.authenticate(&opts, &self.client.nonce, "STANDARD") {
+                Ok(id) => {
+                    self.account = id.account.clone();
+                    self.client.set_identity(id.account, id.user, id.permissions);
+                }
+                Err(e) => {
+                    tracing::debug!(cid = self.client.id, error = %e, "authentication failed");
+                    self.client.queue_err("Authorization Violation");
+                    self.client.close(CloseReason::AuthenticationViolation);
+                    return Err(Stop);
+                }
+            }
         }
         if opts.protocol > 1 || opts.protocol < 0 {
             self.client.queue_err("invalid client protocol");
@@ -252,7 +265,22 @@ impl Session {
         }
         // nats-server acknowledges a verbose PUB before delivering it.
         self.ok();
-        let result = self.cache.lookup(&client.account.sublist, subject);
+        if let Some(perms) = client.permissions() {
+            if !perms.may_publish(subject) {
+                let text = format!(
+                    "Permissions Violation for Publish to {:?}",
+                    String::from_utf8_lossy(subject)
+                );
+                tracing::error!(
+                    cid = client.id,
+                    "Publish Violation - Subject {:?}",
+                    String::from_utf8_lossy(subject)
+                );
+                client.queue_err(&text);
+                return Ok(());
+            }
+        }
+        let result = self.cache.lookup(&self.account.sublist, subject);
         if result.is_empty() {
             if let (Some(reply), true) = (reply, self.opts.no_responders) {
                 self.no_responders(reply);
@@ -264,6 +292,7 @@ impl Session {
             reply,
             header_len,
             payload,
+            hops: 0,
         };
         let skip = (!self.opts.echo).then_some(client.id);
         let delivered = router::deliver(&result, &msg, skip, &mut self.stall) as u64;
@@ -308,6 +337,21 @@ impl Session {
             client.queue_err("maximum subscriptions exceeded");
             return;
         }
+        if let Some(perms) = client.permissions() {
+            if !perms.may_subscribe(subject) {
+                drop(subs);
+                let subject = String::from_utf8_lossy(subject);
+                let text = match queue {
+                    Some(q) => format!(
+                        "Permissions Violation for Subscription to {subject:?} using queue {:?}",
+                        String::from_utf8_lossy(q)
+                    ),
+                    None => format!("Permissions Violation for Subscription to {subject:?}"),
+                };
+                client.queue_err(&text);
+                return;
+            }
+        }
         let Some(me) = client.arc() else { return };
         let sid = Bytes::copy_from_slice(sid);
         let queue = queue.map(Bytes::copy_from_slice);
@@ -317,7 +361,7 @@ impl Session {
             sid.clone(),
             me,
         ));
-        if client.account.sublist.insert(sub.clone()).is_err() {
+        if self.account.sublist.insert(sub.clone()).is_err() {
             drop(subs);
             client.queue_err("Invalid Subject");
             return;
@@ -335,7 +379,7 @@ impl Session {
             if !keep {
                 subs.remove(sid);
                 drop(subs);
-                client.account.sublist.remove(&sub);
+                self.account.sublist.remove(&sub);
             }
         }
         self.ok();

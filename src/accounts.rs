@@ -1,0 +1,153 @@
+//! The registry of accounts: `$G`, the system account, the configured
+//! accounts with their exports and imports wired up, and (in operator mode)
+//! accounts added as their JWTs are resolved.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+
+use crate::account::{Account, Export, GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
+use crate::imports::{ServiceImport, StreamImport, SubjectMapping};
+use crate::options::{ExportKind, ImportConfig, Options};
+use crate::subscription::Subscription;
+
+/// Why the configured accounts cannot be set up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    #[error("account {importer:?} imports from unknown account {exporter:?}")]
+    UnknownExporter { importer: String, exporter: String },
+    #[error("account {importer:?} may not import {kind} {subject:?} from account {exporter:?}: no matching export")]
+    NotExported {
+        importer: String,
+        exporter: String,
+        kind: &'static str,
+        subject: String,
+    },
+    #[error("invalid import subject {0:?}")]
+    InvalidSubject(String),
+}
+
+pub struct Accounts {
+    map: RwLock<HashMap<String, Arc<Account>>>,
+    pub global: Arc<Account>,
+    pub system: Arc<Account>,
+}
+
+impl Accounts {
+    /// Creates the accounts of `opts` and wires their imports.
+    pub fn from_options(opts: &Options) -> Result<Self, AccountError> {
+        let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
+        let mut map = HashMap::new();
+        map.insert(GLOBAL_ACCOUNT.to_string(), global.clone());
+        for cfg in &opts.accounts {
+            let account = Arc::new(Account::new(cfg.name.clone()));
+            for e in &cfg.exports {
+                account.add_export(Export {
+                    kind: e.kind,
+                    subject: e.subject.clone(),
+                    accounts: (!e.accounts.is_empty()).then(|| e.accounts.clone()),
+                    response_type: e.response_type,
+                });
+            }
+            map.insert(cfg.name.clone(), account);
+        }
+        let system_name = opts
+            .system_account
+            .clone()
+            .unwrap_or_else(|| SYSTEM_ACCOUNT.to_string());
+        let system = map
+            .entry(system_name.clone())
+            .or_insert_with(|| Arc::new(Account::new(system_name)))
+            .clone();
+        let accounts = Accounts {
+            map: RwLock::new(map),
+            global,
+            system,
+        };
+        for cfg in &opts.accounts {
+            let importer = accounts.get(&cfg.name).expect("inserted above");
+            for import in &cfg.imports {
+                accounts.wire_import(&importer, import)?;
+            }
+        }
+        Ok(accounts)
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Account>> {
+        self.map.read().get(name).cloned()
+    }
+
+    /// The account called `name`, created empty if it does not exist yet.
+    pub fn get_or_create(&self, name: &str) -> Arc<Account> {
+        if let Some(a) = self.get(name) {
+            return a;
+        }
+        self.map
+            .write()
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(Account::new(name)))
+            .clone()
+    }
+
+    pub fn all(&self) -> Vec<Arc<Account>> {
+        let mut all: Vec<_> = self.map.read().values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// Connects `importer` to an export of another account.
+    pub fn wire_import(&self, importer: &Arc<Account>, import: &ImportConfig) -> Result<(), AccountError> {
+        let exporter = self
+            .get(&import.account)
+            .ok_or_else(|| AccountError::UnknownExporter {
+                importer: importer.name.clone(),
+                exporter: import.account.clone(),
+            })?;
+        let kind_name = match import.kind {
+            ExportKind::Stream => "stream",
+            ExportKind::Service => "service",
+        };
+        let export = exporter
+            .export_for(import.kind, &import.subject, &importer.name)
+            .ok_or_else(|| AccountError::NotExported {
+                importer: importer.name.clone(),
+                exporter: exporter.name.clone(),
+                kind: kind_name,
+                subject: import.subject.clone(),
+            })?;
+        let invalid = || AccountError::InvalidSubject(import.subject.clone());
+        match import.kind {
+            ExportKind::Stream => {
+                let forwarder = StreamImport {
+                    importer: Arc::downgrade(importer),
+                    mapping: SubjectMapping::new(
+                        &import.subject,
+                        import.to.as_deref(),
+                        import.prefix.as_deref(),
+                    ),
+                };
+                let sub = Subscription::new(
+                    Bytes::from(import.subject.clone()),
+                    None,
+                    Bytes::new(),
+                    Arc::new(forwarder),
+                );
+                exporter.sublist.insert(Arc::new(sub)).map_err(|_| invalid())?;
+            }
+            ExportKind::Service => {
+                let local = import.to.clone().unwrap_or_else(|| import.subject.clone());
+                let forwarder = ServiceImport {
+                    importer: Arc::downgrade(importer),
+                    exporter: Arc::downgrade(&exporter),
+                    mapping: SubjectMapping::new(&local, Some(&import.subject), None),
+                    response_type: export.response_type,
+                };
+                let sub = Subscription::new(Bytes::from(local), None, Bytes::new(), Arc::new(forwarder));
+                importer.sublist.insert(Arc::new(sub)).map_err(|_| invalid())?;
+            }
+        }
+        Ok(())
+    }
+}
