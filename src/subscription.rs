@@ -17,6 +17,8 @@ pub struct Message<'a> {
     pub reply: Option<&'a [u8]>,
     pub header_len: Option<usize>,
     pub payload: &'a [u8],
+    /// Imports this message has crossed (see `imports.rs`).
+    pub hops: u8,
 }
 
 /// Anything that receives messages: a NATS connection today, MQTT sessions
