@@ -118,7 +118,10 @@ pub struct ResponsePermission {
 
 impl Default for ResponsePermission {
     fn default() -> Self {
-        ResponsePermission { max: 1, expires: None }
+        ResponsePermission {
+            max: 1,
+            expires: None,
+        }
     }
 }
 
