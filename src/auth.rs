@@ -99,7 +99,12 @@ impl Authenticator {
         let user = User {
             password: u.password.clone(),
             account,
-            permissions: u.permissions.clone().or_else(|| opts.default_permissions.clone()),
+            // `authorization { default_permissions }` covers the users of that
+            // block; account users get their account's (applied by the config).
+            permissions: u
+                .permissions
+                .clone()
+                .or_else(|| u.account.is_none().then(|| opts.default_permissions.clone()).flatten()),
             connection_types: u
                 .allowed_connection_types
                 .iter()

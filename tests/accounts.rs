@@ -351,3 +351,42 @@ async fn wrong_password_is_an_authorization_violation() {
         .await;
     assert_eq!(raw.read_to_close().await, "-ERR 'Authorization Violation'\r\n");
 }
+
+#[tokio::test]
+async fn example_accounts_config_works_end_to_end() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/accounts.conf");
+    let opts = junction::config::load_options(std::path::Path::new(path)).unwrap();
+    let server = common::start(opts).await;
+    let url = common::url(&server);
+    let connect = |user: &'static str, pass: &'static str| {
+        let url = url.clone();
+        async move {
+            async_nats::ConnectOptions::with_user_and_password(user.into(), pass.into())
+                .connect(&url)
+                .await
+                .unwrap()
+        }
+    };
+    let orders = connect("orders", "orders-s3cret").await;
+    let pricing = connect("pricing", "pricing-s3cret").await;
+    let shop = connect("shop", "shop-s3cret").await;
+    let mut events = shop.subscribe("from-orders.>").await.unwrap();
+    let mut quotes = pricing.subscribe("pricing.quote").await.unwrap();
+    shop.flush().await.unwrap();
+    pricing.flush().await.unwrap();
+    tokio::spawn(async move {
+        while let Some(req) = quotes.next().await {
+            pricing.publish(req.reply.unwrap(), "42.00".into()).await.unwrap();
+        }
+    });
+    orders.publish("orders.events.created", "order 1".into()).await.unwrap();
+    orders.flush().await.unwrap();
+    let msg = next(&mut events).await;
+    assert_eq!(msg.subject.as_str(), "from-orders.orders.events.created");
+    let quote = shop.request("quote.get", "sku-1".into()).await.unwrap();
+    assert_eq!(&quote.payload[..], b"42.00");
+    // Without credentials a client is the restricted guest of SHOP.
+    let guest = async_nats::connect(&url).await.unwrap();
+    guest.flush().await.unwrap();
+    assert!(server.server.clients().iter().any(|c| c.user() == "guest" && c.account().name == "SHOP"));
+}

@@ -7,12 +7,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::auth::{self, AuthState};
 use super::error::ConfigError;
 use super::units::{parse_duration, parse_storage_size, split_host_port};
 use super::value::{Entry, Map, Value, ValueKind};
 use crate::options::Options;
 
-type Result<T> = std::result::Result<T, ConfigError>;
+pub(super) type Result<T> = std::result::Result<T, ConfigError>;
 
 /// Top-level nats-server keys that Junction does not implement yet.
 const UNSUPPORTED_TOP: &[&str] = &[
@@ -23,7 +24,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "maps",
     "disable_sublist_cache",
     "no_sublist_cache",
-    "accounts",
     "default_sentinel",
     "https",
     "https_port",
@@ -48,26 +48,12 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "ocsp",
     "allow_non_tls",
     "write_timeout",
-    "operator",
-    "operators",
-    "roots",
-    "root",
-    "root_operators",
-    "root_operator",
-    "resolver",
-    "account_resolver",
-    "accounts_resolver",
     "resolver_tls",
-    "resolver_preload",
     "resolver_pinned_accounts",
-    "system_account",
-    "system",
     "no_system_account",
     "no_system",
     "no_sys_acc",
     "no_header_support",
-    "trusted",
-    "trusted_keys",
     "connect_error_reports",
     "reconnect_error_reports",
     "websocket",
@@ -81,17 +67,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "no_fast_producer_stall",
     "max_closed_clients",
     "proxies",
-];
-
-/// `authorization { }` keys that Junction does not implement yet.
-const UNSUPPORTED_AUTHORIZATION: &[&str] = &[
-    "users",
-    "default_permission",
-    "default_permissions",
-    "permissions",
-    "auth_callout",
-    "auth_hook",
-    "proxy_required",
 ];
 
 /// `jetstream { }` keys that Junction does not implement yet.
@@ -130,6 +105,8 @@ pub fn apply(opts: &mut Options, cfg: &Map) -> Result<()> {
         let result = apply_top(opts, entry, &mut state);
         state.check(result);
     }
+    let result = auth::finish(opts, &mut state.auth);
+    state.check(result);
     match ConfigError::from_list(state.errors) {
         Some(e) => Err(e),
         None => Ok(()),
@@ -141,6 +118,8 @@ struct State {
     errors: Vec<ConfigError>,
     /// `store_dir` was already given (at top level or in `jetstream`).
     store_dir_set: bool,
+    /// Users, accounts and operators, cross-checked once every key has been seen.
+    auth: AuthState,
 }
 
 impl State {
@@ -208,7 +187,15 @@ fn apply_top(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
         "lame_duck_grace_period" => {
             opts.lame_duck_grace_period = or_default(duration_string(entry)?, defaults.lame_duck_grace_period)
         }
-        "authorization" => authorization(opts, entry)?,
+        "authorization" => auth::authorization(opts, entry, &mut state.auth)?,
+        "accounts" => auth::accounts(entry, &mut state.auth)?,
+        "system_account" | "system" => auth::system_account(opts, entry, &mut state.auth)?,
+        "operator" | "operators" | "roots" | "root" | "root_operators" | "root_operator" => {
+            auth::operators(opts, entry, &mut state.auth)?
+        }
+        "trusted" | "trusted_keys" => auth::trusted_keys(opts, entry)?,
+        "resolver" | "account_resolver" | "accounts_resolver" => auth::resolver(opts, entry)?,
+        "resolver_preload" => auth::resolver_preload(opts, entry)?,
         "no_auth_user" => opts.no_auth_user = Some(string(entry)?.to_string()),
         "log_file" | "logfile" => opts.log_file = Some(PathBuf::from(string(entry)?)),
         "pid_file" | "pidfile" => opts.pid_file = Some(PathBuf::from(string(entry)?)),
@@ -225,7 +212,7 @@ fn apply_top(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
 
 /// A key none of the mappings know: unsupported if nats-server has it, fine if it is a
 /// variable definition that was used, unknown otherwise. `block` prefixes the key in messages.
-fn other_key(entry: &Entry, lower_key: &str, block: &str, unsupported: &[&str]) -> Result<()> {
+pub(super) fn other_key(entry: &Entry, lower_key: &str, block: &str, unsupported: &[&str]) -> Result<()> {
     if unsupported.contains(&lower_key) {
         return Err(ConfigError::Unsupported {
             pos: entry.key_pos.clone(),
@@ -242,38 +229,6 @@ fn other_key(entry: &Entry, lower_key: &str, block: &str, unsupported: &[&str]) 
 }
 
 // ----- blocks -----
-
-fn authorization(opts: &mut Options, entry: &Entry) -> Result<()> {
-    let block = map(entry)?;
-    let mut errors = Vec::new();
-    let (mut user, mut password, mut token, mut timeout) = (None, None, None, None);
-    for e in block {
-        let key = e.key.to_ascii_lowercase();
-        let result = match key.as_str() {
-            "user" | "username" => string(e).map(|s| user = Some(s.to_string())),
-            "pass" | "password" => string(e).map(|s| password = Some(s.to_string())),
-            "token" => string(e).map(|s| token = Some(s.to_string())),
-            "timeout" => seconds(e).map(|d| timeout = Some(d)),
-            _ => other_key(e, &key, "authorization.", UNSUPPORTED_AUTHORIZATION),
-        };
-        if let Err(err) = result {
-            errors.push(err);
-        }
-    }
-    if let Some(e) = ConfigError::from_list(errors) {
-        return Err(e);
-    }
-    let given = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
-    if (given(&user) || given(&password)) && given(&token) {
-        return Err(invalid(entry, "a user/password and a token cannot both be set"));
-    }
-    // As in nats-server, the block replaces all three, and a missing or zero timeout means the default.
-    opts.username = user;
-    opts.password = password;
-    opts.authorization = token;
-    opts.auth_timeout = or_default(timeout.unwrap_or(Duration::ZERO), Options::default().auth_timeout);
-    Ok(())
-}
 
 fn jetstream(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()> {
     match &entry.value.kind {
@@ -334,7 +289,7 @@ fn store_dir(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
 
 // ----- value helpers -----
 
-fn article(type_name: &'static str) -> &'static str {
+pub(super) fn article(type_name: &'static str) -> &'static str {
     match type_name {
         "string" => "a string",
         "integer" => "an integer",
@@ -347,7 +302,7 @@ fn article(type_name: &'static str) -> &'static str {
     }
 }
 
-fn wrong_type(entry: &Entry, expected: &'static str) -> ConfigError {
+pub(super) fn wrong_type(entry: &Entry, expected: &'static str) -> ConfigError {
     ConfigError::WrongType {
         pos: entry.key_pos.clone(),
         key: entry.key.clone(),
@@ -356,7 +311,7 @@ fn wrong_type(entry: &Entry, expected: &'static str) -> ConfigError {
     }
 }
 
-fn invalid(entry: &Entry, message: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(entry: &Entry, message: impl Into<String>) -> ConfigError {
     ConfigError::InvalidValue {
         pos: entry.key_pos.clone(),
         key: entry.key.clone(),
@@ -364,7 +319,7 @@ fn invalid(entry: &Entry, message: impl Into<String>) -> ConfigError {
     }
 }
 
-fn string(entry: &Entry) -> Result<&str> {
+pub(super) fn string(entry: &Entry) -> Result<&str> {
     entry.value.as_str().ok_or_else(|| wrong_type(entry, "a string"))
 }
 
@@ -375,14 +330,14 @@ fn integer(entry: &Entry) -> Result<i64> {
         .ok_or_else(|| wrong_type(entry, "an integer"))
 }
 
-fn boolean(entry: &Entry) -> Result<bool> {
+pub(super) fn boolean(entry: &Entry) -> Result<bool> {
     entry
         .value
         .as_bool()
         .ok_or_else(|| wrong_type(entry, "a boolean"))
 }
 
-fn map(entry: &Entry) -> Result<&Map> {
+pub(super) fn map(entry: &Entry) -> Result<&Map> {
     entry.value.as_map().ok_or_else(|| wrong_type(entry, "a map"))
 }
 
@@ -395,7 +350,7 @@ fn non_negative(entry: &Entry) -> Result<usize> {
 }
 
 /// nats-server treats 0 as "use the default" for many options.
-fn or_default<T: PartialEq + Default>(value: T, default: T) -> T {
+pub(super) fn or_default<T: PartialEq + Default>(value: T, default: T) -> T {
     if value == T::default() {
         default
     } else {
@@ -467,7 +422,7 @@ fn duration_from_nanos(entry: &Entry, nanos: i128) -> Result<Duration> {
     Ok(Duration::from_nanos(nanos))
 }
 
-fn parse_duration_value(entry: &Entry, text: &str) -> Result<Duration> {
+pub(super) fn parse_duration_value(entry: &Entry, text: &str) -> Result<Duration> {
     let nanos = parse_duration(text).map_err(|e| invalid(entry, e))?;
     duration_from_nanos(entry, nanos)
 }
@@ -498,7 +453,7 @@ fn duration_string(entry: &Entry) -> Result<Duration> {
 }
 
 /// Seconds as an integer or a float, or a duration string (`authorization { timeout }`).
-fn seconds(entry: &Entry) -> Result<Duration> {
+pub(super) fn seconds(entry: &Entry) -> Result<Duration> {
     let secs = match &entry.value.kind {
         ValueKind::Integer(n) => *n as f64,
         ValueKind::Float(f) => *f,

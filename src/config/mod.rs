@@ -10,11 +10,14 @@
 //! Every error displays as `file:line:column: message`.
 
 mod apply;
+mod auth;
 mod error;
 mod parser;
 mod units;
 mod value;
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod tests;
 

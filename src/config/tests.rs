@@ -980,15 +980,6 @@ fn authorization_rejects_user_with_token_and_bad_values() {
 }
 
 #[test]
-fn authorization_users_list_is_not_supported_yet() {
-    let e = opts_err("authorization {\n  users = [ {user: a, password: b} ]\n}");
-    assert_eq!(
-        e.to_string(),
-        format!("{ORIGIN}:2:3: \"authorization.users\" is not supported by junction yet")
-    );
-}
-
-#[test]
 fn unknown_keys_inside_blocks_are_errors() {
     let e = opts_err("authorization {\n  user: a\n  zzz: 1\n}");
     assert_eq!(e.to_string(), format!("{ORIGIN}:3:3: unknown field \"zzz\""));
@@ -1108,13 +1099,11 @@ fn nats_keys_junction_lacks_are_reported_as_unsupported() {
         "leafnodes",
         "leaf",
         "tls",
-        "accounts",
         "websocket",
         "ws",
         "mqtt",
-        "resolver",
-        "operator",
-        "system_account",
+        "resolver_tls",
+        "resolver_pinned_accounts",
         "mappings",
         "Cluster",
     ] {
@@ -1206,7 +1195,7 @@ fn example_files_hold_the_documented_values() {
 
     let o = load_options(&dir.join("auth-users.conf")).unwrap();
     assert_eq!(
-        (o.username.as_deref(), o.password.as_deref()),
+        (o.users[0].username.as_deref(), o.users[0].password.as_deref()),
         (Some("app"), Some("s3cr3t"))
     );
 
