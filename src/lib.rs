@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod connection;
 pub mod imports;
+pub mod jwt;
 pub mod options;
 pub mod permissions;
 pub mod router;

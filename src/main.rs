@@ -19,7 +19,18 @@ struct Cli {
     #[arg(short = 'v', long = "version")]
     version: bool,
     #[command(subcommand)]
-    command: Option<ClientCommand>,
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    #[command(flatten)]
+    Client(ClientCommand),
+    /// Set up decentralized JWT auth: operator, accounts, users, creds files
+    Auth {
+        #[command(subcommand)]
+        cmd: junction::jwt::cli::AuthCommand,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,10 +49,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         println!("junction: v{}", env!("CARGO_PKG_VERSION"));
         return Ok(());
     }
-    let runtime = tokio::runtime::Runtime::new()?;
-    if let Some(command) = cli.command {
-        return runtime.block_on(junction::client::run(command));
+    match cli.command {
+        Some(Command::Auth { cmd }) => return junction::jwt::cli::run(cmd),
+        Some(Command::Client(command)) => {
+            return tokio::runtime::Runtime::new()?.block_on(junction::client::run(command));
+        }
+        None => {}
     }
+    let runtime = tokio::runtime::Runtime::new()?;
     let flags = cli.server;
     let mut opts = match &flags.config {
         Some(path) => junction::config::load_options(path).map_err(|e| anyhow::anyhow!("{e}"))?,
