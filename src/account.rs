@@ -61,6 +61,11 @@ impl Account {
         self.exports.write().push(export);
     }
 
+    /// Replaces all exports (an account JWT was updated).
+    pub fn set_exports(&self, exports: Vec<Export>) {
+        *self.exports.write() = exports;
+    }
+
     pub fn exports(&self) -> Vec<Export> {
         self.exports.read().clone()
     }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use data_encoding::{BASE64, BASE64URL_NOPAD, BASE64_NOPAD};
+use data_encoding::BASE64URL_NOPAD;
 use junction_nats::ConnectOptions;
 
 use crate::account::Account;
@@ -21,6 +21,17 @@ pub struct Identity {
     /// User name or nkey; empty when no auth is configured.
     pub user: String,
     pub permissions: Option<ClientPermissions>,
+    /// Per-user limits (from JWTs); `None` keeps the server's.
+    pub limits: UserLimits,
+    /// `iat` of the user JWT, for revocations; 0 without JWTs.
+    pub issued_at: i64,
+}
+
+/// Limits a user JWT (or its account) puts on one connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserLimits {
+    pub subs: Option<usize>,
+    pub payload: Option<usize>,
 }
 
 /// Why authentication failed (every case answers `Authorization Violation`).
@@ -40,6 +51,10 @@ pub enum AuthError {
     BadSignature(String),
     #[error("connection type {0} not allowed for {1:?}")]
     ConnectionType(String, String),
+    #[error("user JWT: {0}")]
+    Jwt(String),
+    #[error("user {0:?} is revoked")]
+    Revoked(String),
 }
 
 struct User {
@@ -101,10 +116,12 @@ impl Authenticator {
             account,
             // `authorization { default_permissions }` covers the users of that
             // block; account users get their account's (applied by the config).
-            permissions: u
-                .permissions
-                .clone()
-                .or_else(|| u.account.is_none().then(|| opts.default_permissions.clone()).flatten()),
+            permissions: u.permissions.clone().or_else(|| {
+                u.account
+                    .is_none()
+                    .then(|| opts.default_permissions.clone())
+                    .flatten()
+            }),
             connection_types: u
                 .allowed_connection_types
                 .iter()
@@ -148,6 +165,8 @@ impl Authenticator {
                 account: self.global.clone(),
                 user: String::new(),
                 permissions: None,
+                limits: UserLimits::default(),
+                issued_at: 0,
             });
         }
         if let Some(nkey) = &connect.nkey {
@@ -156,7 +175,7 @@ impl Authenticator {
                 .get(nkey)
                 .ok_or_else(|| AuthError::UnknownNkey(nkey.clone()))?;
             let sig = connect.sig.as_deref().unwrap_or("");
-            if !verify_nonce(nkey, nonce, sig) {
+            if crate::jwt::verify_nonce(nkey, nonce, sig).is_err() {
                 return Err(AuthError::BadSignature(nkey.clone()));
             }
             return identity(nkey, user, transport);
@@ -178,6 +197,8 @@ impl Authenticator {
                     account: self.global.clone(),
                     user: String::new(),
                     permissions: None,
+                    limits: UserLimits::default(),
+                    issued_at: 0,
                 }),
                 _ => Err(AuthError::BadToken),
             };
@@ -199,23 +220,9 @@ fn identity(name: &str, user: &User, transport: &str) -> Result<Identity, AuthEr
         account: user.account.clone(),
         user: name.to_string(),
         permissions: user.permissions.as_ref().map(ClientPermissions::from_config),
+        limits: UserLimits::default(),
+        issued_at: 0,
     })
-}
-
-/// Verifies an nkey user's signature over the nonce (base64, URL-safe or
-/// standard, as the clients send it).
-pub fn verify_nonce(public_key: &str, nonce: &str, sig: &str) -> bool {
-    let Ok(key) = nkeys::KeyPair::from_public_key(public_key) else {
-        return false;
-    };
-    let sig = [BASE64URL_NOPAD, BASE64_NOPAD, BASE64]
-        .iter()
-        .find_map(|enc| enc.decode(sig.trim_end_matches('=').as_bytes()).ok())
-        .or_else(|| BASE64.decode(sig.as_bytes()).ok());
-    match sig {
-        Some(sig) => key.verify(nonce.as_bytes(), &sig).is_ok(),
-        None => false,
-    }
 }
 
 /// A fresh nonce for INFO: 11 random bytes, base64 URL-safe, as nats-server sends.

@@ -10,6 +10,7 @@ pub mod config;
 pub mod connection;
 pub mod imports;
 pub mod jwt;
+pub mod operator;
 pub mod options;
 pub mod permissions;
 pub mod router;

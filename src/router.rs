@@ -82,3 +82,17 @@ pub fn deliver(
     }
     delivered
 }
+
+/// Publishes a message from the server itself (a system service's reply)
+/// into `account`.
+pub fn publish_internal(account: &crate::account::Account, subject: &[u8], payload: &[u8]) -> usize {
+    let result = account.sublist.matches(subject);
+    let msg = Message {
+        subject,
+        reply: None,
+        header_len: None,
+        payload,
+        hops: 0,
+    };
+    deliver(&result, &msg, None, &mut None)
+}

@@ -9,15 +9,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use bytes::BytesMut;
-use junction_nats::{encode, ServerInfo};
+use junction_nats::{encode, ConnectOptions, ServerInfo};
 use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::account::Account;
 use crate::accounts::Accounts;
-use crate::auth::Authenticator;
+use crate::auth::{AuthError, Authenticator, Identity};
 use crate::connection::{self, Client, CloseReason};
+use crate::operator::{ClaimsService, OperatorMode};
 use crate::options::Options;
 
 /// The NATS protocol level Junction speaks, reported as `version` in INFO:
@@ -65,6 +66,8 @@ pub struct Server {
     pub global: Arc<Account>,
     pub accounts: Accounts,
     pub auth: Authenticator,
+    /// Decentralized JWT auth, when operators are configured.
+    pub operator: Option<OperatorMode>,
     pub stats: ServerStats,
     pub started: SystemTime,
     clients: Mutex<HashMap<u64, Arc<Client>>>,
@@ -98,6 +101,14 @@ impl Server {
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
         let accounts = Accounts::from_options(&opts)?;
         let auth = Authenticator::new(&opts, &accounts).map_err(|e| anyhow::anyhow!(e))?;
+        let operator = OperatorMode::from_options(&opts).map_err(|e| anyhow::anyhow!(e))?;
+        if let Some(op) = &operator {
+            // Preloaded accounts (the system account among them) are set up now.
+            for (key, _) in &opts.resolver_preload {
+                op.ensure_account(&accounts, key)
+                    .map_err(|e| anyhow::anyhow!(e))?;
+            }
+        }
         Ok(Arc::new(Server {
             opts,
             name,
@@ -105,6 +116,7 @@ impl Server {
             global: accounts.global.clone(),
             accounts,
             auth,
+            operator,
             stats: ServerStats::default(),
             started: SystemTime::now(),
             clients: Mutex::new(HashMap::new()),
@@ -119,6 +131,9 @@ impl Server {
     /// Binds the client port and starts accepting.
     pub async fn start(opts: Options) -> anyhow::Result<RunningServer> {
         let server = Server::new(opts)?;
+        if server.operator.is_some() {
+            ClaimsService::install(&server);
+        }
         let bind = format!("{}:{}", server.opts.host, server.opts.port);
         let listener = TcpListener::bind(&bind)
             .await
@@ -139,7 +154,39 @@ impl Server {
     }
 
     pub fn auth_required(&self) -> bool {
-        self.auth.required()
+        self.operator.is_some() || self.auth.required()
+    }
+
+    /// Whether INFO carries a nonce for nkey or JWT signatures.
+    pub fn needs_nonce(&self) -> bool {
+        self.operator.is_some() || self.auth.needs_nonce()
+    }
+
+    /// Authenticates a CONNECT, whatever the method; `transport` is the
+    /// connection type (`STANDARD`, `WEBSOCKET`, `MQTT`).
+    pub fn authenticate(
+        &self,
+        connect: &ConnectOptions,
+        nonce: &str,
+        transport: &str,
+    ) -> Result<Identity, AuthError> {
+        match &self.operator {
+            Some(op) if connect.jwt.is_some() => op.authenticate(&self.accounts, connect, nonce, transport),
+            Some(_) if !self.auth.required() => Err(AuthError::NoCredentials),
+            _ => self.auth.authenticate(connect, nonce, transport),
+        }
+    }
+
+    /// Disconnects clients of `account` whose user JWT is now revoked.
+    pub fn enforce_revocations(&self, account: &str) {
+        let Some(op) = &self.operator else { return };
+        for client in self.clients() {
+            if client.account().name == account && op.is_revoked(account, &client.user(), client.issued_at())
+            {
+                client.queue_err("Authorization Violation");
+                client.close(CloseReason::AuthenticationViolation);
+            }
+        }
     }
 
     pub fn is_lame_duck(&self) -> bool {

@@ -379,7 +379,10 @@ async fn example_accounts_config_works_end_to_end() {
             pricing.publish(req.reply.unwrap(), "42.00".into()).await.unwrap();
         }
     });
-    orders.publish("orders.events.created", "order 1".into()).await.unwrap();
+    orders
+        .publish("orders.events.created", "order 1".into())
+        .await
+        .unwrap();
     orders.flush().await.unwrap();
     let msg = next(&mut events).await;
     assert_eq!(msg.subject.as_str(), "from-orders.orders.events.created");
@@ -388,5 +391,9 @@ async fn example_accounts_config_works_end_to_end() {
     // Without credentials a client is the restricted guest of SHOP.
     let guest = async_nats::connect(&url).await.unwrap();
     guest.flush().await.unwrap();
-    assert!(server.server.clients().iter().any(|c| c.user() == "guest" && c.account().name == "SHOP"));
+    assert!(server
+        .server
+        .clients()
+        .iter()
+        .any(|c| c.user() == "guest" && c.account().name == "SHOP"));
 }

@@ -57,6 +57,8 @@ pub struct Client {
     /// User name or nkey the client authenticated as.
     user: Mutex<String>,
     permissions: OnceLock<Arc<ClientPermissions>>,
+    /// `iat` of the user JWT, checked against revocations.
+    issued_at: AtomicU64,
     /// The nonce offered in INFO, for nkey and JWT signatures.
     pub nonce: String,
     pub remote: SocketAddr,
@@ -86,7 +88,7 @@ impl Client {
         remote: SocketAddr,
         transport: &'static str,
     ) -> Arc<Self> {
-        let nonce = if server.auth.needs_nonce() {
+        let nonce = if server.needs_nonce() {
             crate::auth::new_nonce()
         } else {
             String::new()
@@ -97,6 +99,7 @@ impl Client {
             account: RwLock::new(account),
             user: Mutex::new(String::new()),
             permissions: OnceLock::new(),
+            issued_at: AtomicU64::new(0),
             nonce,
             remote,
             transport,
@@ -126,12 +129,19 @@ impl Client {
     }
 
     /// Binds the client to who authentication says it is.
-    fn set_identity(&self, account: Arc<Account>, user: String, permissions: Option<ClientPermissions>) {
-        *self.account.write() = account;
-        *self.user.lock() = user;
-        if let Some(p) = permissions {
+    fn set_identity(&self, id: crate::auth::Identity) {
+        *self.account.write() = id.account;
+        *self.user.lock() = id.user;
+        self.issued_at
+            .store(id.issued_at.max(0) as u64, Ordering::Relaxed);
+        if let Some(p) = id.permissions {
             let _ = self.permissions.set(Arc::new(p));
         }
+    }
+
+    /// `iat` of the user JWT the client connected with (0 without JWTs).
+    pub fn issued_at(&self) -> i64 {
+        self.issued_at.load(Ordering::Relaxed) as i64
     }
 
     pub fn permissions(&self) -> Option<&Arc<ClientPermissions>> {

@@ -38,6 +38,8 @@ struct Session {
     tally: Tally,
     /// A subscriber that fell behind while this read was routed.
     stall: Option<StallGate>,
+    /// A user's own subscription limit (from its JWT).
+    max_subs: Option<usize>,
     /// `-V`: log every operation the client sends, as nats-server's trace does.
     trace: bool,
 }
@@ -56,6 +58,7 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         stall: None,
         account: client.account(),
         trace: server.opts.trace,
+        max_subs: None,
         client,
     };
     let auth_deadline = server
@@ -208,10 +211,14 @@ impl Session {
         };
         let server = &self.client.server;
         if !self.connected {
-            match server.auth.authenticate(&opts, &self.client.nonce, "STANDARD") {
+            match server.authenticate(&opts, &self.client.nonce, "STANDARD") {
                 Ok(id) => {
                     self.account = id.account.clone();
-                    self.client.set_identity(id.account, id.user, id.permissions);
+                    if let Some(max) = id.limits.payload {
+                        self.parser.max_payload = self.parser.max_payload.min(max);
+                    }
+                    self.max_subs = id.limits.subs;
+                    self.client.set_identity(id);
                 }
                 Err(e) => {
                     tracing::debug!(cid = self.client.id, error = %e, "authentication failed");
@@ -324,7 +331,12 @@ impl Session {
 
     fn subscribe(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
         let client = &self.client;
-        let max_subs = client.server.opts.max_subscriptions;
+        let server_max = client.server.opts.max_subscriptions;
+        let max_subs = match self.max_subs {
+            Some(user) if server_max > 0 => user.min(server_max),
+            Some(user) => user,
+            None => server_max,
+        };
         let mut subs = client.subs.lock();
         if subs.contains_key(sid) {
             // A repeated sid is accepted and ignored, as by nats-server.

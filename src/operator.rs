@@ -1,0 +1,411 @@
+//! Decentralized auth (operator mode): trusted operators, account JWTs from
+//! a memory or directory resolver, and user JWTs presented at CONNECT.
+//!
+//! Accounts are named by their public keys and created the first time a
+//! user of theirs connects (or at start for preloaded ones); their exports
+//! and imports come from the account JWT. The system account answers
+//! `$SYS.REQ.ACCOUNT.<id>.CLAIMS.UPDATE` / `.LOOKUP` (and
+//! `$SYS.REQ.CLAIMS.UPDATE`), so `nsc push`-style updates and lookups work.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use junction_nats::ConnectOptions;
+use parking_lot::RwLock;
+
+use crate::account::{Account, Export};
+use crate::accounts::Accounts;
+use crate::auth::{AuthError, Identity, UserLimits};
+use crate::jwt::{self, AccountClaims, ExportType, JwtError, OperatorClaims};
+use crate::options::{
+    ExportKind, ImportConfig, Options, Permissions, ResolverConfig, ResponsePermission, ResponseType,
+    SubjectPermission,
+};
+use crate::permissions::ClientPermissions;
+use crate::subscription::{Message, StallGate, Subscriber, Subscription};
+
+/// Where account JWTs come from.
+enum Resolver {
+    /// `resolver: MEMORY`: only preloaded (and pushed) JWTs, kept in memory.
+    Memory,
+    /// `resolver { type: full, dir }`: one `<account>.jwt` file each.
+    Full { dir: PathBuf, allow_delete: bool },
+}
+
+pub struct OperatorMode {
+    operators: Vec<OperatorClaims>,
+    trusted_keys: Vec<String>,
+    resolver: Resolver,
+    /// Account JWT text by account public key.
+    jwts: RwLock<HashMap<String, String>>,
+    /// Decoded claims of every account set up so far.
+    claims: RwLock<HashMap<String, AccountClaims>>,
+}
+
+impl OperatorMode {
+    /// `None` when no operator or trusted key is configured.
+    pub fn from_options(opts: &Options) -> Result<Option<Self>, String> {
+        if opts.operators.is_empty() && opts.trusted_keys.is_empty() {
+            return Ok(None);
+        }
+        let mut operators = Vec::new();
+        for text in &opts.operators {
+            let claims = jwt::decode::<jwt::Operator>(text).map_err(|e| format!("operator JWT: {e}"))?;
+            operators.push(claims);
+        }
+        let resolver = match &opts.resolver {
+            None | Some(ResolverConfig::Memory) => Resolver::Memory,
+            Some(ResolverConfig::Full { dir, allow_delete }) => {
+                std::fs::create_dir_all(dir).map_err(|e| format!("resolver dir {}: {e}", dir.display()))?;
+                Resolver::Full {
+                    dir: dir.clone(),
+                    allow_delete: *allow_delete,
+                }
+            }
+        };
+        let mode = OperatorMode {
+            operators,
+            trusted_keys: opts.trusted_keys.clone(),
+            resolver,
+            jwts: RwLock::new(HashMap::new()),
+            claims: RwLock::new(HashMap::new()),
+        };
+        for (key, text) in &opts.resolver_preload {
+            mode.verify_account(key, text)
+                .map_err(|e| format!("resolver_preload {key}: {e}"))?;
+            mode.jwts.write().insert(key.clone(), text.clone());
+        }
+        Ok(Some(mode))
+    }
+
+    /// Whether `issuer` may sign account JWTs: an operator key or signing
+    /// key, or a `trusted_keys` entry.
+    fn trusted_issuer(&self, issuer: &str) -> bool {
+        self.operators.iter().any(|o| o.may_sign(issuer)) || self.trusted_keys.iter().any(|k| k == issuer)
+    }
+
+    /// Decodes an account JWT and checks it names `key` and has a trusted issuer.
+    fn verify_account(&self, key: &str, text: &str) -> Result<AccountClaims, JwtError> {
+        let claims = jwt::decode::<jwt::Account>(text)?;
+        if claims.sub != key {
+            return Err(JwtError::BadSubject(claims.sub));
+        }
+        if !self.trusted_issuer(&claims.iss) {
+            return Err(JwtError::BadIssuer(claims.iss));
+        }
+        Ok(claims)
+    }
+
+    /// The JWT of account `key`, from memory or the resolver directory.
+    fn fetch(&self, key: &str) -> Option<String> {
+        if let Some(text) = self.jwts.read().get(key) {
+            return Some(text.clone());
+        }
+        if let Resolver::Full { dir, .. } = &self.resolver {
+            if !is_account_key(key) {
+                return None;
+            }
+            let text = std::fs::read_to_string(dir.join(format!("{key}.jwt"))).ok()?;
+            let text = text.trim().to_string();
+            self.jwts.write().insert(key.to_string(), text.clone());
+            return Some(text);
+        }
+        None
+    }
+
+    /// Sets up account `key` from its JWT (once), with its exports and imports.
+    pub fn ensure_account(&self, accounts: &Accounts, key: &str) -> Result<Arc<Account>, String> {
+        self.ensure(accounts, key, &mut HashSet::new())
+    }
+
+    fn ensure(
+        &self,
+        accounts: &Accounts,
+        key: &str,
+        visiting: &mut HashSet<String>,
+    ) -> Result<Arc<Account>, String> {
+        if self.claims.read().contains_key(key) {
+            if let Some(a) = accounts.get(key) {
+                return Ok(a);
+            }
+        }
+        let text = self
+            .fetch(key)
+            .ok_or_else(|| format!("account {key} not found by the resolver"))?;
+        let claims = self.verify_account(key, &text).map_err(|e| e.to_string())?;
+        let account = accounts.get_or_create(key);
+        set_exports(&account, &claims);
+        visiting.insert(key.to_string());
+        self.claims.write().insert(key.to_string(), claims.clone());
+        for import in &claims.nats.imports {
+            let Some(kind) = kind_of(import.import_type.as_ref()) else {
+                continue;
+            };
+            if !visiting.contains(&import.account) {
+                if let Err(e) = self.ensure(accounts, &import.account, visiting) {
+                    tracing::warn!("account {key}: import from {}: {e}", import.account);
+                    continue;
+                }
+            }
+            let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
+            // `local_subject` renames; the older `to` is a rename for
+            // services and a prefix for streams.
+            let (to, prefix) = match kind {
+                ExportKind::Service => (non_empty(&import.local_subject).or(non_empty(&import.to)), None),
+                ExportKind::Stream => match non_empty(&import.local_subject) {
+                    Some(local) => (Some(local), None),
+                    None => (None, non_empty(&import.to)),
+                },
+            };
+            let cfg = ImportConfig {
+                kind,
+                account: import.account.clone(),
+                subject: import.subject.clone(),
+                to,
+                prefix,
+            };
+            if let Err(e) = accounts.wire_import(&account, &cfg) {
+                tracing::warn!("account {key}: {e}");
+            }
+        }
+        Ok(account)
+    }
+
+    /// Authenticates a client presenting a user JWT.
+    pub fn authenticate(
+        &self,
+        accounts: &Accounts,
+        connect: &ConnectOptions,
+        nonce: &str,
+        transport: &str,
+    ) -> Result<Identity, AuthError> {
+        let text = connect.jwt.as_deref().ok_or(AuthError::NoCredentials)?;
+        let user = jwt::decode::<jwt::User>(text).map_err(|e| AuthError::Jwt(e.to_string()))?;
+        let account_key = user.account().to_string();
+        let account = self
+            .ensure_account(accounts, &account_key)
+            .map_err(AuthError::Jwt)?;
+        let claims = self
+            .claims
+            .read()
+            .get(&account_key)
+            .cloned()
+            .ok_or_else(|| AuthError::Jwt("account claims missing".into()))?;
+        claims
+            .check_times()
+            .map_err(|e| AuthError::Jwt(format!("account: {e}")))?;
+        if !claims.did_sign(&user) {
+            return Err(AuthError::Jwt(
+                "user JWT issuer is not known to its account".into(),
+            ));
+        }
+        if claims.is_user_revoked(&user) {
+            return Err(AuthError::Revoked(user.sub.clone()));
+        }
+        let limits = &user.nats.limits;
+        if limits.bearer_token {
+            if claims.nats.limits.disallow_bearer {
+                return Err(AuthError::Jwt(
+                    "bearer tokens are not allowed in this account".into(),
+                ));
+            }
+        } else {
+            let sig = connect.sig.as_deref().unwrap_or("");
+            if jwt::verify_nonce(&user.sub, nonce, sig).is_err() {
+                return Err(AuthError::BadSignature(user.sub.clone()));
+            }
+        }
+        if !limits.allowed_connection_types.is_empty()
+            && !limits
+                .allowed_connection_types
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(transport))
+        {
+            return Err(AuthError::ConnectionType(transport.to_string(), user.sub.clone()));
+        }
+        let perms =
+            if user.has_empty_permissions() || (limits.publish.is_empty() && limits.subscribe.is_empty()) {
+                permissions_from(
+                    &claims.nats.default_permissions.publish,
+                    &claims.nats.default_permissions.subscribe,
+                    claims.nats.default_permissions.resp.as_ref(),
+                )
+            } else {
+                permissions_from(&limits.publish, &limits.subscribe, limits.resp.as_ref())
+            };
+        Ok(Identity {
+            account,
+            user: user.sub.clone(),
+            permissions: perms.map(|p| ClientPermissions::from_config(&p)),
+            limits: UserLimits {
+                subs: positive(limits.subs).or(positive(claims.nats.limits.subs)),
+                payload: positive(limits.payload).or(positive(claims.nats.limits.payload)),
+            },
+            issued_at: user.iat,
+        })
+    }
+
+    /// Whether a connected user (public key, JWT issued at) is now revoked.
+    pub fn is_revoked(&self, account: &str, user: &str, issued_at: i64) -> bool {
+        self.claims
+            .read()
+            .get(account)
+            .is_some_and(|c| c.is_revoked(user, issued_at))
+    }
+
+    /// Applies a pushed account JWT: stores it and refreshes the account.
+    pub fn update(&self, accounts: &Accounts, text: &str) -> Result<String, String> {
+        let claims = jwt::decode::<jwt::Account>(text.trim()).map_err(|e| e.to_string())?;
+        let key = claims.sub.clone();
+        let claims = self
+            .verify_account(&key, text.trim())
+            .map_err(|e| e.to_string())?;
+        if let Resolver::Full { dir, .. } = &self.resolver {
+            std::fs::write(dir.join(format!("{key}.jwt")), text.trim()).map_err(|e| e.to_string())?;
+        }
+        self.jwts.write().insert(key.clone(), text.trim().to_string());
+        if let Some(account) = accounts.get(&key) {
+            set_exports(&account, &claims);
+        }
+        self.claims.write().insert(key.clone(), claims);
+        Ok(key)
+    }
+
+    /// The JWT of an account, for lookups.
+    pub fn lookup(&self, key: &str) -> Option<String> {
+        self.fetch(key)
+    }
+
+    /// Whether the directory resolver allows deleting accounts.
+    pub fn allows_delete(&self) -> bool {
+        matches!(
+            self.resolver,
+            Resolver::Full {
+                allow_delete: true,
+                ..
+            }
+        )
+    }
+}
+
+fn is_account_key(key: &str) -> bool {
+    key.len() == 56 && key.starts_with('A') && key.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+fn positive(n: i64) -> Option<usize> {
+    (n > 0).then_some(n as usize)
+}
+
+fn kind_of(t: Option<&ExportType>) -> Option<ExportKind> {
+    match t {
+        Some(ExportType::Stream) => Some(ExportKind::Stream),
+        Some(ExportType::Service) => Some(ExportKind::Service),
+        _ => None,
+    }
+}
+
+fn set_exports(account: &Account, claims: &AccountClaims) {
+    let exports = claims
+        .nats
+        .exports
+        .iter()
+        .filter_map(|e| {
+            Some(Export {
+                kind: kind_of(e.export_type.as_ref())?,
+                subject: e.subject.clone(),
+                accounts: None,
+                response_type: match e.response_type.to_ascii_lowercase().as_str() {
+                    "stream" => ResponseType::Stream,
+                    "chunked" => ResponseType::Chunked,
+                    _ => ResponseType::Singleton,
+                },
+            })
+        })
+        .collect();
+    account.set_exports(exports);
+}
+
+fn permissions_from(
+    publish: &jwt::Permission,
+    subscribe: &jwt::Permission,
+    resp: Option<&jwt::ResponsePermission>,
+) -> Option<Permissions> {
+    let rules = |p: &jwt::Permission| {
+        (!p.is_empty()).then(|| SubjectPermission {
+            allow: p.allow.clone(),
+            deny: p.deny.clone(),
+        })
+    };
+    let p = Permissions {
+        publish: rules(publish),
+        subscribe: rules(subscribe),
+        allow_responses: resp.map(|r| ResponsePermission {
+            max: if r.max > 0 { r.max as usize } else { 1 },
+            expires: (r.ttl > 0).then(|| std::time::Duration::from_nanos(r.ttl as u64)),
+        }),
+    };
+    (p.publish.is_some() || p.subscribe.is_some() || p.allow_responses.is_some()).then_some(p)
+}
+
+/// The system account's handler for account JWT updates and lookups.
+pub struct ClaimsService {
+    pub server: std::sync::Weak<crate::server::Server>,
+}
+
+impl ClaimsService {
+    /// Subscribes the service in the system account.
+    pub fn install(server: &Arc<crate::server::Server>) {
+        let service: Arc<dyn Subscriber> = Arc::new(ClaimsService {
+            server: Arc::downgrade(server),
+        });
+        for subject in [
+            "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE",
+            "$SYS.REQ.CLAIMS.UPDATE",
+            "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP",
+        ] {
+            let sub = Subscription::new(
+                Bytes::from_static(subject.as_bytes()),
+                None,
+                Bytes::new(),
+                service.clone(),
+            );
+            let _ = server.accounts.system.sublist.insert(Arc::new(sub));
+        }
+    }
+}
+
+impl Subscriber for ClaimsService {
+    fn client_id(&self) -> u64 {
+        0
+    }
+
+    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>) -> Option<StallGate> {
+        let server = self.server.upgrade()?;
+        let operator = server.operator.as_ref()?;
+        let subject = String::from_utf8_lossy(msg.subject).into_owned();
+        let body = &msg.payload[msg.header_len.unwrap_or(0)..];
+        let response = if subject.ends_with(".CLAIMS.LOOKUP") {
+            let key = subject.split('.').nth(3).unwrap_or("");
+            operator.lookup(key).unwrap_or_default().into_bytes()
+        } else {
+            let text = String::from_utf8_lossy(body);
+            let data = match operator.update(&server.accounts, &text) {
+                Ok(key) => {
+                    server.enforce_revocations(&key);
+                    serde_json::json!({"account": key, "code": 200, "message": "jwt updated"})
+                }
+                Err(e) => serde_json::json!({"code": 400, "description": e}),
+            };
+            let body = serde_json::json!({"server": {"name": server.name, "id": server.id}, "data": data});
+            serde_json::to_vec(&body).unwrap_or_default()
+        };
+        if let Some(reply) = msg.reply {
+            crate::router::publish_internal(&server.accounts.system, reply, &response);
+        }
+        None
+    }
+
+    fn expire(&self, _sub: &Arc<Subscription>) {}
+}

@@ -1,0 +1,357 @@
+//! Decentralized auth with NATS JWTs: an operator, accounts and users made
+//! in the test with `nkeys`, clients connecting with `.creds` files, and
+//! every way a user JWT can be refused.
+
+mod common;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use junction::jwt::{self, AccountClaims, OperatorClaims, UserClaims};
+use junction::options::{Options, ResolverConfig};
+use nkeys::KeyPair;
+
+struct Org {
+    operator: KeyPair,
+    operator_jwt: String,
+    system: KeyPair,
+    system_jwt: String,
+    account: KeyPair,
+    account_claims: AccountClaims,
+    account_jwt: String,
+}
+
+fn org() -> Org {
+    let operator = KeyPair::new_operator();
+    let system = KeyPair::new_account();
+    let account = KeyPair::new_account();
+    let mut op = OperatorClaims::new("op", operator.public_key());
+    op.nats.system_account = system.public_key();
+    let operator_jwt = jwt::encode(&op, &operator).unwrap();
+    let system_jwt = jwt::encode(&AccountClaims::new("SYS", system.public_key()), &operator).unwrap();
+    let account_claims = AccountClaims::new("APP", account.public_key());
+    let account_jwt = jwt::encode(&account_claims, &operator).unwrap();
+    Org {
+        operator,
+        operator_jwt,
+        system,
+        system_jwt,
+        account,
+        account_claims,
+        account_jwt,
+    }
+}
+
+impl Org {
+    fn options(&self) -> Options {
+        Options {
+            operators: vec![self.operator_jwt.clone()],
+            system_account: Some(self.system.public_key()),
+            resolver: Some(ResolverConfig::Memory),
+            resolver_preload: vec![
+                (self.system.public_key(), self.system_jwt.clone()),
+                (self.account.public_key(), self.account_jwt.clone()),
+            ],
+            ..Options::default()
+        }
+    }
+
+    /// A user of APP (or of SYS), returned as creds text.
+    fn user(&self, edit: impl FnOnce(&mut UserClaims), in_system: bool) -> (KeyPair, UserClaims, String) {
+        let kp = KeyPair::new_user();
+        let mut claims = UserClaims::new("u", kp.public_key());
+        edit(&mut claims);
+        let signer = if in_system { &self.system } else { &self.account };
+        let token = jwt::encode(&claims, signer).unwrap();
+        let decoded = jwt::decode_without_time_check::<jwt::User>(&token).unwrap();
+        let creds = jwt::format_creds(&token, &kp.seed().unwrap());
+        (kp, decoded, creds)
+    }
+}
+
+async fn connect_creds(url: &str, creds: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
+    async_nats::ConnectOptions::with_credentials(creds)
+        .unwrap()
+        .connect(url)
+        .await
+}
+
+fn creds_file(dir: &tempfile::TempDir, name: &str, creds: &str) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, creds).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn user_with_creds_file_connects_into_its_account() {
+    let org = org();
+    let server = common::start(org.options()).await;
+    let url = common::url(&server);
+    let raw = common::Raw::connect(server.addr).await;
+    assert!(raw.info.contains("\"auth_required\":true") && raw.info.contains("\"nonce\""));
+    drop(raw);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, creds) = org.user(|_| {}, false);
+    let path = creds_file(&dir, "u.creds", &creds);
+    let a = async_nats::ConnectOptions::with_credentials_file(&path)
+        .await
+        .unwrap()
+        .connect(&url)
+        .await
+        .unwrap();
+    let (_, _, creds2) = org.user(|_| {}, false);
+    let b = connect_creds(&url, &creds2).await.unwrap();
+    let mut sub = b.subscribe("greet").await.unwrap();
+    b.flush().await.unwrap();
+    a.publish("greet", "hi".into()).await.unwrap();
+    a.flush().await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&msg.payload[..], b"hi");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while server.server.num_clients() > 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(server
+        .server
+        .clients()
+        .iter()
+        .all(|c| c.account().name == org.account.public_key()));
+}
+
+async fn refused(url: &str, creds: &str) {
+    let result = tokio::time::timeout(Duration::from_secs(5), connect_creds(url, creds))
+        .await
+        .unwrap();
+    assert!(result.is_err(), "connection should be refused");
+}
+
+#[tokio::test]
+async fn expired_revoked_forged_and_unknown_users_are_refused() {
+    let org = org();
+    let server = common::start(org.options()).await;
+    let url = common::url(&server);
+
+    // Expired.
+    let (_, _, creds) = org.user(|c| c.exp = Some(jwt::now_unix() - 10), false);
+    refused(&url, &creds).await;
+
+    // Wrong signature: the JWT of one user with the seed of another.
+    let (_, _, good) = org.user(|_| {}, false);
+    let (other, _, _) = org.user(|_| {}, false);
+    let (token, _) = jwt::parse_creds(&good).unwrap();
+    refused(&url, &jwt::format_creds(&token, &other.seed().unwrap())).await;
+
+    // Tampered claims: change the payload after signing.
+    let (_, _, good) = org.user(|_| {}, false);
+    let (token, seed) = jwt::parse_creds(&good).unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut claims: serde_json::Value = serde_json::from_slice(
+        &data_encoding::BASE64URL_NOPAD
+            .decode(parts[1].as_bytes())
+            .unwrap(),
+    )
+    .unwrap();
+    claims["name"] = "admin".into();
+    let forged_payload = data_encoding::BASE64URL_NOPAD.encode(claims.to_string().as_bytes());
+    let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+    refused(&url, &jwt::format_creds(&forged, &seed)).await;
+
+    // Unknown account: signed by an account the resolver does not know.
+    let stranger = KeyPair::new_account();
+    let user = KeyPair::new_user();
+    let token = jwt::encode(&UserClaims::new("x", user.public_key()), &stranger).unwrap();
+    refused(&url, &jwt::format_creds(&token, &user.seed().unwrap())).await;
+
+    // Revoked: the account JWT revokes the user.
+    let (_, revoked_user, creds) = org.user(|_| {}, false);
+    let mut acct = org.account_claims.clone();
+    acct.revoke_at(&revoked_user.sub, jwt::now_unix());
+    let mut opts = org.options();
+    opts.resolver_preload[1].1 = jwt::encode(&acct, &org.operator).unwrap();
+    let revoking = common::start(opts).await;
+    refused(&common::url(&revoking), &creds).await;
+
+    // The raw answer is nats-server's.
+    let mut raw = common::Raw::connect(server.addr).await;
+    raw.send(&format!(
+        "CONNECT {{\"jwt\":\"{forged}\",\"sig\":\"AAAA\"}}\r\nPING\r\n"
+    ))
+    .await;
+    assert_eq!(raw.read_to_close().await, "-ERR 'Authorization Violation'\r\n");
+}
+
+#[tokio::test]
+async fn jwt_permissions_and_bearer_tokens() {
+    let org = org();
+    let server = common::start(org.options()).await;
+    let url = common::url(&server);
+    let (_, _, limited) = org.user(
+        |c| {
+            c.nats.limits.publish.allow = vec!["allowed.>".into()];
+            c.nats.limits.subscribe.deny = vec!["secret".into()];
+        },
+        false,
+    );
+    let nc = connect_creds(&url, &limited).await.unwrap();
+    let (_, _, admin_creds) = org.user(|_| {}, false);
+    let admin = connect_creds(&url, &admin_creds).await.unwrap();
+    let mut watch = admin.subscribe(">").await.unwrap();
+    admin.flush().await.unwrap();
+    nc.publish("denied", "x".into()).await.unwrap();
+    nc.publish("allowed.yes", "y".into()).await.unwrap();
+    nc.flush().await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), watch.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(msg.subject.as_str(), "allowed.yes");
+
+    // A bearer token needs no nonce signature: a raw CONNECT with no sig.
+    let (_, _, bearer) = org.user(|c| c.nats.limits.bearer_token = true, false);
+    let (token, _) = jwt::parse_creds(&bearer).unwrap();
+    let mut raw = common::Raw::connect(server.addr).await;
+    raw.send(&format!(
+        "CONNECT {{\"verbose\":false,\"jwt\":\"{token}\"}}\r\nPING\r\n"
+    ))
+    .await;
+    raw.expect("PONG\r\n").await;
+    // Without bearer, a missing signature is refused.
+    let (_, _, plain) = org.user(|_| {}, false);
+    let (token, _) = jwt::parse_creds(&plain).unwrap();
+    let mut raw = common::Raw::connect(server.addr).await;
+    raw.send(&format!(
+        "CONNECT {{\"verbose\":false,\"jwt\":\"{token}\"}}\r\nPING\r\n"
+    ))
+    .await;
+    assert_eq!(raw.read_to_close().await, "-ERR 'Authorization Violation'\r\n");
+}
+
+#[tokio::test]
+async fn pushed_account_update_revokes_connected_user_and_lookup_answers() {
+    let org = org();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = org.options();
+    opts.resolver = Some(ResolverConfig::Full {
+        dir: dir.path().to_path_buf(),
+        allow_delete: false,
+    });
+    let server = common::start(opts).await;
+    let url = common::url(&server);
+    let (_, user, creds) = org.user(|_| {}, false);
+    let victim = connect_creds(&url, &creds).await.unwrap();
+    victim.flush().await.unwrap();
+    let (_, _, sys_creds) = org.user(|_| {}, true);
+    let sys = connect_creds(&url, &sys_creds).await.unwrap();
+
+    let mut acct = org.account_claims.clone();
+    acct.revoke_at(&user.sub, jwt::now_unix());
+    let updated = jwt::encode(&acct, &org.operator).unwrap();
+    let subject = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", org.account.public_key());
+    let answer = sys.request(subject, updated.clone().into()).await.unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+    assert_eq!(json["data"]["code"], 200, "{json}");
+    // Stored in the resolver directory.
+    let stored =
+        std::fs::read_to_string(dir.path().join(format!("{}.jwt", org.account.public_key()))).unwrap();
+    assert_eq!(stored, updated);
+    // The revoked user was disconnected and cannot come back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while server.server.clients().iter().any(|c| c.user() == user.sub) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "revoked user still connected"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    refused(&url, &creds).await;
+    // Lookup returns the current JWT.
+    let lookup = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.LOOKUP", org.account.public_key());
+    let answer = sys.request(lookup, "".into()).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&answer.payload), updated);
+}
+
+#[tokio::test]
+async fn accounts_load_lazily_from_the_resolver_directory() {
+    let org = org();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(format!("{}.jwt", org.account.public_key())),
+        &org.account_jwt,
+    )
+    .unwrap();
+    let mut opts = org.options();
+    opts.resolver = Some(ResolverConfig::Full {
+        dir: dir.path().to_path_buf(),
+        allow_delete: false,
+    });
+    opts.resolver_preload.truncate(1);
+    let server = common::start(opts).await;
+    let (_, _, creds) = org.user(|_| {}, false);
+    let nc = connect_creds(&common::url(&server), &creds).await.unwrap();
+    nc.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn signing_keys_and_jwt_stream_imports() {
+    let org = org();
+    // APP gets a signing key; a second account exports a stream APP imports.
+    let signing = KeyPair::new_account();
+    let news = KeyPair::new_account();
+    let mut news_claims = AccountClaims::new("NEWS", news.public_key());
+    news_claims.nats.exports.push(jwt::Export {
+        subject: "news.>".into(),
+        export_type: Some(jwt::ExportType::Stream),
+        ..Default::default()
+    });
+    let mut app = org.account_claims.clone();
+    app.nats
+        .signing_keys
+        .push(jwt::SigningKey::Key(signing.public_key()));
+    app.nats.imports.push(jwt::Import {
+        subject: "news.>".into(),
+        account: news.public_key(),
+        import_type: Some(jwt::ExportType::Stream),
+        ..Default::default()
+    });
+    let mut opts = org.options();
+    opts.resolver_preload[1].1 = jwt::encode(&app, &org.operator).unwrap();
+    opts.resolver_preload.push((
+        news.public_key(),
+        jwt::encode(&news_claims, &org.operator).unwrap(),
+    ));
+    let server = common::start(opts).await;
+    let url = common::url(&server);
+
+    let user = KeyPair::new_user();
+    let mut claims = UserClaims::new("via-signing-key", user.public_key());
+    claims.nats.issuer_account = org.account.public_key();
+    let token = jwt::encode(&claims, &signing).unwrap();
+    let reader = connect_creds(&url, &jwt::format_creds(&token, &user.seed().unwrap()))
+        .await
+        .unwrap();
+    let mut sub = reader.subscribe("news.>").await.unwrap();
+    reader.flush().await.unwrap();
+
+    let reporter = KeyPair::new_user();
+    let token = jwt::encode(&UserClaims::new("reporter", reporter.public_key()), &news).unwrap();
+    let writer = connect_creds(&url, &jwt::format_creds(&token, &reporter.seed().unwrap()))
+        .await
+        .unwrap();
+    writer.publish("news.today", "headline".into()).await.unwrap();
+    writer.flush().await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&msg.payload[..], b"headline");
+
+    // A signing key the account does not list is refused.
+    let rogue = KeyPair::new_account();
+    let mut claims = UserClaims::new("rogue", KeyPair::new_user().public_key());
+    claims.nats.issuer_account = org.account.public_key();
+    let token = jwt::encode(&claims, &rogue).unwrap();
+    refused(&url, &jwt::format_creds(&token, &user.seed().unwrap())).await;
+}
