@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 say "installing test dependencies"
-if ! python3 -c 'import nats, pytest, pytest_asyncio' 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check nats-py pytest pytest-asyncio
+if ! python3 -c 'import nats, nkeys, pytest, pytest_asyncio' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check 'nats-py[nkeys]' pytest pytest-asyncio
 fi
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy || true
 

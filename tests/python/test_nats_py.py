@@ -70,5 +70,5 @@ async def test_token_auth(junction_with_token):
     nc = await nats.connect(junction_with_token, token="s3cret")
     await nc.flush()
     await nc.close()
-    with pytest.raises(Exception):
+    with pytest.raises(nats.errors.Error, match="Authorization Violation"):
         await nats.connect(junction_with_token, token="wrong", allow_reconnect=False, max_reconnect_attempts=0)
