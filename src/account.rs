@@ -61,6 +61,24 @@ impl Account {
         self.exports.write().push(export);
     }
 
+    /// Lets `importer` use the private export of `kind` covering `subject`
+    /// (an activation token was presented). Returns whether one exists.
+    pub fn activate(&self, kind: ExportKind, subject: &str, importer: &str) -> bool {
+        let mut exports = self.exports.write();
+        let Some(export) = exports
+            .iter_mut()
+            .find(|e| e.kind == kind && covers(e.subject.as_bytes(), subject.as_bytes()))
+        else {
+            return false;
+        };
+        if let Some(allowed) = &mut export.accounts {
+            if !allowed.iter().any(|a| a == importer) {
+                allowed.push(importer.to_string());
+            }
+        }
+        true
+    }
+
     /// Replaces all exports (an account JWT was updated).
     pub fn set_exports(&self, exports: Vec<Export>) {
         *self.exports.write() = exports;

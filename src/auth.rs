@@ -55,6 +55,18 @@ pub enum AuthError {
     Jwt(String),
     #[error("user {0:?} is revoked")]
     Revoked(String),
+    #[error("maximum account active connections exceeded")]
+    AccountConnections,
+}
+
+impl AuthError {
+    /// The `-ERR` text nats-server sends for this failure.
+    pub fn client_message(&self) -> &'static str {
+        match self {
+            AuthError::AccountConnections => "maximum account active connections exceeded",
+            _ => "Authorization Violation",
+        }
+    }
 }
 
 struct User {

@@ -149,6 +149,19 @@ impl OperatorMode {
                     continue;
                 }
             }
+            if !import.token.is_empty() {
+                match self.check_activation(&import.token, key, &import.account, kind, &import.subject) {
+                    Ok(()) => {
+                        if let Some(exporter) = accounts.get(&import.account) {
+                            exporter.activate(kind, &import.subject, key);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("account {key}: activation for {} refused: {e}", import.subject);
+                        continue;
+                    }
+                }
+            }
             let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
             // `local_subject` renames; the older `to` is a rename for
             // services and a prefix for streams.
@@ -171,6 +184,42 @@ impl OperatorMode {
             }
         }
         Ok(account)
+    }
+
+    /// Checks an activation token: issued by the exporter (or one of its
+    /// signing keys) to `importer`, for a subject covering the import.
+    fn check_activation(
+        &self,
+        token: &str,
+        importer: &str,
+        exporter: &str,
+        kind: ExportKind,
+        subject: &str,
+    ) -> Result<(), String> {
+        let act = jwt::decode::<jwt::Activation>(token).map_err(|e| e.to_string())?;
+        if act.sub != importer {
+            return Err(format!("token is for {}", act.sub));
+        }
+        if act.exporter() != exporter {
+            return Err(format!("token is from {}", act.exporter()));
+        }
+        if act.iss != exporter {
+            let signed_by_key = self
+                .claims
+                .read()
+                .get(exporter)
+                .is_some_and(|c| c.signing_key_list().contains(&act.iss.as_str()));
+            if !signed_by_key {
+                return Err("token issuer is not the exporting account".into());
+            }
+        }
+        if kind_of(act.nats.kind.as_ref()).is_some_and(|k| k != kind) {
+            return Err("token is for another kind of export".into());
+        }
+        if !crate::permissions::covers(act.nats.subject.as_bytes(), subject.as_bytes()) {
+            return Err(format!("token is for subject {}", act.nats.subject));
+        }
+        Ok(())
     }
 
     /// Authenticates a client presenting a user JWT.
@@ -247,6 +296,14 @@ impl OperatorMode {
         })
     }
 
+    /// The account's `conn` limit, if it has one.
+    pub fn max_connections(&self, account: &str) -> Option<usize> {
+        self.claims
+            .read()
+            .get(account)
+            .and_then(|c| positive(c.nats.limits.conn))
+    }
+
     /// Whether a connected user (public key, JWT issued at) is now revoked.
     pub fn is_revoked(&self, account: &str, user: &str, issued_at: i64) -> bool {
         self.claims
@@ -315,7 +372,8 @@ fn set_exports(account: &Account, claims: &AccountClaims) {
             Some(Export {
                 kind: kind_of(e.export_type.as_ref())?,
                 subject: e.subject.clone(),
-                accounts: None,
+                // Private exports admit only importers with an activation token.
+                accounts: e.token_req.then(Vec::new),
                 response_type: match e.response_type.to_ascii_lowercase().as_str() {
                     "stream" => ResponseType::Stream,
                     "chunked" => ResponseType::Chunked,

@@ -171,7 +171,23 @@ impl Server {
         transport: &str,
     ) -> Result<Identity, AuthError> {
         match &self.operator {
-            Some(op) if connect.jwt.is_some() => op.authenticate(&self.accounts, connect, nonce, transport),
+            Some(op) if connect.jwt.is_some() => {
+                let id = op.authenticate(&self.accounts, connect, nonce, transport)?;
+                if let Some(max) = op.max_connections(&id.account.name) {
+                    let name = &id.account.name;
+                    // The connection being authenticated is still counted in `$G`.
+                    if self
+                        .clients()
+                        .iter()
+                        .filter(|c| &c.account().name == name)
+                        .count()
+                        >= max
+                    {
+                        return Err(AuthError::AccountConnections);
+                    }
+                }
+                Ok(id)
+            }
             Some(_) if !self.auth.required() => Err(AuthError::NoCredentials),
             _ => self.auth.authenticate(connect, nonce, transport),
         }

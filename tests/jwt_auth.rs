@@ -355,3 +355,98 @@ async fn signing_keys_and_jwt_stream_imports() {
     let token = jwt::encode(&claims, &rogue).unwrap();
     refused(&url, &jwt::format_creds(&token, &user.seed().unwrap())).await;
 }
+
+#[tokio::test]
+async fn private_export_needs_an_activation_token() {
+    let org = org();
+    let vault = KeyPair::new_account();
+    let mut vault_claims = AccountClaims::new("VAULT", vault.public_key());
+    vault_claims.nats.exports.push(jwt::Export {
+        subject: "vault.>".into(),
+        export_type: Some(jwt::ExportType::Stream),
+        token_req: true,
+        ..Default::default()
+    });
+    // APP presents a token; a third account imports without one.
+    let mut act = jwt::ActivationClaims::new("vault for APP", org.account.public_key());
+    act.nats.subject = "vault.>".into();
+    act.nats.kind = Some(jwt::ExportType::Stream);
+    let token = jwt::encode(&act, &vault).unwrap();
+    let import = |token: String| jwt::Import {
+        subject: "vault.>".into(),
+        account: vault.public_key(),
+        import_type: Some(jwt::ExportType::Stream),
+        token,
+        ..Default::default()
+    };
+    let mut app = org.account_claims.clone();
+    app.nats.imports.push(import(token));
+    let other = KeyPair::new_account();
+    let mut other_claims = AccountClaims::new("OTHER", other.public_key());
+    other_claims.nats.imports.push(import(String::new()));
+    let mut opts = org.options();
+    opts.resolver_preload[1].1 = jwt::encode(&app, &org.operator).unwrap();
+    opts.resolver_preload.push((
+        vault.public_key(),
+        jwt::encode(&vault_claims, &org.operator).unwrap(),
+    ));
+    opts.resolver_preload.push((
+        other.public_key(),
+        jwt::encode(&other_claims, &org.operator).unwrap(),
+    ));
+    let server = common::start(opts).await;
+    let url = common::url(&server);
+    let user_of = |account: &KeyPair| {
+        let kp = KeyPair::new_user();
+        let token = jwt::encode(&UserClaims::new("u", kp.public_key()), account).unwrap();
+        jwt::format_creds(&token, &kp.seed().unwrap())
+    };
+    let app_client = connect_creds(&url, &user_of(&org.account)).await.unwrap();
+    let other_client = connect_creds(&url, &user_of(&other)).await.unwrap();
+    let mut app_sub = app_client.subscribe("vault.>").await.unwrap();
+    let mut other_sub = other_client.subscribe("vault.>").await.unwrap();
+    app_client.flush().await.unwrap();
+    other_client.flush().await.unwrap();
+    let writer = connect_creds(&url, &user_of(&vault)).await.unwrap();
+    writer.publish("vault.gold", "bar".into()).await.unwrap();
+    writer.flush().await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), app_sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&msg.payload[..], b"bar");
+    assert!(tokio::time::timeout(Duration::from_millis(300), other_sub.next())
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn account_connection_limit() {
+    let org = org();
+    let mut app = org.account_claims.clone();
+    app.nats.limits.conn = 1;
+    let mut opts = org.options();
+    opts.resolver_preload[1].1 = jwt::encode(&app, &org.operator).unwrap();
+    let server = common::start(opts).await;
+    let (_, _, creds) = org.user(|_| {}, false);
+    let first = connect_creds(&common::url(&server), &creds).await.unwrap();
+    first.flush().await.unwrap();
+    let (token, seed) = jwt::parse_creds(&creds).unwrap();
+    let mut raw = common::Raw::connect(server.addr).await;
+    let nonce = raw
+        .info
+        .split("\"nonce\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let sig = jwt::sign_nonce(&seed, &nonce).unwrap();
+    raw.send(&format!("CONNECT {{\"jwt\":\"{token}\",\"sig\":\"{sig}\"}}\r\n"))
+        .await;
+    assert_eq!(
+        raw.read_to_close().await,
+        "-ERR 'maximum account active connections exceeded'\r\n"
+    );
+}

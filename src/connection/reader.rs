@@ -222,7 +222,7 @@ impl Session {
                 }
                 Err(e) => {
                     tracing::debug!(cid = self.client.id, error = %e, "authentication failed");
-                    self.client.queue_err("Authorization Violation");
+                    self.client.queue_err(e.client_message());
                     self.client.close(CloseReason::AuthenticationViolation);
                     return Err(Stop);
                 }

@@ -126,6 +126,8 @@ pub type OperatorClaims = Claims<Operator>;
 pub type AccountClaims = Claims<Account>;
 /// User claims (`nats.type = "user"`).
 pub type UserClaims = Claims<User>;
+/// An activation token: the exporting account lets one importer use a private export.
+pub type ActivationClaims = Claims<Activation>;
 
 impl<T: ClaimKind> Claims<T> {
     /// New claims for `subject` (a public key) with the given name and a default section.
@@ -955,5 +957,57 @@ impl OperatorClaims {
             return !self.nats.strict_signing_key_usage || account.sub == self.sub;
         }
         self.nats.signing_keys.contains(&account.iss)
+    }
+}
+
+/// The `nats` section of an activation token (`sub` is the importing account,
+/// `iss` the exporting account or one of its signing keys).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Activation {
+    /// The exported subject the token grants.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subject: String,
+    /// `stream` or `service`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ExportType>,
+    /// The exporting account, when signed by one of its signing keys.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub issuer_account: String,
+    /// `"activation"`.
+    #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
+    pub kind_name: String,
+    /// 2 for tokens written by this module.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub version: u32,
+    /// Fields this module does not model.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ClaimKind for Activation {
+    const TYPE: &'static str = "activation";
+    const ISSUER_PREFIXES: &'static [char] = &['A'];
+    const SUBJECT_PREFIX: char = 'A';
+
+    fn kind(&self) -> &str {
+        &self.kind_name
+    }
+    fn set_type_version(&mut self, version: u32) {
+        self.kind_name = Self::TYPE.to_string();
+        self.version = version;
+    }
+    fn version(&self) -> u32 {
+        self.version
+    }
+}
+
+impl ActivationClaims {
+    /// The exporting account: `issuer_account` when set, else the issuer.
+    pub fn exporter(&self) -> &str {
+        if self.nats.issuer_account.is_empty() {
+            &self.iss
+        } else {
+            &self.nats.issuer_account
+        }
     }
 }

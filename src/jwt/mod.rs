@@ -26,9 +26,10 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha512_256};
 
 pub use claims::{
-    Account, AccountClaims, AccountLimits, ClaimKind, Claims, Export, ExportType, ExternalAuthorization,
-    Import, JetStreamLimits, Operator, OperatorClaims, Permission, Permissions, ResponsePermission,
-    SigningKey, TimeRange, User, UserClaims, UserPermissionLimits, UserScope, NO_LIMIT, REVOKE_ALL,
+    Account, AccountClaims, AccountLimits, Activation, ActivationClaims, ClaimKind, Claims, Export,
+    ExportType, ExternalAuthorization, Import, JetStreamLimits, Operator, OperatorClaims, Permission,
+    Permissions, ResponsePermission, SigningKey, TimeRange, User, UserClaims, UserPermissionLimits,
+    UserScope, NO_LIMIT, REVOKE_ALL,
 };
 pub use creds::{
     format_creds, format_decorated_jwt, format_decorated_seed, parse_creds, parse_decorated_jwt,
@@ -207,7 +208,7 @@ pub fn decode_without_time_check<T: ClaimKind>(jwt: &str) -> Result<Claims<T>, J
         return Err(JwtError::BadSubject(claims.sub));
     }
     // An account may sign only its own account JWT.
-    if T::SUBJECT_PREFIX == 'A' && claims.iss.starts_with('A') && claims.iss != claims.sub {
+    if T::TYPE == "account" && claims.iss.starts_with('A') && claims.iss != claims.sub {
         return Err(JwtError::BadIssuer(claims.iss));
     }
     Ok(claims)
@@ -288,7 +289,7 @@ pub fn encode_at<T: ClaimKind>(claims: &Claims<T>, signer: &KeyPair, iat: i64) -
     if !public_key_prefix(&issuer).is_some_and(|p| T::ISSUER_PREFIXES.contains(&p)) {
         return Err(JwtError::BadIssuer(issuer));
     }
-    if T::SUBJECT_PREFIX == 'A' && issuer.starts_with('A') && issuer != claims.sub {
+    if T::TYPE == "account" && issuer.starts_with('A') && issuer != claims.sub {
         return Err(JwtError::BadIssuer(issuer));
     }
     let mut c = claims.clone();
