@@ -169,3 +169,31 @@ async fn bench_measures_throughput_latency_and_idle_connections() {
     assert!(server.server.num_clients() >= 50);
     idle.close();
 }
+
+#[tokio::test]
+async fn server_info_shows_account_and_user() {
+    let opts = junction::Options {
+        users: vec![junction::options::UserConfig {
+            username: Some("ann".into()),
+            password: Some("pw".into()),
+            account: Some("TEAM".into()),
+            ..Default::default()
+        }],
+        accounts: vec![junction::options::AccountConfig {
+            name: "TEAM".into(),
+            ..Default::default()
+        }],
+        ..junction::Options::default()
+    };
+    let server = common::start(opts).await;
+    let mut cmd = junction(
+        &common::url(&server),
+        &["server", "info", "--user", "ann", "--password", "pw"],
+    );
+    cmd.stderr(Stdio::piped());
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("Account: TEAM"), "{shown}");
+    assert!(shown.contains("User: ann"), "{shown}");
+}

@@ -42,6 +42,20 @@ async fn info(args: InfoArgs) -> Result<()> {
     client.flush().await.context("the server did not answer PING")?;
     let rtt = start.elapsed();
     let info = client.server_info();
+    // Who the server says this connection is (account and user), as
+    // nats-server answers `$SYS.REQ.USER.INFO`.
+    let whoami = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        client.request("$SYS.REQ.USER.INFO", bytes::Bytes::new()),
+    )
+    .await
+    .ok()
+    .and_then(|r| r.ok())
+    .and_then(|m| serde_json::from_slice::<serde_json::Value>(&m.payload).ok())
+    .map(|v| v["data"].clone())
+    .unwrap_or(serde_json::Value::Null);
+    let account = whoami["account"].as_str().unwrap_or("").to_string();
+    let user = whoami["user"].as_str().unwrap_or("").to_string();
 
     if args.json {
         let value = serde_json::json!({
@@ -63,6 +77,8 @@ async fn info(args: InfoArgs) -> Result<()> {
             "connect_urls": info.connect_urls,
             "client_id": info.client_id,
             "client_ip": info.client_ip,
+            "account": account,
+            "user": user,
             "rtt_us": rtt.as_micros(),
         });
         let text = serde_json::to_string_pretty(&value)?;
@@ -106,6 +122,12 @@ async fn info(args: InfoArgs) -> Result<()> {
     t.section("This Connection");
     t.row("Client ID", info.client_id);
     t.row("Client IP", &info.client_ip);
+    if !account.is_empty() {
+        t.row("Account", &account);
+    }
+    if !user.is_empty() {
+        t.row("User", &user);
+    }
     t.row("URL", args.conn.url());
     t.row("RTT", format!("{rtt:?}"));
 

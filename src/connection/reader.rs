@@ -23,6 +23,9 @@ use crate::subscription::{Message, StallGate, Subscription};
 const MIN_READ_BUFFER: usize = 512;
 const MAX_READ_BUFFER: usize = 64 * 1024;
 
+/// Any client may ask who it is, as with nats-server.
+const USER_INFO: &[u8] = b"$SYS.REQ.USER.INFO";
+
 /// Longest pause of a producer for one lagging subscriber per read.
 const STALL_MAX: std::time::Duration = std::time::Duration::from_millis(5);
 
@@ -287,6 +290,12 @@ impl Session {
                 return Ok(());
             }
         }
+        if subject == USER_INFO {
+            if let Some(reply) = reply {
+                self.user_info(reply);
+                return Ok(());
+            }
+        }
         let result = self.cache.lookup(&self.account.sublist, subject);
         if result.is_empty() {
             if let (Some(reply), true) = (reply, self.opts.no_responders) {
@@ -311,6 +320,18 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Answers `$SYS.REQ.USER.INFO`: the account and user of this connection.
+    fn user_info(&self, reply: &[u8]) {
+        let server = &self.client.server;
+        let body = serde_json::json!({
+            "server": {"name": server.name, "host": server.opts.host, "id": server.id,
+                       "ver": crate::server::NATS_COMPAT_VERSION},
+            "data": {"user": self.client.user(), "account": self.account.name},
+        });
+        let payload = serde_json::to_vec(&body).unwrap_or_default();
+        crate::router::publish_internal(&self.account, reply, &payload);
     }
 
     /// Tells a requester nobody is listening: a `503` status message to its
