@@ -397,3 +397,59 @@ async fn example_accounts_config_works_end_to_end() {
         .iter()
         .any(|c| c.user() == "guest" && c.account().name == "SHOP"));
 }
+
+#[tokio::test]
+async fn stream_response_type_carries_several_replies_singleton_one() {
+    let mut opts = two_tenants();
+    opts.accounts[0].exports.push(ExportConfig {
+        kind: ExportKind::Service,
+        subject: "feed.replay".into(),
+        accounts: vec!["B".into()],
+        response_type: ResponseType::Stream,
+    });
+    opts.accounts[1].imports.push(ImportConfig {
+        kind: ExportKind::Service,
+        account: "A".into(),
+        subject: "feed.replay".into(),
+        ..Default::default()
+    });
+    let server = common::start(opts).await;
+    let url = common::url(&server);
+    let alice = login(&url, "alice").await;
+    let mut replay = alice.subscribe("feed.replay").await.unwrap();
+    let mut time = alice.subscribe("time.now").await.unwrap();
+    alice.flush().await.unwrap();
+    let responder = alice.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                Some(req) = replay.next() => {
+                    for i in 0..3 {
+                        responder.publish(req.reply.clone().unwrap(), format!("part {i}").into()).await.unwrap();
+                    }
+                }
+                Some(req) = time.next() => {
+                    for i in 0..3 {
+                        responder.publish(req.reply.clone().unwrap(), format!("tick {i}").into()).await.unwrap();
+                    }
+                }
+                else => break,
+            }
+        }
+    });
+    let bob = login(&url, "bob").await;
+    for (subject, expected) in [("feed.replay", 3), ("a.time", 1)] {
+        let inbox = bob.new_inbox();
+        let mut answers = bob.subscribe(inbox.clone()).await.unwrap();
+        bob.publish_with_reply(subject, inbox, "go".into()).await.unwrap();
+        bob.flush().await.unwrap();
+        let mut got = 0;
+        while tokio::time::timeout(Duration::from_millis(300), answers.next())
+            .await
+            .is_ok()
+        {
+            got += 1;
+        }
+        assert_eq!(got, expected, "{subject}");
+    }
+}
