@@ -76,6 +76,54 @@ pub struct Options {
     pub resolver: Option<ResolverConfig>,
     /// `resolver_preload { ACCOUNT_PUBLIC_KEY: "account jwt" }`.
     pub resolver_preload: Vec<(String, String)>,
+    /// `websocket { ... }`; `None` when there is no such block.
+    pub websocket: Option<WebsocketOptions>,
+    /// Closed connections kept for `/connz?state=closed` (`max_closed_clients`, default 10000).
+    pub max_closed_clients: usize,
+}
+
+/// `websocket { host, port, no_tls, same_origin, allowed_origins, compression,
+/// handshake_timeout, jwt_cookie, no_auth_user, username/password/token }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebsocketOptions {
+    pub host: String,
+    /// 0 picks a free port (`-1` in the file).
+    pub port: u16,
+    /// Must be true until TLS is supported (nats-server requires `no_tls: true` without a `tls {}` block).
+    pub no_tls: bool,
+    /// Only accept the Origin of the server's own host:port.
+    pub same_origin: bool,
+    /// Accepted `Origin` values (scheme://host[:port]); empty = any.
+    pub allowed_origins: Vec<String>,
+    /// Offer permessage-deflate.
+    pub compression: bool,
+    pub handshake_timeout: Duration,
+    /// Cookie carrying a user JWT for browsers.
+    pub jwt_cookie: Option<String>,
+    pub no_auth_user: Option<String>,
+    /// Credentials that apply to WebSocket clients only.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+}
+
+impl Default for WebsocketOptions {
+    fn default() -> Self {
+        WebsocketOptions {
+            host: "0.0.0.0".into(),
+            port: 8080,
+            no_tls: true,
+            same_origin: false,
+            allowed_origins: Vec::new(),
+            compression: false,
+            handshake_timeout: Duration::from_secs(2),
+            jwt_cookie: None,
+            no_auth_user: None,
+            username: None,
+            password: None,
+            token: None,
+        }
+    }
 }
 
 /// One configured user: user/password (plain or bcrypt), or an nkey.
@@ -224,6 +272,8 @@ impl Default for Options {
             trusted_keys: Vec::new(),
             resolver: None,
             resolver_preload: Vec::new(),
+            websocket: None,
+            max_closed_clients: 10_000,
         }
     }
 }
