@@ -1,6 +1,9 @@
 //! Junction: a NATS server in Rust. The core: accounts, the subject router,
 //! connections, the server, options and configuration, and the CLI.
 
+// serde_json::json! of the full /varz body nests deeper than the default.
+#![recursion_limit = "256"]
+
 pub mod account;
 pub mod accounts;
 pub mod auth;
@@ -10,6 +13,7 @@ pub mod config;
 pub mod connection;
 pub mod imports;
 pub mod jwt;
+pub mod monitor;
 pub mod operator;
 pub mod options;
 pub mod permissions;

@@ -58,13 +58,19 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
     }
     let running = Server::start(opts.clone()).await?;
     let server = running.server.clone();
+    let http = if opts.http_port != 0 {
+        let host = opts.http_host.clone().unwrap_or_else(|| opts.host.clone());
+        Some(crate::monitor::start(server.clone(), &host, opts.http_port).await?)
+    } else {
+        None
+    };
     let pid_file = opts.pid_file.clone();
     if let Some(path) = &pid_file {
         std::fs::write(path, std::process::id().to_string())
             .with_context(|| format!("writing pid file {}", path.display()))?;
     }
     let ports_file = match &opts.ports_file_dir {
-        Some(dir) => Some(write_ports_file(dir, &opts, running.addr)?),
+        Some(dir) => Some(write_ports_file(dir, &opts, running.addr, http)?),
         None => None,
     };
     tracing::info!(
@@ -100,7 +106,12 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
 }
 
 /// `<exe>_<pid>.ports` holding the URLs clients can use, as nats-server writes.
-fn write_ports_file(dir: &Path, opts: &Options, addr: std::net::SocketAddr) -> anyhow::Result<PathBuf> {
+fn write_ports_file(
+    dir: &Path,
+    opts: &Options,
+    addr: std::net::SocketAddr,
+    http: Option<std::net::SocketAddr>,
+) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -111,7 +122,10 @@ fn write_ports_file(dir: &Path, opts: &Options, addr: std::net::SocketAddr) -> a
     } else {
         opts.host.clone()
     };
-    let body = serde_json::json!({ "nats": [format!("nats://{host}:{}", addr.port())] });
+    let mut body = serde_json::json!({ "nats": [format!("nats://{host}:{}", addr.port())] });
+    if let Some(h) = http {
+        body["monitoring"] = serde_json::json!([format!("http://{host}:{}", h.port())]);
+    }
     std::fs::write(&path, serde_json::to_vec_pretty(&body)?)
         .with_context(|| format!("writing ports file {}", path.display()))?;
     Ok(path)

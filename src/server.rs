@@ -1,7 +1,7 @@
 //! The server: binds the client listener, accepts connections, keeps the
 //! registry of live clients, and runs shutdown and lame duck mode.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use crate::account::Account;
 use crate::accounts::Accounts;
 use crate::auth::{AuthError, Authenticator, Identity};
 use crate::connection::{self, Client, CloseReason};
+use crate::monitor::connz::ConnInfo;
 use crate::operator::{ClaimsService, OperatorMode};
 use crate::options::Options;
 
@@ -76,6 +77,10 @@ pub struct Server {
     /// Flips to true when the server stops; every long-running task watches it.
     shutdown: watch::Sender<bool>,
     client_addr: Mutex<Option<SocketAddr>>,
+    http_addr: Mutex<Option<SocketAddr>>,
+    websocket_addr: Mutex<Option<SocketAddr>>,
+    /// Recently closed connections, newest last, for `/connz?state=closed`.
+    closed: Mutex<VecDeque<ConnInfo>>,
     started_at: Instant,
 }
 
@@ -124,6 +129,9 @@ impl Server {
             lame_duck: AtomicBool::new(false),
             shutdown: watch::channel(false).0,
             client_addr: Mutex::new(None),
+            http_addr: Mutex::new(None),
+            websocket_addr: Mutex::new(None),
+            closed: Mutex::new(VecDeque::new()),
             started_at: Instant::now(),
         }))
     }
@@ -223,6 +231,47 @@ impl Server {
 
     pub(crate) fn unregister(&self, client: &Client) {
         self.clients.lock().remove(&client.id);
+        let max = self.opts.max_closed_clients;
+        if max > 0 {
+            let info = ConnInfo::of(client, true);
+            let mut closed = self.closed.lock();
+            if closed.len() >= max {
+                closed.pop_front();
+            }
+            closed.push_back(info);
+        }
+    }
+
+    /// Snapshots of recently closed connections.
+    pub fn closed_connections(&self) -> Vec<ConnInfo> {
+        self.closed.lock().iter().cloned().collect()
+    }
+
+    /// The port clients connect to (the bound one when `-p -1` was used).
+    pub fn client_port(&self) -> u16 {
+        self.client_addr.lock().map_or(self.opts.port, |a| a.port())
+    }
+
+    pub fn set_http_addr(&self, addr: SocketAddr) {
+        *self.http_addr.lock() = Some(addr);
+    }
+
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        *self.http_addr.lock()
+    }
+
+    pub fn set_websocket_addr(&self, addr: SocketAddr) {
+        *self.websocket_addr.lock() = Some(addr);
+    }
+
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        *self.websocket_addr.lock()
+    }
+
+    /// Resolves once the server has been told to stop.
+    pub async fn stopped(&self) {
+        let mut rx = self.shutdown.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
     }
 
     /// The INFO line for one client.

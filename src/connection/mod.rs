@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use junction_nats::encode;
@@ -48,6 +49,18 @@ struct Outbound {
     out_bytes: u64,
 }
 
+/// What a client says about itself in CONNECT.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+}
+
+fn unix_nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// The shared half of a connection.
 pub struct Client {
     pub id: u64,
@@ -76,7 +89,12 @@ pub struct Client {
     subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
     pings_out: AtomicU32,
     close_reason: Mutex<Option<CloseReason>>,
-    name: Mutex<String>,
+    /// `name`, `lang` and `version` from CONNECT.
+    meta: Mutex<ClientMeta>,
+    /// When the connection was accepted.
+    pub started: SystemTime,
+    /// Unix time in nanoseconds of the last operation received.
+    last_activity: AtomicU64,
     me: Weak<Client>,
 }
 
@@ -113,7 +131,9 @@ impl Client {
             subs: Mutex::new(HashMap::new()),
             pings_out: AtomicU32::new(0),
             close_reason: Mutex::new(None),
-            name: Mutex::new(String::new()),
+            meta: Mutex::new(ClientMeta::default()),
+            started: SystemTime::now(),
+            last_activity: AtomicU64::new(unix_nanos(SystemTime::now())),
             me: me.clone(),
         })
     }
@@ -155,13 +175,42 @@ impl Client {
 
     /// The client's name from CONNECT.
     pub fn name(&self) -> String {
-        self.name.lock().clone()
+        self.meta.lock().name.clone()
+    }
+
+    /// `name`, `lang` and `version` the client sent in CONNECT.
+    pub fn meta(&self) -> ClientMeta {
+        self.meta.lock().clone()
+    }
+
+    /// When the client last sent something.
+    pub fn last_activity(&self) -> SystemTime {
+        UNIX_EPOCH + std::time::Duration::from_nanos(self.last_activity.load(Ordering::Relaxed))
+    }
+
+    fn touch(&self) {
+        self.last_activity
+            .store(unix_nanos(SystemTime::now()), Ordering::Relaxed);
+    }
+
+    /// Bytes queued for the client and not yet written.
+    pub fn pending_bytes(&self) -> usize {
+        self.out.lock().buf.len()
     }
 
     /// Messages and bytes delivered to this client.
     pub fn out_counts(&self) -> (u64, u64) {
         let out = self.out.lock();
         (out.out_msgs, out.out_bytes)
+    }
+
+    /// The subjects of the client's subscriptions.
+    pub fn subscription_subjects(&self) -> Vec<String> {
+        self.subs
+            .lock()
+            .values()
+            .map(|s| String::from_utf8_lossy(&s.subject).into_owned())
+            .collect()
     }
 
     /// Number of subscriptions the client holds.
@@ -259,7 +308,6 @@ impl Subscriber for Client {
             return None;
         }
         let was_empty = out.buf.is_empty();
-        let before = out.buf.len();
         match msg.header_len {
             Some(h) if self.headers() => {
                 encode::hmsg(&mut out.buf, msg.subject, &sub.sid, msg.reply, h, msg.payload)
@@ -270,7 +318,11 @@ impl Subscriber for Client {
         }
         let pending = out.buf.len();
         out.out_msgs += 1;
-        out.out_bytes += (pending - before) as u64;
+        // Payload bytes, as nats-server counts them (not the MSG line).
+        out.out_bytes += match msg.header_len {
+            Some(h) if !self.headers() => msg.payload.len() - h,
+            _ => msg.payload.len(),
+        } as u64;
         if pending > self.server.opts.max_pending {
             drop(out);
             tracing::warn!(

@@ -91,8 +91,15 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
                 return;
             }
             Ok(n) => n,
-            Err(_) => {
-                session.client.close(CloseReason::ReadError);
+            Err(e) => {
+                // A peer that resets instead of closing still just left.
+                let reason = match e.kind() {
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                        CloseReason::ClientClosed
+                    }
+                    _ => CloseReason::ReadError,
+                };
+                session.client.close(reason);
                 return;
             }
         };
@@ -120,6 +127,7 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         }
         buf.advance(at);
         session.flush_tally();
+        session.client.touch();
         if let Some(gate) = session.stall.take() {
             // Give the lagging subscriber a moment to drain before reading
             // more from this producer (bounded, as nats-server's stall).
@@ -245,7 +253,11 @@ impl Session {
         self.client
             .no_responders
             .store(opts.no_responders, Ordering::Relaxed);
-        *self.client.name.lock() = opts.name.clone();
+        *self.client.meta.lock() = super::ClientMeta {
+            name: opts.name.clone(),
+            lang: opts.lang.clone(),
+            version: opts.version.clone(),
+        };
         self.opts = opts;
         self.connected = true;
         self.ok();

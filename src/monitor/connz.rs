@@ -1,0 +1,214 @@
+//! `/connz`: open and closed connections, sorted and paged like
+//! nats-server's, with subscriptions, account and user on request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::Serialize;
+
+use super::time::{rfc3339, uptime};
+use super::{query_bool, query_number, BadRequest};
+use crate::connection::Client;
+use crate::server::Server;
+
+/// One connection, with nats-server's field names.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnInfo {
+    pub cid: u64,
+    pub kind: &'static str,
+    /// Which listener: `nats`, `websocket` or `mqtt`.
+    #[serde(rename = "type")]
+    pub transport: &'static str,
+    pub ip: String,
+    pub port: u16,
+    pub start: String,
+    pub last_activity: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub rtt: String,
+    pub uptime: String,
+    pub idle: String,
+    pub pending_bytes: usize,
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    pub subscriptions: usize,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub lang: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    #[serde(skip_serializing_if = "String::is_empty", rename = "authorized_user")]
+    pub user: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub account: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions_list: Vec<String>,
+    #[serde(skip)]
+    started: SystemTime,
+    #[serde(skip)]
+    last: SystemTime,
+    #[serde(skip)]
+    subjects: Vec<String>,
+}
+
+impl ConnInfo {
+    /// A snapshot of `client` as it is now (or as it closed).
+    pub fn of(client: &Client, closed: bool) -> ConnInfo {
+        let now = SystemTime::now();
+        let meta = client.meta();
+        let (out_msgs, out_bytes) = client.out_counts();
+        let last = client.last_activity();
+        let subjects = client.subscription_subjects();
+        ConnInfo {
+            cid: client.id,
+            kind: "Client",
+            transport: client.transport,
+            ip: client.remote.ip().to_string(),
+            port: client.remote.port(),
+            start: rfc3339(client.started),
+            last_activity: rfc3339(last),
+            stop: closed.then(|| rfc3339(now)),
+            reason: if closed {
+                client.close_reason().map(|r| r.to_string())
+            } else {
+                None
+            },
+            rtt: "0s".into(),
+            uptime: uptime(now.duration_since(client.started).unwrap_or_default()),
+            idle: uptime(now.duration_since(last).unwrap_or_default()),
+            pending_bytes: if closed { 0 } else { client.pending_bytes() },
+            in_msgs: client.counters.in_msgs.load(std::sync::atomic::Ordering::Relaxed),
+            out_msgs,
+            in_bytes: client
+                .counters
+                .in_bytes
+                .load(std::sync::atomic::Ordering::Relaxed),
+            out_bytes,
+            subscriptions: subjects.len(),
+            name: meta.name,
+            lang: meta.lang,
+            version: meta.version,
+            user: client.user(),
+            account: client.account().name.clone(),
+            subscriptions_list: Vec::new(),
+            started: client.started,
+            last,
+            subjects,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Connz {
+    server_id: String,
+    now: String,
+    num_connections: usize,
+    total: usize,
+    offset: usize,
+    limit: usize,
+    connections: Vec<ConnInfo>,
+}
+
+const SORTS: [&str; 13] = [
+    "cid",
+    "start",
+    "subs",
+    "pending",
+    "msgs_to",
+    "msgs_from",
+    "bytes_to",
+    "bytes_from",
+    "last",
+    "idle",
+    "uptime",
+    "stop",
+    "reason",
+];
+
+pub async fn connz(
+    State(server): State<Arc<Server>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Connz>, BadRequest> {
+    Ok(Json(build(&server, &q)?))
+}
+
+pub fn build(server: &Server, q: &HashMap<String, String>) -> Result<Connz, BadRequest> {
+    let subs = query_bool("subs", q.get("subs"))?;
+    let auth = query_bool("auth", q.get("auth"))?;
+    let offset = query_number("offset", q.get("offset"))?.unwrap_or(0);
+    let limit = query_number("limit", q.get("limit"))?.unwrap_or(1024);
+    let cid = query_number("cid", q.get("cid"))?;
+    let sort = q.get("sort").map(String::as_str).unwrap_or("cid");
+    if !SORTS.contains(&sort) {
+        return Err(BadRequest(format!("Invalid sorting option: {sort}")));
+    }
+    let state = q.get("state").map(String::as_str).unwrap_or("open");
+    let (open, closed) = match state {
+        "open" => (true, false),
+        "closed" => (false, true),
+        "any" | "all" => (true, true),
+        other => return Err(BadRequest(format!("Invalid connection state: {other}"))),
+    };
+    if (sort == "stop" || sort == "reason") && !closed {
+        return Err(BadRequest(format!(
+            "Invalid sorting option {sort:?} for open connections"
+        )));
+    }
+    let account = q.get("acc");
+    let mut conns: Vec<ConnInfo> = Vec::new();
+    if open {
+        conns.extend(server.clients().iter().map(|c| ConnInfo::of(c, false)));
+    }
+    if closed {
+        conns.extend(server.closed_connections());
+    }
+    if let Some(id) = cid {
+        conns.retain(|c| c.cid as usize == id);
+    }
+    if let Some(acc) = account {
+        conns.retain(|c| &c.account == acc);
+    }
+    match sort {
+        "cid" => conns.sort_by_key(|c| c.cid),
+        "start" => conns.sort_by_key(|c| c.started),
+        "subs" => conns.sort_by_key(|c| std::cmp::Reverse(c.subscriptions)),
+        "pending" => conns.sort_by_key(|c| std::cmp::Reverse(c.pending_bytes)),
+        "msgs_to" => conns.sort_by_key(|c| std::cmp::Reverse(c.out_msgs)),
+        "msgs_from" => conns.sort_by_key(|c| std::cmp::Reverse(c.in_msgs)),
+        "bytes_to" => conns.sort_by_key(|c| std::cmp::Reverse(c.out_bytes)),
+        "bytes_from" => conns.sort_by_key(|c| std::cmp::Reverse(c.in_bytes)),
+        "last" => conns.sort_by_key(|c| std::cmp::Reverse(c.last)),
+        "idle" => conns.sort_by_key(|c| c.last),
+        "uptime" => conns.sort_by_key(|c| c.started),
+        "stop" => conns.sort_by(|a, b| b.stop.cmp(&a.stop)),
+        _ => conns.sort_by(|a, b| a.reason.cmp(&b.reason)),
+    }
+    let total = conns.len();
+    let mut page: Vec<ConnInfo> = conns.into_iter().skip(offset).take(limit).collect();
+    for c in &mut page {
+        if subs {
+            c.subscriptions_list = std::mem::take(&mut c.subjects);
+        }
+        if !auth {
+            c.user.clear();
+            c.account.clear();
+        }
+    }
+    Ok(Connz {
+        server_id: server.id.clone(),
+        now: rfc3339(SystemTime::now()),
+        num_connections: page.len(),
+        total,
+        offset,
+        limit,
+        connections: page,
+    })
+}

@@ -1,0 +1,95 @@
+//! `/metrics`: the `/varz` figures and per-account connections in
+//! Prometheus text format, so no separate exporter is needed.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use crate::server::Server;
+
+pub async fn metrics(State(server): State<Arc<Server>>) -> impl IntoResponse {
+    let st = &server.stats;
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP junction_{name} {help}\n# TYPE junction_{name} {kind}\njunction_{name} {value}"
+        );
+    };
+    metric(
+        "connections",
+        "gauge",
+        "Client connections open now.",
+        server.num_clients() as u64,
+    );
+    metric(
+        "total_connections",
+        "counter",
+        "Client connections accepted since start.",
+        st.total_connections.load(Relaxed),
+    );
+    metric(
+        "in_msgs_total",
+        "counter",
+        "Messages received from clients.",
+        st.in_msgs.load(Relaxed),
+    );
+    metric(
+        "out_msgs_total",
+        "counter",
+        "Messages delivered to subscribers.",
+        st.out_msgs.load(Relaxed),
+    );
+    metric(
+        "in_bytes_total",
+        "counter",
+        "Payload bytes received from clients.",
+        st.in_bytes.load(Relaxed),
+    );
+    metric(
+        "out_bytes_total",
+        "counter",
+        "Payload bytes delivered to subscribers.",
+        st.out_bytes.load(Relaxed),
+    );
+    metric(
+        "slow_consumers_total",
+        "counter",
+        "Clients disconnected as slow consumers.",
+        st.slow_consumers.load(Relaxed),
+    );
+    let subs: u64 = server.accounts.all().iter().map(|a| a.sublist.count()).sum();
+    metric("subscriptions", "gauge", "Subscriptions in all accounts.", subs);
+    metric(
+        "mem_bytes",
+        "gauge",
+        "Resident memory of the server process.",
+        super::varz::resident_bytes(),
+    );
+    metric(
+        "uptime_seconds",
+        "counter",
+        "Seconds since the server started.",
+        server.uptime().as_secs(),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP junction_account_connections Client connections open now, by account and listener."
+    );
+    let _ = writeln!(out, "# TYPE junction_account_connections gauge");
+    let mut counts: std::collections::BTreeMap<(String, &str), u64> = Default::default();
+    for c in server.clients() {
+        *counts.entry((c.account().name.clone(), c.transport)).or_default() += 1;
+    }
+    for ((account, transport), n) in counts {
+        let _ = writeln!(
+            out,
+            "junction_account_connections{{account=\"{account}\",type=\"{transport}\"}} {n}"
+        );
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}

@@ -1,0 +1,93 @@
+//! The HTTP side: nats-server's monitoring endpoints (`/varz`, `/connz`,
+//! `/subsz`, `/accountz`, `/accstatz`, `/routez`, `/gatewayz`, `/leafz`,
+//! `/jsz`, `/healthz`) with the same JSON, plus `/metrics` in Prometheus
+//! text format, served by axum.
+
+pub mod connz;
+mod metrics;
+mod other;
+mod subsz;
+pub mod time;
+mod varz;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::server::Server;
+
+/// A bad query parameter: 400 with a JSON body naming it.
+pub struct BadRequest(pub String);
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": self.0 })),
+        )
+            .into_response()
+    }
+}
+
+/// The routes, for the listener and for tests.
+pub fn router(server: Arc<Server>) -> Router {
+    Router::new()
+        .route("/varz", get(varz::varz))
+        .route("/connz", get(connz::connz))
+        .route("/subsz", get(subsz::subsz))
+        .route("/subscriptionsz", get(subsz::subsz))
+        .route("/accountz", get(other::accountz))
+        .route("/accstatz", get(other::accstatz))
+        .route("/routez", get(other::routez))
+        .route("/gatewayz", get(other::gatewayz))
+        .route("/leafz", get(other::leafz))
+        .route("/jsz", get(other::jsz))
+        .route("/healthz", get(other::healthz))
+        .route("/metrics", get(metrics::metrics))
+        .route("/", get(other::index))
+        .with_state(server)
+}
+
+/// Binds the monitoring port and serves until the server shuts down.
+pub async fn start(server: Arc<Server>, host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    let bind = format!("{host}:{port}");
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .with_context(|| format!("can't listen on the monitoring port {bind}"))?;
+    let addr = listener.local_addr()?;
+    server.set_http_addr(addr);
+    tracing::info!("Starting http monitor on http://{addr}");
+    let stopped = server.clone();
+    let app = router(server);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stopped.stopped().await })
+            .await;
+    });
+    Ok(addr)
+}
+
+/// `?flag=1`, `true`, `detail` … as nats-server reads booleans in queries.
+pub(crate) fn query_bool(name: &str, value: Option<&String>) -> Result<bool, BadRequest> {
+    match value.map(|v| v.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v.is_empty() || v == "1" || v == "true" || v == "detail" => Ok(true),
+        Some(v) if v == "0" || v == "false" => Ok(false),
+        Some(v) => Err(BadRequest(format!("invalid value {v:?} for {name}"))),
+    }
+}
+
+/// `?name=123` as a non-negative integer.
+pub(crate) fn query_number(name: &str, value: Option<&String>) -> Result<Option<usize>, BadRequest> {
+    value
+        .map(|v| {
+            v.parse::<usize>()
+                .map_err(|_| BadRequest(format!("invalid value {v:?} for {name}")))
+        })
+        .transpose()
+}

@@ -1,0 +1,102 @@
+//! `/varz`: the server's identity, options and message counters.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::time::{rfc3339, uptime};
+use crate::server::{Server, NATS_COMPAT_VERSION};
+
+/// Resident memory of this process, from /proc.
+pub fn resident_bytes() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .unwrap_or(0);
+    // SAFETY: sysconf has no memory effects.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * page.max(0) as u64
+}
+
+pub fn varz_json(server: &Server) -> Value {
+    let mut v = varz_body(server);
+    if server.auth_required() {
+        // Present only when true, as in nats-server; it follows `port`.
+        if let Value::Object(map) = &mut v {
+            let entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
+            for (k, val) in entries {
+                let after_port = k == "port";
+                map.insert(k, val);
+                if after_port {
+                    map.insert("auth_required".into(), Value::Bool(true));
+                }
+            }
+        }
+    }
+    v
+}
+
+fn varz_body(server: &Server) -> Value {
+    let o = &server.opts;
+    let st = &server.stats;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let subscriptions: u64 = server.accounts.all().iter().map(|a| a.sublist.count()).sum();
+    let http = server.http_addr();
+    json!({
+        "server_id": server.id,
+        "server_name": server.name,
+        "version": NATS_COMPAT_VERSION,
+        "proto": 1,
+        "go": format!("junction {}", env!("CARGO_PKG_VERSION")),
+        "host": o.host,
+        "port": server.client_port(),
+        "max_connections": o.max_connections,
+        "ping_interval": o.ping_interval.as_nanos() as u64,
+        "ping_max": o.ping_max,
+        "http_host": http.map(|a| a.ip().to_string()).unwrap_or_default(),
+        "http_port": http.map_or(0, |a| a.port()),
+        "http_base_path": "",
+        "https_port": 0,
+        "auth_timeout": o.auth_timeout.as_secs_f64(),
+        "max_control_line": o.max_control_line,
+        "max_payload": o.max_payload,
+        "max_pending": o.max_pending,
+        "cluster": {},
+        "gateway": {},
+        "leaf": {},
+        "mqtt": {},
+        "websocket": server.websocket_addr().map_or(json!({}), |a| json!({"host": a.ip().to_string(), "port": a.port(), "no_tls": true})),
+        "jetstream": {},
+        "tls_timeout": 2,
+        "write_deadline": o.write_deadline.as_nanos() as u64,
+        "start": rfc3339(server.started),
+        "now": rfc3339(SystemTime::now()),
+        "uptime": uptime(server.uptime()),
+        "mem": resident_bytes(),
+        "cores": cores,
+        "gomaxprocs": cores,
+        "cpu": 0,
+        "connections": server.num_clients(),
+        "total_connections": st.total_connections.load(Relaxed),
+        "routes": 0,
+        "remotes": 0,
+        "leafnodes": 0,
+        "in_msgs": st.in_msgs.load(Relaxed),
+        "out_msgs": st.out_msgs.load(Relaxed),
+        "in_bytes": st.in_bytes.load(Relaxed),
+        "out_bytes": st.out_bytes.load(Relaxed),
+        "slow_consumers": st.slow_consumers.load(Relaxed),
+        "subscriptions": subscriptions,
+        "http_req_stats": {},
+        "config_load_time": rfc3339(server.started),
+        "system_account": server.accounts.system.name,
+    })
+}
+
+pub async fn varz(State(server): State<Arc<Server>>) -> Json<Value> {
+    Json(varz_json(&server))
+}
