@@ -191,3 +191,19 @@ async fn trace_flag_logs_client_operations_to_the_log_file() {
     assert!(text.contains("Server is ready"), "{text}");
     assert!(text.contains("<<- [SUB trace.me 1]"), "{text}");
 }
+
+#[tokio::test]
+async fn monitoring_port_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (running, _addr) = start(dir.path(), &["-m", &port.to_string()]);
+    let ports = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ports).unwrap()).unwrap();
+    assert_eq!(json["monitoring"][0], format!("http://127.0.0.1:{port}"));
+    let http: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert_eq!(common::http_json(http, "/healthz").await["status"], "ok");
+    drop(running);
+}
