@@ -4,6 +4,7 @@
 //! text format, served by axum.
 
 pub mod connz;
+mod demo;
 mod metrics;
 mod other;
 mod subsz;
@@ -49,7 +50,9 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/jsz", get(other::jsz))
         .route("/healthz", get(other::healthz))
         .route("/metrics", get(metrics::metrics))
-        .route("/", get(other::index))
+        .route("/monitor", get(other::index))
+        .route("/", get(demo::index))
+        .route("/{*file}", get(demo::file))
         .with_state(server)
 }
 

@@ -1,0 +1,130 @@
+// Junction demo: the official nats.ws client in the page talks NATS over
+// WebSocket to junction; the figures come from junction's monitoring
+// endpoints on the same origin as this page.
+import { connect, StringCodec, headers } from "./vendor/nats.js";
+
+const sc = StringCodec();
+const $ = (id) => document.getElementById(id);
+let nc;
+let received = 0;
+
+function log(subject, data, reply) {
+  received += 1;
+  const li = document.createElement("li");
+  li.textContent = `${subject}${reply ? " (reply to " + reply + ")" : ""}: ${data}`;
+  li.className = "msg";
+  $("messages").prepend(li);
+  while ($("messages").children.length > 200) $("messages").lastChild.remove();
+}
+
+async function start() {
+  const varz = await (await fetch("/varz")).json();
+  const port = varz.websocket && varz.websocket.port;
+  if (!port) throw new Error("the server has no websocket listener");
+  const url = `ws://${location.hostname}:${port}`;
+  nc = await connect({ servers: url, name: "junction demo page" });
+  $("status").textContent = "connected";
+  $("status").className = "ok";
+  $("server").textContent = `${url} · ${nc.info.server_name}`;
+  nc.closed().then(() => {
+    $("status").textContent = "disconnected";
+    $("status").className = "bad";
+  });
+  subscribe($("sub-subject").value);
+}
+
+async function subscribe(subject) {
+  const sub = nc.subscribe(subject);
+  const li = document.createElement("li");
+  li.textContent = subject;
+  $("subs").append(li);
+  for await (const m of sub) log(m.subject, sc.decode(m.data), m.reply);
+}
+
+$("sub-form").onsubmit = (e) => {
+  e.preventDefault();
+  subscribe($("sub-subject").value);
+};
+
+$("pub-form").onsubmit = async (e) => {
+  e.preventDefault();
+  const h = headers();
+  h.set("Sent-By", "junction-demo");
+  nc.publish($("pub-subject").value, sc.encode($("pub-payload").value), { headers: h });
+  await nc.flush();
+};
+
+$("req-form").onsubmit = async (e) => {
+  e.preventDefault();
+  try {
+    const m = await nc.request($("req-subject").value, sc.encode($("req-payload").value), { timeout: 2000 });
+    $("reply").textContent = sc.decode(m.data);
+  } catch (err) {
+    $("reply").textContent = `error: ${err.message}`;
+  }
+};
+
+$("rep-form").onsubmit = async (e) => {
+  e.preventDefault();
+  const subject = $("rep-subject").value;
+  const li = document.createElement("li");
+  li.textContent = `answering ${subject}`;
+  $("replying").append(li);
+  for await (const m of nc.subscribe(subject)) {
+    m.respond(sc.encode(`browser says: ${sc.decode(m.data)}`));
+  }
+};
+
+// Live figures, once a second, with a small chart of messages per second.
+const history = [];
+let last;
+async function refresh() {
+  try {
+    const v = await (await fetch("/varz")).json();
+    const c = await (await fetch("/connz?auth=1&limit=50")).json();
+    const byType = {};
+    for (const conn of c.connections) byType[conn.type] = (byType[conn.type] || 0) + 1;
+    const rate = last ? Math.max(0, v.in_msgs - last.in_msgs) : 0;
+    last = v;
+    history.push(rate);
+    if (history.length > 60) history.shift();
+    const rows = [
+      ["connections", v.connections],
+      ["by listener", Object.entries(byType).map(([t, n]) => `${t}: ${n}`).join(", ") || "–"],
+      ["subscriptions", v.subscriptions],
+      ["messages in", v.in_msgs],
+      ["messages out", v.out_msgs],
+      ["msgs/s in", rate],
+      ["uptime", v.uptime],
+    ];
+    $("figures").innerHTML = rows.map(([k, x]) => `<tr><th>${k}</th><td data-figure="${k}">${x}</td></tr>`).join("");
+    $("conns").tBodies[0].innerHTML = c.connections
+      .map((x) => `<tr><td>${x.cid}</td><td>${x.type}</td><td>${x.account || ""}</td><td>${x.name || ""}</td><td>${x.in_msgs}</td><td>${x.out_msgs}</td><td>${x.subscriptions}</td></tr>`)
+      .join("");
+    draw();
+  } catch (err) {
+    $("figures").innerHTML = `<tr><td>monitoring unavailable: ${err.message}</td></tr>`;
+  }
+}
+
+function draw() {
+  const cv = $("chart");
+  const g = cv.getContext("2d");
+  g.clearRect(0, 0, cv.width, cv.height);
+  const max = Math.max(1, ...history);
+  g.strokeStyle = "#2a7";
+  g.beginPath();
+  history.forEach((v, i) => {
+    const x = (i / 59) * (cv.width - 4) + 2;
+    const y = cv.height - 4 - (v / max) * (cv.height - 8);
+    i ? g.lineTo(x, y) : g.moveTo(x, y);
+  });
+  g.stroke();
+  g.fillText(`${max} msgs/s`, 4, 12);
+}
+
+setInterval(refresh, 1000);
+refresh();
+start().catch((err) => {
+  $("status").textContent = `error: ${err.message}`;
+});
