@@ -64,6 +64,9 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
     } else {
         None
     };
+    if let Some(ws) = &opts.websocket {
+        crate::websocket::start(server.clone(), ws).await?;
+    }
     let pid_file = opts.pid_file.clone();
     if let Some(path) = &pid_file {
         std::fs::write(path, std::process::id().to_string())

@@ -332,11 +332,21 @@ impl Server {
         self.close_all(CloseReason::ServerShutdown);
     }
 
+    /// A new connection id, counted in `total_connections`.
+    pub(crate) fn next_client_id(&self) -> u64 {
+        self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+        self.next_cid.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Whether another client would pass `max_connections`.
+    pub(crate) fn at_max_connections(&self) -> bool {
+        self.num_clients() >= self.opts.max_connections
+    }
+
     fn accept(self: &Arc<Self>, stream: TcpStream, remote: SocketAddr) {
         let _ = stream.set_nodelay(true);
-        let id = self.next_cid.fetch_add(1, Ordering::Relaxed) + 1;
-        self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
-        let over_limit = self.num_clients() >= self.opts.max_connections;
+        let id = self.next_client_id();
+        let over_limit = self.at_max_connections();
         let server = self.clone();
         tokio::spawn(async move {
             let (reader, writer) = stream.into_split();
@@ -344,7 +354,7 @@ impl Server {
                 refuse_max_connections(server, id, remote, writer).await;
                 return;
             }
-            connection::serve(server, id, remote, "nats", reader, writer).await;
+            connection::serve(server, id, remote, "nats", None, reader, writer).await;
         });
     }
 

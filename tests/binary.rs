@@ -200,7 +200,12 @@ async fn monitoring_port_from_the_command_line() {
         l.local_addr().unwrap().port()
     };
     let (running, _addr) = start(dir.path(), &["-m", &port.to_string()]);
-    let ports = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+    let ports = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ports).unwrap()).unwrap();
     assert_eq!(json["monitoring"][0], format!("http://127.0.0.1:{port}"));
     let http: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();

@@ -11,6 +11,7 @@ use super::auth::{self, AuthState};
 use super::error::ConfigError;
 use super::units::{parse_duration, parse_storage_size, split_host_port};
 use super::value::{Entry, Map, Value, ValueKind};
+use super::websocket::{self, WebsocketState};
 use crate::options::Options;
 
 pub(super) type Result<T> = std::result::Result<T, ConfigError>;
@@ -56,8 +57,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "no_header_support",
     "connect_error_reports",
     "reconnect_error_reports",
-    "websocket",
-    "ws",
     "mqtt",
     "server_tags",
     "server_metadata",
@@ -65,7 +64,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "default_js_domain",
     "ocsp_cache",
     "no_fast_producer_stall",
-    "max_closed_clients",
     "proxies",
 ];
 
@@ -107,6 +105,8 @@ pub fn apply(opts: &mut Options, cfg: &Map) -> Result<()> {
     }
     let result = auth::finish(opts, &mut state.auth);
     state.check(result);
+    let result = websocket::finish(opts, &mut state.websocket);
+    state.check(result);
     match ConfigError::from_list(state.errors) {
         Some(e) => Err(e),
         None => Ok(()),
@@ -120,6 +120,8 @@ struct State {
     store_dir_set: bool,
     /// Users, accounts and operators, cross-checked once every key has been seen.
     auth: AuthState,
+    /// The `websocket` block, checked against users and operators at the end.
+    websocket: WebsocketState,
 }
 
 impl State {
@@ -166,6 +168,9 @@ fn apply_top(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
         "max_pending" => opts.max_pending = or_default(non_negative(entry)?, defaults.max_pending),
         "max_connections" | "max_conn" => opts.max_connections = non_negative(entry)?,
         "max_subscriptions" | "max_subs" => opts.max_subscriptions = non_negative(entry)?,
+        "max_closed_clients" => {
+            opts.max_closed_clients = or_default(non_negative(entry)?, defaults.max_closed_clients)
+        }
         "write_deadline" => {
             opts.write_deadline = or_default(duration_or_seconds(entry)?, defaults.write_deadline)
         }
@@ -205,6 +210,7 @@ fn apply_top(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
         "logtime" => opts.logtime = boolean(entry)?,
         "jetstream" => jetstream(opts, entry, state)?,
         "store_dir" | "storedir" => store_dir(opts, entry, state)?,
+        "websocket" | "ws" => websocket::websocket(entry, &mut state.websocket)?,
         _ => other_key(entry, &key, "", UNSUPPORTED_TOP)?,
     }
     Ok(())
@@ -323,7 +329,7 @@ pub(super) fn string(entry: &Entry) -> Result<&str> {
     entry.value.as_str().ok_or_else(|| wrong_type(entry, "a string"))
 }
 
-fn integer(entry: &Entry) -> Result<i64> {
+pub(super) fn integer(entry: &Entry) -> Result<i64> {
     entry
         .value
         .as_i64()
@@ -399,7 +405,7 @@ fn monitor_port(entry: &Entry, port: i64) -> Result<u16> {
 }
 
 /// `listen`-style values: a port alone, or `"host:port"`. The host is `None` when not given.
-fn listen_address(entry: &Entry) -> Result<(Option<String>, i64)> {
+pub(super) fn listen_address(entry: &Entry) -> Result<(Option<String>, i64)> {
     match &entry.value.kind {
         ValueKind::Integer(port) => Ok((None, *port)),
         ValueKind::String(s) => {
@@ -428,7 +434,7 @@ pub(super) fn parse_duration_value(entry: &Entry, text: &str) -> Result<Duration
 }
 
 /// A duration string such as `"2s"`; nats-server also takes a bare integer as seconds here.
-fn duration_or_seconds(entry: &Entry) -> Result<Duration> {
+pub(super) fn duration_or_seconds(entry: &Entry) -> Result<Duration> {
     match &entry.value.kind {
         ValueKind::String(s) => parse_duration_value(entry, s),
         ValueKind::Integer(n) => {

@@ -15,11 +15,14 @@ mod error;
 mod parser;
 mod units;
 mod value;
+mod websocket;
 
 #[cfg(test)]
 mod auth_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod websocket_tests;
 
 use std::path::Path;
 

@@ -1099,8 +1099,6 @@ fn nats_keys_junction_lacks_are_reported_as_unsupported() {
         "leafnodes",
         "leaf",
         "tls",
-        "websocket",
-        "ws",
         "mqtt",
         "resolver_tls",
         "resolver_pinned_accounts",

@@ -72,6 +72,8 @@ pub struct Client {
     permissions: OnceLock<Arc<ClientPermissions>>,
     /// `iat` of the user JWT, checked against revocations.
     issued_at: AtomicU64,
+    /// A user JWT from the WebSocket `jwt_cookie`, used when CONNECT has none.
+    pub cookie_jwt: Option<String>,
     /// The nonce offered in INFO, for nkey and JWT signatures.
     pub nonce: String,
     pub remote: SocketAddr,
@@ -105,6 +107,7 @@ impl Client {
         account: Arc<Account>,
         remote: SocketAddr,
         transport: &'static str,
+        cookie_jwt: Option<String>,
     ) -> Arc<Self> {
         let nonce = if server.needs_nonce() {
             crate::auth::new_nonce()
@@ -119,6 +122,7 @@ impl Client {
             permissions: OnceLock::new(),
             issued_at: AtomicU64::new(0),
             nonce,
+            cookie_jwt,
             remote,
             transport,
             counters: Counters::default(),
@@ -360,13 +364,21 @@ pub async fn serve<R, W>(
     id: u64,
     remote: SocketAddr,
     transport: &'static str,
+    cookie_jwt: Option<String>,
     reader: R,
     writer: W,
 ) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let client = Client::new(id, server.clone(), server.global.clone(), remote, transport);
+    let client = Client::new(
+        id,
+        server.clone(),
+        server.global.clone(),
+        remote,
+        transport,
+        cookie_jwt,
+    );
     server.register(client.clone());
     client.queue_proto(&server.info_for(&client));
     let read_task = tokio::spawn(reader::run(client.clone(), reader));

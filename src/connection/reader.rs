@@ -213,7 +213,7 @@ impl Session {
     }
 
     fn connect(&mut self, json: &[u8]) -> Result<(), Stop> {
-        let opts: ConnectOptions = match serde_json::from_slice(json) {
+        let mut opts: ConnectOptions = match serde_json::from_slice(json) {
             Ok(o) => o,
             Err(_) => {
                 self.client.close(CloseReason::ProtocolViolation);
@@ -222,7 +222,16 @@ impl Session {
         };
         let server = &self.client.server;
         if !self.connected {
-            match server.authenticate(&opts, &self.client.nonce, "STANDARD") {
+            // Browsers may carry their JWT in a cookie instead of CONNECT.
+            if opts.jwt.is_none() {
+                opts.jwt = self.client.cookie_jwt.clone();
+            }
+            let kind = match self.client.transport {
+                "websocket" => "WEBSOCKET",
+                "mqtt" => "MQTT",
+                _ => "STANDARD",
+            };
+            match server.authenticate(&opts, &self.client.nonce, kind) {
                 Ok(id) => {
                     self.account = id.account.clone();
                     if let Some(max) = id.limits.payload {

@@ -1,0 +1,142 @@
+//! NATS over WebSocket, as browsers' `nats.ws` speaks it: the HTTP upgrade answered as
+//! nats-server answers it, then WebSocket frames turned into a plain byte stream.
+//!
+//! ```text
+//! let ws = junction_websocket::accept(tcp, local_addr, &cfg).await?;
+//! // ws.reader: AsyncRead of the payloads of incoming binary/text frames, back to back
+//! // ws.writer: AsyncWrite sending what is written as binary frames
+//! ```
+//!
+//! The reader ends (EOF) when the client sends a close frame, which is answered; pings are
+//! answered while the reader is polled. The writer's shutdown sends a close frame. With
+//! `compression`, permessage-deflate (RFC 7692, no context takeover) is used when the client
+//! offers it.
+
+mod deflate;
+mod handshake;
+mod origin;
+mod stream;
+#[cfg(test)]
+mod tests;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+
+pub use stream::{WsReader, WsWriter};
+
+/// How the WebSocket listener accepts connections (nats-server's `websocket { }` options that
+/// matter for the upgrade itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsConfig {
+    /// The `Origin` header's host and port must be the request's `Host` (and its scheme `http`).
+    pub same_origin: bool,
+    /// Origins accepted (`scheme://host[:port]`); empty accepts any. Checked as nats-server
+    /// does: same scheme, same lower-cased host, same port (80/443 when not written).
+    pub allowed_origins: Vec<String>,
+    /// Use permessage-deflate when the client offers it.
+    pub compression: bool,
+    /// The whole upgrade (request read, answer written) must finish within this; zero means no
+    /// limit, as in nats-server.
+    pub handshake_timeout: Duration,
+    /// Name of the cookie that may carry the user's JWT.
+    pub jwt_cookie: Option<String>,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        WsConfig {
+            same_origin: false,
+            allowed_origins: Vec::new(),
+            compression: false,
+            handshake_timeout: Duration::from_secs(2),
+            jwt_cookie: None,
+        }
+    }
+}
+
+/// An upgraded connection and what the upgrade request said.
+#[derive(Debug)]
+pub struct WsAccepted<R, W> {
+    pub reader: R,
+    pub writer: W,
+    /// The value of the `jwt_cookie` cookie, when configured and sent.
+    pub jwt_from_cookie: Option<String>,
+    /// `Some("mqtt")` when the client asked for MQTT: the `mqtt` subprotocol, or a request path
+    /// ending in `/mqtt` (nats-server's MQTT-over-WebSocket endpoint). The answer names it.
+    pub subprotocol: Option<String>,
+    /// The `Origin` header (or `Sec-WebSocket-Origin`), as sent.
+    pub origin: Option<String>,
+    /// The request path, e.g. `/` or `/mqtt`.
+    pub path: String,
+    /// The `X-Forwarded-For` address, when it is a single valid IP (as nats-server takes it).
+    pub forwarded_for: Option<IpAddr>,
+    /// permessage-deflate was negotiated.
+    pub compressed: bool,
+}
+
+/// Why a connection was not upgraded.
+#[derive(Debug, thiserror::Error)]
+pub enum WsError {
+    /// The upgrade did not finish within `handshake_timeout`.
+    #[error("websocket handshake did not complete within {0:?}")]
+    Timeout(Duration),
+    /// The request was refused with this HTTP status (and the answer was sent).
+    #[error("websocket handshake error: {reason} (answered HTTP {status})")]
+    Rejected { status: u16, reason: String },
+    /// The request was unusable and the connection was closed without an answer.
+    #[error("websocket handshake error: {0}")]
+    Protocol(String),
+    /// Reading the request or writing the answer failed.
+    #[error("websocket handshake I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads the HTTP upgrade request from `stream`, checks it as nats-server does (method, headers,
+/// key, version, origin), answers it, and returns the connection as a byte reader and writer.
+/// `local` is the listener's address, used in logs.
+pub async fn accept(
+    stream: TcpStream,
+    local: SocketAddr,
+    cfg: &WsConfig,
+) -> Result<WsAccepted<WsReader, WsWriter>, WsError> {
+    let peer = stream.peer_addr().ok();
+    let result = if cfg.handshake_timeout.is_zero() {
+        handshake::upgrade(stream, cfg).await
+    } else {
+        match tokio::time::timeout(cfg.handshake_timeout, handshake::upgrade(stream, cfg)).await {
+            Ok(r) => r,
+            Err(_) => Err(WsError::Timeout(cfg.handshake_timeout)),
+        }
+    };
+    match &result {
+        Ok(ws) => tracing::debug!(
+            ?peer,
+            %local,
+            path = %ws.path,
+            compressed = ws.compressed,
+            "websocket connection upgraded"
+        ),
+        Err(e) => tracing::debug!(?peer, %local, "{e}"),
+    }
+    result
+}
+
+/// Checks an `allowed_origins` entry as nats-server validates its options: an absolute
+/// `http` or `https` URL with a host. `Err` says what is wrong.
+pub fn validate_allowed_origin(origin: &str) -> Result<(), String> {
+    let parsed = origin::parse(origin).map_err(|e| format!("unable to parse allowed origin: {e}"))?;
+    if parsed.scheme != "http" && parsed.scheme != "https" {
+        return Err(format!(
+            "unable to parse allowed origin {origin:?}: allowed origins must be absolute URLs with http \
+             or https scheme"
+        ));
+    }
+    if parsed.host.is_empty() {
+        return Err(format!(
+            "unable to parse allowed origin {origin:?}: host is required"
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,348 @@
+//! Tests for the `websocket { }` block and `max_closed_clients`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+use crate::options::{Options, WebsocketOptions};
+
+const ORIGIN: &str = "/etc/junction/test.conf";
+
+fn opts(text: &str) -> Options {
+    let cfg = parse_str(text, Path::new(ORIGIN)).unwrap_or_else(|e| panic!("{e}\n--- input:\n{text}"));
+    let mut o = Options::default();
+    apply(&mut o, &cfg).unwrap_or_else(|e| panic!("unexpected error: {e}\n--- input:\n{text}"));
+    o
+}
+
+fn ws(text: &str) -> WebsocketOptions {
+    opts(text)
+        .websocket
+        .unwrap_or_else(|| panic!("no websocket options\n--- input:\n{text}"))
+}
+
+fn err(text: &str) -> String {
+    let cfg = parse_str(text, Path::new(ORIGIN)).unwrap_or_else(|e| panic!("{e}\n--- input:\n{text}"));
+    let mut o = Options::default();
+    match apply(&mut o, &cfg) {
+        Ok(()) => panic!("expected an error\n--- input:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Asserts the error of `text` is exactly `file:line:column: message`.
+fn assert_err(text: &str, line: u32, column: u32, message: &str) {
+    assert_eq!(
+        err(text),
+        format!("{ORIGIN}:{line}:{column}: {message}"),
+        "--- input:\n{text}"
+    );
+}
+
+#[test]
+fn every_key_is_mapped() {
+    let o = ws(r#"
+        websocket {
+          host: "127.0.0.1"
+          port: 8443
+          no_tls: true
+          same_origin: true
+          allowed_origins: ["http://a.example", "https://b.example:8443"]
+          compression: true
+          handshake_timeout: "5s"
+          authorization { user: ws, password: pw }
+        }
+    "#);
+    assert_eq!(
+        o,
+        WebsocketOptions {
+            host: "127.0.0.1".into(),
+            port: 8443,
+            no_tls: true,
+            same_origin: true,
+            allowed_origins: vec!["http://a.example".into(), "https://b.example:8443".into()],
+            compression: true,
+            handshake_timeout: Duration::from_secs(5),
+            jwt_cookie: None,
+            no_auth_user: None,
+            username: Some("ws".into()),
+            password: Some("pw".into()),
+            token: None,
+        }
+    );
+}
+
+#[test]
+fn aliases_and_value_forms() {
+    let o = ws("ws { listen: \"127.0.0.1:9001\", no_tls: true, compress: true, origin: \"http://x\" }");
+    assert_eq!(
+        (o.host.as_str(), o.port, o.compression),
+        ("127.0.0.1", 9001, true)
+    );
+    assert_eq!(o.allowed_origins, vec!["http://x".to_string()]);
+
+    // -1 is a random port (0 in the options); a bare listen port keeps the default host.
+    let o = ws("websocket { listen: -1, no_tls: true }");
+    assert_eq!((o.host.as_str(), o.port), ("0.0.0.0", 0));
+    let o = ws("websocket { port: -1, no_tls: true, handshake_timeout: 3 }");
+    assert_eq!((o.port, o.handshake_timeout), (0, Duration::from_secs(3)));
+    // Keys are matched ignoring case; the timeout defaults to 2s and 0 means none.
+    let o = ws("WebSocket { PORT: 80, No_TLS: true, authentication { token: t } }");
+    assert_eq!((o.port, o.token.as_deref()), (80, Some("t")));
+    assert_eq!(o.handshake_timeout, Duration::from_secs(2));
+    assert_eq!(
+        ws("websocket { port: 80, no_tls: true, handshake_timeout: \"0s\" }").handshake_timeout,
+        Duration::ZERO
+    );
+    // `ws` and `websocket` add up.
+    let o = ws("ws { port: 81 }\nwebsocket { no_tls: true }");
+    assert_eq!((o.port, o.no_tls), (81, true));
+}
+
+#[test]
+fn no_port_leaves_websocket_off_as_in_nats_server() {
+    assert_eq!(opts("port: 4222").websocket, None);
+    assert_eq!(opts("websocket { no_tls: true }").websocket, None);
+    assert_eq!(opts("websocket { port: 0 }").websocket, None);
+    // Even without no_tls: nats-server checks nothing for a disabled block.
+    assert_eq!(opts("websocket { host: \"::\" }").websocket, None);
+}
+
+#[test]
+fn tls_is_required_unless_no_tls_and_not_supported_yet() {
+    let need_tls = "invalid value for \"websocket\": websocket requires TLS configuration: set no_tls: true \
+                    (TLS is not supported by junction yet)";
+    assert_err("websocket { port: 8080 }", 1, 1, need_tls);
+    assert_err(
+        "port: 1\nwebsocket {\n  port: 8080\n  no_tls: false\n}",
+        2,
+        1,
+        need_tls,
+    );
+    assert_err(
+        "websocket {\n  port: 8080\n  tls { cert_file: a, key_file: b }\n}",
+        3,
+        3,
+        "\"websocket.tls\" is not supported by junction yet",
+    );
+}
+
+#[test]
+fn unknown_and_unsupported_keys_are_reported_where_written() {
+    // nats-server has no username/password/token directly in the block.
+    assert_err(
+        "websocket {\n  port: 8080, no_tls: true\n  username: a\n}",
+        3,
+        3,
+        "unknown field \"username\"",
+    );
+    assert_err(
+        "websocket { port: 1, no_tls: true, bogus: 2 }",
+        1,
+        36,
+        "unknown field \"bogus\"",
+    );
+    for key in [
+        "advertise: \"x:1\"",
+        "headers { a: b }",
+        "ping_interval: \"1m\"",
+        "user_cookie: u",
+    ] {
+        let text = format!("websocket {{ port: 1, no_tls: true, {key} }}");
+        let name = key.split([':', ' ']).next().unwrap_or_default();
+        assert_err(
+            &text,
+            1,
+            36,
+            &format!("\"websocket.{name}\" is not supported by junction yet"),
+        );
+    }
+    assert_err(
+        "websocket { port: 1, no_tls: true, authorization { user: a, users: [] } }",
+        1,
+        61,
+        "unknown field \"users\"",
+    );
+    assert_err(
+        "websocket { port: 1, no_tls: true, authorization { token: t, timeout: 2 } }",
+        1,
+        62,
+        "\"websocket.authorization.timeout\" is not supported by junction yet",
+    );
+    // A variable defined in the block and used is not an unknown field.
+    let o = ws("websocket { P: 8080, port: $P, no_tls: true }");
+    assert_eq!(o.port, 8080);
+}
+
+#[test]
+fn wrong_types_and_values_are_reported_where_written() {
+    assert_err(
+        "websocket: 5",
+        1,
+        1,
+        "\"websocket\" expects a map, got an integer",
+    );
+    assert_err(
+        "websocket {\n  port: \"x\"\n}",
+        2,
+        3,
+        "\"port\" expects an integer, got a string",
+    );
+    assert_err(
+        "websocket { port: 1, no_tls: 1 }",
+        1,
+        22,
+        "\"no_tls\" expects a boolean, got an integer",
+    );
+    assert_err(
+        "websocket { port: 1, no_tls: true, handshake_timeout: true }",
+        1,
+        36,
+        "\"handshake_timeout\" expects a duration such as \"2s\" or an integer number of seconds, got a boolean",
+    );
+    assert_err(
+        "websocket { port: 1, no_tls: true, handshake_timeout: \"5 parsecs\" }",
+        1,
+        36,
+        "invalid value for \"handshake_timeout\": unknown unit \" parsecs\" in duration \"5 parsecs\"",
+    );
+    assert_err(
+        "websocket { port: 70000, no_tls: true }",
+        1,
+        13,
+        "invalid value for \"port\": port 70000 is out of range (use 1-65535, or -1 for a random port)",
+    );
+    assert_err(
+        "websocket { port: 1, no_tls: true, allowed_origins: [1] }",
+        1,
+        36,
+        "\"allowed_origins\" expects a string or an array of strings, got an array",
+    );
+    assert_err(
+        "websocket { port: 1, no_tls: true, compression: \"yes\" }",
+        1,
+        36,
+        "\"compression\" expects a boolean, got a string",
+    );
+    assert_err(
+        "websocket { port: 1, no_tls: true, jwt_cookie: 5 }",
+        1,
+        36,
+        "\"jwt_cookie\" expects a string, got an integer",
+    );
+}
+
+#[test]
+fn allowed_origins_must_be_http_or_https_urls() {
+    let msg = err("websocket {\n  port: 1, no_tls: true\n  allowed_origins: [\n    \"http://ok\"\n    \"ftp://x\"\n  ]\n}");
+    assert!(
+        msg.starts_with(&format!("{ORIGIN}:5:5: invalid value for \"allowed_origins\": ")),
+        "{msg}"
+    );
+    assert!(msg.contains("http or https scheme"), "{msg}");
+    let msg = err("websocket { port: 1, no_tls: true, allowed_origins: \"localhost:8080\" }");
+    assert!(msg.contains("unable to parse allowed origin"), "{msg}");
+    let msg = err("websocket { port: 1, no_tls: true, origins: \"http:opaque\" }");
+    assert!(msg.contains("host is required"), "{msg}");
+}
+
+#[test]
+fn credentials_are_checked_against_users_and_operators() {
+    let users = "authorization { users: [{user: a, password: b}] }\n";
+    let o = ws(&format!(
+        "{users}websocket {{ port: 1, no_tls: true, no_auth_user: a }}"
+    ));
+    assert_eq!(o.no_auth_user.as_deref(), Some("a"));
+    // Users of accounts count too.
+    let o = ws("accounts { A { users: [{user: x, password: y}] } }\n\
+                websocket { port: 1, no_tls: true, no_auth_user: x }");
+    assert_eq!(o.no_auth_user.as_deref(), Some("x"));
+
+    assert_err(
+        "websocket { port: 1, no_tls: true, no_auth_user: bob }",
+        1,
+        36,
+        "invalid value for \"no_auth_user\": no_auth_user: \"bob\" present, but users/nkeys are not defined",
+    );
+    assert_err(
+        &format!("{users}websocket {{ port: 1, no_tls: true, no_auth_user: bob }}"),
+        2,
+        36,
+        "invalid value for \"no_auth_user\": no_auth_user: \"bob\" not present as user or nkey in \
+         authorization block or account configuration",
+    );
+    assert_err(
+        &format!("{users}websocket {{ port: 1, no_tls: true, authorization {{ user: x, password: y }} }}"),
+        2,
+        52,
+        "invalid value for \"user\": websocket authentication username not compatible with presence of \
+         users/nkeys",
+    );
+    assert_err(
+        &format!("{users}websocket {{ port: 1, no_tls: true, authorization {{ token: t }} }}"),
+        2,
+        52,
+        "invalid value for \"token\": websocket authentication token not compatible with presence of \
+         users/nkeys",
+    );
+    // Without users, a websocket user or token is fine.
+    assert_eq!(
+        ws("websocket { port: 1, no_tls: true, authorization { user: x, pass: y } }")
+            .password
+            .as_deref(),
+        Some("y")
+    );
+
+    assert_err(
+        "websocket { port: 1, no_tls: true, jwt_cookie: jwt }",
+        1,
+        36,
+        "invalid value for \"jwt_cookie\": trusted operators or trusted keys configuration is required for \
+         JWT authentication via cookie \"jwt\"",
+    );
+    let key = nkeys::KeyPair::new_operator().public_key();
+    let o = ws(&format!(
+        "trusted_keys: {key}\nwebsocket {{ port: 1, no_tls: true, jwt_cookie: jwt }}"
+    ));
+    assert_eq!(o.jwt_cookie.as_deref(), Some("jwt"));
+}
+
+#[test]
+fn max_closed_clients_is_mapped() {
+    assert_eq!(Options::default().max_closed_clients, 10_000);
+    assert_eq!(opts("max_closed_clients: 50").max_closed_clients, 50);
+    // 0 means the default, as in nats-server.
+    assert_eq!(opts("max_closed_clients: 0").max_closed_clients, 10_000);
+    assert_err(
+        "max_closed_clients: -1",
+        1,
+        1,
+        "invalid value for \"max_closed_clients\": -1 is negative",
+    );
+    assert_err(
+        "max_closed_clients: \"x\"",
+        1,
+        1,
+        "\"max_closed_clients\" expects an integer, got a string",
+    );
+}
+
+#[test]
+fn the_example_file_holds_the_documented_values() {
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config/websocket.conf"));
+    let o = load_options(&path).unwrap_or_else(|e| panic!("{e}"));
+    let w = o.websocket.expect("websocket enabled");
+    assert_eq!((w.port, w.no_tls, w.compression), (8080, true, true));
+    assert_eq!(
+        w.allowed_origins,
+        vec![
+            "http://localhost:3000".to_string(),
+            "https://app.example.com".to_string()
+        ]
+    );
+    assert_eq!(w.handshake_timeout, Duration::from_secs(5));
+    assert_eq!(
+        (w.username.as_deref(), w.password.as_deref()),
+        (Some("browser"), Some("s3cr3t"))
+    );
+}
