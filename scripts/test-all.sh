@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Junction's whole test suite: formatting and lint, every cargo test
 # (unit, raw-protocol, async-nats, property and binary tests), then the
-# official Python client (nats-py) against the built binary.
+# official Python client (nats-py) against the built binary, and the browser
+# demo in headless Chromium (playwright-core) against the built binary.
 # Installs what it needs itself, so it works on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,11 @@ say "installing test dependencies"
 if ! python3 -c 'import nats, nkeys, pytest, pytest_asyncio' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'nats-py[nkeys]' pytest pytest-asyncio
 fi
+# Debian's Chromium for the browser test (Node.js and npm come with the machine).
+if ! command -v chromium >/dev/null 2>&1; then
+  (apt-get install -y -qq chromium >/dev/null 2>&1) || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+fi
+npm ci --prefix web --no-audit --no-fund --silent
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy || true
 
 say "cargo fmt --check"
@@ -26,3 +32,6 @@ cargo test --workspace
 say "nats-py interop (pytest)"
 cargo build --bin junction
 JUNCTION_BIN="$PWD/target/debug/junction" python3 -m pytest -q -p no:cacheprovider tests/python
+
+say "browser demo in headless Chromium (nats.ws in the page, nats.js natively)"
+JUNCTION_BIN="$PWD/target/debug/junction" npm test --prefix web
