@@ -224,6 +224,20 @@ impl Authenticator {
     }
 }
 
+impl Authenticator {
+    /// The identity of configured user `connect.user`, without checking a
+    /// password (for `no_auth_user`).
+    pub fn authenticate_as(&self, connect: &ConnectOptions, transport: &str) -> Result<Identity, AuthError> {
+        let name = connect.user.as_deref().unwrap_or("");
+        let user = self
+            .users
+            .get(name)
+            .or_else(|| self.nkeys.get(name))
+            .ok_or_else(|| AuthError::UnknownUser(name.to_string()))?;
+        identity(name, user, transport)
+    }
+}
+
 fn identity(name: &str, user: &User, transport: &str) -> Result<Identity, AuthError> {
     if !user.connection_types.is_empty() && !user.connection_types.iter().any(|t| t == transport) {
         return Err(AuthError::ConnectionType(transport.to_string(), name.to_string()));
@@ -244,7 +258,7 @@ pub fn new_nonce() -> String {
 }
 
 /// Compares a configured secret (plain or bcrypt) with what a client sent.
-fn secret_matches(configured: &str, given: &str) -> bool {
+pub(crate) fn secret_matches(configured: &str, given: &str) -> bool {
     if configured.starts_with("$2") {
         bcrypt::verify(given, configured).unwrap_or(false)
     } else {

@@ -178,6 +178,13 @@ impl Server {
         nonce: &str,
         transport: &str,
     ) -> Result<Identity, AuthError> {
+        if transport == "WEBSOCKET" {
+            if let Some(ws) = &self.opts.websocket {
+                if let Some(id) = self.websocket_credentials(ws, connect)? {
+                    return Ok(id);
+                }
+            }
+        }
         match &self.operator {
             Some(op) if connect.jwt.is_some() => {
                 let id = op.authenticate(&self.accounts, connect, nonce, transport)?;
@@ -199,6 +206,56 @@ impl Server {
             Some(_) if !self.auth.required() => Err(AuthError::NoCredentials),
             _ => self.auth.authenticate(connect, nonce, transport),
         }
+    }
+
+    /// The `websocket { authorization { user, password | token } no_auth_user }`
+    /// rules, which apply to WebSocket clients only, as in nats-server.
+    /// `Ok(None)` means they do not decide and the server-wide rules apply.
+    fn websocket_credentials(
+        &self,
+        ws: &crate::options::WebsocketOptions,
+        connect: &ConnectOptions,
+    ) -> Result<Option<Identity>, AuthError> {
+        let anonymous = Identity {
+            account: self.global.clone(),
+            user: String::new(),
+            permissions: None,
+            limits: Default::default(),
+            issued_at: 0,
+        };
+        if let Some(token) = &ws.token {
+            return match &connect.auth_token {
+                Some(given) if crate::auth::secret_matches(token, given) => Ok(Some(anonymous)),
+                _ => Err(AuthError::BadToken),
+            };
+        }
+        if let Some(user) = &ws.username {
+            let ok = connect.user.as_deref() == Some(user.as_str())
+                && crate::auth::secret_matches(
+                    ws.password.as_deref().unwrap_or(""),
+                    connect.pass.as_deref().unwrap_or(""),
+                );
+            return if ok {
+                Ok(Some(Identity {
+                    user: user.clone(),
+                    ..anonymous
+                }))
+            } else {
+                Err(AuthError::BadPassword(user.clone()))
+            };
+        }
+        let no_credentials = connect.user.is_none()
+            && connect.auth_token.is_none()
+            && connect.nkey.is_none()
+            && connect.jwt.is_none();
+        if let (Some(name), true) = (&ws.no_auth_user, no_credentials) {
+            let as_user = ConnectOptions {
+                user: Some(name.clone()),
+                ..connect.clone()
+            };
+            return self.auth.authenticate_as(&as_user, "WEBSOCKET").map(Some);
+        }
+        Ok(None)
     }
 
     /// Disconnects clients of `account` whose user JWT is now revoked.

@@ -176,3 +176,40 @@ async fn protocol_errors_over_websocket_match_tcp() {
         "-ERR 'Unknown Protocol Operation'\r\n"
     );
 }
+
+#[tokio::test]
+async fn websocket_block_credentials_apply_to_websocket_clients_only() {
+    let ws_opts = WebsocketOptions {
+        host: "127.0.0.1".into(),
+        port: 0,
+        token: Some("browser-secret".into()),
+        ..WebsocketOptions::default()
+    };
+    let server = common::start(Options {
+        websocket: Some(ws_opts.clone()),
+        ..Options::default()
+    })
+    .await;
+    let addr = junction::websocket::start(server.server.clone(), &ws_opts)
+        .await
+        .unwrap();
+    // TCP clients are not affected.
+    let mut tcp = common::Raw::handshake(server.addr, r#"{"verbose":false}"#).await;
+    tcp.send("PING\r\n").await;
+    tcp.expect("PONG\r\n").await;
+    let mut bad = open(addr, None).await.unwrap();
+    handshake(&mut bad).await;
+    send(&mut bad, "CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+    assert_eq!(
+        read_text(&mut bad, 32).await,
+        "-ERR 'Authorization Violation'\r\n"
+    );
+    let mut good = open(addr, None).await.unwrap();
+    handshake(&mut good).await;
+    send(
+        &mut good,
+        "CONNECT {\"verbose\":false,\"auth_token\":\"browser-secret\"}\r\nPING\r\n",
+    )
+    .await;
+    assert_eq!(read_text(&mut good, 6).await, "PONG\r\n");
+}
