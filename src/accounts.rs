@@ -91,6 +91,11 @@ impl Accounts {
             .clone()
     }
 
+    /// Subscriptions in all accounts.
+    pub fn subscription_count(&self) -> u64 {
+        self.map.read().values().map(|a| a.sublist.count()).sum()
+    }
+
     pub fn all(&self) -> Vec<Arc<Account>> {
         let mut all: Vec<_> = self.map.read().values().cloned().collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));

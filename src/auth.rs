@@ -27,6 +27,19 @@ pub struct Identity {
     pub issued_at: i64,
 }
 
+impl Identity {
+    /// A client in `account` with no user name, permissions or limits.
+    pub fn anonymous(account: Arc<Account>) -> Identity {
+        Identity {
+            account,
+            user: String::new(),
+            permissions: None,
+            limits: UserLimits::default(),
+            issued_at: 0,
+        }
+    }
+}
+
 /// Limits a user JWT (or its account) puts on one connection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UserLimits {
@@ -173,13 +186,7 @@ impl Authenticator {
         transport: &str,
     ) -> Result<Identity, AuthError> {
         if !self.required() {
-            return Ok(Identity {
-                account: self.global.clone(),
-                user: String::new(),
-                permissions: None,
-                limits: UserLimits::default(),
-                issued_at: 0,
-            });
+            return Ok(Identity::anonymous(self.global.clone()));
         }
         if let Some(nkey) = &connect.nkey {
             let user = self
@@ -205,13 +212,9 @@ impl Authenticator {
         }
         if let Some(token) = &connect.auth_token {
             return match &self.token {
-                Some(expected) if secret_matches(expected, token) => Ok(Identity {
-                    account: self.global.clone(),
-                    user: String::new(),
-                    permissions: None,
-                    limits: UserLimits::default(),
-                    issued_at: 0,
-                }),
+                Some(expected) if secret_matches(expected, token) => {
+                    Ok(Identity::anonymous(self.global.clone()))
+                }
                 _ => Err(AuthError::BadToken),
             };
         }

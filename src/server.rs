@@ -191,13 +191,7 @@ impl Server {
                 if let Some(max) = op.max_connections(&id.account.name) {
                     let name = &id.account.name;
                     // The connection being authenticated is still counted in `$G`.
-                    if self
-                        .clients()
-                        .iter()
-                        .filter(|c| &c.account().name == name)
-                        .count()
-                        >= max
-                    {
+                    if self.clients_in(name).len() >= max {
                         return Err(AuthError::AccountConnections);
                     }
                 }
@@ -216,13 +210,7 @@ impl Server {
         ws: &crate::options::WebsocketOptions,
         connect: &ConnectOptions,
     ) -> Result<Option<Identity>, AuthError> {
-        let anonymous = Identity {
-            account: self.global.clone(),
-            user: String::new(),
-            permissions: None,
-            limits: Default::default(),
-            issued_at: 0,
-        };
+        let anonymous = Identity::anonymous(self.global.clone());
         if let Some(token) = &ws.token {
             return match &connect.auth_token {
                 Some(given) if crate::auth::secret_matches(token, given) => Ok(Some(anonymous)),
@@ -261,9 +249,8 @@ impl Server {
     /// Disconnects clients of `account` whose user JWT is now revoked.
     pub fn enforce_revocations(&self, account: &str) {
         let Some(op) = &self.operator else { return };
-        for client in self.clients() {
-            if client.account().name == account && op.is_revoked(account, &client.user(), client.issued_at())
-            {
+        for client in self.clients_in(account) {
+            if op.is_revoked(account, &client.user(), client.issued_at()) {
                 client.queue_err("Authorization Violation");
                 client.close(CloseReason::AuthenticationViolation);
             }
@@ -280,6 +267,14 @@ impl Server {
 
     pub fn clients(&self) -> Vec<Arc<Client>> {
         self.clients.lock().values().cloned().collect()
+    }
+
+    /// Open connections bound to the account called `account`.
+    pub fn clients_in(&self, account: &str) -> Vec<Arc<Client>> {
+        self.clients()
+            .into_iter()
+            .filter(|c| c.account().name == account)
+            .collect()
     }
 
     pub(crate) fn register(&self, client: Arc<Client>) {

@@ -11,25 +11,9 @@ use crate::options::{
     ResponsePermission, ResponseType, SubjectPermission, UserConfig,
 };
 
-const ORIGIN: &str = "/etc/junction/test.conf";
+use super::test_support::{err, opts, ORIGIN};
 /// A valid public user nkey.
 const UKEY: &str = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
-
-fn opts(text: &str) -> Options {
-    let cfg = parse_str(text, Path::new(ORIGIN)).unwrap_or_else(|e| panic!("{e}\n--- input:\n{text}"));
-    let mut o = Options::default();
-    apply(&mut o, &cfg).unwrap_or_else(|e| panic!("unexpected error: {e}\n--- input:\n{text}"));
-    o
-}
-
-fn err(text: &str) -> String {
-    let cfg = parse_str(text, Path::new(ORIGIN)).unwrap_or_else(|e| panic!("{e}\n--- input:\n{text}"));
-    let mut o = Options::default();
-    match apply(&mut o, &cfg) {
-        Ok(()) => panic!("expected an error\n--- input:\n{text}"),
-        Err(e) => e.to_string(),
-    }
-}
 
 /// Asserts the error of `text` is at `line:column` and contains `fragment`.
 fn assert_err(text: &str, line: u32, column: u32, fragment: &str) {

@@ -20,6 +20,8 @@ mod websocket;
 #[cfg(test)]
 mod auth_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod websocket_tests;

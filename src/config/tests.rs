@@ -7,7 +7,7 @@ use super::units::{parse_duration, parse_storage_size, split_host_port};
 use super::*;
 use crate::options::Options;
 
-const ORIGIN: &str = "/etc/junction/test.conf";
+use super::test_support::{opts, opts_err, ORIGIN};
 
 fn parse(text: &str) -> Map {
     parse_str(text, Path::new(ORIGIN)).unwrap_or_else(|e| panic!("unexpected error: {e}\n--- input:\n{text}"))
@@ -16,22 +16,6 @@ fn parse(text: &str) -> Map {
 fn parse_err(text: &str) -> ConfigError {
     match parse_str(text, Path::new(ORIGIN)) {
         Ok(m) => panic!("expected an error, got {m:?}\n--- input:\n{text}"),
-        Err(e) => e,
-    }
-}
-
-fn opts(text: &str) -> Options {
-    let cfg = parse(text);
-    let mut o = Options::default();
-    apply(&mut o, &cfg).unwrap_or_else(|e| panic!("unexpected error: {e}\n--- input:\n{text}"));
-    o
-}
-
-fn opts_err(text: &str) -> ConfigError {
-    let cfg = parse(text);
-    let mut o = Options::default();
-    match apply(&mut o, &cfg) {
-        Ok(()) => panic!("expected an error\n--- input:\n{text}"),
         Err(e) => e,
     }
 }

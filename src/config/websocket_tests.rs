@@ -1,33 +1,17 @@
 //! Tests for the `websocket { }` block and `max_closed_clients`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
 use crate::options::{Options, WebsocketOptions};
 
-const ORIGIN: &str = "/etc/junction/test.conf";
-
-fn opts(text: &str) -> Options {
-    let cfg = parse_str(text, Path::new(ORIGIN)).unwrap_or_else(|e| panic!("{e}\n--- input:\n{text}"));
-    let mut o = Options::default();
-    apply(&mut o, &cfg).unwrap_or_else(|e| panic!("unexpected error: {e}\n--- input:\n{text}"));
-    o
-}
+use super::test_support::{err, opts, ORIGIN};
 
 fn ws(text: &str) -> WebsocketOptions {
     opts(text)
         .websocket
         .unwrap_or_else(|| panic!("no websocket options\n--- input:\n{text}"))
-}
-
-fn err(text: &str) -> String {
-    let cfg = parse_str(text, Path::new(ORIGIN)).unwrap_or_else(|e| panic!("{e}\n--- input:\n{text}"));
-    let mut o = Options::default();
-    match apply(&mut o, &cfg) {
-        Ok(()) => panic!("expected an error\n--- input:\n{text}"),
-        Err(e) => e.to_string(),
-    }
 }
 
 /// Asserts the error of `text` is exactly `file:line:column: message`.

@@ -62,7 +62,7 @@ pub async fn metrics(State(server): State<Arc<Server>>) -> impl IntoResponse {
         "Clients disconnected as slow consumers.",
         st.slow_consumers.load(Relaxed),
     );
-    let subs: u64 = server.accounts.all().iter().map(|a| a.sublist.count()).sum();
+    let subs: u64 = server.accounts.subscription_count();
     metric("subscriptions", "gauge", "Subscriptions in all accounts.", subs);
     metric(
         "mem_bytes",

@@ -39,11 +39,7 @@ pub async fn accountz(
                 }})
             })
             .collect();
-        let conns = server
-            .clients()
-            .iter()
-            .filter(|c| c.account().name == account.name)
-            .count();
+        let conns = server.clients_in(&account.name).len();
         return Ok(Json(json!({
             "server_id": server.id,
             "now": now(),
@@ -76,13 +72,9 @@ pub async fn accstatz(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, BadRequest> {
     let include_unused = query_bool("unused", q.get("unused"))?;
-    let clients = server.clients();
     let mut stats = Vec::new();
     for account in server.accounts.all() {
-        let mine: Vec<_> = clients
-            .iter()
-            .filter(|c| c.account().name == account.name)
-            .collect();
+        let mine = server.clients_in(&account.name);
         if mine.is_empty() && !include_unused {
             continue;
         }

@@ -42,7 +42,7 @@ pub async fn subsz(
             subs.push((account.name.clone(), sub));
         }
     }
-    let total_subs: u64 = server.accounts.all().iter().map(|a| a.sublist.count()).sum();
+    let total_subs: u64 = server.accounts.subscription_count();
     let mut body = json!({
         "server_id": server.id,
         "now": rfc3339(SystemTime::now()),

@@ -44,7 +44,7 @@ fn varz_body(server: &Server) -> Value {
     let o = &server.opts;
     let st = &server.stats;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let subscriptions: u64 = server.accounts.all().iter().map(|a| a.sublist.count()).sum();
+    let subscriptions: u64 = server.accounts.subscription_count();
     let http = server.http_addr();
     json!({
         "server_id": server.id,
