@@ -1,7 +1,7 @@
 //! The server: binds the client listener, accepts connections, keeps the
 //! registry of live clients, and runs shutdown and lame duck mode.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -36,6 +36,8 @@ pub struct ServerStats {
     pub out_bytes: AtomicU64,
     pub slow_consumers: AtomicU64,
     pub total_connections: AtomicU64,
+    /// Requests per monitoring endpoint, as `http_req_stats` in `/varz`.
+    pub http_requests: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl ServerStats {
@@ -163,6 +165,17 @@ impl Server {
 
     pub fn auth_required(&self) -> bool {
         self.operator.is_some() || self.auth.required()
+    }
+
+    /// Whether clients of this transport must CONNECT with credentials: the
+    /// `websocket` block's own user, token or `no_auth_user` turn auth on for
+    /// WebSocket clients even when the server has none, as in nats-server.
+    pub fn auth_required_for(&self, transport: &str) -> bool {
+        self.auth_required()
+            || (transport == "websocket"
+                && self.opts.websocket.as_ref().is_some_and(|ws| {
+                    ws.username.is_some() || ws.token.is_some() || ws.no_auth_user.is_some()
+                }))
     }
 
     /// Whether INFO carries a nonce for nkey or JWT signatures.
@@ -329,6 +342,7 @@ impl Server {
     /// The INFO line for one client.
     pub fn info_for(&self, client: &Client) -> BytesMut {
         let mut info = self.base_info();
+        info.auth_required = self.auth_required_for(client.transport);
         info.client_id = client.id;
         info.client_ip = client.remote.ip().to_string();
         info.nonce = client.nonce.clone();

@@ -113,6 +113,16 @@ async fn varz_has_nats_server_fields_in_order() {
     );
     assert_eq!(v["system_account"], "$SYS");
     assert!(v["mem"].as_u64().unwrap() > 0);
+    assert_eq!(v["http_req_stats"], serde_json::json!({"/varz": 1}));
+    // As recorded from nats-server: counted by endpoint, `/subscriptionsz`
+    // under `/subsz`, the current request included.
+    http_json(http, "/connz").await;
+    http_json(http, "/subscriptionsz").await;
+    let v = http_json(http, "/varz").await;
+    assert_eq!(
+        v["http_req_stats"],
+        serde_json::json!({"/connz": 1, "/subsz": 1, "/varz": 2})
+    );
 }
 
 #[tokio::test]
@@ -342,4 +352,47 @@ async fn metrics_in_prometheus_text() {
     );
     assert!(body.contains("junction_in_msgs_total 1\n"));
     assert!(body.contains("junction_account_connections{account=\"$G\",type=\"nats\"} 1\n"));
+}
+
+/// Parses the Go durations `/connz` uses for `rtt` (`523µs`, `51.2ms`, `1.5s`).
+fn go_duration(s: &str) -> Duration {
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_alphabetic() || c == 'µ').unwrap());
+    let n: f64 = num.parse().unwrap();
+    let scale = match unit {
+        "ns" => 1e-9,
+        "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        other => panic!("unexpected unit {other}"),
+    };
+    Duration::from_secs_f64(n * scale)
+}
+
+#[tokio::test]
+async fn connz_rtt_is_estimated_at_connect_then_measured_by_the_first_ping() {
+    let (server, http) = start(Options::default()).await;
+    let mut raw = Raw::handshake(server.addr, r#"{"verbose":false,"lang":"raw"}"#).await;
+    raw.send("PING\r\n").await;
+    raw.expect("PONG\r\n").await;
+    let v = http_json(http, "/connz").await;
+    let first = v["connections"][0]["rtt"].as_str().unwrap().to_string();
+    assert_ne!(first, "0s", "the CONNECT estimate is there at once");
+    // As nats-server: the first server PING comes after 2 s (plus up to 20%),
+    // however long ping_interval is.
+    let started = std::time::Instant::now();
+    raw.expect("PING\r\n").await;
+    let waited = started.elapsed();
+    assert!(
+        waited > Duration::from_millis(1500) && waited < Duration::from_millis(3000),
+        "{waited:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    raw.send("PONG\r\n").await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let v = http_json(http, "/connz").await;
+    let rtt = go_duration(v["connections"][0]["rtt"].as_str().unwrap());
+    assert!(
+        rtt >= Duration::from_millis(120) && rtt < Duration::from_millis(1000),
+        "{rtt:?}"
+    );
 }

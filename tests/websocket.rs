@@ -63,9 +63,10 @@ async fn send(ws: &mut Ws, data: &str) {
         .unwrap();
 }
 
-async fn handshake(ws: &mut Ws) {
+async fn handshake(ws: &mut Ws) -> String {
     let info = read_text(ws, 5).await;
     assert!(info.starts_with("INFO {"), "{info}");
+    info
 }
 
 #[tokio::test]
@@ -194,9 +195,19 @@ async fn websocket_block_credentials_apply_to_websocket_clients_only() {
         .await
         .unwrap();
     // TCP clients are not affected.
-    let mut tcp = common::Raw::handshake(server.addr, r#"{"verbose":false}"#).await;
-    tcp.send("PING\r\n").await;
+    let mut tcp = common::Raw::connect(server.addr).await;
+    assert!(!tcp.info.contains("auth_required"), "{}", tcp.info);
+    tcp.send("CONNECT {\"verbose\":false}\r\nPING\r\n").await;
     tcp.expect("PONG\r\n").await;
+    // WebSocket clients are told to authenticate, and must CONNECT first.
+    let mut early = open(addr, None).await.unwrap();
+    let info = handshake(&mut early).await;
+    assert!(info.contains(r#""auth_required":true"#), "{info}");
+    send(&mut early, "PING\r\n").await;
+    assert_eq!(
+        read_text(&mut early, 32).await,
+        "-ERR 'Authorization Violation'\r\n"
+    );
     let mut bad = open(addr, None).await.unwrap();
     handshake(&mut bad).await;
     send(&mut bad, "CONNECT {\"verbose\":false}\r\nPING\r\n").await;

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use junction_nats::encode;
@@ -95,6 +95,13 @@ pub struct Client {
     meta: Mutex<ClientMeta>,
     /// When the connection was accepted.
     pub started: SystemTime,
+    /// The same moment on the monotonic clock, the origin of the RTT timings.
+    born: Instant,
+    /// Round-trip time in nanoseconds: first estimated from accept to
+    /// CONNECT, then measured by each server PING and its PONG.
+    rtt: AtomicU64,
+    /// Nanoseconds after `born` at which the last server PING went out.
+    ping_sent: AtomicU64,
     /// Unix time in nanoseconds of the last operation received.
     last_activity: AtomicU64,
     me: Weak<Client>,
@@ -137,6 +144,9 @@ impl Client {
             close_reason: Mutex::new(None),
             meta: Mutex::new(ClientMeta::default()),
             started: SystemTime::now(),
+            born: Instant::now(),
+            rtt: AtomicU64::new(0),
+            ping_sent: AtomicU64::new(0),
             last_activity: AtomicU64::new(unix_nanos(SystemTime::now())),
             me: me.clone(),
         })
@@ -185,6 +195,34 @@ impl Client {
     /// `name`, `lang` and `version` the client sent in CONNECT.
     pub fn meta(&self) -> ClientMeta {
         self.meta.lock().clone()
+    }
+
+    /// The round-trip time to the client, zero until CONNECT.
+    pub fn rtt(&self) -> Duration {
+        Duration::from_nanos(self.rtt.load(Ordering::Relaxed))
+    }
+
+    fn since_born(&self) -> u64 {
+        (self.born.elapsed().as_nanos() as u64).max(1)
+    }
+
+    /// nats-server's first estimate: how long the client took to CONNECT.
+    fn estimate_rtt(&self) {
+        self.rtt.store(self.since_born(), Ordering::Relaxed);
+    }
+
+    /// A server PING is going out now.
+    fn ping_sent(&self) {
+        self.ping_sent.store(self.since_born(), Ordering::Relaxed);
+    }
+
+    /// The PONG to the last server PING arrived.
+    fn pong_received(&self) {
+        let sent = self.ping_sent.load(Ordering::Relaxed);
+        if sent != 0 {
+            let rtt = self.since_born().saturating_sub(sent).max(1);
+            self.rtt.store(rtt, Ordering::Relaxed);
+        }
     }
 
     /// When the client last sent something.

@@ -65,7 +65,7 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         client,
     };
     let auth_deadline = server
-        .auth_required()
+        .auth_required_for(session.client.transport)
         .then(|| Instant::now() + server.opts.auth_timeout);
     let mut buf = BytesMut::with_capacity(MIN_READ_BUFFER);
     let mut size = MIN_READ_BUFFER;
@@ -175,7 +175,10 @@ impl Session {
             trace_op(&self.client, &op);
         }
         // With auth on, nothing but CONNECT is accepted first.
-        if !self.connected && !matches!(op, ClientOp::Connect(_)) && self.client.server.auth_required() {
+        if !self.connected
+            && !matches!(op, ClientOp::Connect(_))
+            && self.client.server.auth_required_for(self.client.transport)
+        {
             self.client.queue_err("Authorization Violation");
             self.client.close(CloseReason::AuthenticationViolation);
             return Err(Stop);
@@ -201,6 +204,7 @@ impl Session {
             }
             ClientOp::Pong => {
                 self.client.pings_out.store(0, Ordering::Relaxed);
+                self.client.pong_received();
                 Ok(())
             }
             ClientOp::Connect(json) => self.connect(json),
@@ -258,6 +262,7 @@ impl Session {
             self.client.close(CloseReason::ProtocolViolation);
             return Err(Stop);
         }
+        self.client.estimate_rtt();
         self.client.headers.store(opts.headers, Ordering::Relaxed);
         self.client
             .no_responders

@@ -4,8 +4,10 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
+use rand::Rng;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::time::{interval_at, timeout, Instant};
 
@@ -18,8 +20,8 @@ const KEEP_CAPACITY: usize = 256 * 1024;
 pub(super) async fn run<W: AsyncWrite + Unpin>(client: Arc<Client>, mut writer: W) {
     let opts = &client.server.opts;
     let mut spare = BytesMut::new();
-    let period = opts.ping_interval.max(std::time::Duration::from_millis(10));
-    let mut ping = interval_at(Instant::now() + period, period);
+    let period = opts.ping_interval.max(Duration::from_millis(10));
+    let mut ping = interval_at(Instant::now() + first_ping(period), period);
     loop {
         let (closing, discard) = {
             let mut out = client.out.lock();
@@ -65,8 +67,19 @@ pub(super) async fn run<W: AsyncWrite + Unpin>(client: Arc<Client>, mut writer: 
         }
     }
     // Best effort: the peer may already be gone.
-    let _ = timeout(std::time::Duration::from_secs(1), writer.shutdown()).await;
+    let _ = timeout(Duration::from_secs(1), writer.shutdown()).await;
 }
+
+/// As nats-server: the first PING goes out early (after at most 2 s, plus up
+/// to a fifth more so clients connecting together are not pinged together)
+/// to measure the round-trip time soon after the connection starts.
+fn first_ping(period: Duration) -> Duration {
+    let d = period.min(FIRST_PING);
+    let jitter = rand::thread_rng().gen_range(0..=d.as_nanos() as u64 / 5);
+    d + Duration::from_nanos(jitter)
+}
+
+const FIRST_PING: Duration = Duration::from_secs(2);
 
 fn send_ping(client: &Client) {
     let max = client.server.opts.ping_max;
@@ -77,5 +90,6 @@ fn send_ping(client: &Client) {
         return;
     }
     client.pings_out.fetch_add(1, Ordering::Relaxed);
+    client.ping_sent();
     client.queue_proto(junction_nats::PING);
 }

@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::Serialize;
 
-use super::time::{rfc3339, uptime};
+use super::time::{go_duration, rfc3339, uptime};
 use super::{query_bool, query_number, BadRequest};
 use crate::connection::Client;
 use crate::server::Server;
@@ -59,6 +59,15 @@ pub struct ConnInfo {
     subjects: Vec<String>,
 }
 
+/// nats-server shows sub-millisecond round trips to the microsecond.
+fn rtt_for_display(rtt: Duration) -> Duration {
+    if rtt > Duration::from_micros(1) && rtt < Duration::from_millis(1) {
+        Duration::from_micros(rtt.as_micros() as u64)
+    } else {
+        rtt
+    }
+}
+
 impl ConnInfo {
     /// A snapshot of `client` as it is now (or as it closed).
     pub fn of(client: &Client, closed: bool) -> ConnInfo {
@@ -81,7 +90,7 @@ impl ConnInfo {
             } else {
                 None
             },
-            rtt: "0s".into(),
+            rtt: go_duration(rtt_for_display(client.rtt())),
             uptime: uptime(now.duration_since(client.started).unwrap_or_default()),
             idle: uptime(now.duration_since(last).unwrap_or_default()),
             pending_bytes: if closed { 0 } else { client.pending_bytes() },

@@ -15,7 +15,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -53,7 +55,36 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/monitor", get(other::index))
         .route("/", get(demo::index))
         .route("/{*file}", get(demo::file))
+        .layer(middleware::from_fn_with_state(server.clone(), count_request))
         .with_state(server)
+}
+
+/// The endpoints `http_req_stats` counts, by the path nats-server files them
+/// under (`/subscriptionsz` is `/subsz`'s other name).
+fn endpoint(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "/" => "/",
+        "/varz" => "/varz",
+        "/connz" => "/connz",
+        "/subsz" | "/subscriptionsz" => "/subsz",
+        "/accountz" => "/accountz",
+        "/accstatz" => "/accstatz",
+        "/routez" => "/routez",
+        "/gatewayz" => "/gatewayz",
+        "/leafz" => "/leafz",
+        "/jsz" => "/jsz",
+        "/healthz" => "/healthz",
+        "/metrics" => "/metrics",
+        _ => return None,
+    })
+}
+
+/// Counts a request before it is served, so `/varz` includes itself.
+async fn count_request(State(server): State<Arc<Server>>, request: Request, next: Next) -> Response {
+    if let Some(path) = endpoint(request.uri().path()) {
+        *server.stats.http_requests.lock().entry(path).or_default() += 1;
+    }
+    next.run(request).await
 }
 
 /// Binds the monitoring port and serves until the server shuts down.

@@ -37,7 +37,20 @@ pub fn go_duration(d: Duration) -> String {
     } else if nanos < 1_000_000_000 {
         trim(format!("{:.6}", nanos as f64 / 1e6)) + "ms"
     } else {
-        uptime(d)
+        // Go writes longer durations as h/m/s with fractional seconds.
+        let secs = d.as_secs();
+        let frac = trim(format!(
+            "{:.9}",
+            (secs % 60) as f64 + f64::from(d.subsec_nanos()) / 1e9
+        ));
+        let (hrs, mins) = (secs / 3600, secs / 60 % 60);
+        if hrs > 0 {
+            format!("{hrs}h{mins}m{frac}s")
+        } else if mins > 0 {
+            format!("{mins}m{frac}s")
+        } else {
+            format!("{frac}s")
+        }
     }
 }
 
@@ -56,5 +69,9 @@ mod tests {
         assert_eq!(uptime(Duration::from_secs(90_061)), "1d1h1m1s");
         assert_eq!(go_duration(Duration::from_micros(620)), "620µs");
         assert_eq!(go_duration(Duration::from_micros(1500)), "1.5ms");
+        assert_eq!(go_duration(Duration::from_nanos(1_234_567)), "1.234567ms");
+        assert_eq!(go_duration(Duration::from_millis(2500)), "2.5s");
+        assert_eq!(go_duration(Duration::from_secs(62)), "1m2s");
+        assert_eq!(go_duration(Duration::from_millis(3_723_500)), "1h2m3.5s");
     }
 }

@@ -91,7 +91,7 @@ fn varz_body(server: &Server) -> Value {
         "out_bytes": st.out_bytes.load(Relaxed),
         "slow_consumers": st.slow_consumers.load(Relaxed),
         "subscriptions": subscriptions,
-        "http_req_stats": {},
+        "http_req_stats": *st.http_requests.lock(),
         "config_load_time": rfc3339(server.started),
         "system_account": server.accounts.system.name,
     })
