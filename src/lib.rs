@@ -22,6 +22,7 @@ pub mod run;
 pub mod server;
 pub mod sublist;
 pub mod subscription;
+pub mod tls;
 pub mod websocket;
 
 pub use options::Options;

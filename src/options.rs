@@ -82,15 +82,18 @@ pub struct Options {
     pub max_closed_clients: usize,
 }
 
-/// `websocket { host, port, no_tls, same_origin, allowed_origins, compression,
+/// `websocket { host, port, no_tls, tls, same_origin, allowed_origins, compression,
 /// handshake_timeout, jwt_cookie, no_auth_user, username/password/token }`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebsocketOptions {
     pub host: String,
     /// 0 picks a free port (`-1` in the file).
     pub port: u16,
-    /// Must be true until TLS is supported (nats-server requires `no_tls: true` without a `tls {}` block).
+    /// Serve plain `ws://`; nats-server requires either this or a `tls { }` block, and
+    /// uses TLS whenever the block is there.
     pub no_tls: bool,
+    /// `tls { }`: serve `wss://`.
+    pub tls: Option<crate::tls::TlsOptions>,
     /// Only accept the Origin of the server's own host:port.
     pub same_origin: bool,
     /// Accepted `Origin` values (scheme://host[:port]); empty = any.
@@ -113,6 +116,7 @@ impl Default for WebsocketOptions {
             host: "0.0.0.0".into(),
             port: 8080,
             no_tls: true,
+            tls: None,
             same_origin: false,
             allowed_origins: Vec::new(),
             compression: false,

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use junction_websocket::{accept, WsConfig};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::connection;
 use crate::options::WebsocketOptions;
@@ -17,22 +18,34 @@ use crate::server::Server;
 
 /// Binds the WebSocket port and accepts until the server stops.
 pub async fn start(server: Arc<Server>, opts: &WebsocketOptions) -> anyhow::Result<SocketAddr> {
-    if !opts.no_tls {
-        anyhow::bail!("websocket: TLS is not supported yet; set no_tls: true");
-    }
+    // As nats-server: TLS whenever configured, whatever `no_tls` says.
+    let tls = match &opts.tls {
+        Some(t) => Some(TlsAcceptor::from(
+            crate::tls::server_config(t).context("websocket TLS")?,
+        )),
+        None if opts.no_tls => None,
+        None => anyhow::bail!("websocket requires TLS configuration"),
+    };
     let bind = format!("{}:{}", opts.host, opts.port);
     let listener = TcpListener::bind(&bind)
         .await
         .with_context(|| format!("can't listen for websocket clients on {bind}"))?;
     let local = listener.local_addr()?;
     server.set_websocket_addr(local);
-    tracing::info!("Listening for websocket clients on ws://{local}");
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    tracing::info!("Listening for websocket clients on {scheme}://{local}");
+    // The TLS handshake counts against the upgrade's time limit, as in nats-server.
+    let tls_timeout = match (&opts.tls, opts.handshake_timeout.is_zero()) {
+        (Some(t), true) => t.timeout,
+        _ => opts.handshake_timeout,
+    };
     let cfg = Arc::new(WsConfig {
         same_origin: opts.same_origin,
         allowed_origins: opts.allowed_origins.clone(),
         compression: opts.compression,
         handshake_timeout: opts.handshake_timeout,
         jwt_cookie: opts.jwt_cookie.clone(),
+        tls: tls.is_some(),
     });
     tokio::spawn(async move {
         loop {
@@ -53,41 +66,59 @@ pub async fn start(server: Arc<Server>, opts: &WebsocketOptions) -> anyhow::Resu
             let _ = stream.set_nodelay(true);
             let server = server.clone();
             let cfg = cfg.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let ws = match accept(stream, local, &cfg).await {
-                    Ok(ws) => ws,
-                    Err(e) => {
-                        tracing::debug!(%remote, "{e}");
-                        return;
+                match tls {
+                    None => upgrade(server, stream, remote, local, &cfg).await,
+                    Some(acceptor) => {
+                        match tokio::time::timeout(tls_timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => upgrade(server, stream, remote, local, &cfg).await,
+                            Ok(Err(e)) => tracing::debug!(%remote, "websocket TLS handshake error: {e}"),
+                            Err(_) => tracing::debug!(%remote, "websocket TLS handshake timeout"),
+                        }
                     }
-                };
-                let mut writer = ws.writer;
-                if ws.subprotocol.as_deref() == Some("mqtt") {
-                    // MQTT over WebSocket arrives with the MQTT adapter.
-                    let _ = writer.shutdown().await;
-                    return;
                 }
-                let id = server.next_client_id();
-                if server.at_max_connections() {
-                    let _ = writer.write_all(b"-ERR 'maximum connections exceeded'\r\n").await;
-                    let _ = writer.shutdown().await;
-                    return;
-                }
-                let remote = ws
-                    .forwarded_for
-                    .map_or(remote, |ip| SocketAddr::new(ip, remote.port()));
-                connection::serve(
-                    server,
-                    id,
-                    remote,
-                    "websocket",
-                    ws.jwt_from_cookie,
-                    ws.reader,
-                    writer,
-                )
-                .await;
             });
         }
     });
     Ok(local)
+}
+
+/// Upgrades one connection (plain or TLS) and serves it as a NATS client.
+async fn upgrade<S>(server: Arc<Server>, stream: S, remote: SocketAddr, local: SocketAddr, cfg: &WsConfig)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let ws = match accept(stream, remote, local, cfg).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::debug!(%remote, "{e}");
+            return;
+        }
+    };
+    let mut writer = ws.writer;
+    if ws.subprotocol.as_deref() == Some("mqtt") {
+        // MQTT over WebSocket arrives with the MQTT adapter.
+        let _ = writer.shutdown().await;
+        return;
+    }
+    let id = server.next_client_id();
+    if server.at_max_connections() {
+        let _ = writer.write_all(b"-ERR 'maximum connections exceeded'\r\n").await;
+        let _ = writer.shutdown().await;
+        return;
+    }
+    let remote = ws
+        .forwarded_for
+        .map_or(remote, |ip| SocketAddr::new(ip, remote.port()));
+    connection::serve(
+        server,
+        id,
+        remote,
+        "websocket",
+        ws.jwt_from_cookie,
+        ws.reader,
+        writer,
+    )
+    .await;
 }

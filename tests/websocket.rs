@@ -11,10 +11,12 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use junction::options::WebsocketOptions;
 use junction::Options;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::WebSocketStream;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn start(ws: WebsocketOptions) -> (junction::RunningServer, SocketAddr) {
     let server = common::start(Options::default()).await;
@@ -40,7 +42,7 @@ async fn open(addr: SocketAddr, origin: Option<&str>) -> Result<Ws, tokio_tungst
 }
 
 /// Reads frames until `want` bytes of NATS protocol have arrived.
-async fn read_text(ws: &mut Ws, want: usize) -> String {
+async fn read_text<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>, want: usize) -> String {
     let mut out = Vec::new();
     while out.len() < want {
         let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
@@ -57,13 +59,13 @@ async fn read_text(ws: &mut Ws, want: usize) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn send(ws: &mut Ws, data: &str) {
+async fn send<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>, data: &str) {
     ws.send(Frame::Binary(data.as_bytes().to_vec().into()))
         .await
         .unwrap();
 }
 
-async fn handshake(ws: &mut Ws) -> String {
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) -> String {
     let info = read_text(ws, 5).await;
     assert!(info.starts_with("INFO {"), "{info}");
     info
@@ -223,4 +225,215 @@ async fn websocket_block_credentials_apply_to_websocket_clients_only() {
     )
     .await;
     assert_eq!(read_text(&mut good, 6).await, "PONG\r\n");
+}
+
+/// A CA, a server certificate for `localhost` it signed, and a client
+/// certificate it signed, as PEM files in a temporary directory.
+struct Pki {
+    dir: tempfile::TempDir,
+    ca: rcgen::Certificate,
+    client_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    client_key: rustls::pki_types::PrivateKeyDer<'static>,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .signed_by(&server_key, &ca, &ca_key)
+            .unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let mut client_params = CertificateParams::new(vec!["client".into()]).unwrap();
+        client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let client = client_params.signed_by(&client_key, &ca, &ca_key).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(dir.path().join("server.pem"), server.pem()).unwrap();
+        std::fs::write(dir.path().join("server-key.pem"), server_key.serialize_pem()).unwrap();
+        Pki {
+            dir,
+            client_chain: vec![client.der().clone()],
+            client_key: rustls::pki_types::PrivateKeyDer::try_from(client_key.serialize_der()).unwrap(),
+            ca,
+        }
+    }
+
+    fn tls(&self, verify: bool) -> junction::tls::TlsOptions {
+        junction::tls::TlsOptions {
+            cert_file: Some(self.dir.path().join("server.pem")),
+            key_file: Some(self.dir.path().join("server-key.pem")),
+            ca_file: Some(self.dir.path().join("ca.pem")),
+            verify,
+            ..Default::default()
+        }
+    }
+
+    /// A TLS client trusting the CA, presenting the client certificate when asked to.
+    fn connector(&self, with_cert: bool) -> tokio_rustls::TlsConnector {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca.der().clone()).unwrap();
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = if with_cert {
+            builder
+                .with_client_auth_cert(self.client_chain.clone(), self.client_key.clone_key())
+                .unwrap()
+        } else {
+            builder.with_no_client_auth()
+        };
+        tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+    }
+}
+
+type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+/// A WebSocket client written out by hand over TLS: the upgrade request, masked
+/// binary frames out, and the server's frames read back. (tokio-tungstenite on a
+/// tokio-rustls client stream missed read wake-ups here: the server's frame sat
+/// in the client socket, where Python's `ssl` client read it at once.)
+struct Wss {
+    tls: Tls,
+}
+
+impl Wss {
+    /// Connects and upgrades; `Err` carries the TLS error or the HTTP status line.
+    async fn open(
+        addr: SocketAddr,
+        connector: &tokio_rustls::TlsConnector,
+        origin: Option<&str>,
+    ) -> Result<Wss, String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, tcp).await.map_err(|e| e.to_string())?;
+        let origin = origin.map(|o| format!("Origin: {o}\r\n")).unwrap_or_default();
+        let request = format!(
+            "GET / HTTP/1.1\r\nHost: localhost:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{origin}\r\n",
+            addr.port()
+        );
+        let mut head = Vec::new();
+        let io = async {
+            tls.write_all(request.as_bytes()).await?;
+            while !head.ends_with(b"\r\n\r\n") {
+                head.push(tls.read_u8().await?);
+            }
+            Ok::<_, std::io::Error>(())
+        };
+        io.await.map_err(|e| e.to_string())?;
+        let head = String::from_utf8_lossy(&head).into_owned();
+        if !head.starts_with("HTTP/1.1 101 ") {
+            return Err(head.lines().next().unwrap_or_default().to_string());
+        }
+        Ok(Wss { tls })
+    }
+
+    async fn send(&mut self, data: &str) {
+        use tokio::io::AsyncWriteExt;
+        let mask = [7u8, 1, 2, 3];
+        let mut frame = vec![0x82u8];
+        match data.len() {
+            n if n < 126 => frame.push(0x80 | n as u8),
+            n => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(&mask);
+        frame.extend(data.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.tls.write_all(&frame).await.unwrap();
+    }
+
+    /// Reads frames until `want` bytes of NATS protocol have arrived.
+    async fn read_text(&mut self, want: usize) -> String {
+        use tokio::io::AsyncReadExt;
+        let mut out = Vec::new();
+        while out.len() < want {
+            let read = async {
+                let mut header = [0u8; 2];
+                self.tls.read_exact(&mut header).await?;
+                let len = match header[1] & 0x7f {
+                    126 => self.tls.read_u16().await? as usize,
+                    127 => self.tls.read_u64().await? as usize,
+                    n => n as usize,
+                };
+                let mut payload = vec![0u8; len];
+                self.tls.read_exact(&mut payload).await?;
+                Ok::<_, std::io::Error>((header[0] & 0x0f, payload))
+            };
+            let (opcode, payload) = tokio::time::timeout(Duration::from_secs(5), read)
+                .await
+                .expect("frame in time")
+                .expect("frame read");
+            if opcode == 2 || opcode == 1 {
+                out.extend_from_slice(&payload);
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn wss_carries_nats_to_tcp_clients() {
+    let pki = Pki::new();
+    let (server, addr) = start(WebsocketOptions {
+        no_tls: false,
+        tls: Some(pki.tls(false)),
+        same_origin: true,
+        ..WebsocketOptions::default()
+    })
+    .await;
+    let connector = pki.connector(false);
+    let mut ws = Wss::open(
+        addr,
+        &connector,
+        Some(&format!("https://localhost:{}", addr.port())),
+    )
+    .await
+    .unwrap();
+    assert!(ws.read_text(5).await.starts_with("INFO {"));
+    ws.send("CONNECT {\"verbose\":false}\r\nSUB secure 1\r\nPING\r\n")
+        .await;
+    assert_eq!(ws.read_text(6).await, "PONG\r\n");
+    let nc = async_nats::connect(common::url(&server)).await.unwrap();
+    nc.publish("secure", "over wss".into()).await.unwrap();
+    nc.flush().await.unwrap();
+    assert_eq!(ws.read_text(26).await, "MSG secure 1 8\r\nover wss\r\n");
+    // Behind TLS the same origin is the https one.
+    let refused = Wss::open(
+        addr,
+        &connector,
+        Some(&format!("http://localhost:{}", addr.port())),
+    )
+    .await;
+    assert_eq!(refused.err().unwrap(), "HTTP/1.1 403 Forbidden");
+    // A plain ws:// client gets no upgrade from a TLS listener.
+    assert!(open(addr, None).await.is_err());
+}
+
+#[tokio::test]
+async fn wss_verify_requires_a_client_certificate_from_the_ca() {
+    let pki = Pki::new();
+    let (_server, addr) = start(WebsocketOptions {
+        no_tls: false,
+        tls: Some(pki.tls(true)),
+        ..WebsocketOptions::default()
+    })
+    .await;
+    // TLS 1.3 reports a missing client certificate after the client's side of the
+    // handshake is done: the refusal shows up at the upgrade.
+    assert!(Wss::open(addr, &pki.connector(false), None).await.is_err());
+    let mut ws = Wss::open(addr, &pki.connector(true), None).await.unwrap();
+    assert!(ws.read_text(5).await.starts_with("INFO {"));
+    ws.send("CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+    assert_eq!(ws.read_text(6).await, "PONG\r\n");
 }

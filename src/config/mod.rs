@@ -13,6 +13,7 @@ mod apply;
 mod auth;
 mod error;
 mod parser;
+mod tls;
 mod units;
 mod value;
 mod websocket;

@@ -3,7 +3,7 @@
 //! has been seen.
 //!
 //! As in nats-server, a block without a port (or with port 0) leaves WebSocket off, and an
-//! enabled block needs `no_tls: true` (Junction has no TLS yet, so a `tls { }` block is refused).
+//! enabled block needs a `tls { }` block or `no_tls: true`.
 
 use super::apply::{
     boolean, duration_or_seconds, integer, invalid, listen_address, map, other_key, string, wrong_type,
@@ -15,7 +15,6 @@ use crate::options::{Options, WebsocketOptions};
 
 /// `websocket { }` keys that Junction does not implement yet.
 const UNSUPPORTED_WEBSOCKET: &[&str] = &[
-    "tls",
     "advertise",
     "user_cookie",
     "pass_cookie",
@@ -82,6 +81,7 @@ pub(super) fn websocket(entry: &Entry, state: &mut WebsocketState) -> Result<()>
             "port" => integer(e).and_then(|p| check_port(e, p)).map(|p| block.port = p),
             "host" | "net" => string(e).map(|h| o.host = h.to_string()),
             "no_tls" => boolean(e).map(|b| o.no_tls = b),
+            "tls" => super::tls::tls(e, "websocket.tls.").map(|t| o.tls = Some(t)),
             "same_origin" => boolean(e).map(|b| o.same_origin = b),
             "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin" | "origins"
             | "origin" => allowed_origins(e).map(|list| o.allowed_origins = list),
@@ -205,12 +205,11 @@ pub(super) fn finish(opts: &mut Options, state: &mut WebsocketState) -> Result<(
         message,
     };
     let o = &block.options;
-    if !o.no_tls {
+    if !o.no_tls && o.tls.is_none() {
         errors.push(fail(
             &block.pos,
             "websocket",
-            "websocket requires TLS configuration: set no_tls: true (TLS is not supported by junction yet)"
-                .into(),
+            "websocket requires TLS configuration".into(),
         ));
     }
     if let (Some(user), Some(pos)) = (&o.no_auth_user, &block.no_auth_user_pos) {

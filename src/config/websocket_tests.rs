@@ -43,6 +43,7 @@ fn every_key_is_mapped() {
             host: "127.0.0.1".into(),
             port: 8443,
             no_tls: true,
+            tls: None,
             same_origin: true,
             allowed_origins: vec!["http://a.example".into(), "https://b.example:8443".into()],
             compression: true,
@@ -93,9 +94,8 @@ fn no_port_leaves_websocket_off_as_in_nats_server() {
 }
 
 #[test]
-fn tls_is_required_unless_no_tls_and_not_supported_yet() {
-    let need_tls = "invalid value for \"websocket\": websocket requires TLS configuration: set no_tls: true \
-                    (TLS is not supported by junction yet)";
+fn tls_is_required_unless_no_tls() {
+    let need_tls = "invalid value for \"websocket\": websocket requires TLS configuration";
     assert_err("websocket { port: 8080 }", 1, 1, need_tls);
     assert_err(
         "port: 1\nwebsocket {\n  port: 8080\n  no_tls: false\n}",
@@ -103,11 +103,57 @@ fn tls_is_required_unless_no_tls_and_not_supported_yet() {
         1,
         need_tls,
     );
+}
+
+/// A self-signed certificate and its key, written to a temporary directory.
+fn cert_files() -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert_file = dir.path().join("cert.pem");
+    let key_file = dir.path().join("key.pem");
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+    let path = |p: PathBuf| p.to_str().unwrap().to_string();
+    (dir, path(cert_file), path(key_file))
+}
+
+#[test]
+fn tls_block_is_read_and_loaded() {
+    let (_dir, cert, key) = cert_files();
+    let o = ws(&format!(
+        "websocket {{\n  port: 8443\n  tls {{ cert_file: {cert:?}, key_file: {key:?}, timeout: 0.5, min_version: \"1.3\" }}\n}}"
+    ));
+    let tls = o.tls.unwrap();
+    assert_eq!(tls.cert_file, Some(PathBuf::from(&cert)));
+    assert_eq!(tls.timeout, Duration::from_millis(500));
+    assert_eq!(tls.min_version, crate::tls::TlsVersion::Tls13);
+    assert!(!o.no_tls, "TLS is used, no_tls stays as written");
+    // Files that are not there are reported at the block, naming the file.
+    let e = err("websocket {\n  port: 8443\n  tls { cert_file: \"/nonexistent/c.pem\", key_file: k }\n}");
+    assert!(
+        e.starts_with(&format!(
+            "{ORIGIN}:3:3: invalid value for \"tls\": error reading /nonexistent/c.pem"
+        )),
+        "{e}"
+    );
     assert_err(
-        "websocket {\n  port: 8080\n  tls { cert_file: a, key_file: b }\n}",
+        &format!("websocket {{\n  port: 8443\n  tls {{ cert_file: {cert:?} }}\n}}"),
         3,
         3,
-        "\"websocket.tls\" is not supported by junction yet",
+        "invalid value for \"tls\": missing 'key_file' in TLS configuration",
+    );
+    let line = format!("  tls {{ cert_file: {cert:?}, key_file: {key:?}, min_version: \"1.1\" }}");
+    assert_err(
+        &format!("websocket {{\n  port: 8443\n{line}\n}}"),
+        3,
+        line.find("min_version").unwrap() as u32 + 1,
+        "invalid value for \"min_version\": error parsing tls config: unsupported TLS version: TLS 1.1",
+    );
+    assert_err(
+        "websocket {\n  port: 8443\n  tls { cipher_suites: [a] }\n}",
+        3,
+        9,
+        "\"websocket.tls.cipher_suites\" is not supported by junction yet",
     );
 }
 

@@ -22,7 +22,7 @@ async fn main() -> std::io::Result<()> {
         let (tcp, peer) = listener.accept().await?;
         let cfg = cfg.clone();
         tokio::spawn(async move {
-            match accept(tcp, local, &cfg).await {
+            match accept(tcp, peer, local, &cfg).await {
                 Ok(mut ws) => {
                     eprintln!("{peer}: upgraded, compressed: {}", ws.compressed);
                     let copied = tokio::io::copy(&mut ws.reader, &mut ws.writer).await;

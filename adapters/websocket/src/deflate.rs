@@ -11,7 +11,6 @@ use std::task::{ready, Context, Poll};
 use bytes::{Buf, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 
@@ -30,7 +29,7 @@ const DEFLATE_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
 /// The connection under tungstenite, with or without the deflate layer.
 #[derive(Debug)]
-pub(crate) struct Transport<S = TcpStream> {
+pub(crate) struct Transport<S> {
     io: S,
     deflate: Option<Box<Deflate>>,
 }

@@ -6,8 +6,7 @@ use std::net::IpAddr;
 
 use data_encoding::BASE64;
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
@@ -60,10 +59,10 @@ impl Request {
 }
 
 /// Reads the request, answers it and sets up the WebSocket streams.
-pub(crate) async fn upgrade(
-    mut stream: TcpStream,
+pub(crate) async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     cfg: &WsConfig,
-) -> Result<WsAccepted<WsReader, WsWriter>, WsError> {
+) -> Result<WsAccepted<WsReader<S>, WsWriter<S>>, WsError> {
     let (request, extra) = match read_request(&mut stream).await {
         Ok(r) => r,
         Err(RequestError::Reject(status, reason)) => return reject(&mut stream, status, reason).await,
@@ -135,7 +134,7 @@ enum RequestError {
 }
 
 /// Reads until the end of the request head. Also tells whether bytes followed it.
-async fn read_request(stream: &mut TcpStream) -> Result<(Request, bool), RequestError> {
+async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Result<(Request, bool), RequestError> {
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     loop {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -240,7 +239,7 @@ pub(crate) fn cookie(request: &Request, name: &str) -> Option<String> {
 
 /// Sends an HTTP error as Go's `http.Error` writes it (with nats-server's extra header) and
 /// returns the matching error.
-async fn reject<T>(stream: &mut TcpStream, status: u16, reason: String) -> Result<T, WsError> {
+async fn reject<T, S: AsyncWrite + Unpin>(stream: &mut S, status: u16, reason: String) -> Result<T, WsError> {
     let text = match status {
         400 => "Bad Request",
         403 => "Forbidden",

@@ -2,7 +2,7 @@
 //! nats-server answers it, then WebSocket frames turned into a plain byte stream.
 //!
 //! ```text
-//! let ws = junction_websocket::accept(tcp, local_addr, &cfg).await?;
+//! let ws = junction_websocket::accept(tcp_or_tls, peer_addr, local_addr, &cfg).await?;
 //! // ws.reader: AsyncRead of the payloads of incoming binary/text frames, back to back
 //! // ws.writer: AsyncWrite sending what is written as binary frames
 //! ```
@@ -22,7 +22,7 @@ mod tests;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use stream::{WsReader, WsWriter};
 
@@ -42,6 +42,8 @@ pub struct WsConfig {
     pub handshake_timeout: Duration,
     /// Name of the cookie that may carry the user's JWT.
     pub jwt_cookie: Option<String>,
+    /// The listener speaks TLS (`wss://`), so a same origin is an `https` one.
+    pub tls: bool,
 }
 
 impl Default for WsConfig {
@@ -52,6 +54,7 @@ impl Default for WsConfig {
             compression: false,
             handshake_timeout: Duration::from_secs(2),
             jwt_cookie: None,
+            tls: false,
         }
     }
 }
@@ -96,12 +99,12 @@ pub enum WsError {
 /// Reads the HTTP upgrade request from `stream`, checks it as nats-server does (method, headers,
 /// key, version, origin), answers it, and returns the connection as a byte reader and writer.
 /// `local` is the listener's address, used in logs.
-pub async fn accept(
-    stream: TcpStream,
+pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    peer: SocketAddr,
     local: SocketAddr,
     cfg: &WsConfig,
-) -> Result<WsAccepted<WsReader, WsWriter>, WsError> {
-    let peer = stream.peer_addr().ok();
+) -> Result<WsAccepted<WsReader<S>, WsWriter<S>>, WsError> {
     let result = if cfg.handshake_timeout.is_zero() {
         handshake::upgrade(stream, cfg).await
     } else {
@@ -112,13 +115,13 @@ pub async fn accept(
     };
     match &result {
         Ok(ws) => tracing::debug!(
-            ?peer,
+            %peer,
             %local,
             path = %ws.path,
             compressed = ws.compressed,
             "websocket connection upgraded"
         ),
-        Err(e) => tracing::debug!(?peer, %local, "{e}"),
+        Err(e) => tracing::debug!(%peer, %local, "{e}"),
     }
     result
 }

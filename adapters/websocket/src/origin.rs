@@ -30,9 +30,10 @@ pub(crate) fn check(request: &Request, cfg: &WsConfig) -> Result<(), String> {
     };
     let origin = parse(origin)?;
     if cfg.same_origin {
-        // The listener has no TLS, so the page must have come over http from the same host:port.
-        let (host, port) = host_and_port(false, request.get("Host").unwrap_or_default())?;
-        if origin.host != host || origin.port != port || origin.scheme != "http" {
+        // The page must have come from the same host:port, over https when the listener has TLS.
+        let scheme = if cfg.tls { "https" } else { "http" };
+        let (host, port) = host_and_port(cfg.tls, request.get("Host").unwrap_or_default())?;
+        if origin.host != host || origin.port != port || origin.scheme != scheme {
             return Err("not same origin".into());
         }
     }

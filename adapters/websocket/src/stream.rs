@@ -15,7 +15,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::deflate::Transport;
 
-type Ws = WebSocketStream<Transport>;
+type Ws<S> = WebSocketStream<Transport<S>>;
 
 /// Largest frame one write produces; longer writes are taken in several frames.
 const MAX_WRITE_FRAME: usize = 64 * 1024;
@@ -23,15 +23,15 @@ const MAX_WRITE_FRAME: usize = 64 * 1024;
 /// The payloads of the client's binary and text messages, back to back. Ends (EOF) when the
 /// client closes, after the close frame has been answered. Pings are answered while it is read.
 #[derive(Debug)]
-pub struct WsReader {
-    source: SplitStream<Ws>,
+pub struct WsReader<S> {
+    source: SplitStream<Ws<S>>,
     /// The rest of the last message.
     chunk: Bytes,
     done: bool,
 }
 
-impl WsReader {
-    pub(crate) fn new(source: SplitStream<Ws>) -> Self {
+impl<S> WsReader<S> {
+    pub(crate) fn new(source: SplitStream<Ws<S>>) -> Self {
         WsReader {
             source,
             chunk: Bytes::new(),
@@ -40,7 +40,7 @@ impl WsReader {
     }
 }
 
-impl AsyncRead for WsReader {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsReader<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
@@ -78,14 +78,14 @@ impl AsyncRead for WsReader {
 /// completes once its frame has been handed to the socket, as a TCP write does, so nothing
 /// waits for a flush. Shutdown sends a close frame.
 #[derive(Debug)]
-pub struct WsWriter {
-    sink: SplitSink<Ws, Message>,
+pub struct WsWriter<S> {
+    sink: SplitSink<Ws<S>, Message>,
     /// Length of the frame queued by a write that is waiting for the socket.
     queued: Option<usize>,
 }
 
-impl WsWriter {
-    pub(crate) fn new(sink: SplitSink<Ws, Message>) -> Self {
+impl<S> WsWriter<S> {
+    pub(crate) fn new(sink: SplitSink<Ws<S>, Message>) -> Self {
         WsWriter { sink, queued: None }
     }
 }
@@ -100,7 +100,7 @@ fn io_error(e: Error) -> io::Error {
     }
 }
 
-impl AsyncWrite for WsWriter {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsWriter<S> {
     /// When this returns `Pending` after queueing a frame, the frame is sent regardless, and the
     /// next call (with the same buffer, as `write_all` makes it) reports its length.
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {

@@ -19,7 +19,7 @@ use crate::handshake::{cookie, Request};
 use crate::origin::{host_and_port, parse};
 use crate::{accept, validate_allowed_origin, WsAccepted, WsConfig, WsError, WsReader, WsWriter};
 
-type Accepted = WsAccepted<WsReader, WsWriter>;
+type Accepted = WsAccepted<WsReader<TcpStream>, WsWriter<TcpStream>>;
 type Client = WebSocketStream<TcpStream>;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -32,8 +32,8 @@ async fn serve_one(cfg: WsConfig) -> (SocketAddr, JoinHandle<Result<Accepted, Ws
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        accept(tcp, addr, &cfg).await
+        let (tcp, peer) = listener.accept().await.unwrap();
+        accept(tcp, peer, addr, &cfg).await
     });
     (addr, task)
 }
@@ -142,13 +142,13 @@ fn inflate(data: &[u8]) -> Vec<u8> {
     out
 }
 
-async fn read_n(reader: &mut WsReader, n: usize) -> Vec<u8> {
+async fn read_n(reader: &mut WsReader<TcpStream>, n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
     timeout(WAIT, reader.read_exact(&mut buf)).await.unwrap().unwrap();
     buf
 }
 
-async fn read_to_end(reader: &mut WsReader) -> Vec<u8> {
+async fn read_to_end(reader: &mut WsReader<TcpStream>) -> Vec<u8> {
     let mut buf = Vec::new();
     timeout(WAIT, reader.read_to_end(&mut buf))
         .await
@@ -494,6 +494,28 @@ async fn same_origin_compares_with_the_host_header() {
         ("localhost:8080", Some("http://localhost:8081"), 403),
         ("localhost:8080", Some("https://localhost:8080"), 403),
         ("localhost:8080", Some("http://evil.example:8080"), 403),
+    ];
+    for (host, origin, status) in cases {
+        assert_eq!(
+            origin_status(cfg.clone(), host, origin).await,
+            status,
+            "{host} {origin:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn same_origin_behind_tls_is_https() {
+    let cfg = WsConfig {
+        same_origin: true,
+        tls: true,
+        ..WsConfig::default()
+    };
+    let cases = [
+        ("example.com:8443", Some("https://example.com:8443"), 101),
+        ("example.com", Some("https://example.com"), 101),
+        ("example.com:8443", Some("http://example.com:8443"), 403),
+        ("example.com", Some("http://example.com:443"), 403),
     ];
     for (host, origin, status) in cases {
         assert_eq!(
