@@ -10,8 +10,12 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 say "installing test dependencies"
-if ! python3 -c 'import nats, nkeys, pytest, pytest_asyncio' 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check 'nats-py[nkeys]' pytest pytest-asyncio
+if ! python3 -c 'import nats, nkeys, aiohttp, pytest, pytest_asyncio' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check 'nats-py[nkeys,aiohttp]' pytest pytest-asyncio
+fi
+# openssl makes the certificate of the wss:// test.
+if ! command -v openssl >/dev/null 2>&1; then
+  (apt-get install -y -qq openssl >/dev/null 2>&1) || (apt-get update -qq && apt-get install -y -qq openssl >/dev/null)
 fi
 # Debian's Chromium for the browser test (Node.js and npm come with the machine).
 if ! command -v chromium >/dev/null 2>&1; then

@@ -64,16 +64,20 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
     } else {
         None
     };
-    if let Some(ws) = &opts.websocket {
-        crate::websocket::start(server.clone(), ws).await?;
-    }
+    let websocket = match &opts.websocket {
+        Some(ws) => {
+            let addr = crate::websocket::start(server.clone(), ws).await?;
+            Some((if ws.tls.is_some() { "wss" } else { "ws" }, addr))
+        }
+        None => None,
+    };
     let pid_file = opts.pid_file.clone();
     if let Some(path) = &pid_file {
         std::fs::write(path, std::process::id().to_string())
             .with_context(|| format!("writing pid file {}", path.display()))?;
     }
     let ports_file = match &opts.ports_file_dir {
-        Some(dir) => Some(write_ports_file(dir, &opts, running.addr, http)?),
+        Some(dir) => Some(write_ports_file(dir, &opts, running.addr, http, websocket)?),
         None => None,
     };
     tracing::info!(
@@ -114,6 +118,7 @@ fn write_ports_file(
     opts: &Options,
     addr: std::net::SocketAddr,
     http: Option<std::net::SocketAddr>,
+    websocket: Option<(&str, std::net::SocketAddr)>,
 ) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()
         .ok()
@@ -128,6 +133,9 @@ fn write_ports_file(
     let mut body = serde_json::json!({ "nats": [format!("nats://{host}:{}", addr.port())] });
     if let Some(h) = http {
         body["monitoring"] = serde_json::json!([format!("http://{host}:{}", h.port())]);
+    }
+    if let Some((scheme, w)) = websocket {
+        body["websocket"] = serde_json::json!([format!("{scheme}://{host}:{}", w.port())]);
     }
     std::fs::write(&path, serde_json::to_vec_pretty(&body)?)
         .with_context(|| format!("writing ports file {}", path.display()))?;

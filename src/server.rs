@@ -80,7 +80,8 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     client_addr: Mutex<Option<SocketAddr>>,
     http_addr: Mutex<Option<SocketAddr>>,
-    websocket_addr: Mutex<Option<SocketAddr>>,
+    /// The WebSocket listener's address and the options it was started with.
+    websocket: Mutex<Option<(SocketAddr, Arc<crate::options::WebsocketOptions>)>>,
     /// Recently closed connections, newest last, for `/connz?state=closed`.
     closed: Mutex<VecDeque<ConnInfo>>,
     started_at: Instant,
@@ -132,7 +133,7 @@ impl Server {
             shutdown: watch::channel(false).0,
             client_addr: Mutex::new(None),
             http_addr: Mutex::new(None),
-            websocket_addr: Mutex::new(None),
+            websocket: Mutex::new(None),
             closed: Mutex::new(VecDeque::new()),
             started_at: Instant::now(),
         }))
@@ -325,12 +326,17 @@ impl Server {
         *self.http_addr.lock()
     }
 
-    pub fn set_websocket_addr(&self, addr: SocketAddr) {
-        *self.websocket_addr.lock() = Some(addr);
+    pub fn set_websocket(&self, addr: SocketAddr, opts: crate::options::WebsocketOptions) {
+        *self.websocket.lock() = Some((addr, Arc::new(opts)));
     }
 
     pub fn websocket_addr(&self) -> Option<SocketAddr> {
-        *self.websocket_addr.lock()
+        self.websocket.lock().as_ref().map(|(a, _)| *a)
+    }
+
+    /// The running WebSocket listener's address and options.
+    pub fn websocket_listener(&self) -> Option<(SocketAddr, Arc<crate::options::WebsocketOptions>)> {
+        self.websocket.lock().clone()
     }
 
     /// Resolves once the server has been told to stop.

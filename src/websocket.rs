@@ -31,7 +31,7 @@ pub async fn start(server: Arc<Server>, opts: &WebsocketOptions) -> anyhow::Resu
         .await
         .with_context(|| format!("can't listen for websocket clients on {bind}"))?;
     let local = listener.local_addr()?;
-    server.set_websocket_addr(local);
+    server.set_websocket(local, opts.clone());
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     tracing::info!("Listening for websocket clients on {scheme}://{local}");
     // The TLS handshake counts against the upgrade's time limit, as in nats-server.

@@ -69,7 +69,7 @@ fn varz_body(server: &Server) -> Value {
         "gateway": {},
         "leaf": {},
         "mqtt": {},
-        "websocket": server.websocket_addr().map_or(json!({}), |a| json!({"host": a.ip().to_string(), "port": a.port(), "no_tls": true})),
+        "websocket": websocket(server),
         "jetstream": {},
         "tls_timeout": 2,
         "write_deadline": o.write_deadline.as_nanos() as u64,
@@ -99,4 +99,39 @@ fn varz_body(server: &Server) -> Value {
 
 pub async fn varz(State(server): State<Arc<Server>>) -> Json<Value> {
     Json(varz_json(&server))
+}
+
+/// The `websocket` section: nats-server's fields, each left out when empty or off.
+fn websocket(server: &Server) -> serde_json::Value {
+    let Some((addr, ws)) = server.websocket_listener() else {
+        return json!({});
+    };
+    let mut v = serde_json::Map::new();
+    v.insert("host".into(), json!(ws.host));
+    v.insert("port".into(), json!(addr.port()));
+    if let Some(user) = &ws.no_auth_user {
+        v.insert("no_auth_user".into(), json!(user));
+    }
+    if let Some(cookie) = &ws.jwt_cookie {
+        v.insert("jwt_cookie".into(), json!(cookie));
+    }
+    if !ws.handshake_timeout.is_zero() {
+        v.insert(
+            "handshake_timeout".into(),
+            json!(ws.handshake_timeout.as_nanos() as u64),
+        );
+    }
+    if ws.no_tls {
+        v.insert("no_tls".into(), json!(true));
+    }
+    if ws.same_origin {
+        v.insert("same_origin".into(), json!(true));
+    }
+    if !ws.allowed_origins.is_empty() {
+        v.insert("allowed_origins".into(), json!(ws.allowed_origins));
+    }
+    if ws.compression {
+        v.insert("compression".into(), json!(true));
+    }
+    serde_json::Value::Object(v)
 }

@@ -13,6 +13,12 @@ BINARY = os.environ.get("JUNCTION_BIN", os.path.join(os.path.dirname(__file__), 
 
 
 def start_junction(*args):
+    proc, ports = start_junction_ports(*args)
+    return proc, ports["nats"][0]
+
+
+def start_junction_ports(*args):
+    """Starts junction and returns it with its ports file (nats, websocket, ...)."""
     tmp = tempfile.mkdtemp(prefix="junction-py-")
     proc = subprocess.Popen(
         [BINARY, "-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", tmp, *args],
@@ -24,7 +30,9 @@ def start_junction(*args):
         for path in glob.glob(os.path.join(tmp, "*.ports")):
             try:
                 with open(path) as f:
-                    return proc, json.load(f)["nats"][0]
+                    ports = json.load(f)
+                if "nats" in ports:
+                    return proc, ports
             except (ValueError, KeyError):
                 pass
         time.sleep(0.02)
