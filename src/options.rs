@@ -82,8 +82,9 @@ pub struct Options {
     pub max_closed_clients: usize,
 }
 
-/// `websocket { host, port, no_tls, tls, same_origin, allowed_origins, compression,
-/// handshake_timeout, jwt_cookie, no_auth_user, username/password/token }`.
+/// `websocket { host, port, advertise, no_tls, tls, same_origin, allowed_origins, compression,
+/// handshake_timeout, jwt_cookie, user_cookie, pass_cookie, token_cookie, headers,
+/// no_auth_user, authorization { username/password/token, timeout } }`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebsocketOptions {
     pub host: String,
@@ -103,11 +104,23 @@ pub struct WebsocketOptions {
     pub handshake_timeout: Duration,
     /// Cookie carrying a user JWT for browsers.
     pub jwt_cookie: Option<String>,
+    /// Cookies carrying the user name, password and token, used when CONNECT has none.
+    pub user_cookie: Option<String>,
+    pub pass_cookie: Option<String>,
+    pub token_cookie: Option<String>,
+    /// Extra headers in the upgrade answer.
+    pub headers: Vec<(String, String)>,
+    /// Keep-alive PING interval for WebSocket clients, instead of `ping_interval`.
+    pub ping_interval: Option<Duration>,
+    /// The URL advertised for this listener (shown in `/varz`).
+    pub advertise: Option<String>,
     pub no_auth_user: Option<String>,
     /// Credentials that apply to WebSocket clients only.
     pub username: Option<String>,
     pub password: Option<String>,
     pub token: Option<String>,
+    /// `authorization { timeout }`: WebSocket clients' time to CONNECT, instead of `auth_timeout`.
+    pub auth_timeout: Option<Duration>,
 }
 
 impl Default for WebsocketOptions {
@@ -122,10 +135,17 @@ impl Default for WebsocketOptions {
             compression: false,
             handshake_timeout: Duration::from_secs(2),
             jwt_cookie: None,
+            user_cookie: None,
+            pass_cookie: None,
+            token_cookie: None,
+            headers: Vec::new(),
+            ping_interval: None,
+            advertise: None,
             no_auth_user: None,
             username: None,
             password: None,
             token: None,
+            auth_timeout: None,
         }
     }
 }

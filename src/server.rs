@@ -179,6 +179,23 @@ impl Server {
                 }))
     }
 
+    /// How long clients of this transport have to CONNECT when auth is required: the
+    /// `websocket { authorization { timeout } }` for WebSocket clients, `auth_timeout` otherwise.
+    pub fn auth_timeout_for(&self, transport: &str) -> Duration {
+        let ws = (transport == "websocket")
+            .then(|| self.websocket_options().and_then(|w| w.auth_timeout))
+            .flatten();
+        ws.filter(|d| !d.is_zero()).unwrap_or(self.opts.auth_timeout)
+    }
+
+    /// The keep-alive PING interval for clients of this transport.
+    pub fn ping_interval_for(&self, transport: &str) -> Duration {
+        let ws = (transport == "websocket")
+            .then(|| self.websocket_options().and_then(|w| w.ping_interval))
+            .flatten();
+        ws.filter(|d| !d.is_zero()).unwrap_or(self.opts.ping_interval)
+    }
+
     /// Whether INFO carries a nonce for nkey or JWT signatures.
     pub fn needs_nonce(&self) -> bool {
         self.operator.is_some() || self.auth.needs_nonce()
@@ -334,6 +351,13 @@ impl Server {
         self.websocket.lock().as_ref().map(|(a, _)| *a)
     }
 
+    /// The WebSocket options in force: the running listener's, else the configured ones.
+    fn websocket_options(&self) -> Option<Arc<crate::options::WebsocketOptions>> {
+        self.websocket_listener()
+            .map(|(_, o)| o)
+            .or_else(|| self.opts.websocket.clone().map(Arc::new))
+    }
+
     /// The running WebSocket listener's address and options.
     pub fn websocket_listener(&self) -> Option<(SocketAddr, Arc<crate::options::WebsocketOptions>)> {
         self.websocket.lock().clone()
@@ -426,7 +450,16 @@ impl Server {
                 refuse_max_connections(server, id, remote, writer).await;
                 return;
             }
-            connection::serve(server, id, remote, "nats", None, reader, writer).await;
+            connection::serve(
+                server,
+                id,
+                remote,
+                "nats",
+                connection::CookieCredentials::default(),
+                reader,
+                writer,
+            )
+            .await;
         });
     }
 

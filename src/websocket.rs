@@ -45,6 +45,10 @@ pub async fn start(server: Arc<Server>, opts: &WebsocketOptions) -> anyhow::Resu
         compression: opts.compression,
         handshake_timeout: opts.handshake_timeout,
         jwt_cookie: opts.jwt_cookie.clone(),
+        user_cookie: opts.user_cookie.clone(),
+        pass_cookie: opts.pass_cookie.clone(),
+        token_cookie: opts.token_cookie.clone(),
+        headers: opts.headers.clone(),
         tls: tls.is_some(),
     });
     tokio::spawn(async move {
@@ -111,14 +115,5 @@ where
     let remote = ws
         .forwarded_for
         .map_or(remote, |ip| SocketAddr::new(ip, remote.port()));
-    connection::serve(
-        server,
-        id,
-        remote,
-        "websocket",
-        ws.jwt_from_cookie,
-        ws.reader,
-        writer,
-    )
-    .await;
+    connection::serve(server, id, remote, "websocket", ws.cookies, ws.reader, writer).await;
 }

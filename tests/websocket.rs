@@ -34,9 +34,19 @@ async fn start(ws: WebsocketOptions) -> (junction::RunningServer, SocketAddr) {
 }
 
 async fn open(addr: SocketAddr, origin: Option<&str>) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    match origin {
+        Some(o) => open_with(addr, &[("Origin", o)]).await,
+        None => open_with(addr, &[]).await,
+    }
+}
+
+async fn open_with(
+    addr: SocketAddr,
+    headers: &[(&'static str, &str)],
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
     let mut req = format!("ws://{addr}/").into_client_request().unwrap();
-    if let Some(o) = origin {
-        req.headers_mut().insert("Origin", o.parse().unwrap());
+    for (name, value) in headers {
+        req.headers_mut().insert(*name, value.parse().unwrap());
     }
     tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws)
 }
@@ -234,6 +244,68 @@ async fn websocket_block_credentials_apply_to_websocket_clients_only() {
     )
     .await;
     assert_eq!(read_text(&mut good, 6).await, "PONG\r\n");
+}
+
+#[tokio::test]
+async fn credentials_from_cookies_and_the_websocket_auth_timeout() {
+    let ws_opts = WebsocketOptions {
+        host: "127.0.0.1".into(),
+        port: 0,
+        username: Some("browser".into()),
+        password: Some("s3cr3t".into()),
+        user_cookie: Some("nats_user".into()),
+        pass_cookie: Some("nats_pass".into()),
+        auth_timeout: Some(Duration::from_millis(300)),
+        ..WebsocketOptions::default()
+    };
+    let server = common::start(Options {
+        websocket: Some(ws_opts.clone()),
+        ..Options::default()
+    })
+    .await;
+    let addr = junction::websocket::start(server.server.clone(), &ws_opts)
+        .await
+        .unwrap();
+    // CONNECT without credentials: the cookies supply them.
+    let mut ws = open_with(addr, &[("Cookie", "nats_user=browser; nats_pass=s3cr3t")])
+        .await
+        .unwrap();
+    handshake(&mut ws).await;
+    send(&mut ws, "CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+    assert_eq!(read_text(&mut ws, 6).await, "PONG\r\n");
+    // What CONNECT says wins over a cookie.
+    let mut ws = open_with(addr, &[("Cookie", "nats_user=browser; nats_pass=s3cr3t")])
+        .await
+        .unwrap();
+    handshake(&mut ws).await;
+    send(
+        &mut ws,
+        "CONNECT {\"verbose\":false,\"user\":\"browser\",\"pass\":\"wrong\"}\r\nPING\r\n",
+    )
+    .await;
+    assert_eq!(read_text(&mut ws, 32).await, "-ERR 'Authorization Violation'\r\n");
+    // The block's own timeout, not the server's 2 s.
+    let mut ws = open_with(addr, &[]).await.unwrap();
+    handshake(&mut ws).await;
+    let started = std::time::Instant::now();
+    assert_eq!(read_text(&mut ws, 31).await, "-ERR 'Authentication Timeout'\r\n");
+    assert!(started.elapsed() < Duration::from_millis(1500));
+}
+
+#[tokio::test]
+async fn websocket_ping_interval_applies_to_websocket_clients() {
+    let (_server, addr) = start(WebsocketOptions {
+        ping_interval: Some(Duration::from_millis(500)),
+        ..WebsocketOptions::default()
+    })
+    .await;
+    let mut ws = open(addr, None).await.unwrap();
+    handshake(&mut ws).await;
+    send(&mut ws, "CONNECT {\"verbose\":false}\r\n").await;
+    let started = std::time::Instant::now();
+    assert_eq!(read_text(&mut ws, 6).await, "PING\r\n");
+    // The server-wide interval would have meant 2 s or more.
+    assert!(started.elapsed() < Duration::from_millis(1500));
 }
 
 /// A CA, a server certificate for `localhost` it signed, and a client

@@ -6,24 +6,12 @@
 //! enabled block needs a `tls { }` block or `no_tls: true`.
 
 use super::apply::{
-    boolean, duration_or_seconds, integer, invalid, listen_address, map, other_key, string, wrong_type,
-    Result,
+    boolean, duration_or_seconds, integer, invalid, listen_address, map, other_key, seconds, string,
+    wrong_type, Result,
 };
 use super::error::ConfigError;
 use super::value::{Entry, Pos, ValueKind};
 use crate::options::{Options, WebsocketOptions};
-
-/// `websocket { }` keys that Junction does not implement yet.
-const UNSUPPORTED_WEBSOCKET: &[&str] = &[
-    "advertise",
-    "user_cookie",
-    "pass_cookie",
-    "token_cookie",
-    "headers",
-    "ping_interval",
-];
-/// `websocket { authorization { } }` keys that Junction does not implement yet.
-const UNSUPPORTED_AUTHORIZATION: &[&str] = &["timeout"];
 
 /// The block as written, kept until the whole file has been read.
 #[derive(Default)]
@@ -92,11 +80,17 @@ pub(super) fn websocket(entry: &Entry, state: &mut WebsocketState) -> Result<()>
                 o.jwt_cookie = Some(c.to_string());
                 block.jwt_cookie_pos = Some(e.key_pos.clone());
             }),
+            "user_cookie" => string(e).map(|c| o.user_cookie = Some(c.to_string())),
+            "pass_cookie" => string(e).map(|c| o.pass_cookie = Some(c.to_string())),
+            "token_cookie" => string(e).map(|c| o.token_cookie = Some(c.to_string())),
+            "ping_interval" => duration_or_seconds(e).map(|d| o.ping_interval = Some(d)),
+            "advertise" => string(e).map(|a| o.advertise = Some(a.to_string())),
+            "headers" => headers(e).map(|h| o.headers = h),
             "no_auth_user" => string(e).map(|u| {
                 o.no_auth_user = Some(u.to_string());
                 block.no_auth_user_pos = Some(e.key_pos.clone());
             }),
-            _ => other_key(e, &key, "websocket.", UNSUPPORTED_WEBSOCKET),
+            _ => other_key(e, &key, "websocket.", &[]),
         };
         if let Err(err) = result {
             errors.push(err);
@@ -154,6 +148,25 @@ fn allowed_origins(entry: &Entry) -> Result<Vec<String>> {
     }
 }
 
+/// `headers { Name: value }`: extra headers for the upgrade answer, in the order written.
+fn headers(entry: &Entry) -> Result<Vec<(String, String)>> {
+    let mut list = Vec::new();
+    let mut errors = Vec::new();
+    for e in map(entry)? {
+        match e.value.as_str() {
+            Some(v) => match junction_websocket::validate_header(&e.key) {
+                Ok(()) => list.push((e.key.clone(), v.to_string())),
+                Err(m) => errors.push(invalid(e, m)),
+            },
+            None => errors.push(wrong_type(e, "a string")),
+        }
+    }
+    match ConfigError::from_list(errors) {
+        Some(e) => Err(e),
+        None => Ok(list),
+    }
+}
+
 /// `authorization { user, password, token }` for WebSocket clients (nats-server's
 /// `parseSimpleAuth`: no users list).
 fn authorization(entry: &Entry, block: &mut Block) -> Result<()> {
@@ -172,7 +185,8 @@ fn authorization(entry: &Entry, block: &mut Block) -> Result<()> {
                 o.token = Some(t.to_string());
                 block.token_pos = Some(e.key_pos.clone());
             }),
-            _ => other_key(e, &key, "websocket.authorization.", UNSUPPORTED_AUTHORIZATION),
+            "timeout" => seconds(e).map(|d| o.auth_timeout = Some(d)),
+            _ => other_key(e, &key, "websocket.authorization.", &[]),
         };
         if let Err(err) = result {
             errors.push(err);

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use junction_nats::encode;
+pub use junction_websocket::CookieCredentials;
 use parking_lot::{Mutex, RwLock};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
@@ -72,8 +73,9 @@ pub struct Client {
     permissions: OnceLock<Arc<ClientPermissions>>,
     /// `iat` of the user JWT, checked against revocations.
     issued_at: AtomicU64,
-    /// A user JWT from the WebSocket `jwt_cookie`, used when CONNECT has none.
-    pub cookie_jwt: Option<String>,
+    /// Credentials from the WebSocket cookies (`jwt_cookie`, `user_cookie` …), each used
+    /// when CONNECT lacks it.
+    pub cookies: CookieCredentials,
     /// The nonce offered in INFO, for nkey and JWT signatures.
     pub nonce: String,
     pub remote: SocketAddr,
@@ -114,7 +116,7 @@ impl Client {
         account: Arc<Account>,
         remote: SocketAddr,
         transport: &'static str,
-        cookie_jwt: Option<String>,
+        cookies: CookieCredentials,
     ) -> Arc<Self> {
         let nonce = if server.needs_nonce() {
             crate::auth::new_nonce()
@@ -129,7 +131,7 @@ impl Client {
             permissions: OnceLock::new(),
             issued_at: AtomicU64::new(0),
             nonce,
-            cookie_jwt,
+            cookies,
             remote,
             transport,
             counters: Counters::default(),
@@ -402,7 +404,7 @@ pub async fn serve<R, W>(
     id: u64,
     remote: SocketAddr,
     transport: &'static str,
-    cookie_jwt: Option<String>,
+    cookies: CookieCredentials,
     reader: R,
     writer: W,
 ) where
@@ -415,7 +417,7 @@ pub async fn serve<R, W>(
         server.global.clone(),
         remote,
         transport,
-        cookie_jwt,
+        cookies,
     );
     server.register(client.clone());
     client.queue_proto(&server.info_for(&client));

@@ -66,7 +66,7 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
     };
     let auth_deadline = server
         .auth_required_for(session.client.transport)
-        .then(|| Instant::now() + server.opts.auth_timeout);
+        .then(|| Instant::now() + server.auth_timeout_for(session.client.transport));
     let mut buf = BytesMut::with_capacity(MIN_READ_BUFFER);
     let mut size = MIN_READ_BUFFER;
     loop {
@@ -226,9 +226,18 @@ impl Session {
         };
         let server = &self.client.server;
         if !self.connected {
-            // Browsers may carry their JWT in a cookie instead of CONNECT.
-            if opts.jwt.is_none() {
-                opts.jwt = self.client.cookie_jwt.clone();
+            // Browsers may carry their credentials in cookies instead of CONNECT;
+            // as in nats-server, a cookie fills a field CONNECT left empty.
+            let cookies = &self.client.cookies;
+            for (field, cookie) in [
+                (&mut opts.jwt, &cookies.jwt),
+                (&mut opts.user, &cookies.user),
+                (&mut opts.pass, &cookies.pass),
+                (&mut opts.auth_token, &cookies.token),
+            ] {
+                if field.as_deref().unwrap_or_default().is_empty() && cookie.is_some() {
+                    field.clone_from(cookie);
+                }
             }
             let kind = match self.client.transport {
                 "websocket" => "WEBSOCKET",

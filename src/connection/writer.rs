@@ -20,7 +20,10 @@ const KEEP_CAPACITY: usize = 256 * 1024;
 pub(super) async fn run<W: AsyncWrite + Unpin>(client: Arc<Client>, mut writer: W) {
     let opts = &client.server.opts;
     let mut spare = BytesMut::new();
-    let period = opts.ping_interval.max(Duration::from_millis(10));
+    let period = client
+        .server
+        .ping_interval_for(client.transport)
+        .max(Duration::from_millis(10));
     let mut ping = interval_at(Instant::now() + first_ping(period), period);
     loop {
         let (closing, discard) = {

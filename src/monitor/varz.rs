@@ -109,6 +109,9 @@ fn websocket(server: &Server) -> serde_json::Value {
     let mut v = serde_json::Map::new();
     v.insert("host".into(), json!(ws.host));
     v.insert("port".into(), json!(addr.port()));
+    if let Some(a) = &ws.advertise {
+        v.insert("advertise".into(), json!(a));
+    }
     if let Some(user) = &ws.no_auth_user {
         v.insert("no_auth_user".into(), json!(user));
     }
@@ -120,6 +123,9 @@ fn websocket(server: &Server) -> serde_json::Value {
             "handshake_timeout".into(),
             json!(ws.handshake_timeout.as_nanos() as u64),
         );
+    }
+    if let Some(t) = ws.auth_timeout {
+        v.insert("auth_timeout".into(), json!(t.as_secs_f64()));
     }
     if ws.no_tls {
         v.insert("no_tls".into(), json!(true));

@@ -14,7 +14,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::deflate::{Transport, MAX_FRAME_SIZE, MAX_MESSAGE_SIZE};
 use crate::origin;
 use crate::stream::{WsReader, WsWriter};
-use crate::{WsAccepted, WsConfig, WsError};
+use crate::{CookieCredentials, WsAccepted, WsConfig, WsError};
 
 /// The longest request head accepted (request line and headers).
 const MAX_REQUEST_HEAD: usize = 64 * 1024;
@@ -92,6 +92,9 @@ pub(crate) async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
     if mqtt {
         answer.push_str(MQTT_RESPONSE);
     }
+    for (name, value) in &cfg.headers {
+        answer.push_str(&format!("{name}: {value}\r\n"));
+    }
     answer.push_str("\r\n");
     stream.write_all(answer.as_bytes()).await?;
 
@@ -101,7 +104,13 @@ pub(crate) async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
         .or_else(|| request.get("Sec-WebSocket-Origin"))
         .filter(|o| !o.is_empty())
         .map(str::to_string);
-    let jwt_from_cookie = cfg.jwt_cookie.as_deref().and_then(|name| cookie(&request, name));
+    let named = |name: &Option<String>| name.as_deref().and_then(|n| cookie(&request, n));
+    let cookies = CookieCredentials {
+        jwt: named(&cfg.jwt_cookie),
+        user: named(&cfg.user_cookie),
+        pass: named(&cfg.pass_cookie),
+        token: named(&cfg.token_cookie),
+    };
     // nats-server takes the first X-Forwarded-For line when it is one valid address.
     let forwarded_for = request
         .get("X-Forwarded-For")
@@ -117,7 +126,7 @@ pub(crate) async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(WsAccepted {
         reader: WsReader::new(source),
         writer: WsWriter::new(sink),
-        jwt_from_cookie,
+        cookies,
         subprotocol: mqtt.then(|| "mqtt".to_string()),
         origin,
         path: request.path,

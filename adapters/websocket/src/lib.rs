@@ -42,6 +42,12 @@ pub struct WsConfig {
     pub handshake_timeout: Duration,
     /// Name of the cookie that may carry the user's JWT.
     pub jwt_cookie: Option<String>,
+    /// Names of the cookies that may carry the user name, password and token.
+    pub user_cookie: Option<String>,
+    pub pass_cookie: Option<String>,
+    pub token_cookie: Option<String>,
+    /// Extra header lines for the `101` answer (`name`, `value`), after nats-server's own.
+    pub headers: Vec<(String, String)>,
     /// The listener speaks TLS (`wss://`), so a same origin is an `https` one.
     pub tls: bool,
 }
@@ -54,6 +60,10 @@ impl Default for WsConfig {
             compression: false,
             handshake_timeout: Duration::from_secs(2),
             jwt_cookie: None,
+            user_cookie: None,
+            pass_cookie: None,
+            token_cookie: None,
+            headers: Vec::new(),
             tls: false,
         }
     }
@@ -64,8 +74,8 @@ impl Default for WsConfig {
 pub struct WsAccepted<R, W> {
     pub reader: R,
     pub writer: W,
-    /// The value of the `jwt_cookie` cookie, when configured and sent.
-    pub jwt_from_cookie: Option<String>,
+    /// Credentials from the configured cookies, for a CONNECT that lacks them.
+    pub cookies: CookieCredentials,
     /// `Some("mqtt")` when the client asked for MQTT: the `mqtt` subprotocol, or a request path
     /// ending in `/mqtt` (nats-server's MQTT-over-WebSocket endpoint). The answer names it.
     pub subprotocol: Option<String>,
@@ -77,6 +87,36 @@ pub struct WsAccepted<R, W> {
     pub forwarded_for: Option<IpAddr>,
     /// permessage-deflate was negotiated.
     pub compressed: bool,
+}
+
+/// The values of the `jwt_cookie`, `user_cookie`, `pass_cookie` and `token_cookie` cookies,
+/// when configured and sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CookieCredentials {
+    pub jwt: Option<String>,
+    pub user: Option<String>,
+    pub pass: Option<String>,
+    pub token: Option<String>,
+}
+
+/// Checks an extra `headers` entry as nats-server does: the upgrade's own headers can't be set.
+pub fn validate_header(name: &str) -> Result<(), String> {
+    let lower = name.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "host" | "content-length" | "connection" | "upgrade" | "nats-no-masking"
+    ) {
+        return Err(format!("websocket: invalid header {name:?} not allowed"));
+    }
+    if lower.starts_with("sec-websocket-") {
+        return Err(format!(
+            "websocket: invalid header {name:?}, \"Sec-WebSocket-\" prefix not allowed"
+        ));
+    }
+    if name.is_empty() || name.bytes().any(|b| b <= b' ' || b == b':' || b >= 0x7f) {
+        return Err(format!("websocket: invalid header name {name:?}"));
+    }
+    Ok(())
 }
 
 /// Why a connection was not upgraded.

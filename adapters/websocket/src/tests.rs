@@ -397,7 +397,7 @@ async fn jwt_cookie_origin_forwarded_for_and_mqtt_are_reported() {
     let (_tcp, head) = raw_request(addr, &upgrade_request("h", extra)).await;
     assert!(head.ends_with("Sec-Websocket-Protocol: mqtt\r\n\r\n"), "{head}");
     let ws = accepted(task).await;
-    assert_eq!(ws.jwt_from_cookie.as_deref(), Some("eyJ0eXAi.x.y"));
+    assert_eq!(ws.cookies.jwt.as_deref(), Some("eyJ0eXAi.x.y"));
     assert_eq!(ws.origin.as_deref(), Some("http://app.example"));
     assert_eq!(ws.forwarded_for, Some("10.1.2.3".parse().unwrap()));
     assert_eq!(ws.subprotocol.as_deref(), Some("mqtt"));
@@ -412,7 +412,51 @@ async fn jwt_cookie_origin_forwarded_for_and_mqtt_are_reported() {
         (ws.subprotocol.as_deref(), ws.path.as_str()),
         (Some("mqtt"), "/mqtt")
     );
-    assert_eq!(ws.jwt_from_cookie, None);
+    assert_eq!(ws.cookies.jwt, None);
+}
+
+#[tokio::test]
+async fn credential_cookies_and_extra_headers() {
+    let cfg = WsConfig {
+        user_cookie: Some("u".into()),
+        pass_cookie: Some("p".into()),
+        token_cookie: Some("t".into()),
+        headers: vec![("X-Frame-Options".into(), "DENY".into())],
+        ..WsConfig::default()
+    };
+    let (addr, task) = serve_one(cfg).await;
+    let (_tcp, head) = raw_request(addr, &upgrade_request("h", "Cookie: u=alice; p=pw; other=1\r\n")).await;
+    assert_eq!(
+        head,
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {ACCEPT}\r\nX-Frame-Options: DENY\r\n\r\n"
+        )
+    );
+    let ws = accepted(task).await;
+    assert_eq!(
+        ws.cookies,
+        crate::CookieCredentials {
+            jwt: None,
+            user: Some("alice".into()),
+            pass: Some("pw".into()),
+            token: None,
+        }
+    );
+}
+
+#[test]
+fn extra_headers_cannot_replace_the_upgrade_headers() {
+    assert!(crate::validate_header("X-Frame-Options").is_ok());
+    assert_eq!(
+        crate::validate_header("Upgrade").unwrap_err(),
+        "websocket: invalid header \"Upgrade\" not allowed"
+    );
+    assert_eq!(
+        crate::validate_header("Sec-WebSocket-Protocol").unwrap_err(),
+        "websocket: invalid header \"Sec-WebSocket-Protocol\", \"Sec-WebSocket-\" prefix not allowed"
+    );
+    assert!(crate::validate_header("bad name").is_err());
 }
 
 #[test]
