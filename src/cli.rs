@@ -94,6 +94,21 @@ pub struct ServerFlags {
     /// Authorization token required for connections
     #[arg(long = "auth", value_name = "token")]
     pub auth: Option<String>,
+    /// Enable TLS, do not verify clients (default: false)
+    #[arg(long = "tls")]
+    pub tls: bool,
+    /// Server certificate file
+    #[arg(long = "tlscert", value_name = "file")]
+    pub tlscert: Option<PathBuf>,
+    /// Private key for server certificate
+    #[arg(long = "tlskey", value_name = "file")]
+    pub tlskey: Option<PathBuf>,
+    /// Enable TLS, verify client certificates
+    #[arg(long = "tlsverify")]
+    pub tlsverify: bool,
+    /// Client certificate CA for verification
+    #[arg(long = "tlscacert", value_name = "file")]
+    pub tlscacert: Option<PathBuf>,
 }
 
 /// Go-style single-dash long flags and the clap spelling they become.
@@ -124,6 +139,11 @@ const GO_STYLE: &[&str] = &[
     "user",
     "pass",
     "auth",
+    "tls",
+    "tlscert",
+    "tlskey",
+    "tlsverify",
+    "tlscacert",
     "help",
     "version",
 ];
@@ -195,6 +215,29 @@ impl ServerFlags {
         }
         if let Some(t) = &self.auth {
             opts.authorization = Some(t.clone());
+        }
+        // As nats-server: any TLS flag overrides the file's TLS settings as a whole.
+        if self.tls
+            || self.tlsverify
+            || self.tlscert.is_some()
+            || self.tlskey.is_some()
+            || self.tlscacert.is_some()
+        {
+            if self.tlscert.is_none() {
+                anyhow::bail!("TLS Server certificate must be present and valid");
+            }
+            if self.tlskey.is_none() {
+                anyhow::bail!("TLS Server private key must be present and valid");
+            }
+            let tls = crate::tls::TlsOptions {
+                cert_file: self.tlscert.clone(),
+                key_file: self.tlskey.clone(),
+                ca_file: self.tlscacert.clone(),
+                verify: self.tlsverify,
+                ..crate::tls::TlsOptions::default()
+            };
+            crate::tls::server_config(&tls).map_err(|e| anyhow::anyhow!("TLS: {e}"))?;
+            opts.tls = Some(tls);
         }
         Ok(())
     }

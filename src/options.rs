@@ -78,6 +78,8 @@ pub struct Options {
     pub resolver_preload: Vec<(String, String)>,
     /// `websocket { ... }`; `None` when there is no such block.
     pub websocket: Option<WebsocketOptions>,
+    /// `tls { }` (or `--tls*` flags): clients on the NATS port must use TLS.
+    pub tls: Option<crate::tls::TlsOptions>,
     /// Closed connections kept for `/connz?state=closed` (`max_closed_clients`, default 10000).
     pub max_closed_clients: usize,
 }
@@ -297,6 +299,7 @@ impl Default for Options {
             resolver: None,
             resolver_preload: Vec::new(),
             websocket: None,
+            tls: None,
             max_closed_clients: 10_000,
         }
     }

@@ -82,6 +82,8 @@ pub struct Server {
     http_addr: Mutex<Option<SocketAddr>>,
     /// The WebSocket listener's address and the options it was started with.
     websocket: Mutex<Option<(SocketAddr, Arc<crate::options::WebsocketOptions>)>>,
+    /// TLS for the NATS port, from `tls { }`.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     /// Recently closed connections, newest last, for `/connz?state=closed`.
     closed: Mutex<VecDeque<ConnInfo>>,
     started_at: Instant,
@@ -117,7 +119,14 @@ impl Server {
                     .map_err(|e| anyhow::anyhow!(e))?;
             }
         }
+        let tls = match &opts.tls {
+            Some(t) => Some(tokio_rustls::TlsAcceptor::from(
+                crate::tls::server_config(t).map_err(|e| anyhow::anyhow!("TLS: {e}"))?,
+            )),
+            None => None,
+        };
         Ok(Arc::new(Server {
+            tls,
             opts,
             name,
             id,
@@ -373,6 +382,12 @@ impl Server {
     pub fn info_for(&self, client: &Client) -> BytesMut {
         let mut info = self.base_info();
         info.auth_required = self.auth_required_for(client.transport);
+        if client.transport == "nats" {
+            if let Some(tls) = &self.opts.tls {
+                info.tls_required = true;
+                info.tls_verify = tls.verify;
+            }
+        }
         info.client_id = client.id;
         info.client_ip = client.remote.ip().to_string();
         info.nonce = client.nonce.clone();
@@ -445,6 +460,9 @@ impl Server {
         let over_limit = self.at_max_connections();
         let server = self.clone();
         tokio::spawn(async move {
+            if let Some(acceptor) = server.tls.clone() {
+                return server.accept_tls(acceptor, stream, id, remote, over_limit).await;
+            }
             let (reader, writer) = stream.into_split();
             if over_limit {
                 refuse_max_connections(server, id, remote, writer).await;
@@ -461,6 +479,88 @@ impl Server {
             )
             .await;
         });
+    }
+
+    /// A client on a TLS port: INFO in the clear, then the TLS handshake, then the
+    /// protocol over TLS, as nats-server does; with `handshake_first`, TLS comes first.
+    async fn accept_tls(
+        self: Arc<Self>,
+        acceptor: tokio_rustls::TlsAcceptor,
+        mut stream: TcpStream,
+        id: u64,
+        remote: SocketAddr,
+        over_limit: bool,
+    ) {
+        use tokio::io::AsyncWriteExt;
+        let tls = self.opts.tls.as_ref().expect("TLS options with an acceptor");
+        let handshake_first = tls.handshake_first;
+        let timeout = tls.timeout;
+        if over_limit {
+            if !handshake_first {
+                refuse_max_connections(self, id, remote, stream).await;
+            } else if let Ok(Ok(tls)) = tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                refuse_max_connections(self, id, remote, tls).await;
+            }
+            return;
+        }
+        let client = connection::register(
+            self.clone(),
+            id,
+            remote,
+            "nats",
+            connection::CookieCredentials::default(),
+        );
+        let info = self.info_for(&client);
+        if !handshake_first && stream.write_all(&info).await.is_err() {
+            connection::abandon(&client, CloseReason::WriteError);
+            return;
+        }
+        // Like Go's TLS, hang up without an alert on a client that speaks plain text.
+        let mut first = [0u8; 1];
+        match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
+            Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD => {}
+            _ => {
+                tracing::error!(
+                    %remote,
+                    cid = id,
+                    "TLS handshake error: first record does not look like a TLS handshake"
+                );
+                connection::abandon(&client, CloseReason::TlsHandshakeError);
+                return;
+            }
+        }
+        let stream = match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::error!(%remote, cid = id, "TLS handshake error: {e}");
+                connection::abandon(&client, CloseReason::TlsHandshakeError);
+                return;
+            }
+            Err(_) => {
+                tracing::error!(%remote, cid = id, "TLS handshake timeout");
+                connection::abandon(&client, CloseReason::TlsHandshakeError);
+                return;
+            }
+        };
+        let (_, session) = stream.get_ref();
+        client.set_tls(connection::TlsInfo {
+            version: match session.protocol_version() {
+                Some(rustls::ProtocolVersion::TLSv1_3) => "1.3".into(),
+                Some(rustls::ProtocolVersion::TLSv1_2) => "1.2".into(),
+                other => format!("{other:?}"),
+            },
+            // rustls spells TLS 1.3 suites `TLS13_…`; Go, and so nats-server, `TLS_…`.
+            cipher_suite: session
+                .negotiated_cipher_suite()
+                .map(|c| format!("{:?}", c.suite()).replacen("TLS13_", "TLS_", 1))
+                .unwrap_or_default(),
+            handshake_first,
+        });
+        if handshake_first {
+            client.queue_proto(&info);
+        }
+        let (reader, writer) = tokio::io::split(stream);
+        connection::run(client, reader, writer).await;
     }
 
     /// Closes every client connection.
@@ -509,11 +609,14 @@ impl Server {
     }
 }
 
-async fn refuse_max_connections(
+/// The content type of a TLS handshake record, the first byte a TLS client sends.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+async fn refuse_max_connections<W: tokio::io::AsyncWrite + Unpin>(
     server: Arc<Server>,
     id: u64,
     remote: SocketAddr,
-    mut writer: tokio::net::tcp::OwnedWriteHalf,
+    mut writer: W,
 ) {
     use tokio::io::AsyncWriteExt;
     let mut info = server.base_info();

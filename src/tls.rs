@@ -26,6 +26,8 @@ pub struct TlsOptions {
     pub timeout: Duration,
     /// The oldest version accepted: TLS 1.2 (the default) or 1.3.
     pub min_version: TlsVersion,
+    /// Clients start TLS at once, before the server's INFO (NATS port only).
+    pub handshake_first: bool,
 }
 
 impl Default for TlsOptions {
@@ -37,6 +39,7 @@ impl Default for TlsOptions {
             verify: false,
             timeout: DEFAULT_TLS_TIMEOUT,
             min_version: TlsVersion::Tls12,
+            handshake_first: false,
         }
     }
 }

@@ -45,7 +45,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "max_traced_msg_len",
     "max_sub_tokens",
     "max_subscription_tokens",
-    "tls",
     "ocsp",
     "allow_non_tls",
     "write_timeout",
@@ -211,6 +210,7 @@ fn apply_top(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
         "jetstream" => jetstream(opts, entry, state)?,
         "store_dir" | "storedir" => store_dir(opts, entry, state)?,
         "websocket" | "ws" => websocket::websocket(entry, &mut state.websocket)?,
+        "tls" => opts.tls = Some(super::tls::tls(entry, "tls.")?),
         _ => other_key(entry, &key, "", UNSUPPORTED_TOP)?,
     }
     Ok(())

@@ -1082,7 +1082,6 @@ fn nats_keys_junction_lacks_are_reported_as_unsupported() {
         "gateway",
         "leafnodes",
         "leaf",
-        "tls",
         "mqtt",
         "resolver_tls",
         "resolver_pinned_accounts",

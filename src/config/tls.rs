@@ -21,9 +21,6 @@ const UNSUPPORTED_TLS: &[&str] = &[
     "cert_match",
     "ca_certs_match",
     "cert_match_skip_invalid",
-    "handshake_first",
-    "first",
-    "immediate",
     "ocsp_peer",
     "certs",
     "certificates",
@@ -50,6 +47,7 @@ pub(super) fn tls(entry: &Entry, block: &str) -> Result<TlsOptions> {
                     .map_err(|m| super::apply::invalid(e, format!("error parsing tls config: {m}"))),
                 None => Err(wrong_type(e, "a string")),
             },
+            "handshake_first" | "first" | "immediate" => handshake_first(e).map(|b| o.handshake_first = b),
             _ => other_key(e, &key, block, UNSUPPORTED_TLS),
         };
         if let Err(err) = result {
@@ -63,4 +61,21 @@ pub(super) fn tls(entry: &Entry, block: &str) -> Result<TlsOptions> {
         return Err(super::apply::invalid(entry, e.to_string()));
     }
     Ok(o)
+}
+
+/// `handshake_first: true|false` (also `"on"`/`"off"`); nats-server's `"auto"` fallback to
+/// INFO-first clients is not implemented.
+fn handshake_first(e: &Entry) -> Result<bool> {
+    if let Some(b) = e.value.as_bool() {
+        return Ok(b);
+    }
+    match e.value.as_str().map(str::to_ascii_lowercase).as_deref() {
+        Some("true" | "on") => Ok(true),
+        Some("false" | "off") => Ok(false),
+        Some(v) => Err(super::apply::invalid(
+            e,
+            format!("handshake_first {v:?} is not supported by junction yet (use true or false)"),
+        )),
+        None => Err(wrong_type(e, "a boolean or a string")),
+    }
 }

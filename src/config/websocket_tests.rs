@@ -377,3 +377,68 @@ fn the_example_file_holds_the_documented_values() {
         (Some("browser"), Some("s3cr3t"))
     );
 }
+
+#[test]
+fn top_level_tls_block_and_handshake_first() {
+    let (_dir, cert, key) = cert_files();
+    let o = opts(&format!(
+        "tls {{ cert_file: {cert:?}, key_file: {key:?}, verify: false, handshake_first: true, timeout: 3 }}"
+    ));
+    let tls = o.tls.unwrap();
+    assert!(tls.handshake_first && !tls.verify);
+    assert_eq!(tls.timeout, Duration::from_secs(3));
+    let o = opts(&format!(
+        "tls {{ cert_file: {cert:?}, key_file: {key:?}, first: \"off\" }}"
+    ));
+    assert!(!o.tls.unwrap().handshake_first);
+    let line = format!("tls {{ cert_file: {cert:?}, key_file: {key:?}, handshake_first: auto }}");
+    assert_err(
+        &line,
+        1,
+        line.find("handshake_first").unwrap() as u32 + 1,
+        "invalid value for \"handshake_first\": handshake_first \"auto\" is not supported by junction yet \
+         (use true or false)",
+    );
+    assert_err(
+        "tls { key_file: k }",
+        1,
+        1,
+        "invalid value for \"tls\": missing 'cert_file' in TLS configuration",
+    );
+}
+
+#[test]
+fn tls_flags_override_the_file() {
+    use crate::cli::ServerFlags;
+    let (_dir, cert, key) = cert_files();
+    let apply = |flags: ServerFlags| {
+        let mut o = Options::default();
+        flags.apply(&mut o).map(|()| o)
+    };
+    let o = apply(ServerFlags {
+        tls: true,
+        tlscert: Some(cert.clone().into()),
+        tlskey: Some(key.clone().into()),
+        ..ServerFlags::default()
+    })
+    .unwrap();
+    assert_eq!(o.tls.unwrap().cert_file, Some(PathBuf::from(&cert)));
+    let no_cert = ServerFlags {
+        tlsverify: true,
+        tlskey: Some(key.into()),
+        ..ServerFlags::default()
+    };
+    assert_eq!(
+        apply(no_cert).unwrap_err().to_string(),
+        "TLS Server certificate must be present and valid"
+    );
+    let no_key = ServerFlags {
+        tls: true,
+        tlscert: Some(cert.into()),
+        ..ServerFlags::default()
+    };
+    assert_eq!(
+        apply(no_key).unwrap_err().to_string(),
+        "TLS Server private key must be present and valid"
+    );
+}

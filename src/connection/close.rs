@@ -6,6 +6,7 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
     ClientClosed,
+    TlsHandshakeError,
     AuthenticationTimeout,
     AuthenticationViolation,
     SlowConsumerPendingBytes,
@@ -40,6 +41,7 @@ impl fmt::Display for CloseReason {
             CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
+            CloseReason::TlsHandshakeError => "TLS Handshake Error",
         })
     }
 }

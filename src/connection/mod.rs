@@ -50,6 +50,17 @@ struct Outbound {
     out_bytes: u64,
 }
 
+/// What `/connz` shows of a client's TLS session, in nats-server's spelling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// `1.2` or `1.3`.
+    pub version: String,
+    /// Go's name of the cipher suite, e.g. `TLS_AES_128_GCM_SHA256`.
+    pub cipher_suite: String,
+    /// TLS came before INFO (`handshake_first`).
+    pub handshake_first: bool,
+}
+
 /// What a client says about itself in CONNECT.
 #[derive(Debug, Clone, Default)]
 pub struct ClientMeta {
@@ -95,6 +106,8 @@ pub struct Client {
     close_reason: Mutex<Option<CloseReason>>,
     /// `name`, `lang` and `version` from CONNECT.
     meta: Mutex<ClientMeta>,
+    /// The TLS session, for clients that came through TLS.
+    tls: OnceLock<TlsInfo>,
     /// When the connection was accepted.
     pub started: SystemTime,
     /// The same moment on the monotonic clock, the origin of the RTT timings.
@@ -145,6 +158,7 @@ impl Client {
             pings_out: AtomicU32::new(0),
             close_reason: Mutex::new(None),
             meta: Mutex::new(ClientMeta::default()),
+            tls: OnceLock::new(),
             started: SystemTime::now(),
             born: Instant::now(),
             rtt: AtomicU64::new(0),
@@ -197,6 +211,15 @@ impl Client {
     /// `name`, `lang` and `version` the client sent in CONNECT.
     pub fn meta(&self) -> ClientMeta {
         self.meta.lock().clone()
+    }
+
+    /// The TLS session, if the client came through TLS.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.tls.get()
+    }
+
+    pub fn set_tls(&self, info: TlsInfo) {
+        let _ = self.tls.set(info);
     }
 
     /// The round-trip time to the client, zero until CONNECT.
@@ -411,6 +434,20 @@ pub async fn serve<R, W>(
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let client = register(server.clone(), id, remote, transport, cookies);
+    client.queue_proto(&server.info_for(&client));
+    run(client, reader, writer).await;
+}
+
+/// Creates and registers a client that will be served once its transport is ready (for
+/// TLS, after INFO has gone out in the clear and the handshake is done).
+pub fn register(
+    server: Arc<Server>,
+    id: u64,
+    remote: SocketAddr,
+    transport: &'static str,
+    cookies: CookieCredentials,
+) -> Arc<Client> {
     let client = Client::new(
         id,
         server.clone(),
@@ -420,11 +457,33 @@ pub async fn serve<R, W>(
         cookies,
     );
     server.register(client.clone());
-    client.queue_proto(&server.info_for(&client));
+    client
+}
+
+/// Serves a registered client until it closes.
+pub async fn run<R, W>(client: Arc<Client>, reader: R, writer: W)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let read_task = tokio::spawn(reader::run(client.clone(), reader));
     writer::run(client.clone(), writer).await;
     read_task.abort();
+    finish(&client);
+}
+
+/// Drops a registered client that never got to be served (a failed TLS handshake).
+pub fn abandon(client: &Arc<Client>, reason: CloseReason) {
+    client.set_reason(reason);
+    finish(client);
+}
+
+fn finish(client: &Arc<Client>) {
     client.remove_all_subscriptions();
-    server.unregister(&client);
-    tracing::debug!(cid = id, reason = %client.close_reason().unwrap_or(CloseReason::ClientClosed), "connection closed");
+    client.server.unregister(client);
+    tracing::debug!(
+        cid = client.id,
+        reason = %client.close_reason().unwrap_or(CloseReason::ClientClosed),
+        "connection closed"
+    );
 }

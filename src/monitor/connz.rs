@@ -45,6 +45,12 @@ pub struct ConnInfo {
     pub lang: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cipher_suite: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_first: bool,
     #[serde(skip_serializing_if = "String::is_empty", rename = "authorized_user")]
     pub user: String,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -105,6 +111,9 @@ impl ConnInfo {
             name: meta.name,
             lang: meta.lang,
             version: meta.version,
+            tls_version: client.tls().map(|t| t.version.clone()),
+            tls_cipher_suite: client.tls().map(|t| t.cipher_suite.clone()),
+            tls_first: client.tls().is_some_and(|t| t.handshake_first),
             user: client.user(),
             account: client.account().name.clone(),
             subscriptions_list: Vec::new(),

@@ -24,15 +24,24 @@ pub fn resident_bytes() -> u64 {
 
 pub fn varz_json(server: &Server) -> Value {
     let mut v = varz_body(server);
-    if server.auth_required() {
-        // Present only when true, as in nats-server; it follows `port`.
+    // Present only when true, as in nats-server; they follow `port`.
+    let flags = [
+        ("auth_required", server.auth_required()),
+        ("tls_required", server.opts.tls.is_some()),
+        ("tls_verify", server.opts.tls.as_ref().is_some_and(|t| t.verify)),
+    ];
+    if flags.iter().any(|(_, on)| *on) {
         if let Value::Object(map) = &mut v {
             let entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
             for (k, val) in entries {
                 let after_port = k == "port";
                 map.insert(k, val);
                 if after_port {
-                    map.insert("auth_required".into(), Value::Bool(true));
+                    for (name, on) in flags {
+                        if on {
+                            map.insert(name.into(), Value::Bool(true));
+                        }
+                    }
                 }
             }
         }
@@ -71,7 +80,7 @@ fn varz_body(server: &Server) -> Value {
         "mqtt": {},
         "websocket": websocket(server),
         "jetstream": {},
-        "tls_timeout": 2,
+        "tls_timeout": o.tls.as_ref().map_or(2.0, |t| t.timeout.as_secs_f64()),
         "write_deadline": o.write_deadline.as_nanos() as u64,
         "start": rfc3339(server.started),
         "now": rfc3339(SystemTime::now()),

@@ -84,3 +84,26 @@ async def test_websocket_client_talks_to_tcp_client(websocket_server):
 
     await ws.close()
     await tcp.close()
+
+
+async def test_tls_on_the_nats_port():
+    """`--tls` flags: nats-py reads INFO in the clear, upgrades, and talks to a WebSocket client."""
+    tmp = tempfile.mkdtemp(prefix="junction-tls-")
+    cert, key = make_cert(tmp)
+    conf = os.path.join(tmp, "ws.conf")
+    with open(conf, "w") as f:
+        f.write("websocket { port: -1, no_tls: true }\n")
+    proc, ports = start_junction_ports("-c", conf, "--tls", "--tlscert", cert, "--tlskey", key)
+    try:
+        ctx = ssl.create_default_context(cafile=cert)
+        nc = await nats.connect(ports["nats"][0], tls=ctx, tls_hostname="localhost")
+        ws = await nats.connect(ports["websocket"][0])
+        sub = await ws.subscribe("secure")
+        await ws.flush()
+        await nc.publish("secure", b"tls to ws")
+        assert (await sub.next_msg(timeout=2)).data == b"tls to ws"
+        await nc.close()
+        await ws.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

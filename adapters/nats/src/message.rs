@@ -97,6 +97,8 @@ pub struct ServerInfo {
     pub auth_required: bool,
     #[serde(skip_serializing_if = "is_false", default)]
     pub tls_required: bool,
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub tls_verify: bool,
     pub max_payload: usize,
     #[serde(skip_serializing_if = "is_false", default)]
     pub jetstream: bool,

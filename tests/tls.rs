@@ -1,0 +1,155 @@
+//! TLS on the NATS port (`tls { }`, `--tls*`): INFO in the clear and then the
+//! handshake, as nats-server does, or TLS first; client certificates with
+//! `verify`; what INFO, `/varz` and `/connz` say. async-nats is the client.
+
+mod common;
+
+use std::time::Duration;
+
+use common::pki::Pki;
+use common::Raw;
+use futures::StreamExt;
+use junction::Options;
+
+async fn start(pki: &Pki, verify: bool, handshake_first: bool) -> junction::RunningServer {
+    let mut tls = pki.tls(verify);
+    tls.handshake_first = handshake_first;
+    common::start(Options {
+        tls: Some(tls),
+        ..Options::default()
+    })
+    .await
+}
+
+fn url(server: &junction::RunningServer) -> String {
+    // The server certificate names `localhost`.
+    format!("tls://localhost:{}", server.addr.port())
+}
+
+fn client_options(pki: &Pki) -> async_nats::ConnectOptions {
+    async_nats::ConnectOptions::new()
+        .add_root_certificates(pki.path("ca.pem"))
+        .require_tls(true)
+        .retry_on_initial_connect()
+        .max_reconnects(Some(1))
+        .connection_timeout(Duration::from_secs(2))
+}
+
+async fn exchange(a: &async_nats::Client, b: &async_nats::Client) {
+    let mut sub = b.subscribe("secure.>").await.unwrap();
+    b.flush().await.unwrap();
+    a.publish("secure.hello", "over tls".into()).await.unwrap();
+    a.flush().await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&msg.payload[..], b"over tls");
+}
+
+#[tokio::test]
+async fn info_in_the_clear_then_tls_and_connz_shows_the_session() {
+    let pki = Pki::new();
+    let server = start(&pki, false, false).await;
+    let http = junction::monitor::start(server.server.clone(), "127.0.0.1", 0)
+        .await
+        .unwrap();
+    // The INFO a client reads before starting TLS, as nats-server writes it.
+    let raw = Raw::connect(server.addr).await;
+    assert!(
+        raw.info
+            .contains(r#""headers":true,"tls_required":true,"max_payload":1048576"#),
+        "{}",
+        raw.info
+    );
+    drop(raw);
+
+    let a = async_nats::connect_with_options(url(&server), client_options(&pki).name("a"))
+        .await
+        .unwrap();
+    let b = async_nats::connect_with_options(url(&server), client_options(&pki).name("b"))
+        .await
+        .unwrap();
+    exchange(&a, &b).await;
+
+    let connz = common::http_json(http, "/connz").await;
+    let conns = connz["connections"].as_array().unwrap();
+    let open: Vec<_> = conns.iter().filter(|c| c["name"] == "a").collect();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["tls_version"], "1.3");
+    assert!(
+        open[0]["tls_cipher_suite"].as_str().unwrap().starts_with("TLS_"),
+        "{}",
+        open[0]
+    );
+    let varz = common::http_json(http, "/varz").await;
+    assert_eq!(varz["tls_required"], true);
+    assert!(varz.get("tls_verify").is_none());
+}
+
+#[tokio::test]
+async fn plain_text_after_info_is_a_tls_handshake_error() {
+    let pki = Pki::new();
+    let server = start(&pki, false, false).await;
+    let http = junction::monitor::start(server.server.clone(), "127.0.0.1", 0)
+        .await
+        .unwrap();
+    let mut raw = Raw::connect(server.addr).await;
+    raw.send("CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+    // nats-server closes without a word here too.
+    assert_eq!(raw.read_to_close().await, "");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let closed = common::http_json(http, "/connz?state=closed").await;
+    assert_eq!(
+        closed["connections"][0]["reason"], "TLS Handshake Error",
+        "{closed}"
+    );
+    // Everyone else is still served.
+    let a = async_nats::connect_with_options(url(&server), client_options(&pki))
+        .await
+        .unwrap();
+    exchange(&a, &a).await;
+}
+
+#[tokio::test]
+async fn verify_requires_a_client_certificate_signed_by_the_ca() {
+    let pki = Pki::new();
+    let server = start(&pki, true, false).await;
+    let raw = Raw::connect(server.addr).await;
+    assert!(
+        raw.info.contains(r#""tls_required":true,"tls_verify":true"#),
+        "{}",
+        raw.info
+    );
+    let refused = async_nats::connect_with_options(
+        url(&server),
+        async_nats::ConnectOptions::new()
+            .add_root_certificates(pki.path("ca.pem"))
+            .require_tls(true)
+            .connection_timeout(Duration::from_secs(2)),
+    )
+    .await;
+    assert!(refused.is_err(), "a client without a certificate got in");
+    let a = async_nats::connect_with_options(
+        url(&server),
+        client_options(&pki).add_client_certificate(pki.path("client.pem"), pki.path("client-key.pem")),
+    )
+    .await
+    .unwrap();
+    exchange(&a, &a).await;
+}
+
+#[tokio::test]
+async fn handshake_first_sends_info_over_tls() {
+    let pki = Pki::new();
+    let server = start(&pki, false, true).await;
+    let http = junction::monitor::start(server.server.clone(), "127.0.0.1", 0)
+        .await
+        .unwrap();
+    let a = async_nats::connect_with_options(url(&server), client_options(&pki).tls_first().name("first"))
+        .await
+        .unwrap();
+    exchange(&a, &a).await;
+    let connz = common::http_json(http, "/connz").await;
+    assert_eq!(connz["connections"][0]["tls_first"], true, "{connz}");
+}
