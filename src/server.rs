@@ -20,7 +20,7 @@ use crate::auth::{AuthError, Authenticator, Identity};
 use crate::connection::{self, Client, CloseReason};
 use crate::monitor::connz::ConnInfo;
 use crate::operator::{ClaimsService, OperatorMode};
-use crate::options::Options;
+use crate::options::{Options, WebsocketOptions};
 
 /// The NATS protocol level Junction speaks, reported as `version` in INFO:
 /// clients gate features (headers, no-responders, JetStream APIs) on it, so
@@ -80,8 +80,10 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     client_addr: Mutex<Option<SocketAddr>>,
     http_addr: Mutex<Option<SocketAddr>>,
-    /// The WebSocket listener's address and the options it was started with.
-    websocket: Mutex<Option<(SocketAddr, Arc<crate::options::WebsocketOptions>)>>,
+    websocket_addr: Mutex<Option<SocketAddr>>,
+    /// The WebSocket options in force: the configured ones, replaced by those the
+    /// listener was started with.
+    websocket_opts: Mutex<Option<Arc<WebsocketOptions>>>,
     /// TLS for the NATS port, from `tls { }`.
     tls: Option<tokio_rustls::TlsAcceptor>,
     /// Recently closed connections, newest last, for `/connz?state=closed`.
@@ -125,6 +127,7 @@ impl Server {
             )),
             None => None,
         };
+        let websocket_opts = opts.websocket.clone().map(Arc::new);
         Ok(Arc::new(Server {
             tls,
             opts,
@@ -142,7 +145,8 @@ impl Server {
             shutdown: watch::channel(false).0,
             client_addr: Mutex::new(None),
             http_addr: Mutex::new(None),
-            websocket: Mutex::new(None),
+            websocket_addr: Mutex::new(None),
+            websocket_opts: Mutex::new(websocket_opts),
             closed: Mutex::new(VecDeque::new()),
             started_at: Instant::now(),
         }))
@@ -183,7 +187,7 @@ impl Server {
     pub fn auth_required_for(&self, transport: &str) -> bool {
         self.auth_required()
             || (transport == "websocket"
-                && self.opts.websocket.as_ref().is_some_and(|ws| {
+                && self.websocket_options().is_some_and(|ws| {
                     ws.username.is_some() || ws.token.is_some() || ws.no_auth_user.is_some()
                 }))
     }
@@ -219,8 +223,8 @@ impl Server {
         transport: &str,
     ) -> Result<Identity, AuthError> {
         if transport == "WEBSOCKET" {
-            if let Some(ws) = &self.opts.websocket {
-                if let Some(id) = self.websocket_credentials(ws, connect)? {
+            if let Some(ws) = self.websocket_options() {
+                if let Some(id) = self.websocket_credentials(&ws, connect)? {
                     return Ok(id);
                 }
             }
@@ -247,7 +251,7 @@ impl Server {
     /// `Ok(None)` means they do not decide and the server-wide rules apply.
     fn websocket_credentials(
         &self,
-        ws: &crate::options::WebsocketOptions,
+        ws: &WebsocketOptions,
         connect: &ConnectOptions,
     ) -> Result<Option<Identity>, AuthError> {
         let anonymous = Identity::anonymous(self.global.clone());
@@ -352,24 +356,24 @@ impl Server {
         *self.http_addr.lock()
     }
 
-    pub fn set_websocket(&self, addr: SocketAddr, opts: crate::options::WebsocketOptions) {
-        *self.websocket.lock() = Some((addr, Arc::new(opts)));
+    /// Records the running WebSocket listener and the options it was started with.
+    pub fn set_websocket(&self, addr: SocketAddr, opts: WebsocketOptions) {
+        *self.websocket_opts.lock() = Some(Arc::new(opts));
+        *self.websocket_addr.lock() = Some(addr);
     }
 
     pub fn websocket_addr(&self) -> Option<SocketAddr> {
-        self.websocket.lock().as_ref().map(|(a, _)| *a)
+        *self.websocket_addr.lock()
     }
 
-    /// The WebSocket options in force: the running listener's, else the configured ones.
-    fn websocket_options(&self) -> Option<Arc<crate::options::WebsocketOptions>> {
-        self.websocket_listener()
-            .map(|(_, o)| o)
-            .or_else(|| self.opts.websocket.clone().map(Arc::new))
+    /// The WebSocket options in force.
+    pub fn websocket_options(&self) -> Option<Arc<WebsocketOptions>> {
+        self.websocket_opts.lock().clone()
     }
 
     /// The running WebSocket listener's address and options.
-    pub fn websocket_listener(&self) -> Option<(SocketAddr, Arc<crate::options::WebsocketOptions>)> {
-        self.websocket.lock().clone()
+    pub fn websocket_listener(&self) -> Option<(SocketAddr, Arc<WebsocketOptions>)> {
+        self.websocket_addr().zip(self.websocket_options())
     }
 
     /// Resolves once the server has been told to stop.
@@ -498,7 +502,7 @@ impl Server {
         if over_limit {
             if !handshake_first {
                 refuse_max_connections(self, id, remote, stream).await;
-            } else if let Ok(Ok(tls)) = tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+            } else if let Ok(tls) = crate::tls::handshake(&acceptor, stream, timeout).await {
                 refuse_max_connections(self, id, remote, tls).await;
             }
             return;
@@ -529,15 +533,10 @@ impl Server {
                 return;
             }
         }
-        let stream = match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
+        let stream = match crate::tls::handshake(&acceptor, stream, timeout).await {
+            Ok(s) => s,
+            Err(e) => {
                 tracing::error!(%remote, cid = id, "TLS handshake error: {e}");
-                connection::abandon(&client, CloseReason::TlsHandshakeError);
-                return;
-            }
-            Err(_) => {
-                tracing::error!(%remote, cid = id, "TLS handshake timeout");
                 connection::abandon(&client, CloseReason::TlsHandshakeError);
                 return;
             }

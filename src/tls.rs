@@ -95,6 +95,22 @@ fn read_error(path: &Path, error: impl std::fmt::Display) -> TlsError {
     }
 }
 
+/// Runs the server side of a TLS handshake within `limit`; `Err` says why it failed.
+pub async fn handshake<S>(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: S,
+    limit: Duration,
+) -> Result<tokio_rustls::server::TlsStream<S>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("timeout after {limit:?}")),
+    }
+}
+
 /// Loads the certificates and keys named by `opts` and builds the server side of TLS.
 pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, TlsError> {
     let (cert_file, key_file) = match (&opts.cert_file, &opts.key_file) {

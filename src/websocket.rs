@@ -74,13 +74,10 @@ pub async fn start(server: Arc<Server>, opts: &WebsocketOptions) -> anyhow::Resu
             tokio::spawn(async move {
                 match tls {
                     None => upgrade(server, stream, remote, local, &cfg).await,
-                    Some(acceptor) => {
-                        match tokio::time::timeout(tls_timeout, acceptor.accept(stream)).await {
-                            Ok(Ok(stream)) => upgrade(server, stream, remote, local, &cfg).await,
-                            Ok(Err(e)) => tracing::debug!(%remote, "websocket TLS handshake error: {e}"),
-                            Err(_) => tracing::debug!(%remote, "websocket TLS handshake timeout"),
-                        }
-                    }
+                    Some(acceptor) => match crate::tls::handshake(&acceptor, stream, tls_timeout).await {
+                        Ok(stream) => upgrade(server, stream, remote, local, &cfg).await,
+                        Err(e) => tracing::debug!(%remote, "websocket TLS handshake error: {e}"),
+                    },
                 }
             });
         }

@@ -202,19 +202,10 @@ async fn protocol_errors_over_websocket_match_tcp() {
 #[tokio::test]
 async fn websocket_block_credentials_apply_to_websocket_clients_only() {
     let ws_opts = WebsocketOptions {
-        host: "127.0.0.1".into(),
-        port: 0,
         token: Some("browser-secret".into()),
         ..WebsocketOptions::default()
     };
-    let server = common::start(Options {
-        websocket: Some(ws_opts.clone()),
-        ..Options::default()
-    })
-    .await;
-    let addr = junction::websocket::start(server.server.clone(), &ws_opts)
-        .await
-        .unwrap();
+    let (server, addr) = start(ws_opts).await;
     // TCP clients are not affected.
     let mut tcp = common::Raw::connect(server.addr).await;
     assert!(!tcp.info.contains("auth_required"), "{}", tcp.info);
@@ -249,8 +240,6 @@ async fn websocket_block_credentials_apply_to_websocket_clients_only() {
 #[tokio::test]
 async fn credentials_from_cookies_and_the_websocket_auth_timeout() {
     let ws_opts = WebsocketOptions {
-        host: "127.0.0.1".into(),
-        port: 0,
         username: Some("browser".into()),
         password: Some("s3cr3t".into()),
         user_cookie: Some("nats_user".into()),
@@ -258,14 +247,7 @@ async fn credentials_from_cookies_and_the_websocket_auth_timeout() {
         auth_timeout: Some(Duration::from_millis(300)),
         ..WebsocketOptions::default()
     };
-    let server = common::start(Options {
-        websocket: Some(ws_opts.clone()),
-        ..Options::default()
-    })
-    .await;
-    let addr = junction::websocket::start(server.server.clone(), &ws_opts)
-        .await
-        .unwrap();
+    let (_server, addr) = start(ws_opts).await;
     // CONNECT without credentials: the cookies supply them.
     let mut ws = open_with(addr, &[("Cookie", "nats_user=browser; nats_pass=s3cr3t")])
         .await

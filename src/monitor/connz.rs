@@ -82,6 +82,7 @@ impl ConnInfo {
         let (out_msgs, out_bytes) = client.out_counts();
         let last = client.last_activity();
         let subjects = client.subscription_subjects();
+        let tls = client.tls();
         ConnInfo {
             cid: client.id,
             kind: "Client",
@@ -111,9 +112,9 @@ impl ConnInfo {
             name: meta.name,
             lang: meta.lang,
             version: meta.version,
-            tls_version: client.tls().map(|t| t.version.clone()),
-            tls_cipher_suite: client.tls().map(|t| t.cipher_suite.clone()),
-            tls_first: client.tls().is_some_and(|t| t.handshake_first),
+            tls_version: tls.map(|t| t.version.clone()),
+            tls_cipher_suite: tls.map(|t| t.cipher_suite.clone()),
+            tls_first: tls.is_some_and(|t| t.handshake_first),
             user: client.user(),
             account: client.account().name.clone(),
             subscriptions_list: Vec::new(),
