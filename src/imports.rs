@@ -11,8 +11,9 @@ use rand::Rng;
 
 use crate::account::Account;
 use crate::options::ResponseType;
+use crate::outlet::Producer;
 use crate::router;
-use crate::subscription::{Message, StallGate, Subscriber, Subscription};
+use crate::subscription::{Message, Subscriber, Subscription};
 
 /// A message crosses at most this many imports, so that accounts importing
 /// from each other cannot loop forever.
@@ -84,7 +85,8 @@ fn republish(
     msg: &Message<'_>,
     subject: &[u8],
     reply: Option<&[u8]>,
-) -> (usize, Option<StallGate>) {
+    producer: &mut Producer,
+) -> usize {
     let result = account.sublist.matches(subject);
     let forwarded = Message {
         subject,
@@ -93,9 +95,7 @@ fn republish(
         payload: msg.payload,
         hops: msg.hops + 1,
     };
-    let mut stall = None;
-    let n = router::deliver(&result, &forwarded, None, &mut stall);
-    (n, stall)
+    router::deliver(&result, &forwarded, None, producer)
 }
 
 /// Lives in the exporting account's sublist; republishes into the importer.
@@ -109,13 +109,15 @@ impl Subscriber for StreamImport {
         INTERNAL_CLIENT
     }
 
-    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>) -> Option<StallGate> {
+    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
         if msg.hops >= MAX_HOPS {
-            return None;
+            return;
         }
-        let importer = self.importer.upgrade()?;
+        let Some(importer) = self.importer.upgrade() else {
+            return;
+        };
         let subject = self.mapping.apply(msg.subject);
-        republish(&importer, msg, &subject, msg.reply).1
+        republish(&importer, msg, &subject, msg.reply, producer);
     }
 
     fn expire(&self, _sub: &Arc<Subscription>) {}
@@ -136,14 +138,17 @@ impl Subscriber for ServiceImport {
         INTERNAL_CLIENT
     }
 
-    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>) -> Option<StallGate> {
+    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
         if msg.hops >= MAX_HOPS {
-            return None;
+            return;
         }
-        let exporter = self.exporter.upgrade()?;
+        let Some(exporter) = self.exporter.upgrade() else {
+            return;
+        };
         let subject = self.mapping.apply(msg.subject);
         let Some(reply) = msg.reply else {
-            return republish(&exporter, msg, &subject, None).1;
+            republish(&exporter, msg, &subject, None, producer);
+            return;
         };
         let route_subject = response_subject();
         let route = Arc::new(Subscription::new(
@@ -160,10 +165,10 @@ impl Subscriber for ServiceImport {
             route.set_max(1);
         }
         if exporter.sublist.insert(route.clone()).is_err() {
-            return None;
+            return;
         }
         exporter.track_response(route);
-        republish(&exporter, msg, &subject, Some(&route_subject)).1
+        republish(&exporter, msg, &subject, Some(&route_subject), producer);
     }
 
     fn expire(&self, _sub: &Arc<Subscription>) {}
@@ -194,9 +199,11 @@ impl Subscriber for ResponseRoute {
         INTERNAL_CLIENT
     }
 
-    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>) -> Option<StallGate> {
-        let importer = self.importer.upgrade()?;
-        republish(&importer, msg, &self.reply, None).1
+    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
+        let Some(importer) = self.importer.upgrade() else {
+            return;
+        };
+        republish(&importer, msg, &self.reply, None, producer);
     }
 
     fn expire(&self, sub: &Arc<Subscription>) {

@@ -23,8 +23,9 @@ use crate::options::{
     ExportKind, ImportConfig, Options, Permissions, ResolverConfig, ResponsePermission, ResponseType,
     SubjectPermission,
 };
+use crate::outlet::Producer;
 use crate::permissions::ClientPermissions;
-use crate::subscription::{Message, StallGate, Subscriber, Subscription};
+use crate::subscription::{Message, Subscriber, Subscription};
 
 /// Where account JWTs come from.
 enum Resolver {
@@ -439,9 +440,13 @@ impl Subscriber for ClaimsService {
         0
     }
 
-    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>) -> Option<StallGate> {
-        let server = self.server.upgrade()?;
-        let operator = server.operator.as_ref()?;
+    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
+        let Some(server) = self.server.upgrade() else {
+            return;
+        };
+        let Some(operator) = server.operator.as_ref() else {
+            return;
+        };
         let subject = String::from_utf8_lossy(msg.subject).into_owned();
         let body = &msg.payload[msg.header_len.unwrap_or(0)..];
         let response = if subject.ends_with(".CLAIMS.LOOKUP") {
@@ -460,9 +465,8 @@ impl Subscriber for ClaimsService {
             serde_json::to_vec(&body).unwrap_or_default()
         };
         if let Some(reply) = msg.reply {
-            crate::router::publish_internal(&server.accounts.system, reply, &response);
+            crate::router::publish_internal_with(&server.accounts.system, reply, &response, producer);
         }
-        None
     }
 
     fn expire(&self, _sub: &Arc<Subscription>) {}

@@ -7,8 +7,9 @@ use bytes::Bytes;
 use rand::Rng;
 use rustc_hash::FxHashMap;
 
+use crate::outlet::Producer;
 use crate::sublist::{MatchResult, Sublist};
-use crate::subscription::{Message, StallGate};
+use crate::subscription::Message;
 
 /// Per-connection cache of match results, valid while the sublist's
 /// generation is unchanged. Owned by one reader task, so no lock.
@@ -45,20 +46,20 @@ impl MatchCache {
 
 /// Delivers `msg` to `result`'s subscribers. `skip_client` is the
 /// publisher's id when it asked for `echo: false`. Returns how many
-/// subscriptions received the message; `stall` receives the gate of a
-/// subscriber that is falling behind.
+/// subscriptions received the message; what they queued is left for
+/// `producer` to write out.
 pub fn deliver(
     result: &MatchResult,
     msg: &Message<'_>,
     skip_client: Option<u64>,
-    stall: &mut Option<StallGate>,
+    producer: &mut Producer,
 ) -> usize {
     let mut delivered = 0;
     for sub in &result.psubs {
         if skip_client == Some(sub.subscriber.client_id()) {
             continue;
         }
-        if sub.try_deliver(msg, stall) {
+        if sub.try_deliver(msg, producer) {
             delivered += 1;
         }
     }
@@ -73,7 +74,7 @@ pub fn deliver(
                 if skip_client == Some(sub.subscriber.client_id()) {
                     continue;
                 }
-                if sub.try_deliver(msg, stall) {
+                if sub.try_deliver(msg, producer) {
                     delivered += 1;
                     break;
                 }
@@ -84,8 +85,21 @@ pub fn deliver(
 }
 
 /// Publishes a message from the server itself (a system service's reply)
-/// into `account`.
+/// into `account`, and writes it out without waiting for anyone.
 pub fn publish_internal(account: &crate::account::Account, subject: &[u8], payload: &[u8]) -> usize {
+    let mut producer = Producer::default();
+    let n = publish_internal_with(account, subject, payload, &mut producer);
+    producer.flush();
+    n
+}
+
+/// Publishes from the server itself as part of `producer`'s round.
+pub fn publish_internal_with(
+    account: &crate::account::Account,
+    subject: &[u8],
+    payload: &[u8],
+    producer: &mut Producer,
+) -> usize {
     let result = account.sublist.matches(subject);
     let msg = Message {
         subject,
@@ -94,5 +108,5 @@ pub fn publish_internal(account: &crate::account::Account, subject: &[u8], paylo
         payload,
         hops: 0,
     };
-    deliver(&result, &msg, None, &mut None)
+    deliver(&result, &msg, None, producer)
 }

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::outlet::Producer;
+
 /// A message on its way from one publisher to its subscribers. `payload`
 /// holds the header block (when `header_len` is set) followed by the body.
 /// It borrows the publisher's read buffer: each receiver copies it once,
@@ -26,17 +28,13 @@ pub struct Message<'a> {
 pub trait Subscriber: Send + Sync {
     /// The connection id, used for `echo: false`.
     fn client_id(&self) -> u64;
-    /// Queue one message for this subscriber. Returns a gate when the
-    /// subscriber is falling behind (over 3/4 of `max_pending`): the
-    /// producer should wait on it briefly so the subscriber can catch up
-    /// before it has to be cut off as a slow consumer.
-    fn deliver(&self, sub: &Subscription, msg: &Message<'_>) -> Option<StallGate>;
+    /// Queue one message for this subscriber. A subscriber with a connection
+    /// queues into its outlet and hands that to `producer`, which writes it
+    /// out at the end of its round and waits if the subscriber fell behind.
+    fn deliver(&self, sub: &Subscription, msg: &Message<'_>, producer: &mut Producer);
     /// `sub` reached its auto-unsubscribe limit and must be removed.
     fn expire(&self, sub: &Arc<Subscription>);
 }
-
-/// Notified each time a lagging subscriber's writer drains its buffer.
-pub type StallGate = Arc<tokio::sync::Notify>;
 
 pub struct Subscription {
     pub subject: Bytes,
@@ -87,24 +85,19 @@ impl Subscription {
     }
 
     /// Delivers unless the auto-unsubscribe limit is used up; expires the
-    /// subscription on its last message. Returns whether it delivered; a
-    /// lagging subscriber's gate is left in `stall`.
-    pub fn try_deliver(self: &Arc<Self>, msg: &Message<'_>, stall: &mut Option<StallGate>) -> bool {
+    /// subscription on its last message. Returns whether it delivered.
+    pub fn try_deliver(self: &Arc<Self>, msg: &Message<'_>, producer: &mut Producer) -> bool {
         let max = self.max.load(Ordering::Relaxed);
         if max == 0 {
             self.delivered.fetch_add(1, Ordering::Relaxed);
-            if let Some(gate) = self.subscriber.deliver(self, msg) {
-                *stall = Some(gate);
-            }
+            self.subscriber.deliver(self, msg, producer);
             return true;
         }
         let n = self.delivered.fetch_add(1, Ordering::Relaxed) + 1;
         if n > max {
             return false;
         }
-        if let Some(gate) = self.subscriber.deliver(self, msg) {
-            *stall = Some(gate);
-        }
+        self.subscriber.deliver(self, msg, producer);
         if n == max {
             self.subscriber.expire(self);
         }

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use junction::accounts::Accounts;
 use junction::options::{AccountConfig, ExportConfig, ExportKind, ImportConfig, Options};
+use junction::outlet::Producer;
 use junction::router;
-use junction::subscription::{Message, StallGate, Subscriber, Subscription};
+use junction::subscription::{Message, Subscriber, Subscription};
 use junction_nats::subject::matches;
 use proptest::prelude::*;
 
@@ -23,12 +24,11 @@ impl Subscriber for Probe {
     fn client_id(&self) -> u64 {
         1
     }
-    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>) -> Option<StallGate> {
+    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, _producer: &mut Producer) {
         self.got
             .lock()
             .unwrap()
             .push(String::from_utf8_lossy(msg.subject).into_owned());
-        None
     }
     fn expire(&self, _sub: &Arc<Subscription>) {}
 }
@@ -117,7 +117,7 @@ proptest! {
             let account = accounts.get(&name(acc)).unwrap();
             let result = account.sublist.matches(subject.as_bytes());
             let msg = Message { subject: subject.as_bytes(), reply: None, header_len: None, payload: b"x", hops: 0 };
-            router::deliver(&result, &msg, None, &mut None);
+            router::deliver(&result, &msg, None, &mut Producer::default());
         }
         for (acc, pattern, probe) in &probes {
             let mut expected = Vec::new();

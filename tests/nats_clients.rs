@@ -218,12 +218,14 @@ async fn flush_orders_after_published_messages() {
 async fn slow_consumer_is_cut_off_without_slowing_others() {
     let server = common::start(Options {
         max_pending: 256 * 1024,
+        write_deadline: Duration::from_millis(500),
         ..Options::default()
     })
     .await;
     let url = common::url(&server);
     // A raw subscriber that never reads: once the socket buffers are full,
-    // 20 MB of messages pile up past max_pending.
+    // the publisher waits for it for at most write_deadline, then it is cut
+    // off and the others carry on.
     let mut stalled = common::Raw::handshake(server.addr, r#"{"verbose":false}"#).await;
     stalled.send("SUB firehose 1\r\nPING\r\n").await;
     stalled.expect("PONG\r\n").await;

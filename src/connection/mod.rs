@@ -1,10 +1,11 @@
 //! One client connection: the state shared between its reader task, its
 //! writer task and the publishers delivering to it.
 //!
-//! Deliveries append to the outbound buffer under a short lock and wake the
-//! writer, which flushes whatever accumulated in one write. A client whose
-//! buffer passes `max_pending`, or whose write passes `write_deadline`, is a
-//! slow consumer and is cut off; publishers never wait for it.
+//! Deliveries append to the client's outlet (`crate::outlet`), which the
+//! producer flushes at the end of its read. A client that keeps reading
+//! slows its producers down; one whose pending bytes pass `max_pending`, or
+//! whose writes make no progress for `write_deadline`, is a slow consumer and
+//! is cut off.
 
 mod close;
 mod reader;
@@ -23,12 +24,12 @@ use junction_nats::encode;
 pub use junction_websocket::CookieCredentials;
 use parking_lot::{Mutex, RwLock};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::Notify;
 
 use crate::account::Account;
+use crate::outlet::{Outlet, Producer, Queued};
 use crate::permissions::ClientPermissions;
 use crate::server::Server;
-use crate::subscription::{Message, StallGate, Subscriber, Subscription};
+use crate::subscription::{Message, Subscriber, Subscription};
 
 /// Per-connection message and byte counters. The inbound pair is added by
 /// the reader once per read; the outbound pair lives under the outbound
@@ -37,17 +38,6 @@ use crate::subscription::{Message, StallGate, Subscriber, Subscription};
 pub struct Counters {
     pub in_msgs: AtomicU64,
     pub in_bytes: AtomicU64,
-}
-
-#[derive(Default)]
-struct Outbound {
-    buf: BytesMut,
-    /// No more writes are queued; the writer flushes what is there and stops.
-    closing: bool,
-    /// Drop what is queued instead of flushing it (slow consumer).
-    discard: bool,
-    out_msgs: u64,
-    out_bytes: u64,
 }
 
 /// What `/connz` shows of a client's TLS session, in nats-server's spelling.
@@ -95,12 +85,8 @@ pub struct Client {
     pub counters: Counters,
     headers: AtomicBool,
     no_responders: AtomicBool,
-    out: Mutex<Outbound>,
-    wake: Notify,
-    /// Interrupts a write in progress: the connection is being dropped.
-    kill: Notify,
-    /// Wakes producers paused because this client fell behind.
-    drained: StallGate,
+    /// What is queued for the client, and its transport.
+    pub outlet: Arc<Outlet>,
     subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
     pings_out: AtomicU32,
     close_reason: Mutex<Option<CloseReason>>,
@@ -136,6 +122,7 @@ impl Client {
         } else {
             String::new()
         };
+        let outlet = Arc::new(Outlet::new(server.opts.max_pending));
         Arc::new_cyclic(|me| Client {
             id,
             server,
@@ -150,10 +137,7 @@ impl Client {
             counters: Counters::default(),
             headers: AtomicBool::new(false),
             no_responders: AtomicBool::new(false),
-            out: Mutex::new(Outbound::default()),
-            wake: Notify::new(),
-            kill: Notify::new(),
-            drained: StallGate::default(),
+            outlet,
             subs: Mutex::new(HashMap::new()),
             pings_out: AtomicU32::new(0),
             close_reason: Mutex::new(None),
@@ -262,13 +246,12 @@ impl Client {
 
     /// Bytes queued for the client and not yet written.
     pub fn pending_bytes(&self) -> usize {
-        self.out.lock().buf.len()
+        self.outlet.pending()
     }
 
     /// Messages and bytes delivered to this client.
     pub fn out_counts(&self) -> (u64, u64) {
-        let out = self.out.lock();
-        (out.out_msgs, out.out_bytes)
+        self.outlet.out_counts()
     }
 
     /// The subjects of the client's subscriptions.
@@ -293,16 +276,31 @@ impl Client {
     /// Queues raw protocol bytes (INFO, PONG, +OK, -ERR …) behind any
     /// messages already queued, keeping the order the client sees.
     pub fn queue_proto(&self, bytes: &[u8]) {
-        let mut out = self.out.lock();
-        if out.closing {
-            return;
+        match self.outlet.push_proto(bytes) {
+            Queued::Yes { was_empty: true, .. } => self.outlet.wake_writer(),
+            Queued::OverLimit => self.slow_consumer(),
+            _ => {}
         }
-        let was_empty = out.buf.is_empty();
-        out.buf.extend_from_slice(bytes);
-        drop(out);
-        if was_empty {
-            self.wake.notify_one();
+    }
+
+    /// Queues protocol bytes for a producer to flush at the end of its round.
+    pub fn queue_proto_for(&self, bytes: &[u8], producer: &mut Producer) {
+        match self.outlet.push_proto(bytes) {
+            Queued::Yes { pending, .. } => producer.touch(&self.outlet, pending),
+            Queued::OverLimit => self.slow_consumer(),
+            Queued::Closed => {}
         }
+    }
+
+    /// Pending bytes passed `max_pending`: cut the client off.
+    fn slow_consumer(&self) {
+        tracing::warn!(
+            cid = self.id,
+            "Slow Consumer Detected: MaxPending of {} Exceeded",
+            self.server.opts.max_pending
+        );
+        self.server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        self.close_now(CloseReason::SlowConsumerPendingBytes);
     }
 
     /// Queues `-ERR 'text'`.
@@ -315,20 +313,13 @@ impl Client {
     /// Closes the connection after flushing what is already queued.
     pub fn close(&self, reason: CloseReason) {
         self.set_reason(reason);
-        self.out.lock().closing = true;
-        self.wake.notify_one();
+        self.outlet.close();
     }
 
     /// Closes the connection dropping anything still queued.
     fn close_now(&self, reason: CloseReason) {
         self.set_reason(reason);
-        let mut out = self.out.lock();
-        out.closing = true;
-        out.discard = true;
-        out.buf = BytesMut::new();
-        drop(out);
-        self.wake.notify_one();
-        self.kill.notify_one();
+        self.outlet.close_now();
     }
 
     fn set_reason(&self, reason: CloseReason) {
@@ -339,7 +330,7 @@ impl Client {
     }
 
     pub fn is_closing(&self) -> bool {
-        self.out.lock().closing
+        self.outlet.is_closing()
     }
 
     /// Removes every subscription of this client from its account.
@@ -361,54 +352,32 @@ impl Subscriber for Client {
         self.id
     }
 
-    fn deliver(&self, sub: &Subscription, msg: &Message<'_>) -> Option<StallGate> {
+    fn deliver(&self, sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
         if let Some(perms) = self.permissions.get() {
             if !perms.may_receive(msg.subject) {
-                return None;
+                return;
             }
             if let (Some(reply), true) = (msg.reply, perms.tracks_replies()) {
                 perms.note_request(reply);
             }
         }
-        let mut out = self.out.lock();
-        if out.closing {
-            return None;
-        }
-        let was_empty = out.buf.is_empty();
-        match msg.header_len {
-            Some(h) if self.headers() => {
-                encode::hmsg(&mut out.buf, msg.subject, &sub.sid, msg.reply, h, msg.payload)
-            }
-            // Clients that did not ask for headers get the body alone.
-            Some(h) => encode::msg(&mut out.buf, msg.subject, &sub.sid, msg.reply, &msg.payload[h..]),
-            None => encode::msg(&mut out.buf, msg.subject, &sub.sid, msg.reply, msg.payload),
-        }
-        let pending = out.buf.len();
-        out.out_msgs += 1;
-        // Payload bytes, as nats-server counts them (not the MSG line).
-        out.out_bytes += match msg.header_len {
-            Some(h) if !self.headers() => msg.payload.len() - h,
+        let headers = self.headers();
+        // Payload bytes are counted, as nats-server counts them (not the MSG line).
+        let counted = match msg.header_len {
+            Some(h) if !headers => msg.payload.len() - h,
             _ => msg.payload.len(),
-        } as u64;
-        if pending > self.server.opts.max_pending {
-            drop(out);
-            tracing::warn!(
-                cid = self.id,
-                "Slow Consumer Detected: MaxPending of {} Exceeded",
-                self.server.opts.max_pending
-            );
-            self.server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
-            self.close_now(CloseReason::SlowConsumerPendingBytes);
-            return None;
+        };
+        let queued = self.outlet.push_msg(counted, |buf| match msg.header_len {
+            Some(h) if headers => encode::hmsg(buf, msg.subject, &sub.sid, msg.reply, h, msg.payload),
+            // Clients that did not ask for headers get the body alone.
+            Some(h) => encode::msg(buf, msg.subject, &sub.sid, msg.reply, &msg.payload[h..]),
+            None => encode::msg(buf, msg.subject, &sub.sid, msg.reply, msg.payload),
+        });
+        match queued {
+            Queued::Yes { pending, .. } => producer.touch(&self.outlet, pending),
+            Queued::OverLimit => self.slow_consumer(),
+            Queued::Closed => {}
         }
-        drop(out);
-        if was_empty {
-            self.wake.notify_one();
-        }
-        // Like nats-server, ask producers to pause once 3/4 of the
-        // allowance is used, so a burst slows the producer down before it
-        // costs the subscriber its connection.
-        (pending > self.server.opts.max_pending / 4 * 3).then(|| self.drained.clone())
     }
 
     fn expire(&self, sub: &Arc<Subscription>) {
@@ -466,8 +435,9 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    client.outlet.attach(Box::new(writer));
     let read_task = tokio::spawn(reader::run(client.clone(), reader));
-    writer::run(client.clone(), writer).await;
+    writer::run(client.clone()).await;
     read_task.abort();
     finish(&client);
 }

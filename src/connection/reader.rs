@@ -13,9 +13,10 @@ use tokio::time::{timeout_at, Instant};
 
 use super::{Client, CloseReason};
 use crate::account::Account;
+use crate::outlet::Producer;
 use crate::router::{self, MatchCache};
 use crate::server::Tally;
-use crate::subscription::{Message, StallGate, Subscription};
+use crate::subscription::{Message, Subscription};
 
 /// First read buffer size; it grows while reads fill it (up to
 /// `MAX_READ_BUFFER`) and shrinks back when they do not, so idle
@@ -25,9 +26,6 @@ const MAX_READ_BUFFER: usize = 64 * 1024;
 
 /// Any client may ask who it is, as with nats-server.
 const USER_INFO: &[u8] = b"$SYS.REQ.USER.INFO";
-
-/// Longest pause of a producer for one lagging subscriber per read.
-const STALL_MAX: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// What the reader keeps for itself: nothing here is shared.
 struct Session {
@@ -39,8 +37,8 @@ struct Session {
     connected: bool,
     cache: MatchCache,
     tally: Tally,
-    /// A subscriber that fell behind while this read was routed.
-    stall: Option<StallGate>,
+    /// The outlets this read filled, flushed before the next read.
+    producer: Producer,
     /// A user's own subscription limit (from its JWT).
     max_subs: Option<usize>,
     /// `-V`: log every operation the client sends, as nats-server's trace does.
@@ -58,7 +56,7 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         connected: false,
         cache: MatchCache::default(),
         tally: Tally::default(),
-        stall: None,
+        producer: Producer::default(),
         account: client.account(),
         trace: server.opts.trace,
         max_subs: None,
@@ -117,6 +115,11 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
                         session.flush_tally();
                         return;
                     }
+                    if session.producer.is_behind() {
+                        // A subscriber is behind: let it drain before routing
+                        // the rest of this read.
+                        session.settle().await;
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -128,11 +131,9 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         buf.advance(at);
         session.flush_tally();
         session.client.touch();
-        if let Some(gate) = session.stall.take() {
-            // Give the lagging subscriber a moment to drain before reading
-            // more from this producer (bounded, as nats-server's stall).
-            let _ = tokio::time::timeout(STALL_MAX, gate.notified()).await;
-        }
+        // Write out what this read queued, and wait for any subscriber that
+        // is behind, before reading more: TCP then slows the publisher down.
+        session.settle().await;
         if session.client.is_closing() {
             return;
         }
@@ -140,6 +141,23 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
 }
 
 impl Session {
+    /// Flushes every outlet this read filled; waits for those behind.
+    async fn settle(&mut self) {
+        self.producer.flush_and_wait(Some(&self.client.outlet)).await;
+    }
+
+    /// Queues protocol bytes for this client, written at the end of the read.
+    fn proto(&mut self, bytes: &[u8]) {
+        self.client.queue_proto_for(bytes, &mut self.producer);
+    }
+
+    /// Queues `-ERR 'text'` for this client.
+    fn err(&mut self, text: &str) {
+        let mut buf = BytesMut::with_capacity(text.len() + 9);
+        encode::err(&mut buf, text);
+        self.proto(&buf);
+    }
+
     /// Adds this read's message counts to the shared counters.
     fn flush_tally(&mut self) {
         let t = std::mem::take(&mut self.tally);
@@ -164,9 +182,9 @@ impl Session {
         self.client.close(reason);
     }
 
-    fn ok(&self) {
+    fn ok(&mut self) {
         if self.opts.verbose {
-            self.client.queue_proto(junction_nats::OK);
+            self.proto(junction_nats::OK);
         }
     }
 
@@ -199,7 +217,7 @@ impl Session {
                 Ok(())
             }
             ClientOp::Ping => {
-                self.client.queue_proto(junction_nats::PONG);
+                self.proto(junction_nats::PONG);
                 Ok(())
             }
             ClientOp::Pong => {
@@ -300,30 +318,18 @@ impl Session {
             self.client.close(CloseReason::ProtocolViolation);
             return Err(Stop);
         }
-        let client = &self.client;
         self.tally.in_msgs += 1;
         self.tally.in_bytes += payload.len() as u64;
         if self.opts.pedantic && !is_valid_literal_subject(subject) {
-            client.queue_err("Invalid Publish Subject");
+            self.err("Invalid Publish Subject");
             self.ok();
             return Ok(());
         }
         // nats-server acknowledges a verbose PUB before delivering it.
         self.ok();
-        if let Some(perms) = client.permissions() {
-            if !perms.may_publish(subject) {
-                let text = format!(
-                    "Permissions Violation for Publish to {:?}",
-                    String::from_utf8_lossy(subject)
-                );
-                tracing::error!(
-                    cid = client.id,
-                    "Publish Violation - Subject {:?}",
-                    String::from_utf8_lossy(subject)
-                );
-                client.queue_err(&text);
-                return Ok(());
-            }
+        if let Some(text) = self.publish_denied(subject) {
+            self.err(&text);
+            return Ok(());
         }
         if subject == USER_INFO {
             if let Some(reply) = reply {
@@ -345,8 +351,8 @@ impl Session {
             payload,
             hops: 0,
         };
-        let skip = (!self.opts.echo).then_some(client.id);
-        let delivered = router::deliver(&result, &msg, skip, &mut self.stall) as u64;
+        let skip = (!self.opts.echo).then_some(self.client.id);
+        let delivered = router::deliver(&result, &msg, skip, &mut self.producer) as u64;
         self.tally.out_msgs += delivered;
         self.tally.out_bytes += delivered * payload.len() as u64;
         if delivered == 0 && self.opts.no_responders {
@@ -357,8 +363,19 @@ impl Session {
         Ok(())
     }
 
+    /// The `-ERR` text when the client's permissions forbid publishing to `subject`.
+    fn publish_denied(&self, subject: &[u8]) -> Option<String> {
+        let perms = self.client.permissions()?;
+        if perms.may_publish(subject) {
+            return None;
+        }
+        let subject = String::from_utf8_lossy(subject);
+        tracing::error!(cid = self.client.id, "Publish Violation - Subject {subject:?}");
+        Some(format!("Permissions Violation for Publish to {subject:?}"))
+    }
+
     /// Answers `$SYS.REQ.USER.INFO`: the account and user of this connection.
-    fn user_info(&self, reply: &[u8]) {
+    fn user_info(&mut self, reply: &[u8]) {
         let server = &self.client.server;
         let body = serde_json::json!({
             "server": {"name": server.name, "host": server.opts.host, "id": server.id,
@@ -366,12 +383,12 @@ impl Session {
             "data": {"user": self.client.user(), "account": self.account.name},
         });
         let payload = serde_json::to_vec(&body).unwrap_or_default();
-        crate::router::publish_internal(&self.account, reply, &payload);
+        crate::router::publish_internal_with(&self.account, reply, &payload, &mut self.producer);
     }
 
     /// Tells a requester nobody is listening: a `503` status message to its
     /// own subscription on the reply subject, as nats-server does.
-    fn no_responders(&self, reply: &[u8]) {
+    fn no_responders(&mut self, reply: &[u8]) {
         let sid = {
             let subs = self.client.subs.lock();
             subs.values()
@@ -381,7 +398,7 @@ impl Session {
         if let Some(sid) = sid {
             let mut buf = BytesMut::new();
             encode::hmsg(&mut buf, reply, &sid, None, 16, b"NATS/1.0 503\r\n\r\n");
-            self.client.queue_proto(&buf);
+            self.proto(&buf);
         }
     }
 
@@ -402,7 +419,7 @@ impl Session {
         }
         if max_subs > 0 && subs.len() >= max_subs {
             drop(subs);
-            client.queue_err("maximum subscriptions exceeded");
+            self.err("maximum subscriptions exceeded");
             return;
         }
         if let Some(perms) = client.permissions() {
@@ -416,7 +433,7 @@ impl Session {
                     ),
                     None => format!("Permissions Violation for Subscription to {subject:?}"),
                 };
-                client.queue_err(&text);
+                self.err(&text);
                 return;
             }
         }
@@ -431,7 +448,7 @@ impl Session {
         ));
         if self.account.sublist.insert(sub.clone()).is_err() {
             drop(subs);
-            client.queue_err("Invalid Subject");
+            self.err("Invalid Subject");
             return;
         }
         subs.insert(sid, sub);
@@ -440,7 +457,7 @@ impl Session {
     }
 
     fn unsubscribe(&mut self, sid: &[u8], max: Option<u64>) {
-        let client = &self.client;
+        let client = self.client.clone();
         let mut subs = client.subs.lock();
         if let Some(sub) = subs.get(sid).cloned() {
             let keep = matches!(max, Some(m) if m > 0 && !sub.set_max(m));
