@@ -75,5 +75,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     junction::run::init_logging(&opts)?;
+    raise_open_files_limit();
     runtime.block_on(junction::run::serve(opts))
+}
+
+/// Lifts the soft limit on open files to the hard one, as Go's runtime does
+/// for nats-server, so a server holding many clients is not capped at the
+/// shell's usual 1024.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::debug!("could not raise the open files limit");
+            }
+        }
+    }
 }

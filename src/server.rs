@@ -159,7 +159,7 @@ impl Server {
             ClaimsService::install(&server);
         }
         let bind = format!("{}:{}", server.opts.host, server.opts.port);
-        let listener = TcpListener::bind(&bind)
+        let listener = crate::listener::bind(&bind)
             .await
             .with_context(|| format!("Error listening on port: {bind}"))?;
         let addr = listener.local_addr()?;
@@ -458,12 +458,14 @@ impl Server {
         self.num_clients() >= self.opts.max_connections
     }
 
+    /// Hands a new connection to a task of its own at once: the accept loop
+    /// does nothing else, so a burst of connects never waits on it.
     fn accept(self: &Arc<Self>, stream: TcpStream, remote: SocketAddr) {
-        let _ = stream.set_nodelay(true);
-        let id = self.next_client_id();
-        let over_limit = self.at_max_connections();
         let server = self.clone();
         tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let id = server.next_client_id();
+            let over_limit = server.at_max_connections();
             if let Some(acceptor) = server.tls.clone() {
                 return server.accept_tls(acceptor, stream, id, remote, over_limit).await;
             }

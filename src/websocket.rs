@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::Context;
 use junction_websocket::{accept, WsConfig};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::connection;
@@ -27,7 +26,7 @@ pub async fn start(server: Arc<Server>, opts: &WebsocketOptions) -> anyhow::Resu
         None => anyhow::bail!("websocket requires TLS configuration"),
     };
     let bind = format!("{}:{}", opts.host, opts.port);
-    let listener = TcpListener::bind(&bind)
+    let listener = crate::listener::bind(&bind)
         .await
         .with_context(|| format!("can't listen for websocket clients on {bind}"))?;
     let local = listener.local_addr()?;

@@ -212,3 +212,72 @@ async fn monitoring_port_from_the_command_line() {
     assert_eq!(common::http_json(http, "/healthz").await["status"], "ok");
     drop(running);
 }
+
+/// Lifts this test process's soft limit on open files (2,000 client sockets).
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// Connections opened one after another with a blocking connect, as scripts
+/// and health checkers open them: none may wait for a SYN retransmission
+/// (a full accept queue), every one gets its PONG, and a publish reaches all.
+#[test]
+fn two_thousand_sequential_connects_are_accepted_promptly() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    const CONNS: usize = 2000;
+    raise_open_files_limit();
+    let dir = tempfile::tempdir().unwrap();
+    let (_running, addr) = start(dir.path(), &[]);
+    let started = Instant::now();
+    let mut conns: Vec<TcpStream> = (0..CONNS)
+        .map(|i| TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {i}: {e}")))
+        .collect();
+    let connecting = started.elapsed();
+    assert!(
+        connecting < Duration::from_millis(700),
+        "{CONNS} sequential connects took {connecting:?}"
+    );
+    for c in &mut conns {
+        c.write_all(b"CONNECT {\"verbose\":false}\r\nSUB all 1\r\nPING\r\n")
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen: Vec<Vec<u8>> = vec![Vec::new(); CONNS];
+    let read_until = |c: &mut TcpStream, seen: &mut Vec<u8>, want: &[u8]| {
+        let mut buf = [0u8; 4096];
+        while !seen.windows(want.len()).any(|w| w == want) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no {:?} in time", String::from_utf8_lossy(want));
+            c.set_read_timeout(Some(left)).unwrap();
+            let n = c.read(&mut buf).expect("read");
+            assert!(n > 0, "closed");
+            seen.extend_from_slice(&buf[..n]);
+        }
+    };
+    for (c, seen) in conns.iter_mut().zip(&mut seen) {
+        read_until(c, seen, b"PONG\r\n");
+    }
+    let mut publisher = TcpStream::connect(addr).unwrap();
+    publisher
+        .write_all(b"CONNECT {\"verbose\":false}\r\nPUB all 5\r\nhello\r\n")
+        .unwrap();
+    for (c, seen) in conns.iter_mut().zip(&mut seen) {
+        read_until(c, seen, b"MSG all 1 5\r\nhello\r\n");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}

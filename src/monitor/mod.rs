@@ -90,7 +90,7 @@ async fn count_request(State(server): State<Arc<Server>>, request: Request, next
 /// Binds the monitoring port and serves until the server shuts down.
 pub async fn start(server: Arc<Server>, host: &str, port: u16) -> anyhow::Result<SocketAddr> {
     let bind = format!("{host}:{port}");
-    let listener = tokio::net::TcpListener::bind(&bind)
+    let listener = crate::listener::bind(&bind)
         .await
         .with_context(|| format!("can't listen on the monitoring port {bind}"))?;
     let addr = listener.local_addr()?;
