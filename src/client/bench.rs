@@ -125,6 +125,10 @@ pub struct BenchResult {
     /// Messages each subscriber received.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub per_sub_msgs: Vec<u64>,
+    /// Published plus received messages over the whole run, the headline
+    /// `nats bench` prints as "NATS Pub/Sub stats".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msgs_per_sec: Option<f64>,
     /// Request/reply round trips, in microseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p50_us: Option<f64>,
@@ -300,6 +304,8 @@ pub async fn bench_throughput(conn: &ConnArgs, cfg: &ThroughputConfig) -> Result
         result.sub_msgs_per_sec = Some(rate(received, sub_secs));
         result.sub_mb_per_sec = Some(rate(received * cfg.size as u64, sub_secs) / 1e6);
         result.per_sub_msgs = per_sub;
+        let run_secs = secs(pub_end.max(sub_end) - start);
+        result.msgs_per_sec = Some(rate(cfg.msgs + received, run_secs));
     }
     Ok(result)
 }
@@ -501,6 +507,10 @@ fn print_human(r: &BenchResult) -> Result<()> {
             ));
             let each: Vec<String> = r.per_sub_msgs.iter().map(|&n| thousands(n)).collect();
             text.push_str(&format!("  messages per subscriber: {}\n", each.join(", ")));
+            text.push_str(&format!(
+                "  Pub/Sub stats: {} msgs/sec (published + received, as nats bench counts)\n",
+                thousands(r.msgs_per_sec.unwrap_or_default() as u64)
+            ));
         }
     }
     with_stdout(|out| out.write_all(text.as_bytes()))?;
