@@ -513,6 +513,43 @@ async fn stalled_websocket_subscriber_is_cut_off_and_paced_one_gets_everything()
     stalled_and_paced(true).await;
 }
 
+/// While one publisher waits for a subscriber that stopped reading, another
+/// publisher and its subscriber carry on as if nothing happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_subscriber_does_not_hold_back_other_publishers() {
+    let s = setup(Limits {
+        max_pending: Some(MIB),
+        write_deadline: Some(Duration::from_secs(3)),
+        ..Limits::default()
+    })
+    .await;
+    let nats = s.nats;
+    let (elapsed, received, stalled_closed) = tokio::task::spawn_blocking(move || {
+        let mut stalled = Conn::tcp(nats);
+        stalled.subscribe("blocked");
+        // Fills the stalled subscriber's socket and then waits for it.
+        let blocked = thread::spawn(move || publish_burst(Conn::tcp(nats), "blocked", 0, 20_000));
+        thread::sleep(Duration::from_millis(300));
+        let mut sub = Conn::tcp(nats);
+        sub.subscribe("free");
+        let started = Instant::now();
+        let reader = thread::spawn(move || read_paced(sub, None, 1, 5_000));
+        publish_burst(Conn::tcp(nats), "free", 0, 5_000);
+        let received = reader.join().unwrap();
+        let elapsed = started.elapsed();
+        blocked.join().unwrap();
+        (elapsed, received, was_closed(stalled))
+    })
+    .await
+    .unwrap();
+    assert_all(&received, 1, 5_000);
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "the other publisher's messages took {elapsed:?}, held back by a stalled subscriber"
+    );
+    assert!(stalled_closed, "the subscriber that never reads was not cut off");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fan_out_to_one_paced_and_three_fast_readers() {
     let s = setup(Limits {
@@ -607,6 +644,7 @@ fn reference_server_behaves_the_same() {
     paced_reader_gets_a_300mb_burst_with_default_limits();
     paced_reader_gets_a_100mb_burst_with_1mb_max_pending();
     stalled_subscriber_is_cut_off_and_paced_one_gets_everything();
+    stalled_subscriber_does_not_hold_back_other_publishers();
     fan_out_to_one_paced_and_three_fast_readers();
     many_publishers_to_one_paced_reader();
     paced_websocket_reader_gets_a_burst_with_1mb_max_pending();
