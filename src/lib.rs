@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 pub mod connection;
 pub mod imports;
+pub mod jetstream;
 pub mod jwt;
 pub mod listener;
 pub mod monitor;

@@ -1,0 +1,511 @@
+//! `storage: file`: an append-only log in blocks, one directory per stream.
+//!
+//! Each block is a file named after the first sequence written to it and
+//! holds records back to back:
+//!
+//! ```text
+//! u32 length of the rest · u32 CRC-32 of the rest · u8 kind · u64 seq
+//! · i64 time (unix ns) · u16 subject length · u32 header length
+//! · subject · headers · payload
+//! ```
+//!
+//! Kind 0 is a message, 1 erases the message `seq`, 2 erases everything
+//! below `seq`. A record reaches the kernel before the publisher is told it
+//! was stored, so it survives the process being killed; `sync` (fsync) makes
+//! it survive a power loss. Opening a store replays the blocks in order; a
+//! record cut short or failing its checksum ends its block there (the block
+//! is truncated), so a torn tail is dropped and nothing corrupt is served.
+//! Once every message of the oldest blocks is gone, those files are deleted.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use super::store::{Index, IndexView, MsgStore, Result, StoreError, StoreState, StoredMsg};
+
+/// A block is closed and a new one started past this size.
+const BLOCK_MAX: u64 = 8 * 1024 * 1024;
+/// Bytes before the subject: length, CRC, kind, seq, time, two lengths.
+const HEADER: usize = 4 + 4 + 1 + 8 + 8 + 2 + 4;
+/// Bigger records are refused as corrupt (max_payload is at most 64 MiB).
+const RECORD_MAX: usize = 128 * 1024 * 1024;
+
+const KIND_MSG: u8 = 0;
+const KIND_ERASE: u8 = 1;
+const KIND_PURGE: u8 = 2;
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Location {
+    block: u64,
+    offset: u64,
+    len: u32,
+}
+
+struct Block {
+    file: File,
+    path: PathBuf,
+    size: u64,
+    /// Live messages stored in this block.
+    live: u64,
+}
+
+pub struct FileStore {
+    dir: PathBuf,
+    index: Index<Location>,
+    /// Blocks by the first sequence they were opened for; the last one takes writes.
+    blocks: BTreeMap<u64, Block>,
+    scratch: Vec<u8>,
+}
+
+fn block_path(dir: &Path, first: u64) -> PathBuf {
+    dir.join(format!("{first:020}.blk"))
+}
+
+fn encode(out: &mut Vec<u8>, kind: u8, seq: u64, time: i64, subject: &[u8], headers: &[u8], payload: &[u8]) {
+    out.clear();
+    let rest = HEADER - 8 + subject.len() + headers.len() + payload.len();
+    out.extend_from_slice(&(rest as u32 + 4).to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.push(kind);
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&time.to_le_bytes());
+    out.extend_from_slice(&(subject.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(headers.len() as u32).to_le_bytes());
+    out.extend_from_slice(subject);
+    out.extend_from_slice(headers);
+    out.extend_from_slice(payload);
+    let crc = crc32fast::hash(&out[8..]);
+    out[4..8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// One decoded record, borrowing its bytes.
+struct Record<'a> {
+    kind: u8,
+    seq: u64,
+    time: i64,
+    subject: &'a [u8],
+    headers: &'a [u8],
+    payload: &'a [u8],
+}
+
+/// Decodes the record at the start of `buf`: `Ok(None)` when `buf` ends
+/// before it does, `Err` when it fails its checks. Returns its length too.
+fn decode(buf: &[u8]) -> std::result::Result<Option<(Record<'_>, usize)>, String> {
+    if buf.len() < 4 {
+        return Ok(None);
+    }
+    let len = u32::from_le_bytes(buf[0..4].try_into().unwrap_or_default()) as usize;
+    if !(HEADER - 4..=RECORD_MAX).contains(&len) {
+        return Err(format!("bad record length {len}"));
+    }
+    let total = 4 + len;
+    if buf.len() < total {
+        return Ok(None);
+    }
+    let rec = &buf[..total];
+    let crc = u32::from_le_bytes(rec[4..8].try_into().unwrap_or_default());
+    if crc32fast::hash(&rec[8..]) != crc {
+        return Err("checksum mismatch".into());
+    }
+    let kind = rec[8];
+    let seq = u64::from_le_bytes(rec[9..17].try_into().unwrap_or_default());
+    let time = i64::from_le_bytes(rec[17..25].try_into().unwrap_or_default());
+    let slen = u16::from_le_bytes(rec[25..27].try_into().unwrap_or_default()) as usize;
+    let hlen = u32::from_le_bytes(rec[27..31].try_into().unwrap_or_default()) as usize;
+    if HEADER + slen + hlen > total {
+        return Err("lengths past the record".into());
+    }
+    let subject = &rec[HEADER..HEADER + slen];
+    let headers = &rec[HEADER + slen..HEADER + slen + hlen];
+    let payload = &rec[HEADER + slen + hlen..];
+    Ok(Some((
+        Record {
+            kind,
+            seq,
+            time,
+            subject,
+            headers,
+            payload,
+        },
+        total,
+    )))
+}
+
+impl FileStore {
+    /// Opens (or creates) the store in `dir`, replaying what is there.
+    /// `first_seq` is the stream's configured first sequence.
+    pub fn open(dir: &Path, first_seq: u64) -> Result<FileStore> {
+        fs::create_dir_all(dir)?;
+        let mut firsts: Vec<u64> = fs::read_dir(dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                name.strip_suffix(".blk")?.parse().ok()
+            })
+            .collect();
+        firsts.sort_unstable();
+        let mut store = FileStore {
+            dir: dir.to_path_buf(),
+            index: Index::new(first_seq),
+            blocks: BTreeMap::new(),
+            scratch: Vec::new(),
+        };
+        for first in firsts {
+            store.replay(first)?;
+        }
+        // Blocks whose messages are all gone are dropped, oldest first.
+        store.drop_empty_front();
+        Ok(store)
+    }
+
+    fn replay(&mut self, first: u64) -> Result<()> {
+        let path = block_path(&self.dir, first);
+        let data = fs::read(&path)?;
+        let mut at = 0usize;
+        let mut live = 0u64;
+        let mut erased_here = Vec::new();
+        loop {
+            match decode(&data[at..]) {
+                Ok(Some((rec, len))) => {
+                    match rec.kind {
+                        KIND_MSG if rec.seq > self.index.last_seq => {
+                            let size = super::store::record_size(
+                                rec.subject.len(),
+                                rec.headers.len(),
+                                rec.payload.len(),
+                            );
+                            let location = Location {
+                                block: first,
+                                offset: at as u64,
+                                len: len as u32,
+                            };
+                            self.index.insert(rec.seq, rec.subject, rec.time, size, location);
+                            live += 1;
+                        }
+                        KIND_MSG => {}
+                        KIND_ERASE => erased_here.push(rec.seq),
+                        KIND_PURGE => {
+                            for seq in self.index.below(rec.seq) {
+                                erased_here.push(seq);
+                            }
+                            self.index.skip_to(rec.seq);
+                        }
+                        other => {
+                            return Err(StoreError::Corrupt(format!(
+                                "{}: unknown record kind {other}",
+                                path.display()
+                            )))
+                        }
+                    }
+                    at += len;
+                    // Apply erasures at once, so later records see them.
+                    for seq in erased_here.drain(..) {
+                        self.forget(seq, &mut live, first);
+                    }
+                }
+                Ok(None) if at == data.len() => break,
+                Ok(None) | Err(_) => {
+                    tracing::warn!(
+                        "JetStream: {}: dropping a torn or corrupt tail at byte {at} of {}",
+                        path.display(),
+                        data.len()
+                    );
+                    let f = OpenOptions::new().write(true).open(&path)?;
+                    f.set_len(at as u64)?;
+                    f.sync_all()?;
+                    break;
+                }
+            }
+        }
+        let file = OpenOptions::new().read(true).append(true).open(&path)?;
+        self.blocks.insert(
+            first,
+            Block {
+                file,
+                path,
+                size: at as u64,
+                live,
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes `seq` from the index and the live count of its block
+    /// (`current` is the block being replayed, counted in `live`).
+    fn forget(&mut self, seq: u64, live: &mut u64, current: u64) {
+        if let Some(slot) = self.index.remove(seq) {
+            if slot.location.block == current {
+                *live -= 1;
+            } else if let Some(b) = self.blocks.get_mut(&slot.location.block) {
+                b.live -= 1;
+            }
+        }
+    }
+
+    /// The block taking writes, opening a new one when there is none or
+    /// the last is full.
+    fn write_block(&mut self, next_seq: u64) -> Result<&mut Block> {
+        let full = self
+            .blocks
+            .last_key_value()
+            .is_none_or(|(_, b)| b.size >= BLOCK_MAX);
+        if full {
+            let path = block_path(&self.dir, next_seq);
+            let file = OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(&path)?;
+            self.blocks.insert(
+                next_seq,
+                Block {
+                    file,
+                    path,
+                    size: 0,
+                    live: 0,
+                },
+            );
+        }
+        Ok(self.blocks.values_mut().next_back().expect("a write block"))
+    }
+
+    /// Appends the record in `scratch` to the write block.
+    fn write_record(&mut self, next_seq: u64) -> Result<(u64, u64)> {
+        let scratch = std::mem::take(&mut self.scratch);
+        let block = self.write_block(next_seq)?;
+        let offset = block.size;
+        let result = block.file.write_all(&scratch);
+        if result.is_ok() {
+            block.size += scratch.len() as u64;
+        }
+        let first = *self.blocks.last_key_value().map(|(k, _)| k).unwrap_or(&next_seq);
+        self.scratch = scratch;
+        result?;
+        Ok((first, offset))
+    }
+
+    fn drop_empty_front(&mut self) {
+        while self.blocks.len() > 1 {
+            let Some((&first, block)) = self.blocks.first_key_value() else {
+                break;
+            };
+            if block.live > 0 {
+                break;
+            }
+            let path = block.path.clone();
+            self.blocks.remove(&first);
+            if let Err(e) = fs::remove_file(&path) {
+                tracing::warn!("JetStream: could not remove {}: {e}", path.display());
+            }
+        }
+    }
+
+    fn erase(&mut self, seq: u64) -> bool {
+        let Some(slot) = self.index.remove(seq) else {
+            return false;
+        };
+        if let Some(b) = self.blocks.get_mut(&slot.location.block) {
+            b.live -= 1;
+        }
+        true
+    }
+}
+
+impl MsgStore for FileStore {
+    fn append(&mut self, subject: &[u8], headers: &[u8], payload: &[u8], time: i64) -> Result<u64> {
+        let seq = self.index.last_seq + 1;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        encode(&mut scratch, KIND_MSG, seq, time, subject, headers, payload);
+        let len = scratch.len() as u32;
+        self.scratch = scratch;
+        let (block, offset) = self.write_record(seq)?;
+        if let Some(b) = self.blocks.get_mut(&block) {
+            b.live += 1;
+        }
+        let size = super::store::record_size(subject.len(), headers.len(), payload.len());
+        self.index
+            .insert(seq, subject, time, size, Location { block, offset, len });
+        Ok(seq)
+    }
+
+    fn get(&self, seq: u64) -> Result<Option<StoredMsg>> {
+        let Some(slot) = self.index.slots.get(&seq) else {
+            return Ok(None);
+        };
+        let loc = slot.location;
+        let Some(block) = self.blocks.get(&loc.block) else {
+            return Ok(None);
+        };
+        let mut buf = vec![0u8; loc.len as usize];
+        block.file.read_exact_at(&mut buf, loc.offset)?;
+        let buf = Bytes::from(buf);
+        match decode(&buf) {
+            Ok(Some((rec, _))) if rec.seq == seq && rec.kind == KIND_MSG => {
+                let (s, h) = (rec.subject.len(), rec.headers.len());
+                Ok(Some(StoredMsg {
+                    seq,
+                    subject: buf.slice(HEADER..HEADER + s),
+                    headers: buf.slice(HEADER + s..HEADER + s + h),
+                    payload: buf.slice(HEADER + s + h..),
+                    time: rec.time,
+                }))
+            }
+            _ => Err(StoreError::Corrupt(format!(
+                "{}: message {seq} does not read back",
+                block.path.display()
+            ))),
+        }
+    }
+
+    fn remove(&mut self, seq: u64) -> Result<bool> {
+        if !self.index.slots.contains_key(&seq) {
+            return Ok(false);
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        encode(&mut scratch, KIND_ERASE, seq, 0, b"", b"", b"");
+        self.scratch = scratch;
+        self.write_record(self.index.last_seq + 1)?;
+        self.erase(seq);
+        self.drop_empty_front();
+        Ok(true)
+    }
+
+    fn purge_below(&mut self, seq: u64) -> Result<u64> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        encode(&mut scratch, KIND_PURGE, seq, 0, b"", b"", b"");
+        self.scratch = scratch;
+        self.write_record(self.index.last_seq + 1)?;
+        let gone = self.index.below(seq);
+        for s in &gone {
+            self.erase(*s);
+        }
+        self.index.skip_to(seq);
+        self.drop_empty_front();
+        Ok(gone.len() as u64)
+    }
+
+    fn state(&self) -> StoreState {
+        self.index.state()
+    }
+
+    fn index(&self) -> IndexView<'_> {
+        self.index.view()
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        if let Some((_, b)) = self.blocks.last_key_value() {
+            b.file.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fill(s: &mut FileStore, n: u64) {
+        for i in 0..n {
+            let subject = format!("s.{}", i % 3);
+            s.append(subject.as_bytes(), b"", format!("msg {i}").as_bytes(), i as i64)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn messages_survive_reopening_with_erasures_and_purges() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = FileStore::open(dir.path(), 1).unwrap();
+            fill(&mut s, 10);
+            assert!(s.remove(5).unwrap());
+            assert_eq!(s.purge_below(3).unwrap(), 2);
+        }
+        let s = FileStore::open(dir.path(), 1).unwrap();
+        let st = s.state();
+        assert_eq!(
+            (st.msgs, st.first_seq, st.last_seq, st.num_deleted),
+            (7, 3, 10, 1)
+        );
+        assert_eq!(&s.get(4).unwrap().unwrap().payload[..], b"msg 3");
+        assert!(s.get(5).unwrap().is_none());
+        assert!(s.get(2).unwrap().is_none());
+        assert_eq!(s.get(10).unwrap().unwrap().subject, "s.0");
+    }
+
+    #[test]
+    fn purging_everything_keeps_the_sequence_going_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = FileStore::open(dir.path(), 1).unwrap();
+            fill(&mut s, 4);
+            s.purge_below(5).unwrap();
+        }
+        let mut s = FileStore::open(dir.path(), 1).unwrap();
+        let st = s.state();
+        assert_eq!((st.msgs, st.first_seq, st.last_seq), (0, 5, 4));
+        assert_eq!(s.append(b"x", b"", b"y", 1).unwrap(), 5);
+    }
+
+    #[test]
+    fn a_torn_tail_is_dropped_and_writing_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = FileStore::open(dir.path(), 1).unwrap();
+            fill(&mut s, 3);
+        }
+        let block = block_path(dir.path(), 1);
+        let full = fs::metadata(&block).unwrap().len();
+        // Cut the last record in half, as a crash mid-write would.
+        OpenOptions::new()
+            .write(true)
+            .open(&block)
+            .unwrap()
+            .set_len(full - 5)
+            .unwrap();
+        let mut s = FileStore::open(dir.path(), 1).unwrap();
+        assert_eq!(s.state().last_seq, 2);
+        assert_eq!(s.append(b"x", b"", b"after", 9).unwrap(), 3);
+        drop(s);
+        let s = FileStore::open(dir.path(), 1).unwrap();
+        assert_eq!(&s.get(3).unwrap().unwrap().payload[..], b"after");
+    }
+
+    #[test]
+    fn a_corrupt_record_is_never_served() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = FileStore::open(dir.path(), 1).unwrap();
+            fill(&mut s, 3);
+        }
+        let block = block_path(dir.path(), 1);
+        let mut data = fs::read(&block).unwrap();
+        let n = data.len();
+        data[n - 2] ^= 0xff; // a flipped bit in the last payload
+        fs::write(&block, &data).unwrap();
+        let s = FileStore::open(dir.path(), 1).unwrap();
+        assert_eq!(s.state().msgs, 2);
+        assert!(s.get(3).unwrap().is_none());
+    }
+
+    #[test]
+    fn old_blocks_are_deleted_once_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = FileStore::open(dir.path(), 1).unwrap();
+        let big = vec![b'x'; 1024 * 1024];
+        for _ in 0..20 {
+            s.append(b"big", b"", &big, 0).unwrap();
+        }
+        let blocks = || fs::read_dir(dir.path()).unwrap().count();
+        assert!(blocks() >= 3, "{} blocks", blocks());
+        s.purge_below(19).unwrap();
+        assert_eq!(blocks(), 1);
+        drop(s);
+        let s = FileStore::open(dir.path(), 1).unwrap();
+        assert_eq!((s.state().first_seq, s.state().msgs), (19, 2));
+    }
+}
