@@ -110,3 +110,34 @@ pub fn publish_internal_with(
     };
     deliver(&result, &msg, None, producer)
 }
+
+/// Publishes from the server itself with a reply subject and a header block
+/// (empty for none), as part of `producer`'s round.
+pub fn publish_full(
+    account: &crate::account::Account,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    headers: &[u8],
+    payload: &[u8],
+    producer: &mut Producer,
+) -> usize {
+    let result = account.sublist.matches(subject);
+    if result.is_empty() {
+        return 0;
+    }
+    let joined;
+    let (header_len, body) = if headers.is_empty() {
+        (None, payload)
+    } else {
+        joined = [headers, payload].concat();
+        (Some(headers.len()), &joined[..])
+    };
+    let msg = Message {
+        subject,
+        reply,
+        header_len,
+        payload: body,
+        hops: 0,
+    };
+    deliver(&result, &msg, None, producer)
+}

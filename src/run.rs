@@ -53,9 +53,6 @@ pub fn init_logging(opts: &Options) -> anyhow::Result<()> {
 
 /// Runs the server until it is stopped by a signal.
 pub async fn serve(opts: Options) -> anyhow::Result<()> {
-    if opts.jetstream {
-        tracing::warn!("JetStream is not available in this build yet; running without it");
-    }
     let running = Server::start(opts.clone()).await?;
     let server = running.server.clone();
     let http = if opts.http_port != 0 {

@@ -89,6 +89,8 @@ pub struct Server {
     /// Recently closed connections, newest last, for `/connz?state=closed`.
     closed: Mutex<VecDeque<ConnInfo>>,
     started_at: Instant,
+    /// JetStream, when enabled (`-js`, `jetstream {}`).
+    jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
 }
 
 /// A started server: where it listens and how to stop it.
@@ -149,6 +151,7 @@ impl Server {
             websocket_opts: Mutex::new(websocket_opts),
             closed: Mutex::new(VecDeque::new()),
             started_at: Instant::now(),
+            jetstream: std::sync::OnceLock::new(),
         }))
     }
 
@@ -157,6 +160,9 @@ impl Server {
         let server = Server::new(opts)?;
         if server.operator.is_some() {
             ClaimsService::install(&server);
+        }
+        if server.opts.jetstream {
+            server.enable_jetstream()?;
         }
         let bind = format!("{}:{}", server.opts.host, server.opts.port);
         let listener = crate::listener::bind(&bind)
@@ -171,6 +177,53 @@ impl Server {
             addr,
             accept_task,
         })
+    }
+
+    /// Starts JetStream: recovers the streams of every account that has it,
+    /// and answers `$JS.API` in every account (with an error where it is off).
+    fn enable_jetstream(self: &Arc<Self>) -> anyhow::Result<()> {
+        let base = self
+            .opts
+            .store_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("nats"));
+        let js = crate::jetstream::JetStream::new(crate::jetstream::JetStreamConfig {
+            dir: base.join("jetstream"),
+            max_memory: -1,
+            max_store: -1,
+            sync_interval: Duration::from_secs(120),
+        })?;
+        tracing::info!("Starting JetStream");
+        tracing::info!("  Store directory: \"{}\"", js.config.dir.display());
+        let enabled: Vec<String> = if self.opts.accounts.is_empty() {
+            vec![crate::account::GLOBAL_ACCOUNT.to_string()]
+        } else {
+            self.opts
+                .accounts
+                .iter()
+                .filter(|a| a.jetstream)
+                .map(|a| a.name.clone())
+                .collect()
+        };
+        for account in self.accounts.all() {
+            if Arc::ptr_eq(&account, &self.accounts.system) {
+                continue;
+            }
+            let acc = if enabled.contains(&account.name) {
+                Some(js.enable(&account)?)
+            } else {
+                None
+            };
+            js.install_api(&account, acc);
+        }
+        js.spawn_housekeeping();
+        let _ = self.jetstream.set(js);
+        Ok(())
+    }
+
+    /// JetStream, when enabled.
+    pub fn jetstream(&self) -> Option<&Arc<crate::jetstream::JetStream>> {
+        self.jetstream.get()
     }
 
     pub fn uptime(&self) -> Duration {
@@ -413,7 +466,7 @@ impl Server {
             headers: true,
             auth_required: self.auth_required(),
             max_payload: self.opts.max_payload,
-            jetstream: false,
+            jetstream: self.jetstream.get().is_some(),
             connect_urls: self.opts.client_advertise.iter().cloned().collect(),
             ldm: self.is_lame_duck(),
             ..ServerInfo::default()

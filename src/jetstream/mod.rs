@@ -1,5 +1,309 @@
 //! JetStream: streams that store what is published on their subjects, with
 //! the `$JS.API` that the official clients speak to manage and read them.
+//!
+//! Each account with JetStream has its own streams, under
+//! `<store_dir>/jetstream/<account>/streams/<stream>/` for file storage
+//! (`meta.json` with the configuration, and the message blocks). The API is
+//! an internal subscriber on `$JS.API.>` in every account, so isolation
+//! between accounts comes from the same sublists as everything else.
 
+pub mod api;
+pub mod config;
+pub mod errors;
 pub mod filestore;
+pub mod headers;
 pub mod store;
+pub mod stream;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+use crate::account::Account;
+use crate::subscription::Subscription;
+use config::{Storage, StreamConfig};
+use errors::ApiError;
+use stream::Stream;
+
+/// How often messages past `max_age` are looked for.
+const EXPIRE_EVERY: Duration = Duration::from_secs(1);
+
+/// The server-wide JetStream settings.
+#[derive(Debug, Clone)]
+pub struct JetStreamConfig {
+    /// `<store_dir>/jetstream`.
+    pub dir: PathBuf,
+    pub max_memory: i64,
+    pub max_store: i64,
+    /// How often file stores are synced to disk (`sync_interval`).
+    pub sync_interval: Duration,
+}
+
+/// What is written next to a stream's messages.
+#[derive(Serialize, Deserialize)]
+struct StreamMeta {
+    config: StreamConfig,
+    created: i64,
+}
+
+/// One account's JetStream: its streams.
+pub struct JsAccount {
+    pub account: Arc<Account>,
+    dir: PathBuf,
+    streams: RwLock<BTreeMap<String, Arc<Stream>>>,
+    /// API calls served and those that failed, for `$JS.API.INFO`.
+    pub(crate) api_total: std::sync::atomic::AtomicU64,
+    pub(crate) api_errors: std::sync::atomic::AtomicU64,
+}
+
+impl JsAccount {
+    fn stream_dir(&self, name: &str) -> PathBuf {
+        self.dir.join("streams").join(name)
+    }
+
+    pub fn stream(&self, name: &str) -> Option<Arc<Stream>> {
+        self.streams.read().get(name).cloned()
+    }
+
+    pub fn streams(&self) -> Vec<Arc<Stream>> {
+        self.streams.read().values().cloned().collect()
+    }
+
+    /// Creates a stream, or answers with the existing one if its
+    /// configuration is the same.
+    pub fn create_stream(&self, config: StreamConfig) -> Result<Arc<Stream>, ApiError> {
+        let config = config.normalize()?;
+        let mut streams = self.streams.write();
+        if let Some(existing) = streams.get(&config.name) {
+            if existing.config() == config {
+                return Ok(existing.clone());
+            }
+            return Err(ApiError::stream_name_exist());
+        }
+        for other in streams.values() {
+            let theirs = other.config().subjects;
+            if config
+                .subjects
+                .iter()
+                .any(|s| theirs.iter().any(|t| config::overlaps(s, t)))
+            {
+                return Err(ApiError::subject_overlap());
+            }
+        }
+        let created = stream::now_nanos();
+        let stream = self
+            .open_stream(config, created)
+            .map_err(ApiError::stream_create)?;
+        stream.capture();
+        streams.insert(stream.name.clone(), stream.clone());
+        Ok(stream)
+    }
+
+    fn open_stream(&self, config: StreamConfig, created: i64) -> anyhow::Result<Arc<Stream>> {
+        let first = config.first_seq.max(1);
+        let store: Box<dyn store::MsgStore> = match config.storage {
+            Storage::Memory => Box::new(store::MemoryStore::new(first)),
+            Storage::File => {
+                let dir = self.stream_dir(&config.name);
+                std::fs::create_dir_all(&dir)?;
+                write_meta(&dir, &config, created)?;
+                Box::new(filestore::FileStore::open(&dir.join("msgs"), first)?)
+            }
+        };
+        Ok(Stream::new(&self.account, config, created, store))
+    }
+
+    /// Applies an update; only what nats-server lets change may change.
+    pub fn update_stream(&self, config: StreamConfig) -> Result<Arc<Stream>, ApiError> {
+        let config = config.normalize()?;
+        let streams = self.streams.read();
+        let Some(stream) = streams.get(&config.name).cloned() else {
+            return Err(ApiError::stream_not_found());
+        };
+        let old = stream.config();
+        if old.storage != config.storage {
+            return Err(ApiError::stream_update(
+                "stream configuration update can not change storage type",
+            ));
+        }
+        if old.retention != config.retention {
+            return Err(ApiError::stream_update(
+                "stream configuration update can not change retention policy",
+            ));
+        }
+        if old.sealed && !config.sealed {
+            return Err(ApiError::stream_update(
+                "stream configuration update can not unseal a sealed stream",
+            ));
+        }
+        if old.deny_delete && !config.deny_delete {
+            return Err(ApiError::stream_update(
+                "stream configuration update can not cancel deny message deletes",
+            ));
+        }
+        if old.deny_purge && !config.deny_purge {
+            return Err(ApiError::stream_update(
+                "stream configuration update can not cancel deny purge",
+            ));
+        }
+        for other in streams.values().filter(|s| s.name != config.name) {
+            let theirs = other.config().subjects;
+            if config
+                .subjects
+                .iter()
+                .any(|s| theirs.iter().any(|t| config::overlaps(s, t)))
+            {
+                return Err(ApiError::subject_overlap());
+            }
+        }
+        drop(streams);
+        if config.storage == Storage::File {
+            write_meta(&self.stream_dir(&config.name), &config, stream.created())
+                .map_err(ApiError::stream_update)?;
+        }
+        stream.update(config);
+        Ok(stream)
+    }
+
+    pub fn delete_stream(&self, name: &str) -> Result<(), ApiError> {
+        let Some(stream) = self.streams.write().remove(name) else {
+            return Err(ApiError::stream_not_found());
+        };
+        stream.release();
+        let dir = self.stream_dir(name);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(ApiError::stream_delete)?;
+        }
+        Ok(())
+    }
+
+    /// Opens the streams found on disk.
+    fn recover(&self) -> anyhow::Result<()> {
+        let dir = self.dir.join("streams");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let path = entry.path().join("meta.json");
+            let meta: StreamMeta = match std::fs::read(&path)
+                .map_err(anyhow::Error::from)
+                .and_then(|b| serde_json::from_slice(&b).map_err(anyhow::Error::from))
+            {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!("JetStream: skipping {}: {e}", path.display());
+                    continue;
+                }
+            };
+            let name = meta.config.name.clone();
+            let stream = self
+                .open_stream(meta.config, meta.created)
+                .with_context(|| format!("recovering stream {name}"))?;
+            stream.capture();
+            let state = stream.state();
+            tracing::info!(
+                "  Restored {} messages for stream '{} > {}'",
+                state.msgs,
+                self.account.name,
+                name
+            );
+            self.streams.write().insert(name, stream);
+        }
+        Ok(())
+    }
+}
+
+fn write_meta(dir: &Path, config: &StreamConfig, created: i64) -> std::io::Result<()> {
+    let meta = StreamMeta {
+        config: config.clone(),
+        created,
+    };
+    let tmp = dir.join("meta.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&meta).unwrap_or_default())?;
+    std::fs::rename(&tmp, dir.join("meta.json"))
+}
+
+/// The server's JetStream.
+pub struct JetStream {
+    pub config: JetStreamConfig,
+    accounts: RwLock<BTreeMap<String, Arc<JsAccount>>>,
+}
+
+impl JetStream {
+    pub fn new(config: JetStreamConfig) -> anyhow::Result<Arc<JetStream>> {
+        std::fs::create_dir_all(&config.dir).with_context(|| {
+            format!(
+                "can't create the JetStream store directory {}",
+                config.dir.display()
+            )
+        })?;
+        Ok(Arc::new(JetStream {
+            config,
+            accounts: RwLock::new(BTreeMap::new()),
+        }))
+    }
+
+    /// Turns JetStream on for `account`, recovering its streams.
+    pub fn enable(self: &Arc<Self>, account: &Arc<Account>) -> anyhow::Result<Arc<JsAccount>> {
+        if let Some(js) = self.accounts.read().get(&account.name) {
+            return Ok(js.clone());
+        }
+        let js = Arc::new(JsAccount {
+            account: account.clone(),
+            dir: self.config.dir.join(&account.name),
+            streams: RwLock::new(BTreeMap::new()),
+            api_total: Default::default(),
+            api_errors: Default::default(),
+        });
+        js.recover()?;
+        self.accounts.write().insert(account.name.clone(), js.clone());
+        Ok(js)
+    }
+
+    pub fn account(&self, name: &str) -> Option<Arc<JsAccount>> {
+        self.accounts.read().get(name).cloned()
+    }
+
+    pub fn accounts(&self) -> Vec<Arc<JsAccount>> {
+        self.accounts.read().values().cloned().collect()
+    }
+
+    /// Installs the `$JS.API.>` handler in `account`; `js` is `None` when
+    /// the account has no JetStream (it then gets nats-server's error).
+    pub fn install_api(self: &Arc<Self>, account: &Arc<Account>, js: Option<Arc<JsAccount>>) {
+        let api = Arc::new(api::Api::new(self.clone(), account, js));
+        let sub = Subscription::new(Bytes::from_static(b"$JS.API.>"), None, Bytes::new(), api);
+        let _ = account.sublist.insert(Arc::new(sub));
+    }
+
+    /// Expires old messages and syncs file stores, until the server stops.
+    pub fn spawn_housekeeping(self: &Arc<Self>) {
+        let js = Arc::downgrade(self);
+        let sync_every = self.config.sync_interval;
+        tokio::spawn(async move {
+            let mut last_sync = tokio::time::Instant::now();
+            loop {
+                tokio::time::sleep(EXPIRE_EVERY).await;
+                let Some(js) = js.upgrade() else { return };
+                let sync = last_sync.elapsed() >= sync_every;
+                for acc in js.accounts() {
+                    for stream in acc.streams() {
+                        stream.expire();
+                        if sync {
+                            stream.sync();
+                        }
+                    }
+                }
+                if sync {
+                    last_sync = tokio::time::Instant::now();
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,412 @@
+//! The `$JS.API` request/reply API: one internal subscriber per account on
+//! `$JS.API.>`, answering with nats-server's JSON (`io.nats.jetstream.api.v1.*`
+//! types) and its error codes.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use data_encoding::BASE64;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::config::StreamConfig;
+use super::errors::ApiError;
+use super::headers;
+use super::stream::{rfc3339, state_json, Stream};
+use super::{JetStream, JsAccount};
+use crate::account::Account;
+use crate::outlet::Producer;
+use crate::subscription::{Message, Subscriber, Subscription};
+
+/// Most stream names in one `STREAM.NAMES` answer, as nats-server.
+const NAMES_LIMIT: usize = 1024;
+/// Most stream infos in one `STREAM.LIST` answer.
+const LIST_LIMIT: usize = 256;
+
+pub struct Api {
+    js: Arc<JetStream>,
+    account: std::sync::Weak<Account>,
+    /// `None`: the account has no JetStream.
+    acc: Option<Arc<JsAccount>>,
+}
+
+type Reply = Result<Value, ApiError>;
+
+/// What a handler answers: JSON, or a raw message (direct get).
+enum Answer {
+    Json(&'static str, Reply),
+    Raw { headers: Vec<u8>, payload: Vec<u8> },
+}
+
+/// A request body; empty or `null` (as some clients send) means defaults.
+fn parse<'a, T: Deserialize<'a> + Default>(body: &'a [u8]) -> Result<T, ApiError> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice::<Option<T>>(body)
+        .map(Option::unwrap_or_default)
+        .map_err(ApiError::invalid_json)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct InfoRequest {
+    subjects_filter: Option<String>,
+    deleted_details: bool,
+    offset: usize,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ListRequest {
+    offset: usize,
+    subject: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PurgeRequest {
+    filter: Option<String>,
+    seq: Option<u64>,
+    keep: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MsgGetRequest {
+    seq: u64,
+    last_by_subj: Option<String>,
+    next_by_subj: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MsgDeleteRequest {
+    seq: u64,
+}
+
+impl Api {
+    pub fn new(js: Arc<JetStream>, account: &Arc<Account>, acc: Option<Arc<JsAccount>>) -> Self {
+        Api {
+            js,
+            account: Arc::downgrade(account),
+            acc,
+        }
+    }
+
+    fn answer(&self, op: &str, body: &[u8]) -> Answer {
+        let Some(acc) = &self.acc else {
+            return Answer::Json("error", Err(ApiError::not_enabled_for_account()));
+        };
+        let (verb, name) = split_op(op);
+        match verb {
+            "INFO" => Answer::Json("account_info_response", Ok(self.account_info(acc))),
+            "STREAM.CREATE" => Answer::Json("stream_create_response", self.stream_create(acc, name, body)),
+            "STREAM.UPDATE" => Answer::Json("stream_update_response", self.stream_update(acc, name, body)),
+            "STREAM.INFO" => Answer::Json("stream_info_response", self.stream_info(acc, name, body)),
+            "STREAM.DELETE" => Answer::Json(
+                "stream_delete_response",
+                acc.delete_stream(name).map(|()| json!({"success": true})),
+            ),
+            "STREAM.NAMES" => Answer::Json("stream_names_response", self.stream_names(acc, body)),
+            "STREAM.LIST" => Answer::Json("stream_list_response", self.stream_list(acc, body)),
+            "STREAM.PURGE" => Answer::Json("stream_purge_response", self.stream_purge(acc, name, body)),
+            "STREAM.MSG.GET" => Answer::Json("stream_msg_get_response", self.msg_get(acc, name, body)),
+            "STREAM.MSG.DELETE" => {
+                Answer::Json("stream_msg_delete_response", self.msg_delete(acc, name, body))
+            }
+            "DIRECT.GET" => self.direct_get(acc, name, body),
+            _ => Answer::Json("error", Err(ApiError::bad_request())),
+        }
+    }
+
+    fn account_info(&self, acc: &JsAccount) -> Value {
+        let (mut memory, mut storage) = (0u64, 0u64);
+        let streams = acc.streams();
+        for s in &streams {
+            let bytes = s.state().bytes;
+            match s.config().storage {
+                super::config::Storage::Memory => memory += bytes,
+                super::config::Storage::File => storage += bytes,
+            }
+        }
+        json!({
+            "memory": memory,
+            "storage": storage,
+            "reserved_memory": 0,
+            "reserved_storage": 0,
+            "streams": streams.len(),
+            "consumers": 0,
+            "limits": {
+                "max_memory": self.js.config.max_memory,
+                "max_storage": self.js.config.max_store,
+                "max_streams": -1,
+                "max_consumers": -1,
+                "max_ack_pending": -1,
+                "memory_max_stream_bytes": -1,
+                "storage_max_stream_bytes": -1,
+                "max_bytes_required": false,
+            },
+            "api": {
+                "total": acc.api_total.load(Ordering::Relaxed),
+                "errors": acc.api_errors.load(Ordering::Relaxed),
+            },
+        })
+    }
+
+    fn config_for(name: &str, body: &[u8]) -> Result<StreamConfig, ApiError> {
+        let mut config: StreamConfig = serde_json::from_slice(body).map_err(ApiError::invalid_json)?;
+        if config.name.is_empty() {
+            config.name = name.to_string();
+        }
+        if config.name != name {
+            return Err(ApiError::stream_mismatch());
+        }
+        Ok(config)
+    }
+
+    fn stream_create(&self, acc: &JsAccount, name: &str, body: &[u8]) -> Reply {
+        let stream = acc.create_stream(Self::config_for(name, body)?)?;
+        Ok(info(&stream, None))
+    }
+
+    fn stream_update(&self, acc: &JsAccount, name: &str, body: &[u8]) -> Reply {
+        let stream = acc.update_stream(Self::config_for(name, body)?)?;
+        Ok(info(&stream, None))
+    }
+
+    fn stream_info(&self, acc: &JsAccount, name: &str, body: &[u8]) -> Reply {
+        let req: InfoRequest = parse(body)?;
+        let stream = acc.stream(name).ok_or_else(ApiError::stream_not_found)?;
+        let _ = (req.deleted_details, req.offset);
+        Ok(info(&stream, req.subjects_filter.as_deref()))
+    }
+
+    fn matching_streams(acc: &JsAccount, subject: Option<&str>) -> Vec<Arc<Stream>> {
+        acc.streams()
+            .into_iter()
+            .filter(|s| match subject {
+                Some(f) if !f.is_empty() => s.config().subjects.iter().any(|t| super::config::overlaps(f, t)),
+                _ => true,
+            })
+            .collect()
+    }
+
+    fn stream_names(&self, acc: &JsAccount, body: &[u8]) -> Reply {
+        let req: ListRequest = parse(body)?;
+        let all = Self::matching_streams(acc, req.subject.as_deref());
+        let names: Vec<&str> = all
+            .iter()
+            .skip(req.offset)
+            .take(NAMES_LIMIT)
+            .map(|s| s.name.as_str())
+            .collect();
+        Ok(json!({"total": all.len(), "offset": req.offset, "limit": NAMES_LIMIT, "streams": names}))
+    }
+
+    fn stream_list(&self, acc: &JsAccount, body: &[u8]) -> Reply {
+        let req: ListRequest = parse(body)?;
+        let all = Self::matching_streams(acc, req.subject.as_deref());
+        let infos: Vec<Value> = all
+            .iter()
+            .skip(req.offset)
+            .take(LIST_LIMIT)
+            .map(|s| info(s, None))
+            .collect();
+        Ok(
+            json!({"total": all.len(), "offset": req.offset, "limit": LIST_LIMIT, "streams": infos, "missing": []}),
+        )
+    }
+
+    fn stream_purge(&self, acc: &JsAccount, name: &str, body: &[u8]) -> Reply {
+        let req: PurgeRequest = parse(body)?;
+        let stream = acc.stream(name).ok_or_else(ApiError::stream_not_found)?;
+        if req.seq.is_some() && req.keep.is_some() {
+            return Err(ApiError::bad_request());
+        }
+        let purged = stream.purge(req.filter.as_deref(), req.seq, req.keep)?;
+        Ok(json!({"success": true, "purged": purged}))
+    }
+
+    fn find(stream: &Stream, req: &MsgGetRequest) -> Result<super::store::StoredMsg, ApiError> {
+        let found = match (&req.last_by_subj, &req.next_by_subj) {
+            (Some(subject), _) => stream.last_for(subject)?,
+            (None, Some(subject)) => stream.next_for(req.seq, Some(subject))?,
+            (None, None) if req.seq > 0 => stream.get(req.seq)?,
+            (None, None) => return Err(ApiError::bad_request()),
+        };
+        found.ok_or_else(ApiError::no_message_found)
+    }
+
+    fn msg_get(&self, acc: &JsAccount, name: &str, body: &[u8]) -> Reply {
+        let req: MsgGetRequest = parse(body)?;
+        let stream = acc.stream(name).ok_or_else(ApiError::stream_not_found)?;
+        let m = Self::find(&stream, &req)?;
+        let mut message = json!({
+            "subject": String::from_utf8_lossy(&m.subject),
+            "seq": m.seq,
+            "data": BASE64.encode(&m.payload),
+            "time": rfc3339(m.time),
+        });
+        if !m.headers.is_empty() {
+            message["hdrs"] = json!(BASE64.encode(&m.headers));
+        }
+        Ok(json!({"message": message}))
+    }
+
+    fn msg_delete(&self, acc: &JsAccount, name: &str, body: &[u8]) -> Reply {
+        let req: MsgDeleteRequest = parse(body)?;
+        let stream = acc.stream(name).ok_or_else(ApiError::stream_not_found)?;
+        if stream.delete_msg(req.seq)? {
+            Ok(json!({"success": true}))
+        } else {
+            Err(ApiError::sequence_not_found(req.seq))
+        }
+    }
+
+    /// `DIRECT.GET.<stream>` with a request, or `DIRECT.GET.<stream>.<subject>`
+    /// for the last message on a subject: the message itself, with its
+    /// stream, subject, sequence and time in headers.
+    fn direct_get(&self, acc: &JsAccount, rest: &str, body: &[u8]) -> Answer {
+        let (name, subject) = match rest.split_once('.') {
+            Some((n, s)) => (n, Some(s)),
+            None => (rest, None),
+        };
+        let status = |code: u16, text: &str| Answer::Raw {
+            headers: headers::status(code, text, &[]),
+            payload: Vec::new(),
+        };
+        let Some(stream) = acc.stream(name).filter(|s| s.config().allow_direct) else {
+            return status(404, "Message Not Found");
+        };
+        let req = match subject {
+            Some(s) => MsgGetRequest {
+                last_by_subj: Some(s.to_string()),
+                ..MsgGetRequest::default()
+            },
+            None => match parse::<MsgGetRequest>(body) {
+                Ok(r) => r,
+                Err(_) => return status(408, "Bad Request"),
+            },
+        };
+        match Self::find(&stream, &req) {
+            Ok(m) => {
+                let mut h = vec![
+                    ("Nats-Stream", stream.name.clone()),
+                    ("Nats-Subject", String::from_utf8_lossy(&m.subject).into_owned()),
+                    ("Nats-Sequence", m.seq.to_string()),
+                    ("Nats-Time-Stamp", rfc3339(m.time)),
+                ];
+                // The message's own headers follow the server's.
+                let own = std::str::from_utf8(&m.headers).unwrap_or_default();
+                let extra: Vec<(String, String)> = own
+                    .split("\r\n")
+                    .skip(1)
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+                    .collect();
+                let mut pairs: Vec<(&str, String)> = std::mem::take(&mut h);
+                for (k, v) in &extra {
+                    pairs.push((k.as_str(), v.clone()));
+                }
+                Answer::Raw {
+                    headers: headers::block(&pairs),
+                    payload: m.payload.to_vec(),
+                }
+            }
+            Err(e) if e.code == 404 => status(404, "Message Not Found"),
+            Err(_) => status(408, "Bad Request"),
+        }
+    }
+}
+
+/// `STREAM.CREATE.X` → (`STREAM.CREATE`, `X`); `INFO` → (`INFO`, ``).
+fn split_op(op: &str) -> (&str, &str) {
+    const VERBS: [&str; 10] = [
+        "STREAM.MSG.DELETE",
+        "STREAM.MSG.GET",
+        "STREAM.CREATE",
+        "STREAM.UPDATE",
+        "STREAM.DELETE",
+        "STREAM.PURGE",
+        "STREAM.INFO",
+        "STREAM.NAMES",
+        "STREAM.LIST",
+        "DIRECT.GET",
+    ];
+    for verb in VERBS {
+        if let Some(rest) = op.strip_prefix(verb) {
+            if rest.is_empty() {
+                return (verb, "");
+            }
+            if let Some(name) = rest.strip_prefix('.') {
+                return (verb, name);
+            }
+        }
+    }
+    (op, "")
+}
+
+/// A stream info as nats-server shapes it.
+pub fn info(stream: &Stream, subjects_filter: Option<&str>) -> Value {
+    let config = stream.config();
+    let state = stream.state();
+    let mut extra = serde_json::Map::new();
+    let subjects = stream.num_subjects();
+    if subjects > 0 {
+        extra.insert("num_subjects".into(), json!(subjects));
+    }
+    if let Some(filter) = subjects_filter.filter(|f| !f.is_empty()) {
+        extra.insert("subjects".into(), Value::Object(stream.subjects(filter)));
+    }
+    json!({
+        "config": config,
+        "created": rfc3339(stream.created()),
+        "state": state_json(&state, 0, extra),
+        "ts": rfc3339(super::stream::now_nanos()),
+    })
+}
+
+impl Subscriber for Api {
+    fn client_id(&self) -> u64 {
+        0
+    }
+
+    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
+        let Some(reply) = msg.reply else { return };
+        let Some(account) = self.account.upgrade() else {
+            return;
+        };
+        let subject = String::from_utf8_lossy(msg.subject);
+        let op = subject.strip_prefix("$JS.API.").unwrap_or_default();
+        let body = &msg.payload[msg.header_len.unwrap_or(0)..];
+        match self.answer(op, body) {
+            Answer::Json(kind, result) => {
+                if let Some(acc) = &self.acc {
+                    acc.api_total.fetch_add(1, Ordering::Relaxed);
+                    if result.is_err() {
+                        acc.api_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                let mut value = match result {
+                    Ok(v) => v,
+                    Err(e) => json!({"error": e}),
+                };
+                if let Some(map) = value.as_object_mut() {
+                    let kind = if kind == "error" { "api_error" } else { kind };
+                    let mut typed = serde_json::Map::new();
+                    typed.insert("type".into(), json!(format!("io.nats.jetstream.api.v1.{kind}")));
+                    typed.extend(std::mem::take(map));
+                    *map = typed;
+                }
+                let payload = serde_json::to_vec(&value).unwrap_or_default();
+                crate::router::publish_internal_with(&account, reply, &payload, producer);
+            }
+            Answer::Raw { headers, payload } => {
+                crate::router::publish_full(&account, reply, None, &headers, &payload, producer);
+            }
+        }
+    }
+
+    fn expire(&self, _sub: &Arc<Subscription>) {}
+}

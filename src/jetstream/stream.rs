@@ -1,0 +1,531 @@
+//! A stream: its configuration, its store, and the subscriptions that
+//! capture what is published on its subjects. A captured publish is checked
+//! against the publisher's expectations (`Nats-Expected-*`, `Nats-Msg-Id`)
+//! and the stream's limits, stored, and answered with a PubAck on its reply
+//! subject, all on the publisher's own path before its next read.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+
+use super::config::{Discard, Retention, StreamConfig};
+use super::errors::ApiError;
+use super::headers;
+use super::store::{MsgStore, StoreState, StoredMsg};
+use crate::account::Account;
+use crate::outlet::Producer;
+use crate::subscription::{Message, Subscriber, Subscription};
+
+/// Unix time in nanoseconds.
+pub fn now_nanos() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// RFC 3339 with nanoseconds in UTC, as Go prints `time.Time` in JSON; the
+/// zero time for 0.
+pub fn rfc3339(nanos: i64) -> String {
+    if nanos == 0 {
+        return "0001-01-01T00:00:00Z".into();
+    }
+    chrono::DateTime::from_timestamp_nanos(nanos).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+pub struct Stream {
+    pub name: String,
+    account: Weak<Account>,
+    inner: Mutex<Inner>,
+    /// The capture subscriptions in the account's sublist.
+    subs: Mutex<Vec<Arc<Subscription>>>,
+    /// The last sequence stored, watched by consumers waiting for more.
+    pub(crate) appended: tokio::sync::watch::Sender<u64>,
+}
+
+struct Inner {
+    config: StreamConfig,
+    created: i64,
+    store: Box<dyn MsgStore>,
+    /// `Nats-Msg-Id`s seen within the duplicate window, with their sequence.
+    msg_ids: HashMap<String, u64>,
+    msg_id_order: VecDeque<(i64, String)>,
+    last_msg_id: Option<String>,
+}
+
+/// Why a publish was not stored, and what the publisher is told.
+type Refusal = ApiError;
+
+impl Stream {
+    pub fn new(
+        account: &Arc<Account>,
+        config: StreamConfig,
+        created: i64,
+        store: Box<dyn MsgStore>,
+    ) -> Arc<Stream> {
+        let last = store.state().last_seq;
+        Arc::new(Stream {
+            name: config.name.clone(),
+            account: Arc::downgrade(account),
+            inner: Mutex::new(Inner {
+                config,
+                created,
+                store,
+                msg_ids: HashMap::new(),
+                msg_id_order: VecDeque::new(),
+                last_msg_id: None,
+            }),
+            subs: Mutex::new(Vec::new()),
+            appended: tokio::sync::watch::channel(last).0,
+        })
+    }
+
+    pub fn config(&self) -> StreamConfig {
+        self.inner.lock().config.clone()
+    }
+
+    pub fn created(&self) -> i64 {
+        self.inner.lock().created
+    }
+
+    pub fn state(&self) -> StoreState {
+        self.inner.lock().store.state()
+    }
+
+    /// Subscribes the stream to its subjects in its account.
+    pub fn capture(self: &Arc<Self>) {
+        let Some(account) = self.account.upgrade() else {
+            return;
+        };
+        let subjects = self.inner.lock().config.subjects.clone();
+        let mut subs = self.subs.lock();
+        for sub in subs.drain(..) {
+            account.sublist.remove(&sub);
+        }
+        let capture: Arc<dyn Subscriber> = Arc::new(Capture(Arc::downgrade(self)));
+        for subject in subjects {
+            let sub = Arc::new(Subscription::new(
+                Bytes::from(subject),
+                None,
+                Bytes::new(),
+                capture.clone(),
+            ));
+            if account.sublist.insert(sub.clone()).is_ok() {
+                subs.push(sub);
+            }
+        }
+    }
+
+    /// Stops capturing (the stream is deleted).
+    pub fn release(&self) {
+        if let Some(account) = self.account.upgrade() {
+            for sub in self.subs.lock().drain(..) {
+                account.sublist.remove(&sub);
+            }
+        }
+    }
+
+    /// Replaces the configuration (already checked as an allowed update).
+    pub fn update(self: &Arc<Self>, config: StreamConfig) {
+        let resubscribe = {
+            let mut inner = self.inner.lock();
+            let changed = inner.config.subjects != config.subjects;
+            inner.config = config;
+            inner.enforce_limits(now_nanos());
+            changed
+        };
+        if resubscribe {
+            self.capture();
+        }
+    }
+
+    pub fn get(&self, seq: u64) -> Result<Option<StoredMsg>, ApiError> {
+        self.inner.lock().store.get(seq).map_err(ApiError::store_failed)
+    }
+
+    /// The newest message on a subject matching `filter`.
+    pub fn last_for(&self, filter: &str) -> Result<Option<StoredMsg>, ApiError> {
+        let inner = self.inner.lock();
+        let index = inner.store.index();
+        let seq = index
+            .finder
+            .last_matching(&mut |s| junction_nats::subject::matches(filter.as_bytes(), s));
+        drop(index);
+        match seq {
+            Some(seq) => inner.store.get(seq).map_err(ApiError::store_failed),
+            None => Ok(None),
+        }
+    }
+
+    /// The first message at or after `seq` on a subject matching `filter`.
+    pub fn next_for(&self, seq: u64, filter: Option<&str>) -> Result<Option<StoredMsg>, ApiError> {
+        let inner = self.inner.lock();
+        let index = inner.store.index();
+        let found = index.finder.next_matching(seq, &mut |s| {
+            filter.is_none_or(|f| junction_nats::subject::matches(f.as_bytes(), s))
+        });
+        drop(index);
+        match found {
+            Some(seq) => inner.store.get(seq).map_err(ApiError::store_failed),
+            None => Ok(None),
+        }
+    }
+
+    pub fn delete_msg(&self, seq: u64) -> Result<bool, ApiError> {
+        let mut inner = self.inner.lock();
+        if inner.config.sealed {
+            return Err(ApiError::sealed());
+        }
+        if inner.config.deny_delete {
+            return Err(ApiError::msg_delete_failed("message delete not permitted"));
+        }
+        inner.store.remove(seq).map_err(ApiError::msg_delete_failed)
+    }
+
+    /// Purges all, or what matches `filter`, below `seq`, or all but the
+    /// newest `keep`. Returns how many messages went.
+    pub fn purge(&self, filter: Option<&str>, seq: Option<u64>, keep: Option<u64>) -> Result<u64, ApiError> {
+        let mut inner = self.inner.lock();
+        if inner.config.sealed {
+            return Err(ApiError::sealed());
+        }
+        if inner.config.deny_purge {
+            return Err(ApiError::purge_failed("stream purge not permitted"));
+        }
+        let state = inner.store.state();
+        let filtered = filter.filter(|f| !f.is_empty() && *f != ">");
+        if filtered.is_none() {
+            let below = match (seq, keep) {
+                (Some(s), _) => s,
+                (None, Some(k)) if k > 0 => {
+                    if state.msgs <= k {
+                        return Ok(0);
+                    }
+                    // The k newest live messages stay.
+                    let mut kept = 0;
+                    let mut cut = state.last_seq + 1;
+                    let index = inner.store.index();
+                    let mut at = state.last_seq;
+                    while kept < k && at >= state.first_seq {
+                        if index.finder.next_matching(at, &mut |_| true) == Some(at) {
+                            kept += 1;
+                            cut = at;
+                        }
+                        if at == 0 {
+                            break;
+                        }
+                        at -= 1;
+                    }
+                    drop(index);
+                    cut
+                }
+                _ => state.last_seq + 1,
+            };
+            return inner.store.purge_below(below).map_err(ApiError::purge_failed);
+        }
+        let filter = filtered.unwrap_or_default().to_string();
+        let mut victims = Vec::new();
+        {
+            let index = inner.store.index();
+            let mut at = state.first_seq;
+            while let Some(s) = index.finder.next_matching(at, &mut |subj| {
+                junction_nats::subject::matches(filter.as_bytes(), subj)
+            }) {
+                victims.push(s);
+                at = s + 1;
+            }
+        }
+        if let Some(below) = seq {
+            victims.retain(|&s| s < below);
+        }
+        if let Some(k) = keep {
+            let n = victims.len().saturating_sub(k as usize);
+            victims.truncate(n);
+        }
+        let mut n = 0;
+        for s in victims {
+            if inner.store.remove(s).map_err(ApiError::purge_failed)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Drops messages past `max_age`; called periodically.
+    pub fn expire(&self) {
+        self.inner.lock().enforce_limits(now_nanos());
+    }
+
+    /// Flushes the store to disk.
+    pub fn sync(&self) {
+        if let Err(e) = self.inner.lock().store.sync() {
+            tracing::error!(stream = %self.name, "JetStream: sync failed: {e}");
+        }
+    }
+
+    /// Subject counts matching `filter`, for `subjects_filter` in a stream info.
+    pub fn subjects(&self, filter: &str) -> serde_json::Map<String, Value> {
+        let inner = self.inner.lock();
+        let index = inner.store.index();
+        index
+            .subject_counts
+            .filter(|(s, _)| junction_nats::subject::matches(filter.as_bytes(), s))
+            .map(|(s, n)| (String::from_utf8_lossy(s).into_owned(), json!(n)))
+            .collect()
+    }
+
+    pub fn num_subjects(&self) -> usize {
+        self.inner.lock().store.index().num_subjects
+    }
+
+    /// Stores one captured publish; `Ok((seq, duplicate))` or why not.
+    fn store(&self, msg: &Message<'_>) -> Result<(u64, bool), Refusal> {
+        let (hdrs, body) = match msg.header_len {
+            Some(h) => msg.payload.split_at(h),
+            None => (&[][..], msg.payload),
+        };
+        let now = now_nanos();
+        let mut inner = self.inner.lock();
+        let cfg = &inner.config;
+        if cfg.sealed {
+            return Err(ApiError::sealed());
+        }
+        if cfg.max_msg_size > 0 && (hdrs.len() + body.len()) as i64 > cfg.max_msg_size {
+            return Err(ApiError::message_too_big());
+        }
+        let state = inner.store.state();
+        if !hdrs.is_empty() {
+            if let Some(expected) = headers::get(hdrs, "Nats-Expected-Stream") {
+                if expected != self.name {
+                    return Err(ApiError::stream_not_match());
+                }
+            }
+            if let Some(expected) = headers::get(hdrs, "Nats-Expected-Last-Sequence") {
+                if expected.parse::<u64>().ok() != Some(state.last_seq) {
+                    return Err(ApiError::wrong_last_sequence(state.last_seq));
+                }
+            }
+            if let Some(expected) = headers::get(hdrs, "Nats-Expected-Last-Subject-Sequence") {
+                let last = {
+                    let index = inner.store.index();
+                    index.finder.last_matching(&mut |s| s == msg.subject).unwrap_or(0)
+                };
+                if expected.parse::<u64>().ok() != Some(last) {
+                    return Err(ApiError::wrong_last_sequence(last));
+                }
+            }
+            if let Some(expected) = headers::get(hdrs, "Nats-Expected-Last-Msg-Id") {
+                let last = inner.last_msg_id.clone().unwrap_or_default();
+                if expected != last {
+                    return Err(ApiError::wrong_last_msg_id(&last));
+                }
+            }
+        }
+        let msg_id = headers::get(hdrs, "Nats-Msg-Id").map(str::to_string);
+        inner.forget_old_msg_ids(now);
+        if let Some(id) = &msg_id {
+            if let Some(&seq) = inner.msg_ids.get(id) {
+                return Ok((seq, true));
+            }
+        }
+        let rollup = headers::get(hdrs, "Nats-Rollup").map(str::to_string);
+        if rollup.is_some() && !inner.config.allow_rollup_hdrs {
+            return Err(ApiError::new_rollup("rollup not permitted"));
+        }
+        inner.check_discard_new(msg.subject, hdrs.len() + body.len())?;
+        let seq = inner
+            .store
+            .append(msg.subject, hdrs, body, now)
+            .map_err(ApiError::store_failed)?;
+        match rollup.as_deref() {
+            Some("all") => {
+                let _ = inner.store.purge_below(seq);
+            }
+            Some("sub") => {
+                let older: Vec<u64> = {
+                    let index = inner.store.index();
+                    let mut v = Vec::new();
+                    let mut at = 0;
+                    while let Some(s) = index.finder.next_matching(at, &mut |s| s == msg.subject) {
+                        if s >= seq {
+                            break;
+                        }
+                        v.push(s);
+                        at = s + 1;
+                    }
+                    v
+                };
+                for s in older {
+                    let _ = inner.store.remove(s);
+                }
+            }
+            Some(other) => return Err(ApiError::new_rollup(format!("rollup value invalid: {other:?}"))),
+            None => {}
+        }
+        if let Some(id) = msg_id {
+            inner.msg_ids.insert(id.clone(), seq);
+            inner.msg_id_order.push_back((now, id.clone()));
+            inner.last_msg_id = Some(id);
+        }
+        inner.enforce_limits(now);
+        drop(inner);
+        self.appended.send_replace(seq);
+        Ok((seq, false))
+    }
+
+    /// A captured publish: store it and answer the publisher.
+    fn ingest(&self, msg: &Message<'_>, producer: &mut Producer) {
+        let result = self.store(msg);
+        let Some(reply) = msg.reply else {
+            if let Err(e) = result {
+                tracing::debug!(stream = %self.name, "JetStream: publish not stored: {}", e.description);
+            }
+            return;
+        };
+        if self.inner.lock().config.no_ack {
+            return;
+        }
+        let body = match result {
+            Ok((seq, false)) => json!({"stream": self.name, "seq": seq}),
+            Ok((seq, true)) => json!({"stream": self.name, "seq": seq, "duplicate": true}),
+            Err(e) => json!({"error": e}),
+        };
+        if let Some(account) = self.account.upgrade() {
+            let payload = serde_json::to_vec(&body).unwrap_or_default();
+            crate::router::publish_internal_with(&account, reply, &payload, producer);
+        }
+    }
+
+    pub fn retention(&self) -> Retention {
+        self.inner.lock().config.retention
+    }
+}
+
+impl ApiError {
+    fn new_rollup(err: impl std::fmt::Display) -> Self {
+        ApiError {
+            code: 500,
+            err_code: 10111,
+            description: err.to_string(),
+        }
+    }
+}
+
+impl Inner {
+    fn forget_old_msg_ids(&mut self, now: i64) {
+        let window = self.config.duplicate_window;
+        while let Some((at, _)) = self.msg_id_order.front() {
+            if now - at < window {
+                break;
+            }
+            if let Some((_, id)) = self.msg_id_order.pop_front() {
+                self.msg_ids.remove(&id);
+            }
+        }
+    }
+
+    /// With `discard: new`, refuses what would pass a limit.
+    fn check_discard_new(&self, subject: &[u8], size: usize) -> Result<(), Refusal> {
+        let cfg = &self.config;
+        if cfg.discard != Discard::New {
+            return Ok(());
+        }
+        let state = self.store.state();
+        if cfg.max_msgs > 0 && state.msgs >= cfg.max_msgs as u64 {
+            return Err(ApiError::store_failed("maximum messages exceeded"));
+        }
+        if cfg.max_bytes > 0 && state.bytes + size as u64 > cfg.max_bytes as u64 {
+            return Err(ApiError::store_failed("maximum bytes exceeded"));
+        }
+        if cfg.discard_new_per_subject
+            && cfg.max_msgs_per_subject > 0
+            && self.store.index().finder.count_subject(subject) >= cfg.max_msgs_per_subject as u64
+        {
+            return Err(ApiError::store_failed("maximum messages per subject exceeded"));
+        }
+        Ok(())
+    }
+
+    /// Drops the oldest messages past `max_msgs`, `max_bytes`,
+    /// `max_msgs_per_subject` and `max_age`.
+    fn enforce_limits(&mut self, now: i64) {
+        let cfg = self.config.clone();
+        if cfg.max_age > 0 {
+            let old = self.store.index().finder.older_than(now - cfg.max_age);
+            for seq in old {
+                let _ = self.store.remove(seq);
+            }
+        }
+        if cfg.max_msgs_per_subject > 0 {
+            let over: Vec<(Bytes, u64)> = self
+                .store
+                .index()
+                .subject_counts
+                .filter(|(_, n)| *n > cfg.max_msgs_per_subject as u64)
+                .map(|(s, n)| (s.clone(), n - cfg.max_msgs_per_subject as u64))
+                .collect();
+            for (subject, extra) in over {
+                for _ in 0..extra {
+                    let oldest = self.store.index().finder.oldest_of_subject(&subject);
+                    match oldest {
+                        Some(seq) => {
+                            let _ = self.store.remove(seq);
+                        }
+                        None => break,
+                    }
+                }
+            }
+        }
+        if cfg.discard == Discard::Old {
+            loop {
+                let st = self.store.state();
+                let over_msgs = cfg.max_msgs > 0 && st.msgs > cfg.max_msgs as u64;
+                let over_bytes = cfg.max_bytes > 0 && st.bytes > cfg.max_bytes as u64;
+                if !(over_msgs || over_bytes) || st.msgs == 0 {
+                    break;
+                }
+                let _ = self.store.remove(st.first_seq);
+            }
+        }
+    }
+}
+
+/// The subscriber that hands a stream what is published on its subjects.
+struct Capture(Weak<Stream>);
+
+impl Subscriber for Capture {
+    fn client_id(&self) -> u64 {
+        0
+    }
+
+    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
+        if let Some(stream) = self.0.upgrade() {
+            stream.ingest(msg, producer);
+        }
+    }
+
+    fn expire(&self, _sub: &Arc<Subscription>) {}
+}
+
+/// The `state` object of a stream info.
+pub fn state_json(state: &StoreState, consumers: usize, extra: serde_json::Map<String, Value>) -> Value {
+    let mut v = json!({
+        "messages": state.msgs,
+        "bytes": state.bytes,
+        "first_seq": state.first_seq,
+        "first_ts": rfc3339(state.first_time),
+        "last_seq": state.last_seq,
+        "last_ts": rfc3339(state.last_time),
+    });
+    if let Some(map) = v.as_object_mut() {
+        map.extend(extra);
+        if state.num_deleted > 0 {
+            map.insert("num_deleted".into(), json!(state.num_deleted));
+        }
+        map.insert("consumer_count".into(), json!(consumers));
+    }
+    v
+}
