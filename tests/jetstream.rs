@@ -392,3 +392,382 @@ async fn accounts_without_jetstream_get_the_error() {
     let mut s = js_a.get_stream("ONLY_A").await.unwrap();
     assert_eq!(s.info().await.unwrap().state.messages, 0);
 }
+
+mod consumers {
+    use super::*;
+    use async_nats::jetstream::consumer::{self, pull, push, AckPolicy, DeliverPolicy};
+    use async_nats::jetstream::AckKind;
+    use futures::StreamExt;
+
+    async fn stream_with(js: &jetstream::Context, name: &str, subjects: &[&str], n: usize) -> stream::Stream {
+        let stream = js
+            .create_stream(stream::Config {
+                name: name.into(),
+                subjects: subjects.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for i in 0..n {
+            js.publish(
+                format!("{}.{}", subjects[0].trim_end_matches(".>"), i % 3),
+                i.to_string().into(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        }
+        stream
+    }
+
+    async fn fetch(c: &consumer::Consumer<pull::Config>, n: usize) -> Vec<jetstream::Message> {
+        let mut got = Vec::new();
+        let mut msgs = c
+            .fetch()
+            .max_messages(n)
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await
+            .unwrap();
+        while let Some(m) = msgs.next().await {
+            got.push(m.unwrap());
+        }
+        got
+    }
+
+    #[tokio::test]
+    async fn durable_pull_consumer_fetches_acks_and_resumes_after_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let server = start(dir.path()).await;
+            let js = context(&server).await;
+            let stream = stream_with(&js, "WORK", &["work.>"], 10).await;
+            let mut c = stream
+                .create_consumer(pull::Config {
+                    durable_name: Some("d".into()),
+                    ack_policy: AckPolicy::Explicit,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let first = fetch(&c, 4).await;
+            assert_eq!(first.len(), 4);
+            for (i, m) in first.iter().enumerate() {
+                let info = m.info().unwrap();
+                assert_eq!(
+                    (info.stream_sequence, info.consumer_sequence, info.delivered),
+                    (i as u64 + 1, i as u64 + 1, 1)
+                );
+                m.double_ack().await.unwrap();
+            }
+            let info = c.info().await.unwrap();
+            assert_eq!(info.ack_floor.stream_sequence, 4);
+            assert_eq!(info.num_pending, 6);
+            assert_eq!(info.num_ack_pending, 0);
+            // Let the housekeeping save the consumer's state, then stop.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            server.server.shutdown();
+            tokio::time::timeout(Duration::from_secs(5), server.wait())
+                .await
+                .unwrap();
+        }
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let stream = js.get_stream("WORK").await.unwrap();
+        let c: consumer::Consumer<pull::Config> = stream.get_consumer("d").await.unwrap();
+        let rest = fetch(&c, 10).await;
+        let seqs: Vec<u64> = rest.iter().map(|m| m.info().unwrap().stream_sequence).collect();
+        assert_eq!(seqs, (5..=10).collect::<Vec<_>>());
+        for m in &rest {
+            m.ack().await.unwrap();
+        }
+        // Nothing left: a no-wait fetch ends at once.
+        assert!(fetch(&c, 5).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn unacked_naked_and_terminated_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let stream = stream_with(&js, "R", &["r.>"], 3).await;
+        let c = stream
+            .create_consumer(pull::Config {
+                durable_name: Some("r".into()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: Duration::from_millis(300),
+                max_deliver: 3,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let got = fetch(&c, 3).await;
+        assert_eq!(got.len(), 3);
+        got[0].ack_with(AckKind::Nak(None)).await.unwrap();
+        got[1].ack_with(AckKind::Term).await.unwrap();
+        // Message 3 is never acknowledged: it comes back after ack_wait.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let again = fetch(&c, 3).await;
+        let seen: Vec<(u64, i64)> = again
+            .iter()
+            .map(|m| {
+                let i = m.info().unwrap();
+                (i.stream_sequence, i.delivered)
+            })
+            .collect();
+        assert_eq!(seen, [(1, 2), (3, 2)]);
+        for m in &again {
+            m.ack().await.unwrap();
+        }
+        let mut c = c;
+        let info = c.info().await.unwrap();
+        assert_eq!((info.num_ack_pending, info.ack_floor.stream_sequence), (0, 3));
+    }
+
+    #[tokio::test]
+    async fn deliver_policies_and_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        // Subjects p.0, p.1, p.2, p.0, p.1, p.2 … for sequences 1..=9.
+        let stream = stream_with(&js, "P", &["p.>"], 9).await;
+        let cases: Vec<(pull::Config, Vec<u64>)> = vec![
+            (
+                pull::Config {
+                    deliver_policy: DeliverPolicy::Last,
+                    ..Default::default()
+                },
+                vec![9],
+            ),
+            (
+                pull::Config {
+                    deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: 7 },
+                    ..Default::default()
+                },
+                vec![7, 8, 9],
+            ),
+            (
+                pull::Config {
+                    deliver_policy: DeliverPolicy::LastPerSubject,
+                    ..Default::default()
+                },
+                vec![7, 8, 9],
+            ),
+            (
+                pull::Config {
+                    filter_subject: "p.1".into(),
+                    ..Default::default()
+                },
+                vec![2, 5, 8],
+            ),
+            (
+                pull::Config {
+                    filter_subjects: vec!["p.0".into(), "p.2".into()],
+                    ..Default::default()
+                },
+                vec![1, 3, 4, 6, 7, 9],
+            ),
+            (
+                pull::Config {
+                    deliver_policy: DeliverPolicy::New,
+                    ..Default::default()
+                },
+                vec![],
+            ),
+        ];
+        for (config, want) in cases {
+            let c = stream.create_consumer(config.clone()).await.unwrap();
+            let got: Vec<u64> = fetch(&c, 20)
+                .await
+                .iter()
+                .map(|m| m.info().unwrap().stream_sequence)
+                .collect();
+            assert_eq!(got, want, "{config:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_continuous_pull_gets_what_is_published_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let stream = stream_with(&js, "LIVE", &["live.>"], 0).await;
+        let c = stream
+            .create_consumer(pull::Config {
+                durable_name: Some("live".into()),
+                ack_policy: AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut messages = c
+            .stream()
+            .heartbeat(Duration::from_millis(200))
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await
+            .unwrap();
+        let publisher = js.clone();
+        tokio::spawn(async move {
+            for i in 0..50 {
+                tokio::time::sleep(Duration::from_millis(if i == 0 { 1200 } else { 5 })).await;
+                publisher.publish("live.x", i.to_string().into()).await.unwrap();
+            }
+        });
+        for i in 0..50 {
+            let m = tokio::time::timeout(Duration::from_secs(10), messages.next())
+                .await
+                .expect("message in time")
+                .unwrap()
+                .unwrap();
+            assert_eq!(m.payload, i.to_string());
+            m.ack().await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn push_consumer_delivers_to_its_subject() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let stream = stream_with(&js, "PUSH", &["push.>"], 5).await;
+        let c = stream
+            .create_consumer(push::Config {
+                durable_name: Some("pusher".into()),
+                deliver_subject: "deliver.here".into(),
+                ack_policy: AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut messages = c.messages().await.unwrap();
+        for i in 0..5u64 {
+            let m = tokio::time::timeout(Duration::from_secs(5), messages.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            assert_eq!(m.info().unwrap().stream_sequence, i + 1);
+            m.ack().await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn work_queue_messages_go_once_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let mut stream = js
+            .create_stream(stream::Config {
+                name: "Q".into(),
+                subjects: vec!["q".into()],
+                retention: stream::RetentionPolicy::WorkQueue,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for i in 0..4 {
+            js.publish("q", i.to_string().into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        let c = stream
+            .create_consumer(pull::Config {
+                durable_name: Some("w".into()),
+                ack_policy: AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for m in fetch(&c, 2).await {
+            m.double_ack().await.unwrap();
+        }
+        let info = stream.info().await.unwrap();
+        assert_eq!((info.state.messages, info.state.first_sequence), (2, 3));
+    }
+
+    #[tokio::test]
+    async fn consumer_api_errors_and_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let stream = stream_with(&js, "C", &["c.>"], 1).await;
+        for name in ["a", "b"] {
+            stream
+                .create_consumer(pull::Config {
+                    durable_name: Some(name.into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        let mut names: Vec<String> = stream.consumer_names().map(|n| n.unwrap()).collect().await;
+        names.sort();
+        assert_eq!(names, ["a", "b"]);
+        let missing = stream.consumer_info("zzz").await.unwrap_err();
+        assert!(missing.to_string().contains("consumer not found"), "{missing}");
+        stream.delete_consumer("a").await.unwrap();
+        let names: Vec<String> = stream.consumer_names().map(|n| n.unwrap()).collect().await;
+        assert_eq!(names, ["b"]);
+        let reply = js
+            .client()
+            .request(
+                "$JS.API.CONSUMER.CREATE.NOPE",
+                r#"{"stream_name":"NOPE","config":{}}"#.into(),
+            )
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+        assert_eq!(v["error"]["err_code"], 10059);
+    }
+}
+
+mod key_value {
+    use super::*;
+    use async_nats::jetstream::kv;
+    use futures::StreamExt;
+
+    #[tokio::test]
+    async fn put_get_update_delete_history_keys_and_watch() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let kv = js
+            .create_key_value(kv::Config {
+                bucket: "settings".into(),
+                history: 5,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut watch = kv.watch("color.>").await.unwrap();
+        let r1 = kv.put("color.sky", "blue".into()).await.unwrap();
+        assert_eq!(kv.get("color.sky").await.unwrap().unwrap(), "blue");
+        let r2 = kv.update("color.sky", "grey".into(), r1).await.unwrap();
+        assert!(kv.update("color.sky", "red".into(), r1).await.is_err());
+        assert!(kv.create("color.sky", "x".into()).await.is_err());
+        kv.create("color.sea", "green".into()).await.unwrap();
+        let entry = kv.entry("color.sky").await.unwrap().unwrap();
+        assert_eq!((entry.revision, &entry.value[..]), (r2, &b"grey"[..]));
+        let history: Vec<_> = kv.history("color.sky").await.unwrap().collect().await;
+        assert_eq!(history.len(), 2);
+        kv.delete("color.sea").await.unwrap();
+        assert!(kv.get("color.sea").await.unwrap().is_none());
+        let keys: Vec<String> = kv.keys().await.unwrap().map(|k| k.unwrap()).collect().await;
+        assert_eq!(keys, ["color.sky"]);
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let e = tokio::time::timeout(Duration::from_secs(5), watch.next())
+                .await
+                .expect("watch event")
+                .unwrap()
+                .unwrap();
+            seen.push((e.key.clone(), e.operation));
+        }
+        assert_eq!(seen.last().unwrap().1, kv::Operation::Delete);
+        assert_eq!(seen[0].0, "color.sky");
+    }
+}

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::config::StreamConfig;
+use super::consumer::ConsumerConfig;
 use super::errors::ApiError;
 use super::headers;
 use super::stream::{rfc3339, state_json, Stream};
@@ -116,6 +117,18 @@ impl Api {
                 Answer::Json("stream_msg_delete_response", self.msg_delete(acc, name, body))
             }
             "DIRECT.GET" => self.direct_get(acc, name, body),
+            "CONSUMER.CREATE" => Answer::Json(
+                "consumer_create_response",
+                self.consumer_create(acc, name, body, false),
+            ),
+            "CONSUMER.DURABLE.CREATE" => Answer::Json(
+                "consumer_create_response",
+                self.consumer_create(acc, name, body, true),
+            ),
+            "CONSUMER.INFO" => Answer::Json("consumer_info_response", self.consumer_info(acc, name)),
+            "CONSUMER.DELETE" => Answer::Json("consumer_delete_response", self.consumer_delete(acc, name)),
+            "CONSUMER.NAMES" => Answer::Json("consumer_names_response", self.consumer_names(acc, name, body)),
+            "CONSUMER.LIST" => Answer::Json("consumer_list_response", self.consumer_list(acc, name, body)),
             _ => Answer::Json("error", Err(ApiError::bad_request())),
         }
     }
@@ -136,7 +149,7 @@ impl Api {
             "reserved_memory": 0,
             "reserved_storage": 0,
             "streams": streams.len(),
-            "consumers": 0,
+            "consumers": streams.iter().map(|s| s.consumer_count()).sum::<usize>(),
             "limits": {
                 "max_memory": self.js.config.max_memory,
                 "max_storage": self.js.config.max_store,
@@ -264,6 +277,119 @@ impl Api {
         }
     }
 
+    /// `CONSUMER.CREATE.<stream>[.<consumer>[.<filter>]]` or
+    /// `CONSUMER.DURABLE.CREATE.<stream>.<durable>`.
+    fn consumer_create(&self, acc: &JsAccount, rest: &str, body: &[u8], durable: bool) -> Reply {
+        #[derive(Deserialize)]
+        struct CreateRequest {
+            #[serde(default)]
+            stream_name: String,
+            config: Option<ConsumerConfig>,
+            #[serde(default)]
+            action: String,
+        }
+        let mut parts = rest.splitn(3, '.');
+        let stream_name = parts.next().unwrap_or_default();
+        let name_in_subject = parts.next().map(str::to_string);
+        let filter_in_subject = parts.next().map(str::to_string);
+        let req: CreateRequest = serde_json::from_slice(body).map_err(ApiError::invalid_json)?;
+        let stream = acc.stream(stream_name).ok_or_else(ApiError::stream_not_found)?;
+        if !req.stream_name.is_empty() && req.stream_name != stream_name {
+            return Err(ApiError::stream_mismatch());
+        }
+        let Some(mut config) = req.config else {
+            return Err(ApiError {
+                code: 400,
+                err_code: 10078,
+                description: "consumer config required".into(),
+            });
+        };
+        if durable {
+            let Some(name) = &name_in_subject else {
+                return Err(ApiError::bad_request());
+            };
+            if config.durable_name.is_empty() {
+                config.durable_name = name.clone();
+            }
+            if &config.durable_name != name {
+                return Err(ApiError::consumer_name_mismatch());
+            }
+        } else if let Some(name) = &name_in_subject {
+            let given = if config.name.is_empty() {
+                &config.durable_name
+            } else {
+                &config.name
+            };
+            if !given.is_empty() && given != name {
+                return Err(ApiError::consumer_name_mismatch());
+            }
+            if config.name.is_empty() {
+                config.name = name.clone();
+            }
+        }
+        if let Some(filter) = &filter_in_subject {
+            if !config.filter_subject.is_empty() && &config.filter_subject != filter {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10131,
+                    description: "Consumer create request did not match filtered subject from create subject"
+                        .into(),
+                });
+            }
+        }
+        let consumer = stream.add_consumer(name_in_subject, config, &req.action)?;
+        Ok(consumer.info(&stream))
+    }
+
+    fn consumer_target(acc: &JsAccount, rest: &str) -> Result<(Arc<Stream>, String), ApiError> {
+        let (stream, consumer) = rest.split_once('.').ok_or_else(ApiError::bad_request)?;
+        let stream = acc.stream(stream).ok_or_else(ApiError::stream_not_found)?;
+        Ok((stream, consumer.to_string()))
+    }
+
+    fn consumer_info(&self, acc: &JsAccount, rest: &str) -> Reply {
+        let (stream, name) = Self::consumer_target(acc, rest)?;
+        let consumer = stream.consumer(&name).ok_or_else(ApiError::consumer_not_found)?;
+        Ok(consumer.info(&stream))
+    }
+
+    fn consumer_delete(&self, acc: &JsAccount, rest: &str) -> Reply {
+        let (stream, name) = Self::consumer_target(acc, rest)?;
+        if stream.remove_consumer(&name) {
+            Ok(json!({"success": true}))
+        } else {
+            Err(ApiError::consumer_not_found())
+        }
+    }
+
+    fn consumer_names(&self, acc: &JsAccount, stream: &str, body: &[u8]) -> Reply {
+        let req: ListRequest = parse(body)?;
+        let stream = acc.stream(stream).ok_or_else(ApiError::stream_not_found)?;
+        let all = stream.consumers();
+        let names: Vec<&str> = all
+            .iter()
+            .skip(req.offset)
+            .take(NAMES_LIMIT)
+            .map(|c| c.name.as_str())
+            .collect();
+        Ok(json!({"total": all.len(), "offset": req.offset, "limit": NAMES_LIMIT, "consumers": names}))
+    }
+
+    fn consumer_list(&self, acc: &JsAccount, stream: &str, body: &[u8]) -> Reply {
+        let req: ListRequest = parse(body)?;
+        let stream = acc.stream(stream).ok_or_else(ApiError::stream_not_found)?;
+        let all = stream.consumers();
+        let infos: Vec<Value> = all
+            .iter()
+            .skip(req.offset)
+            .take(LIST_LIMIT)
+            .map(|c| c.info(&stream))
+            .collect();
+        Ok(
+            json!({"total": all.len(), "offset": req.offset, "limit": LIST_LIMIT, "consumers": infos, "missing": []}),
+        )
+    }
+
     /// `DIRECT.GET.<stream>` with a request, or `DIRECT.GET.<stream>.<subject>`
     /// for the last message on a subject: the message itself, with its
     /// stream, subject, sequence and time in headers.
@@ -322,7 +448,14 @@ impl Api {
 
 /// `STREAM.CREATE.X` → (`STREAM.CREATE`, `X`); `INFO` → (`INFO`, ``).
 fn split_op(op: &str) -> (&str, &str) {
-    const VERBS: [&str; 10] = [
+    const VERBS: [&str; 17] = [
+        "CONSUMER.DURABLE.CREATE",
+        "CONSUMER.MSG.NEXT",
+        "CONSUMER.CREATE",
+        "CONSUMER.DELETE",
+        "CONSUMER.INFO",
+        "CONSUMER.NAMES",
+        "CONSUMER.LIST",
         "STREAM.MSG.DELETE",
         "STREAM.MSG.GET",
         "STREAM.CREATE",
@@ -362,7 +495,7 @@ pub fn info(stream: &Stream, subjects_filter: Option<&str>) -> Value {
     json!({
         "config": config,
         "created": rfc3339(stream.created()),
-        "state": state_json(&state, 0, extra),
+        "state": state_json(&state, stream.consumer_count(), extra),
         "ts": rfc3339(super::stream::now_nanos()),
     })
 }
@@ -380,6 +513,20 @@ impl Subscriber for Api {
         let subject = String::from_utf8_lossy(msg.subject);
         let op = subject.strip_prefix("$JS.API.").unwrap_or_default();
         let body = &msg.payload[msg.header_len.unwrap_or(0)..];
+        if let (Some(rest), Some(acc)) = (op.strip_prefix("CONSUMER.MSG.NEXT."), &self.acc) {
+            // Answered by the consumer's messages, or a status, not JSON.
+            let consumer = rest
+                .split_once('.')
+                .and_then(|(s, c)| acc.stream(s).and_then(|s| s.consumer(c)));
+            match consumer {
+                Some(c) => c.pull(reply, body),
+                None => {
+                    let block = headers::status(404, "Consumer Not Found", &[]);
+                    crate::router::publish_full(&account, reply, None, &block, b"", producer);
+                }
+            }
+            return;
+        }
         match self.answer(op, body) {
             Answer::Json(kind, result) => {
                 if let Some(acc) = &self.acc {

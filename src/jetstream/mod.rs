@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod config;
+pub mod consumer;
 pub mod errors;
 pub mod filestore;
 pub mod headers;
@@ -116,7 +117,8 @@ impl JsAccount {
                 Box::new(filestore::FileStore::open(&dir.join("msgs"), first)?)
             }
         };
-        Ok(Stream::new(&self.account, config, created, store))
+        let dir = (config.storage == Storage::File).then(|| self.stream_dir(&config.name));
+        Ok(Stream::new(&self.account, config, created, store, dir))
     }
 
     /// Applies an update; only what nats-server lets change may change.
@@ -206,6 +208,7 @@ impl JsAccount {
                 .open_stream(meta.config, meta.created)
                 .with_context(|| format!("recovering stream {name}"))?;
             stream.capture();
+            stream.recover_consumers();
             let state = stream.state();
             tracing::info!(
                 "  Restored {} messages for stream '{} > {}'",
@@ -295,6 +298,7 @@ impl JetStream {
                 for acc in js.accounts() {
                     for stream in acc.streams() {
                         stream.expire();
+                        stream.persist_consumers();
                         if sync {
                             stream.sync();
                         }

@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 use super::config::{Discard, Retention, StreamConfig};
+use super::consumer::{Consumer, ConsumerConfig};
 use super::errors::ApiError;
 use super::headers;
 use super::store::{MsgStore, StoreState, StoredMsg};
@@ -44,6 +45,9 @@ pub struct Stream {
     subs: Mutex<Vec<Arc<Subscription>>>,
     /// The last sequence stored, watched by consumers waiting for more.
     pub(crate) appended: tokio::sync::watch::Sender<u64>,
+    consumers: parking_lot::RwLock<std::collections::BTreeMap<String, Arc<Consumer>>>,
+    /// The stream's directory, for file storage.
+    dir: Option<std::path::PathBuf>,
 }
 
 struct Inner {
@@ -65,6 +69,7 @@ impl Stream {
         config: StreamConfig,
         created: i64,
         store: Box<dyn MsgStore>,
+        dir: Option<std::path::PathBuf>,
     ) -> Arc<Stream> {
         let last = store.state().last_seq;
         Arc::new(Stream {
@@ -80,7 +85,154 @@ impl Stream {
             }),
             subs: Mutex::new(Vec::new()),
             appended: tokio::sync::watch::channel(last).0,
+            consumers: parking_lot::RwLock::new(std::collections::BTreeMap::new()),
+            dir,
         })
+    }
+
+    pub fn consumer(&self, name: &str) -> Option<Arc<Consumer>> {
+        self.consumers.read().get(name).cloned()
+    }
+
+    pub fn consumers(&self) -> Vec<Arc<Consumer>> {
+        self.consumers.read().values().cloned().collect()
+    }
+
+    pub fn consumer_count(&self) -> usize {
+        self.consumers.read().len()
+    }
+
+    fn consumer_dir(&self, name: &str) -> Option<std::path::PathBuf> {
+        self.dir.as_ref().map(|d| d.join("obs").join(name))
+    }
+
+    /// Creates (or, for the same name, updates) a consumer.
+    pub fn add_consumer(
+        self: &Arc<Self>,
+        name: Option<String>,
+        config: ConsumerConfig,
+        action: &str,
+    ) -> Result<Arc<Consumer>, ApiError> {
+        let config = config.normalize()?;
+        let Some(account) = self.account.upgrade() else {
+            return Err(ApiError::stream_not_found());
+        };
+        let name = name
+            .filter(|n| !n.is_empty())
+            .or_else(|| (!config.durable_name.is_empty()).then(|| config.durable_name.clone()))
+            .or_else(|| (!config.name.is_empty()).then(|| config.name.clone()))
+            .unwrap_or_else(ephemeral_name);
+        if let Some(e) = super::config::name_problem(&name) {
+            return Err(if e.err_code == 10128 {
+                ApiError {
+                    code: 400,
+                    err_code: 10127,
+                    description: "Consumer name can not contain path separators".into(),
+                }
+            } else {
+                ApiError::consumer_create(e.description.replace("stream", "consumer"))
+            });
+        }
+        let mut consumers = self.consumers.write();
+        if let Some(existing) = consumers.get(&name) {
+            if existing.config() == config {
+                return Ok(existing.clone());
+            }
+            if action == "create" {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10148,
+                    description: "consumer already exists".into(),
+                });
+            }
+            existing.set_config(config.clone());
+            if let Some(dir) = self.consumer_dir(&name).filter(|_| config.is_durable_or_named()) {
+                write_consumer_meta(&dir, &config, now_nanos());
+            }
+            return Ok(existing.clone());
+        }
+        if action == "update" {
+            return Err(ApiError {
+                code: 400,
+                err_code: 10149,
+                description: "consumer does not exist".into(),
+            });
+        }
+        let cfg = self.config();
+        if cfg.max_consumers > 0 && consumers.len() as i64 >= cfg.max_consumers {
+            return Err(ApiError::max_consumers());
+        }
+        if cfg.retention == Retention::Workqueue && config.ack_policy != super::consumer::AckPolicy::Explicit
+        {
+            return Err(ApiError {
+                code: 400,
+                err_code: 10098,
+                description: "workqueue stream requires explicit ack".into(),
+            });
+        }
+        let dir = if cfg.storage == super::config::Storage::File && !config.mem_storage {
+            self.consumer_dir(&name)
+        } else {
+            None
+        };
+        let created = now_nanos();
+        if let Some(d) = &dir {
+            let _ = std::fs::remove_dir_all(d);
+            write_consumer_meta(d, &config, created);
+        }
+        let consumer = Consumer::new(self, &account, name.clone(), config, created, dir);
+        consumer.start(&self.name);
+        consumers.insert(name, consumer.clone());
+        Ok(consumer)
+    }
+
+    /// Brings back the durable consumers saved on disk.
+    pub(crate) fn recover_consumers(self: &Arc<Self>) {
+        let Some(dir) = self.dir.as_ref().map(|d| d.join("obs")) else {
+            return;
+        };
+        let Some(account) = self.account.upgrade() else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let meta: Option<super::consumer::ConsumerMeta> = std::fs::read(path.join("meta.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            let (Some(meta), Some(name)) = (meta, entry.file_name().to_str().map(str::to_string)) else {
+                tracing::error!("JetStream: skipping consumer in {}", path.display());
+                continue;
+            };
+            let consumer = Consumer::new(
+                self,
+                &account,
+                name.clone(),
+                meta.config,
+                meta.created,
+                Some(path),
+            );
+            consumer.start(&self.name);
+            self.consumers.write().insert(name, consumer);
+        }
+    }
+
+    pub fn remove_consumer(&self, name: &str) -> bool {
+        let Some(consumer) = self.consumers.write().remove(name) else {
+            return false;
+        };
+        consumer.stop(true);
+        consumer.remove_files();
+        true
+    }
+
+    /// Saves the consumers' delivery state.
+    pub fn persist_consumers(&self) {
+        for c in self.consumers() {
+            c.persist();
+        }
     }
 
     pub fn config(&self) -> StreamConfig {
@@ -119,13 +271,83 @@ impl Stream {
         }
     }
 
-    /// Stops capturing (the stream is deleted).
+    /// Stops capturing and stops its consumers (the stream is deleted).
     pub fn release(&self) {
         if let Some(account) = self.account.upgrade() {
             for sub in self.subs.lock().drain(..) {
                 account.sublist.remove(&sub);
             }
         }
+        let consumers: Vec<_> = std::mem::take(&mut *self.consumers.write())
+            .into_values()
+            .collect();
+        for c in consumers {
+            c.stop(true);
+        }
+    }
+
+    /// The first message at or after `seq` matching any of `filters`.
+    pub fn next_matching_any(&self, seq: u64, filters: &[String]) -> Result<Option<StoredMsg>, ApiError> {
+        let inner = self.inner.lock();
+        let index = inner.store.index();
+        let found = index.finder.next_matching(seq, &mut |s| {
+            filters
+                .iter()
+                .any(|f| junction_nats::subject::matches(f.as_bytes(), s))
+        });
+        drop(index);
+        match found {
+            Some(seq) => inner.store.get(seq).map_err(ApiError::store_failed),
+            None => Ok(None),
+        }
+    }
+
+    /// Live messages at or after `seq` matching any of `filters`.
+    pub fn count_matching_from(&self, seq: u64, filters: &[String]) -> u64 {
+        let inner = self.inner.lock();
+        let index = inner.store.index();
+        let mut n = 0;
+        let mut at = seq;
+        while let Some(s) = index.finder.next_matching(at, &mut |subj| {
+            filters
+                .iter()
+                .any(|f| junction_nats::subject::matches(f.as_bytes(), subj))
+        }) {
+            n += 1;
+            at = s + 1;
+        }
+        n
+    }
+
+    /// The first live sequence stored at or after `time` (unix ns).
+    pub fn first_at_or_after(&self, time: i64) -> Option<u64> {
+        self.inner.lock().store.index().finder.first_at_or_after(time)
+    }
+
+    /// The newest sequence of each subject matching `filters` (all without).
+    pub fn last_per_subject(&self, filters: &[String]) -> Vec<u64> {
+        let inner = self.inner.lock();
+        let index = inner.store.index();
+        let subjects: Vec<Bytes> = index
+            .subject_counts
+            .map(|(s, _)| s.clone())
+            .filter(|s| {
+                filters.is_empty()
+                    || filters
+                        .iter()
+                        .any(|f| junction_nats::subject::matches(f.as_bytes(), s))
+            })
+            .collect();
+        subjects
+            .iter()
+            .filter_map(|subj| index.finder.last_matching(&mut |s| s == &subj[..]))
+            .collect()
+    }
+
+    /// Removes a message on behalf of a consumer (work queue acks), whatever
+    /// `deny_delete` says.
+    pub fn delete_msg_internal(&self, seq: u64) -> bool {
+        self.inner.lock().store.remove(seq).unwrap_or(false)
     }
 
     /// Replaces the configuration (already checked as an allowed update).
@@ -528,4 +750,29 @@ pub fn state_json(state: &StoreState, consumers: usize, extra: serde_json::Map<S
         map.insert("consumer_count".into(), json!(consumers));
     }
     v
+}
+
+/// A random name for an ephemeral consumer, as nats-server makes them.
+fn ephemeral_name() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..8)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn write_consumer_meta(dir: &std::path::Path, config: &ConsumerConfig, created: i64) {
+    let meta = super::consumer::ConsumerMeta {
+        config: config.clone(),
+        created,
+    };
+    let result = std::fs::create_dir_all(dir).and_then(|()| {
+        let tmp = dir.join("meta.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&meta).unwrap_or_default())?;
+        std::fs::rename(&tmp, dir.join("meta.json"))
+    });
+    if let Err(e) = result {
+        tracing::error!("JetStream: could not save consumer {}: {e}", dir.display());
+    }
 }

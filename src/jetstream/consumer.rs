@@ -1,0 +1,1070 @@
+//! Consumers: a cursor over a stream with delivery and acknowledgement
+//! state. Pull consumers answer `MSG.NEXT` requests; push consumers deliver
+//! to their `deliver_subject`. Each consumer runs a task that delivers what
+//! is available, expires requests and acknowledgements, and sends idle
+//! heartbeats. The task writes through the core's outlets and waits for a
+//! subscriber that is behind, so a slow consumer is paced, never flooded.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::config::Retention;
+use super::errors::ApiError;
+use super::headers;
+use super::stream::{now_nanos, rfc3339, Stream};
+use crate::account::Account;
+use crate::outlet::Producer;
+use crate::subscription::{Message, Subscriber, Subscription};
+
+/// Thirty seconds, nats-server's default `ack_wait`.
+const DEFAULT_ACK_WAIT: i64 = 30_000_000_000;
+/// Default `max_waiting` of pull consumers.
+const DEFAULT_MAX_WAITING: i64 = 512;
+/// Default `max_ack_pending`.
+const DEFAULT_MAX_ACK_PENDING: i64 = 1000;
+/// How often a push consumer without listeners looks for them.
+const PUSH_INTEREST_POLL: Duration = Duration::from_millis(50);
+/// Ephemeral consumers go after this long without interest.
+const DEFAULT_INACTIVE: i64 = 5_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliverPolicy {
+    #[default]
+    All,
+    Last,
+    New,
+    ByStartSequence,
+    ByStartTime,
+    LastPerSubject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AckPolicy {
+    #[default]
+    None,
+    All,
+    Explicit,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ConsumerConfig {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub durable_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub deliver_policy: DeliverPolicy,
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub opt_start_seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opt_start_time: Option<String>,
+    pub ack_policy: AckPolicy,
+    pub ack_wait: i64,
+    pub max_deliver: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backoff: Vec<i64>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub filter_subject: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filter_subjects: Vec<String>,
+    pub replay_policy: String,
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub rate_limit_bps: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub sample_freq: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_waiting: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_ack_pending: i64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub flow_control: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub headers_only: bool,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_batch: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_expires: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_bytes: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub inactive_threshold: i64,
+    pub num_replicas: i64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub mem_storage: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliver_subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliver_group: Option<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub idle_heartbeat: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Map<String, Value>>,
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
+impl ConsumerConfig {
+    /// nats-server's defaults and checks for a new consumer.
+    pub fn normalize(mut self) -> Result<ConsumerConfig, ApiError> {
+        let is_push = self.deliver_subject.as_deref().is_some_and(|s| !s.is_empty());
+        if !is_push {
+            self.deliver_subject = None;
+        }
+        if self.replay_policy.is_empty() {
+            self.replay_policy = "instant".into();
+        }
+        if self.ack_policy != AckPolicy::None && self.ack_wait == 0 {
+            self.ack_wait = if self.backoff.is_empty() {
+                DEFAULT_ACK_WAIT
+            } else {
+                self.backoff[0]
+            };
+        }
+        if self.max_deliver == 0 {
+            self.max_deliver = -1;
+        }
+        if !self.backoff.is_empty()
+            && self.max_deliver >= 0
+            && (self.max_deliver as usize) <= self.backoff.len()
+        {
+            return Err(ApiError::consumer_create(
+                "max deliver is required to be > length of backoff values",
+            ));
+        }
+        if !is_push && self.max_waiting == 0 {
+            self.max_waiting = DEFAULT_MAX_WAITING;
+        }
+        if is_push && self.max_waiting != 0 {
+            return Err(ApiError::consumer_create(
+                "consumer in push mode can not set max waiting",
+            ));
+        }
+        if self.ack_policy != AckPolicy::None && self.max_ack_pending == 0 {
+            self.max_ack_pending = DEFAULT_MAX_ACK_PENDING;
+        }
+        if !is_push && (self.idle_heartbeat != 0 || self.flow_control) {
+            return Err(ApiError::consumer_create(if self.flow_control {
+                "consumer flow control requires a push based consumer"
+            } else {
+                "consumer idle heartbeat requires a push based consumer"
+            }));
+        }
+        if !self.filter_subject.is_empty() && !self.filter_subjects.is_empty() {
+            return Err(ApiError::consumer_create(
+                "consumer cannot have both FilterSubject and FilterSubjects specified",
+            ));
+        }
+        if self.durable_name.is_empty() && self.name.is_empty() {
+            if self.inactive_threshold == 0 {
+                self.inactive_threshold = DEFAULT_INACTIVE;
+            }
+        } else if !self.durable_name.is_empty() && !self.name.is_empty() && self.durable_name != self.name {
+            return Err(ApiError::consumer_create(
+                "Consumer Durable and Name have to be equal if both are provided",
+            ));
+        }
+        match self.deliver_policy {
+            DeliverPolicy::ByStartSequence if self.opt_start_seq == 0 => {
+                return Err(ApiError::consumer_create("consumer delivery policy is deliver by start sequence, but optional start sequence is not set"));
+            }
+            DeliverPolicy::ByStartTime if self.opt_start_time.is_none() => {
+                return Err(ApiError::consumer_create(
+                    "consumer delivery policy is deliver by start time, but optional start time is not set",
+                ));
+            }
+            _ => {}
+        }
+        Ok(self)
+    }
+
+    fn filters(&self) -> Vec<String> {
+        if !self.filter_subject.is_empty() {
+            vec![self.filter_subject.clone()]
+        } else {
+            self.filter_subjects.clone()
+        }
+    }
+
+    fn is_durable(&self) -> bool {
+        !self.durable_name.is_empty()
+    }
+
+    /// Durable, or named and kept (no inactivity limit).
+    pub(crate) fn is_durable_or_named(&self) -> bool {
+        self.is_durable() || (!self.name.is_empty() && self.inactive_threshold == 0)
+    }
+}
+
+/// One waiting `MSG.NEXT` request.
+struct PullRequest {
+    reply: Bytes,
+    batch: u64,
+    max_bytes: u64,
+    expires: Option<Instant>,
+    no_wait: bool,
+    heartbeat: Option<Duration>,
+    next_heartbeat: Option<Instant>,
+    sent: u64,
+    bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Pending {
+    consumer_seq: u64,
+    /// Unix ns when the ack is due.
+    deadline: i64,
+}
+
+/// What survives a restart.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Durable {
+    next: u64,
+    delivered_consumer: u64,
+    delivered_stream: u64,
+    ack_floor_consumer: u64,
+    ack_floor_stream: u64,
+    pending: BTreeMap<u64, Pending>,
+    /// Deliveries per stream sequence still pending or to redeliver.
+    deliveries: HashMap<u64, u64>,
+}
+
+struct State {
+    config: ConsumerConfig,
+    d: Durable,
+    /// Stream sequences to deliver again, with the unix ns they may go at.
+    redeliver: BTreeMap<u64, i64>,
+    /// Specific sequences to deliver before moving on (`last_per_subject`).
+    catch_up: VecDeque<u64>,
+    waiting: VecDeque<PullRequest>,
+    last_active: i64,
+    /// Push: when the last message or heartbeat went out.
+    last_sent: Instant,
+    dirty: bool,
+    deleted: bool,
+}
+
+pub struct Consumer {
+    pub name: String,
+    stream: Weak<Stream>,
+    account: Weak<Account>,
+    created: i64,
+    state: Mutex<State>,
+    wake: Notify,
+    ack_sub: Mutex<Option<Arc<Subscription>>>,
+    /// Where durable state is kept (file streams).
+    dir: Option<PathBuf>,
+}
+
+/// What is written next to a durable consumer's state.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ConsumerMeta {
+    pub config: ConsumerConfig,
+    pub created: i64,
+}
+
+/// The reply subject that carries a message's acknowledgement.
+fn ack_subject(
+    stream: &str,
+    consumer: &str,
+    deliveries: u64,
+    sseq: u64,
+    cseq: u64,
+    ts: i64,
+    pending: u64,
+) -> String {
+    format!("$JS.ACK.{stream}.{consumer}.{deliveries}.{sseq}.{cseq}.{ts}.{pending}")
+}
+
+impl Consumer {
+    /// Creates a consumer positioned by its deliver policy; `saved` restores
+    /// state after a restart.
+    pub(crate) fn new(
+        stream: &Arc<Stream>,
+        account: &Arc<Account>,
+        name: String,
+        config: ConsumerConfig,
+        created: i64,
+        dir: Option<PathBuf>,
+    ) -> Arc<Consumer> {
+        let saved: Option<Durable> = dir
+            .as_ref()
+            .and_then(|d| std::fs::read(d.join("state.json")).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let mut catch_up = VecDeque::new();
+        let d = match saved {
+            Some(d) => d,
+            None => {
+                let next = start_position(stream, &config, &mut catch_up);
+                Durable {
+                    next,
+                    ..Durable::default()
+                }
+            }
+        };
+        let mut redeliver = BTreeMap::new();
+        // After a restart, what was pending goes out again once due.
+        for (&sseq, p) in &d.pending {
+            redeliver.insert(sseq, p.deadline);
+        }
+        let mut d = d;
+        d.pending.clear();
+        Arc::new(Consumer {
+            name,
+            stream: Arc::downgrade(stream),
+            account: Arc::downgrade(account),
+            created,
+            state: Mutex::new(State {
+                config,
+                d,
+                redeliver,
+                catch_up,
+                waiting: VecDeque::new(),
+                last_active: now_nanos(),
+                last_sent: Instant::now(),
+                dirty: true,
+                deleted: false,
+            }),
+            wake: Notify::new(),
+            ack_sub: Mutex::new(None),
+            dir,
+        })
+    }
+
+    pub fn config(&self) -> ConsumerConfig {
+        self.state.lock().config.clone()
+    }
+
+    pub fn set_config(&self, config: ConsumerConfig) {
+        self.state.lock().config = config;
+        self.wake.notify_one();
+    }
+
+    /// Starts the consumer: its ack subscription and its task.
+    pub(crate) fn start(self: &Arc<Self>, stream_name: &str) {
+        if let Some(account) = self.account.upgrade() {
+            let subject = format!("$JS.ACK.{stream_name}.{}.>", self.name);
+            let sub = Arc::new(Subscription::new(
+                Bytes::from(subject),
+                None,
+                Bytes::new(),
+                Arc::new(Acker(Arc::downgrade(self))),
+            ));
+            if account.sublist.insert(sub.clone()).is_ok() {
+                *self.ack_sub.lock() = Some(sub);
+            }
+        }
+        let me = self.clone();
+        tokio::spawn(async move { me.run().await });
+    }
+
+    /// Stops the consumer; `notify` tells waiting pull requests it is gone.
+    pub(crate) fn stop(&self, notify: bool) {
+        let waiting: Vec<Bytes> = {
+            let mut st = self.state.lock();
+            st.deleted = true;
+            st.waiting.drain(..).map(|r| r.reply).collect()
+        };
+        if let (Some(account), Some(sub)) = (self.account.upgrade(), self.ack_sub.lock().take()) {
+            account.sublist.remove(&sub);
+            if notify {
+                let mut producer = Producer::default();
+                let status = headers::status(409, "Consumer Deleted", &[]);
+                for reply in waiting {
+                    crate::router::publish_full(&account, &reply, None, &status, b"", &mut producer);
+                }
+                producer.flush();
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// Removes the durable state from disk.
+    pub(crate) fn remove_files(&self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    /// Writes delivered and ack floor state, when it changed.
+    pub(crate) fn persist(&self) {
+        let Some(dir) = &self.dir else { return };
+        let snapshot = {
+            let mut st = self.state.lock();
+            if !st.dirty || st.deleted {
+                return;
+            }
+            st.dirty = false;
+            let mut d = st.d.clone();
+            for (&sseq, &at) in &st.redeliver {
+                d.pending.entry(sseq).or_insert(Pending {
+                    consumer_seq: 0,
+                    deadline: at,
+                });
+            }
+            d
+        };
+        let tmp = dir.join("state.json.tmp");
+        let ok = std::fs::write(&tmp, serde_json::to_vec(&snapshot).unwrap_or_default())
+            .and_then(|()| std::fs::rename(&tmp, dir.join("state.json")));
+        if let Err(e) = ok {
+            tracing::error!(consumer = %self.name, "JetStream: could not save consumer state: {e}");
+        }
+    }
+
+    /// Queues a pull request (`MSG.NEXT`).
+    pub(crate) fn pull(&self, reply: &[u8], body: &[u8]) {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Next {
+            batch: u64,
+            expires: u64,
+            no_wait: bool,
+            max_bytes: u64,
+            idle_heartbeat: u64,
+        }
+        let text = std::str::from_utf8(body).unwrap_or("").trim();
+        let req: Next = if text.is_empty() {
+            Next::default()
+        } else if let Ok(n) = text.parse::<u64>() {
+            Next {
+                batch: n,
+                ..Next::default()
+            }
+        } else {
+            serde_json::from_str::<Option<Next>>(text)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        };
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        st.last_active = now_nanos();
+        let status = |code, text: &str| (code, text.to_string());
+        let refusal = if st.config.deliver_subject.is_some() {
+            Some(status(409, "Consumer is push based"))
+        } else if st.config.max_batch > 0 && req.batch as i64 > st.config.max_batch {
+            Some(status(
+                409,
+                &format!("Exceeded MaxRequestBatch of {}", st.config.max_batch),
+            ))
+        } else if st.config.max_bytes > 0 && req.max_bytes as i64 > st.config.max_bytes {
+            Some(status(
+                409,
+                &format!("Exceeded MaxRequestMaxBytes of {}", st.config.max_bytes),
+            ))
+        } else if st.config.max_expires > 0 && req.expires as i64 > st.config.max_expires {
+            Some(status(
+                409,
+                &format!(
+                    "Exceeded MaxRequestExpires of {:?}",
+                    Duration::from_nanos(st.config.max_expires as u64)
+                ),
+            ))
+        } else if st.waiting.len() as i64 >= st.config.max_waiting {
+            Some(status(409, "Exceeded MaxWaiting"))
+        } else {
+            None
+        };
+        if let Some((code, text)) = refusal {
+            drop(st);
+            self.send_status(reply, code, &text, &[]);
+            return;
+        }
+        let heartbeat = (req.idle_heartbeat > 0).then(|| Duration::from_nanos(req.idle_heartbeat));
+        st.waiting.push_back(PullRequest {
+            reply: Bytes::copy_from_slice(reply),
+            batch: req.batch.max(1),
+            max_bytes: req.max_bytes,
+            expires: (req.expires > 0).then(|| now + Duration::from_nanos(req.expires)),
+            no_wait: req.no_wait,
+            heartbeat,
+            next_heartbeat: heartbeat.map(|h| now + h),
+            sent: 0,
+            bytes: 0,
+        });
+        drop(st);
+        self.wake.notify_one();
+    }
+
+    fn send_status(&self, to: &[u8], code: u16, text: &str, extra: &[(&str, String)]) {
+        if let Some(account) = self.account.upgrade() {
+            let mut producer = Producer::default();
+            let block = headers::status(code, text, extra);
+            crate::router::publish_full(&account, to, None, &block, b"", &mut producer);
+            producer.flush();
+        }
+    }
+
+    /// The consumer's task: deliver, expire, heartbeat, until deleted.
+    async fn run(self: Arc<Self>) {
+        let Some(stream) = self.stream.upgrade() else {
+            return;
+        };
+        let mut appended = stream.appended.subscribe();
+        drop(stream);
+        loop {
+            if self.state.lock().deleted {
+                return;
+            }
+            let mut producer = Producer::default();
+            let next_due = self.tick(&mut producer);
+            // Written out, and paced by any subscriber that is behind.
+            producer.flush_and_wait(None).await;
+            if self.expired_interest() {
+                return;
+            }
+            let sleep = next_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                changed = appended.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep_until(sleep) => {}
+            }
+        }
+    }
+
+    /// Deletes an ephemeral (or `inactive_threshold`) consumer nobody used
+    /// for that long. Returns true when it did.
+    fn expired_interest(&self) -> bool {
+        let (threshold, idle, stream_name) = {
+            let st = self.state.lock();
+            let idle = st.waiting.is_empty()
+                && st.config.deliver_subject.as_ref().is_none_or(|s| {
+                    self.account
+                        .upgrade()
+                        .is_none_or(|a| a.sublist.matches(s.as_bytes()).is_empty())
+                });
+            (
+                st.config.inactive_threshold,
+                idle,
+                self.stream.upgrade().map(|s| s.name.clone()),
+            )
+        };
+        if threshold <= 0 || !idle {
+            return false;
+        }
+        let last = self.state.lock().last_active;
+        if now_nanos() - last < threshold {
+            return false;
+        }
+        if let (Some(stream), Some(_)) = (self.stream.upgrade(), stream_name) {
+            stream.remove_consumer(&self.name);
+        }
+        true
+    }
+
+    /// One round of work; returns when it next has something to do.
+    fn tick(&self, producer: &mut Producer) -> Option<Instant> {
+        let stream = self.stream.upgrade()?;
+        let account = self.account.upgrade()?;
+        let now = Instant::now();
+        let now_ns = now_nanos();
+        let mut st = self.state.lock();
+        let mut due: Option<Instant> = None;
+        let mut soonest = |t: Instant| due = Some(due.map_or(t, |d| d.min(t)));
+        // Acks not received in time: deliver again.
+        let late: Vec<u64> =
+            st.d.pending
+                .iter()
+                .filter(|(_, p)| p.deadline <= now_ns)
+                .map(|(&s, _)| s)
+                .collect();
+        for sseq in late {
+            st.d.pending.remove(&sseq);
+            st.redeliver.insert(sseq, now_ns);
+        }
+        if let Some(p) = st.d.pending.values().map(|p| p.deadline).min() {
+            soonest(now + Duration::from_nanos((p - now_ns).max(0) as u64));
+        }
+        // Expired pull requests.
+        let mut i = 0;
+        while i < st.waiting.len() {
+            let r = &st.waiting[i];
+            if r.expires.is_some_and(|e| e <= now) {
+                let r = st.waiting.remove(i).expect("index in range");
+                let extra = [
+                    ("Nats-Pending-Messages", (r.batch - r.sent).to_string()),
+                    (
+                        "Nats-Pending-Bytes",
+                        r.max_bytes.saturating_sub(r.bytes).to_string(),
+                    ),
+                ];
+                let block = headers::status(408, "Request Timeout", &extra);
+                crate::router::publish_full(&account, &r.reply, None, &block, b"", producer);
+                continue;
+            }
+            if let Some(e) = r.expires {
+                soonest(e);
+            }
+            i += 1;
+        }
+        let push = st.config.deliver_subject.clone();
+        // A push consumer delivers only while someone listens on its
+        // subject, as nats-server; until then it looks again shortly.
+        let no_interest = push
+            .as_ref()
+            .is_some_and(|s| account.sublist.matches(s.as_bytes()).is_empty());
+        if no_interest {
+            soonest(now + PUSH_INTEREST_POLL);
+        }
+        // Deliver what is available.
+        loop {
+            if no_interest {
+                break;
+            }
+            let target = match &push {
+                Some(subject) => Some(Bytes::from(subject.clone())),
+                None => st.waiting.front().map(|r| r.reply.clone()),
+            };
+            let Some(target) = target else { break };
+            if st.config.ack_policy != AckPolicy::None
+                && st.config.max_ack_pending > 0
+                && st.d.pending.len() as i64 >= st.config.max_ack_pending
+            {
+                break;
+            }
+            let Some((msg, redelivery)) = self.next_message(&stream, &mut st, now_ns) else {
+                if let Some(at) = st.redeliver.values().min() {
+                    soonest(now + Duration::from_nanos((at - now_ns).max(0) as u64));
+                }
+                break;
+            };
+            let size = (msg.headers.len() + msg.payload.len() + msg.subject.len()) as u64;
+            if push.is_none() {
+                let r = st.waiting.front_mut().expect("a waiting request");
+                if r.max_bytes > 0 && r.bytes + size > r.max_bytes {
+                    // Put the message back and end this request.
+                    if redelivery {
+                        st.redeliver.insert(msg.seq, now_ns);
+                    } else {
+                        st.d.next = msg.seq;
+                    }
+                    let r = st.waiting.pop_front().expect("a waiting request");
+                    let code = 409;
+                    let extra = [
+                        ("Nats-Pending-Messages", (r.batch - r.sent).to_string()),
+                        (
+                            "Nats-Pending-Bytes",
+                            r.max_bytes.saturating_sub(r.bytes).to_string(),
+                        ),
+                    ];
+                    let block = headers::status(code, "Message Size Exceeds MaxBytes", &extra);
+                    crate::router::publish_full(&account, &r.reply, None, &block, b"", producer);
+                    continue;
+                }
+            }
+            let deliveries = {
+                let n = st.d.deliveries.entry(msg.seq).or_insert(0);
+                *n += 1;
+                *n
+            };
+            st.d.delivered_consumer += 1;
+            let cseq = st.d.delivered_consumer;
+            st.d.delivered_stream = st.d.delivered_stream.max(msg.seq);
+            let pending_after = self.num_pending(&stream, &st);
+            let reply = ack_subject(
+                &stream.name,
+                &self.name,
+                deliveries,
+                msg.seq,
+                cseq,
+                msg.time,
+                pending_after,
+            );
+            match st.config.ack_policy {
+                AckPolicy::None => {
+                    st.d.deliveries.remove(&msg.seq);
+                    st.d.ack_floor_consumer = cseq;
+                    st.d.ack_floor_stream = msg.seq;
+                }
+                _ => {
+                    let wait = backoff_wait(&st.config, deliveries);
+                    st.d.pending.insert(
+                        msg.seq,
+                        Pending {
+                            consumer_seq: cseq,
+                            deadline: now_ns + wait,
+                        },
+                    );
+                    soonest(now + Duration::from_nanos(wait.max(0) as u64));
+                }
+            }
+            st.dirty = true;
+            st.last_active = now_ns;
+            let (hdrs, body): (Vec<u8>, &[u8]) = if st.config.headers_only {
+                let mut block = msg.headers.to_vec();
+                let size_hdr = format!("Nats-Msg-Size: {}\r\n\r\n", msg.payload.len());
+                if block.is_empty() {
+                    block = format!("NATS/1.0\r\n{size_hdr}").into_bytes();
+                } else {
+                    block.truncate(block.len() - 2);
+                    block.extend_from_slice(size_hdr.as_bytes());
+                }
+                (block, b"")
+            } else {
+                (msg.headers.to_vec(), &msg.payload[..])
+            };
+            let joined = [hdrs.as_slice(), body].concat();
+            let m = Message {
+                subject: &msg.subject,
+                reply: Some(reply.as_bytes()),
+                header_len: (!hdrs.is_empty()).then_some(hdrs.len()),
+                payload: &joined,
+                hops: 0,
+            };
+            // Addressed to the target's subscribers, shown under the stream subject.
+            let result = account.sublist.matches(&target);
+            crate::router::deliver(&result, &m, None, producer);
+            if st.config.ack_policy == AckPolicy::None && stream.retention() == Retention::Workqueue {
+                let _ = stream.delete_msg_internal(msg.seq);
+            }
+            st.last_sent = now;
+            if push.is_none() {
+                let r = st.waiting.front_mut().expect("a waiting request");
+                r.sent += 1;
+                r.bytes += size;
+                r.next_heartbeat = r.heartbeat.map(|h| now + h);
+                if r.sent >= r.batch {
+                    st.waiting.pop_front();
+                }
+            }
+        }
+        // Requests that asked not to wait end here.
+        let mut i = 0;
+        while i < st.waiting.len() {
+            if st.waiting[i].no_wait {
+                let r = st.waiting.remove(i).expect("index in range");
+                let block = if r.sent == 0 {
+                    headers::status(404, "No Messages", &[])
+                } else {
+                    let extra = [
+                        ("Nats-Pending-Messages", (r.batch - r.sent).to_string()),
+                        (
+                            "Nats-Pending-Bytes",
+                            r.max_bytes.saturating_sub(r.bytes).to_string(),
+                        ),
+                    ];
+                    headers::status(408, "Request Timeout", &extra)
+                };
+                crate::router::publish_full(&account, &r.reply, None, &block, b"", producer);
+                continue;
+            }
+            i += 1;
+        }
+        // Idle heartbeats.
+        let hb = headers::status(100, "Idle Heartbeat", &[]);
+        for r in st.waiting.iter_mut() {
+            if let (Some(h), Some(at)) = (r.heartbeat, r.next_heartbeat) {
+                if at <= now {
+                    crate::router::publish_full(&account, &r.reply, None, &hb, b"", producer);
+                    r.next_heartbeat = Some(now + h);
+                }
+                if let Some(at) = r.next_heartbeat {
+                    soonest(at);
+                }
+            }
+        }
+        if let Some(subject) = &push {
+            if st.config.idle_heartbeat > 0 {
+                let every = Duration::from_nanos(st.config.idle_heartbeat as u64);
+                if now.duration_since(st.last_sent) >= every {
+                    let extra = [
+                        ("Nats-Last-Consumer", st.d.delivered_consumer.to_string()),
+                        ("Nats-Last-Stream", st.d.delivered_stream.to_string()),
+                    ];
+                    let block = headers::status(100, "Idle Heartbeat", &extra);
+                    crate::router::publish_full(&account, subject.as_bytes(), None, &block, b"", producer);
+                    st.last_sent = now;
+                }
+                soonest(st.last_sent + every);
+            }
+        }
+        if st.config.inactive_threshold > 0 {
+            soonest(now + Duration::from_nanos(st.config.inactive_threshold as u64));
+        }
+        due
+    }
+
+    /// The next message to deliver: a due redelivery first, then new ones.
+    fn next_message(
+        &self,
+        stream: &Stream,
+        st: &mut State,
+        now_ns: i64,
+    ) -> Option<(super::store::StoredMsg, bool)> {
+        while let Some((&sseq, &at)) = st.redeliver.iter().next() {
+            if at > now_ns {
+                break;
+            }
+            st.redeliver.remove(&sseq);
+            let delivered = st.d.deliveries.get(&sseq).copied().unwrap_or(0);
+            if st.config.max_deliver > 0 && delivered as i64 >= st.config.max_deliver {
+                st.d.deliveries.remove(&sseq);
+                continue;
+            }
+            if let Ok(Some(m)) = stream.get(sseq) {
+                return Some((m, true));
+            }
+            st.d.deliveries.remove(&sseq);
+        }
+        while let Some(sseq) = st.catch_up.pop_front() {
+            if let Ok(Some(m)) = stream.get(sseq) {
+                return Some((m, false));
+            }
+        }
+        let filters = st.config.filters();
+        let found = if filters.is_empty() {
+            stream.next_for(st.d.next, None).ok().flatten()
+        } else {
+            stream.next_matching_any(st.d.next, &filters).ok().flatten()
+        };
+        let m = found?;
+        st.d.next = m.seq + 1;
+        Some((m, false))
+    }
+
+    /// Messages left to deliver (an estimate without filters: it does not
+    /// subtract deleted messages).
+    fn num_pending(&self, stream: &Stream, st: &State) -> u64 {
+        let state = stream.state();
+        let from = st.d.next.max(state.first_seq);
+        let filters = st.config.filters();
+        if filters.is_empty() {
+            return (state.last_seq + 1).saturating_sub(from) + st.catch_up.len() as u64;
+        }
+        stream.count_matching_from(from, &filters) + st.catch_up.len() as u64
+    }
+
+    /// An acknowledgement arrived on `$JS.ACK.…`.
+    fn ack(&self, subject: &[u8], body: &[u8], reply: Option<&[u8]>) {
+        let text = String::from_utf8_lossy(subject);
+        let tokens: Vec<&str> = text.split('.').collect();
+        // $JS.ACK.<stream>.<consumer>.<deliveries>.<sseq>.<cseq>.<ts>.<pending>
+        let (Some(sseq), Some(_cseq)) = (
+            tokens.get(5).and_then(|t| t.parse::<u64>().ok()),
+            tokens.get(6).and_then(|t| t.parse::<u64>().ok()),
+        ) else {
+            return;
+        };
+        let body = std::str::from_utf8(body).unwrap_or("").trim();
+        let (verb, arg) = match body.split_once(' ') {
+            Some((v, a)) => (v, a.trim()),
+            None => (body, ""),
+        };
+        let stream = self.stream.upgrade();
+        let mut remove_from_stream = Vec::new();
+        {
+            let mut st = self.state.lock();
+            st.last_active = now_nanos();
+            st.dirty = true;
+            match verb {
+                "" | "+ACK" => self.acked(&mut st, sseq, &mut remove_from_stream),
+                "+NXT" => {
+                    self.acked(&mut st, sseq, &mut remove_from_stream);
+                }
+                "-NAK" if st.d.pending.remove(&sseq).is_some() => {
+                    let delay = serde_json::from_str::<Value>(arg)
+                        .ok()
+                        .and_then(|v| v.get("delay").and_then(Value::as_i64))
+                        .unwrap_or(0);
+                    st.redeliver.insert(sseq, now_nanos() + delay.max(0));
+                }
+                "+WPI" => {
+                    let wait = st.config.ack_wait;
+                    if let Some(p) = st.d.pending.get_mut(&sseq) {
+                        p.deadline = now_nanos() + wait;
+                    }
+                }
+                "+TERM" => {
+                    st.d.pending.remove(&sseq);
+                    st.d.deliveries.remove(&sseq);
+                    self.advance_floor(&mut st);
+                }
+                _ => {}
+            }
+        }
+        if let Some(stream) = stream {
+            for seq in remove_from_stream {
+                let _ = stream.delete_msg_internal(seq);
+            }
+        }
+        if verb == "+NXT" {
+            if let Some(reply) = reply {
+                self.pull(reply, arg.as_bytes());
+                return;
+            }
+        }
+        // A double ack (ack with a reply) is answered once it is recorded.
+        if let (Some(reply), Some(account)) = (reply, self.account.upgrade()) {
+            crate::router::publish_internal(&account, reply, b"");
+        }
+        self.wake.notify_one();
+    }
+
+    fn acked(&self, st: &mut State, sseq: u64, removed: &mut Vec<u64>) {
+        let workqueue = self
+            .stream
+            .upgrade()
+            .is_some_and(|s| s.retention() == Retention::Workqueue);
+        match st.config.ack_policy {
+            AckPolicy::All => {
+                let done: Vec<u64> = st.d.pending.range(..=sseq).map(|(&s, _)| s).collect();
+                for s in done {
+                    st.d.pending.remove(&s);
+                    st.d.deliveries.remove(&s);
+                    if workqueue {
+                        removed.push(s);
+                    }
+                }
+            }
+            _ => {
+                if st.d.pending.remove(&sseq).is_some() {
+                    st.d.deliveries.remove(&sseq);
+                    if workqueue {
+                        removed.push(sseq);
+                    }
+                }
+            }
+        }
+        self.advance_floor(st);
+    }
+
+    fn advance_floor(&self, st: &mut State) {
+        match st.d.pending.iter().next() {
+            Some((&sseq, p)) => {
+                st.d.ack_floor_stream = sseq.saturating_sub(1);
+                st.d.ack_floor_consumer = p.consumer_seq.saturating_sub(1);
+            }
+            None if st.redeliver.is_empty() => {
+                st.d.ack_floor_stream = st.d.delivered_stream;
+                st.d.ack_floor_consumer = st.d.delivered_consumer;
+            }
+            None => {}
+        }
+    }
+
+    /// The consumer info as nats-server shapes it.
+    pub fn info(&self, stream: &Stream) -> Value {
+        let st = self.state.lock();
+        let num_pending = self.num_pending(stream, &st);
+        let redelivered = st.d.deliveries.values().filter(|&&n| n > 1).count();
+        let mut delivered = json!({
+            "consumer_seq": st.d.delivered_consumer,
+            "stream_seq": st.d.delivered_stream,
+        });
+        if st.d.delivered_consumer > 0 {
+            delivered["last_active"] = json!(rfc3339(st.last_active));
+        }
+        json!({
+            "stream_name": stream.name,
+            "name": self.name,
+            "created": rfc3339(self.created),
+            "config": st.config,
+            "delivered": delivered,
+            "ack_floor": {
+                "consumer_seq": st.d.ack_floor_consumer,
+                "stream_seq": st.d.ack_floor_stream,
+            },
+            "num_ack_pending": st.d.pending.len() + st.redeliver.len(),
+            "num_redelivered": redelivered,
+            "num_waiting": st.waiting.len(),
+            "num_pending": num_pending,
+            "ts": rfc3339(now_nanos()),
+        })
+    }
+
+    pub fn is_durable(&self) -> bool {
+        self.state.lock().config.is_durable()
+    }
+}
+
+/// Where a new consumer starts, by its deliver policy.
+fn start_position(stream: &Stream, config: &ConsumerConfig, catch_up: &mut VecDeque<u64>) -> u64 {
+    let state = stream.state();
+    let filters = config.filters();
+    match config.deliver_policy {
+        DeliverPolicy::All => state.first_seq,
+        DeliverPolicy::New => state.last_seq + 1,
+        DeliverPolicy::Last => {
+            let last = if filters.is_empty() {
+                Some(state.last_seq)
+            } else {
+                filters
+                    .iter()
+                    .filter_map(|f| stream.last_for(f).ok().flatten().map(|m| m.seq))
+                    .max()
+            };
+            last.filter(|&s| s > 0).unwrap_or(state.last_seq + 1)
+        }
+        DeliverPolicy::ByStartSequence => config.opt_start_seq,
+        DeliverPolicy::ByStartTime => {
+            let t = config
+                .opt_start_time
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .and_then(|t| t.timestamp_nanos_opt())
+                .unwrap_or(0);
+            stream.first_at_or_after(t).unwrap_or(state.last_seq + 1)
+        }
+        DeliverPolicy::LastPerSubject => {
+            let mut seqs = stream.last_per_subject(&filters);
+            seqs.sort_unstable();
+            catch_up.extend(seqs);
+            state.last_seq + 1
+        }
+    }
+}
+
+/// `ack_wait`, or the backoff step for this delivery.
+fn backoff_wait(config: &ConsumerConfig, deliveries: u64) -> i64 {
+    if config.backoff.is_empty() {
+        return config.ack_wait;
+    }
+    let i = (deliveries as usize)
+        .saturating_sub(1)
+        .min(config.backoff.len() - 1);
+    config.backoff[i]
+}
+
+/// The subscriber on a consumer's `$JS.ACK.<stream>.<consumer>.>`.
+struct Acker(Weak<Consumer>);
+
+impl Subscriber for Acker {
+    fn client_id(&self) -> u64 {
+        0
+    }
+
+    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, _producer: &mut Producer) {
+        if let Some(consumer) = self.0.upgrade() {
+            let body = &msg.payload[msg.header_len.unwrap_or(0)..];
+            consumer.ack(msg.subject, body, msg.reply);
+        }
+    }
+
+    fn expire(&self, _sub: &Arc<Subscription>) {}
+}
