@@ -771,3 +771,44 @@ mod key_value {
         assert_eq!(seen[0].0, "color.sky");
     }
 }
+
+mod object_store {
+    use super::*;
+    use async_nats::jetstream::object_store;
+    use futures::StreamExt;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn multi_megabyte_objects_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let store = js
+            .create_object_store(object_store::Config {
+                bucket: "files".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let info = store.put("big.bin", &mut data.as_slice()).await.unwrap();
+        assert_eq!(info.size, data.len());
+        store.put("small.txt", &mut &b"hello"[..]).await.unwrap();
+        let mut object = store.get("big.bin").await.unwrap();
+        let mut back = Vec::new();
+        object.read_to_end(&mut back).await.unwrap();
+        assert!(back == data, "object content differs");
+        let names: Vec<String> = store
+            .list()
+            .await
+            .unwrap()
+            .map(|o| o.unwrap().name)
+            .collect()
+            .await;
+        assert_eq!(names.len(), 2, "{names:?}");
+        store.delete("small.txt").await.unwrap();
+        assert!(store.get("small.txt").await.is_err());
+        let info = store.info("big.bin").await.unwrap();
+        assert_eq!(info.size, data.len());
+    }
+}
