@@ -267,6 +267,22 @@ pub fn overlaps(a: &str, b: &str) -> bool {
     }
 }
 
+/// Whether every subject matching `inner` also matches `outer`.
+pub fn subset(inner: &str, outer: &str) -> bool {
+    let (ti, to): (Vec<&str>, Vec<&str>) = (inner.split('.').collect(), outer.split('.').collect());
+    for (i, o) in to.iter().enumerate() {
+        match (*o, ti.get(i).copied()) {
+            (">", Some(_)) => return true,
+            (_, None) => return false,
+            ("*", Some(">")) => return false,
+            ("*", Some(_)) => {}
+            (lit, Some(t)) if lit == t => {}
+            _ => return false,
+        }
+    }
+    ti.len() == to.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +317,17 @@ mod tests {
             ..StreamConfig::default()
         };
         assert!(c.normalize().is_err());
+    }
+
+    #[test]
+    fn subset_follows_wildcards() {
+        assert!(subset("foo", "foo"));
+        assert!(subset("a.b", "a.*"));
+        assert!(subset("a.*", "a.>"));
+        assert!(subset("a.>", ">"));
+        assert!(!subset("a.>", "a.*"));
+        assert!(!subset("a.*", "a.b"));
+        assert!(!subset("a", "a.>"));
     }
 
     #[test]
