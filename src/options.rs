@@ -57,6 +57,9 @@ pub struct Options {
     /// `jetstream` / `-js`, with `store_dir` / `-sd`.
     pub jetstream: bool,
     pub store_dir: Option<PathBuf>,
+    /// `jetstream { sync_interval }`: how often file stores are fsynced;
+    /// `None` is `always` (after every write).
+    pub sync_interval: Option<Duration>,
     /// `connect_urls`: advertised in INFO (`client_advertise`).
     pub client_advertise: Option<String>,
     /// Users from `authorization { users = [...] }` (account `None`, i.e.
@@ -289,6 +292,7 @@ impl Default for Options {
             logtime: true,
             jetstream: false,
             store_dir: None,
+            sync_interval: Some(Duration::from_secs(120)),
             client_advertise: None,
             users: Vec::new(),
             accounts: Vec::new(),

@@ -191,7 +191,7 @@ impl Server {
             dir: base.join("jetstream"),
             max_memory: -1,
             max_store: -1,
-            sync_interval: Duration::from_secs(120),
+            sync_interval: self.opts.sync_interval,
         })?;
         tracing::info!("Starting JetStream");
         tracing::info!("  Store directory: \"{}\"", js.config.dir.display());

@@ -70,7 +70,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
 const UNSUPPORTED_JETSTREAM: &[&str] = &[
     "strict",
     "sync",
-    "sync_interval",
     "domain",
     "key",
     "ek",
@@ -261,6 +260,12 @@ fn jetstream(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
                         storage_size(e).map(|_| ())
                     }
                     "enabled" | "enable" => boolean(e).map(|b| enable = b),
+                    "sync_interval" if matches!(&e.value.kind, ValueKind::String(s) if s.eq_ignore_ascii_case("always")) =>
+                    {
+                        opts.sync_interval = None;
+                        Ok(())
+                    }
+                    "sync_interval" => duration_or_seconds(e).map(|d| opts.sync_interval = Some(d)),
                     _ => other_key(e, &key, "jetstream.", UNSUPPORTED_JETSTREAM),
                 };
                 if let Err(err) = result {

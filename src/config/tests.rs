@@ -1040,6 +1040,22 @@ fn jetstream_rejects_bad_values_and_unsupported_keys() {
 }
 
 #[test]
+fn jetstream_sync_interval_takes_a_duration_or_always() {
+    assert_eq!(
+        opts("jetstream { sync_interval: \"10s\" }").sync_interval,
+        Some(Duration::from_secs(10))
+    );
+    assert_eq!(opts("jetstream { sync_interval: always }").sync_interval, None);
+    assert_eq!(
+        opts("jetstream: enabled").sync_interval,
+        Some(Duration::from_secs(120))
+    );
+    assert!(opts_err("jetstream { sync_interval: \"soon\" }")
+        .to_string()
+        .contains("sync_interval"));
+}
+
+#[test]
 fn store_dir_may_be_given_only_once() {
     assert_eq!(opts("store_dir: /a").store_dir, Some(PathBuf::from("/a")));
     assert_eq!(opts("storedir: /b").store_dir, Some(PathBuf::from("/b")));

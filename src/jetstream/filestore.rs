@@ -59,6 +59,10 @@ pub struct FileStore {
     /// Blocks by the first sequence they were opened for; the last one takes writes.
     blocks: BTreeMap<u64, Block>,
     scratch: Vec<u8>,
+    /// fsync after every record (`sync_interval: always`).
+    sync_always: bool,
+    /// Blocks closed since the last periodic sync.
+    unsynced: Vec<File>,
 }
 
 fn block_path(dir: &Path, first: u64) -> PathBuf {
@@ -153,6 +157,8 @@ impl FileStore {
             index: Index::new(first_seq),
             blocks: BTreeMap::new(),
             scratch: Vec::new(),
+            sync_always: false,
+            unsynced: Vec::new(),
         };
         for first in firsts {
             store.replay(first)?;
@@ -160,6 +166,11 @@ impl FileStore {
         // Blocks whose messages are all gone are dropped, oldest first.
         store.drop_empty_front();
         Ok(store)
+    }
+
+    /// Syncs every record to disk before it counts as stored.
+    pub fn sync_always(&mut self, on: bool) {
+        self.sync_always = on;
     }
 
     fn replay(&mut self, first: u64) -> Result<()> {
@@ -254,6 +265,12 @@ impl FileStore {
             .last_key_value()
             .is_none_or(|(_, b)| b.size >= BLOCK_MAX);
         if full {
+            // The closed block is synced with the next periodic sync.
+            if let Some((_, old)) = self.blocks.last_key_value() {
+                if let Ok(f) = old.file.try_clone() {
+                    self.unsynced.push(f);
+                }
+            }
             let path = block_path(&self.dir, next_seq);
             let file = OpenOptions::new()
                 .create(true)
@@ -276,11 +293,15 @@ impl FileStore {
     /// Appends the record in `scratch` to the write block.
     fn write_record(&mut self, next_seq: u64) -> Result<(u64, u64)> {
         let scratch = std::mem::take(&mut self.scratch);
+        let sync_always = self.sync_always;
         let block = self.write_block(next_seq)?;
         let offset = block.size;
-        let result = block.file.write_all(&scratch);
+        let mut result = block.file.write_all(&scratch);
         if result.is_ok() {
             block.size += scratch.len() as u64;
+            if sync_always {
+                result = block.file.sync_data();
+            }
         }
         let first = *self.blocks.last_key_value().map(|(k, _)| k).unwrap_or(&next_seq);
         self.scratch = scratch;
@@ -402,6 +423,18 @@ impl MsgStore for FileStore {
         }
         Ok(())
     }
+
+    fn sync_handles(&mut self) -> Vec<File> {
+        let mut files = std::mem::take(&mut self.unsynced);
+        if let Some(f) = self
+            .blocks
+            .last_key_value()
+            .and_then(|(_, b)| b.file.try_clone().ok())
+        {
+            files.push(f);
+        }
+        files
+    }
 }
 
 #[cfg(test)]
@@ -490,6 +523,22 @@ mod tests {
         let s = FileStore::open(dir.path(), 1).unwrap();
         assert_eq!(s.state().msgs, 2);
         assert!(s.get(3).unwrap().is_none());
+    }
+
+    #[test]
+    fn sync_always_and_periodic_sync_handles() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = FileStore::open(dir.path(), 1).unwrap();
+        s.sync_always(true);
+        fill(&mut s, 3);
+        assert_eq!(s.sync_handles().len(), 1);
+        let big = vec![b'x'; 1024 * 1024];
+        for _ in 0..10 {
+            s.append(b"big", b"", &big, 0).unwrap();
+        }
+        // The closed block and the current one.
+        assert_eq!(s.sync_handles().len(), 2);
+        assert_eq!(s.sync_handles().len(), 1);
     }
 
     #[test]

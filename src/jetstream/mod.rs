@@ -42,8 +42,9 @@ pub struct JetStreamConfig {
     pub dir: PathBuf,
     pub max_memory: i64,
     pub max_store: i64,
-    /// How often file stores are synced to disk (`sync_interval`).
-    pub sync_interval: Duration,
+    /// How often file stores are synced to disk (`sync_interval`); `None`
+    /// syncs after every write (`sync_interval: always`).
+    pub sync_interval: Option<Duration>,
 }
 
 /// What is written next to a stream's messages.
@@ -57,6 +58,8 @@ struct StreamMeta {
 pub struct JsAccount {
     pub account: Arc<Account>,
     dir: PathBuf,
+    /// fsync after every write.
+    sync_always: bool,
     streams: RwLock<BTreeMap<String, Arc<Stream>>>,
     /// API calls served and those that failed, for `$JS.API.INFO`.
     pub(crate) api_total: std::sync::atomic::AtomicU64,
@@ -114,7 +117,9 @@ impl JsAccount {
                 let dir = self.stream_dir(&config.name);
                 std::fs::create_dir_all(&dir)?;
                 write_meta(&dir, &config, created)?;
-                Box::new(filestore::FileStore::open(&dir.join("msgs"), first)?)
+                let mut store = filestore::FileStore::open(&dir.join("msgs"), first)?;
+                store.sync_always(self.sync_always);
+                Box::new(store)
             }
         };
         let dir = (config.storage == Storage::File).then(|| self.stream_dir(&config.name));
@@ -260,6 +265,7 @@ impl JetStream {
         let js = Arc::new(JsAccount {
             account: account.clone(),
             dir: self.config.dir.join(&account.name),
+            sync_always: self.config.sync_interval.is_none(),
             streams: RwLock::new(BTreeMap::new()),
             api_total: Default::default(),
             api_errors: Default::default(),
@@ -288,23 +294,27 @@ impl JetStream {
     /// Expires old messages and syncs file stores, until the server stops.
     pub fn spawn_housekeeping(self: &Arc<Self>) {
         let js = Arc::downgrade(self);
-        let sync_every = self.config.sync_interval;
+        // With `always`, every write is synced already.
+        let sync_every = self.config.sync_interval.unwrap_or(Duration::MAX);
         tokio::spawn(async move {
             let mut last_sync = tokio::time::Instant::now();
             loop {
                 tokio::time::sleep(EXPIRE_EVERY).await;
                 let Some(js) = js.upgrade() else { return };
                 let sync = last_sync.elapsed() >= sync_every;
+                let mut to_sync = Vec::new();
                 for acc in js.accounts() {
                     for stream in acc.streams() {
                         stream.expire();
                         stream.persist_consumers();
                         if sync {
-                            stream.sync();
+                            to_sync.push(stream);
                         }
                     }
                 }
                 if sync {
+                    // fsync blocks a thread: not one of the runtime's workers.
+                    let _ = tokio::task::spawn_blocking(move || to_sync.iter().for_each(|s| s.sync())).await;
                     last_sync = tokio::time::Instant::now();
                 }
             }

@@ -239,6 +239,11 @@ pub trait MsgStore: Send {
     fn index(&self) -> IndexView<'_>;
     /// Makes what was written durable (fsync); a no-op in memory.
     fn sync(&mut self) -> Result<()>;
+    /// Handles to fsync without holding the stream's lock: the blocks
+    /// written since the last call (file stores).
+    fn sync_handles(&mut self) -> Vec<std::fs::File> {
+        Vec::new()
+    }
 }
 
 /// Read access to a store's index without its location type.

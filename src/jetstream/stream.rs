@@ -483,8 +483,12 @@ impl Stream {
 
     /// Flushes the store to disk.
     pub fn sync(&self) {
-        if let Err(e) = self.inner.lock().store.sync() {
-            tracing::error!(stream = %self.name, "JetStream: sync failed: {e}");
+        // The fsync runs outside the lock, so publishers are not held up.
+        let files = self.inner.lock().store.sync_handles();
+        for file in files {
+            if let Err(e) = file.sync_data() {
+                tracing::error!(stream = %self.name, "JetStream: sync failed: {e}");
+            }
         }
     }
 
