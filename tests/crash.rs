@@ -149,7 +149,7 @@ async fn acknowledged_messages_survive_kill_9() {
     let (_server, url) = start(store.path(), ports.path());
     let js = jetstream::new(async_nats::connect(&url).await.unwrap());
     let stream = js.get_stream("CRASH").await.unwrap();
-    let log = log.lock().unwrap();
+    let log = std::mem::take(&mut *log.lock().unwrap());
     eprintln!(
         "{ROUNDS} kills: {} publishes acknowledged, {} consumed",
         log.acked.len(),
