@@ -268,6 +268,8 @@ struct State {
 pub struct Consumer {
     pub name: String,
     stream: Weak<Stream>,
+    /// The stream's retention, which cannot change.
+    retention: Retention,
     account: Weak<Account>,
     created: i64,
     state: Mutex<State>,
@@ -332,6 +334,7 @@ impl Consumer {
         d.pending.clear();
         Arc::new(Consumer {
             name,
+            retention: stream.retention(),
             stream: Arc::downgrade(stream),
             account: Arc::downgrade(account),
             created,
@@ -632,6 +635,8 @@ impl Consumer {
         if no_interest {
             soonest(now + PUSH_INTEREST_POLL);
         }
+        let covered = filters_cover(&stream, &st.config);
+        let mut matched: Option<(Bytes, crate::sublist::MatchResult)> = None;
         // Deliver what is available.
         loop {
             if no_interest {
@@ -686,7 +691,7 @@ impl Consumer {
             st.d.delivered_consumer += 1;
             let cseq = st.d.delivered_consumer;
             st.d.delivered_stream = st.d.delivered_stream.max(msg.seq);
-            let pending_after = self.num_pending(&stream, &st);
+            let pending_after = self.num_pending_with(&stream, &st, covered);
             let reply = ack_subject(
                 &stream.name,
                 &self.name,
@@ -737,10 +742,15 @@ impl Consumer {
                 payload: &joined,
                 hops: 0,
             };
-            // Addressed to the target's subscribers, shown under the stream subject.
-            let result = account.sublist.matches(&target);
-            crate::router::deliver(&result, &m, None, producer);
-            if st.config.ack_policy == AckPolicy::None && stream.retention() == Retention::Workqueue {
+            // Addressed to the target's subscribers, shown under the stream
+            // subject; the target's match is kept while it stays the same.
+            if matched.as_ref().is_none_or(|(t, _)| *t != target) {
+                matched = Some((target.clone(), account.sublist.matches(&target)));
+            }
+            if let Some((_, result)) = &matched {
+                crate::router::deliver(result, &m, None, producer);
+            }
+            if st.config.ack_policy == AckPolicy::None && self.retention == Retention::Workqueue {
                 let _ = stream.delete_msg_internal(msg.seq);
             }
             st.last_sent = now;
@@ -851,18 +861,18 @@ impl Consumer {
     /// Messages left to deliver (an estimate without filters: it does not
     /// subtract deleted messages).
     fn num_pending(&self, stream: &Stream, st: &State) -> u64 {
+        self.num_pending_with(stream, st, filters_cover(stream, &st.config))
+    }
+
+    /// `num_pending`, told whether the filters take in the whole stream
+    /// (worked out once per round rather than per message).
+    fn num_pending_with(&self, stream: &Stream, st: &State, covered: bool) -> u64 {
         let state = stream.state();
         let from = st.d.next.max(state.first_seq);
-        let filters = st.config.filters();
-        let subjects = stream.config().subjects;
-        // Filters that take in every subject of the stream count as none.
-        let covered = subjects
-            .iter()
-            .all(|s| filters.iter().any(|f| super::config::subset(s, f)));
-        if filters.is_empty() || covered {
+        if covered {
             return (state.last_seq + 1).saturating_sub(from) + st.catch_up.len() as u64;
         }
-        stream.count_matching_from(from, &filters) + st.catch_up.len() as u64
+        stream.count_matching_from(from, &st.config.filters()) + st.catch_up.len() as u64
     }
 
     /// An acknowledgement arrived on `$JS.ACK.…`.
@@ -1006,6 +1016,18 @@ impl Consumer {
     pub fn is_durable(&self) -> bool {
         self.state.lock().config.is_durable()
     }
+}
+
+/// Whether the consumer's filters take in every subject of the stream
+/// (then it counts what is pending without looking at subjects).
+fn filters_cover(stream: &Stream, config: &ConsumerConfig) -> bool {
+    let filters = config.filters();
+    filters.is_empty()
+        || stream
+            .config()
+            .subjects
+            .iter()
+            .all(|s| filters.iter().any(|f| super::config::subset(s, f)))
 }
 
 /// Where a new consumer starts, by its deliver policy.
