@@ -812,3 +812,71 @@ mod object_store {
         assert_eq!(info.size, data.len());
     }
 }
+
+mod monitoring {
+    use super::*;
+    use async_nats::jetstream::consumer::pull;
+
+    #[tokio::test]
+    async fn jsz_varz_and_healthz_show_jetstream() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let http = junction::monitor::start(server.server.clone(), "127.0.0.1", 0)
+            .await
+            .unwrap();
+        let js = context(&server).await;
+        let stream = js
+            .create_stream(stream::Config {
+                name: "M".into(),
+                subjects: vec!["m.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        stream
+            .create_consumer(pull::Config {
+                durable_name: Some("mc".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            js.publish("m.x", "hello".into()).await.unwrap().await.unwrap();
+        }
+        let jsz = common::http_json(http, "/jsz").await;
+        assert_eq!(
+            (
+                jsz["streams"].as_u64(),
+                jsz["consumers"].as_u64(),
+                jsz["messages"].as_u64()
+            ),
+            (Some(1), Some(1), Some(3))
+        );
+        assert!(jsz["storage"].as_u64().unwrap() > 0);
+        assert!(jsz.get("disabled").is_none());
+        let detail = common::http_json(http, "/jsz?streams=true&consumers=true&config=true").await;
+        let s = &detail["account_details"][0]["stream_detail"][0];
+        assert_eq!(s["name"], "M");
+        assert_eq!(s["state"]["messages"], 3);
+        assert_eq!(s["config"]["subjects"][0], "m.>");
+        assert_eq!(s["consumer_detail"][0]["name"], "mc");
+        let varz = common::http_json(http, "/varz").await;
+        assert_eq!(varz["jetstream"]["stats"]["accounts"], 1);
+        assert!(varz["jetstream"]["config"]["store_dir"]
+            .as_str()
+            .unwrap()
+            .ends_with("jetstream"));
+        assert_eq!(
+            common::http_json(http, "/healthz?js-enabled-only=true").await["status"],
+            "ok"
+        );
+        // Without JetStream, asking about it is unhealthy.
+        let plain = common::start_default().await;
+        let http2 = junction::monitor::start(plain.server.clone(), "127.0.0.1", 0)
+            .await
+            .unwrap();
+        let (status, _) = common::http_get(http2, "/healthz?js-enabled-only=true").await;
+        assert_eq!(status, 503);
+        assert_eq!(common::http_json(http2, "/jsz").await["disabled"], true);
+    }
+}

@@ -1,4 +1,5 @@
-//! The smaller endpoints: `/accountz`, `/accstatz`, `/healthz`, `/jsz`, and
+//! The smaller endpoints: `/accountz`, `/accstatz`, `/healthz`, `/jsz`
+//! (JetStream's figures, by account, stream and consumer on request), and
 //! the cluster ones (`/routez`, `/gatewayz`, `/leafz`), which answer with
 //! nats-server's shape, empty, since Junction runs standalone.
 
@@ -50,7 +51,7 @@ pub async fn accountz(
                 "is_system": account.name == server.accounts.system.name,
                 "expired": false,
                 "complete": true,
-                "jetstream_enabled": false,
+                "jetstream_enabled": server.jetstream().is_some_and(|js| js.account(&account.name).is_some()),
                 "leafnode_connections": 0,
                 "client_connections": conns,
                 "subscriptions": account.sublist.count(),
@@ -113,36 +114,173 @@ pub async fn leafz(State(server): State<Arc<Server>>) -> Json<Value> {
     Json(json!({"server_id": server.id, "now": now(), "leafnodes": 0, "leafs": null}))
 }
 
-pub async fn jsz(State(server): State<Arc<Server>>) -> Json<Value> {
-    Json(json!({
+/// JetStream's figures across accounts, as `/jsz` and `/varz` show them.
+pub(crate) struct JsTotals {
+    pub memory: u64,
+    pub storage: u64,
+    pub accounts: usize,
+    pub streams: usize,
+    pub consumers: usize,
+    pub messages: u64,
+    pub bytes: u64,
+    pub api_total: u64,
+    pub api_errors: u64,
+}
+
+pub(crate) fn js_totals(js: &crate::jetstream::JetStream) -> JsTotals {
+    let mut t = JsTotals {
+        memory: 0,
+        storage: 0,
+        accounts: 0,
+        streams: 0,
+        consumers: 0,
+        messages: 0,
+        bytes: 0,
+        api_total: 0,
+        api_errors: 0,
+    };
+    for acc in js.accounts() {
+        t.accounts += 1;
+        t.api_total += acc.api_total.load(Relaxed);
+        t.api_errors += acc.api_errors.load(Relaxed);
+        for stream in acc.streams() {
+            let state = stream.state();
+            t.streams += 1;
+            t.consumers += stream.consumer_count();
+            t.messages += state.msgs;
+            t.bytes += state.bytes;
+            match stream.config().storage {
+                crate::jetstream::config::Storage::Memory => t.memory += state.bytes,
+                crate::jetstream::config::Storage::File => t.storage += state.bytes,
+            }
+        }
+    }
+    t
+}
+
+/// The `config` object of `/jsz` and of `/varz`'s `jetstream`.
+pub(crate) fn js_config(js: &crate::jetstream::JetStream) -> Value {
+    let c = &js.config;
+    let mut v = json!({
+        "max_memory": c.max_memory,
+        "max_storage": c.max_store,
+        "store_dir": c.dir.display().to_string(),
+    });
+    match c.sync_interval {
+        Some(d) => v["sync_interval"] = json!(d.as_nanos() as u64),
+        None => v["sync_always"] = json!(true),
+    }
+    v
+}
+
+pub async fn jsz(
+    State(server): State<Arc<Server>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, BadRequest> {
+    let accounts = query_bool("accounts", q.get("accounts"))?;
+    let streams = query_bool("streams", q.get("streams"))?;
+    let consumers = query_bool("consumers", q.get("consumers"))?;
+    let config = query_bool("config", q.get("config"))?;
+    let Some(js) = server.jetstream() else {
+        return Ok(Json(json!({
+            "server_id": server.id,
+            "now": now(),
+            "disabled": true,
+            "config": {"max_memory": 0, "max_storage": 0},
+            "memory": 0,
+            "storage": 0,
+            "reserved_memory": 0,
+            "reserved_storage": 0,
+            "accounts": 0,
+            "ha_assets": 0,
+            "api": {"total": 0, "errors": 0},
+            "streams": 0,
+            "consumers": 0,
+            "messages": 0,
+            "bytes": 0,
+        })));
+    };
+    let t = js_totals(js);
+    let mut v = json!({
         "server_id": server.id,
         "now": now(),
-        "disabled": true,
-        "config": {"max_memory": 0, "max_storage": 0},
-        "memory": 0,
-        "storage": 0,
+        "config": js_config(js),
+        "memory": t.memory,
+        "storage": t.storage,
         "reserved_memory": 0,
         "reserved_storage": 0,
-        "accounts": 0,
+        "accounts": t.accounts,
         "ha_assets": 0,
-        "api": {"total": 0, "errors": 0},
-        "streams": 0,
-        "consumers": 0,
-        "messages": 0,
-        "bytes": 0,
-    }))
+        "api": {"total": t.api_total, "errors": t.api_errors},
+        "streams": t.streams,
+        "consumers": t.consumers,
+        "messages": t.messages,
+        "bytes": t.bytes,
+    });
+    let only = q.get("acc");
+    if accounts || streams || consumers || only.is_some() {
+        let mut details = Vec::new();
+        for acc in js.accounts() {
+            if only.is_some_and(|a| *a != acc.account.name) {
+                continue;
+            }
+            let list = acc.streams();
+            let mut d = json!({
+                "name": acc.account.name,
+                "id": acc.account.name,
+                "memory": 0,
+                "storage": 0,
+                "reserved_memory": 0,
+                "reserved_storage": 0,
+                "accounts": 1,
+                "ha_assets": 0,
+                "api": {"total": acc.api_total.load(Relaxed), "errors": acc.api_errors.load(Relaxed)},
+            });
+            if streams || consumers {
+                let streams: Vec<Value> = list
+                    .iter()
+                    .map(|s| {
+                        let info = crate::jetstream::api::info(s, None);
+                        let mut sd = json!({
+                            "name": s.name,
+                            "created": info["created"],
+                            "state": info["state"],
+                        });
+                        if config {
+                            sd["config"] = info["config"].clone();
+                        }
+                        if consumers {
+                            sd["consumer_detail"] =
+                                Value::Array(s.consumers().iter().map(|c| c.info(s)).collect());
+                        }
+                        sd
+                    })
+                    .collect();
+                d["stream_detail"] = Value::Array(streams);
+            }
+            details.push(d);
+        }
+        v["account_details"] = Value::Array(details);
+    }
+    Ok(Json(v))
 }
 
 pub async fn healthz(
-    State(_server): State<Arc<Server>>,
+    State(server): State<Arc<Server>>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, BadRequest> {
-    // `js-enabled-only` and `js-server-only` are accepted: with no JetStream
-    // there is nothing more to check.
+) -> Result<(axum::http::StatusCode, Json<Value>), BadRequest> {
+    let mut wants_js = false;
     for key in ["js-enabled-only", "js-server-only", "js-enabled"] {
-        query_bool(key, q.get(key))?;
+        wants_js |= query_bool(key, q.get(key))?;
     }
-    Ok(Json(json!({"status": "ok"})))
+    // As nats-server: asking about JetStream where it is off is unhealthy.
+    if wants_js && server.jetstream().is_none() {
+        return Ok((
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "status_code": 503, "error": "JetStream not enabled"})),
+        ));
+    }
+    Ok((axum::http::StatusCode::OK, Json(json!({"status": "ok"}))))
 }
 
 pub async fn index(State(_server): State<Arc<Server>>) -> Html<&'static str> {

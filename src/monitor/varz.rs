@@ -79,7 +79,7 @@ fn varz_body(server: &Server) -> Value {
         "leaf": {},
         "mqtt": {},
         "websocket": websocket(server),
-        "jetstream": {},
+        "jetstream": jetstream(server),
         "tls_timeout": o.tls.as_ref().map_or(2.0, |t| t.timeout.as_secs_f64()),
         "write_deadline": o.write_deadline.as_nanos() as u64,
         "start": rfc3339(server.started),
@@ -149,4 +149,24 @@ fn websocket(server: &Server) -> serde_json::Value {
         v.insert("compression".into(), json!(true));
     }
     serde_json::Value::Object(v)
+}
+
+/// `/varz`'s `jetstream` section: its configuration and totals.
+fn jetstream(server: &Server) -> serde_json::Value {
+    let Some(js) = server.jetstream() else {
+        return serde_json::json!({});
+    };
+    let t = super::other::js_totals(js);
+    serde_json::json!({
+        "config": super::other::js_config(js),
+        "stats": {
+            "memory": t.memory,
+            "storage": t.storage,
+            "reserved_memory": 0,
+            "reserved_storage": 0,
+            "accounts": t.accounts,
+            "ha_assets": 0,
+            "api": {"total": t.api_total, "errors": t.api_errors},
+        },
+    })
 }
