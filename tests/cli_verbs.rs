@@ -197,3 +197,55 @@ async fn server_info_shows_account_and_user() {
     assert!(shown.contains("Account: TEAM"), "{shown}");
     assert!(shown.contains("User: ann"), "{shown}");
 }
+
+#[tokio::test]
+async fn jetstream_verbs_manage_streams_consumers_and_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(junction::Options {
+        jetstream: true,
+        store_dir: Some(dir.path().to_path_buf()),
+        ..junction::Options::default()
+    })
+    .await;
+    let url = common::url(&server);
+    let run = |args: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            let out = output(junction(&url, args)).await;
+            assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+            text(&out.stdout)
+        }
+    };
+    assert!(run(&["stream", "add", "ORDERS", "--subjects", "orders.*"])
+        .await
+        .contains("Stream ORDERS was created"));
+    run(&["pub", "orders.new", "first order"]).await;
+    assert!(run(&["stream", "ls"]).await.contains("ORDERS"));
+    assert!(run(&["stream", "get", "ORDERS", "1"])
+        .await
+        .contains("first order"));
+    run(&["consumer", "add", "ORDERS", "proc"]).await;
+    let next = run(&["consumer", "next", "ORDERS", "proc"]).await;
+    assert!(
+        next.contains("first order") && next.contains("Acknowledged"),
+        "{next}"
+    );
+    assert!(run(&["consumer", "info", "ORDERS", "proc"])
+        .await
+        .contains("Outstanding Acks: 0"));
+    run(&["kv", "put", "cfg", "color", "blue"]).await;
+    assert!(run(&["kv", "get", "cfg", "color"]).await.contains("blue"));
+    assert_eq!(run(&["kv", "ls", "cfg"]).await, "color\n");
+    assert!(run(&["account", "info"]).await.contains("Streams: 2"));
+    assert!(run(&["stream", "purge", "ORDERS"])
+        .await
+        .contains("Purged 1 messages"));
+    run(&["stream", "rm", "ORDERS"]).await;
+    let missing = output(junction(&url, &["stream", "info", "ORDERS"])).await;
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("stream not found"),
+        "{}",
+        text(&missing.stderr)
+    );
+}

@@ -1,6 +1,7 @@
 //! Client mode of the `junction` binary: the NATS quick-start verbs (`pub`, `sub`, `req`,
-//! `reply`, `server info`) with natscli's output, plus `bench`, the load generator that the
-//! side-by-side benchmark script drives.
+//! `reply`, `server info`, and JetStream's `stream`, `consumer`, `kv`, `account info`,
+//! `rtt`) with natscli's output, plus `bench`, the load generator that the side-by-side
+//! benchmark script drives.
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use anyhow::Result;
 
 pub mod bench;
 pub mod connect;
+pub mod js;
 mod loadgen;
 pub mod publish;
 pub mod reply;
@@ -43,6 +45,16 @@ pub enum ClientCommand {
     Server(ServerArgs),
     /// Measure throughput, latency or idle-connection cost of a server
     Bench(BenchArgs),
+    /// Manage JetStream streams
+    Stream(js::StreamArgs),
+    /// Manage JetStream consumers and read from them
+    Consumer(js::ConsumerArgs),
+    /// Use key-value buckets
+    Kv(js::KvArgs),
+    /// The connected account
+    Account(js::AccountArgs),
+    /// Measure the round trip to the server
+    Rtt(js::RttArgs),
 }
 
 /// Runs one client verb to completion.
@@ -54,6 +66,11 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Reply(args) => reply::run(args).await,
         ClientCommand::Server(args) => server_info::run(args).await,
         ClientCommand::Bench(args) => bench::run(args).await,
+        ClientCommand::Stream(args) => js::stream(args).await,
+        ClientCommand::Consumer(args) => js::consumer(args).await,
+        ClientCommand::Kv(args) => js::kv(args).await,
+        ClientCommand::Account(args) => js::account(args).await,
+        ClientCommand::Rtt(args) => js::rtt(args).await,
     }
 }
 
