@@ -31,7 +31,62 @@ async function start() {
     $("status").className = "bad";
   });
   subscribe($("sub-subject").value);
+  if (varz.jetstream && varz.jetstream.config) {
+    openBucket($("kv-bucket").value);
+  } else {
+    $("kv-status").textContent = "JetStream is off on this server (start it with -js)";
+  }
 }
+
+// The key-value panel: a bucket watched live, so every tab (and any other
+// client) sees each change as it happens.
+let kv;
+let kvWatch;
+const entries = new Map();
+
+function renderEntries() {
+  const rows = [...entries.entries()].sort(([a], [b]) => a.localeCompare(b));
+  $("kv-entries").tBodies[0].innerHTML = rows
+    .map(([k, e]) => `<tr data-key="${k}"><td>${k}</td><td class="kv-value">${e.value}</td><td>${e.revision}</td></tr>`)
+    .join("");
+}
+
+async function openBucket(name) {
+  try {
+    if (kvWatch) kvWatch.stop();
+    entries.clear();
+    renderEntries();
+    kv = await nc.jetstream().views.kv(name, { history: 5 });
+    $("kv-status").textContent = `bucket ${name}`;
+    kvWatch = await kv.watch();
+    for await (const e of kvWatch) {
+      if (e.operation === "PUT") entries.set(e.key, { value: sc.decode(e.value), revision: e.revision });
+      else entries.delete(e.key);
+      renderEntries();
+    }
+  } catch (err) {
+    $("kv-status").textContent = `error: ${err.message}`;
+  }
+}
+
+$("kv-bucket").onchange = () => openBucket($("kv-bucket").value);
+
+$("kv-form").onsubmit = async (e) => {
+  e.preventDefault();
+  try {
+    await kv.put($("kv-key").value, sc.encode($("kv-value").value));
+  } catch (err) {
+    $("kv-status").textContent = `error: ${err.message}`;
+  }
+};
+
+$("kv-del").onclick = async () => {
+  try {
+    await kv.delete($("kv-key").value);
+  } catch (err) {
+    $("kv-status").textContent = `error: ${err.message}`;
+  }
+};
 
 async function subscribe(subject) {
   const sub = nc.subscribe(subject);

@@ -45,7 +45,7 @@ before(async () => {
   httpPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "junction-demo-"));
   const conf = join(dir, "demo.conf");
-  writeFileSync(conf, `listen: "127.0.0.1:${natsPort}"\nhttp: "127.0.0.1:${httpPort}"\nwebsocket { host: "127.0.0.1", port: ${wsPort}, no_tls: true }\n`);
+  writeFileSync(conf, `listen: "127.0.0.1:${natsPort}"\nhttp: "127.0.0.1:${httpPort}"\nwebsocket { host: "127.0.0.1", port: ${wsPort}, no_tls: true }\njetstream { store_dir: "${join(dir, "js")}" }\n`);
   server = spawn(binary, ["-c", conf], { env: { ...process.env, JUNCTION_WEB_DIR: join(root, "web") }, stdio: "ignore" });
   await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, "junction");
   nc = await connect({ servers: `nats://127.0.0.1:${natsPort}`, name: "native node client" });
@@ -121,4 +121,28 @@ test("live figures change and show both listeners", async () => {
   const listeners = await figure("by listener");
   assert.match(listeners, /nats: 1/);
   assert.match(listeners, /websocket: 1/);
+});
+
+test("key-value panel: the page puts, a native client and a second tab see it, and back", async () => {
+  await page.waitForFunction(() => document.getElementById("kv-status").textContent === "bucket demo", null, { timeout: 10000 });
+  const second = await browser.newPage();
+  await second.goto(`http://127.0.0.1:${httpPort}/`);
+  await second.waitForFunction(() => document.getElementById("kv-status").textContent === "bucket demo", null, { timeout: 10000 });
+  await page.fill("#kv-key", "color");
+  await page.fill("#kv-value", "teal");
+  await page.click("#kv-put");
+  const js = nc.jetstream();
+  const kv = await js.views.kv("demo");
+  await waitFor(async () => sc.decode((await kv.get("color"))?.value ?? new Uint8Array()) === "teal", "the put from the page");
+  const shown = (p, key, value) => p.waitForFunction(
+    ([k, v]) => [...document.querySelectorAll("#kv-entries tr")].some((tr) => tr.dataset.key === k && tr.querySelector(".kv-value")?.textContent === v),
+    [key, value], { timeout: 5000 });
+  await shown(second, "color", "teal");
+  await kv.put("size", sc.encode("large"));
+  await shown(page, "size", "large");
+  await shown(second, "size", "large");
+  await second.fill("#kv-key", "size");
+  await second.click("#kv-del");
+  await page.waitForFunction(() => ![...document.querySelectorAll("#kv-entries tr")].some((tr) => tr.dataset.key === "size"), null, { timeout: 5000 });
+  await second.close();
 });
