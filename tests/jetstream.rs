@@ -690,6 +690,69 @@ mod consumers {
     }
 
     #[tokio::test]
+    async fn interest_streams_keep_messages_until_every_consumer_acked() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let mut stream = js
+            .create_stream(stream::Config {
+                name: "I".into(),
+                subjects: vec!["i.>".into()],
+                retention: stream::RetentionPolicy::Interest,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        // Nobody is interested yet: acknowledged, but not kept.
+        let ack = js.publish("i.a", "lost".into()).await.unwrap().await.unwrap();
+        assert_eq!(ack.sequence, 1);
+        assert_eq!(stream.info().await.unwrap().state.messages, 0);
+        let mut consumers = Vec::new();
+        for name in ["x", "y"] {
+            consumers.push(
+                stream
+                    .create_consumer(pull::Config {
+                        durable_name: Some(name.into()),
+                        ack_policy: AckPolicy::Explicit,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap(),
+            );
+        }
+        // A consumer filtered elsewhere does not hold messages back.
+        stream
+            .create_consumer(pull::Config {
+                durable_name: Some("other".into()),
+                filter_subject: "i.other".into(),
+                ack_policy: AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for i in 0..3 {
+            js.publish("i.a", i.to_string().into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        assert_eq!(stream.info().await.unwrap().state.messages, 3);
+        for m in fetch(&consumers[0], 3).await {
+            m.double_ack().await.unwrap();
+        }
+        assert_eq!(
+            stream.info().await.unwrap().state.messages,
+            3,
+            "y has not acked yet"
+        );
+        for m in fetch(&consumers[1], 3).await {
+            m.double_ack().await.unwrap();
+        }
+        assert_eq!(stream.info().await.unwrap().state.messages, 0);
+    }
+
+    #[tokio::test]
     async fn consumer_api_errors_and_listing() {
         let dir = tempfile::tempdir().unwrap();
         let server = start(dir.path()).await;

@@ -636,6 +636,8 @@ impl Consumer {
             soonest(now + PUSH_INTEREST_POLL);
         }
         let covered = filters_cover(&stream, &st.config);
+        // Interest-stream messages this round settled without acks.
+        let mut settled = Vec::new();
         let mut matched: Option<(Bytes, crate::sublist::MatchResult)> = None;
         // Deliver what is available.
         loop {
@@ -750,8 +752,14 @@ impl Consumer {
             if let Some((_, result)) = &matched {
                 crate::router::deliver(result, &m, None, producer);
             }
-            if st.config.ack_policy == AckPolicy::None && self.retention == Retention::Workqueue {
-                let _ = stream.delete_msg_internal(msg.seq);
+            if st.config.ack_policy == AckPolicy::None {
+                match self.retention {
+                    Retention::Workqueue => {
+                        stream.delete_msg_internal(msg.seq);
+                    }
+                    Retention::Interest => settled.push(msg.seq),
+                    Retention::Limits => {}
+                }
             }
             st.last_sent = now;
             if push.is_none() {
@@ -817,7 +825,30 @@ impl Consumer {
         if st.config.inactive_threshold > 0 {
             soonest(now + Duration::from_nanos(st.config.inactive_threshold as u64));
         }
+        drop(st);
+        for seq in settled {
+            stream.drop_if_no_interest(seq);
+        }
         due
+    }
+
+    /// Whether this consumer is done with `seq`: not interested in its
+    /// subject, or delivered and acknowledged it.
+    pub(crate) fn done_with(&self, seq: u64, subject: &[u8]) -> bool {
+        let st = self.state.lock();
+        let filters = st.config.filters();
+        if !filters.is_empty()
+            && !filters
+                .iter()
+                .any(|f| junction_nats::subject::matches(f.as_bytes(), subject))
+        {
+            return true;
+        }
+        seq <= st.d.ack_floor_stream
+            || (seq < st.d.next
+                && !st.d.pending.contains_key(&seq)
+                && !st.redeliver.contains_key(&seq)
+                && !st.catch_up.contains(&seq))
     }
 
     /// The next message to deliver: a due redelivery first, then new ones.
@@ -925,7 +956,14 @@ impl Consumer {
         }
         if let Some(stream) = stream {
             for seq in remove_from_stream {
-                let _ = stream.delete_msg_internal(seq);
+                match self.retention {
+                    Retention::Workqueue => {
+                        stream.delete_msg_internal(seq);
+                    }
+                    // Gone once every consumer interested in it has acked it.
+                    Retention::Interest => stream.drop_if_no_interest(seq),
+                    Retention::Limits => {}
+                }
             }
         }
         if verb == "+NXT" {
@@ -941,11 +979,10 @@ impl Consumer {
         self.wake.notify_one();
     }
 
+    /// Records an ack; `removed` collects the stream sequences it settles,
+    /// which a work queue or interest stream may then drop.
     fn acked(&self, st: &mut State, sseq: u64, removed: &mut Vec<u64>) {
-        let workqueue = self
-            .stream
-            .upgrade()
-            .is_some_and(|s| s.retention() == Retention::Workqueue);
+        let workqueue = self.retention != Retention::Limits;
         match st.config.ack_policy {
             AckPolicy::All => {
                 let done: Vec<u64> = st.d.pending.range(..=sseq).map(|(&s, _)| s).collect();

@@ -350,6 +350,17 @@ impl Stream {
         self.inner.lock().store.remove(seq).unwrap_or(false)
     }
 
+    /// Interest retention: drops `seq` once every consumer is done with it.
+    pub fn drop_if_no_interest(&self, seq: u64) {
+        let subject = match self.get(seq) {
+            Ok(Some(m)) => m.subject,
+            _ => return,
+        };
+        if self.consumers().iter().all(|c| c.done_with(seq, &subject)) {
+            self.delete_msg_internal(seq);
+        }
+    }
+
     /// Replaces the configuration (already checked as an allowed update).
     pub fn update(self: &Arc<Self>, config: StreamConfig) {
         let resubscribe = {
@@ -597,7 +608,12 @@ impl Stream {
             inner.last_msg_id = Some(id);
         }
         inner.enforce_limits(now);
+        let interest = inner.config.retention == Retention::Interest;
         drop(inner);
+        // An interest stream keeps a message only while a consumer wants it.
+        if interest && !self.consumers().iter().any(|c| !c.done_with(seq, msg.subject)) {
+            self.delete_msg_internal(seq);
+        }
         self.appended.send_replace(seq);
         Ok((seq, false))
     }
