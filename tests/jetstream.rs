@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, message::PublishMessage as Publish, stream};
 use junction::Options;
@@ -651,6 +651,88 @@ mod consumers {
             assert_eq!(m.info().unwrap().stream_sequence, i + 1);
             m.ack().await.unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn rate_limit_and_original_replay_pace_deliveries() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let stream = js
+            .create_stream(stream::Config {
+                name: "PACE".into(),
+                subjects: vec!["pace.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for _ in 0..10 {
+            js.publish("pace.big", vec![b'x'; 1000].into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        // 80 kbit/s is 10 kB/s: ten 1 kB messages take about a second.
+        let limited = stream
+            .create_consumer(push::Config {
+                deliver_subject: "paced.here".into(),
+                rate_limit: 80_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let mut messages = limited.messages().await.unwrap();
+        for _ in 0..10 {
+            tokio::time::timeout(Duration::from_secs(5), messages.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+        }
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(700),
+            "rate limit not applied: {took:?}"
+        );
+        // Three messages 300 ms apart are replayed 300 ms apart.
+        for i in 0..3 {
+            if i > 0 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            js.publish("pace.slow", i.to_string().into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        let replay = stream
+            .create_consumer(pull::Config {
+                filter_subject: "pace.slow".into(),
+                replay_policy: consumer::ReplayPolicy::Original,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut times = Vec::new();
+        let mut msgs = replay
+            .fetch()
+            .max_messages(3)
+            .expires(Duration::from_secs(3))
+            .messages()
+            .await
+            .unwrap();
+        while let Some(m) = msgs.next().await {
+            m.unwrap();
+            times.push(Instant::now());
+        }
+        assert_eq!(times.len(), 3);
+        let spread = times[2] - times[0];
+        assert!(
+            spread >= Duration::from_millis(500),
+            "original replay too fast: {spread:?}"
+        );
     }
 
     #[tokio::test]

@@ -171,6 +171,14 @@ impl ConsumerConfig {
                 "consumer idle heartbeat requires a push based consumer"
             }));
         }
+        if !is_push && self.rate_limit_bps > 0 {
+            return Err(ApiError::consumer_create(
+                "consumer in pull mode can not have rate limit set",
+            ));
+        }
+        if !matches!(self.replay_policy.as_str(), "instant" | "original") {
+            return Err(ApiError::consumer_create("consumer replay policy invalid"));
+        }
         if !self.filter_subject.is_empty() && !self.filter_subjects.is_empty() {
             return Err(ApiError::consumer_create(
                 "consumer cannot have both FilterSubject and FilterSubjects specified",
@@ -261,6 +269,10 @@ struct State {
     last_active: i64,
     /// Push: when the last message or heartbeat went out.
     last_sent: Instant,
+    /// `rate_limit_bps`: when the next message may go.
+    rate_next: Instant,
+    /// `replay_policy: original`: the stored time of the last message sent, and when.
+    replay_prev: Option<(i64, Instant)>,
     dirty: bool,
     deleted: bool,
 }
@@ -346,6 +358,8 @@ impl Consumer {
                 waiting: VecDeque::new(),
                 last_active: now_nanos(),
                 last_sent: Instant::now(),
+                rate_next: Instant::now(),
+                replay_prev: None,
                 dirty: true,
                 deleted: false,
             }),
@@ -638,6 +652,8 @@ impl Consumer {
         let covered = filters_cover(&stream, &st.config);
         // Interest-stream messages this round settled without acks.
         let mut settled = Vec::new();
+        // A message is there but held back by pacing: no-wait requests wait for it.
+        let mut paced = false;
         let mut matched: Option<(Bytes, crate::sublist::MatchResult)> = None;
         // Deliver what is available.
         loop {
@@ -655,7 +671,7 @@ impl Consumer {
             {
                 break;
             }
-            let Some((msg, redelivery)) = self.next_message(&stream, &mut st, now_ns) else {
+            let Some((msg, origin)) = self.next_message(&stream, &mut st, now_ns) else {
                 if let Some(at) = st.redeliver.values().min() {
                     soonest(now + Duration::from_nanos((at - now_ns).max(0) as u64));
                 }
@@ -666,11 +682,7 @@ impl Consumer {
                 let r = st.waiting.front_mut().expect("a waiting request");
                 if r.max_bytes > 0 && r.bytes + size > r.max_bytes {
                     // Put the message back and end this request.
-                    if redelivery {
-                        st.redeliver.insert(msg.seq, now_ns);
-                    } else {
-                        st.d.next = msg.seq;
-                    }
+                    put_back(&mut st, msg.seq, origin, now_ns);
                     let r = st.waiting.pop_front().expect("a waiting request");
                     let code = 409;
                     let extra = [
@@ -685,6 +697,26 @@ impl Consumer {
                     continue;
                 }
             }
+            // Pacing: `rate_limit_bps` (push), and `replay_policy: original`,
+            // which keeps the gaps between messages as they were stored.
+            let mut not_before = st.rate_next;
+            if st.config.replay_policy == "original" {
+                if let Some((prev_time, sent_at)) = st.replay_prev {
+                    let gap = (msg.time - prev_time).max(0) as u64;
+                    not_before = not_before.max(sent_at + Duration::from_nanos(gap));
+                }
+            }
+            if not_before > now {
+                put_back(&mut st, msg.seq, origin, now_ns);
+                soonest(not_before);
+                paced = true;
+                break;
+            }
+            if st.config.rate_limit_bps > 0 {
+                let secs = (size * 8) as f64 / st.config.rate_limit_bps as f64;
+                st.rate_next = st.rate_next.max(now) + Duration::from_secs_f64(secs);
+            }
+            st.replay_prev = Some((msg.time, now));
             let deliveries = {
                 let n = st.d.deliveries.entry(msg.seq).or_insert(0);
                 *n += 1;
@@ -774,7 +806,7 @@ impl Consumer {
         }
         // Requests that asked not to wait end here.
         let mut i = 0;
-        while i < st.waiting.len() {
+        while !paced && i < st.waiting.len() {
             if st.waiting[i].no_wait {
                 let r = st.waiting.remove(i).expect("index in range");
                 let block = if r.sent == 0 {
@@ -857,7 +889,7 @@ impl Consumer {
         stream: &Stream,
         st: &mut State,
         now_ns: i64,
-    ) -> Option<(super::store::StoredMsg, bool)> {
+    ) -> Option<(super::store::StoredMsg, Origin)> {
         while let Some((&sseq, &at)) = st.redeliver.iter().next() {
             if at > now_ns {
                 break;
@@ -869,13 +901,13 @@ impl Consumer {
                 continue;
             }
             if let Ok(Some(m)) = stream.get(sseq) {
-                return Some((m, true));
+                return Some((m, Origin::Redelivery));
             }
             st.d.deliveries.remove(&sseq);
         }
         while let Some(sseq) = st.catch_up.pop_front() {
             if let Ok(Some(m)) = stream.get(sseq) {
-                return Some((m, false));
+                return Some((m, Origin::CatchUp));
             }
         }
         let filters = st.config.filters();
@@ -886,7 +918,7 @@ impl Consumer {
         };
         let m = found?;
         st.d.next = m.seq + 1;
-        Some((m, false))
+        Some((m, Origin::New))
     }
 
     /// Messages left to deliver (an estimate without filters: it does not
@@ -1065,6 +1097,25 @@ fn filters_cover(stream: &Stream, config: &ConsumerConfig) -> bool {
             .subjects
             .iter()
             .all(|s| filters.iter().any(|f| super::config::subset(s, f)))
+}
+
+/// Where a message to deliver came from, so it can be put back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Redelivery,
+    CatchUp,
+    New,
+}
+
+/// Returns a message not sent after all to where it came from.
+fn put_back(st: &mut State, seq: u64, origin: Origin, now_ns: i64) {
+    match origin {
+        Origin::Redelivery => {
+            st.redeliver.insert(seq, now_ns);
+        }
+        Origin::CatchUp => st.catch_up.push_front(seq),
+        Origin::New => st.d.next = seq,
+    }
 }
 
 /// Where a new consumer starts, by its deliver policy.
