@@ -736,6 +736,62 @@ mod consumers {
     }
 
     #[tokio::test]
+    async fn flow_controlled_and_ordered_push_consumers_get_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let stream = js
+            .create_stream(stream::Config {
+                name: "FC".into(),
+                subjects: vec!["fc".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for i in 0..3000 {
+            js.publish("fc", format!("{i:0>200}").into()).await.unwrap();
+        }
+        js.publish("fc", "last".into()).await.unwrap().await.unwrap();
+        // More than the flow-control window: only answered requests let it through.
+        let fc = stream
+            .create_consumer(push::Config {
+                durable_name: Some("fc".into()),
+                deliver_subject: "fc.deliver".into(),
+                flow_control: true,
+                idle_heartbeat: Duration::from_secs(1),
+                ack_policy: AckPolicy::None,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut messages = fc.messages().await.unwrap();
+        for i in 0..3001u64 {
+            let m = tokio::time::timeout(Duration::from_secs(5), messages.next())
+                .await
+                .unwrap_or_else(|_| panic!("stalled after {i} messages"))
+                .unwrap()
+                .unwrap();
+            assert_eq!(m.info().unwrap().stream_sequence, i + 1);
+        }
+        let ordered = stream
+            .create_consumer(push::OrderedConfig {
+                deliver_subject: "fc.ordered".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut messages = ordered.messages().await.unwrap();
+        for i in 0..3001u64 {
+            let m = tokio::time::timeout(Duration::from_secs(5), messages.next())
+                .await
+                .unwrap_or_else(|_| panic!("ordered consumer stalled after {i} messages"))
+                .unwrap()
+                .unwrap();
+            assert_eq!(m.info().unwrap().stream_sequence, i + 1);
+        }
+    }
+
+    #[tokio::test]
     async fn work_queue_messages_go_once_acknowledged() {
         let dir = tempfile::tempdir().unwrap();
         let server = start(dir.path()).await;

@@ -31,6 +31,9 @@ const DEFAULT_ACK_WAIT: i64 = 30_000_000_000;
 const DEFAULT_MAX_WAITING: i64 = 512;
 /// Default `max_ack_pending`.
 const DEFAULT_MAX_ACK_PENDING: i64 = 1000;
+/// Push flow control: a request after this many bytes or messages.
+const FC_BYTES: u64 = 256 * 1024;
+const FC_MSGS: u64 = 1000;
 /// How often a push consumer without listeners looks for them.
 const PUSH_INTEREST_POLL: Duration = Duration::from_millis(50);
 /// Ephemeral consumers go after this long without interest.
@@ -273,6 +276,11 @@ struct State {
     rate_next: Instant,
     /// `replay_policy: original`: the stored time of the last message sent, and when.
     replay_prev: Option<(i64, Instant)>,
+    /// Push flow control: the request awaiting the client's answer.
+    fc_pending: Option<String>,
+    /// Bytes and messages delivered since the last flow-control request.
+    fc_bytes: u64,
+    fc_msgs: u64,
     dirty: bool,
     deleted: bool,
 }
@@ -286,7 +294,8 @@ pub struct Consumer {
     created: i64,
     state: Mutex<State>,
     wake: Notify,
-    ack_sub: Mutex<Option<Arc<Subscription>>>,
+    /// Its `$JS.ACK.…` and flow-control subscriptions.
+    subs: Mutex<Vec<Arc<Subscription>>>,
     /// Where durable state is kept (file streams).
     dir: Option<PathBuf>,
 }
@@ -360,11 +369,14 @@ impl Consumer {
                 last_sent: Instant::now(),
                 rate_next: Instant::now(),
                 replay_prev: None,
+                fc_pending: None,
+                fc_bytes: 0,
+                fc_msgs: 0,
                 dirty: true,
                 deleted: false,
             }),
             wake: Notify::new(),
-            ack_sub: Mutex::new(None),
+            subs: Mutex::new(Vec::new()),
             dir,
         })
     }
@@ -381,15 +393,17 @@ impl Consumer {
     /// Starts the consumer: its ack subscription and its task.
     pub(crate) fn start(self: &Arc<Self>, stream_name: &str) {
         if let Some(account) = self.account.upgrade() {
-            let subject = format!("$JS.ACK.{stream_name}.{}.>", self.name);
-            let sub = Arc::new(Subscription::new(
-                Bytes::from(subject),
-                None,
-                Bytes::new(),
-                Arc::new(Acker(Arc::downgrade(self))),
-            ));
-            if account.sublist.insert(sub.clone()).is_ok() {
-                *self.ack_sub.lock() = Some(sub);
+            for prefix in ["$JS.ACK", "$JS.FC"] {
+                let subject = format!("{prefix}.{stream_name}.{}.>", self.name);
+                let sub = Arc::new(Subscription::new(
+                    Bytes::from(subject),
+                    None,
+                    Bytes::new(),
+                    Arc::new(Acker(Arc::downgrade(self))),
+                ));
+                if account.sublist.insert(sub.clone()).is_ok() {
+                    self.subs.lock().push(sub);
+                }
             }
         }
         let me = self.clone();
@@ -403,8 +417,10 @@ impl Consumer {
             st.deleted = true;
             st.waiting.drain(..).map(|r| r.reply).collect()
         };
-        if let (Some(account), Some(sub)) = (self.account.upgrade(), self.ack_sub.lock().take()) {
-            account.sublist.remove(&sub);
+        if let Some(account) = self.account.upgrade() {
+            for sub in self.subs.lock().drain(..) {
+                account.sublist.remove(&sub);
+            }
             if notify {
                 let mut producer = Producer::default();
                 let status = headers::status(409, "Consumer Deleted", &[]);
@@ -657,7 +673,7 @@ impl Consumer {
         let mut matched: Option<(Bytes, crate::sublist::MatchResult)> = None;
         // Deliver what is available.
         loop {
-            if no_interest {
+            if no_interest || st.fc_pending.is_some() {
                 break;
             }
             let target = match &push {
@@ -794,6 +810,26 @@ impl Consumer {
                 }
             }
             st.last_sent = now;
+            if let (Some(subject), true) = (&push, st.config.flow_control) {
+                st.fc_bytes += size;
+                st.fc_msgs += 1;
+                if st.fc_bytes >= FC_BYTES || st.fc_msgs >= FC_MSGS {
+                    // Ask the client to confirm it keeps up before sending more.
+                    let reply = format!("$JS.FC.{}.{}.{}", stream.name, self.name, st.d.delivered_consumer);
+                    let block = headers::status(100, "FlowControl Request", &[]);
+                    crate::router::publish_full(
+                        &account,
+                        subject.as_bytes(),
+                        Some(reply.as_bytes()),
+                        &block,
+                        b"",
+                        producer,
+                    );
+                    st.fc_pending = Some(reply);
+                    st.fc_bytes = 0;
+                    st.fc_msgs = 0;
+                }
+            }
             if push.is_none() {
                 let r = st.waiting.front_mut().expect("a waiting request");
                 r.sent += 1;
@@ -843,10 +879,14 @@ impl Consumer {
             if st.config.idle_heartbeat > 0 {
                 let every = Duration::from_nanos(st.config.idle_heartbeat as u64);
                 if now.duration_since(st.last_sent) >= every {
-                    let extra = [
+                    let mut extra = vec![
                         ("Nats-Last-Consumer", st.d.delivered_consumer.to_string()),
                         ("Nats-Last-Stream", st.d.delivered_stream.to_string()),
                     ];
+                    // A lost flow-control request is named again, so the client can answer it.
+                    if let Some(fc) = &st.fc_pending {
+                        extra.push(("Nats-Consumer-Stalled", fc.clone()));
+                    }
                     let block = headers::status(100, "Idle Heartbeat", &extra);
                     crate::router::publish_full(&account, subject.as_bytes(), None, &block, b"", producer);
                     st.last_sent = now;
@@ -938,9 +978,19 @@ impl Consumer {
         stream.count_matching_from(from, &st.config.filters()) + st.catch_up.len() as u64
     }
 
-    /// An acknowledgement arrived on `$JS.ACK.…`.
+    /// An acknowledgement arrived on `$JS.ACK.…`, or the answer to a flow
+    /// control request on `$JS.FC.…`.
     fn ack(&self, subject: &[u8], body: &[u8], reply: Option<&[u8]>) {
         let text = String::from_utf8_lossy(subject);
+        if text.starts_with("$JS.FC.") {
+            let mut st = self.state.lock();
+            if st.fc_pending.as_deref() == Some(&*text) {
+                st.fc_pending = None;
+                drop(st);
+                self.wake.notify_one();
+            }
+            return;
+        }
         let tokens: Vec<&str> = text.split('.').collect();
         // $JS.ACK.<stream>.<consumer>.<deliveries>.<sseq>.<cseq>.<ts>.<pending>
         let (Some(sseq), Some(_cseq)) = (
