@@ -57,6 +57,9 @@ pub struct Options {
     /// `jetstream` / `-js`, with `store_dir` / `-sd`.
     pub jetstream: bool,
     pub store_dir: Option<PathBuf>,
+    /// `jetstream { max_memory_store, max_file_store }`; -1 is no limit.
+    pub js_max_memory: i64,
+    pub js_max_store: i64,
     /// `jetstream { sync_interval }`: how often file stores are fsynced;
     /// `None` is `always` (after every write).
     pub sync_interval: Option<Duration>,
@@ -210,6 +213,28 @@ pub struct AccountConfig {
     pub imports: Vec<ImportConfig>,
     /// `jetstream: enabled` (or a limits block) for this account.
     pub jetstream: bool,
+    /// The account's JetStream limits (`jetstream { max_mem, max_store … }`).
+    pub jetstream_limits: JsLimits,
+}
+
+/// JetStream limits of an account; -1 is no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsLimits {
+    pub max_memory: i64,
+    pub max_store: i64,
+    pub max_streams: i64,
+    pub max_consumers: i64,
+}
+
+impl Default for JsLimits {
+    fn default() -> Self {
+        JsLimits {
+            max_memory: -1,
+            max_store: -1,
+            max_streams: -1,
+            max_consumers: -1,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -293,6 +318,8 @@ impl Default for Options {
             jetstream: false,
             store_dir: None,
             sync_interval: Some(Duration::from_secs(120)),
+            js_max_memory: -1,
+            js_max_store: -1,
             client_advertise: None,
             users: Vec::new(),
             accounts: Vec::new(),

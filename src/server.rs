@@ -189,8 +189,8 @@ impl Server {
             .unwrap_or_else(|| std::env::temp_dir().join("nats"));
         let js = crate::jetstream::JetStream::new(crate::jetstream::JetStreamConfig {
             dir: base.join("jetstream"),
-            max_memory: -1,
-            max_store: -1,
+            max_memory: self.opts.js_max_memory,
+            max_store: self.opts.js_max_store,
             sync_interval: self.opts.sync_interval,
         })?;
         tracing::info!("Starting JetStream");
@@ -210,7 +210,14 @@ impl Server {
                 continue;
             }
             let acc = if enabled.contains(&account.name) {
-                Some(js.enable(&account)?)
+                let limits = self
+                    .opts
+                    .accounts
+                    .iter()
+                    .find(|a| a.name == account.name)
+                    .map(|a| a.jetstream_limits)
+                    .unwrap_or_default();
+                Some(js.enable(&account, limits)?)
             } else {
                 None
             };

@@ -1083,3 +1083,100 @@ mod monitoring {
         assert_eq!(common::http_json(http2, "/jsz").await["disabled"], true);
     }
 }
+
+mod limits {
+    use super::*;
+    use async_nats::jetstream::consumer::pull;
+
+    #[tokio::test]
+    async fn account_and_server_limits_are_enforced() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("limits.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "jetstream {{ store_dir: \"{}\", max_memory_store: 64KB }}\n\
+                 accounts {{ A {{ users: [{{user: a, password: a}}], jetstream {{ max_store: 10KB, max_streams: 2, max_consumers: 1 }} }} }}\n",
+                dir.path().join("store").display()
+            ),
+        )
+        .unwrap();
+        let opts = junction::config::load_options(&conf).unwrap();
+        let server = common::start(opts).await;
+        let nc = async_nats::ConnectOptions::with_user_and_password("a".into(), "a".into())
+            .connect(common::url(&server))
+            .await
+            .unwrap();
+        let js = jetstream::new(nc);
+        let s = js
+            .create_stream(stream::Config {
+                name: "S1".into(),
+                subjects: vec!["s1".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        js.create_stream(stream::Config {
+            name: "S2".into(),
+            subjects: vec!["s2".into()],
+            storage: stream::StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let third = js
+            .create_stream(stream::Config {
+                name: "S3".into(),
+                subjects: vec!["s3".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert!(third.to_string().contains("maximum number of streams"), "{third}");
+        // 10 KB of file storage for the account: the eleventh 1 KB message is refused.
+        let mut refused = None;
+        for i in 0..20 {
+            match js.publish("s1", vec![b'x'; 1000].into()).await.unwrap().await {
+                Ok(_) => {}
+                Err(e) => {
+                    refused = Some((i, e.to_string()));
+                    break;
+                }
+            }
+        }
+        let (at, why) = refused.expect("the account limit refused a publish");
+        assert!((8..=10).contains(&at), "refused at {at}");
+        assert!(why.contains("resource limits exceeded for account"), "{why}");
+        // 64 KB of memory for the whole server.
+        let mut refused = None;
+        for i in 0..100 {
+            if let Err(e) = js.publish("s2", vec![b'y'; 1000].into()).await.unwrap().await {
+                refused = Some((i, e.to_string()));
+                break;
+            }
+        }
+        let (at, why) = refused.expect("the server limit refused a publish");
+        assert!((55..=64).contains(&at), "refused at {at}");
+        assert!(why.contains("insufficient resources"), "{why}");
+        s.create_consumer(pull::Config {
+            durable_name: Some("one".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let two = s
+            .create_consumer(pull::Config {
+                durable_name: Some("two".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            two.to_string().contains("maximum consumers limit reached"),
+            "{two}"
+        );
+        let info: serde_json::Value = js.request("INFO", &serde_json::json!({})).await.unwrap();
+        assert_eq!(info["limits"]["max_streams"], 2);
+        assert_eq!(info["limits"]["max_storage"], 10 * 1024);
+    }
+}

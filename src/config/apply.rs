@@ -255,10 +255,10 @@ fn jetstream(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
                 let key = e.key.to_ascii_lowercase();
                 let result = match key.as_str() {
                     "store_dir" | "store" | "storedir" => store_dir(opts, e, state),
-                    // Accepted and checked; Options has no limits yet.
-                    "max_mem" | "max_mem_store" | "max_memory_store" | "max_file" | "max_file_store" => {
-                        storage_size(e).map(|_| ())
+                    "max_mem" | "max_mem_store" | "max_memory_store" => {
+                        storage_size(e).map(|n| opts.js_max_memory = n)
                     }
+                    "max_file" | "max_file_store" => storage_size(e).map(|n| opts.js_max_store = n),
                     "enabled" | "enable" => boolean(e).map(|b| enable = b),
                     "sync_interval" if matches!(&e.value.kind, ValueKind::String(s) if s.eq_ignore_ascii_case("always")) =>
                     {

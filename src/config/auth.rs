@@ -526,7 +526,10 @@ fn account(entry: &Entry) -> Result<AccountDef> {
             "imports" => imports(e).map(|list| {
                 (account.config.imports, account.import_pos) = list.into_iter().unzip();
             }),
-            "jetstream" => account_jetstream(e).map(|on| account.config.jetstream = on),
+            "jetstream" => account_jetstream(e).map(|(on, limits)| {
+                account.config.jetstream = on;
+                account.config.jetstream_limits = limits;
+            }),
             "default_permissions" => permissions(e).map(|p| default_permissions = Some(p)),
             _ => other_key(e, &key, &prefix, UNSUPPORTED_ACCOUNT),
         };
@@ -542,14 +545,16 @@ fn account(entry: &Entry) -> Result<AccountDef> {
     Ok(account)
 }
 
-/// An account's `jetstream`: a boolean, `enabled`/`disabled`, or a block of limits (accepted and
-/// checked, not enforced), which enables it.
-fn account_jetstream(entry: &Entry) -> Result<bool> {
+/// An account's `jetstream`: a boolean, `enabled`/`disabled`, or a block of limits, which
+/// enables it. Memory, storage, stream and consumer limits are enforced; the others are
+/// checked and accepted.
+fn account_jetstream(entry: &Entry) -> Result<(bool, crate::options::JsLimits)> {
+    let mut limits = crate::options::JsLimits::default();
     match &entry.value.kind {
-        ValueKind::Bool(b) => Ok(*b),
+        ValueKind::Bool(b) => Ok((*b, limits)),
         ValueKind::String(s) => match s.to_ascii_lowercase().as_str() {
-            "enabled" | "enable" => Ok(true),
-            "disabled" | "disable" => Ok(false),
+            "enabled" | "enable" => Ok((true, limits)),
+            "disabled" | "disable" => Ok((false, limits)),
             _ => Err(invalid(
                 entry,
                 format!("expected \"enabled\" or \"disabled\", got \"{s}\""),
@@ -578,7 +583,18 @@ fn account_jetstream(entry: &Entry) -> Result<bool> {
                     | "disk_max_stream_bytes"
                     | "store_max_stream_bytes"
                     | "max_ack_pending" => match e.value.as_i64() {
-                        Some(_) => Ok(()),
+                        Some(n) => {
+                            match key.as_str() {
+                                "max_memory" | "max_mem" | "mem" | "memory" => limits.max_memory = n,
+                                "max_store" | "max_file" | "max_disk" | "store" | "disk" => {
+                                    limits.max_store = n
+                                }
+                                "max_streams" | "streams" => limits.max_streams = n,
+                                "max_consumers" | "consumers" => limits.max_consumers = n,
+                                _ => {}
+                            }
+                            Ok(())
+                        }
                         None => Err(wrong_type(e, "an integer or a size such as 1G")),
                     },
                     "max_bytes_required" | "max_stream_bytes" | "max_bytes" => boolean(e).map(|_| ()),
@@ -594,7 +610,7 @@ fn account_jetstream(entry: &Entry) -> Result<bool> {
                 errors.ok(result);
             }
             errors.take()?;
-            Ok(true)
+            Ok((true, limits))
         }
         _ => Err(wrong_type(entry, "true/false, \"enabled\"/\"disabled\" or a map")),
     }

@@ -151,10 +151,10 @@ impl Api {
             "streams": streams.len(),
             "consumers": streams.iter().map(|s| s.consumer_count()).sum::<usize>(),
             "limits": {
-                "max_memory": self.js.config.max_memory,
-                "max_storage": self.js.config.max_store,
-                "max_streams": -1,
-                "max_consumers": -1,
+                "max_memory": if acc.limits.max_memory >= 0 { acc.limits.max_memory } else { self.js.config.max_memory },
+                "max_storage": if acc.limits.max_store >= 0 { acc.limits.max_store } else { self.js.config.max_store },
+                "max_streams": acc.limits.max_streams,
+                "max_consumers": acc.limits.max_consumers,
                 "max_ack_pending": -1,
                 "memory_max_stream_bytes": -1,
                 "storage_max_stream_bytes": -1,
@@ -336,6 +336,18 @@ impl Api {
                         .into(),
                 });
             }
+        }
+        let max = acc.limits.max_consumers;
+        let exists = [
+            &name_in_subject,
+            &Some(config.durable_name.clone()),
+            &Some(config.name.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|n| !n.is_empty() && stream.consumer(n).is_some());
+        if max >= 0 && !exists && acc.consumer_count() as i64 >= max {
+            return Err(ApiError::max_consumers());
         }
         let consumer = stream.add_consumer(name_in_subject, config, &req.action)?;
         Ok(consumer.info(&stream))

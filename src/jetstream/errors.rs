@@ -117,6 +117,12 @@ impl ApiError {
     pub fn max_consumers() -> Self {
         Self::new(400, 10026, "maximum consumers limit reached")
     }
+    pub fn account_resources_exceeded() -> Self {
+        Self::new(400, 10002, "resource limits exceeded for account")
+    }
+    pub fn insufficient_resources() -> Self {
+        Self::new(503, 10023, "insufficient resources")
+    }
     pub fn maximum_streams() -> Self {
         Self::new(400, 10027, "maximum number of streams reached")
     }

@@ -57,6 +57,10 @@ struct StreamMeta {
 /// One account's JetStream: its streams.
 pub struct JsAccount {
     pub account: Arc<Account>,
+    /// The account's limits (`accounts { A { jetstream { … } } }`).
+    pub limits: crate::options::JsLimits,
+    js: std::sync::Weak<JetStream>,
+    me: std::sync::Weak<JsAccount>,
     dir: PathBuf,
     /// fsync after every write.
     sync_always: bool,
@@ -90,6 +94,9 @@ impl JsAccount {
             }
             return Err(ApiError::stream_name_exist());
         }
+        if self.limits.max_streams >= 0 && streams.len() as i64 >= self.limits.max_streams {
+            return Err(ApiError::maximum_streams());
+        }
         for other in streams.values() {
             let theirs = other.config().subjects;
             if config
@@ -109,6 +116,55 @@ impl JsAccount {
         Ok(stream)
     }
 
+    /// Bytes stored by this account's streams of one storage type.
+    pub fn usage(&self, storage: Storage) -> u64 {
+        self.streams()
+            .iter()
+            .filter(|s| s.config().storage == storage)
+            .map(|s| s.state().bytes)
+            .sum()
+    }
+
+    /// Consumers across this account's streams.
+    pub fn consumer_count(&self) -> usize {
+        self.streams().iter().map(|s| s.consumer_count()).sum()
+    }
+
+    /// Whether `bytes` more may be stored with `storage`: the account's
+    /// limit, then the server's.
+    pub fn check_quota(&self, storage: Storage, bytes: u64) -> Result<(), ApiError> {
+        let account_limit = match storage {
+            Storage::Memory => self.limits.max_memory,
+            Storage::File => self.limits.max_store,
+        };
+        if account_limit >= 0 && self.usage(storage) + bytes > account_limit as u64 {
+            return Err(ApiError::account_resources_exceeded());
+        }
+        if let Some(js) = self.js.upgrade() {
+            let server_limit = match storage {
+                Storage::Memory => js.config.max_memory,
+                Storage::File => js.config.max_store,
+            };
+            if server_limit >= 0 {
+                let used: u64 = js.accounts().iter().map(|a| a.usage(storage)).sum();
+                if used + bytes > server_limit as u64 {
+                    return Err(ApiError::insufficient_resources());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any limit needs checking on publish.
+    fn has_quota(&self) -> bool {
+        self.limits.max_memory >= 0
+            || self.limits.max_store >= 0
+            || self
+                .js
+                .upgrade()
+                .is_some_and(|js| js.config.max_memory >= 0 || js.config.max_store >= 0)
+    }
+
     fn open_stream(&self, config: StreamConfig, created: i64) -> anyhow::Result<Arc<Stream>> {
         let first = config.first_seq.max(1);
         let store: Box<dyn store::MsgStore> = match config.storage {
@@ -123,7 +179,11 @@ impl JsAccount {
             }
         };
         let dir = (config.storage == Storage::File).then(|| self.stream_dir(&config.name));
-        Ok(Stream::new(&self.account, config, created, store, dir))
+        let stream = Stream::new(&self.account, config, created, store, dir);
+        if self.has_quota() {
+            stream.set_quota(self.me.clone());
+        }
+        Ok(stream)
     }
 
     /// Applies an update; only what nats-server lets change may change.
@@ -258,12 +318,19 @@ impl JetStream {
     }
 
     /// Turns JetStream on for `account`, recovering its streams.
-    pub fn enable(self: &Arc<Self>, account: &Arc<Account>) -> anyhow::Result<Arc<JsAccount>> {
+    pub fn enable(
+        self: &Arc<Self>,
+        account: &Arc<Account>,
+        limits: crate::options::JsLimits,
+    ) -> anyhow::Result<Arc<JsAccount>> {
         if let Some(js) = self.accounts.read().get(&account.name) {
             return Ok(js.clone());
         }
-        let js = Arc::new(JsAccount {
+        let js = Arc::new_cyclic(|me| JsAccount {
             account: account.clone(),
+            limits,
+            js: Arc::downgrade(self),
+            me: me.clone(),
             dir: self.config.dir.join(&account.name),
             sync_always: self.config.sync_interval.is_none(),
             streams: RwLock::new(BTreeMap::new()),

@@ -48,6 +48,8 @@ pub struct Stream {
     consumers: parking_lot::RwLock<std::collections::BTreeMap<String, Arc<Consumer>>>,
     /// The stream's directory, for file storage.
     dir: Option<std::path::PathBuf>,
+    /// The account whose storage limits a publish must fit in (when it has any).
+    quota: parking_lot::RwLock<Option<Weak<super::JsAccount>>>,
 }
 
 struct Inner {
@@ -87,7 +89,13 @@ impl Stream {
             appended: tokio::sync::watch::channel(last).0,
             consumers: parking_lot::RwLock::new(std::collections::BTreeMap::new()),
             dir,
+            quota: parking_lot::RwLock::new(None),
         })
+    }
+
+    /// Makes publishes check `account`'s storage limits first.
+    pub(crate) fn set_quota(&self, account: Weak<super::JsAccount>) {
+        *self.quota.write() = Some(account);
     }
 
     pub fn consumer(&self, name: &str) -> Option<Arc<Consumer>> {
@@ -620,7 +628,17 @@ impl Stream {
 
     /// A captured publish: store it and answer the publisher.
     fn ingest(&self, msg: &Message<'_>, producer: &mut Producer) {
-        let result = self.store(msg);
+        // Limits are checked before the stream's lock is taken: counting
+        // usage looks at every stream of the account, this one included.
+        let quota = self.quota.read().as_ref().and_then(Weak::upgrade);
+        let result = match quota {
+            Some(acc) => {
+                let storage = self.inner.lock().config.storage;
+                let size = super::store::record_size(msg.subject.len(), 0, msg.payload.len());
+                acc.check_quota(storage, size).and_then(|()| self.store(msg))
+            }
+            None => self.store(msg),
+        };
         let Some(reply) = msg.reply else {
             if let Err(e) = result {
                 tracing::debug!(stream = %self.name, "JetStream: publish not stored: {}", e.description);
