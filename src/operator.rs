@@ -117,6 +117,25 @@ impl OperatorMode {
     }
 
     /// Sets up account `key` from its JWT (once), with its exports and imports.
+    /// The JetStream limits an account JWT grants; `None` when it has no
+    /// JetStream (no memory or disk storage).
+    pub fn jetstream_limits(&self, key: &str) -> Option<crate::options::JsLimits> {
+        let claims = self.claims.read();
+        let js = &claims.get(key)?.nats.limits.jetstream;
+        if !js.is_enabled() {
+            return None;
+        }
+        // In a JWT, 0 streams or consumers means no limit; 0 bytes of a
+        // storage kind means that kind is off.
+        let count = |n: i64| if n == 0 { -1 } else { n };
+        Some(crate::options::JsLimits {
+            max_memory: js.mem_storage,
+            max_store: js.disk_storage,
+            max_streams: count(js.streams),
+            max_consumers: count(js.consumer),
+        })
+    }
+
     pub fn ensure_account(&self, accounts: &Accounts, key: &str) -> Result<Arc<Account>, String> {
         self.ensure(accounts, key, &mut HashSet::new())
     }

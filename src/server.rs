@@ -205,7 +205,13 @@ impl Server {
                 .map(|a| a.name.clone())
                 .collect()
         };
+        let _ = self.jetstream.set(js.clone());
         for account in self.accounts.all() {
+            if self.operator.is_some() {
+                // Accounts from JWTs: their claims say whether they have JetStream.
+                self.jetstream_for_account(&account);
+                continue;
+            }
             if Arc::ptr_eq(&account, &self.accounts.system) {
                 continue;
             }
@@ -224,8 +230,29 @@ impl Server {
             js.install_api(&account, acc);
         }
         js.spawn_housekeeping();
-        let _ = self.jetstream.set(js);
         Ok(())
+    }
+
+    /// Gives an account from a JWT its JetStream (or the API's error, when its
+    /// claims have none) the first time it is seen.
+    pub(crate) fn jetstream_for_account(&self, account: &Arc<Account>) {
+        let (Some(js), Some(op)) = (self.jetstream.get(), &self.operator) else {
+            return;
+        };
+        if Arc::ptr_eq(account, &self.accounts.system) || js.has_api(&account.name) {
+            return;
+        }
+        let acc = match op.jetstream_limits(&account.name) {
+            Some(limits) => match js.enable(account, limits) {
+                Ok(acc) => Some(acc),
+                Err(e) => {
+                    tracing::error!("JetStream: account {}: {e:#}", account.name);
+                    None
+                }
+            },
+            None => None,
+        };
+        js.install_api(account, acc);
     }
 
     /// JetStream, when enabled.
@@ -292,6 +319,7 @@ impl Server {
         match &self.operator {
             Some(op) if connect.jwt.is_some() => {
                 let id = op.authenticate(&self.accounts, connect, nonce, transport)?;
+                self.jetstream_for_account(&id.account);
                 if let Some(max) = op.max_connections(&id.account.name) {
                     let name = &id.account.name;
                     // The connection being authenticated is still counted in `$G`.

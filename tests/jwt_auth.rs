@@ -450,3 +450,54 @@ async fn account_connection_limit() {
         "-ERR 'maximum account active connections exceeded'\r\n"
     );
 }
+
+#[tokio::test]
+async fn account_jwts_grant_jetstream_with_their_limits() {
+    let mut o = org();
+    o.account_claims.nats.limits.jetstream.mem_storage = -1;
+    o.account_claims.nats.limits.jetstream.disk_storage = 1024 * 1024;
+    o.account_claims.nats.limits.jetstream.streams = 1;
+    o.account_jwt = jwt::encode(&o.account_claims, &o.operator).unwrap();
+    // A second account whose JWT grants no JetStream.
+    let plain = KeyPair::new_account();
+    let plain_jwt = jwt::encode(&AccountClaims::new("PLAIN", plain.public_key()), &o.operator).unwrap();
+    let plain_user = KeyPair::new_user();
+    let plain_token = jwt::encode(&UserClaims::new("p", plain_user.public_key()), &plain).unwrap();
+    let plain_creds = jwt::format_creds(&plain_token, &plain_user.seed().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = o.options();
+    opts.resolver_preload.push((plain.public_key(), plain_jwt));
+    let server = common::start(Options {
+        jetstream: true,
+        store_dir: Some(dir.path().to_path_buf()),
+        ..opts
+    })
+    .await;
+    let url = common::url(&server);
+    let plain_client = connect_creds(&url, &plain_creds).await.unwrap();
+    let reply = plain_client.request("$JS.API.INFO", "".into()).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+    assert_eq!(v["error"]["err_code"], 10039, "{v}");
+    let (_, _, creds) = o.user(|_| {}, false);
+    let js = async_nats::jetstream::new(connect_creds(&url, &creds).await.unwrap());
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "ONE".into(),
+        subjects: vec!["one".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    js.publish("one", "x".into()).await.unwrap().await.unwrap();
+    let second = js
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "TWO".into(),
+            subjects: vec!["two".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        second.to_string().contains("maximum number of streams"),
+        "{second}"
+    );
+}

@@ -301,6 +301,8 @@ fn write_meta(dir: &Path, config: &StreamConfig, created: i64) -> std::io::Resul
 pub struct JetStream {
     pub config: JetStreamConfig,
     accounts: RwLock<BTreeMap<String, Arc<JsAccount>>>,
+    /// Accounts whose `$JS.API.>` handler is installed.
+    api_installed: parking_lot::Mutex<std::collections::HashSet<String>>,
 }
 
 impl JetStream {
@@ -314,6 +316,7 @@ impl JetStream {
         Ok(Arc::new(JetStream {
             config,
             accounts: RwLock::new(BTreeMap::new()),
+            api_installed: parking_lot::Mutex::new(std::collections::HashSet::new()),
         }))
     }
 
@@ -323,7 +326,10 @@ impl JetStream {
         account: &Arc<Account>,
         limits: crate::options::JsLimits,
     ) -> anyhow::Result<Arc<JsAccount>> {
-        if let Some(js) = self.accounts.read().get(&account.name) {
+        // Held while the account's streams are recovered, so two clients of a
+        // new account arriving together do not open its streams twice.
+        let mut accounts = self.accounts.write();
+        if let Some(js) = accounts.get(&account.name) {
             return Ok(js.clone());
         }
         let js = Arc::new_cyclic(|me| JsAccount {
@@ -338,7 +344,7 @@ impl JetStream {
             api_errors: Default::default(),
         });
         js.recover()?;
-        self.accounts.write().insert(account.name.clone(), js.clone());
+        accounts.insert(account.name.clone(), js.clone());
         Ok(js)
     }
 
@@ -353,9 +359,17 @@ impl JetStream {
     /// Installs the `$JS.API.>` handler in `account`; `js` is `None` when
     /// the account has no JetStream (it then gets nats-server's error).
     pub fn install_api(self: &Arc<Self>, account: &Arc<Account>, js: Option<Arc<JsAccount>>) {
+        if !self.api_installed.lock().insert(account.name.clone()) {
+            return;
+        }
         let api = Arc::new(api::Api::new(self.clone(), account, js));
         let sub = Subscription::new(Bytes::from_static(b"$JS.API.>"), None, Bytes::new(), api);
         let _ = account.sublist.insert(Arc::new(sub));
+    }
+
+    /// Whether `account` answers `$JS.API` already.
+    pub fn has_api(&self, account: &str) -> bool {
+        self.api_installed.lock().contains(account)
     }
 
     /// Expires old messages and syncs file stores, until the server stops.
