@@ -237,6 +237,25 @@ async fn jetstream_verbs_manage_streams_consumers_and_buckets() {
     assert!(run(&["kv", "get", "cfg", "color"]).await.contains("blue"));
     assert_eq!(run(&["kv", "ls", "cfg"]).await, "color\n");
     assert!(run(&["account", "info"]).await.contains("Streams: 2"));
+    let file = dir.path().join("report.bin");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    let mut put = junction(&url, &["object", "put", "files"]);
+    put.arg(&file);
+    let put = output(put).await;
+    assert!(
+        text(&put.stdout).contains("Stored files > report.bin: 300000 bytes"),
+        "{}",
+        text(&put.stderr)
+    );
+    assert!(run(&["object", "ls", "files"]).await.contains("report.bin"));
+    let back = dir.path().join("back.bin");
+    let mut got = junction(&url, &["object", "get", "files", "report.bin"]);
+    got.arg(format!("--output={}", back.display()));
+    let got = output(got).await;
+    assert!(got.status.success(), "{}", text(&got.stderr));
+    assert!(std::fs::read(&back).unwrap() == data, "object content differs");
+    run(&["object", "rm", "files", "report.bin"]).await;
     assert!(run(&["stream", "purge", "ORDERS"])
         .await
         .contains("Purged 1 messages"));

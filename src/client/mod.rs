@@ -51,6 +51,8 @@ pub enum ClientCommand {
     Consumer(js::ConsumerArgs),
     /// Use key-value buckets
     Kv(js::KvArgs),
+    /// Use object stores
+    Object(js::ObjectArgs),
     /// The connected account
     Account(js::AccountArgs),
     /// Measure the round trip to the server
@@ -69,6 +71,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Stream(args) => js::stream(args).await,
         ClientCommand::Consumer(args) => js::consumer(args).await,
         ClientCommand::Kv(args) => js::kv(args).await,
+        ClientCommand::Object(args) => js::object(args).await,
         ClientCommand::Account(args) => js::account(args).await,
         ClientCommand::Rtt(args) => js::rtt(args).await,
     }
