@@ -1180,3 +1180,125 @@ mod limits {
         assert_eq!(info["limits"]["max_storage"], 10 * 1024);
     }
 }
+
+mod mirrors_and_sources {
+    use super::*;
+
+    async fn wait_for_messages(js: &jetstream::Context, name: &str, n: u64) -> stream::Info {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut s = js.get_stream(name).await.unwrap();
+            let info = s.info().await.unwrap().clone();
+            if info.state.messages == n {
+                return info;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} has {} messages, not {n}",
+                info.state.messages
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_mirror_copies_with_its_sequences_and_a_source_with_a_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let server = start(dir.path()).await;
+            let js = context(&server).await;
+            let origin = js
+                .create_stream(stream::Config {
+                    name: "ORDERS".into(),
+                    subjects: vec!["orders.*".into()],
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            for i in 0..6 {
+                let region = if i % 2 == 0 { "eu" } else { "us" };
+                js.publish(format!("orders.{region}"), i.to_string().into())
+                    .await
+                    .unwrap()
+                    .await
+                    .unwrap();
+            }
+            // A gap in the origin is kept in the mirror.
+            origin.delete_message(3).await.unwrap();
+            let refused = js
+                .create_stream(stream::Config {
+                    name: "BAD".into(),
+                    subjects: vec!["bad".into()],
+                    mirror: Some(stream::Source {
+                        name: "ORDERS".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .await
+                .unwrap_err();
+            assert!(
+                refused.to_string().contains("10034")
+                    || refused.to_string().contains("can not contain subjects"),
+                "{refused}"
+            );
+            js.create_stream(stream::Config {
+                name: "MIRROR".into(),
+                mirror: Some(stream::Source {
+                    name: "ORDERS".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            js.create_stream(stream::Config {
+                name: "EU".into(),
+                sources: Some(vec![stream::Source {
+                    name: "ORDERS".into(),
+                    filter_subject: Some("orders.eu".into()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            let info = wait_for_messages(&js, "MIRROR", 5).await;
+            assert_eq!((info.state.first_sequence, info.state.last_sequence), (1, 6));
+            // orders.eu were sequences 1, 3 and 5; 3 was deleted.
+            wait_for_messages(&js, "EU", 2).await;
+            // New messages follow.
+            js.publish("orders.eu", "6".into()).await.unwrap().await.unwrap();
+            wait_for_messages(&js, "MIRROR", 6).await;
+            let eu = js.get_stream("EU").await.unwrap();
+            wait_for_messages(&js, "EU", 3).await;
+            let m = eu.get_raw_message(3).await.unwrap();
+            assert_eq!(&m.payload[..], b"6");
+            assert_eq!(
+                m.headers.get("Nats-Stream-Source").map(|v| v.as_str()),
+                Some("ORDERS 7")
+            );
+            let mirror = js.get_stream("MIRROR").await.unwrap();
+            assert!(mirror.get_raw_message(3).await.is_err());
+            assert_eq!(&mirror.get_raw_message(7).await.unwrap().payload[..], b"6");
+            server.server.shutdown();
+            tokio::time::timeout(Duration::from_secs(5), server.wait())
+                .await
+                .unwrap();
+        }
+        // After a restart nothing is copied twice, and copying goes on.
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        js.publish("orders.eu", "7".into()).await.unwrap().await.unwrap();
+        wait_for_messages(&js, "MIRROR", 7).await;
+        wait_for_messages(&js, "EU", 4).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_for_messages(&js, "EU", 4).await;
+        let mut eu = js.get_stream("EU").await.unwrap();
+        assert_eq!(
+            eu.info().await.unwrap().state.last_sequence,
+            4,
+            "a message was copied twice"
+        );
+    }
+}

@@ -163,9 +163,16 @@ impl StreamConfig {
         if let Some(e) = name_problem(&self.name) {
             return Err(e);
         }
+        let (mirror, sources) = super::source::parse(&self.mirror, &self.sources)?;
+        if mirror.is_some() {
+            if !self.subjects.is_empty() {
+                return Err(ApiError::mirror_with_subjects());
+            }
+            if !sources.is_empty() {
+                return Err(ApiError::mirror_with_sources());
+            }
+        }
         for (field, set) in [
-            ("mirror", self.mirror.is_some()),
-            ("sources", self.sources.is_some()),
             ("republish", self.republish.is_some()),
             ("subject_transform", self.subject_transform.is_some()),
         ] {
@@ -219,7 +226,8 @@ impl StreamConfig {
                 "discard new per subject requires discard new policy and max msgs per subject to be set",
             ));
         }
-        if self.subjects.is_empty() {
+        // A stream that only copies others listens on nothing by default.
+        if self.subjects.is_empty() && mirror.is_none() && sources.is_empty() {
             self.subjects.push(self.name.clone());
         }
         for s in &self.subjects {

@@ -117,6 +117,12 @@ impl ApiError {
     pub fn max_consumers() -> Self {
         Self::new(400, 10026, "maximum consumers limit reached")
     }
+    pub fn mirror_with_subjects() -> Self {
+        Self::new(400, 10034, "stream mirrors can not contain subjects")
+    }
+    pub fn mirror_with_sources() -> Self {
+        Self::new(400, 10031, "stream mirrors can not also contain other sources")
+    }
     pub fn account_resources_exceeded() -> Self {
         Self::new(400, 10002, "resource limits exceeded for account")
     }

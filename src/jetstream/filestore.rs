@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Kind 0 is a message, 1 erases the message `seq`, 2 erases everything
-//! below `seq`. A record reaches the kernel before the publisher is told it
+//! below `seq`, 3 moves the next sequence on to `seq` (a mirror skipping
+//! what its origin deleted). A record reaches the kernel before the publisher is told it
 //! was stored, so it survives the process being killed; `sync` (fsync) makes
 //! it survive a power loss. Opening a store replays the blocks in order; a
 //! record cut short or failing its checksum ends its block there (the block
@@ -37,6 +38,7 @@ const RECORD_MAX: usize = 128 * 1024 * 1024;
 const KIND_MSG: u8 = 0;
 const KIND_ERASE: u8 = 1;
 const KIND_PURGE: u8 = 2;
+const KIND_SKIP: u8 = 3;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Location {
@@ -205,6 +207,7 @@ impl FileStore {
                             }
                             self.index.skip_to(rec.seq);
                         }
+                        KIND_SKIP => self.index.skip_to(rec.seq),
                         other => {
                             return Err(StoreError::Corrupt(format!(
                                 "{}: unknown record kind {other}",
@@ -407,6 +410,18 @@ impl MsgStore for FileStore {
         self.index.skip_to(seq);
         self.drop_empty_front();
         Ok(gone.len() as u64)
+    }
+
+    fn skip_to(&mut self, seq: u64) -> Result<()> {
+        if seq <= self.index.last_seq + 1 {
+            return Ok(());
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        encode(&mut scratch, KIND_SKIP, seq, 0, b"", b"", b"");
+        self.scratch = scratch;
+        self.write_record(self.index.last_seq + 1)?;
+        self.index.skip_to(seq);
+        Ok(())
     }
 
     fn state(&self) -> StoreState {

@@ -13,6 +13,7 @@ pub mod consumer;
 pub mod errors;
 pub mod filestore;
 pub mod headers;
+pub mod source;
 pub mod store;
 pub mod stream;
 
@@ -112,8 +113,17 @@ impl JsAccount {
             .open_stream(config, created)
             .map_err(ApiError::stream_create)?;
         stream.capture();
+        self.follow_origins(&stream);
         streams.insert(stream.name.clone(), stream.clone());
         Ok(stream)
+    }
+
+    /// Starts copying from a stream's mirror or sources, if it has any.
+    fn follow_origins(&self, stream: &Arc<Stream>) {
+        let config = stream.config();
+        if config.mirror.is_some() || config.sources.is_some() {
+            source::spawn(stream, self.me.clone());
+        }
     }
 
     /// Bytes stored by this account's streams of one storage type.
@@ -194,6 +204,11 @@ impl JsAccount {
             return Err(ApiError::stream_not_found());
         };
         let old = stream.config();
+        if old.mirror != config.mirror {
+            return Err(ApiError::stream_update(
+                "stream mirror configuration can not be updated",
+            ));
+        }
         if old.storage != config.storage {
             return Err(ApiError::stream_update(
                 "stream configuration update can not change storage type",
@@ -234,7 +249,11 @@ impl JsAccount {
             write_meta(&self.stream_dir(&config.name), &config, stream.created())
                 .map_err(ApiError::stream_update)?;
         }
+        let newly_sourced = old.sources.is_none() && config.sources.is_some();
         stream.update(config);
+        if newly_sourced {
+            self.follow_origins(&stream);
+        }
         Ok(stream)
     }
 
@@ -274,6 +293,7 @@ impl JsAccount {
                 .with_context(|| format!("recovering stream {name}"))?;
             stream.capture();
             stream.recover_consumers();
+            self.follow_origins(&stream);
             let state = stream.state();
             tracing::info!(
                 "  Restored {} messages for stream '{} > {}'",

@@ -234,6 +234,8 @@ pub trait MsgStore: Send {
     /// Removes every message below `seq`; returns how many went. With
     /// `seq` past the last, the next message gets sequence `seq`.
     fn purge_below(&mut self, seq: u64) -> Result<u64>;
+    /// Makes `seq` the next sequence without removing anything (mirrors).
+    fn skip_to(&mut self, seq: u64) -> Result<()>;
     fn state(&self) -> StoreState;
     /// The bookkeeping, for lookups by subject and time.
     fn index(&self) -> IndexView<'_>;
@@ -378,6 +380,11 @@ impl MsgStore for MemoryStore {
         }
         self.index.skip_to(seq);
         Ok(gone.len() as u64)
+    }
+
+    fn skip_to(&mut self, seq: u64) -> Result<()> {
+        self.index.skip_to(seq);
+        Ok(())
     }
 
     fn state(&self) -> StoreState {
