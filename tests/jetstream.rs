@@ -1183,6 +1183,7 @@ mod limits {
 
 mod mirrors_and_sources {
     use super::*;
+    use futures::StreamExt;
 
     async fn wait_for_messages(js: &jetstream::Context, name: &str, n: u64) -> stream::Info {
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -1199,6 +1200,60 @@ mod mirrors_and_sources {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn subject_transform_and_republish() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let client = js.client();
+        let mut copies = client.subscribe("copy.>").await.unwrap();
+        client.flush().await.unwrap();
+        let reply = client
+            .request(
+                "$JS.API.STREAM.CREATE.T",
+                serde_json::json!({
+                    "name": "T",
+                    "subjects": ["in.*"],
+                    "subject_transform": {"src": "in.*", "dest": "stored.$1"},
+                    "republish": {"src": ">", "dest": "copy.>"},
+                })
+                .to_string()
+                .into(),
+            )
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+        assert!(v.get("error").is_none(), "{v}");
+        let ack = js.publish("in.a", "hello".into()).await.unwrap().await.unwrap();
+        let stream = js.get_stream("T").await.unwrap();
+        let m = stream.get_raw_message(ack.sequence).await.unwrap();
+        assert_eq!(m.subject.as_str(), "stored.a");
+        let copy = tokio::time::timeout(Duration::from_secs(5), copies.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(copy.subject.as_str(), "copy.stored.a");
+        assert_eq!(&copy.payload[..], b"hello");
+        let h = copy.headers.unwrap();
+        assert_eq!(h.get("Nats-Stream").map(|v| v.as_str()), Some("T"));
+        assert_eq!(h.get("Nats-Sequence").map(|v| v.as_str()), Some("1"));
+        // Republishing into the stream's own subjects would loop.
+        let reply = client
+            .request(
+                "$JS.API.STREAM.CREATE.L",
+                serde_json::json!({"name": "L", "subjects": ["l.>"], "republish": {"src": ">", "dest": "l.again.>"}})
+                    .to_string()
+                    .into(),
+            )
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+        assert!(
+            v["error"]["description"].as_str().unwrap().contains("cycle"),
+            "{v}"
+        );
     }
 
     #[tokio::test]

@@ -172,16 +172,17 @@ impl StreamConfig {
                 return Err(ApiError::mirror_with_sources());
             }
         }
-        for (field, set) in [
-            ("republish", self.republish.is_some()),
-            ("subject_transform", self.subject_transform.is_some()),
-        ] {
-            if set {
-                return Err(ApiError::stream_invalid_config(format!(
-                    "{field} is not supported by this server yet"
-                )));
+        let (transform, republish) = self.transforms()?;
+        if let (Some((republish, _)), false) = (&republish, self.subjects.is_empty()) {
+            // Republishing into the stream's own subjects would loop.
+            let dest = republish.apply(&self.subjects[0]).unwrap_or_default();
+            if self.subjects.iter().any(|s| overlaps(s, &dest)) {
+                return Err(ApiError::stream_invalid_config(
+                    "stream configuration for republish destination forms a cycle",
+                ));
             }
         }
+        let _ = transform;
         if self.num_replicas > 1 {
             return Err(ApiError::replicas_not_supported());
         }
@@ -253,6 +254,38 @@ impl StreamConfig {
             self.consumer_limits = serde_json::json!({});
         }
         Ok(self)
+    }
+}
+
+impl StreamConfig {
+    /// The compiled `subject_transform` and `republish` (with `headers_only`).
+    #[allow(clippy::type_complexity)]
+    pub fn transforms(
+        &self,
+    ) -> Result<
+        (
+            Option<super::transform::Transform>,
+            Option<(super::transform::Transform, bool)>,
+        ),
+        ApiError,
+    > {
+        use super::transform::{RepublishConfig, Transform, TransformConfig};
+        let invalid = |e: serde_json::Error| ApiError::stream_invalid_config(e);
+        let transform = match &self.subject_transform {
+            Some(v) if !v.is_null() => {
+                let t: TransformConfig = serde_json::from_value(v.clone()).map_err(invalid)?;
+                Some(Transform::new(&t.src, &t.dest)?)
+            }
+            _ => None,
+        };
+        let republish = match &self.republish {
+            Some(v) if !v.is_null() => {
+                let r: RepublishConfig = serde_json::from_value(v.clone()).map_err(invalid)?;
+                Some((Transform::new(&r.src, &r.dest)?, r.headers_only))
+            }
+            _ => None,
+        };
+        Ok((transform, republish))
     }
 }
 

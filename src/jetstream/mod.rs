@@ -16,6 +16,7 @@ pub mod headers;
 pub mod source;
 pub mod store;
 pub mod stream;
+pub mod transform;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

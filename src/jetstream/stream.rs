@@ -591,6 +591,19 @@ impl Stream {
 
     /// Stores one captured publish; `Ok((seq, duplicate))` or why not.
     fn store(&self, msg: &Message<'_>) -> Result<(u64, bool), Refusal> {
+        let (transform, _) = self.inner.lock().config.transforms().unwrap_or((None, None));
+        let transformed = transform.and_then(|t| t.apply(&String::from_utf8_lossy(msg.subject)));
+        let stored_msg;
+        let msg = match &transformed {
+            Some(subject) => {
+                stored_msg = Message {
+                    subject: subject.as_bytes(),
+                    ..*msg
+                };
+                &stored_msg
+            }
+            None => msg,
+        };
         let (hdrs, body) = match msg.header_len {
             Some(h) => msg.payload.split_at(h),
             None => (&[][..], msg.payload),
@@ -702,6 +715,9 @@ impl Stream {
             }
             None => self.store(msg),
         };
+        if let Ok((seq, false)) = result {
+            self.republish(seq, producer);
+        }
         let Some(reply) = msg.reply else {
             if let Err(e) = result {
                 tracing::debug!(stream = %self.name, "JetStream: publish not stored: {}", e.description);
@@ -720,6 +736,45 @@ impl Stream {
             let payload = serde_json::to_vec(&body).unwrap_or_default();
             crate::router::publish_internal_with(&account, reply, &payload, producer);
         }
+    }
+
+    /// `republish`: sends a stored message on to its destination subject,
+    /// with where it came from in headers.
+    fn republish(&self, seq: u64, producer: &mut Producer) {
+        let (republish, headers_only) = match self.inner.lock().config.transforms() {
+            Ok((_, Some(r))) => r,
+            _ => return,
+        };
+        let Ok(Some(m)) = self.get(seq) else { return };
+        let subject = String::from_utf8_lossy(&m.subject).into_owned();
+        let Some(dest) = republish.apply(&subject) else {
+            return;
+        };
+        let Some(account) = self.account.upgrade() else {
+            return;
+        };
+        let mut pairs = vec![
+            ("Nats-Stream", self.name.clone()),
+            ("Nats-Subject", subject),
+            ("Nats-Sequence", seq.to_string()),
+            ("Nats-Last-Sequence", seq.saturating_sub(1).to_string()),
+        ];
+        if headers_only {
+            pairs.push(("Nats-Msg-Size", m.payload.len().to_string()));
+        }
+        let own = std::str::from_utf8(&m.headers).unwrap_or_default();
+        let extra: Vec<(String, String)> = own
+            .split("\r\n")
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+            .collect();
+        for (k, v) in &extra {
+            pairs.push((k.as_str(), v.clone()));
+        }
+        let block = headers::block(&pairs);
+        let payload: &[u8] = if headers_only { b"" } else { &m.payload };
+        crate::router::publish_full(&account, dest.as_bytes(), None, &block, payload, producer);
     }
 
     pub fn retention(&self) -> Retention {
