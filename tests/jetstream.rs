@@ -289,6 +289,15 @@ async fn get_direct_get_purge_delete_and_names() {
     assert!(stream.direct_get(99).await.is_err());
     assert!(stream.delete_message(2).await.unwrap());
     assert!(stream.get_raw_message(2).await.is_err());
+    let detail: serde_json::Value = js
+        .request(
+            "STREAM.INFO.KVLIKE",
+            &serde_json::json!({"deleted_details": true}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(detail["state"]["deleted"], serde_json::json!([2]));
+    assert_eq!(detail["state"]["num_deleted"], 1);
     let info = stream.info().await.unwrap();
     assert_eq!(info.state.messages, 3);
     let purged = stream.purge().filter("k.a").await.unwrap();

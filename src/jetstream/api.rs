@@ -191,8 +191,15 @@ impl Api {
     fn stream_info(&self, acc: &JsAccount, name: &str, body: &[u8]) -> Reply {
         let req: InfoRequest = parse(body)?;
         let stream = acc.stream(name).ok_or_else(ApiError::stream_not_found)?;
-        let _ = (req.deleted_details, req.offset);
-        Ok(info(&stream, req.subjects_filter.as_deref()))
+        let _ = req.offset;
+        let mut v = info(&stream, req.subjects_filter.as_deref());
+        if req.deleted_details {
+            let deleted = stream.deleted();
+            if !deleted.is_empty() {
+                v["state"]["deleted"] = json!(deleted);
+            }
+        }
+        Ok(v)
     }
 
     fn matching_streams(acc: &JsAccount, subject: Option<&str>) -> Vec<Arc<Stream>> {

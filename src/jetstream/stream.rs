@@ -585,6 +585,30 @@ impl Stream {
             .collect()
     }
 
+    /// Sequences between the first and the last that are gone
+    /// (`deleted_details`), at most `DELETED_DETAILS_MAX` of them.
+    pub fn deleted(&self) -> Vec<u64> {
+        const DELETED_DETAILS_MAX: usize = 100_000;
+        let inner = self.inner.lock();
+        let state = inner.store.state();
+        let index = inner.store.index();
+        let mut out = Vec::new();
+        let mut expect = state.first_seq;
+        let mut at = state.first_seq;
+        while let Some(seq) = index.finder.next_matching(at, &mut |_| true) {
+            while expect < seq && out.len() < DELETED_DETAILS_MAX {
+                out.push(expect);
+                expect += 1;
+            }
+            expect = seq + 1;
+            at = seq + 1;
+            if out.len() >= DELETED_DETAILS_MAX {
+                break;
+            }
+        }
+        out
+    }
+
     pub fn num_subjects(&self) -> usize {
         self.inner.lock().store.index().num_subjects
     }
