@@ -65,7 +65,19 @@ pub struct FileStore {
     sync_always: bool,
     /// Blocks closed since the last periodic sync.
     unsynced: Vec<File>,
+    /// The last chunk read ahead.
+    cache: std::cell::RefCell<Option<ReadCache>>,
 }
+
+/// A chunk of a block read ahead for the records that follow.
+struct ReadCache {
+    block: u64,
+    start: u64,
+    data: Bytes,
+}
+
+/// How much a read of one record takes in of what follows it.
+const READ_AHEAD: u64 = 256 * 1024;
 
 fn block_path(dir: &Path, first: u64) -> PathBuf {
     dir.join(format!("{first:020}.blk"))
@@ -161,6 +173,7 @@ impl FileStore {
             scratch: Vec::new(),
             sync_always: false,
             unsynced: Vec::new(),
+            cache: std::cell::RefCell::new(None),
         };
         for first in firsts {
             store.replay(first)?;
@@ -312,6 +325,37 @@ impl FileStore {
         Ok((first, offset))
     }
 
+    /// The bytes of one record. Reads go ahead by `READ_AHEAD` and keep what
+    /// they read, so a consumer walking a block makes one read per chunk
+    /// rather than one per message; records never change once written.
+    fn read_record(&self, loc: Location, block: &Block) -> Result<Bytes> {
+        let len = loc.len as u64;
+        let mut cache = self.cache.borrow_mut();
+        if let Some(c) = cache.as_ref() {
+            if c.block == loc.block
+                && loc.offset >= c.start
+                && loc.offset + len <= c.start + c.data.len() as u64
+            {
+                let at = (loc.offset - c.start) as usize;
+                return Ok(c.data.slice(at..at + len as usize));
+            }
+        }
+        let want = len
+            .max(READ_AHEAD)
+            .min(block.size.saturating_sub(loc.offset))
+            .max(len);
+        let mut buf = vec![0u8; want as usize];
+        block.file.read_exact_at(&mut buf, loc.offset)?;
+        let data = Bytes::from(buf);
+        let record = data.slice(..len as usize);
+        *cache = Some(ReadCache {
+            block: loc.block,
+            start: loc.offset,
+            data,
+        });
+        Ok(record)
+    }
+
     fn drop_empty_front(&mut self) {
         while self.blocks.len() > 1 {
             let Some((&first, block)) = self.blocks.first_key_value() else {
@@ -364,9 +408,7 @@ impl MsgStore for FileStore {
         let Some(block) = self.blocks.get(&loc.block) else {
             return Ok(None);
         };
-        let mut buf = vec![0u8; loc.len as usize];
-        block.file.read_exact_at(&mut buf, loc.offset)?;
-        let buf = Bytes::from(buf);
+        let buf = self.read_record(loc, block)?;
         match decode(&buf) {
             Ok(Some((rec, _))) if rec.seq == seq && rec.kind == KIND_MSG => {
                 let (s, h) = (rec.subject.len(), rec.headers.len());
@@ -538,6 +580,24 @@ mod tests {
         let s = FileStore::open(dir.path(), 1).unwrap();
         assert_eq!(s.state().msgs, 2);
         assert!(s.get(3).unwrap().is_none());
+    }
+
+    #[test]
+    fn reads_ahead_across_chunks_and_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = FileStore::open(dir.path(), 1).unwrap();
+        for i in 0..2000u32 {
+            s.append(b"r", b"", format!("{i:0>300}").as_bytes(), 0).unwrap();
+        }
+        for i in 0..2000u64 {
+            let m = s.get(i + 1).unwrap().unwrap();
+            assert_eq!(m.payload, format!("{i:0>300}").as_bytes());
+            if i % 500 == 0 {
+                // Written after the chunk now cached was read.
+                let seq = s.append(b"r", b"", b"late", 0).unwrap();
+                assert_eq!(&s.get(seq).unwrap().unwrap().payload[..], b"late");
+            }
+        }
     }
 
     #[test]
