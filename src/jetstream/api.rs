@@ -443,13 +443,7 @@ impl Api {
                     ("Nats-Time-Stamp", rfc3339(m.time)),
                 ];
                 // The message's own headers follow the server's.
-                let own = std::str::from_utf8(&m.headers).unwrap_or_default();
-                let extra: Vec<(String, String)> = own
-                    .split("\r\n")
-                    .skip(1)
-                    .filter_map(|l| l.split_once(':'))
-                    .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-                    .collect();
+                let extra = headers::pairs(&m.headers);
                 let mut pairs: Vec<(&str, String)> = std::mem::take(&mut h);
                 for (k, v) in &extra {
                     pairs.push((k.as_str(), v.clone()));

@@ -12,6 +12,17 @@ pub fn get<'a>(block: &'a [u8], key: &str) -> Option<&'a str> {
     })
 }
 
+/// The `Key: value` pairs of a header block, in order.
+pub fn pairs(block: &[u8]) -> Vec<(String, String)> {
+    std::str::from_utf8(block)
+        .unwrap_or_default()
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
 /// A header block with a status line and `headers`.
 pub fn status(code: u16, description: &str, headers: &[(&str, String)]) -> Vec<u8> {
     let mut out = format!("NATS/1.0 {code}");

@@ -99,16 +99,7 @@ impl JsAccount {
         if self.limits.max_streams >= 0 && streams.len() as i64 >= self.limits.max_streams {
             return Err(ApiError::maximum_streams());
         }
-        for other in streams.values() {
-            let theirs = other.config().subjects;
-            if config
-                .subjects
-                .iter()
-                .any(|s| theirs.iter().any(|t| config::overlaps(s, t)))
-            {
-                return Err(ApiError::subject_overlap());
-            }
-        }
+        check_overlap(&streams, &config)?;
         let created = stream::now_nanos();
         let stream = self
             .open_stream(config, created)
@@ -235,16 +226,7 @@ impl JsAccount {
                 "stream configuration update can not cancel deny purge",
             ));
         }
-        for other in streams.values().filter(|s| s.name != config.name) {
-            let theirs = other.config().subjects;
-            if config
-                .subjects
-                .iter()
-                .any(|s| theirs.iter().any(|t| config::overlaps(s, t)))
-            {
-                return Err(ApiError::subject_overlap());
-            }
-        }
+        check_overlap(&streams, &config)?;
         drop(streams);
         if config.storage == Storage::File {
             write_meta(&self.stream_dir(&config.name), &config, stream.created())
@@ -306,6 +288,22 @@ impl JsAccount {
         }
         Ok(())
     }
+}
+
+/// Refuses subjects that overlap another stream's (`config`'s own stream
+/// does not count, for an update).
+fn check_overlap(streams: &BTreeMap<String, Arc<Stream>>, config: &StreamConfig) -> Result<(), ApiError> {
+    for other in streams.values().filter(|s| s.name != config.name) {
+        let theirs = other.config().subjects;
+        if config
+            .subjects
+            .iter()
+            .any(|s| theirs.iter().any(|t| config::overlaps(s, t)))
+        {
+            return Err(ApiError::subject_overlap());
+        }
+    }
+    Ok(())
 }
 
 fn write_meta(dir: &Path, config: &StreamConfig, created: i64) -> std::io::Result<()> {

@@ -786,13 +786,7 @@ impl Stream {
         if headers_only {
             pairs.push(("Nats-Msg-Size", m.payload.len().to_string()));
         }
-        let own = std::str::from_utf8(&m.headers).unwrap_or_default();
-        let extra: Vec<(String, String)> = own
-            .split("\r\n")
-            .skip(1)
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-            .collect();
+        let extra = headers::pairs(&m.headers);
         for (k, v) in &extra {
             pairs.push((k.as_str(), v.clone()));
         }
