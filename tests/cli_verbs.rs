@@ -268,3 +268,39 @@ async fn jetstream_verbs_manage_streams_consumers_and_buckets() {
         text(&missing.stderr)
     );
 }
+
+#[tokio::test]
+async fn bench_js_publishes_with_acks_and_consumes_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(junction::Options {
+        jetstream: true,
+        store_dir: Some(dir.path().to_path_buf()),
+        ..junction::Options::default()
+    })
+    .await;
+    let conn = ConnArgs {
+        server: Some(common::url(&server)),
+        ..Default::default()
+    };
+    for (memory, window) in [(false, 64), (true, 1)] {
+        let r = junction::client::jsbench::bench_jetstream(
+            &conn,
+            &junction::client::jsbench::JsConfig {
+                subject: "bench.js".into(),
+                msgs: 2000,
+                size: 64,
+                memory,
+                window,
+                batch: 100,
+                max_time: Duration::from_secs(60),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((r.pub_msgs, r.sub_msgs), (Some(2000), Some(2000)));
+        assert!(r.pub_msgs_per_sec.unwrap() > 0.0 && r.sub_msgs_per_sec.unwrap() > 0.0);
+    }
+    // The bench stream is gone afterwards.
+    let js = async_nats::jetstream::new(async_nats::connect(common::url(&server)).await.unwrap());
+    assert!(js.get_stream("JUNCTION_BENCH").await.is_err());
+}

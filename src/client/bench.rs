@@ -45,6 +45,18 @@ pub struct BenchArgs {
     /// Measure request/reply latency instead of throughput
     #[arg(long)]
     pub request: bool,
+    /// Measure JetStream: publish with PubAcks, then consume with a pull consumer
+    #[arg(long)]
+    pub js: bool,
+    /// JetStream: store in memory instead of files
+    #[arg(long)]
+    pub memory: bool,
+    /// JetStream: PubAcks awaited at most at once (1 publishes synchronously)
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub window: usize,
+    /// JetStream: messages fetched per pull request
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub fetch: usize,
     /// Open this many idle connections and hold them
     #[arg(long, value_name = "N")]
     pub idle_conns: Option<usize>,
@@ -176,7 +188,18 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let result = if args.request {
+    let result = if args.js {
+        let cfg = super::jsbench::JsConfig {
+            subject: args.subject,
+            msgs: args.msgs,
+            size: args.size,
+            memory: args.memory,
+            window: args.window,
+            batch: args.fetch.max(1),
+            max_time: args.max_time,
+        };
+        super::jsbench::bench_jetstream(&args.conn, &cfg).await?
+    } else if args.request {
         let cfg = LatencyConfig {
             subject: args.subject,
             msgs: args.msgs,
@@ -451,7 +474,25 @@ fn print_json(result: &BenchResult) -> Result<()> {
 
 fn print_human(r: &BenchResult) -> Result<()> {
     let mut text = String::new();
-    if r.mode == "request" {
+    if r.mode == "jetstream" {
+        text.push_str(&format!(
+            "JetStream: {} msgs of {} B on {:?}, published with PubAcks, consumed by a pull consumer with acks\n",
+            thousands(r.msgs),
+            r.size,
+            r.subject
+        ));
+        for (name, mps, mbs, secs) in [
+            ("Publish", r.pub_msgs_per_sec, r.pub_mb_per_sec, r.pub_secs),
+            ("Consume", r.sub_msgs_per_sec, r.sub_mb_per_sec, r.sub_secs),
+        ] {
+            text.push_str(&format!(
+                "  {name} stats: {} msgs/sec ~ {:.2} MB/sec (in {:?})\n",
+                thousands(mps.unwrap_or_default() as u64),
+                mbs.unwrap_or_default(),
+                Duration::from_secs_f64(secs.unwrap_or_default())
+            ));
+        }
+    } else if r.mode == "request" {
         text.push_str(&format!(
             "Request/reply latency: {} requests of {} B on {:?}, one replier\n",
             thousands(r.msgs),

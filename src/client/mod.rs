@@ -11,6 +11,7 @@ use anyhow::Result;
 pub mod bench;
 pub mod connect;
 pub mod js;
+pub mod jsbench;
 mod loadgen;
 pub mod publish;
 pub mod reply;
