@@ -982,6 +982,51 @@ mod key_value {
     }
 }
 
+mod key_value_more {
+    use super::*;
+    use async_nats::jetstream::kv;
+    use futures::StreamExt;
+
+    #[tokio::test]
+    async fn ttl_expires_values_and_updates_only_watch_skips_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let kv = js
+            .create_key_value(kv::Config {
+                bucket: "short".into(),
+                max_age: Duration::from_secs(1),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        kv.put("k", "v".into()).await.unwrap();
+        let mut updates = kv.watch_with_history("k").await.unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(5), updates.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(&first.value[..], b"v");
+        let mut only_new = kv.watch("k").await.unwrap();
+        kv.put("k", "w".into()).await.unwrap();
+        let next = tokio::time::timeout(Duration::from_secs(5), only_new.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            &next.value[..],
+            b"w",
+            "a watch without history sees only the new value"
+        );
+        assert_eq!(kv.get("k").await.unwrap().unwrap(), "w");
+        // Past the bucket's TTL (checked every second), the value is gone.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(kv.get("k").await.unwrap().is_none());
+    }
+}
+
 mod object_store {
     use super::*;
     use async_nats::jetstream::object_store;
