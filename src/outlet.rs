@@ -386,6 +386,8 @@ pub struct Producer {
     round: u64,
     touched: Vec<Arc<Outlet>>,
     behind: bool,
+    /// This round marked an outlet.
+    touched_any: bool,
 }
 
 static ROUNDS: AtomicU64 = AtomicU64::new(1);
@@ -396,6 +398,7 @@ impl Default for Producer {
             round: ROUNDS.fetch_add(1, Ordering::Relaxed),
             touched: Vec::new(),
             behind: false,
+            touched_any: false,
         }
     }
 }
@@ -407,6 +410,7 @@ impl Producer {
             self.behind = true;
         }
         // Once per round; a race with another producer only adds a duplicate.
+        self.touched_any = true;
         if outlet.mark.swap(self.round, Ordering::Relaxed) != self.round {
             self.touched.push(outlet.clone());
         }
@@ -445,7 +449,12 @@ impl Producer {
 
     fn next_round(&mut self) {
         self.behind = false;
-        self.round = ROUNDS.fetch_add(1, Ordering::Relaxed);
+        // A round that touched nothing left no marks: it can be reused, and
+        // an idle read costs no shared counter.
+        if self.touched_any {
+            self.touched_any = false;
+            self.round = ROUNDS.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

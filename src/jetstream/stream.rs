@@ -17,6 +17,7 @@ use super::consumer::{Consumer, ConsumerConfig};
 use super::errors::ApiError;
 use super::headers;
 use super::store::{MsgStore, StoreState, StoredMsg};
+use super::transform::Transform;
 use crate::account::Account;
 use crate::outlet::Producer;
 use crate::subscription::{Message, Subscriber, Subscription};
@@ -62,6 +63,16 @@ struct Inner {
     msg_ids: HashMap<String, u64>,
     msg_id_order: VecDeque<(i64, String)>,
     last_msg_id: Option<String>,
+    /// `subject_transform` and `republish`, compiled once per configuration
+    /// rather than on every publish.
+    transform: Option<Transform>,
+    republish: Option<Arc<(Transform, bool)>>,
+}
+
+/// The compiled transforms of a configuration (already checked by `normalize`).
+fn compile(config: &StreamConfig) -> (Option<Transform>, Option<Arc<(Transform, bool)>>) {
+    let (transform, republish) = config.transforms().unwrap_or((None, None));
+    (transform, republish.map(Arc::new))
 }
 
 /// Why a publish was not stored, and what the publisher is told.
@@ -79,13 +90,18 @@ impl Stream {
         Arc::new(Stream {
             name: config.name.clone(),
             account: Arc::downgrade(account),
-            inner: Mutex::new(Inner {
-                config,
-                created,
-                store,
-                msg_ids: HashMap::new(),
-                msg_id_order: VecDeque::new(),
-                last_msg_id: None,
+            inner: Mutex::new({
+                let (transform, republish) = compile(&config);
+                Inner {
+                    config,
+                    created,
+                    store,
+                    msg_ids: HashMap::new(),
+                    msg_id_order: VecDeque::new(),
+                    last_msg_id: None,
+                    transform,
+                    republish,
+                }
             }),
             subs: Mutex::new(Vec::new()),
             appended: tokio::sync::watch::channel(last).0,
@@ -437,6 +453,7 @@ impl Stream {
         let resubscribe = {
             let mut inner = self.inner.lock();
             let changed = inner.config.subjects != config.subjects;
+            (inner.transform, inner.republish) = compile(&config);
             inner.config = config;
             inner.enforce_limits(now_nanos());
             changed
@@ -615,8 +632,12 @@ impl Stream {
 
     /// Stores one captured publish; `Ok((seq, duplicate))` or why not.
     fn store(&self, msg: &Message<'_>) -> Result<(u64, bool), Refusal> {
-        let (transform, _) = self.inner.lock().config.transforms().unwrap_or((None, None));
-        let transformed = transform.and_then(|t| t.apply(&String::from_utf8_lossy(msg.subject)));
+        let now = now_nanos();
+        let mut inner = self.inner.lock();
+        let transformed = inner
+            .transform
+            .as_ref()
+            .and_then(|t| t.apply(&String::from_utf8_lossy(msg.subject)));
         let stored_msg;
         let msg = match &transformed {
             Some(subject) => {
@@ -632,8 +653,6 @@ impl Stream {
             Some(h) => msg.payload.split_at(h),
             None => (&[][..], msg.payload),
         };
-        let now = now_nanos();
-        let mut inner = self.inner.lock();
         let cfg = &inner.config;
         if cfg.sealed {
             return Err(ApiError::sealed());
@@ -739,8 +758,12 @@ impl Stream {
             }
             None => self.store(msg),
         };
-        if let Ok((seq, false)) = result {
-            self.republish(seq, producer);
+        let (no_ack, republish) = {
+            let inner = self.inner.lock();
+            (inner.config.no_ack, inner.republish.clone())
+        };
+        if let (Ok((seq, false)), Some(republish)) = (&result, republish) {
+            self.republish(*seq, &republish, producer);
         }
         let Some(reply) = msg.reply else {
             if let Err(e) = result {
@@ -748,7 +771,7 @@ impl Stream {
             }
             return;
         };
-        if self.inner.lock().config.no_ack {
+        if no_ack {
             return;
         }
         let body = match result {
@@ -764,11 +787,8 @@ impl Stream {
 
     /// `republish`: sends a stored message on to its destination subject,
     /// with where it came from in headers.
-    fn republish(&self, seq: u64, producer: &mut Producer) {
-        let (republish, headers_only) = match self.inner.lock().config.transforms() {
-            Ok((_, Some(r))) => r,
-            _ => return,
-        };
+    fn republish(&self, seq: u64, to: &(Transform, bool), producer: &mut Producer) {
+        let (republish, headers_only) = (&to.0, to.1);
         let Ok(Some(m)) = self.get(seq) else { return };
         let subject = String::from_utf8_lossy(&m.subject).into_owned();
         let Some(dest) = republish.apply(&subject) else {

@@ -158,6 +158,19 @@ pub(crate) fn js_totals(js: &crate::jetstream::JetStream) -> JsTotals {
     t
 }
 
+/// JetStream's usage, as `/varz`'s `jetstream.stats` and the top of `/jsz` show it.
+pub(crate) fn js_stats(t: &JsTotals) -> Value {
+    json!({
+        "memory": t.memory,
+        "storage": t.storage,
+        "reserved_memory": 0,
+        "reserved_storage": 0,
+        "accounts": t.accounts,
+        "ha_assets": 0,
+        "api": {"total": t.api_total, "errors": t.api_errors},
+    })
+}
+
 /// The `config` object of `/jsz` and of `/varz`'s `jetstream`.
 pub(crate) fn js_config(js: &crate::jetstream::JetStream) -> Value {
     let c = &js.config;
@@ -201,22 +214,15 @@ pub async fn jsz(
         })));
     };
     let t = js_totals(js);
-    let mut v = json!({
-        "server_id": server.id,
-        "now": now(),
-        "config": js_config(js),
-        "memory": t.memory,
-        "storage": t.storage,
-        "reserved_memory": 0,
-        "reserved_storage": 0,
-        "accounts": t.accounts,
-        "ha_assets": 0,
-        "api": {"total": t.api_total, "errors": t.api_errors},
-        "streams": t.streams,
-        "consumers": t.consumers,
-        "messages": t.messages,
-        "bytes": t.bytes,
-    });
+    let mut v = json!({"server_id": server.id, "now": now(), "config": js_config(js)});
+    // The usage figures are `/varz`'s `jetstream.stats`, then the counts.
+    if let (Some(map), Value::Object(stats)) = (v.as_object_mut(), js_stats(&t)) {
+        map.extend(stats);
+        map.insert("streams".into(), json!(t.streams));
+        map.insert("consumers".into(), json!(t.consumers));
+        map.insert("messages".into(), json!(t.messages));
+        map.insert("bytes".into(), json!(t.bytes));
+    }
     let only = q.get("acc");
     if accounts || streams || consumers || only.is_some() {
         let mut details = Vec::new();

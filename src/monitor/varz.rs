@@ -159,14 +159,6 @@ fn jetstream(server: &Server) -> serde_json::Value {
     let t = super::other::js_totals(js);
     serde_json::json!({
         "config": super::other::js_config(js),
-        "stats": {
-            "memory": t.memory,
-            "storage": t.storage,
-            "reserved_memory": 0,
-            "reserved_storage": 0,
-            "accounts": t.accounts,
-            "ha_assets": 0,
-            "api": {"total": t.api_total, "errors": t.api_errors},
-        },
+        "stats": super::other::js_stats(&t),
     })
 }
