@@ -121,18 +121,38 @@ impl OperatorMode {
     /// JetStream (no memory or disk storage).
     pub fn jetstream_limits(&self, key: &str) -> Option<crate::options::JsLimits> {
         let claims = self.claims.read();
-        let js = &claims.get(key)?.nats.limits.jetstream;
-        if !js.is_enabled() {
+        let limits = &claims.get(key)?.nats.limits;
+        if !limits.jetstream_enabled() {
             return None;
         }
-        // In a JWT, 0 streams or consumers means no limit; 0 bytes of a
-        // storage kind means that kind is off.
+        // Tiered limits are per replica count; every stream of a single
+        // server has one replica, so only `R1` applies.
+        let js = if limits.tiered_limits.is_empty() {
+            &limits.jetstream
+        } else {
+            match limits.tiered_limits.get("R1") {
+                Some(tier) => tier,
+                None => {
+                    return Some(crate::options::JsLimits {
+                        no_tier: true,
+                        ..Default::default()
+                    })
+                }
+            }
+        };
+        // In a JWT, 0 streams, consumers, ack pending or stream bytes
+        // means no limit; 0 bytes of a storage kind means that kind is off.
         let count = |n: i64| if n == 0 { -1 } else { n };
         Some(crate::options::JsLimits {
             max_memory: js.mem_storage,
             max_store: js.disk_storage,
             max_streams: count(js.streams),
             max_consumers: count(js.consumer),
+            max_ack_pending: count(js.max_ack_pending),
+            memory_max_stream_bytes: count(js.mem_max_stream_bytes),
+            storage_max_stream_bytes: count(js.disk_max_stream_bytes),
+            max_bytes_required: js.max_bytes_required,
+            no_tier: false,
         })
     }
 
@@ -476,6 +496,7 @@ impl Subscriber for ClaimsService {
             let data = match operator.update(&server.accounts, &text) {
                 Ok(key) => {
                     server.enforce_revocations(&key);
+                    server.jetstream_claims_updated(&key);
                     serde_json::json!({"account": key, "code": 200, "message": "jwt updated"})
                 }
                 Err(e) => serde_json::json!({"code": 400, "description": e}),

@@ -63,6 +63,8 @@ pub struct Options {
     /// `jetstream { sync_interval }`: how often file stores are fsynced;
     /// `None` is `always` (after every write).
     pub sync_interval: Option<Duration>,
+    /// `jetstream { domain }`.
+    pub js_domain: Option<String>,
     /// `connect_urls`: advertised in INFO (`client_advertise`).
     pub client_advertise: Option<String>,
     /// Users from `authorization { users = [...] }` (account `None`, i.e.
@@ -224,6 +226,17 @@ pub struct JsLimits {
     pub max_store: i64,
     pub max_streams: i64,
     pub max_consumers: i64,
+    /// Most unacknowledged messages of one consumer; also its default.
+    pub max_ack_pending: i64,
+    /// Largest `max_bytes` of one memory stream.
+    pub memory_max_stream_bytes: i64,
+    /// Largest `max_bytes` of one file stream.
+    pub storage_max_stream_bytes: i64,
+    /// Streams must set `max_bytes`.
+    pub max_bytes_required: bool,
+    /// The JWT has tiered limits but none for one replica (`R1`), which is
+    /// every stream here: streams can't be created.
+    pub no_tier: bool,
 }
 
 impl Default for JsLimits {
@@ -233,6 +246,11 @@ impl Default for JsLimits {
             max_store: -1,
             max_streams: -1,
             max_consumers: -1,
+            max_ack_pending: -1,
+            memory_max_stream_bytes: -1,
+            storage_max_stream_bytes: -1,
+            max_bytes_required: false,
+            no_tier: false,
         }
     }
 }
@@ -318,6 +336,7 @@ impl Default for Options {
             jetstream: false,
             store_dir: None,
             sync_interval: Some(Duration::from_secs(120)),
+            js_domain: None,
             js_max_memory: -1,
             js_max_store: -1,
             client_advertise: None,

@@ -192,6 +192,7 @@ impl Server {
             max_memory: self.opts.js_max_memory,
             max_store: self.opts.js_max_store,
             sync_interval: self.opts.sync_interval,
+            domain: self.opts.js_domain.clone(),
         })?;
         tracing::info!("Starting JetStream");
         tracing::info!("  Store directory: \"{}\"", js.config.dir.display());
@@ -215,7 +216,7 @@ impl Server {
             if Arc::ptr_eq(&account, &self.accounts.system) {
                 continue;
             }
-            let acc = if enabled.contains(&account.name) {
+            if enabled.contains(&account.name) {
                 let limits = self
                     .opts
                     .accounts
@@ -223,11 +224,9 @@ impl Server {
                     .find(|a| a.name == account.name)
                     .map(|a| a.jetstream_limits)
                     .unwrap_or_default();
-                Some(js.enable(&account, limits)?)
-            } else {
-                None
-            };
-            js.install_api(&account, acc);
+                js.enable(&account, limits)?;
+            }
+            js.install_api(&account);
         }
         js.spawn_housekeeping();
         Ok(())
@@ -242,17 +241,36 @@ impl Server {
         if Arc::ptr_eq(account, &self.accounts.system) || js.has_api(&account.name) {
             return;
         }
-        let acc = match op.jetstream_limits(&account.name) {
-            Some(limits) => match js.enable(account, limits) {
-                Ok(acc) => Some(acc),
-                Err(e) => {
-                    tracing::error!("JetStream: account {}: {e:#}", account.name);
-                    None
-                }
-            },
-            None => None,
+        if let Some(limits) = op.jetstream_limits(&account.name) {
+            if let Err(e) = js.enable(account, limits) {
+                tracing::error!("JetStream: account {}: {e:#}", account.name);
+            }
+        }
+        js.install_api(account);
+    }
+
+    /// Applies an updated account JWT's JetStream claims to an account
+    /// already loaded: new limits, or JetStream turned on or off.
+    pub(crate) fn jetstream_claims_updated(&self, key: &str) {
+        let (Some(js), Some(op), Some(account)) =
+            (self.jetstream.get(), &self.operator, self.accounts.get(key))
+        else {
+            return;
         };
-        js.install_api(account, acc);
+        if !js.has_api(key) {
+            // Not seen yet: it gets its JetStream when first used.
+            return;
+        }
+        match (op.jetstream_limits(key), js.account(key)) {
+            (Some(limits), Some(acc)) => acc.set_limits(limits),
+            (Some(limits), None) => {
+                if let Err(e) = js.enable(&account, limits) {
+                    tracing::error!("JetStream: account {key}: {e:#}");
+                }
+            }
+            (None, Some(_)) => js.disable(key),
+            (None, None) => {}
+        }
     }
 
     /// JetStream, when enabled.

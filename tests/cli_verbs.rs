@@ -304,3 +304,28 @@ async fn bench_js_publishes_with_acks_and_consumes_everything() {
     let js = async_nats::jetstream::new(async_nats::connect(common::url(&server)).await.unwrap());
     assert!(js.get_stream("JUNCTION_BENCH").await.is_err());
 }
+
+#[tokio::test]
+async fn jetstream_verbs_reach_a_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(junction::Options {
+        jetstream: true,
+        store_dir: Some(dir.path().to_path_buf()),
+        js_domain: Some("hub".into()),
+        ..junction::Options::default()
+    })
+    .await;
+    let url = common::url(&server);
+    let out = output(junction(
+        &url,
+        &["stream", "add", "D", "--subjects", "d.>", "--js-domain", "hub"],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = output(junction(&url, &["account", "info", "--js-domain", "hub"])).await;
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("Streams: 1") && shown.contains("JetStream Domain: hub"),
+        "{shown}"
+    );
+}

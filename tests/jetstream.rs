@@ -402,6 +402,181 @@ async fn accounts_without_jetstream_get_the_error() {
     assert_eq!(s.info().await.unwrap().state.messages, 0);
 }
 
+/// Starts a server from configuration text; `STORE` is replaced by a
+/// store directory under `dir`.
+async fn start_conf(dir: &std::path::Path, text: &str) -> junction::RunningServer {
+    let conf = dir.join("js.conf");
+    std::fs::write(
+        &conf,
+        text.replace("STORE", &dir.join("store").display().to_string()),
+    )
+    .unwrap();
+    common::start(junction::config::load_options(&conf).unwrap()).await
+}
+
+#[tokio::test]
+async fn a_domain_serves_the_api_under_its_prefix_and_names_itself() {
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_conf(dir.path(), "jetstream { store_dir: \"STORE\", domain: hub }\n").await;
+    let client = async_nats::connect(common::url(&server)).await.unwrap();
+    // The clients' domain option: every API call goes to `$JS.hub.API.>`.
+    let js = jetstream::with_domain(client.clone(), "hub");
+    let mut stream = js
+        .create_stream(stream::Config {
+            name: "S".into(),
+            subjects: vec!["s.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ack = js.publish("s.x", "one".into()).await.unwrap().await.unwrap();
+    assert_eq!((ack.sequence, ack.domain.as_str()), (1, "hub"));
+    assert_eq!(stream.info().await.unwrap().state.messages, 1);
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            durable_name: Some("D".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut msgs = consumer.fetch().max_messages(1).messages().await.unwrap();
+    let m = msgs.next().await.unwrap().unwrap();
+    assert_eq!(&m.payload[..], b"one");
+    m.ack().await.unwrap();
+    // The plain `$JS.API` answers too, and both name the domain, in
+    // nats-server's exact bytes for the PubAck.
+    let info = client.request("$JS.API.INFO", "".into()).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&info.payload).unwrap();
+    assert_eq!(
+        (v["domain"].as_str(), v["streams"].as_u64()),
+        (Some("hub"), Some(1)),
+        "{v}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(
+        &client
+            .request("$JS.hub.API.STREAM.INFO.S", "".into())
+            .await
+            .unwrap()
+            .payload,
+    )
+    .unwrap();
+    assert_eq!(v["domain"], "hub", "{v}");
+    let ack = client.request("s.y", "two".into()).await.unwrap();
+    assert_eq!(&ack.payload[..], br#"{"stream":"S", "domain":"hub", "seq":2}"#);
+    // Monitoring shows it.
+    let http = junction::monitor::start(server.server.clone(), "127.0.0.1", 0)
+        .await
+        .unwrap();
+    let jsz = common::http_json(http, "/jsz").await;
+    assert_eq!(jsz["config"]["domain"], "hub", "{jsz}");
+}
+
+#[tokio::test]
+async fn pub_acks_are_nats_servers_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let js = context(&server).await;
+    js.create_stream(stream::Config {
+        name: "B".into(),
+        subjects: vec!["b".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let client = js.client();
+    let ack = client.request("b", "x".into()).await.unwrap();
+    assert_eq!(&ack.payload[..], br#"{"stream":"B", "seq":1}"#);
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", "m");
+    for expected in [
+        &br#"{"stream":"B", "seq":2}"#[..],
+        br#"{"stream":"B", "seq":2,"duplicate": true}"#,
+    ] {
+        let ack = client
+            .request_with_headers("b", headers.clone(), "y".into())
+            .await
+            .unwrap();
+        assert_eq!(&ack.payload[..], expected);
+    }
+}
+
+#[tokio::test]
+async fn account_limits_on_stream_bytes_and_ack_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_conf(
+        dir.path(),
+        "jetstream { store_dir: \"STORE\" }\naccounts { A { jetstream { max_mem: 1M, max_store: 10M, max_ack_pending: 100, mem_max_stream_bytes: 1000, disk_max_stream_bytes: 2000, max_bytes_required: true }, users: [{user: a, password: a}] } }\n",
+    )
+    .await;
+    let client = async_nats::ConnectOptions::with_user_and_password("a".into(), "a".into())
+        .connect(common::url(&server))
+        .await
+        .unwrap();
+    let js = jetstream::new(client.clone());
+    let config = |max_bytes: i64, storage| stream::Config {
+        name: "S".into(),
+        subjects: vec!["s.>".into()],
+        max_bytes,
+        storage,
+        ..Default::default()
+    };
+    let e = js
+        .create_stream(config(-1, stream::StorageType::File))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("10113"), "{e}");
+    let e = js
+        .create_stream(config(5000, stream::StorageType::File))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("10122"), "{e}");
+    let e = js
+        .create_stream(config(1001, stream::StorageType::Memory))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("10122"), "{e}");
+    let mut s = js
+        .create_stream(config(2000, stream::StorageType::File))
+        .await
+        .unwrap();
+    let e = js
+        .update_stream(config(3000, stream::StorageType::File))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("10122"), "{e}");
+    // A consumer may not ask for more ack pending than the account allows,
+    // and gets the account's limit by default.
+    let e = s
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            max_ack_pending: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("10121"), "{e}");
+    let mut c = s
+        .create_consumer(async_nats::jetstream::consumer::pull::Config::default())
+        .await
+        .unwrap();
+    assert_eq!(c.info().await.unwrap().config.max_ack_pending, 100);
+    assert!(s.info().await.is_ok());
+    let v: serde_json::Value =
+        serde_json::from_slice(&client.request("$JS.API.INFO", "".into()).await.unwrap().payload).unwrap();
+    let limits = &v["limits"];
+    assert_eq!(
+        (
+            limits["max_ack_pending"].as_i64(),
+            limits["memory_max_stream_bytes"].as_i64(),
+            limits["storage_max_stream_bytes"].as_i64(),
+            limits["max_bytes_required"].as_bool()
+        ),
+        (Some(100), Some(1000), Some(2000), Some(true)),
+        "{v}"
+    );
+    assert!(v.get("domain").is_none(), "{v}");
+}
+
 mod consumers {
     use super::*;
     use async_nats::jetstream::consumer::{self, pull, push, AckPolicy, DeliverPolicy};

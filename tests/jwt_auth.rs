@@ -501,3 +501,98 @@ async fn account_jwts_grant_jetstream_with_their_limits() {
         "{second}"
     );
 }
+
+#[tokio::test]
+async fn tiered_limits_and_claims_updates_change_an_accounts_jetstream() {
+    use async_nats::jetstream::{consumer::pull, stream};
+    let mut o = org();
+    let r1 = jwt::JetStreamLimits {
+        mem_storage: -1,
+        disk_storage: 1024 * 1024,
+        streams: 2,
+        max_ack_pending: 10,
+        ..Default::default()
+    };
+    o.account_claims
+        .nats
+        .limits
+        .tiered_limits
+        .insert("R1".into(), r1.clone());
+    o.account_jwt = jwt::encode(&o.account_claims, &o.operator).unwrap();
+    let resolver_dir = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let mut opts = o.options();
+    opts.resolver = Some(ResolverConfig::Full {
+        dir: resolver_dir.path().to_path_buf(),
+        allow_delete: false,
+    });
+    let server = common::start(Options {
+        jetstream: true,
+        store_dir: Some(store.path().to_path_buf()),
+        ..opts
+    })
+    .await;
+    let url = common::url(&server);
+    let (_, _, creds) = o.user(|_| {}, false);
+    let client = connect_creds(&url, &creds).await.unwrap();
+    let js = async_nats::jetstream::new(client.clone());
+    let config = |name: &str| stream::Config {
+        name: name.into(),
+        subjects: vec![name.to_lowercase()],
+        ..Default::default()
+    };
+    // The `R1` tier applies: its ack-pending limit is a consumer's default.
+    let one = js.create_stream(config("ONE")).await.unwrap();
+    js.publish("one", "kept".into()).await.unwrap().await.unwrap();
+    let mut c = one.create_consumer(pull::Config::default()).await.unwrap();
+    assert_eq!(c.info().await.unwrap().config.max_ack_pending, 10);
+    let info = |client: async_nats::Client| async move {
+        let reply = client.request("$JS.API.INFO", "".into()).await.unwrap();
+        serde_json::from_slice::<serde_json::Value>(&reply.payload).unwrap()
+    };
+    assert_eq!(info(client.clone()).await["limits"]["max_streams"], 2);
+
+    let (_, _, sys_creds) = o.user(|_| {}, true);
+    let sys = connect_creds(&url, &sys_creds).await.unwrap();
+    let subject = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", o.account.public_key());
+    let push = |claims: &AccountClaims| {
+        let (sys, subject) = (sys.clone(), subject.clone());
+        let jwt = jwt::encode(claims, &o.operator).unwrap();
+        async move {
+            let answer = sys.request(subject, jwt.into()).await.unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+            assert_eq!(v["data"]["code"], 200, "{v}");
+        }
+    };
+    // An update that takes JetStream away: the API answers 10039.
+    let mut off = o.account_claims.clone();
+    off.nats.limits.tiered_limits.clear();
+    push(&off).await;
+    assert_eq!(info(client.clone()).await["error"]["err_code"], 10039);
+    // Given back with one stream at most: the stream and its message are
+    // still there, and a second stream is refused.
+    let mut on = o.account_claims.clone();
+    on.nats
+        .limits
+        .tiered_limits
+        .insert("R1".into(), jwt::JetStreamLimits { streams: 1, ..r1 });
+    push(&on).await;
+    assert_eq!(info(client.clone()).await["limits"]["max_streams"], 1);
+    let mut one = js.get_stream("ONE").await.unwrap();
+    assert_eq!(one.info().await.unwrap().state.messages, 1);
+    let e = js.create_stream(config("TWO")).await.unwrap_err();
+    assert!(e.to_string().contains("maximum number of streams"), "{e}");
+    // Tiers only for three replicas: nothing a single server can place.
+    let mut r3_only = o.account_claims.clone();
+    r3_only.nats.limits.tiered_limits.clear();
+    r3_only.nats.limits.tiered_limits.insert(
+        "R3".into(),
+        jwt::JetStreamLimits {
+            disk_storage: -1,
+            ..Default::default()
+        },
+    );
+    push(&r3_only).await;
+    let e = js.create_stream(config("THREE")).await.unwrap_err();
+    assert!(e.to_string().contains("10120"), "{e}");
+}

@@ -45,6 +45,9 @@ pub struct ConnArgs {
     /// Time to wait for the connection and for responses
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// JetStream domain: API calls go to `$JS.<domain>.API`
+    #[arg(long = "js-domain", value_name = "DOMAIN")]
+    pub js_domain: Option<String>,
 }
 
 impl Default for ConnArgs {
@@ -57,6 +60,7 @@ impl Default for ConnArgs {
             token: None,
             creds: None,
             timeout: DEFAULT_TIMEOUT,
+            js_domain: None,
         }
     }
 }

@@ -227,7 +227,11 @@ pub enum AccountCommand {
 }
 
 async fn context(conn: &ConnArgs, name: &str) -> Result<jetstream::Context> {
-    Ok(jetstream::new(conn.connect(name).await?))
+    let client = conn.connect(name).await?;
+    Ok(match &conn.js_domain {
+        Some(domain) => jetstream::with_domain(client, domain),
+        None => jetstream::new(client),
+    })
 }
 
 fn print(text: String) -> Result<()> {
@@ -684,8 +688,9 @@ pub(crate) async fn account(args: AccountArgs) -> Result<()> {
                 Some(n) if n >= 0 => n.to_string(),
                 _ => "unlimited".to_string(),
             };
-            print(format!(
-                "JetStream Account Information:\n\n\
+            print(
+                format!(
+                    "JetStream Account Information:\n\n\
                  Account Usage:\n\
                  \x20   Storage: {} bytes\n\
                  \x20    Memory: {} bytes\n\
@@ -696,15 +701,19 @@ pub(crate) async fn account(args: AccountArgs) -> Result<()> {
                  \x20    Max Memory: {}\n\
                  \x20   Max Streams: {}\n\
                  \x20 Max Consumers: {}\n",
-                a.storage,
-                a.memory,
-                a.streams,
-                a.consumers,
-                limit(a.limits.max_storage),
-                limit(a.limits.max_memory),
-                limit(a.limits.max_streams),
-                limit(a.limits.max_consumers),
-            ))
+                    a.storage,
+                    a.memory,
+                    a.streams,
+                    a.consumers,
+                    limit(a.limits.max_storage),
+                    limit(a.limits.max_memory),
+                    limit(a.limits.max_streams),
+                    limit(a.limits.max_consumers),
+                ) + &a
+                    .domain
+                    .map(|d| format!("\nJetStream Domain: {d}\n"))
+                    .unwrap_or_default(),
+            )
         }
     }
 }

@@ -70,7 +70,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
 const UNSUPPORTED_JETSTREAM: &[&str] = &[
     "strict",
     "sync",
-    "domain",
     "key",
     "ek",
     "encryption_key",
@@ -266,6 +265,7 @@ fn jetstream(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
                         Ok(())
                     }
                     "sync_interval" => duration_or_seconds(e).map(|d| opts.sync_interval = Some(d)),
+                    "domain" => js_domain(e).map(|d| opts.js_domain = d),
                     _ => other_key(e, &key, "jetstream.", UNSUPPORTED_JETSTREAM),
                 };
                 if let Err(err) = result {
@@ -280,6 +280,25 @@ fn jetstream(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
         _ => return Err(wrong_type(entry, "true/false, \"enabled\"/\"disabled\" or a map")),
     }
     Ok(())
+}
+
+/// `jetstream { domain }`: it becomes part of the API's subjects, so it is
+/// checked as nats-server checks it at start.
+fn js_domain(entry: &Entry) -> Result<Option<String>> {
+    let domain = string(entry)?;
+    if domain.is_empty() {
+        return Ok(None);
+    }
+    if domain.contains(['.', '*', '>']) {
+        return Err(invalid(entry, "invalid domain name: may not contain ., * or >"));
+    }
+    if domain.chars().any(char::is_whitespace) {
+        return Err(invalid(
+            entry,
+            format!("invalid domain name: derived \"$JS.{domain}.API.>\" is not a valid subject"),
+        ));
+    }
+    Ok(Some(domain.to_string()))
 }
 
 fn store_dir(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()> {

@@ -591,13 +591,22 @@ fn account_jetstream(entry: &Entry) -> Result<(bool, crate::options::JsLimits)> 
                                 }
                                 "max_streams" | "streams" => limits.max_streams = n,
                                 "max_consumers" | "consumers" => limits.max_consumers = n,
+                                "mem_max_stream_bytes" | "memory_max_stream_bytes" => {
+                                    limits.memory_max_stream_bytes = n
+                                }
+                                "disk_max_stream_bytes" | "store_max_stream_bytes" => {
+                                    limits.storage_max_stream_bytes = n
+                                }
+                                "max_ack_pending" => limits.max_ack_pending = n,
                                 _ => {}
                             }
                             Ok(())
                         }
                         None => Err(wrong_type(e, "an integer or a size such as 1G")),
                     },
-                    "max_bytes_required" | "max_stream_bytes" | "max_bytes" => boolean(e).map(|_| ()),
+                    "max_bytes_required" | "max_stream_bytes" | "max_bytes" => {
+                        boolean(e).map(|b| limits.max_bytes_required = b)
+                    }
                     "cluster_traffic" => match string(e)? {
                         "system" | "owner" | "" => Ok(()),
                         other => Err(invalid(

@@ -549,10 +549,24 @@ fn variable_definitions_inside_accounts_are_not_accounts() {
 #[test]
 fn account_jetstream_takes_a_boolean_a_word_or_limits() {
     let o = opts(
-        "accounts { A { jetstream: enabled }, B { jetstream: disabled }, C { jetstream: true }\n D { jetstream { max_mem: 1G, max_store: 10G, max_streams: 5, max_consumers: -1, max_bytes_required: true, cluster_traffic: owner } }, E {} }",
+        "accounts { A { jetstream: enabled }, B { jetstream: disabled }, C { jetstream: true }\n D { jetstream { max_mem: 1G, max_store: 10G, max_streams: 5, max_consumers: -1, max_bytes_required: true, cluster_traffic: owner,\n max_ack_pending: 100, mem_max_stream_bytes: 1K, disk_max_stream_bytes: 2K } }, E {} }",
     );
     let js: Vec<bool> = o.accounts.iter().map(|a| a.jetstream).collect();
     assert_eq!(js, vec![true, false, true, true, false]);
+    let d = o.accounts[3].jetstream_limits;
+    assert_eq!(
+        (d.max_memory, d.max_store, d.max_streams, d.max_consumers),
+        (1_000_000_000, 10_000_000_000, 5, -1)
+    );
+    assert_eq!(
+        (
+            d.max_ack_pending,
+            d.memory_max_stream_bytes,
+            d.storage_max_stream_bytes
+        ),
+        (100, 1000, 2000)
+    );
+    assert!(d.max_bytes_required);
     assert_err(
         "accounts { A { jetstream: maybe } }",
         1,

@@ -1028,10 +1028,23 @@ fn jetstream_rejects_bad_values_and_unsupported_keys() {
     assert!(opts_err("jetstream { max_file: true }")
         .to_string()
         .contains("expects a size"));
-    let e = opts_err("jetstream {\n domain: hub\n}");
+    assert_eq!(
+        opts("jetstream {\n domain: hub\n}").js_domain.as_deref(),
+        Some("hub")
+    );
+    let e = opts_err("jetstream {\n domain: a.b\n}");
+    assert!(e.to_string().starts_with(&format!("{ORIGIN}:2:2: ")), "{e}");
+    assert!(
+        e.to_string()
+            .contains("invalid domain name: may not contain ., * or >"),
+        "{e}"
+    );
+    let e = opts_err("jetstream {\n domain: \"a b\"\n}");
+    assert!(e.to_string().contains("is not a valid subject"), "{e}");
+    let e = opts_err("jetstream {\n strict: true\n}");
     assert_eq!(
         e.to_string(),
-        format!("{ORIGIN}:2:2: \"jetstream.domain\" is not supported by junction yet")
+        format!("{ORIGIN}:2:2: \"jetstream.strict\" is not supported by junction yet")
     );
     assert!(matches!(
         opts_err("jetstream { nope: 1 }"),

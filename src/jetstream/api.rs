@@ -27,8 +27,6 @@ const LIST_LIMIT: usize = 256;
 pub struct Api {
     js: Arc<JetStream>,
     account: std::sync::Weak<Account>,
-    /// `None`: the account has no JetStream.
-    acc: Option<Arc<JsAccount>>,
 }
 
 type Reply = Result<Value, ApiError>;
@@ -87,16 +85,17 @@ struct MsgDeleteRequest {
 }
 
 impl Api {
-    pub fn new(js: Arc<JetStream>, account: &Arc<Account>, acc: Option<Arc<JsAccount>>) -> Self {
+    pub fn new(js: Arc<JetStream>, account: &Arc<Account>) -> Self {
         Api {
             js,
             account: Arc::downgrade(account),
-            acc,
         }
     }
 
-    fn answer(&self, op: &str, body: &[u8]) -> Answer {
-        let Some(acc) = &self.acc else {
+    /// `acc` is `None` when the account has no JetStream (looked up on each
+    /// call: an account JWT update may turn it on or off).
+    fn answer(&self, acc: Option<&Arc<JsAccount>>, op: &str, body: &[u8]) -> Answer {
+        let Some(acc) = acc else {
             return Answer::Json("error", Err(ApiError::not_enabled_for_account()));
         };
         let (verb, name) = split_op(op);
@@ -143,7 +142,8 @@ impl Api {
                 super::config::Storage::File => storage += bytes,
             }
         }
-        json!({
+        let limits = acc.limits();
+        let mut v = json!({
             "memory": memory,
             "storage": storage,
             "reserved_memory": 0,
@@ -151,20 +151,25 @@ impl Api {
             "streams": streams.len(),
             "consumers": streams.iter().map(|s| s.consumer_count()).sum::<usize>(),
             "limits": {
-                "max_memory": if acc.limits.max_memory >= 0 { acc.limits.max_memory } else { self.js.config.max_memory },
-                "max_storage": if acc.limits.max_store >= 0 { acc.limits.max_store } else { self.js.config.max_store },
-                "max_streams": acc.limits.max_streams,
-                "max_consumers": acc.limits.max_consumers,
-                "max_ack_pending": -1,
-                "memory_max_stream_bytes": -1,
-                "storage_max_stream_bytes": -1,
-                "max_bytes_required": false,
+                "max_memory": if limits.max_memory >= 0 { limits.max_memory } else { self.js.config.max_memory },
+                "max_storage": if limits.max_store >= 0 { limits.max_store } else { self.js.config.max_store },
+                "max_streams": limits.max_streams,
+                "max_consumers": limits.max_consumers,
+                "max_ack_pending": limits.max_ack_pending,
+                "memory_max_stream_bytes": limits.memory_max_stream_bytes,
+                "storage_max_stream_bytes": limits.storage_max_stream_bytes,
+                "max_bytes_required": limits.max_bytes_required,
             },
+            "domain": self.js.config.domain,
             "api": {
                 "total": acc.api_total.load(Ordering::Relaxed),
                 "errors": acc.api_errors.load(Ordering::Relaxed),
             },
-        })
+        });
+        if let (None, Some(map)) = (&self.js.config.domain, v.as_object_mut()) {
+            map.shift_remove("domain");
+        }
+        v
     }
 
     fn config_for(name: &str, body: &[u8]) -> Result<StreamConfig, ApiError> {
@@ -199,7 +204,16 @@ impl Api {
                 v["state"]["deleted"] = json!(deleted);
             }
         }
-        Ok(v)
+        Ok(self.with_domain(v))
+    }
+
+    /// Adds the server's JetStream `domain`, as nats-server does in stream
+    /// infos (not in create and update answers).
+    fn with_domain(&self, mut v: Value) -> Value {
+        if let (Some(domain), Some(map)) = (&self.js.config.domain, v.as_object_mut()) {
+            map.insert("domain".into(), json!(domain));
+        }
+        v
     }
 
     fn matching_streams(acc: &JsAccount, subject: Option<&str>) -> Vec<Arc<Stream>> {
@@ -231,7 +245,7 @@ impl Api {
             .iter()
             .skip(req.offset)
             .take(LIST_LIMIT)
-            .map(|s| info(s, None))
+            .map(|s| self.with_domain(info(s, None)))
             .collect();
         Ok(
             json!({"total": all.len(), "offset": req.offset, "limit": LIST_LIMIT, "streams": infos, "missing": []}),
@@ -344,7 +358,18 @@ impl Api {
                 });
             }
         }
-        let max = acc.limits.max_consumers;
+        let limits = acc.limits();
+        if limits.max_ack_pending > 0 {
+            if config.max_ack_pending > limits.max_ack_pending {
+                return Err(ApiError::max_ack_pending_exceeded(limits.max_ack_pending));
+            }
+            if config.max_ack_pending == 0 && config.ack_policy != super::consumer::AckPolicy::None {
+                config.max_ack_pending = limits
+                    .max_ack_pending
+                    .min(super::consumer::DEFAULT_MAX_ACK_PENDING);
+            }
+        }
+        let max = limits.max_consumers;
         let exists = [
             &name_in_subject,
             &Some(config.durable_name.clone()),
@@ -524,9 +549,18 @@ impl Subscriber for Api {
             return;
         };
         let subject = String::from_utf8_lossy(msg.subject);
-        let op = subject.strip_prefix("$JS.API.").unwrap_or_default();
+        let op = match subject.strip_prefix("$JS.API.") {
+            Some(op) => op,
+            // `$JS.<domain>.API.…`, the same API reached through the domain.
+            None => subject
+                .strip_prefix("$JS.")
+                .and_then(|s| s.split_once(".API."))
+                .map(|(_, op)| op)
+                .unwrap_or_default(),
+        };
         let body = &msg.payload[msg.header_len.unwrap_or(0)..];
-        if let (Some(rest), Some(acc)) = (op.strip_prefix("CONSUMER.MSG.NEXT."), &self.acc) {
+        let acc = self.js.account(&account.name);
+        if let (Some(rest), Some(acc)) = (op.strip_prefix("CONSUMER.MSG.NEXT."), &acc) {
             // Answered by the consumer's messages, or a status, not JSON.
             let consumer = rest
                 .split_once('.')
@@ -540,9 +574,9 @@ impl Subscriber for Api {
             }
             return;
         }
-        match self.answer(op, body) {
+        match self.answer(acc.as_ref(), op, body) {
             Answer::Json(kind, result) => {
-                if let Some(acc) = &self.acc {
+                if let Some(acc) = &acc {
                     acc.api_total.fetch_add(1, Ordering::Relaxed);
                     if result.is_err() {
                         acc.api_errors.fetch_add(1, Ordering::Relaxed);

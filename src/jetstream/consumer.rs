@@ -30,7 +30,7 @@ const DEFAULT_ACK_WAIT: i64 = 30_000_000_000;
 /// Default `max_waiting` of pull consumers.
 const DEFAULT_MAX_WAITING: i64 = 512;
 /// Default `max_ack_pending`.
-const DEFAULT_MAX_ACK_PENDING: i64 = 1000;
+pub(crate) const DEFAULT_MAX_ACK_PENDING: i64 = 1000;
 /// Push flow control: a request after this many bytes or messages.
 const FC_BYTES: u64 = 256 * 1024;
 const FC_MSGS: u64 = 1000;

@@ -132,4 +132,32 @@ impl ApiError {
     pub fn maximum_streams() -> Self {
         Self::new(400, 10027, "maximum number of streams reached")
     }
+    pub fn max_bytes_required() -> Self {
+        Self::new(
+            400,
+            10113,
+            "account requires a stream config to have max bytes set",
+        )
+    }
+    pub fn max_stream_bytes_exceeded() -> Self {
+        Self::new(
+            400,
+            10122,
+            "stream max bytes exceeds account limit max stream bytes",
+        )
+    }
+    pub fn max_ack_pending_exceeded(limit: i64) -> Self {
+        Self::new(
+            400,
+            10121,
+            format!("consumer max ack pending exceeds system limit of {limit}"),
+        )
+    }
+    pub fn no_limits() -> Self {
+        Self::new(
+            400,
+            10120,
+            "no JetStream default or applicable tiered limit present",
+        )
+    }
 }

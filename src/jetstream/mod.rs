@@ -47,6 +47,9 @@ pub struct JetStreamConfig {
     /// How often file stores are synced to disk (`sync_interval`); `None`
     /// syncs after every write (`sync_interval: always`).
     pub sync_interval: Option<Duration>,
+    /// `domain`: the API also answers on `$JS.<domain>.API.>`, and PubAcks
+    /// and infos name it.
+    pub domain: Option<String>,
 }
 
 /// What is written next to a stream's messages.
@@ -59,8 +62,9 @@ struct StreamMeta {
 /// One account's JetStream: its streams.
 pub struct JsAccount {
     pub account: Arc<Account>,
-    /// The account's limits (`accounts { A { jetstream { … } } }`).
-    pub limits: crate::options::JsLimits,
+    /// The account's limits (`accounts { A { jetstream { … } } }`, or its
+    /// JWT's, which a claims update may change).
+    limits: RwLock<crate::options::JsLimits>,
     js: std::sync::Weak<JetStream>,
     me: std::sync::Weak<JsAccount>,
     dir: PathBuf,
@@ -75,6 +79,40 @@ pub struct JsAccount {
 impl JsAccount {
     fn stream_dir(&self, name: &str) -> PathBuf {
         self.dir.join("streams").join(name)
+    }
+
+    pub fn limits(&self) -> crate::options::JsLimits {
+        *self.limits.read()
+    }
+
+    /// New limits from an updated account JWT; they apply to what is
+    /// created or stored from now on.
+    pub fn set_limits(&self, limits: crate::options::JsLimits) {
+        *self.limits.write() = limits;
+        if self.has_quota() {
+            for stream in self.streams() {
+                stream.set_quota(self.me.clone());
+            }
+        }
+    }
+
+    /// Checks a stream's `max_bytes` against the account's limits.
+    fn check_stream_limits(&self, config: &StreamConfig) -> Result<(), ApiError> {
+        let limits = self.limits();
+        if limits.no_tier {
+            return Err(ApiError::no_limits());
+        }
+        let max_stream_bytes = match config.storage {
+            Storage::Memory => limits.memory_max_stream_bytes,
+            Storage::File => limits.storage_max_stream_bytes,
+        };
+        if config.max_bytes > 0 && max_stream_bytes > 0 && config.max_bytes > max_stream_bytes {
+            return Err(ApiError::max_stream_bytes_exceeded());
+        }
+        if limits.max_bytes_required && config.max_bytes <= 0 {
+            return Err(ApiError::max_bytes_required());
+        }
+        Ok(())
     }
 
     pub fn stream(&self, name: &str) -> Option<Arc<Stream>> {
@@ -96,7 +134,9 @@ impl JsAccount {
             }
             return Err(ApiError::stream_name_exist());
         }
-        if self.limits.max_streams >= 0 && streams.len() as i64 >= self.limits.max_streams {
+        self.check_stream_limits(&config)?;
+        let max_streams = self.limits().max_streams;
+        if max_streams >= 0 && streams.len() as i64 >= max_streams {
             return Err(ApiError::maximum_streams());
         }
         check_overlap(&streams, &config)?;
@@ -135,9 +175,10 @@ impl JsAccount {
     /// Whether `bytes` more may be stored with `storage`: the account's
     /// limit, then the server's.
     pub fn check_quota(&self, storage: Storage, bytes: u64) -> Result<(), ApiError> {
+        let limits = self.limits();
         let account_limit = match storage {
-            Storage::Memory => self.limits.max_memory,
-            Storage::File => self.limits.max_store,
+            Storage::Memory => limits.max_memory,
+            Storage::File => limits.max_store,
         };
         if account_limit >= 0 && self.usage(storage) + bytes > account_limit as u64 {
             return Err(ApiError::account_resources_exceeded());
@@ -159,8 +200,9 @@ impl JsAccount {
 
     /// Whether any limit needs checking on publish.
     fn has_quota(&self) -> bool {
-        self.limits.max_memory >= 0
-            || self.limits.max_store >= 0
+        let limits = self.limits();
+        limits.max_memory >= 0
+            || limits.max_store >= 0
             || self
                 .js
                 .upgrade()
@@ -181,7 +223,8 @@ impl JsAccount {
             }
         };
         let dir = (config.storage == Storage::File).then(|| self.stream_dir(&config.name));
-        let stream = Stream::new(&self.account, config, created, store, dir);
+        let domain = self.js.upgrade().and_then(|js| js.config.domain.clone());
+        let stream = Stream::new(&self.account, config, created, store, dir, domain.as_deref());
         if self.has_quota() {
             stream.set_quota(self.me.clone());
         }
@@ -196,6 +239,7 @@ impl JsAccount {
             return Err(ApiError::stream_not_found());
         };
         let old = stream.config();
+        self.check_stream_limits(&config)?;
         if old.mirror != config.mirror {
             return Err(ApiError::stream_update(
                 "stream mirror configuration can not be updated",
@@ -353,7 +397,7 @@ impl JetStream {
         }
         let js = Arc::new_cyclic(|me| JsAccount {
             account: account.clone(),
-            limits,
+            limits: RwLock::new(limits),
             js: Arc::downgrade(self),
             me: me.clone(),
             dir: self.config.dir.join(&account.name),
@@ -375,15 +419,34 @@ impl JetStream {
         self.accounts.read().values().cloned().collect()
     }
 
-    /// Installs the `$JS.API.>` handler in `account`; `js` is `None` when
-    /// the account has no JetStream (it then gets nats-server's error).
-    pub fn install_api(self: &Arc<Self>, account: &Arc<Account>, js: Option<Arc<JsAccount>>) {
+    /// Installs the `$JS.API.>` handler in `account` (and `$JS.<domain>.API.>`
+    /// with a domain). An account without JetStream gets nats-server's error.
+    pub fn install_api(self: &Arc<Self>, account: &Arc<Account>) {
         if !self.api_installed.lock().insert(account.name.clone()) {
             return;
         }
-        let api = Arc::new(api::Api::new(self.clone(), account, js));
-        let sub = Subscription::new(Bytes::from_static(b"$JS.API.>"), None, Bytes::new(), api);
-        let _ = account.sublist.insert(Arc::new(sub));
+        let api: Arc<dyn crate::subscription::Subscriber> = Arc::new(api::Api::new(self.clone(), account));
+        let mut subjects = vec![Bytes::from_static(b"$JS.API.>")];
+        if let Some(domain) = &self.config.domain {
+            subjects.push(Bytes::from(format!("$JS.{domain}.API.>")));
+        }
+        for subject in subjects {
+            let sub = Subscription::new(subject, None, Bytes::new(), api.clone());
+            let _ = account.sublist.insert(Arc::new(sub));
+        }
+    }
+
+    /// Turns JetStream off for an account whose JWT no longer grants it:
+    /// its streams stop capturing and delivering, their files stay.
+    pub fn disable(&self, account: &str) {
+        let Some(acc) = self.accounts.write().remove(account) else {
+            return;
+        };
+        for stream in acc.streams.write().values() {
+            stream.persist_consumers();
+            stream.release();
+        }
+        tracing::info!("JetStream: disabled for account {account}");
     }
 
     /// Whether `account` answers `$JS.API` already.

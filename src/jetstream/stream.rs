@@ -53,6 +53,9 @@ pub struct Stream {
     quota: parking_lot::RwLock<Option<Weak<super::JsAccount>>>,
     /// Deleted: tasks following it stop.
     released: std::sync::atomic::AtomicBool,
+    /// The start of every PubAck, up to the sequence: `{"stream":"S", "seq":`
+    /// (with the domain when there is one), in nats-server's exact bytes.
+    ack_head: Box<[u8]>,
 }
 
 struct Inner {
@@ -85,9 +88,20 @@ impl Stream {
         created: i64,
         store: Box<dyn MsgStore>,
         dir: Option<std::path::PathBuf>,
+        domain: Option<&str>,
     ) -> Arc<Stream> {
         let last = store.state().last_seq;
+        let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let ack_head = match domain {
+            Some(d) => format!(
+                "{{\"stream\":{}, \"domain\":{}, \"seq\":",
+                quoted(&config.name),
+                quoted(d)
+            ),
+            None => format!("{{\"stream\":{}, \"seq\":", quoted(&config.name)),
+        };
         Arc::new(Stream {
+            ack_head: ack_head.into_bytes().into_boxed_slice(),
             name: config.name.clone(),
             account: Arc::downgrade(account),
             inner: Mutex::new({
@@ -774,13 +788,20 @@ impl Stream {
         if no_ack {
             return;
         }
-        let body = match result {
-            Ok((seq, false)) => json!({"stream": self.name, "seq": seq}),
-            Ok((seq, true)) => json!({"stream": self.name, "seq": seq, "duplicate": true}),
-            Err(e) => json!({"error": e}),
+        let payload = match result {
+            Ok((seq, duplicate)) => {
+                let mut ack = Vec::with_capacity(self.ack_head.len() + 40);
+                ack.extend_from_slice(&self.ack_head);
+                ack.extend_from_slice(seq.to_string().as_bytes());
+                if duplicate {
+                    ack.extend_from_slice(b",\"duplicate\": true");
+                }
+                ack.push(b'}');
+                ack
+            }
+            Err(e) => serde_json::to_vec(&json!({"error": e})).unwrap_or_default(),
         };
         if let Some(account) = self.account.upgrade() {
-            let payload = serde_json::to_vec(&body).unwrap_or_default();
             crate::router::publish_internal_with(&account, reply, &payload, producer);
         }
     }

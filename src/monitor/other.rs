@@ -179,6 +179,9 @@ pub(crate) fn js_config(js: &crate::jetstream::JetStream) -> Value {
         "max_storage": c.max_store,
         "store_dir": c.dir.display().to_string(),
     });
+    if let Some(domain) = &c.domain {
+        v["domain"] = json!(domain);
+    }
     match c.sync_interval {
         Some(d) => v["sync_interval"] = json!(d.as_nanos() as u64),
         None => v["sync_always"] = json!(true),
