@@ -1163,6 +1163,66 @@ mod key_value_more {
     use futures::StreamExt;
 
     #[tokio::test]
+    async fn purge_drops_history_and_a_filtered_watch_sees_only_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let kv = js
+            .create_key_value(kv::Config {
+                bucket: "cfg".into(),
+                history: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        // The clients read a bucket's values with direct gets.
+        assert!(
+            js.get_stream("KV_cfg")
+                .await
+                .unwrap()
+                .cached_info()
+                .config
+                .allow_direct
+        );
+        let mut some = kv.watch_many(["a.*", "c"]).await.unwrap();
+        for (k, v) in [("a.1", "x"), ("b.1", "y"), ("a.1", "z"), ("c", "w")] {
+            kv.put(k, v.into()).await.unwrap();
+        }
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let e = tokio::time::timeout(Duration::from_secs(5), some.next())
+                .await
+                .expect("watch event")
+                .unwrap()
+                .unwrap();
+            seen.push(format!("{}={}", e.key, String::from_utf8_lossy(&e.value)));
+        }
+        assert_eq!(seen, ["a.1=x", "a.1=z", "c=w"]);
+        assert_eq!(kv.history("a.1").await.unwrap().count().await, 2);
+        // Purge leaves one marker in place of the key's whole history.
+        kv.purge("a.1").await.unwrap();
+        assert!(kv.get("a.1").await.unwrap().is_none());
+        let history: Vec<_> = kv
+            .history("a.1")
+            .await
+            .unwrap()
+            .map(|e| e.unwrap())
+            .collect()
+            .await;
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].operation, kv::Operation::Purge);
+        let mut keys: Vec<String> = kv.keys().await.unwrap().map(|k| k.unwrap()).collect().await;
+        keys.sort();
+        assert_eq!(keys, ["b.1", "c"]);
+        let e = tokio::time::timeout(Duration::from_secs(5), some.next())
+            .await
+            .expect("purge event")
+            .unwrap()
+            .unwrap();
+        assert_eq!((e.key.as_str(), e.operation), ("a.1", kv::Operation::Purge));
+    }
+
+    #[tokio::test]
     async fn ttl_expires_values_and_updates_only_watch_skips_history() {
         let dir = tempfile::tempdir().unwrap();
         let server = start(dir.path()).await;
@@ -1240,6 +1300,93 @@ mod object_store {
         assert!(store.get("small.txt").await.is_err());
         let info = store.info("big.bin").await.unwrap();
         assert_eq!(info.size, data.len());
+    }
+
+    async fn read_all(store: &object_store::ObjectStore, name: &str) -> Vec<u8> {
+        let mut object = store.get(name).await.unwrap();
+        let mut back = Vec::new();
+        object.read_to_end(&mut back).await.unwrap();
+        back
+    }
+
+    async fn next(w: &mut object_store::Watch) -> object_store::ObjectInfo {
+        tokio::time::timeout(Duration::from_secs(5), w.next())
+            .await
+            .expect("watch event")
+            .unwrap()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn watch_links_metadata_and_seal() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let mut store = js
+            .create_object_store(object_store::Config {
+                bucket: "docs".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let other = js
+            .create_object_store(object_store::Config {
+                bucket: "other".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        store.put("a.txt", &mut &b"first"[..]).await.unwrap();
+        // A watch with history sees what is there; one without sees only
+        // what comes next.
+        let mut history = store.watch_with_history().await.unwrap();
+        let mut updates = store.watch().await.unwrap();
+        assert_eq!(next(&mut history).await.name, "a.txt");
+        let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 13) as u8).collect();
+        store.put("b.bin", &mut payload.as_slice()).await.unwrap();
+        let seen = next(&mut updates).await;
+        assert_eq!((seen.name.as_str(), seen.size), ("b.bin", payload.len()));
+        assert_eq!(next(&mut history).await.name, "b.bin");
+        store.delete("a.txt").await.unwrap();
+        let gone = next(&mut updates).await;
+        assert!(gone.deleted && gone.name == "a.txt", "{gone:?}");
+        // Links: to an object, read through to its data; to a bucket.
+        let b = store.info("b.bin").await.unwrap();
+        let link = store.add_link("latest", &b).await.unwrap();
+        assert_eq!(link.options.unwrap().link.unwrap().name.as_deref(), Some("b.bin"));
+        assert!(
+            read_all(&store, "latest").await == payload,
+            "link content differs"
+        );
+        other.put("o.txt", &mut &b"elsewhere"[..]).await.unwrap();
+        let o = other.info("o.txt").await.unwrap();
+        store.add_link("from-other", &o).await.unwrap();
+        assert_eq!(read_all(&store, "from-other").await, b"elsewhere");
+        let bucket_link = store.add_bucket_link("all-other", "other").await.unwrap();
+        assert_eq!(bucket_link.options.unwrap().link.unwrap().bucket, "other");
+        // Metadata updates, renaming included.
+        store
+            .update_metadata(
+                "b.bin",
+                object_store::UpdateMetadata {
+                    name: "c.bin".into(),
+                    description: Some("renamed".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let c = store.info("c.bin").await.unwrap();
+        assert_eq!(c.description.as_deref(), Some("renamed"));
+        assert!(store.info("b.bin").await.is_err());
+        assert!(
+            read_all(&store, "c.bin").await == payload,
+            "renamed content differs"
+        );
+        // A sealed bucket refuses new objects.
+        store.seal().await.unwrap();
+        assert!(store.put("d.txt", &mut &b"late"[..]).await.is_err());
+        assert_eq!(read_all(&store, "c.bin").await.len(), payload.len());
     }
 }
 

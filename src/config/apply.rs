@@ -81,7 +81,6 @@ const UNSUPPORTED_JETSTREAM: &[&str] = &[
     "limits",
     "tpm",
     "unique_tag",
-    "max_outstanding_catchup",
     "max_buffered_size",
     "max_buffered_msgs",
     "request_queue_limit",
@@ -266,6 +265,10 @@ fn jetstream(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
                     }
                     "sync_interval" => duration_or_seconds(e).map(|d| opts.sync_interval = Some(d)),
                     "domain" => js_domain(e).map(|d| opts.js_domain = d),
+                    // How much a cluster peer catching up may have in flight:
+                    // a single server has no peers, so it is checked and kept
+                    // only for `-t`.
+                    "max_outstanding_catchup" | "max_catchup" => storage_size(e).map(|_| ()),
                     _ => other_key(e, &key, "jetstream.", UNSUPPORTED_JETSTREAM),
                 };
                 if let Err(err) = result {
