@@ -17,8 +17,9 @@ use tokio::sync::watch;
 use crate::account::Account;
 use crate::accounts::Accounts;
 use crate::auth::{AuthError, Authenticator, Identity};
-use crate::connection::{self, Client, CloseReason};
+use crate::conn::{CloseReason, Connection};
 use crate::monitor::connz::ConnInfo;
+use crate::nats::{self, Client};
 use crate::operator::{ClaimsService, OperatorMode};
 use crate::options::{Options, WebsocketOptions};
 
@@ -73,7 +74,7 @@ pub struct Server {
     pub operator: Option<OperatorMode>,
     pub stats: ServerStats,
     pub started: SystemTime,
-    clients: Mutex<HashMap<u64, Arc<Client>>>,
+    clients: Mutex<HashMap<u64, Arc<dyn Connection>>>,
     next_cid: AtomicU64,
     lame_duck: AtomicBool,
     /// Flips to true when the server stops; every long-running task watches it.
@@ -401,8 +402,7 @@ impl Server {
         let Some(op) = &self.operator else { return };
         for client in self.clients_in(account) {
             if op.is_revoked(account, &client.user(), client.issued_at()) {
-                client.queue_err("Authorization Violation");
-                client.close(CloseReason::AuthenticationViolation);
+                client.revoke();
             }
         }
     }
@@ -415,24 +415,24 @@ impl Server {
         self.clients.lock().len()
     }
 
-    pub fn clients(&self) -> Vec<Arc<Client>> {
+    pub fn clients(&self) -> Vec<Arc<dyn Connection>> {
         self.clients.lock().values().cloned().collect()
     }
 
     /// Open connections bound to the account called `account`.
-    pub fn clients_in(&self, account: &str) -> Vec<Arc<Client>> {
+    pub fn clients_in(&self, account: &str) -> Vec<Arc<dyn Connection>> {
         self.clients()
             .into_iter()
             .filter(|c| c.account().name == account)
             .collect()
     }
 
-    pub(crate) fn register(&self, client: Arc<Client>) {
-        self.clients.lock().insert(client.id, client);
+    pub(crate) fn register(&self, client: Arc<dyn Connection>) {
+        self.clients.lock().insert(client.id(), client);
     }
 
-    pub(crate) fn unregister(&self, client: &Client) {
-        self.clients.lock().remove(&client.id);
+    pub(crate) fn unregister(&self, client: &dyn Connection) {
+        self.clients.lock().remove(&client.id());
         let max = self.opts.max_closed_clients;
         if max > 0 {
             let info = ConnInfo::of(client, true);
@@ -580,12 +580,12 @@ impl Server {
                 refuse_max_connections(server, id, remote, writer).await;
                 return;
             }
-            connection::serve(
+            nats::serve(
                 server,
                 id,
                 remote,
                 "nats",
-                connection::CookieCredentials::default(),
+                nats::CookieCredentials::default(),
                 reader,
                 writer,
             )
@@ -615,16 +615,16 @@ impl Server {
             }
             return;
         }
-        let client = connection::register(
+        let client = nats::register(
             self.clone(),
             id,
             remote,
             "nats",
-            connection::CookieCredentials::default(),
+            nats::CookieCredentials::default(),
         );
         let info = self.info_for(&client);
         if !handshake_first && stream.write_all(&info).await.is_err() {
-            connection::abandon(&client, CloseReason::WriteError);
+            nats::abandon(&client, CloseReason::WriteError);
             return;
         }
         // Like Go's TLS, hang up without an alert on a client that speaks plain text.
@@ -637,7 +637,7 @@ impl Server {
                     cid = id,
                     "TLS handshake error: first record does not look like a TLS handshake"
                 );
-                connection::abandon(&client, CloseReason::TlsHandshakeError);
+                nats::abandon(&client, CloseReason::TlsHandshakeError);
                 return;
             }
         }
@@ -645,12 +645,12 @@ impl Server {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(%remote, cid = id, "TLS handshake error: {e}");
-                connection::abandon(&client, CloseReason::TlsHandshakeError);
+                nats::abandon(&client, CloseReason::TlsHandshakeError);
                 return;
             }
         };
         let (_, session) = stream.get_ref();
-        client.set_tls(connection::TlsInfo {
+        client.set_tls(nats::TlsInfo {
             version: match session.protocol_version() {
                 Some(rustls::ProtocolVersion::TLSv1_3) => "1.3".into(),
                 Some(rustls::ProtocolVersion::TLSv1_2) => "1.2".into(),
@@ -667,7 +667,7 @@ impl Server {
             client.queue_proto(&info);
         }
         let (reader, writer) = tokio::io::split(stream);
-        connection::run(client, reader, writer).await;
+        nats::run(client, reader, writer).await;
     }
 
     /// Closes every client connection.
@@ -691,7 +691,7 @@ impl Server {
         }
         tracing::info!("Entering lame duck mode, stop accepting new clients");
         for client in self.clients() {
-            client.queue_proto(&self.info_for(&client));
+            client.lame_duck();
         }
         let grace = self.opts.lame_duck_grace_period;
         let duration = self.opts.lame_duck_duration.saturating_sub(grace);

@@ -11,7 +11,7 @@ use junction_websocket::{accept, WsConfig};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsAcceptor;
 
-use crate::connection;
+use crate::nats;
 use crate::options::WebsocketOptions;
 use crate::server::Server;
 
@@ -111,5 +111,5 @@ where
     let remote = ws
         .forwarded_for
         .map_or(remote, |ip| SocketAddr::new(ip, remote.port()));
-    connection::serve(server, id, remote, "websocket", ws.cookies, ws.reader, writer).await;
+    nats::serve(server, id, remote, "websocket", ws.cookies, ws.reader, writer).await;
 }

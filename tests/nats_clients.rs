@@ -354,7 +354,7 @@ async fn message_counters_add_up() {
     assert_eq!(stats.out_msgs.load(Relaxed), 20);
     assert_eq!(stats.out_bytes.load(Relaxed), 100);
     let clients = server.server.clients();
-    assert_eq!(clients[0].counters.in_msgs.load(Relaxed), 11);
+    assert_eq!(clients[0].counters().in_msgs.load(Relaxed), 11);
     assert_eq!(clients[0].out_counts().0, 20);
 }
 

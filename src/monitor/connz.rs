@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::time::{go_duration, rfc3339, uptime};
 use super::{query_bool, query_number, BadRequest};
-use crate::connection::Client;
+use crate::conn::Connection;
 use crate::server::Server;
 
 /// One connection, with nats-server's field names.
@@ -57,6 +57,9 @@ pub struct ConnInfo {
     pub account: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subscriptions_list: Vec<String>,
+    /// The client identifier of an MQTT connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mqtt_client: Option<String>,
     #[serde(skip)]
     started: SystemTime,
     #[serde(skip)]
@@ -76,20 +79,21 @@ fn rtt_for_display(rtt: Duration) -> Duration {
 
 impl ConnInfo {
     /// A snapshot of `client` as it is now (or as it closed).
-    pub fn of(client: &Client, closed: bool) -> ConnInfo {
+    pub fn of(client: &dyn Connection, closed: bool) -> ConnInfo {
         let now = SystemTime::now();
         let meta = client.meta();
         let (out_msgs, out_bytes) = client.out_counts();
         let last = client.last_activity();
         let subjects = client.subscription_subjects();
         let tls = client.tls();
+        let tls = tls.as_ref();
         ConnInfo {
-            cid: client.id,
+            cid: client.id(),
             kind: "Client",
-            transport: client.transport,
-            ip: client.remote.ip().to_string(),
-            port: client.remote.port(),
-            start: rfc3339(client.started),
+            transport: client.transport(),
+            ip: client.remote().ip().to_string(),
+            port: client.remote().port(),
+            start: rfc3339(client.started()),
             last_activity: rfc3339(last),
             stop: closed.then(|| rfc3339(now)),
             reason: if closed {
@@ -98,13 +102,16 @@ impl ConnInfo {
                 None
             },
             rtt: go_duration(rtt_for_display(client.rtt())),
-            uptime: uptime(now.duration_since(client.started).unwrap_or_default()),
+            uptime: uptime(now.duration_since(client.started()).unwrap_or_default()),
             idle: uptime(now.duration_since(last).unwrap_or_default()),
             pending_bytes: if closed { 0 } else { client.pending_bytes() },
-            in_msgs: client.counters.in_msgs.load(std::sync::atomic::Ordering::Relaxed),
+            in_msgs: client
+                .counters()
+                .in_msgs
+                .load(std::sync::atomic::Ordering::Relaxed),
             out_msgs,
             in_bytes: client
-                .counters
+                .counters()
                 .in_bytes
                 .load(std::sync::atomic::Ordering::Relaxed),
             out_bytes,
@@ -118,7 +125,8 @@ impl ConnInfo {
             user: client.user(),
             account: client.account().name.clone(),
             subscriptions_list: Vec::new(),
-            started: client.started,
+            mqtt_client: client.mqtt_client(),
+            started: client.started(),
             last,
             subjects,
         }
@@ -184,7 +192,7 @@ pub fn build(server: &Server, q: &HashMap<String, String>) -> Result<Connz, BadR
     let account = q.get("acc");
     let mut conns: Vec<ConnInfo> = Vec::new();
     if open {
-        conns.extend(server.clients().iter().map(|c| ConnInfo::of(c, false)));
+        conns.extend(server.clients().iter().map(|c| ConnInfo::of(c.as_ref(), false)));
     }
     if closed {
         conns.extend(server.closed_connections());

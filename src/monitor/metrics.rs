@@ -83,7 +83,9 @@ pub async fn metrics(State(server): State<Arc<Server>>) -> impl IntoResponse {
     let _ = writeln!(out, "# TYPE junction_account_connections gauge");
     let mut counts: std::collections::BTreeMap<(String, &str), u64> = Default::default();
     for c in server.clients() {
-        *counts.entry((c.account().name.clone(), c.transport)).or_default() += 1;
+        *counts
+            .entry((c.account().name.clone(), c.transport()))
+            .or_default() += 1;
     }
     for ((account, transport), n) in counts {
         let _ = writeln!(

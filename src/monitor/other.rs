@@ -84,8 +84,8 @@ pub async fn accstatz(
             let (m, b) = c.out_counts();
             sent_msgs += m;
             sent_bytes += b;
-            recv_msgs += c.counters.in_msgs.load(Relaxed);
-            recv_bytes += c.counters.in_bytes.load(Relaxed);
+            recv_msgs += c.counters().in_msgs.load(Relaxed);
+            recv_bytes += c.counters().in_bytes.load(Relaxed);
         }
         stats.push(json!({
             "acc": account.name,

@@ -7,11 +7,10 @@
 //! whose writes make no progress for `write_deadline`, is a slow consumer and
 //! is cut off.
 
-mod close;
 mod reader;
 mod writer;
 
-pub use close::CloseReason;
+pub use crate::conn::{ClientMeta, CloseReason, Counters, TlsInfo};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,34 +29,6 @@ use crate::outlet::{Outlet, Producer, Queued};
 use crate::permissions::ClientPermissions;
 use crate::server::Server;
 use crate::subscription::{Message, Subscriber, Subscription};
-
-/// Per-connection message and byte counters. The inbound pair is added by
-/// the reader once per read; the outbound pair lives under the outbound
-/// lock, which every delivery takes anyway.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub in_msgs: AtomicU64,
-    pub in_bytes: AtomicU64,
-}
-
-/// What `/connz` shows of a client's TLS session, in nats-server's spelling.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsInfo {
-    /// `1.2` or `1.3`.
-    pub version: String,
-    /// Go's name of the cipher suite, e.g. `TLS_AES_128_GCM_SHA256`.
-    pub cipher_suite: String,
-    /// TLS came before INFO (`handshake_first`).
-    pub handshake_first: bool,
-}
-
-/// What a client says about itself in CONNECT.
-#[derive(Debug, Clone, Default)]
-pub struct ClientMeta {
-    pub name: String,
-    pub lang: String,
-    pub version: String,
-}
 
 fn unix_nanos(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
@@ -347,6 +318,68 @@ impl Client {
     }
 }
 
+impl crate::conn::Connection for Client {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn transport(&self) -> &'static str {
+        self.transport
+    }
+    fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+    fn account(&self) -> Arc<Account> {
+        Client::account(self)
+    }
+    fn user(&self) -> String {
+        Client::user(self)
+    }
+    fn issued_at(&self) -> i64 {
+        Client::issued_at(self)
+    }
+    fn started(&self) -> SystemTime {
+        self.started
+    }
+    fn last_activity(&self) -> SystemTime {
+        Client::last_activity(self)
+    }
+    fn rtt(&self) -> Duration {
+        Client::rtt(self)
+    }
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+    fn out_counts(&self) -> (u64, u64) {
+        Client::out_counts(self)
+    }
+    fn pending_bytes(&self) -> usize {
+        Client::pending_bytes(self)
+    }
+    fn subscription_subjects(&self) -> Vec<String> {
+        Client::subscription_subjects(self)
+    }
+    fn meta(&self) -> ClientMeta {
+        Client::meta(self)
+    }
+    fn tls(&self) -> Option<TlsInfo> {
+        Client::tls(self).cloned()
+    }
+    fn close_reason(&self) -> Option<CloseReason> {
+        Client::close_reason(self)
+    }
+    fn close(&self, reason: CloseReason) {
+        Client::close(self, reason)
+    }
+    fn revoke(&self) {
+        self.queue_err("Authorization Violation");
+        Client::close(self, CloseReason::AuthenticationViolation);
+    }
+    /// A new INFO with `ldm`, so the client reconnects elsewhere.
+    fn lame_duck(&self) {
+        self.queue_proto(&self.server.info_for(self));
+    }
+}
+
 impl Subscriber for Client {
     fn client_id(&self) -> u64 {
         self.id
@@ -450,7 +483,7 @@ pub fn abandon(client: &Arc<Client>, reason: CloseReason) {
 
 fn finish(client: &Arc<Client>) {
     client.remove_all_subscriptions();
-    client.server.unregister(client);
+    client.server.unregister(client.as_ref());
     tracing::debug!(
         cid = client.id,
         reason = %client.close_reason().unwrap_or(CloseReason::ClientClosed),

@@ -1,0 +1,78 @@
+//! The protocol-neutral record of a client connection: what the server's
+//! registry, `/connz`, connection limits, revocations and lame duck need of
+//! every client, whether it speaks NATS (over TCP or WebSocket) or MQTT.
+//! Each protocol's session implements [`Connection`]; nothing outside the
+//! sessions knows which protocol a connection speaks.
+
+mod close;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+pub use close::CloseReason;
+
+use crate::account::Account;
+
+/// Per-connection inbound message and byte counters, added by the reader
+/// once per read. The outbound pair lives in the connection's outlet.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+}
+
+/// What `/connz` shows of a client's TLS session, in nats-server's spelling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// `1.2` or `1.3`.
+    pub version: String,
+    /// Go's name of the cipher suite, e.g. `TLS_AES_128_GCM_SHA256`.
+    pub cipher_suite: String,
+    /// TLS came before INFO (`handshake_first`).
+    pub handshake_first: bool,
+}
+
+/// What a client says about itself when it connects.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+}
+
+/// One client connection, as the server and monitoring see it.
+pub trait Connection: Send + Sync {
+    fn id(&self) -> u64;
+    /// Which listener it came through: `nats`, `websocket` or `mqtt`.
+    fn transport(&self) -> &'static str;
+    fn remote(&self) -> SocketAddr;
+    /// The account authentication bound it to.
+    fn account(&self) -> Arc<Account>;
+    /// The user name or nkey it authenticated as.
+    fn user(&self) -> String;
+    /// `iat` of its user JWT, checked against revocations.
+    fn issued_at(&self) -> i64;
+    fn started(&self) -> SystemTime;
+    fn last_activity(&self) -> SystemTime;
+    fn rtt(&self) -> Duration;
+    fn counters(&self) -> &Counters;
+    /// Messages and bytes sent to it.
+    fn out_counts(&self) -> (u64, u64);
+    fn pending_bytes(&self) -> usize;
+    fn subscription_subjects(&self) -> Vec<String>;
+    fn meta(&self) -> ClientMeta;
+    fn tls(&self) -> Option<TlsInfo>;
+    fn close_reason(&self) -> Option<CloseReason>;
+    /// The MQTT client identifier, for MQTT connections.
+    fn mqtt_client(&self) -> Option<String> {
+        None
+    }
+    /// Closes the connection for `reason`.
+    fn close(&self, reason: CloseReason);
+    /// Its credentials were revoked: tell the client in its protocol, then close.
+    fn revoke(&self);
+    /// The server entered lame duck mode: tell the client if its protocol can.
+    fn lame_duck(&self) {}
+}
