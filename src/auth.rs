@@ -228,6 +228,17 @@ impl Authenticator {
 }
 
 impl Authenticator {
+    /// The identity of the configured nkey user `nkey`, for a client that
+    /// proved it holds the key another way than signing the nonce (an MQTT
+    /// client giving the seed as its password).
+    pub fn authenticate_nkey_holder(&self, nkey: &str, transport: &str) -> Result<Identity, AuthError> {
+        let user = self
+            .nkeys
+            .get(nkey)
+            .ok_or_else(|| AuthError::UnknownNkey(nkey.to_string()))?;
+        identity(nkey, user, transport)
+    }
+
     /// The identity of configured user `connect.user`, without checking a
     /// password (for `no_auth_user`).
     pub fn authenticate_as(&self, connect: &ConnectOptions, transport: &str) -> Result<Identity, AuthError> {

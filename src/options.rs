@@ -86,6 +86,8 @@ pub struct Options {
     pub resolver_preload: Vec<(String, String)>,
     /// `websocket { ... }`; `None` when there is no such block.
     pub websocket: Option<WebsocketOptions>,
+    /// `mqtt { ... }`; `None` when there is no such block (or its port is 0).
+    pub mqtt: Option<MqttOptions>,
     /// `tls { }` (or `--tls*` flags): clients on the NATS port must use TLS.
     pub tls: Option<crate::tls::TlsOptions>,
     /// Closed connections kept for `/connz?state=closed` (`max_closed_clients`, default 10000).
@@ -156,6 +158,55 @@ impl Default for WebsocketOptions {
             password: None,
             token: None,
             auth_timeout: None,
+        }
+    }
+}
+
+/// `mqtt { host, port, tls, no_auth_user, authorization { username, password,
+/// token, timeout }, ack_wait, max_ack_pending, js_domain, stream_replicas,
+/// consumer_inactive_threshold }`, as nats-server reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MqttOptions {
+    pub host: String,
+    /// 0 picks a free port (`-1` in the file).
+    pub port: u16,
+    pub tls: Option<crate::tls::TlsOptions>,
+    pub no_auth_user: Option<String>,
+    /// Credentials that apply to MQTT clients only.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    /// MQTT clients' time to send CONNECT, instead of `auth_timeout`.
+    pub auth_timeout: Option<Duration>,
+    /// How long a QoS 1 or 2 message waits for its acknowledgement before it
+    /// is sent again.
+    pub ack_wait: Duration,
+    /// QoS 1 and 2 messages a subscription may have unacknowledged at once.
+    pub max_ack_pending: u16,
+    /// The JetStream domain MQTT's streams live in.
+    pub js_domain: Option<String>,
+    /// Accepted for compatibility; a single server keeps one replica.
+    pub stream_replicas: i64,
+    /// How long the consumer of a session that has gone away is kept.
+    pub consumer_inactive_threshold: Option<Duration>,
+}
+
+impl Default for MqttOptions {
+    fn default() -> Self {
+        MqttOptions {
+            host: "0.0.0.0".into(),
+            port: 1883,
+            tls: None,
+            no_auth_user: None,
+            username: None,
+            password: None,
+            token: None,
+            auth_timeout: None,
+            ack_wait: Duration::from_secs(30),
+            max_ack_pending: 1024,
+            js_domain: None,
+            stream_replicas: 0,
+            consumer_inactive_threshold: None,
         }
     }
 }
@@ -349,6 +400,7 @@ impl Default for Options {
             resolver: None,
             resolver_preload: Vec::new(),
             websocket: None,
+            mqtt: None,
             tls: None,
             max_closed_clients: 10_000,
         }

@@ -68,6 +68,9 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
         }
         None => None,
     };
+    if let Some(mqtt) = &opts.mqtt {
+        crate::mqtt::start(server.clone(), mqtt).await?;
+    }
     let pid_file = opts.pid_file.clone();
     if let Some(path) = &pid_file {
         std::fs::write(path, std::process::id().to_string())

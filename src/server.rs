@@ -73,6 +73,8 @@ pub struct Server {
     /// Decentralized JWT auth, when operators are configured.
     pub operator: Option<OperatorMode>,
     pub stats: ServerStats,
+    /// MQTT's listener and per-account state.
+    pub mqtt: crate::mqtt::Mqtt,
     pub started: SystemTime,
     clients: Mutex<HashMap<u64, Arc<dyn Connection>>>,
     next_cid: AtomicU64,
@@ -141,6 +143,7 @@ impl Server {
             auth,
             operator,
             stats: ServerStats::default(),
+            mqtt: crate::mqtt::Mqtt::default(),
             started: SystemTime::now(),
             clients: Mutex::new(HashMap::new()),
             next_cid: AtomicU64::new(0),

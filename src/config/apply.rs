@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::auth::{self, AuthState};
 use super::error::ConfigError;
+use super::mqtt::{self, MqttState};
 use super::units::{parse_duration, parse_storage_size, split_host_port};
 use super::value::{Entry, Map, Value, ValueKind};
 use super::websocket::{self, WebsocketState};
@@ -56,7 +57,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "no_header_support",
     "connect_error_reports",
     "reconnect_error_reports",
-    "mqtt",
     "server_tags",
     "server_metadata",
     "feature_flags",
@@ -103,6 +103,8 @@ pub fn apply(opts: &mut Options, cfg: &Map) -> Result<()> {
     state.check(result);
     let result = websocket::finish(opts, &mut state.websocket);
     state.check(result);
+    let result = mqtt::finish(opts, &mut state.mqtt);
+    state.check(result);
     match ConfigError::from_list(state.errors) {
         Some(e) => Err(e),
         None => Ok(()),
@@ -118,6 +120,8 @@ struct State {
     auth: AuthState,
     /// The `websocket` block, checked against users and operators at the end.
     websocket: WebsocketState,
+    /// The `mqtt` block, checked against JetStream and users at the end.
+    mqtt: MqttState,
 }
 
 impl State {
@@ -207,6 +211,7 @@ fn apply_top(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
         "jetstream" => jetstream(opts, entry, state)?,
         "store_dir" | "storedir" => store_dir(opts, entry, state)?,
         "websocket" | "ws" => websocket::websocket(entry, &mut state.websocket)?,
+        "mqtt" => mqtt::mqtt(entry, &mut state.mqtt)?,
         "tls" => opts.tls = Some(super::tls::tls(entry, "tls.")?),
         _ => other_key(entry, &key, "", UNSUPPORTED_TOP)?,
     }

@@ -12,6 +12,7 @@
 mod apply;
 mod auth;
 mod error;
+mod mqtt;
 mod parser;
 mod tls;
 mod units;

@@ -1111,7 +1111,6 @@ fn nats_keys_junction_lacks_are_reported_as_unsupported() {
         "gateway",
         "leafnodes",
         "leaf",
-        "mqtt",
         "resolver_tls",
         "resolver_pinned_accounts",
         "mappings",
@@ -1217,4 +1216,40 @@ fn example_files_hold_the_documented_values() {
         load_options(&dir.join("minimal.conf")).unwrap(),
         Options::default()
     );
+}
+
+#[test]
+fn mqtt_block_maps_nats_server_keys_and_needs_jetstream() {
+    let o = opts(
+        "jetstream: enabled\nmqtt {\n listen: \"127.0.0.1:-1\"\n ack_wait: \"5s\"\n max_ack_pending: 100\n js_domain: hub\n stream_replicas: 1\n consumer_inactive_threshold: \"1h\"\n authorization { username: dev, password: pw, timeout: 2.5 }\n}",
+    );
+    let m = o.mqtt.unwrap();
+    assert_eq!((m.host.as_str(), m.port), ("127.0.0.1", 0));
+    assert_eq!((m.ack_wait, m.max_ack_pending), (Duration::from_secs(5), 100));
+    assert_eq!(m.js_domain.as_deref(), Some("hub"));
+    assert_eq!(
+        (m.username.as_deref(), m.password.as_deref()),
+        (Some("dev"), Some("pw"))
+    );
+    assert_eq!(m.auth_timeout, Some(Duration::from_millis(2500)));
+    assert_eq!(m.consumer_inactive_threshold, Some(Duration::from_secs(3600)));
+    // No port, or port 0: MQTT stays off, as in nats-server.
+    assert!(opts("jetstream: enabled\nmqtt { host: 127.0.0.1 }")
+        .mqtt
+        .is_none());
+    assert_eq!(
+        opts("jetstream: enabled\nmqtt { port: 1883 }").mqtt.unwrap().port,
+        1883
+    );
+    let e = opts_err("mqtt {\n port: 1883\n}");
+    assert_eq!(
+        e.to_string(),
+        format!("{ORIGIN}:1:1: invalid value for \"mqtt\": MQTT requires JetStream to be enabled if running in standalone mode")
+    );
+    let e = opts_err("jetstream: enabled\nmqtt {\n port: 1883\n max_ack_pending: 70000\n}");
+    assert!(e.to_string().starts_with(&format!("{ORIGIN}:4:2: ")), "{e}");
+    let e = opts_err("jetstream: enabled\nmqtt {\n port: 1883\n bogus: 1\n}");
+    assert!(e.to_string().contains("unknown field \"bogus\""), "{e}");
+    let e = opts_err("jetstream: enabled\nauthorization { users: [{user: a, password: b}] }\nmqtt {\n port: 1883\n no_auth_user: zed\n}");
+    assert!(e.to_string().contains("no_auth_user: \"zed\" not present"), "{e}");
 }

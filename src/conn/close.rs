@@ -21,6 +21,8 @@ pub enum CloseReason {
     MaxControlLineExceeded,
     MaxConnectionsExceeded,
     ServerShutdown,
+    /// A second MQTT connection with the same client identifier took over.
+    DuplicateClientId,
 }
 
 impl fmt::Display for CloseReason {
@@ -42,6 +44,7 @@ impl fmt::Display for CloseReason {
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::TlsHandshakeError => "TLS Handshake Error",
+            CloseReason::DuplicateClientId => "Duplicate Client ID",
         })
     }
 }

@@ -385,6 +385,18 @@ impl Consumer {
         self.state.lock().config.clone()
     }
 
+    /// Makes every message awaiting its ack due now: an MQTT session that
+    /// comes back must be sent its unacknowledged messages again at once.
+    pub fn redeliver_pending_now(&self) {
+        {
+            let mut st = self.state.lock();
+            for p in st.d.pending.values_mut() {
+                p.deadline = 0;
+            }
+        }
+        self.wake.notify_one();
+    }
+
     pub fn set_config(&self, config: ConsumerConfig) {
         self.state.lock().config = config;
         self.wake.notify_one();

@@ -759,8 +759,19 @@ impl Stream {
         Ok((seq, false))
     }
 
-    /// A captured publish: store it and answer the publisher.
-    fn ingest(&self, msg: &Message<'_>, producer: &mut Producer) {
+    /// Stores one publish as if the stream had captured it (limits,
+    /// expectations, de-duplication, republish): `Ok((seq, duplicate))`, or
+    /// why not. The MQTT session stores its QoS 1 and 2 messages this way.
+    pub fn accept(&self, msg: &Message<'_>, producer: &mut Producer) -> Result<(u64, bool), ApiError> {
+        self.accept_and_no_ack(msg, producer).0
+    }
+
+    /// `accept`, and the stream's `no_ack`, read under the same lock.
+    fn accept_and_no_ack(
+        &self,
+        msg: &Message<'_>,
+        producer: &mut Producer,
+    ) -> (Result<(u64, bool), ApiError>, bool) {
         // Limits are checked before the stream's lock is taken: counting
         // usage looks at every stream of the account, this one included.
         let quota = self.quota.read().as_ref().and_then(Weak::upgrade);
@@ -779,6 +790,12 @@ impl Stream {
         if let (Ok((seq, false)), Some(republish)) = (&result, republish) {
             self.republish(*seq, &republish, producer);
         }
+        (result, no_ack)
+    }
+
+    /// A captured publish: store it and answer the publisher.
+    fn ingest(&self, msg: &Message<'_>, producer: &mut Producer) {
+        let (result, no_ack) = self.accept_and_no_ack(msg, producer);
         let Some(reply) = msg.reply else {
             if let Err(e) = result {
                 tracing::debug!(stream = %self.name, "JetStream: publish not stored: {}", e.description);

@@ -1,0 +1,124 @@
+//! MQTT 3.1.1 and 5: the listener, the per-account MQTT state, and the
+//! session (`session.rs`) that drives the `adapters/mqtt` codec and delivers
+//! into the same router as NATS clients. Topics map to subjects as in
+//! nats-server (`topic.rs`); retained messages, sessions and QoS 1/2
+//! messages live in JetStream streams (`store.rs`).
+
+mod auth;
+mod session;
+pub mod store;
+pub mod topic;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsAcceptor;
+
+pub use session::serve;
+
+use crate::account::Account;
+use crate::options::MqttOptions;
+use crate::server::Server;
+use store::MqttAccount;
+
+/// The server's MQTT side: the listener's options and each account's state.
+#[derive(Default)]
+pub struct Mqtt {
+    opts: Mutex<Option<(SocketAddr, Arc<MqttOptions>)>>,
+    accounts: Mutex<HashMap<String, Arc<MqttAccount>>>,
+}
+
+impl Mqtt {
+    /// The running listener's address and options.
+    pub fn listener(&self) -> Option<(SocketAddr, Arc<MqttOptions>)> {
+        self.opts.lock().clone()
+    }
+
+    pub fn options(&self) -> Option<Arc<MqttOptions>> {
+        self.listener().map(|(_, o)| o)
+    }
+
+    /// The MQTT state of `account`, opening its streams the first time.
+    pub(crate) fn account(
+        &self,
+        server: &Server,
+        account: &Arc<Account>,
+    ) -> Result<Arc<MqttAccount>, String> {
+        let js = server
+            .jetstream()
+            .and_then(|js| js.account(&account.name))
+            .ok_or_else(|| format!("JetStream is not enabled for account {:?}", account.name))?;
+        let mut accounts = self.accounts.lock();
+        if let Some(a) = accounts.get(&account.name) {
+            // The same JetStream as before (not turned off and on again).
+            if Arc::ptr_eq(&a.js, &js) {
+                return Ok(a.clone());
+            }
+        }
+        let a = MqttAccount::open(js).map_err(|e| format!("{e:#}"))?;
+        accounts.insert(account.name.clone(), a.clone());
+        Ok(a)
+    }
+}
+
+/// Binds the MQTT port and accepts until the server stops.
+pub async fn start(server: Arc<Server>, opts: &MqttOptions) -> anyhow::Result<SocketAddr> {
+    let tls = match &opts.tls {
+        Some(t) => Some(TlsAcceptor::from(
+            crate::tls::server_config(t).context("mqtt TLS")?,
+        )),
+        None => None,
+    };
+    let bind = format!("{}:{}", opts.host, opts.port);
+    let listener = crate::listener::bind(&bind)
+        .await
+        .with_context(|| format!("can't listen for MQTT clients on {bind}"))?;
+    let local = listener.local_addr()?;
+    *server.mqtt.opts.lock() = Some((local, Arc::new(opts.clone())));
+    tracing::info!("Listening for MQTT clients on mqtt://{local}");
+    let tls_timeout = opts.tls.as_ref().map_or(Duration::from_secs(2), |t| t.timeout);
+    tokio::spawn(async move {
+        loop {
+            let (stream, remote) = tokio::select! {
+                a = listener.accept() => match a {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::error!("Error accepting MQTT connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = server.stopped() => break,
+            };
+            if server.is_lame_duck() {
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let server = server.clone();
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                match tls {
+                    None => run(server, stream, remote).await,
+                    Some(acceptor) => match crate::tls::handshake(&acceptor, stream, tls_timeout).await {
+                        Ok(stream) => run(server, stream, remote).await,
+                        Err(e) => tracing::debug!(%remote, "MQTT TLS handshake error: {e}"),
+                    },
+                }
+            });
+        }
+    });
+    Ok(local)
+}
+
+async fn run<S>(server: Arc<Server>, stream: S, remote: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (reader, writer) = tokio::io::split(stream);
+    serve(server, remote, "mqtt", reader, writer).await;
+}

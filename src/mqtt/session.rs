@@ -1,0 +1,1518 @@
+//! One MQTT connection: the shared half (the connection record the server
+//! registers, and the subscriber the router delivers to) and the reader
+//! task that decodes packets and carries them out.
+//!
+//! QoS 0 subscriptions are plain subscriptions in the account's sublist. A
+//! QoS 1 or 2 subscription also has a durable JetStream consumer on
+//! `$MQTT_msgs`, pushing to an internal subject this session listens on
+//! while connected; its messages are acknowledged to the consumer when the
+//! client acknowledges them, and redelivered (with DUP) when it does not.
+//! Messages an MQTT client publishes at QoS 1 or 2 carry the `Nmqtt-Pub`
+//! header, so a QoS 1/2 subscription takes them from its consumer, not
+//! twice.
+
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use junction_mqtt::{
+    connack_v3, reason, Ack, ConnAck, Connect, DecodeError, Decoder, Disconnect, Packet, Properties, Publish,
+    PublishRef, QoS, SubAck, Subscribe, SubscribeOptions, UnsubAck, Unsubscribe, Version, Will,
+};
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::time::{timeout_at, Instant};
+
+use super::store::{self, MqttAccount, SessionRecord, SubRecord};
+use super::topic;
+use crate::account::Account;
+use crate::conn::{ClientMeta, CloseReason, Connection, Counters, TlsInfo};
+use crate::jetstream::consumer::{AckPolicy, ConsumerConfig, DeliverPolicy};
+use crate::outlet::{Outlet, Producer, Queued, Stopped};
+use crate::permissions::ClientPermissions;
+use crate::router::{self, MatchCache};
+use crate::server::{Server, Tally};
+use crate::subscription::{Message, Subscriber, Subscription};
+
+const MIN_READ_BUFFER: usize = 512;
+const MAX_READ_BUFFER: usize = 64 * 1024;
+/// Topic aliases a client may set (MQTT 5).
+const TOPIC_ALIAS_MAXIMUM: u16 = 64;
+/// Extra room over `max_payload` for a packet's topic and properties.
+const PACKET_OVERHEAD: usize = 64 * 1024;
+
+thread_local! {
+    /// The MQTT session whose publish is being routed on this thread, for
+    /// MQTT 5's no-local subscriptions (delivery happens inside the publish).
+    static PUBLISHING: Cell<u64> = const { Cell::new(0) };
+}
+
+/// What a subscription's sid says about it, so delivering needs no lookup:
+/// kind, granted QoS, option flags, the MQTT 5 subscription identifier,
+/// then the filter.
+const KIND_CORE: u8 = b'c';
+const KIND_STORED: u8 = b's';
+const FLAG_NO_LOCAL: u8 = 1;
+const FLAG_RETAIN_AS_PUBLISHED: u8 = 2;
+
+fn sid_for(kind: u8, qos: QoS, options: &SubscribeOptions, id: Option<u32>, filter: &str) -> Bytes {
+    let mut sid = Vec::with_capacity(7 + filter.len());
+    let flags = if options.no_local { FLAG_NO_LOCAL } else { 0 }
+        | if options.retain_as_published {
+            FLAG_RETAIN_AS_PUBLISHED
+        } else {
+            0
+        };
+    sid.extend_from_slice(&[kind, qos as u8, flags]);
+    sid.extend_from_slice(&id.unwrap_or(0).to_be_bytes());
+    sid.extend_from_slice(filter.as_bytes());
+    Bytes::from(sid)
+}
+
+struct SidView<'a> {
+    kind: u8,
+    qos: QoS,
+    flags: u8,
+    id: u32,
+    filter: &'a [u8],
+}
+
+fn read_sid(sid: &[u8]) -> Option<SidView<'_>> {
+    if sid.len() < 7 {
+        return None;
+    }
+    Some(SidView {
+        kind: sid[0],
+        qos: QoS::from_bits(sid[1])?,
+        flags: sid[2],
+        id: u32::from_be_bytes([sid[3], sid[4], sid[5], sid[6]]),
+        filter: &sid[7..],
+    })
+}
+
+/// A subscription this session holds.
+struct ActiveSub {
+    record: SubRecord,
+    /// Its subscriptions in the account's sublist: one per subject of the
+    /// filter, and the one on its consumer's delivery subject.
+    subs: Vec<Arc<Subscription>>,
+}
+
+/// An outgoing QoS 1/2 message awaiting the client's acknowledgement.
+struct Inflight {
+    /// The consumer's ack subject, for messages from the store.
+    ack: Option<Bytes>,
+    stream_seq: u64,
+}
+
+#[derive(Default)]
+struct State {
+    subs: HashMap<String, ActiveSub>,
+    next_pid: u16,
+    inflight: HashMap<u16, Inflight>,
+    /// Stream sequence → packet id, so a redelivery reuses its packet id.
+    by_seq: HashMap<u64, u16>,
+    /// Outgoing QoS 2 past PUBREC, awaiting PUBCOMP.
+    released: HashSet<u16>,
+    /// Incoming QoS 2 answered with PUBREC, awaiting PUBREL.
+    qos2_in: HashSet<u16>,
+    will: Option<Will>,
+    clean: bool,
+    /// MQTT 5 session expiry (seconds) asked for at CONNECT or DISCONNECT.
+    expiry: u32,
+    mqtt: Option<Arc<MqttAccount>>,
+    /// Set when this session was replaced by a newer connection with the
+    /// same client id: it must not touch the shared session state.
+    taken_over: bool,
+}
+
+/// The shared half of an MQTT connection.
+pub struct Session {
+    pub id: u64,
+    server: Arc<Server>,
+    remote: SocketAddr,
+    transport: &'static str,
+    started: SystemTime,
+    last_activity: AtomicU64,
+    account: Mutex<Arc<Account>>,
+    user: Mutex<String>,
+    issued_at: AtomicU64,
+    permissions: OnceLock<Arc<ClientPermissions>>,
+    counters: Counters,
+    pub outlet: Arc<Outlet>,
+    close_reason: Mutex<Option<CloseReason>>,
+    client_id: OnceLock<String>,
+    version: OnceLock<Version>,
+    /// The client's maximum packet size (MQTT 5); 0 for none.
+    max_packet_out: AtomicUsize,
+    state: Mutex<State>,
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+impl Session {
+    fn version(&self) -> Version {
+        self.version.get().copied().unwrap_or(Version::V311)
+    }
+
+    fn v5(&self) -> bool {
+        self.version() == Version::V5
+    }
+
+    fn account(&self) -> Arc<Account> {
+        self.account.lock().clone()
+    }
+
+    /// Queues one encoded packet, for `producer` to flush (or the writer).
+    fn send(&self, packet: &Packet, producer: Option<&mut Producer>) {
+        let mut buf = BytesMut::with_capacity(junction_mqtt::encoded_len(packet, self.version()));
+        junction_mqtt::encode(packet, self.version(), &mut buf);
+        self.queue(&buf, producer);
+    }
+
+    fn queue(&self, bytes: &[u8], producer: Option<&mut Producer>) {
+        match (self.outlet.push_proto(bytes), producer) {
+            (Queued::Yes { pending, .. }, Some(p)) => p.touch(&self.outlet, pending),
+            (Queued::Yes { was_empty: true, .. }, None) => self.outlet.wake_writer(),
+            (Queued::OverLimit, _) => self.slow_consumer(),
+            _ => {}
+        }
+    }
+
+    fn slow_consumer(&self) {
+        tracing::warn!(
+            cid = self.id,
+            "Slow Consumer Detected: MaxPending of {} Exceeded",
+            self.server.opts.max_pending
+        );
+        self.server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        self.set_reason(CloseReason::SlowConsumerPendingBytes);
+        self.outlet.close_now();
+    }
+
+    fn set_reason(&self, reason: CloseReason) {
+        let mut r = self.close_reason.lock();
+        if r.is_none() {
+            *r = Some(reason);
+        }
+    }
+
+    fn close_with(&self, reason: CloseReason) {
+        self.set_reason(reason);
+        self.outlet.close();
+    }
+
+    /// MQTT 5: a DISCONNECT with `code` before closing.
+    fn disconnect(&self, code: u8, reason: CloseReason) {
+        if self.v5() {
+            self.send(
+                &Packet::Disconnect(Disconnect {
+                    reason: code,
+                    properties: Properties::default(),
+                }),
+                None,
+            );
+        }
+        self.close_with(reason);
+    }
+
+    /// The next free packet identifier.
+    fn next_pid(st: &mut State) -> u16 {
+        for _ in 0..u16::MAX {
+            st.next_pid = st.next_pid.wrapping_add(1).max(1);
+            let id = st.next_pid;
+            if !st.inflight.contains_key(&id) && !st.released.contains(&id) {
+                return id;
+            }
+        }
+        0
+    }
+
+    /// Tells the consumer a stored message is done with.
+    fn ack_stored(&self, ack: &[u8], producer: &mut Producer) {
+        router::publish_internal_with(&self.account(), ack, b"+ACK", producer);
+    }
+
+    /// Writes one PUBLISH to the client.
+    #[allow(clippy::too_many_arguments)]
+    fn publish_out(
+        &self,
+        topic: &[u8],
+        qos: QoS,
+        retain: bool,
+        dup: bool,
+        packet_id: Option<u16>,
+        properties: Option<&Properties>,
+        payload: &[u8],
+        producer: &mut Producer,
+    ) -> bool {
+        let p = PublishRef {
+            dup,
+            qos,
+            retain,
+            topic,
+            packet_id,
+            properties: if self.v5() { properties } else { None },
+            payload,
+        };
+        let version = self.version();
+        let max = self.max_packet_out.load(Ordering::Relaxed);
+        if max > 0 && p.encoded_len(version) > max {
+            // MQTT 5: a packet over the client's maximum is dropped.
+            return false;
+        }
+        match self.outlet.push_msg(payload.len(), |buf| p.encode(version, buf)) {
+            Queued::Yes { pending, .. } => producer.touch(&self.outlet, pending),
+            Queued::OverLimit => self.slow_consumer(),
+            Queued::Closed => return false,
+        }
+        true
+    }
+
+    /// Removes a subscription's entries from the sublist and, unless the
+    /// session keeps it, its consumer.
+    fn drop_sub(&self, sub: ActiveSub, delete_consumer: bool) {
+        let account = self.account();
+        for s in &sub.subs {
+            account.sublist.remove(s);
+        }
+        if let (true, Some(name)) = (delete_consumer, &sub.record.consumer) {
+            if let Some(mqtt) = &self.state.lock().mqtt {
+                mqtt.msgs.remove_consumer(name);
+            }
+        }
+    }
+}
+
+/// MQTT 5 user properties become NATS headers and back.
+fn headers_from_properties(props: &Properties) -> Vec<u8> {
+    if props.user_properties.is_empty() {
+        return Vec::new();
+    }
+    let mut block = b"NATS/1.0\r\n".to_vec();
+    for (k, v) in &props.user_properties {
+        if k.is_empty() || k.contains([':', '\r', '\n']) || v.contains(['\r', '\n']) {
+            continue;
+        }
+        block.extend_from_slice(k.as_bytes());
+        block.extend_from_slice(b": ");
+        block.extend_from_slice(v.as_bytes());
+        block.extend_from_slice(b"\r\n");
+    }
+    block.extend_from_slice(b"\r\n");
+    block
+}
+
+fn properties_from_headers(headers: &[u8], sub_id: u32) -> Option<Properties> {
+    let mut props = Properties::default();
+    if sub_id > 0 {
+        props.subscription_identifiers.push(sub_id);
+    }
+    for (k, v) in crate::jetstream::headers::pairs(headers) {
+        let (k, v) = (k.as_str(), v.as_str());
+        if k.eq_ignore_ascii_case(store::QOS_HEADER) {
+            continue;
+        }
+        props.user_properties.push((k.to_string(), v.to_string()));
+    }
+    (!props.is_empty()).then_some(props)
+}
+
+impl Subscriber for Session {
+    fn client_id(&self) -> u64 {
+        self.id
+    }
+
+    fn deliver(&self, sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
+        let Some(view) = read_sid(&sub.sid) else { return };
+        let (headers, body) = match msg.header_len {
+            Some(h) => msg.payload.split_at(h),
+            None => (&[][..], msg.payload),
+        };
+        let stored_qos = if headers.is_empty() {
+            QoS::AtMostOnce
+        } else {
+            crate::jetstream::headers::get(headers, store::QOS_HEADER)
+                .and_then(|v| v.parse::<u8>().ok())
+                .and_then(QoS::from_bits)
+                .unwrap_or_default()
+        };
+        let stored = view.kind == KIND_STORED;
+        let subject = if stored {
+            msg.subject
+                .strip_prefix(store::MSGS_PREFIX.as_bytes())
+                .unwrap_or(msg.subject)
+        } else {
+            msg.subject
+        };
+        let ack = if stored { msg.reply } else { None };
+        let skip = |producer: &mut Producer| {
+            if let Some(ack) = ack {
+                self.ack_stored(ack, producer);
+            }
+        };
+        // MQTT-4.7.2-1: a filter starting with a wildcard does not match `$` topics.
+        if (view.filter.first() == Some(&b'+') || view.filter.first() == Some(&b'#'))
+            && subject.first() == Some(&b'$')
+        {
+            return skip(producer);
+        }
+        if !stored && view.qos != QoS::AtMostOnce && stored_qos != QoS::AtMostOnce {
+            // Stored by its MQTT publisher: this subscription's consumer brings it.
+            return;
+        }
+        if view.flags & FLAG_NO_LOCAL != 0 && !stored && PUBLISHING.with(Cell::get) == self.id {
+            return;
+        }
+        if let Some(perms) = self.permissions.get() {
+            if !perms.may_receive(subject) {
+                return skip(producer);
+            }
+        }
+        let qos = if stored {
+            view.qos.min(stored_qos)
+        } else {
+            QoS::AtMostOnce
+        };
+        let topic = topic::subject_to_topic(subject);
+        let properties = if self.v5() {
+            properties_from_headers(headers, view.id)
+        } else {
+            None
+        };
+        if qos == QoS::AtMostOnce {
+            self.publish_out(
+                &topic,
+                qos,
+                false,
+                false,
+                None,
+                properties.as_ref(),
+                body,
+                producer,
+            );
+            return skip(producer);
+        }
+        // `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.…`
+        let (delivered, stream_seq) = ack
+            .map(|a| {
+                let mut tokens = a.split(|&b| b == b'.').skip(4);
+                let n = |t: Option<&[u8]>| {
+                    t.and_then(|t| std::str::from_utf8(t).ok())
+                        .and_then(|t| t.parse::<u64>().ok())
+                        .unwrap_or(0)
+                };
+                (n(tokens.next()), n(tokens.next()))
+            })
+            .unwrap_or((1, 0));
+        let pid = {
+            let mut st = self.state.lock();
+            let pid = match st.by_seq.get(&stream_seq) {
+                Some(&pid) if stream_seq > 0 => pid,
+                _ => {
+                    let pid = Session::next_pid(&mut st);
+                    if stream_seq > 0 {
+                        st.by_seq.insert(stream_seq, pid);
+                    }
+                    pid
+                }
+            };
+            st.inflight.insert(
+                pid,
+                Inflight {
+                    ack: ack.map(Bytes::copy_from_slice),
+                    stream_seq,
+                },
+            );
+            pid
+        };
+        self.publish_out(
+            &topic,
+            qos,
+            false,
+            delivered > 1,
+            Some(pid),
+            properties.as_ref(),
+            body,
+            producer,
+        );
+    }
+
+    fn expire(&self, _sub: &Arc<Subscription>) {}
+}
+
+impl Connection for Session {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn transport(&self) -> &'static str {
+        self.transport
+    }
+    fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+    fn account(&self) -> Arc<Account> {
+        Session::account(self)
+    }
+    fn user(&self) -> String {
+        self.user.lock().clone()
+    }
+    fn issued_at(&self) -> i64 {
+        self.issued_at.load(Ordering::Relaxed) as i64
+    }
+    fn started(&self) -> SystemTime {
+        self.started
+    }
+    fn last_activity(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(self.last_activity.load(Ordering::Relaxed))
+    }
+    fn rtt(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+    fn out_counts(&self) -> (u64, u64) {
+        self.outlet.out_counts()
+    }
+    fn pending_bytes(&self) -> usize {
+        self.outlet.pending()
+    }
+    fn subscription_subjects(&self) -> Vec<String> {
+        self.state.lock().subs.keys().cloned().collect()
+    }
+    fn meta(&self) -> ClientMeta {
+        ClientMeta::default()
+    }
+    fn tls(&self) -> Option<TlsInfo> {
+        None
+    }
+    fn close_reason(&self) -> Option<CloseReason> {
+        *self.close_reason.lock()
+    }
+    fn mqtt_client(&self) -> Option<String> {
+        self.client_id.get().cloned()
+    }
+    fn close(&self, reason: CloseReason) {
+        let code = match reason {
+            CloseReason::ServerShutdown => reason::SERVER_UNAVAILABLE,
+            CloseReason::DuplicateClientId => reason::SESSION_TAKEN_OVER,
+            _ => reason::UNSPECIFIED_ERROR,
+        };
+        self.disconnect(code, reason);
+    }
+    fn revoke(&self) {
+        self.disconnect(reason::NOT_AUTHORIZED, CloseReason::AuthenticationViolation);
+    }
+}
+
+/// Serves one MQTT connection over any byte transport until it closes.
+pub async fn serve<R, W>(
+    server: Arc<Server>,
+    remote: SocketAddr,
+    transport: &'static str,
+    reader: R,
+    writer: W,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let id = server.next_client_id();
+    if server.at_max_connections() {
+        // The CONNECT is not even read: nats-server closes at once too.
+        drop((reader, writer));
+        return;
+    }
+    let session = Arc::new(Session {
+        id,
+        server: server.clone(),
+        remote,
+        transport,
+        started: SystemTime::now(),
+        last_activity: AtomicU64::new(now_nanos()),
+        account: Mutex::new(server.global.clone()),
+        user: Mutex::new(String::new()),
+        issued_at: AtomicU64::new(0),
+        permissions: OnceLock::new(),
+        counters: Counters::default(),
+        outlet: Arc::new(Outlet::new(server.opts.max_pending)),
+        close_reason: Mutex::new(None),
+        client_id: OnceLock::new(),
+        version: OnceLock::new(),
+        max_packet_out: AtomicUsize::new(0),
+        state: Mutex::new(State::default()),
+    });
+    server.register(session.clone());
+    session.outlet.attach(Box::new(writer));
+    let read_task = tokio::spawn(read_loop(session.clone(), reader));
+    // MQTT has no server PINGs: the client keeps the connection alive.
+    let stopped = session
+        .outlet
+        .run_writer(
+            server.opts.write_deadline,
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+            || {},
+        )
+        .await;
+    match stopped {
+        Stopped::Closed | Stopped::Killed => {}
+        Stopped::WriteError => session.set_reason(CloseReason::WriteError),
+        Stopped::WriteDeadline => {
+            server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            session.set_reason(CloseReason::SlowConsumerWriteDeadline);
+        }
+    }
+    read_task.abort();
+    finish(&session);
+}
+
+/// The connection is gone: publish the will if it is due, release the
+/// subscriptions, and keep or drop the session.
+fn finish(session: &Arc<Session>) {
+    let (subs, will, clean, mqtt, taken_over, record) = {
+        let mut st = session.state.lock();
+        let record = session.client_id.get().map(|id| SessionRecord {
+            client_id: id.clone(),
+            subs: st.subs.values().map(|s| s.record.clone()).collect(),
+            qos2_in: st.qos2_in.iter().copied().collect(),
+            expiry: st.expiry,
+        });
+        (
+            std::mem::take(&mut st.subs),
+            st.will.take(),
+            st.clean,
+            st.mqtt.clone(),
+            st.taken_over,
+            record,
+        )
+    };
+    if let Some(will) = will {
+        let mut producer = Producer::default();
+        let mut reader = Reader::new(session.clone());
+        reader.publish_will(will, &mut producer);
+        producer.flush();
+    }
+    let account = session.account();
+    for (_, sub) in subs {
+        for s in &sub.subs {
+            account.sublist.remove(s);
+        }
+        if clean && !taken_over {
+            if let (Some(mqtt), Some(name)) = (&mqtt, &sub.record.consumer) {
+                mqtt.msgs.remove_consumer(name);
+            }
+        }
+    }
+    if let (Some(mqtt), Some(client_id)) = (&mqtt, session.client_id.get()) {
+        let mut live = mqtt.live.lock();
+        if live
+            .get(client_id)
+            .is_some_and(|w| w.as_ptr() == Arc::as_ptr(session))
+        {
+            live.remove(client_id);
+        }
+        drop(live);
+        if !taken_over {
+            match (clean, record) {
+                (true, _) => mqtt.delete_session(client_id),
+                (false, Some(record)) => mqtt.save_session(&record),
+                _ => {}
+            }
+        }
+    }
+    session.server.unregister(session.as_ref());
+    tracing::debug!(
+        cid = session.id,
+        reason = %session.close_reason().unwrap_or(CloseReason::ClientClosed),
+        "MQTT connection closed"
+    );
+}
+
+/// Stop reading: the connection is closing.
+struct Stop;
+
+/// What the reader keeps for itself.
+struct Reader {
+    session: Arc<Session>,
+    account: Arc<Account>,
+    decoder: Decoder,
+    cache: MatchCache,
+    tally: Tally,
+    producer: Producer,
+    connected: bool,
+    keep_alive: Option<Duration>,
+    /// MQTT 5 topic aliases the client set.
+    aliases: HashMap<u16, Bytes>,
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(session: Arc<Session>, mut io: R) {
+    let server = session.server.clone();
+    let mut r = Reader::new(session.clone());
+    let auth_timeout = server
+        .mqtt
+        .options()
+        .and_then(|o| o.auth_timeout)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(server.opts.auth_timeout);
+    let mut deadline = Instant::now() + auth_timeout;
+    let mut buf = BytesMut::with_capacity(MIN_READ_BUFFER);
+    let mut size = MIN_READ_BUFFER;
+    loop {
+        if buf.capacity() - buf.len() < size / 2 {
+            buf.reserve(size);
+        }
+        let read = io.read_buf(&mut buf);
+        let n = if !r.connected || r.keep_alive.is_some() {
+            match timeout_at(deadline, read).await {
+                Ok(n) => n,
+                Err(_) if !r.connected => {
+                    session.close_with(CloseReason::AuthenticationTimeout);
+                    return;
+                }
+                Err(_) => {
+                    // MQTT-3.1.2-24: nothing for one and a half keep-alives.
+                    tracing::debug!(cid = session.id, "MQTT keep alive timeout");
+                    session.disconnect(reason::KEEP_ALIVE_TIMEOUT, CloseReason::StaleConnection);
+                    return;
+                }
+            }
+        } else {
+            read.await
+        };
+        match n {
+            Ok(0) => {
+                session.close_with(CloseReason::ClientClosed);
+                return;
+            }
+            Ok(n) => {
+                if n >= size && size < MAX_READ_BUFFER {
+                    size *= 2;
+                } else if n < size / 4 && size > MIN_READ_BUFFER {
+                    size /= 2;
+                }
+            }
+            Err(_) => {
+                session.close_with(CloseReason::ReadError);
+                return;
+            }
+        }
+        loop {
+            match r.decoder.decode(&mut buf) {
+                Ok(Some(packet)) => {
+                    if r.handle(packet).is_err() {
+                        r.settle().await;
+                        return;
+                    }
+                    if r.producer.is_behind() {
+                        r.settle().await;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    r.decode_error(e);
+                    r.settle().await;
+                    return;
+                }
+            }
+        }
+        r.flush_tally();
+        session.last_activity.store(now_nanos(), Ordering::Relaxed);
+        if let Some(k) = r.keep_alive {
+            deadline = Instant::now() + k;
+        }
+        r.settle().await;
+        if session.outlet.is_closing() {
+            return;
+        }
+    }
+}
+
+impl Reader {
+    fn new(session: Arc<Session>) -> Reader {
+        let max_packet = session.server.opts.max_payload + PACKET_OVERHEAD;
+        Reader {
+            account: session.account(),
+            decoder: Decoder::server(max_packet),
+            cache: MatchCache::default(),
+            tally: Tally::default(),
+            producer: Producer::default(),
+            connected: false,
+            keep_alive: None,
+            aliases: HashMap::new(),
+            session,
+        }
+    }
+
+    async fn settle(&mut self) {
+        self.producer.flush_and_wait(Some(&self.session.outlet)).await;
+    }
+
+    fn flush_tally(&mut self) {
+        let t = std::mem::take(&mut self.tally);
+        if t.in_msgs > 0 {
+            let c = &self.session.counters;
+            c.in_msgs.fetch_add(t.in_msgs, Ordering::Relaxed);
+            c.in_bytes.fetch_add(t.in_bytes, Ordering::Relaxed);
+            self.session.server.stats.add(&t);
+        }
+    }
+
+    fn send(&mut self, packet: Packet) {
+        self.session.send(&packet, Some(&mut self.producer));
+    }
+
+    fn decode_error(&mut self, e: DecodeError) {
+        tracing::debug!(cid = self.session.id, "MQTT: {e}");
+        match (&e, self.connected) {
+            (DecodeError::UnsupportedVersion(_) | DecodeError::ProtocolName, false) => {
+                // 3.1.1's answer to an unknown protocol level, understood by every version.
+                self.send(Packet::ConnAck(ConnAck {
+                    code: connack_v3::UNACCEPTABLE_PROTOCOL_VERSION,
+                    ..Default::default()
+                }));
+                self.session.close_with(CloseReason::BadClientProtocolVersion);
+            }
+            (DecodeError::TooLarge(_), _) => {
+                self.session
+                    .disconnect(e.reason(), CloseReason::MaxPayloadExceeded);
+            }
+            _ if self.connected => self
+                .session
+                .disconnect(e.reason(), CloseReason::ProtocolViolation),
+            _ => self.session.close_with(CloseReason::ProtocolViolation),
+        }
+    }
+
+    fn handle(&mut self, packet: Packet) -> Result<(), Stop> {
+        match packet {
+            Packet::Connect(c) => self.connect(*c),
+            Packet::Publish(p) => self.publish(p),
+            Packet::PubAck(a) => {
+                self.acked(a.packet_id, false);
+                Ok(())
+            }
+            Packet::PubRec(a) => {
+                self.acked(a.packet_id, true);
+                self.send(Packet::PubRel(Ack::new(a.packet_id)));
+                Ok(())
+            }
+            Packet::PubComp(a) => {
+                self.session.state.lock().released.remove(&a.packet_id);
+                Ok(())
+            }
+            Packet::PubRel(a) => {
+                let known = self.session.state.lock().qos2_in.remove(&a.packet_id);
+                let reason = if known || !self.session.v5() {
+                    reason::SUCCESS
+                } else {
+                    reason::PACKET_IDENTIFIER_NOT_FOUND
+                };
+                self.send(Packet::PubComp(Ack {
+                    packet_id: a.packet_id,
+                    reason,
+                    properties: Properties::default(),
+                }));
+                Ok(())
+            }
+            Packet::Subscribe(s) => {
+                self.subscribe(s);
+                Ok(())
+            }
+            Packet::Unsubscribe(u) => {
+                self.unsubscribe(u);
+                Ok(())
+            }
+            Packet::PingReq => {
+                self.send(Packet::PingResp);
+                Ok(())
+            }
+            Packet::Disconnect(d) => {
+                let mut st = self.session.state.lock();
+                // MQTT 5 may ask for the will anyway (reason 0x04).
+                if d.reason != reason::DISCONNECT_WITH_WILL {
+                    st.will = None;
+                }
+                if let Some(expiry) = d.properties.session_expiry_interval {
+                    st.expiry = expiry;
+                    st.clean = expiry == 0;
+                }
+                drop(st);
+                self.session.close_with(CloseReason::ClientClosed);
+                Err(Stop)
+            }
+            Packet::Auth(_) => {
+                self.session
+                    .disconnect(reason::PROTOCOL_ERROR, CloseReason::ProtocolViolation);
+                Err(Stop)
+            }
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
+                self.session
+                    .disconnect(reason::PROTOCOL_ERROR, CloseReason::ProtocolViolation);
+                Err(Stop)
+            }
+        }
+    }
+
+    /// CONNACK with `code` (a 3.1.1 return code or an MQTT 5 reason) and close.
+    fn refuse(&mut self, v3: u8, v5: u8, why: CloseReason) -> Result<(), Stop> {
+        let code = if self.session.v5() { v5 } else { v3 };
+        self.send(Packet::ConnAck(ConnAck {
+            code,
+            ..Default::default()
+        }));
+        self.session.close_with(why);
+        Err(Stop)
+    }
+
+    fn connect(&mut self, c: Connect) -> Result<(), Stop> {
+        let session = self.session.clone();
+        let _ = session.version.set(c.version);
+        let v5 = c.version == Version::V5;
+        if v5 && c.properties.authentication_method.is_some() {
+            // Enhanced authentication is not offered.
+            return self.refuse(
+                connack_v3::NOT_AUTHORIZED,
+                reason::BAD_AUTHENTICATION_METHOD,
+                CloseReason::AuthenticationViolation,
+            );
+        }
+        let mut client_id = c.client_id.clone();
+        let mut assigned = None;
+        if client_id.is_empty() {
+            // MQTT-3.1.3-8: 3.1.1 accepts an empty id only with a clean session.
+            if !v5 && !c.clean_start {
+                return self.refuse(
+                    connack_v3::IDENTIFIER_REJECTED,
+                    reason::CLIENT_IDENTIFIER_NOT_VALID,
+                    CloseReason::ProtocolViolation,
+                );
+            }
+            client_id = assigned_client_id();
+            assigned = Some(client_id.clone());
+        }
+        let server = session.server.clone();
+        let opts = server.mqtt.options();
+        let id = match super::auth::authenticate(
+            &server,
+            opts.as_deref(),
+            c.username.as_deref(),
+            c.password.as_deref(),
+        ) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(cid = session.id, client_id = %client_id, "MQTT authentication error: {e}");
+                return self.refuse(
+                    connack_v3::NOT_AUTHORIZED,
+                    reason::BAD_USER_NAME_OR_PASSWORD,
+                    CloseReason::AuthenticationViolation,
+                );
+            }
+        };
+        *session.account.lock() = id.account.clone();
+        *session.user.lock() = id.user.clone();
+        session
+            .issued_at
+            .store(id.issued_at.max(0) as u64, Ordering::Relaxed);
+        if let Some(p) = id.permissions {
+            let _ = session.permissions.set(Arc::new(p));
+        }
+        self.account = id.account.clone();
+        let mqtt = match server.mqtt.account(&server, &id.account) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(cid = session.id, "MQTT: {e}");
+                return self.refuse(
+                    connack_v3::SERVER_UNAVAILABLE,
+                    reason::SERVER_UNAVAILABLE,
+                    CloseReason::ServerShutdown,
+                );
+            }
+        };
+        let _ = session.client_id.set(client_id.clone());
+        // Session takeover: the older connection with this id goes.
+        let previous = mqtt
+            .live
+            .lock()
+            .insert(client_id.clone(), Arc::downgrade(&session));
+        if let Some(old) = previous.and_then(|w| w.upgrade()) {
+            let will = {
+                let mut st = old.state.lock();
+                st.taken_over = true;
+                // Its subscriptions now belong to this connection.
+                let account = old.account();
+                for sub in st.subs.values() {
+                    for s in &sub.subs {
+                        account.sublist.remove(s);
+                    }
+                }
+                st.subs.clear();
+                st.will.take()
+            };
+            Connection::close(old.as_ref(), CloseReason::DuplicateClientId);
+            if let Some(will) = will {
+                let mut other = Reader::new(old.clone());
+                other.publish_will(will, &mut self.producer);
+            }
+        }
+        let expiry = c.properties.session_expiry_interval.unwrap_or(0);
+        let clean = c.clean_start;
+        // MQTT 5 keeps a session only while its expiry says so.
+        let keep = if v5 { expiry > 0 } else { !clean };
+        let record = if clean {
+            if let Some(old) = mqtt.load_session(&client_id) {
+                for sub in &old.subs {
+                    if let Some(name) = &sub.consumer {
+                        mqtt.msgs.remove_consumer(name);
+                    }
+                }
+                mqtt.delete_session(&client_id);
+            }
+            None
+        } else {
+            mqtt.load_session(&client_id)
+        };
+        let session_present = record.is_some();
+        {
+            let mut st = session.state.lock();
+            st.clean = !keep;
+            st.expiry = expiry;
+            st.mqtt = Some(mqtt.clone());
+            st.will = c.will.clone();
+            if let Some(r) = &record {
+                st.qos2_in = r.qos2_in.iter().copied().collect();
+            }
+        }
+        if let Some(max) = c.properties.maximum_packet_size {
+            session.max_packet_out.store(max as usize, Ordering::Relaxed);
+        }
+        let mut props = Properties::default();
+        if v5 {
+            props.assigned_client_identifier = assigned;
+            props.topic_alias_maximum = Some(TOPIC_ALIAS_MAXIMUM);
+            props.retain_available = Some(1);
+            props.wildcard_subscription_available = Some(1);
+            props.subscription_identifier_available = Some(1);
+            props.shared_subscription_available = Some(1);
+            props.maximum_packet_size = Some((server.opts.max_payload + PACKET_OVERHEAD) as u32);
+        }
+        self.send(Packet::ConnAck(ConnAck {
+            session_present,
+            code: 0,
+            properties: props,
+        }));
+        self.connected = true;
+        self.keep_alive = (c.keep_alive > 0).then(|| Duration::from_millis(c.keep_alive as u64 * 1500));
+        // Restore a persistent session's subscriptions.
+        if let Some(record) = record {
+            for sub in record.subs {
+                self.add_subscription(sub, true);
+            }
+        }
+        Ok(())
+    }
+
+    fn acked(&mut self, packet_id: u16, qos2: bool) {
+        let inflight = {
+            let mut st = self.session.state.lock();
+            let inflight = st.inflight.remove(&packet_id);
+            if let Some(i) = &inflight {
+                st.by_seq.remove(&i.stream_seq);
+                if qos2 {
+                    st.released.insert(packet_id);
+                }
+            }
+            inflight
+        };
+        if let Some(ack) = inflight.and_then(|i| i.ack) {
+            self.session.ack_stored(&ack, &mut self.producer);
+        }
+    }
+
+    fn publish(&mut self, mut p: Publish) -> Result<(), Stop> {
+        if !self.connected {
+            self.session.close_with(CloseReason::ProtocolViolation);
+            return Err(Stop);
+        }
+        self.tally.in_msgs += 1;
+        self.tally.in_bytes += p.payload.len() as u64;
+        let v5 = self.session.v5();
+        if let Some(alias) = p.properties.topic_alias {
+            if alias == 0 || alias > TOPIC_ALIAS_MAXIMUM {
+                self.session
+                    .disconnect(reason::TOPIC_ALIAS_INVALID, CloseReason::ProtocolViolation);
+                return Err(Stop);
+            }
+            if p.topic.is_empty() {
+                match self.aliases.get(&alias) {
+                    Some(t) => p.topic = t.clone(),
+                    None => {
+                        self.session
+                            .disconnect(reason::PROTOCOL_ERROR, CloseReason::ProtocolViolation);
+                        return Err(Stop);
+                    }
+                }
+            } else {
+                self.aliases.insert(alias, p.topic.clone());
+            }
+        }
+        let subject = match topic::topic_to_subject(p.topic_str()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(cid = self.session.id, "MQTT: topic {:?}: {e}", p.topic_str());
+                self.session
+                    .disconnect(reason::TOPIC_NAME_INVALID, CloseReason::ProtocolViolation);
+                return Err(Stop);
+            }
+        };
+        let allowed = self
+            .session
+            .permissions
+            .get()
+            .is_none_or(|perms| perms.may_publish(subject.as_bytes()));
+        if !allowed {
+            tracing::error!(cid = self.session.id, "Publish Violation - Subject {subject:?}");
+            self.ack_publish(&p, reason::NOT_AUTHORIZED);
+            return Ok(());
+        }
+        if p.qos == QoS::ExactlyOnce {
+            let pid = p.packet_id.unwrap_or(0);
+            let seen = !self.session.state.lock().qos2_in.insert(pid);
+            if seen {
+                // A resent QoS 2 PUBLISH before PUBREL: delivered once already.
+                self.ack_publish(&p, reason::SUCCESS);
+                return Ok(());
+            }
+        }
+        match self.route(&subject, &p, v5) {
+            Ok(()) => self.ack_publish(&p, reason::SUCCESS),
+            Err(e) => {
+                tracing::error!(
+                    cid = self.session.id,
+                    "MQTT: storing a QoS {} message: {e}",
+                    p.qos as u8
+                );
+                if p.qos == QoS::ExactlyOnce {
+                    self.session
+                        .state
+                        .lock()
+                        .qos2_in
+                        .remove(&p.packet_id.unwrap_or(0));
+                }
+                if v5 {
+                    self.ack_publish(&p, reason::IMPLEMENTATION_SPECIFIC_ERROR);
+                }
+                // A 3.1.1 client gets no PUBACK and sends again.
+            }
+        }
+        Ok(())
+    }
+
+    /// PUBACK or PUBREC for a received PUBLISH.
+    fn ack_publish(&mut self, p: &Publish, code: u8) {
+        let Some(packet_id) = p.packet_id else { return };
+        let ack = Ack {
+            packet_id,
+            reason: code,
+            properties: Properties::default(),
+        };
+        match p.qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => self.send(Packet::PubAck(ack)),
+            QoS::ExactlyOnce => self.send(Packet::PubRec(ack)),
+        }
+    }
+
+    /// Stores (QoS 1/2, retained) and routes a publication.
+    fn route(&mut self, subject: &str, p: &Publish, v5: bool) -> Result<(), String> {
+        let mqtt = self.session.state.lock().mqtt.clone();
+        if let Some(mqtt) = &mqtt {
+            if p.qos != QoS::AtMostOnce {
+                mqtt.store(subject, p.qos, &p.payload, &mut self.producer)?;
+            }
+            if p.retain {
+                mqtt.retain(subject, p.qos, &p.payload)?;
+            }
+        }
+        let mut headers = if v5 {
+            headers_from_properties(&p.properties)
+        } else {
+            Vec::new()
+        };
+        if p.qos != QoS::AtMostOnce {
+            let mark = store::qos_headers(p.qos);
+            if headers.is_empty() {
+                headers = mark.to_vec();
+            } else {
+                // One block: the QoS line before the user properties' end.
+                headers.truncate(headers.len() - 2);
+                headers.extend_from_slice(&mark[b"NATS/1.0\r\n".len()..]);
+            }
+        }
+        let result = self.cache.lookup(&self.account.sublist, subject.as_bytes());
+        if result.is_empty() {
+            return Ok(());
+        }
+        let joined;
+        let (header_len, payload) = if headers.is_empty() {
+            (None, &p.payload[..])
+        } else {
+            joined = [&headers[..], &p.payload[..]].concat();
+            (Some(headers.len()), &joined[..])
+        };
+        let msg = Message {
+            subject: subject.as_bytes(),
+            reply: None,
+            header_len,
+            payload,
+            hops: 0,
+        };
+        PUBLISHING.with(|c| c.set(self.session.id));
+        let delivered = router::deliver(&result, &msg, None, &mut self.producer) as u64;
+        PUBLISHING.with(|c| c.set(0));
+        self.tally.out_msgs += delivered;
+        self.tally.out_bytes += delivered * p.payload.len() as u64;
+        Ok(())
+    }
+
+    /// Publishes a will as if its client had published it.
+    fn publish_will(&mut self, will: Will, producer: &mut Producer) {
+        std::mem::swap(&mut self.producer, producer);
+        let p = Publish {
+            dup: false,
+            qos: will.qos,
+            retain: will.retain,
+            topic: Bytes::from(will.topic.clone()),
+            packet_id: None,
+            properties: will.properties.clone(),
+            payload: will.payload.clone(),
+        };
+        self.connected = true;
+        match topic::topic_to_subject(&will.topic) {
+            Ok(subject) => {
+                let allowed = self
+                    .session
+                    .permissions
+                    .get()
+                    .is_none_or(|perms| perms.may_publish(subject.as_bytes()));
+                if allowed {
+                    if let Err(e) = self.route(&subject, &p, self.session.v5()) {
+                        tracing::error!(cid = self.session.id, "MQTT: publishing the will: {e}");
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(cid = self.session.id, "MQTT: will topic {:?}: {e}", will.topic),
+        }
+        std::mem::swap(&mut self.producer, producer);
+    }
+
+    fn subscribe(&mut self, s: Subscribe) {
+        let sub_id = s.properties.subscription_identifiers.first().copied();
+        let mut codes = Vec::with_capacity(s.filters.len());
+        for (filter, options) in s.filters {
+            let record = SubRecord {
+                filter,
+                qos: options.qos as u8,
+                no_local: options.no_local,
+                retain_as_published: options.retain_as_published,
+                consumer: None,
+                id: sub_id,
+            };
+            let existed = self.session.state.lock().subs.contains_key(&record.filter);
+            let code = self.add_subscription(record.clone(), false);
+            codes.push(code);
+            if code < 0x80 {
+                let send_retained = match options.retain_handling {
+                    0 => true,
+                    1 => !existed,
+                    _ => false,
+                };
+                if send_retained {
+                    self.send_retained(&record);
+                }
+            }
+        }
+        self.send(Packet::SubAck(SubAck {
+            packet_id: s.packet_id,
+            codes,
+            properties: Properties::default(),
+        }));
+        self.save_session();
+    }
+
+    /// Adds (or replaces) one subscription; the SUBACK code.
+    fn add_subscription(&mut self, mut record: SubRecord, restoring: bool) -> u8 {
+        let v5 = self.session.v5();
+        let failure = |code: u8| if v5 { code } else { 0x80 };
+        let (queue, filter) = match topic::shared(&record.filter) {
+            Some((group, f)) => (Some(group.to_string()), f.to_string()),
+            None => (None, record.filter.clone()),
+        };
+        let subjects = match topic::filter_to_subjects(&filter) {
+            Ok(s) => s,
+            Err(_) => return failure(reason::TOPIC_FILTER_INVALID),
+        };
+        if let Some(perms) = self.session.permissions.get() {
+            if !subjects.iter().all(|s| perms.may_subscribe(s.as_bytes())) {
+                tracing::error!(
+                    cid = self.session.id,
+                    "Subscription Violation - Filter {filter:?}"
+                );
+                return failure(reason::NOT_AUTHORIZED);
+            }
+        }
+        let qos = QoS::from_bits(record.qos).unwrap_or_default();
+        let options = SubscribeOptions {
+            qos,
+            no_local: record.no_local,
+            retain_as_published: record.retain_as_published,
+            retain_handling: 0,
+        };
+        // A subscription with the same filter is replaced.
+        let old = self.session.state.lock().subs.remove(&record.filter);
+        let old_consumer = old.as_ref().and_then(|o| o.record.consumer.clone());
+        if let Some(old) = old {
+            self.session.drop_sub(old, false);
+        }
+        let me: Arc<dyn Subscriber> = self.session.clone();
+        let queue_bytes = queue.as_ref().map(|q| Bytes::from(q.clone()));
+        let mut subs = Vec::new();
+        let core_sid = sid_for(KIND_CORE, qos, &options, record.id, &filter);
+        for subject in &subjects {
+            let sub = Arc::new(Subscription::new(
+                Bytes::from(subject.clone()),
+                queue_bytes.clone(),
+                core_sid.clone(),
+                me.clone(),
+            ));
+            if self.account.sublist.insert(sub.clone()).is_ok() {
+                subs.push(sub);
+            }
+        }
+        let mut granted = qos;
+        if qos != QoS::AtMostOnce {
+            match self.stored_subscription(
+                &record,
+                queue.as_deref(),
+                &filter,
+                &subjects,
+                old_consumer,
+                restoring,
+            ) {
+                Ok((name, sub)) => {
+                    record.consumer = Some(name);
+                    subs.push(sub);
+                }
+                Err(e) => {
+                    // Without the store, the subscription still gets QoS 0.
+                    tracing::error!(
+                        cid = self.session.id,
+                        "MQTT: QoS {} subscription {filter:?}: {e}",
+                        qos as u8
+                    );
+                    granted = QoS::AtMostOnce;
+                    record.qos = 0;
+                    record.consumer = None;
+                }
+            }
+        }
+        self.session
+            .state
+            .lock()
+            .subs
+            .insert(record.filter.clone(), ActiveSub { record, subs });
+        granted as u8
+    }
+
+    /// The durable consumer and delivery subscription of a QoS 1/2
+    /// subscription.
+    fn stored_subscription(
+        &mut self,
+        record: &SubRecord,
+        queue: Option<&str>,
+        filter: &str,
+        subjects: &[String],
+        old_consumer: Option<String>,
+        restoring: bool,
+    ) -> Result<(String, Arc<Subscription>), String> {
+        let mqtt = self.session.state.lock().mqtt.clone().ok_or("no MQTT state")?;
+        let client_id = self.session.client_id.get().cloned().unwrap_or_default();
+        // Members of a shared subscription share one consumer.
+        let owner = match queue {
+            Some(group) => format!("$share/{group}"),
+            None => client_id,
+        };
+        let name = consumer_name(&owner, filter);
+        let deliver = format!("$MQTT.sub.{name}");
+        let opts = self.session.server.mqtt.options();
+        let ack_wait = opts.as_ref().map_or(Duration::from_secs(30), |o| o.ack_wait);
+        let max_ack_pending = opts.as_ref().map_or(1024, |o| o.max_ack_pending) as i64;
+        let existing = mqtt.msgs.consumer(&name);
+        let consumer = match existing {
+            Some(c) => c,
+            None => {
+                if let Some(old) = old_consumer.filter(|o| *o != name) {
+                    mqtt.msgs.remove_consumer(&old);
+                }
+                let config = ConsumerConfig {
+                    durable_name: name.clone(),
+                    deliver_policy: DeliverPolicy::New,
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: ack_wait.as_nanos() as i64,
+                    max_ack_pending,
+                    filter_subjects: subjects
+                        .iter()
+                        .map(|s| format!("{}{s}", store::MSGS_PREFIX))
+                        .collect(),
+                    deliver_subject: Some(deliver.clone()),
+                    deliver_group: queue.map(str::to_string),
+                    ..Default::default()
+                };
+                mqtt.msgs
+                    .add_consumer(Some(name.clone()), config, "")
+                    .map_err(|e| e.description)?
+            }
+        };
+        let options = SubscribeOptions {
+            qos: QoS::from_bits(record.qos).unwrap_or_default(),
+            no_local: record.no_local,
+            retain_as_published: record.retain_as_published,
+            retain_handling: 0,
+        };
+        let sid = sid_for(KIND_STORED, options.qos, &options, record.id, filter);
+        let me: Arc<dyn Subscriber> = self.session.clone();
+        let sub = Arc::new(Subscription::new(
+            Bytes::from(deliver),
+            queue.map(|q| Bytes::from(q.to_string())),
+            sid,
+            me,
+        ));
+        self.account
+            .sublist
+            .insert(sub.clone())
+            .map_err(|e| format!("{e:?}"))?;
+        if restoring {
+            // Messages sent before the client went away are sent again now.
+            consumer.redeliver_pending_now();
+        }
+        Ok((name, sub))
+    }
+
+    /// Sends the retained messages matching a new subscription.
+    fn send_retained(&mut self, record: &SubRecord) {
+        let Some(mqtt) = self.session.state.lock().mqtt.clone() else {
+            return;
+        };
+        if topic::shared(&record.filter).is_some() {
+            // MQTT 5: no retained messages for shared subscriptions.
+            return;
+        }
+        let Ok(subjects) = topic::filter_to_subjects(&record.filter) else {
+            return;
+        };
+        let sub_qos = QoS::from_bits(record.qos).unwrap_or_default();
+        let props = record.id.map(|id| Properties {
+            subscription_identifiers: vec![id],
+            ..Default::default()
+        });
+        for r in mqtt.retained_matching(&subjects, topic::starts_with_wildcard(&record.filter)) {
+            if let Some(perms) = self.session.permissions.get() {
+                if !perms.may_receive(r.subject.as_bytes()) {
+                    continue;
+                }
+            }
+            let qos = sub_qos.min(r.qos);
+            let pid = (qos != QoS::AtMostOnce).then(|| {
+                let mut st = self.session.state.lock();
+                let pid = Session::next_pid(&mut st);
+                st.inflight.insert(
+                    pid,
+                    Inflight {
+                        ack: None,
+                        stream_seq: 0,
+                    },
+                );
+                pid
+            });
+            let topic = topic::subject_to_topic(r.subject.as_bytes());
+            self.session.publish_out(
+                &topic,
+                qos,
+                true,
+                false,
+                pid,
+                props.as_ref(),
+                &r.payload,
+                &mut self.producer,
+            );
+        }
+    }
+
+    fn unsubscribe(&mut self, u: Unsubscribe) {
+        let mut codes = Vec::with_capacity(u.filters.len());
+        for filter in &u.filters {
+            let removed = self.session.state.lock().subs.remove(filter);
+            codes.push(match removed {
+                Some(sub) => {
+                    self.session.drop_sub(sub, true);
+                    reason::SUCCESS
+                }
+                None => reason::NO_SUBSCRIPTION_EXISTED,
+            });
+        }
+        self.send(Packet::UnsubAck(UnsubAck {
+            packet_id: u.packet_id,
+            codes,
+            properties: Properties::default(),
+        }));
+        self.save_session();
+    }
+
+    /// Writes a persistent session's record after its subscriptions changed.
+    fn save_session(&self) {
+        let st = self.session.state.lock();
+        if st.clean {
+            return;
+        }
+        let (Some(mqtt), Some(client_id)) = (&st.mqtt, self.session.client_id.get()) else {
+            return;
+        };
+        let record = SessionRecord {
+            client_id: client_id.clone(),
+            subs: st.subs.values().map(|s| s.record.clone()).collect(),
+            qos2_in: st.qos2_in.iter().copied().collect(),
+            expiry: st.expiry,
+        };
+        let mqtt = mqtt.clone();
+        drop(st);
+        mqtt.save_session(&record);
+    }
+}
+
+/// An identifier for a client that connected without one (22 characters,
+/// as the specification guarantees every server accepts).
+fn assigned_client_id() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..22)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// A consumer name for a subscription: stable for the same client and
+/// filter, and a valid consumer name whatever the filter holds.
+fn consumer_name(owner: &str, filter: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{owner}\u{0}{filter}").as_bytes());
+    let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
+    format!("mqtt_{hex}")
+}

@@ -1,0 +1,271 @@
+//! An account's MQTT state, kept in JetStream streams as nats-server keeps
+//! it, so it survives restarts and shows in `junction stream ls`:
+//!
+//! - `$MQTT_msgs` (`$MQTT.msgs.>`, interest retention): QoS 1 and 2
+//!   messages, read by one durable consumer per QoS 1/2 subscription;
+//! - `$MQTT_rmsgs` (`$MQTT.rmsgs.>`, one message per subject): retained
+//!   messages, also held in memory to answer subscriptions;
+//! - `$MQTT_sess` (`$MQTT.sess.>`, one message per subject): one record
+//!   per persistent session.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Weak};
+
+use bytes::Bytes;
+use junction_mqtt::QoS;
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use crate::jetstream::config::{Retention, StreamConfig};
+use crate::jetstream::stream::Stream;
+use crate::jetstream::JsAccount;
+use crate::outlet::Producer;
+use crate::subscription::Message;
+
+pub const MSGS_STREAM: &str = "$MQTT_msgs";
+pub const MSGS_PREFIX: &str = "$MQTT.msgs.";
+pub const RETAINED_STREAM: &str = "$MQTT_rmsgs";
+pub const RETAINED_PREFIX: &str = "$MQTT.rmsgs.";
+pub const SESSIONS_STREAM: &str = "$MQTT_sess";
+pub const SESSIONS_PREFIX: &str = "$MQTT.sess.";
+
+/// The header that carries a message's MQTT QoS through the store.
+pub const QOS_HEADER: &str = "Nmqtt-Pub";
+
+/// A retained message.
+#[derive(Debug, Clone)]
+pub struct Retained {
+    /// The NATS subject it was published on.
+    pub subject: String,
+    pub payload: Bytes,
+    pub qos: QoS,
+}
+
+/// One subscription of a persistent session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubRecord {
+    pub filter: String,
+    pub qos: u8,
+    #[serde(default)]
+    pub no_local: bool,
+    #[serde(default)]
+    pub retain_as_published: bool,
+    /// The durable consumer delivering its QoS 1/2 messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<String>,
+    /// MQTT 5 subscription identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
+}
+
+/// What a persistent session keeps while its client is away.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub client_id: String,
+    pub subs: Vec<SubRecord>,
+    /// QoS 2 packets received and answered with PUBREC, awaiting PUBREL.
+    #[serde(default)]
+    pub qos2_in: Vec<u16>,
+    /// MQTT 5 session expiry in seconds (`u32::MAX` never expires).
+    #[serde(default)]
+    pub expiry: u32,
+}
+
+/// The MQTT state of one account.
+pub struct MqttAccount {
+    pub js: Arc<JsAccount>,
+    pub msgs: Arc<Stream>,
+    retained_stream: Arc<Stream>,
+    sessions_stream: Arc<Stream>,
+    /// Retained messages by subject.
+    retained: RwLock<BTreeMap<String, Retained>>,
+    /// Connected sessions by client id, for takeover.
+    pub live: Mutex<HashMap<String, Weak<super::session::Session>>>,
+}
+
+fn stream(
+    js: &JsAccount,
+    name: &str,
+    subject: &str,
+    retention: Retention,
+    per_subject: i64,
+) -> anyhow::Result<Arc<Stream>> {
+    if let Some(s) = js.stream(name) {
+        return Ok(s);
+    }
+    let config = StreamConfig {
+        name: name.into(),
+        subjects: vec![format!("{subject}>")],
+        retention,
+        max_msgs_per_subject: per_subject,
+        ..Default::default()
+    };
+    js.create_stream(config)
+        .map_err(|e| anyhow::anyhow!("creating MQTT stream {name}: {}", e.description))
+}
+
+fn qos_of(headers: &[u8]) -> QoS {
+    crate::jetstream::headers::get(headers, QOS_HEADER)
+        .and_then(|v| v.parse::<u8>().ok())
+        .and_then(QoS::from_bits)
+        .unwrap_or_default()
+}
+
+/// The header block that marks a message as published by MQTT at `qos`.
+pub fn qos_headers(qos: QoS) -> &'static [u8] {
+    match qos {
+        QoS::AtMostOnce => b"NATS/1.0\r\nNmqtt-Pub: 0\r\n\r\n",
+        QoS::AtLeastOnce => b"NATS/1.0\r\nNmqtt-Pub: 1\r\n\r\n",
+        QoS::ExactlyOnce => b"NATS/1.0\r\nNmqtt-Pub: 2\r\n\r\n",
+    }
+}
+
+/// The subject a session record is kept under: a digest of the client id,
+/// which may hold characters a subject cannot.
+fn session_subject(client_id: &str) -> String {
+    let digest = sha2::Sha256::digest(client_id.as_bytes());
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{SESSIONS_PREFIX}{hex}")
+}
+
+impl MqttAccount {
+    /// Opens (creating if needed) the account's MQTT streams and loads its
+    /// retained messages.
+    pub fn open(js: Arc<JsAccount>) -> anyhow::Result<Arc<MqttAccount>> {
+        let msgs = stream(&js, MSGS_STREAM, MSGS_PREFIX, Retention::Interest, 0)?;
+        let retained_stream = stream(&js, RETAINED_STREAM, RETAINED_PREFIX, Retention::Limits, 1)?;
+        let sessions_stream = stream(&js, SESSIONS_STREAM, SESSIONS_PREFIX, Retention::Limits, 1)?;
+        let mut retained = BTreeMap::new();
+        for seq in retained_stream.last_per_subject(&[format!("{RETAINED_PREFIX}>")]) {
+            if let Ok(Some(m)) = retained_stream.get(seq) {
+                let subject = String::from_utf8_lossy(&m.subject[RETAINED_PREFIX.len()..]).into_owned();
+                let qos = qos_of(&m.headers);
+                retained.insert(
+                    subject.clone(),
+                    Retained {
+                        subject,
+                        payload: m.payload.clone(),
+                        qos,
+                    },
+                );
+            }
+        }
+        Ok(Arc::new(MqttAccount {
+            js,
+            msgs,
+            retained_stream,
+            sessions_stream,
+            retained: RwLock::new(retained),
+            live: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Stores a QoS 1 or 2 message for the QoS 1/2 subscriptions; `Ok` means
+    /// it is in the store (or nobody subscribes to it at QoS 1/2).
+    pub fn store(
+        &self,
+        subject: &str,
+        qos: QoS,
+        payload: &[u8],
+        producer: &mut Producer,
+    ) -> Result<(), String> {
+        let stored_subject = format!("{MSGS_PREFIX}{subject}");
+        let headers = qos_headers(qos);
+        let joined = [headers, payload].concat();
+        let msg = Message {
+            subject: stored_subject.as_bytes(),
+            reply: None,
+            header_len: Some(headers.len()),
+            payload: &joined,
+            hops: 0,
+        };
+        self.msgs
+            .accept(&msg, producer)
+            .map(|_| ())
+            .map_err(|e| e.description)
+    }
+
+    /// Retains `payload` on `subject`, or clears the subject's retained
+    /// message when `payload` is empty.
+    pub fn retain(&self, subject: &str, qos: QoS, payload: &[u8]) -> Result<(), String> {
+        let stored_subject = format!("{RETAINED_PREFIX}{subject}");
+        if payload.is_empty() {
+            self.retained.write().remove(subject);
+            return self
+                .retained_stream
+                .purge(Some(&stored_subject), None, None)
+                .map(|_| ())
+                .map_err(|e| e.description);
+        }
+        let headers = qos_headers(qos);
+        let joined = [headers, payload].concat();
+        let msg = Message {
+            subject: stored_subject.as_bytes(),
+            reply: None,
+            header_len: Some(headers.len()),
+            payload: &joined,
+            hops: 0,
+        };
+        let mut producer = Producer::default();
+        self.retained_stream
+            .accept(&msg, &mut producer)
+            .map_err(|e| e.description)?;
+        self.retained.write().insert(
+            subject.to_string(),
+            Retained {
+                subject: subject.to_string(),
+                payload: Bytes::copy_from_slice(payload),
+                qos,
+            },
+        );
+        Ok(())
+    }
+
+    /// Retained messages whose subject matches one of `subjects` (NATS
+    /// wildcards), skipping `$` subjects when the filter starts with a
+    /// wildcard.
+    pub fn retained_matching(&self, subjects: &[String], skip_dollar: bool) -> Vec<Retained> {
+        self.retained
+            .read()
+            .values()
+            .filter(|r| !(skip_dollar && r.subject.starts_with('$')))
+            .filter(|r| {
+                subjects
+                    .iter()
+                    .any(|s| junction_nats::subject::matches(s.as_bytes(), r.subject.as_bytes()))
+            })
+            .cloned()
+            .collect()
+    }
+
+    pub fn load_session(&self, client_id: &str) -> Option<SessionRecord> {
+        let m = self
+            .sessions_stream
+            .last_for(&session_subject(client_id))
+            .ok()??;
+        let record: SessionRecord = serde_json::from_slice(&m.payload).ok()?;
+        (record.client_id == client_id).then_some(record)
+    }
+
+    pub fn save_session(&self, record: &SessionRecord) {
+        let subject = session_subject(&record.client_id);
+        let body = serde_json::to_vec(record).unwrap_or_default();
+        let msg = Message {
+            subject: subject.as_bytes(),
+            reply: None,
+            header_len: None,
+            payload: &body,
+            hops: 0,
+        };
+        if let Err(e) = self.sessions_stream.accept(&msg, &mut Producer::default()) {
+            tracing::error!("MQTT: saving session {:?}: {}", record.client_id, e.description);
+        }
+    }
+
+    pub fn delete_session(&self, client_id: &str) {
+        let _ = self
+            .sessions_stream
+            .purge(Some(&session_subject(client_id)), None, None);
+    }
+}
