@@ -716,6 +716,9 @@ impl Server {
         while self.num_clients() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        if let Some(js) = self.jetstream() {
+            js.flush_all();
+        }
     }
 }
 

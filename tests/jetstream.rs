@@ -362,6 +362,56 @@ async fn file_streams_survive_a_restart() {
 }
 
 #[tokio::test]
+async fn a_new_durable_consumer_keeps_its_start_across_an_abrupt_stop() {
+    use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let js = context(&server).await;
+    let stream = js
+        .create_stream(stream::Config {
+            name: "N".into(),
+            subjects: vec!["n".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    js.publish("n", "before".into()).await.unwrap().await.unwrap();
+    stream
+        .create_consumer(pull::Config {
+            durable_name: Some("fresh".into()),
+            deliver_policy: DeliverPolicy::New,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        js.publish("n", "after".into()).await.unwrap().await.unwrap();
+    }
+    // Stopped without the orderly flush, before any periodic save.
+    server.server.shutdown();
+    server.wait().await;
+    let server = start(dir.path()).await;
+    let js = context(&server).await;
+    let consumer = js
+        .get_stream("N")
+        .await
+        .unwrap()
+        .get_consumer::<pull::Config>("fresh")
+        .await
+        .unwrap()
+        .fetch()
+        .max_messages(10)
+        .expires(Duration::from_millis(500))
+        .messages()
+        .await
+        .unwrap();
+    let got: Vec<_> = consumer.map(|m| m.unwrap().payload.clone()).collect().await;
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.iter().all(|p| &p[..] == b"after"));
+}
+
+#[tokio::test]
 async fn accounts_without_jetstream_get_the_error() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("js.conf");

@@ -36,6 +36,8 @@ async fn start_in(dir: &std::path::Path) -> Broker {
 struct Client {
     client: AsyncClient,
     events: mpsc::UnboundedReceiver<Incoming>,
+    /// The event loop; aborting it drops the socket without DISCONNECT.
+    task: tokio::task::JoinHandle<()>,
 }
 
 fn options(broker: &Broker, id: &str) -> MqttOptions {
@@ -46,7 +48,7 @@ fn options(broker: &Broker, id: &str) -> MqttOptions {
 
 fn spawn(client: AsyncClient, mut eventloop: EventLoop) -> Client {
     let (tx, events) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         loop {
             match eventloop.poll().await {
                 Ok(Event::Incoming(i)) => {
@@ -59,17 +61,24 @@ fn spawn(client: AsyncClient, mut eventloop: EventLoop) -> Client {
             }
         }
     });
-    Client { client, events }
+    Client { client, events, task }
 }
 
 async fn connect_with(o: MqttOptions) -> Client {
+    connect_present(o).await.0
+}
+
+/// Connects; also says whether the server had a session for the client.
+async fn connect_present(o: MqttOptions) -> (Client, bool) {
     let (client, eventloop) = AsyncClient::new(o, 100);
     let mut c = spawn(client, eventloop);
     match c.next_event().await {
-        Incoming::ConnAck(a) => assert_eq!(a.code, rumqttc::ConnectReturnCode::Success),
+        Incoming::ConnAck(a) => {
+            assert_eq!(a.code, rumqttc::ConnectReturnCode::Success);
+            (c, a.session_present)
+        }
         other => panic!("expected CONNACK, got {other:?}"),
     }
-    c
 }
 
 async fn connect(broker: &Broker, id: &str) -> Client {
@@ -208,4 +217,210 @@ async fn qos1_messages_are_stored_and_acknowledged() {
     for stream in ["$MQTT_msgs", "$MQTT_rmsgs", "$MQTT_sess"] {
         assert!(names.iter().any(|n| n == stream), "{names:?}");
     }
+}
+
+#[tokio::test]
+async fn retained_messages_are_kept_and_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_in(dir.path()).await;
+    let mut publisher = connect(&broker, "lights").await;
+    publisher
+        .publish("home/light", QoS::AtLeastOnce, true, b"on")
+        .await;
+    publisher
+        .publish("home/door", QoS::AtMostOnce, true, b"shut")
+        .await;
+    loop {
+        if let Incoming::PubAck(_) = publisher.next_event().await {
+            break;
+        }
+    }
+    let mut late = connect(&broker, "late").await;
+    late.subscribe("home/#", QoS::AtLeastOnce).await;
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let p = late.next_publish().await;
+        assert!(p.retain, "{p:?}");
+        got.push((p.topic, p.payload.to_vec(), p.qos));
+    }
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        [
+            ("home/door".to_string(), b"shut".to_vec(), QoS::AtMostOnce),
+            ("home/light".to_string(), b"on".to_vec(), QoS::AtLeastOnce)
+        ]
+    );
+    // A live subscriber gets a new retained message without the flag.
+    publisher
+        .publish("home/light", QoS::AtMostOnce, true, b"off")
+        .await;
+    let p = late.next_publish().await;
+    assert_eq!((&p.payload[..], p.retain), (&b"off"[..], false));
+    // An empty retained message clears it.
+    publisher.publish("home/light", QoS::AtMostOnce, true, b"").await;
+    let _ = late.next_publish().await;
+    let mut later = connect(&broker, "later").await;
+    later.subscribe("home/light", QoS::AtMostOnce).await;
+    later.no_publish(Duration::from_millis(300)).await;
+    // `$` topics are not matched by a leading wildcard.
+    publisher
+        .publish("$internal/x", QoS::AtMostOnce, true, b"hidden")
+        .await;
+    let mut all = connect(&broker, "all").await;
+    all.subscribe("#", QoS::AtMostOnce).await;
+    let p = all.next_publish().await;
+    assert_eq!(p.topic, "home/door");
+    all.no_publish(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn the_will_goes_out_on_a_dropped_connection_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_in(dir.path()).await;
+    let mut watcher = connect(&broker, "watcher").await;
+    watcher.subscribe("status/#", QoS::AtLeastOnce).await;
+    let with_will = |id: &str| {
+        let mut o = options(&broker, id);
+        o.set_last_will(rumqttc::LastWill::new(
+            format!("status/{id}"),
+            "gone",
+            QoS::AtLeastOnce,
+            true,
+        ));
+        o
+    };
+    // A clean DISCONNECT: no will.
+    let polite = connect_with(with_will("polite")).await;
+    polite.client.disconnect().await.unwrap();
+    watcher.no_publish(Duration::from_millis(300)).await;
+    // A dropped socket: the will, retained as asked.
+    let rude = connect_with(with_will("rude")).await;
+    rude.task.abort();
+    let p = watcher.next_publish().await;
+    assert_eq!((p.topic.as_str(), &p.payload[..]), ("status/rude", &b"gone"[..]));
+    let mut late = connect(&broker, "late").await;
+    late.subscribe("status/rude", QoS::AtMostOnce).await;
+    assert!(late.next_publish().await.retain);
+}
+
+#[tokio::test]
+async fn persistent_sessions_keep_messages_while_away_and_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_in(dir.path()).await;
+    let persistent = |broker: &Broker| {
+        let mut o = options(broker, "worker");
+        o.set_clean_session(false);
+        o
+    };
+    let (mut worker, present) = connect_present(persistent(&broker)).await;
+    assert!(!present);
+    worker.subscribe("jobs/#", QoS::AtLeastOnce).await;
+    worker.client.disconnect().await.unwrap();
+    let _ = worker.task.await;
+    let mut boss = connect(&broker, "boss").await;
+    for i in 0..5 {
+        boss.publish(&format!("jobs/{i}"), QoS::AtLeastOnce, false, b"do it")
+            .await;
+    }
+    let mut acked = 0;
+    while acked < 5 {
+        if let Incoming::PubAck(_) = boss.next_event().await {
+            acked += 1;
+        }
+    }
+    let (mut worker, present) = connect_present(persistent(&broker)).await;
+    assert!(present, "the session was kept");
+    for i in 0..5 {
+        assert_eq!(worker.next_publish().await.topic, format!("jobs/{i}"));
+    }
+    worker.client.disconnect().await.unwrap();
+    let _ = worker.task.await;
+    // Queued while away, then the server restarts on the same store.
+    for i in 5..8 {
+        boss.publish(&format!("jobs/{i}"), QoS::AtLeastOnce, false, b"later")
+            .await;
+    }
+    let mut acked = 0;
+    while acked < 3 {
+        if let Incoming::PubAck(_) = boss.next_event().await {
+            acked += 1;
+        }
+    }
+    boss.task.abort();
+    broker.server.server.shutdown();
+    broker.server.server.wait_closed(Duration::from_secs(5)).await;
+    broker.server.wait().await;
+    let broker = start_in(dir.path()).await;
+    let (mut worker, present) = connect_present(persistent(&broker)).await;
+    assert!(present, "the session survived the restart");
+    for i in 5..8 {
+        let p = worker.next_publish().await;
+        assert_eq!((p.topic, &p.payload[..]), (format!("jobs/{i}"), &b"later"[..]));
+    }
+    // A clean session forgets it all.
+    worker.client.disconnect().await.unwrap();
+    let _ = worker.task.await;
+    let mut o = persistent(&broker);
+    o.set_clean_session(true);
+    let (_clean, present) = connect_present(o).await;
+    assert!(!present);
+}
+
+#[tokio::test]
+async fn a_second_connection_with_the_same_id_takes_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_in(dir.path()).await;
+    let mut first = connect(&broker, "twin").await;
+    first.subscribe("t", QoS::AtMostOnce).await;
+    let mut second = connect(&broker, "twin").await;
+    // The first connection is closed by the server.
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if first.events.recv().await.is_none() {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the first connection was not closed");
+    second.subscribe("t", QoS::AtMostOnce).await;
+    let nats = async_nats::connect(common::url(&broker.server)).await.unwrap();
+    nats.publish("t", "hi".into()).await.unwrap();
+    nats.flush().await.unwrap();
+    assert_eq!(&second.next_publish().await.payload[..], b"hi");
+    let twins = broker
+        .server
+        .server
+        .clients()
+        .iter()
+        .filter(|c| c.mqtt_client().as_deref() == Some("twin"))
+        .count();
+    assert_eq!(twins, 1);
+}
+
+#[tokio::test]
+async fn qos2_is_delivered_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_in(dir.path()).await;
+    let mut sub = connect(&broker, "q2-sub").await;
+    assert_eq!(
+        sub.subscribe("pay/#", QoS::ExactlyOnce).await,
+        [rumqttc::SubscribeReasonCode::Success(QoS::ExactlyOnce)]
+    );
+    let mut publisher = connect(&broker, "q2-pub").await;
+    for i in 0..20u8 {
+        publisher.publish("pay/now", QoS::ExactlyOnce, false, &[i]).await;
+    }
+    let mut completed = 0;
+    while completed < 20 {
+        if let Incoming::PubComp(_) = publisher.next_event().await {
+            completed += 1;
+        }
+    }
+    for i in 0..20u8 {
+        let p = sub.next_publish().await;
+        assert_eq!((p.qos, &p.payload[..]), (QoS::ExactlyOnce, &[i][..]));
+    }
+    sub.no_publish(Duration::from_millis(500)).await;
 }

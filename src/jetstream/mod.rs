@@ -454,6 +454,17 @@ impl JetStream {
         self.api_installed.lock().contains(account)
     }
 
+    /// Saves every consumer's state and syncs every file store: the last
+    /// thing a server that stops in an orderly way does.
+    pub fn flush_all(&self) {
+        for acc in self.accounts() {
+            for stream in acc.streams() {
+                stream.persist_consumers();
+                stream.sync();
+            }
+        }
+    }
+
     /// Expires old messages and syncs file stores, until the server stops.
     pub fn spawn_housekeeping(self: &Arc<Self>) {
         let js = Arc::downgrade(self);

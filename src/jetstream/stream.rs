@@ -281,6 +281,10 @@ impl Stream {
             write_consumer_meta(d, &config, created);
         }
         let consumer = Consumer::new(self, &account, name.clone(), config, created, dir);
+        // Its starting point is saved at once: a `new` consumer recreated
+        // from its configuration alone after a crash would skip whatever
+        // arrived in between.
+        consumer.persist();
         consumer.start(&self.name);
         consumers.insert(name, consumer.clone());
         Ok(consumer)

@@ -1217,6 +1217,7 @@ impl Reader {
     fn subscribe(&mut self, s: Subscribe) {
         let sub_id = s.properties.subscription_identifiers.first().copied();
         let mut codes = Vec::with_capacity(s.filters.len());
+        let mut retained_for = Vec::new();
         for (filter, options) in s.filters {
             let record = SubRecord {
                 filter,
@@ -1236,7 +1237,7 @@ impl Reader {
                     _ => false,
                 };
                 if send_retained {
-                    self.send_retained(&record);
+                    retained_for.push(record);
                 }
             }
         }
@@ -1245,6 +1246,10 @@ impl Reader {
             codes,
             properties: Properties::default(),
         }));
+        // Retained messages follow the SUBACK, as mosquitto sends them.
+        for record in &retained_for {
+            self.send_retained(record);
+        }
         self.save_session();
     }
 
