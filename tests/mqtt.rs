@@ -424,3 +424,154 @@ async fn qos2_is_delivered_exactly_once() {
     }
     sub.no_publish(Duration::from_millis(500)).await;
 }
+
+mod raw {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    const CONNECT_V311: &[u8] = b"\x10\x0e\x00\x04MQTT\x04\x02\x00\x3c\x00\x02id";
+
+    async fn open(broker: &Broker) -> TcpStream {
+        TcpStream::connect(broker.mqtt).await.unwrap()
+    }
+
+    /// Everything the server sends until it closes the connection.
+    async fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+            .await
+            .expect("the server closes the connection")
+            .ok();
+        out
+    }
+
+    async fn exchange(broker: &Broker, bytes: &[u8]) -> Vec<u8> {
+        let mut s = open(broker).await;
+        s.write_all(bytes).await.unwrap();
+        read_to_close(&mut s).await
+    }
+
+    #[tokio::test]
+    async fn connect_answers_and_refusals_in_exact_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_in(dir.path()).await;
+        // A healthy bystander that must keep being served throughout.
+        let mut bystander = connect(&broker, "bystander").await;
+        bystander.subscribe("still/here", QoS::AtMostOnce).await;
+
+        let mut s = open(&broker).await;
+        s.write_all(CONNECT_V311).await.unwrap();
+        s.write_all(b"\xc0\x00").await.unwrap();
+        let mut got = [0u8; 6];
+        s.read_exact(&mut got).await.unwrap();
+        assert_eq!(
+            &got, b"\x20\x02\x00\x00\xd0\x00",
+            "CONNACK accepted, then PINGRESP"
+        );
+        // A second CONNECT is a protocol violation: closed without an answer.
+        s.write_all(CONNECT_V311).await.unwrap();
+        assert_eq!(read_to_close(&mut s).await, b"");
+
+        // Protocol level 3 (MQIsdp) and 6: return code 1.
+        let v3 = b"\x10\x10\x00\x06MQIsdp\x03\x02\x00\x3c\x00\x02id";
+        assert_eq!(exchange(&broker, v3).await, b"\x20\x02\x00\x01");
+        let mut v6 = CONNECT_V311.to_vec();
+        v6[8] = 6;
+        assert_eq!(exchange(&broker, &v6).await, b"\x20\x02\x00\x01");
+        // An empty client id without a clean session: return code 2.
+        let empty = b"\x10\x0c\x00\x04MQTT\x04\x00\x00\x3c\x00\x00";
+        assert_eq!(exchange(&broker, empty).await, b"\x20\x02\x00\x02");
+        // With a clean session it is accepted.
+        let mut s = open(&broker).await;
+        s.write_all(b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00")
+            .await
+            .unwrap();
+        let mut got = [0u8; 4];
+        s.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"\x20\x02\x00\x00");
+        // Packets before CONNECT, wrong fixed-header flags, a bad remaining
+        // length, a reserved CONNECT flag: closed, nothing sent.
+        assert_eq!(exchange(&broker, b"\xc0\x00").await, b"");
+        let mut bad_flags = CONNECT_V311.to_vec();
+        bad_flags.extend_from_slice(b"\x83\x08\x00\x01\x00\x03a/b\x00");
+        assert_eq!(exchange(&broker, &bad_flags).await, b"\x20\x02\x00\x00");
+        let mut bad_length = CONNECT_V311.to_vec();
+        bad_length.extend_from_slice(b"\x30\xff\xff\xff\xff\x01");
+        assert_eq!(exchange(&broker, &bad_length).await, b"\x20\x02\x00\x00");
+        let mut reserved = CONNECT_V311.to_vec();
+        reserved[9] = 0x03;
+        assert_eq!(exchange(&broker, &reserved).await, b"");
+        // A publish topic with a wildcard.
+        let mut wildcard = CONNECT_V311.to_vec();
+        wildcard.extend_from_slice(b"\x30\x05\x00\x03a/+");
+        assert_eq!(exchange(&broker, &wildcard).await, b"\x20\x02\x00\x00");
+        // Wrong credentials when the server needs none are still fine; the
+        // bystander saw none of this.
+        let nats = async_nats::connect(common::url(&broker.server)).await.unwrap();
+        nats.publish("still.here", "yes".into()).await.unwrap();
+        nats.flush().await.unwrap();
+        assert_eq!(&bystander.next_publish().await.payload[..], b"yes");
+    }
+
+    #[tokio::test]
+    async fn keepalive_is_enforced_at_one_and_a_half_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_in(dir.path()).await;
+        let mut s = open(&broker).await;
+        // Keep alive of 1 s.
+        s.write_all(b"\x10\x0e\x00\x04MQTT\x04\x02\x00\x01\x00\x02ka")
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        assert_eq!(read_to_close(&mut s).await, b"\x20\x02\x00\x00");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(1400) && waited < Duration::from_millis(3000),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn credentials_map_to_users_and_accounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("m.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "jetstream {{ store_dir: {:?} }}\naccounts {{ IOT {{ jetstream: enabled, users: [{{user: dev, password: secret}}] }}, OPS {{ jetstream: enabled, users: [{{user: ops, password: pw}}] }} }}\nmqtt {{ listen: \"127.0.0.1:-1\" }}\n",
+                dir.path().join("store")
+            ),
+        )
+        .unwrap();
+        let opts = junction::config::load_options(&conf).unwrap();
+        let mqtt_opts = opts.mqtt.clone().unwrap();
+        let server = common::start(opts).await;
+        let mqtt = junction::mqtt::start(server.server.clone(), &mqtt_opts)
+            .await
+            .unwrap();
+        let broker = Broker { server, mqtt };
+        // Bad password: return code 5 (not authorized), as nats-server answers.
+        let bad = b"\x10\x21\x00\x04MQTT\x04\xc2\x00\x3c\x00\x02id\x00\x03dev\x00\x0cwrong-secret";
+        assert_eq!(exchange(&broker, bad).await, b"\x20\x02\x00\x05");
+        let mut o = options(&broker, "meter");
+        o.set_credentials("dev", "secret");
+        let mut meter = connect_with(o).await;
+        meter.subscribe("m", QoS::AtMostOnce).await;
+        // Only the IOT account sees what IOT publishes.
+        let ops = async_nats::ConnectOptions::with_user_and_password("ops".into(), "pw".into())
+            .connect(common::url(&broker.server))
+            .await
+            .unwrap();
+        let dev = async_nats::ConnectOptions::with_user_and_password("dev".into(), "secret".into())
+            .connect(common::url(&broker.server))
+            .await
+            .unwrap();
+        ops.publish("m", "from ops".into()).await.unwrap();
+        ops.flush().await.unwrap();
+        dev.publish("m", "from dev".into()).await.unwrap();
+        dev.flush().await.unwrap();
+        assert_eq!(&meter.next_publish().await.payload[..], b"from dev");
+        meter.no_publish(Duration::from_millis(300)).await;
+    }
+}
