@@ -1,6 +1,7 @@
 //! The WebSocket listener: upgrades connections with `adapters/websocket`
-//! and runs the unchanged NATS connection code over the resulting byte
-//! stream, so browsers (`nats.ws`) land in the same router as TCP clients.
+//! and runs the unchanged NATS session (or, for the `mqtt` subprotocol and
+//! the `/mqtt` path, the MQTT session) over the resulting byte stream, so
+//! browsers (`nats.ws`, `mqtt.js`) land in the same router as TCP clients.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -97,9 +98,17 @@ where
         }
     };
     let mut writer = ws.writer;
+    let remote = ws
+        .forwarded_for
+        .map_or(remote, |ip| SocketAddr::new(ip, remote.port()));
     if ws.subprotocol.as_deref() == Some("mqtt") {
-        // MQTT over WebSocket arrives with the MQTT adapter.
-        let _ = writer.shutdown().await;
+        // MQTT over WebSocket: the same MQTT session as on the MQTT port.
+        if server.mqtt.options().is_none() {
+            // As nats-server: MQTT over WebSocket needs the `mqtt` block.
+            let _ = writer.shutdown().await;
+            return;
+        }
+        crate::mqtt::serve(server, remote, "mqtt", ws.reader, writer).await;
         return;
     }
     let id = server.next_client_id();
@@ -108,8 +117,5 @@ where
         let _ = writer.shutdown().await;
         return;
     }
-    let remote = ws
-        .forwarded_for
-        .map_or(remote, |ip| SocketAddr::new(ip, remote.port()));
     nats::serve(server, id, remote, "websocket", ws.cookies, ws.reader, writer).await;
 }

@@ -575,3 +575,82 @@ mod raw {
         meter.no_publish(Duration::from_millis(300)).await;
     }
 }
+
+mod websocket {
+    use super::*;
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+
+    type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+    async fn read_bytes(ws: &mut Ws, want: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while out.len() < want {
+            let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("a frame in time")
+                .expect("the connection is open")
+                .unwrap();
+            if let Frame::Binary(b) = frame {
+                out.extend_from_slice(&b);
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn mqtt_over_websocket_by_subprotocol_and_by_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_in(dir.path()).await;
+        let ws_addr = junction::websocket::start(
+            broker.server.server.clone(),
+            &junction::options::WebsocketOptions {
+                host: "127.0.0.1".into(),
+                port: 0,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let nats = async_nats::connect(common::url(&broker.server)).await.unwrap();
+        for (path, subprotocol) in [("/", true), ("/mqtt", false)] {
+            let mut req = format!("ws://{ws_addr}{path}").into_client_request().unwrap();
+            if subprotocol {
+                req.headers_mut()
+                    .insert("Sec-WebSocket-Protocol", "mqtt".parse().unwrap());
+            }
+            let (mut ws, answer) = tokio_tungstenite::connect_async(req).await.unwrap();
+            if subprotocol {
+                assert_eq!(answer.headers()["sec-websocket-protocol"], "mqtt");
+            }
+            // CONNECT split over two frames, then SUBSCRIBE `ws/+` at QoS 0.
+            ws.send(Frame::Binary(b"\x10\x0e\x00\x04MQTT"[..].into()))
+                .await
+                .unwrap();
+            ws.send(Frame::Binary(b"\x04\x02\x00\x3c\x00\x02ws"[..].into()))
+                .await
+                .unwrap();
+            assert_eq!(read_bytes(&mut ws, 4).await, b"\x20\x02\x00\x00");
+            ws.send(Frame::Binary(b"\x82\x09\x00\x07\x00\x04ws/+\x00"[..].into()))
+                .await
+                .unwrap();
+            assert_eq!(read_bytes(&mut ws, 5).await, b"\x90\x03\x00\x07\x00");
+            nats.publish("ws.in", "hello".into()).await.unwrap();
+            nats.flush().await.unwrap();
+            assert_eq!(read_bytes(&mut ws, 14).await, b"\x30\x0c\x00\x05ws/inhello");
+            // And a PUBLISH from the browser reaches NATS.
+            let mut sub = nats.subscribe("from.browser").await.unwrap();
+            nats.flush().await.unwrap();
+            ws.send(Frame::Binary(b"\x30\x10\x00\x0cfrom/browserhi"[..].into()))
+                .await
+                .unwrap();
+            let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&m.payload[..], b"hi");
+            ws.send(Frame::Binary(b"\xe0\x00"[..].into())).await.unwrap();
+        }
+    }
+}

@@ -79,7 +79,12 @@ pub(crate) async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
     }
 
     let compressed = cfg.compression && offers_deflate(&request);
-    let mqtt = request.path.ends_with("/mqtt") || request.has_token("Sec-WebSocket-Protocol", "mqtt");
+    // The `mqtt` subprotocol, or nats-server's `/mqtt` path, selects MQTT.
+    // The answer names the subprotocol only when it was asked for: RFC 6455
+    // clients (browsers, tungstenite) fail a connection that gets one it
+    // did not request.
+    let asked_mqtt = request.has_token("Sec-WebSocket-Protocol", "mqtt");
+    let mqtt = asked_mqtt || request.path.ends_with("/mqtt");
     let key = request.get("Sec-WebSocket-Key").unwrap_or_default();
     let mut answer = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -89,7 +94,7 @@ pub(crate) async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
     if compressed {
         answer.push_str(PMC_RESPONSE);
     }
-    if mqtt {
+    if asked_mqtt {
         answer.push_str(MQTT_RESPONSE);
     }
     for (name, value) in &cfg.headers {
