@@ -654,3 +654,299 @@ mod websocket {
         }
     }
 }
+
+mod v5 {
+    use super::*;
+    use bytes::Bytes;
+    use rumqttc::v5::mqttbytes::v5::{ConnAck, Filter, Packet, PublishProperties, SubscribeProperties};
+    use rumqttc::v5::mqttbytes::QoS as Q;
+    use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+
+    struct C5 {
+        client: AsyncClient,
+        events: mpsc::UnboundedReceiver<Packet>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    fn opts(broker: &Broker, id: &str) -> MqttOptions {
+        let mut o = MqttOptions::new(id, "127.0.0.1", broker.mqtt.port());
+        o.set_keep_alive(Duration::from_secs(30));
+        o
+    }
+
+    async fn connect5(o: MqttOptions) -> (C5, ConnAck) {
+        let (client, mut eventloop) = AsyncClient::new(o, 100);
+        let (tx, events) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            while let Ok(e) = eventloop.poll().await {
+                if let Event::Incoming(p) = e {
+                    if tx.send(p).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let mut c = C5 { client, events, task };
+        match c.next().await {
+            Packet::ConnAck(a) => (c, a),
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
+
+    impl C5 {
+        async fn next(&mut self) -> Packet {
+            tokio::time::timeout(Duration::from_secs(10), self.events.recv())
+                .await
+                .expect("an MQTT event in time")
+                .expect("the event loop is running")
+        }
+
+        async fn next_publish(&mut self) -> rumqttc::v5::mqttbytes::v5::Publish {
+            loop {
+                if let Packet::Publish(p) = self.next().await {
+                    return p;
+                }
+            }
+        }
+
+        async fn no_publish(&mut self, wait: Duration) {
+            let deadline = tokio::time::Instant::now() + wait;
+            while let Ok(Some(p)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
+                if let Packet::Publish(p) = p {
+                    panic!("unexpected {p:?}");
+                }
+            }
+        }
+
+        async fn subscribe(&mut self, filter: Filter, id: Option<usize>) {
+            let props = SubscribeProperties {
+                id,
+                user_properties: Vec::new(),
+            };
+            self.client
+                .subscribe_many_with_properties(vec![filter], props)
+                .await
+                .unwrap();
+            loop {
+                if let Packet::SubAck(_) = self.next().await {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn filter(path: &str, qos: Q) -> Filter {
+        Filter::new(path, qos)
+    }
+
+    #[tokio::test]
+    async fn user_properties_and_nats_headers_cross_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_in(dir.path()).await;
+        let (mut c, ack) = connect5(opts(&broker, "v5-props")).await;
+        let props = ack.properties.unwrap();
+        assert_eq!(props.shared_subscription_available, Some(1));
+        assert!(props.topic_alias_max.unwrap() > 0);
+        let nats = async_nats::connect(common::url(&broker.server)).await.unwrap();
+        let mut sub = nats.subscribe("t.a").await.unwrap();
+        nats.flush().await.unwrap();
+        let props = PublishProperties {
+            user_properties: vec![("unit".into(), "C".into())],
+            ..Default::default()
+        };
+        c.client
+            .publish_with_properties("t/a", Q::AtMostOnce, false, "20", props)
+            .await
+            .unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.headers.unwrap().get("unit").map(|v| v.as_str()), Some("C"));
+        c.subscribe(filter("t/b", Q::AtMostOnce), Some(7)).await;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("trace", "42");
+        nats.publish_with_headers("t.b", headers, "x".into())
+            .await
+            .unwrap();
+        nats.flush().await.unwrap();
+        let p = c.next_publish().await;
+        let props = p.properties.unwrap();
+        assert_eq!(props.user_properties, [("trace".to_string(), "42".to_string())]);
+        assert_eq!(props.subscription_identifiers, [7]);
+    }
+
+    #[tokio::test]
+    async fn an_mqtt5_client_calls_a_nats_service_and_answers_nats_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_in(dir.path()).await;
+        let nats = async_nats::connect(common::url(&broker.server)).await.unwrap();
+        // A NATS service.
+        let mut service = nats.subscribe("svc.time").await.unwrap();
+        let responder = nats.clone();
+        tokio::spawn(async move {
+            while let Some(req) = service.next().await {
+                if let Some(reply) = req.reply {
+                    responder.publish(reply, "noon".into()).await.unwrap();
+                }
+            }
+        });
+        nats.flush().await.unwrap();
+        let (mut c, _) = connect5(opts(&broker, "v5-rr")).await;
+        c.subscribe(filter("replies/me", Q::AtLeastOnce), None).await;
+        let props = PublishProperties {
+            response_topic: Some("replies/me".into()),
+            correlation_data: Some(Bytes::from_static(b"req-1")),
+            ..Default::default()
+        };
+        c.client
+            .publish_with_properties("svc/time", Q::AtMostOnce, false, "now?", props)
+            .await
+            .unwrap();
+        let p = c.next_publish().await;
+        assert_eq!((&p.topic[..], &p.payload[..]), (&b"replies/me"[..], &b"noon"[..]));
+        assert_eq!(
+            p.properties.unwrap().correlation_data.as_deref(),
+            Some(&b"req-1"[..])
+        );
+        // The other way: a NATS request answered by the MQTT 5 client.
+        c.subscribe(filter("ask/+", Q::AtMostOnce), None).await;
+        let asker = nats.clone();
+        let request = tokio::spawn(async move { asker.request("ask.weather", "?".into()).await });
+        let p = c.next_publish().await;
+        let topic = p.properties.unwrap().response_topic.expect("a response topic");
+        c.client
+            .publish(topic, Q::AtMostOnce, false, "sunny")
+            .await
+            .unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(5), request)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(&answer.payload[..], b"sunny");
+    }
+
+    #[tokio::test]
+    async fn shared_subscriptions_no_local_and_topic_aliases() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_in(dir.path()).await;
+        let nats = async_nats::connect(common::url(&broker.server)).await.unwrap();
+        let (mut a, _) = connect5(opts(&broker, "worker-a")).await;
+        let (mut b, _) = connect5(opts(&broker, "worker-b")).await;
+        a.subscribe(filter("$share/g/work/#", Q::AtMostOnce), None).await;
+        b.subscribe(filter("$share/g/work/#", Q::AtMostOnce), None).await;
+        for i in 0..40 {
+            nats.publish(format!("work.{i}"), "job".into()).await.unwrap();
+        }
+        nats.flush().await.unwrap();
+        let mut seen = std::collections::HashSet::new();
+        let (mut from_a, mut from_b) = (0, 0);
+        while seen.len() < 40 {
+            tokio::select! {
+                Some(Packet::Publish(p)) = a.events.recv() => { from_a += 1; assert!(seen.insert(p.topic)); }
+                Some(Packet::Publish(p)) = b.events.recv() => { from_b += 1; assert!(seen.insert(p.topic)); }
+                _ = tokio::time::sleep(Duration::from_secs(5)) => panic!("only {} of 40", seen.len()),
+            }
+        }
+        assert!(from_a > 0 && from_b > 0, "{from_a} / {from_b}");
+        a.no_publish(Duration::from_millis(200)).await;
+        b.no_publish(Duration::from_millis(200)).await;
+        // No-local: a client does not get its own publications back.
+        let mut own = filter("echo", Q::AtMostOnce);
+        own.nolocal = true;
+        a.subscribe(own, None).await;
+        b.subscribe(filter("echo", Q::AtMostOnce), None).await;
+        a.client
+            .publish("echo", Q::AtMostOnce, false, "mine")
+            .await
+            .unwrap();
+        assert_eq!(&b.next_publish().await.payload[..], b"mine");
+        a.no_publish(Duration::from_millis(300)).await;
+        // Topic aliases: the topic once, then the alias alone.
+        let mut sub = nats.subscribe("long.topic.name").await.unwrap();
+        nats.flush().await.unwrap();
+        for (topic, body) in [("long/topic/name", "1"), ("", "2")] {
+            let props = PublishProperties {
+                topic_alias: Some(1),
+                ..Default::default()
+            };
+            a.client
+                .publish_with_properties(topic, Q::AtMostOnce, false, body, props)
+                .await
+                .unwrap();
+        }
+        for body in ["1", "2"] {
+            let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&m.payload[..], body.as_bytes());
+        }
+    }
+
+    #[tokio::test]
+    async fn session_and_message_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_in(dir.path()).await;
+        let session = |id: &str, expiry: u32| {
+            let mut o = opts(&broker, id);
+            o.set_clean_start(false);
+            let mut p = rumqttc::v5::mqttbytes::v5::ConnectProperties::new();
+            p.session_expiry_interval = Some(expiry);
+            o.set_connect_properties(p);
+            o
+        };
+        // Session expiry 0: nothing kept after the connection ends.
+        let (c, ack) = connect5(session("short", 0)).await;
+        assert!(!ack.session_present);
+        c.client.disconnect().await.unwrap();
+        let _ = c.task.await;
+        let (c, ack) = connect5(session("short", 0)).await;
+        assert!(!ack.session_present);
+        c.client.disconnect().await.unwrap();
+        // A kept session; messages that expire while it is away are not sent.
+        let (mut c, _) = connect5(session("long", 300)).await;
+        c.subscribe(filter("alerts/#", Q::AtLeastOnce), None).await;
+        c.client.disconnect().await.unwrap();
+        let _ = c.task.await;
+        let (publisher, _) = connect5(opts(&broker, "alerter")).await;
+        for (topic, expiry) in [("alerts/stale", 1), ("alerts/fresh", 300)] {
+            let props = PublishProperties {
+                message_expiry_interval: Some(expiry),
+                ..Default::default()
+            };
+            publisher
+                .client
+                .publish_with_properties(topic, Q::AtLeastOnce, false, "!", props)
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(2200)).await;
+        let (mut c, ack) = connect5(session("long", 300)).await;
+        assert!(ack.session_present);
+        let p = c.next_publish().await;
+        assert_eq!(&p.topic[..], b"alerts/fresh");
+        let left = p.properties.unwrap().message_expiry_interval.unwrap();
+        assert!((290..=300).contains(&left), "{left}");
+        c.no_publish(Duration::from_millis(300)).await;
+    }
+
+    #[tokio::test]
+    async fn enhanced_authentication_is_refused_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_in(dir.path()).await;
+        let mut s = tokio::net::TcpStream::connect(broker.mqtt).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // MQTT 5 CONNECT with an authentication method "SCRAM".
+        s.write_all(b"\x10\x17\x00\x04MQTT\x05\x02\x00\x3c\x08\x15\x00\x05SCRAM\x00\x02id")
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out, b"\x20\x03\x00\x8c\x00");
+    }
+}

@@ -5,6 +5,7 @@
 //! messages live in JetStream streams (`store.rs`).
 
 mod auth;
+pub mod reply;
 mod session;
 pub mod store;
 pub mod topic;
@@ -31,6 +32,8 @@ use store::MqttAccount;
 pub struct Mqtt {
     opts: Mutex<Option<(SocketAddr, Arc<MqttOptions>)>>,
     accounts: Mutex<HashMap<String, Arc<MqttAccount>>>,
+    /// Accounts whose request/response bridge is installed.
+    bridges: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Mqtt {
@@ -61,6 +64,9 @@ impl Mqtt {
             }
         }
         let a = MqttAccount::open(js).map_err(|e| format!("{e:#}"))?;
+        if self.bridges.lock().insert(account.name.clone()) {
+            reply::Bridge::install(account);
+        }
         accounts.insert(account.name.clone(), a.clone());
         Ok(a)
     }

@@ -28,7 +28,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::{timeout_at, Instant};
 
 use super::store::{self, MqttAccount, SessionRecord, SubRecord};
-use super::topic;
+use super::{reply, topic};
 use crate::account::Account;
 use crate::conn::{ClientMeta, CloseReason, Connection, Counters, TlsInfo};
 use crate::jetstream::consumer::{AckPolicy, ConsumerConfig, DeliverPolicy};
@@ -294,10 +294,13 @@ impl Session {
 
 /// MQTT 5 user properties become NATS headers and back.
 fn headers_from_properties(props: &Properties) -> Vec<u8> {
-    if props.user_properties.is_empty() {
+    if props.user_properties.is_empty() && props.message_expiry_interval.is_none() {
         return Vec::new();
     }
     let mut block = b"NATS/1.0\r\n".to_vec();
+    if let Some(secs) = props.message_expiry_interval {
+        block.extend_from_slice(format!("{EXPIRY_HEADER}: {secs}\r\n").as_bytes());
+    }
     for (k, v) in &props.user_properties {
         if k.is_empty() || k.contains([':', '\r', '\n']) || v.contains(['\r', '\n']) {
             continue;
@@ -311,7 +314,15 @@ fn headers_from_properties(props: &Properties) -> Vec<u8> {
     block
 }
 
-fn properties_from_headers(headers: &[u8], sub_id: u32) -> Option<Properties> {
+/// The MQTT 5 properties of a delivery: user properties from NATS headers,
+/// the subscription identifier, a response topic from the reply subject,
+/// correlation data, and what is left of a message expiry.
+fn properties_for(
+    headers: &[u8],
+    sub_id: u32,
+    reply: Option<&[u8]>,
+    age: Duration,
+) -> Result<Option<Properties>, Expired> {
     let mut props = Properties::default();
     if sub_id > 0 {
         props.subscription_identifiers.push(sub_id);
@@ -321,10 +332,43 @@ fn properties_from_headers(headers: &[u8], sub_id: u32) -> Option<Properties> {
         if k.eq_ignore_ascii_case(store::QOS_HEADER) {
             continue;
         }
+        if k.eq_ignore_ascii_case(reply::CORRELATION_HEADER) {
+            props.correlation_data = data_encoding::BASE64URL_NOPAD
+                .decode(v.as_bytes())
+                .ok()
+                .map(Bytes::from);
+            continue;
+        }
+        if k.eq_ignore_ascii_case(EXPIRY_HEADER) {
+            let total = v.parse::<u64>().unwrap_or(0);
+            if total > 0 && age.as_secs() >= total {
+                return Err(Expired);
+            }
+            props.message_expiry_interval = Some(total.saturating_sub(age.as_secs()) as u32);
+            continue;
+        }
         props.user_properties.push((k.to_string(), v.to_string()));
     }
-    (!props.is_empty()).then_some(props)
+    if let Some(reply) = reply {
+        match reply::parse(reply) {
+            Some((topic, corr)) => {
+                props.response_topic = Some(topic);
+                props.correlation_data = corr.map(Bytes::from);
+            }
+            None => {
+                props.response_topic =
+                    Some(String::from_utf8_lossy(&topic::subject_to_topic(reply)).into_owned())
+            }
+        }
+    }
+    Ok((!props.is_empty()).then_some(props))
 }
+
+/// A stored message whose MQTT 5 expiry has passed.
+struct Expired;
+
+/// The header carrying an MQTT 5 message expiry interval (seconds).
+const EXPIRY_HEADER: &str = "Nmqtt-Exp";
 
 impl Subscriber for Session {
     fn client_id(&self) -> u64 {
@@ -354,9 +398,16 @@ impl Subscriber for Session {
             msg.subject
         };
         let ack = if stored { msg.reply } else { None };
-        let skip = |producer: &mut Producer| {
+        // A stored message this client must not get is acknowledged all the
+        // same, so it is not sent again. Not from here: the consumer
+        // delivering it holds its own lock, which its ack handling takes.
+        let skip = |_: &mut Producer| {
             if let Some(ack) = ack {
-                self.ack_stored(ack, producer);
+                let account = self.account();
+                let ack = ack.to_vec();
+                tokio::spawn(async move {
+                    router::publish_internal(&account, &ack, b"+ACK");
+                });
             }
         };
         // MQTT-4.7.2-1: a filter starting with a wildcard does not match `$` topics.
@@ -383,8 +434,31 @@ impl Subscriber for Session {
             QoS::AtMostOnce
         };
         let topic = topic::subject_to_topic(subject);
+        // `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<stored ns>.…`
+        let ack_tokens: Vec<u64> = ack
+            .map(|a| {
+                a.split(|&b| b == b'.')
+                    .skip(4)
+                    .take(4)
+                    .map(|t| {
+                        std::str::from_utf8(t)
+                            .ok()
+                            .and_then(|t| t.parse().ok())
+                            .unwrap_or(0)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let token = |i: usize| ack_tokens.get(i).copied().unwrap_or(0);
         let properties = if self.v5() {
-            properties_from_headers(headers, view.id)
+            let age = match token(3) {
+                0 => Duration::ZERO,
+                stored_at => Duration::from_nanos(now_nanos().saturating_sub(stored_at)),
+            };
+            match properties_for(headers, view.id, if stored { None } else { msg.reply }, age) {
+                Ok(p) => p,
+                Err(Expired) => return skip(producer),
+            }
         } else {
             None
         };
@@ -401,18 +475,11 @@ impl Subscriber for Session {
             );
             return skip(producer);
         }
-        // `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.…`
-        let (delivered, stream_seq) = ack
-            .map(|a| {
-                let mut tokens = a.split(|&b| b == b'.').skip(4);
-                let n = |t: Option<&[u8]>| {
-                    t.and_then(|t| std::str::from_utf8(t).ok())
-                        .and_then(|t| t.parse::<u64>().ok())
-                        .unwrap_or(0)
-                };
-                (n(tokens.next()), n(tokens.next()))
-            })
-            .unwrap_or((1, 0));
+        let (delivered, stream_seq) = if ack.is_some() {
+            (token(0), token(1))
+        } else {
+            (1, 0)
+        };
         let pid = {
             let mut st = self.state.lock();
             let pid = match st.by_seq.get(&stream_seq) {
@@ -1133,19 +1200,17 @@ impl Reader {
 
     /// Stores (QoS 1/2, retained) and routes a publication.
     fn route(&mut self, subject: &str, p: &Publish, v5: bool) -> Result<(), String> {
-        let mqtt = self.session.state.lock().mqtt.clone();
-        if let Some(mqtt) = &mqtt {
-            if p.qos != QoS::AtMostOnce {
-                mqtt.store(subject, p.qos, &p.payload, &mut self.producer)?;
-            }
-            if p.retain {
-                mqtt.retain(subject, p.qos, &p.payload)?;
-            }
-        }
         let mut headers = if v5 {
             headers_from_properties(&p.properties)
         } else {
             Vec::new()
+        };
+        let reply_to = match (&p.properties.response_topic, v5) {
+            (Some(topic), true) => Some(reply::reply_subject(
+                topic,
+                p.properties.correlation_data.as_deref(),
+            )),
+            _ => None,
         };
         if p.qos != QoS::AtMostOnce {
             let mark = store::qos_headers(p.qos);
@@ -1155,6 +1220,15 @@ impl Reader {
                 // One block: the QoS line before the user properties' end.
                 headers.truncate(headers.len() - 2);
                 headers.extend_from_slice(&mark[b"NATS/1.0\r\n".len()..]);
+            }
+        }
+        let mqtt = self.session.state.lock().mqtt.clone();
+        if let Some(mqtt) = &mqtt {
+            if p.qos != QoS::AtMostOnce {
+                mqtt.store(subject, &headers, &p.payload, &mut self.producer)?;
+            }
+            if p.retain {
+                mqtt.retain(subject, p.qos, &p.payload)?;
             }
         }
         let result = self.cache.lookup(&self.account.sublist, subject.as_bytes());
@@ -1170,7 +1244,7 @@ impl Reader {
         };
         let msg = Message {
             subject: subject.as_bytes(),
-            reply: None,
+            reply: reply_to.as_deref().map(str::as_bytes),
             header_len,
             payload,
             hops: 0,

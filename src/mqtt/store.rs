@@ -161,17 +161,17 @@ impl MqttAccount {
         }))
     }
 
-    /// Stores a QoS 1 or 2 message for the QoS 1/2 subscriptions; `Ok` means
-    /// it is in the store (or nobody subscribes to it at QoS 1/2).
+    /// Stores a QoS 1 or 2 message (its header block marks the QoS) for the
+    /// QoS 1/2 subscriptions; `Ok` means it is in the store (or nobody
+    /// subscribes to it at QoS 1/2).
     pub fn store(
         &self,
         subject: &str,
-        qos: QoS,
+        headers: &[u8],
         payload: &[u8],
         producer: &mut Producer,
     ) -> Result<(), String> {
         let stored_subject = format!("{MSGS_PREFIX}{subject}");
-        let headers = qos_headers(qos);
         let joined = [headers, payload].concat();
         let msg = Message {
             subject: stored_subject.as_bytes(),
