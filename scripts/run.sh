@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the gateway the way the README's first command promises: NATS on
-# 4222, NATS over WebSocket on 8080, monitoring and the browser demo on
-# http://localhost:8222/. It installs the demo's client library (the
+# 4222, NATS and MQTT over WebSocket on 8080, MQTT on 1883, monitoring and
+# the browser demo on http://localhost:8222/. It installs the demo's client library (the
 # official nats.ws, from npm) on first use. Extra arguments go to junction.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -167,13 +167,13 @@ async fn mqtt_and_nats_share_one_subject_space() {
         .unwrap()
         .unwrap();
     assert_eq!(&m.payload[..], b"odd");
-    let mut conns = common::http_json(
-        junction::monitor::start(broker.server.server.clone(), "127.0.0.1", 0)
-            .await
-            .unwrap(),
-        "/connz",
-    )
-    .await;
+    let http = junction::monitor::start(broker.server.server.clone(), "127.0.0.1", 0)
+        .await
+        .unwrap();
+    let varz = common::http_json(http, "/varz").await;
+    assert_eq!(varz["mqtt"]["port"], broker.mqtt.port(), "{}", varz["mqtt"]);
+    assert_eq!(varz["mqtt"]["host"], "127.0.0.1");
+    let mut conns = common::http_json(http, "/connz").await;
     let list = conns["connections"].take();
     let mqtt: Vec<_> = list
         .as_array()

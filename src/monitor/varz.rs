@@ -77,7 +77,7 @@ fn varz_body(server: &Server) -> Value {
         "cluster": {},
         "gateway": {},
         "leaf": {},
-        "mqtt": {},
+        "mqtt": mqtt(server),
         "websocket": websocket(server),
         "jetstream": jetstream(server),
         "tls_timeout": o.tls.as_ref().map_or(2.0, |t| t.timeout.as_secs_f64()),
@@ -108,6 +108,35 @@ fn varz_body(server: &Server) -> Value {
 
 pub async fn varz(State(server): State<Arc<Server>>) -> Json<Value> {
     Json(varz_json(&server))
+}
+
+/// The `mqtt` section: nats-server's fields, each left out when empty or at
+/// its default.
+fn mqtt(server: &Server) -> serde_json::Value {
+    let Some((addr, m)) = server.mqtt.listener() else {
+        return json!({});
+    };
+    let mut v = serde_json::Map::new();
+    v.insert("host".into(), json!(m.host));
+    v.insert("port".into(), json!(addr.port()));
+    if let Some(user) = &m.no_auth_user {
+        v.insert("no_auth_user".into(), json!(user));
+    }
+    if let Some(t) = m.auth_timeout {
+        v.insert("auth_timeout".into(), json!(t.as_secs_f64()));
+    }
+    let tls_timeout = m.tls.as_ref().map_or(2.0, |t| t.timeout.as_secs_f64());
+    v.insert("tls_timeout".into(), json!(tls_timeout));
+    if let Some(d) = &m.js_domain {
+        v.insert("js_domain".into(), json!(d));
+    }
+    if m.ack_wait != std::time::Duration::from_secs(30) {
+        v.insert("ack_wait".into(), json!(m.ack_wait.as_nanos() as u64));
+    }
+    if m.max_ack_pending != 1024 {
+        v.insert("max_ack_pending".into(), json!(m.max_ack_pending));
+    }
+    Value::Object(v)
 }
 
 /// The `websocket` section: nats-server's fields, each left out when empty or off.
