@@ -412,6 +412,74 @@ async fn a_new_durable_consumer_keeps_its_start_across_an_abrupt_stop() {
 }
 
 #[tokio::test]
+async fn a_filtered_consumers_num_pending_follows_deliveries_arrivals_and_deletes() {
+    use async_nats::jetstream::consumer::pull;
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let js = context(&server).await;
+    let stream = js
+        .create_stream(stream::Config {
+            name: "F".into(),
+            subjects: vec!["f.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for i in 0..30 {
+        let subject = if i % 3 == 0 { "f.a" } else { "f.b" };
+        js.publish(subject, "x".into()).await.unwrap().await.unwrap();
+    }
+    let mut consumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("fa".into()),
+            filter_subject: "f.a".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(consumer.info().await.unwrap().num_pending, 10);
+    let fetcher = consumer.clone();
+    let take = |n: usize| {
+        let consumer = fetcher.clone();
+        async move {
+            let msgs: Vec<_> = consumer
+                .fetch()
+                .max_messages(n)
+                .expires(Duration::from_millis(300))
+                .messages()
+                .await
+                .unwrap()
+                .collect()
+                .await;
+            for m in &msgs {
+                m.as_ref().unwrap().ack().await.unwrap();
+            }
+            msgs.len()
+        }
+    };
+    assert_eq!(take(4).await, 4);
+    assert_eq!(consumer.info().await.unwrap().num_pending, 6);
+    // New arrivals, matching and not.
+    for subject in ["f.a", "f.b", "f.a"] {
+        js.publish(subject, "y".into()).await.unwrap().await.unwrap();
+    }
+    assert_eq!(consumer.info().await.unwrap().num_pending, 8);
+    // A delete of a message still to be delivered.
+    let last_a = stream
+        .get_last_raw_message_by_subject("f.a")
+        .await
+        .unwrap()
+        .sequence;
+    stream.delete_message(last_a).await.unwrap();
+    assert_eq!(consumer.info().await.unwrap().num_pending, 7);
+    assert_eq!(take(100).await, 7);
+    assert_eq!(consumer.info().await.unwrap().num_pending, 0);
+    js.publish("f.a", "z".into()).await.unwrap().await.unwrap();
+    assert_eq!(consumer.info().await.unwrap().num_pending, 1);
+}
+
+#[tokio::test]
 async fn accounts_without_jetstream_get_the_error() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("js.conf");

@@ -283,6 +283,21 @@ struct State {
     fc_msgs: u64,
     dirty: bool,
     deleted: bool,
+    /// The count of filtered messages still to deliver, kept up to date as
+    /// messages go out and arrive, so a filtered consumer does not scan the
+    /// stream for it on every delivery.
+    np: Option<PendingCount>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PendingCount {
+    /// The stream sequence the count starts at (the consumer's next).
+    from: u64,
+    /// The last stream sequence counted.
+    upto: u64,
+    count: u64,
+    /// The stream's highest removed sequence when counted.
+    removed_max: u64,
 }
 
 pub struct Consumer {
@@ -374,6 +389,7 @@ impl Consumer {
                 fc_msgs: 0,
                 dirty: true,
                 deleted: false,
+                np: None,
             }),
             wake: Notify::new(),
             subs: Mutex::new(Vec::new()),
@@ -398,7 +414,11 @@ impl Consumer {
     }
 
     pub fn set_config(&self, config: ConsumerConfig) {
-        self.state.lock().config = config;
+        {
+            let mut st = self.state.lock();
+            st.config = config;
+            st.np = None;
+        }
         self.wake.notify_one();
     }
 
@@ -753,7 +773,7 @@ impl Consumer {
             st.d.delivered_consumer += 1;
             let cseq = st.d.delivered_consumer;
             st.d.delivered_stream = st.d.delivered_stream.max(msg.seq);
-            let pending_after = self.num_pending_with(&stream, &st, covered);
+            let pending_after = self.num_pending_with(&stream, &mut st, covered);
             let reply = ack_subject(
                 &stream.name,
                 &self.name,
@@ -970,24 +990,61 @@ impl Consumer {
         };
         let m = found?;
         st.d.next = m.seq + 1;
+        if let Some(c) = &mut st.np {
+            // The message going out is the first match from where the count
+            // starts: one fewer to deliver, or (when it arrived after the
+            // count, which then found none) still none.
+            if c.from <= m.seq {
+                if m.seq <= c.upto {
+                    c.count = c.count.saturating_sub(1);
+                } else {
+                    c.upto = m.seq;
+                }
+                c.from = m.seq + 1;
+            } else {
+                st.np = None;
+            }
+        }
         Some((m, Origin::New))
     }
 
     /// Messages left to deliver (an estimate without filters: it does not
     /// subtract deleted messages).
-    fn num_pending(&self, stream: &Stream, st: &State) -> u64 {
-        self.num_pending_with(stream, st, filters_cover(stream, &st.config))
+    fn num_pending(&self, stream: &Stream, st: &mut State) -> u64 {
+        let covered = filters_cover(stream, &st.config);
+        self.num_pending_with(stream, st, covered)
     }
 
     /// `num_pending`, told whether the filters take in the whole stream
     /// (worked out once per round rather than per message).
-    fn num_pending_with(&self, stream: &Stream, st: &State, covered: bool) -> u64 {
+    fn num_pending_with(&self, stream: &Stream, st: &mut State, covered: bool) -> u64 {
         let state = stream.state();
         let from = st.d.next.max(state.first_seq);
         if covered {
             return (state.last_seq + 1).saturating_sub(from) + st.catch_up.len() as u64;
         }
-        stream.count_matching_from(from, &st.config.filters()) + st.catch_up.len() as u64
+        let (last, removed_max) = stream.last_and_removed();
+        let filters = st.config.filters();
+        let count = match st.np {
+            // Still right: only messages arrived since (counted now), and
+            // nothing at or past where it starts was removed.
+            Some(c) if c.from == from && (removed_max == c.removed_max || removed_max < c.from) => {
+                let fresh = if last > c.upto {
+                    stream.count_matching_from(c.upto + 1, &filters)
+                } else {
+                    0
+                };
+                c.count + fresh
+            }
+            _ => stream.count_matching_from(from, &filters),
+        };
+        st.np = Some(PendingCount {
+            from,
+            upto: last.max(from.saturating_sub(1)),
+            count,
+            removed_max,
+        });
+        count + st.catch_up.len() as u64
     }
 
     /// An acknowledgement arrived on `$JS.ACK.…`, or the answer to a flow
@@ -1116,8 +1173,8 @@ impl Consumer {
 
     /// The consumer info as nats-server shapes it.
     pub fn info(&self, stream: &Stream) -> Value {
-        let st = self.state.lock();
-        let num_pending = self.num_pending(stream, &st);
+        let mut st = self.state.lock();
+        let num_pending = self.num_pending(stream, &mut st);
         let redelivered = st.d.deliveries.values().filter(|&&n| n > 1).count();
         let mut delivered = json!({
             "consumer_seq": st.d.delivered_consumer,
@@ -1176,7 +1233,18 @@ fn put_back(st: &mut State, seq: u64, origin: Origin, now_ns: i64) {
             st.redeliver.insert(seq, now_ns);
         }
         Origin::CatchUp => st.catch_up.push_front(seq),
-        Origin::New => st.d.next = seq,
+        Origin::New => {
+            st.d.next = seq;
+            // Counted again: it was taken off when it was picked.
+            if let Some(c) = &mut st.np {
+                if c.from == seq + 1 {
+                    c.from = seq;
+                    c.count += 1;
+                } else {
+                    st.np = None;
+                }
+            }
+        }
     }
 }
 

@@ -78,6 +78,10 @@ pub(crate) struct Index<L> {
     pub last_time: i64,
     /// Lowest sequence that may still be live.
     pub first_seq: u64,
+    /// The highest sequence ever removed: a consumer's cached count of the
+    /// messages it has still to deliver stays right while this is below
+    /// where it stands.
+    pub removed_max: u64,
 }
 
 impl<L: Copy> Index<L> {
@@ -91,6 +95,7 @@ impl<L: Copy> Index<L> {
             last_seq: first_seq.saturating_sub(1),
             last_time: 0,
             first_seq: first_seq.max(1),
+            removed_max: 0,
         }
     }
 
@@ -133,6 +138,7 @@ impl<L: Copy> Index<L> {
     /// Forgets `seq`; returns its slot if it was live.
     pub fn remove(&mut self, seq: u64) -> Option<Slot<L>> {
         let slot = self.slots.remove(&seq)?;
+        self.removed_max = self.removed_max.max(seq);
         self.bytes -= slot.size;
         if let Some(n) = self.per_subject.get_mut(&slot.subject) {
             *n -= 1;
@@ -207,6 +213,20 @@ impl<L: Copy> Index<L> {
     }
 
     /// The first live sequence at or after `seq` whose subject `matches` accepts.
+    /// Live messages at or after `seq` whose subject `matches` accepts; each
+    /// subject is tested once.
+    pub fn count_matching(&self, seq: u64, mut matches: impl FnMut(&[u8]) -> bool) -> u64 {
+        let mut verdicts: HashMap<u32, bool> = HashMap::new();
+        let mut n = 0;
+        for slot in self.slots.range(seq..).map(|(_, s)| s) {
+            let ok = *verdicts
+                .entry(slot.subject)
+                .or_insert_with(|| matches(&self.subjects[slot.subject as usize]));
+            n += ok as u64;
+        }
+        n
+    }
+
     pub fn next_matching(&self, seq: u64, mut matches: impl FnMut(&[u8]) -> bool) -> Option<u64> {
         self.slots
             .range(seq..)
@@ -253,12 +273,14 @@ pub struct IndexView<'a> {
     pub(crate) subject_counts: Box<dyn Iterator<Item = (&'a Bytes, u64)> + 'a>,
     pub(crate) num_subjects: usize,
     pub(crate) finder: Box<dyn Finder + 'a>,
+    pub(crate) removed_max: u64,
 }
 
 /// Searches over the live sequences of a store.
 pub trait Finder {
     fn last_matching(&self, matches: &mut dyn FnMut(&[u8]) -> bool) -> Option<u64>;
     fn next_matching(&self, seq: u64, matches: &mut dyn FnMut(&[u8]) -> bool) -> Option<u64>;
+    fn count_matching(&self, seq: u64, matches: &mut dyn FnMut(&[u8]) -> bool) -> u64;
     fn oldest_of_subject(&self, subject: &[u8]) -> Option<u64>;
     fn count_subject(&self, subject: &[u8]) -> u64;
     /// Sequences of messages stored before `time` (unix nanos).
@@ -273,6 +295,9 @@ impl<L: Copy> Finder for Index<L> {
     }
     fn next_matching(&self, seq: u64, matches: &mut dyn FnMut(&[u8]) -> bool) -> Option<u64> {
         Index::next_matching(self, seq, matches)
+    }
+    fn count_matching(&self, seq: u64, matches: &mut dyn FnMut(&[u8]) -> bool) -> u64 {
+        Index::count_matching(self, seq, matches)
     }
     fn oldest_of_subject(&self, subject: &[u8]) -> Option<u64> {
         Index::oldest_of_subject(self, subject)
@@ -301,6 +326,7 @@ impl<L: Copy> Index<L> {
             subject_counts: Box::new(self.subject_counts()),
             num_subjects: self.num_subjects(),
             finder: Box::new(IndexRef(self)),
+            removed_max: self.removed_max,
         }
     }
 }
@@ -313,6 +339,9 @@ impl<L: Copy> Finder for IndexRef<'_, L> {
     }
     fn next_matching(&self, seq: u64, matches: &mut dyn FnMut(&[u8]) -> bool) -> Option<u64> {
         Finder::next_matching(self.0, seq, matches)
+    }
+    fn count_matching(&self, seq: u64, matches: &mut dyn FnMut(&[u8]) -> bool) -> u64 {
+        Finder::count_matching(self.0, seq, matches)
     }
     fn oldest_of_subject(&self, subject: &[u8]) -> Option<u64> {
         Finder::oldest_of_subject(self.0, subject)

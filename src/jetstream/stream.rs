@@ -411,17 +411,19 @@ impl Stream {
     pub fn count_matching_from(&self, seq: u64, filters: &[String]) -> u64 {
         let inner = self.inner.lock();
         let index = inner.store.index();
-        let mut n = 0;
-        let mut at = seq;
-        while let Some(s) = index.finder.next_matching(at, &mut |subj| {
+        index.finder.count_matching(seq, &mut |subj| {
             filters
                 .iter()
                 .any(|f| junction_nats::subject::matches(f.as_bytes(), subj))
-        }) {
-            n += 1;
-            at = s + 1;
-        }
-        n
+        })
+    }
+
+    /// The last sequence assigned, and the highest sequence ever removed.
+    pub fn last_and_removed(&self) -> (u64, u64) {
+        let inner = self.inner.lock();
+        let last = inner.store.state().last_seq;
+        let removed = inner.store.index().removed_max;
+        (last, removed)
     }
 
     /// The first live sequence stored at or after `time` (unix ns).
