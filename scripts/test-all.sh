@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Junction's whole test suite: formatting and lint, every cargo test
-# (unit, raw-protocol, async-nats, property and binary tests), then the
-# official Python client (nats-py) against the built binary, and the browser
+# (unit, raw-protocol, async-nats, rumqttc, property and binary tests), then
+# the Python clients (nats-py, paho-mqtt) and mosquitto_pub/mosquitto_sub
+# against the built binary, and the browser
 # demo in headless Chromium (playwright-core) against the built binary.
 # Installs what it needs itself, so it works on a fresh machine.
 set -euo pipefail
@@ -10,8 +11,12 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 say "installing test dependencies"
-if ! python3 -c 'import nats, nkeys, aiohttp, pytest, pytest_asyncio' 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check 'nats-py[nkeys,aiohttp]' pytest pytest-asyncio
+if ! python3 -c 'import nats, nkeys, aiohttp, pytest, pytest_asyncio, paho.mqtt' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check 'nats-py[nkeys,aiohttp]' pytest pytest-asyncio 'paho-mqtt==2.1.0'
+fi
+# mosquitto_pub and mosquitto_sub: MQTT clients that share no code with Junction.
+if ! command -v mosquitto_sub >/dev/null 2>&1; then
+  (apt-get install -y -qq mosquitto-clients >/dev/null 2>&1) || (apt-get update -qq && apt-get install -y -qq mosquitto-clients >/dev/null)
 fi
 # openssl makes the certificate of the wss:// test.
 if ! command -v openssl >/dev/null 2>&1; then
@@ -33,7 +38,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 say "cargo test"
 cargo test --workspace
 
-say "nats-py interop (pytest)"
+say "nats-py, paho-mqtt and mosquitto clients interop (pytest)"
 cargo build --bin junction
 JUNCTION_BIN="$PWD/target/debug/junction" python3 -m pytest -q -p no:cacheprovider tests/python
 

@@ -1,0 +1,184 @@
+"""MQTT clients that share no code with junction: paho-mqtt (3.1.1 and 5)
+and Debian's mosquitto_pub/mosquitto_sub, talking with nats-py through the
+same subjects."""
+
+import asyncio
+import os
+import queue
+import socket
+import subprocess
+import tempfile
+import time
+
+import nats
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from conftest import start_junction
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def broker():
+    """junction with JetStream and MQTT; yields (nats url, mqtt port)."""
+    tmp = tempfile.mkdtemp(prefix="junction-mqtt-")
+    port = free_port()
+    conf = os.path.join(tmp, "mqtt.conf")
+    with open(conf, "w") as f:
+        f.write(f'jetstream {{ store_dir: "{tmp}/store" }}\nmqtt {{ listen: "127.0.0.1:{port}" }}\n')
+    proc, url = start_junction("-c", conf)
+    deadline = time.time() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.02)
+    yield url, port
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def paho(port, client_id, version=mqtt.MQTTv311, clean=True, will=None):
+    """A connected paho client whose messages arrive on a queue."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=version)
+    inbox = queue.Queue()
+    subscribed = queue.Queue()
+    c.on_message = lambda client, userdata, msg: inbox.put(msg)
+    c.on_subscribe = lambda client, userdata, mid, codes, props: subscribed.put(codes)
+    if will:
+        c.will_set(*will)
+    if version == mqtt.MQTTv5:
+        c.connect("127.0.0.1", port, keepalive=30, clean_start=clean)
+    else:
+        c.connect("127.0.0.1", port, keepalive=30)
+    c.loop_start()
+    c.inbox = inbox
+    c.subscribed = subscribed
+    return c
+
+
+def subscribe(c, topic, qos=0, **kw):
+    c.subscribe(topic, qos, **kw)
+    return c.subscribed.get(timeout=10)
+
+
+@pytest.mark.asyncio
+async def test_paho_and_nats_py_exchange_messages_at_qos_0_and_1(broker):
+    url, port = broker
+    nc = await nats.connect(url)
+    sub = await nc.subscribe("sensors.*.temp")
+    await nc.flush()
+    device = paho(port, "paho-device")
+    for qos in (0, 1):
+        info = device.publish(f"sensors/q{qos}/temp", f"{qos}", qos=qos)
+        info.wait_for_publish(timeout=10)
+        msg = await sub.next_msg(timeout=5)
+        assert msg.subject == f"sensors.q{qos}.temp" and msg.data == f"{qos}".encode()
+    subscribe(device, "cmd/#", qos=1)
+    await nc.publish("cmd.lamp", b"on")
+    await nc.flush()
+    got = await asyncio.to_thread(device.inbox.get, True, 10)
+    assert got.topic == "cmd/lamp" and got.payload == b"on"
+    device.disconnect()
+    device.loop_stop()
+    await nc.close()
+
+
+@pytest.mark.asyncio
+async def test_paho_retained_will_and_qos2(broker):
+    _, port = broker
+    pub = paho(port, "paho-pub")
+    pub.publish("state/door", "open", qos=1, retain=True).wait_for_publish(timeout=10)
+    late = paho(port, "paho-late")
+    subscribe(late, "state/#", qos=1)
+    got = await asyncio.to_thread(late.inbox.get, True, 10)
+    assert (got.topic, got.payload, got.retain) == ("state/door", b"open", True)
+    # QoS 2 end to end.
+    subscribe(late, "pay/#", qos=2)
+    for i in range(5):
+        pub.publish("pay/x", str(i), qos=2).wait_for_publish(timeout=10)
+    for i in range(5):
+        got = await asyncio.to_thread(late.inbox.get, True, 10)
+        assert got.payload == str(i).encode() and got.qos == 2
+    # A will, sent when the connection drops.
+    watcher = paho(port, "paho-watcher")
+    subscribe(watcher, "wills/#")
+    doomed = paho(port, "paho-doomed", will=("wills/doomed", "bye", 1, False))
+    doomed.loop_stop()
+    doomed.socket().close()
+    got = await asyncio.to_thread(watcher.inbox.get, True, 10)
+    assert (got.topic, got.payload) == ("wills/doomed", b"bye")
+    for c in (pub, late, watcher):
+        c.disconnect()
+        c.loop_stop()
+
+
+@pytest.mark.asyncio
+async def test_paho_v5_calls_a_nats_py_service(broker):
+    url, port = broker
+    nc = await nats.connect(url)
+
+    async def handler(msg):
+        await msg.respond(b"pong:" + msg.data)
+
+    await nc.subscribe("svc.ping", cb=handler)
+    await nc.flush()
+    c = paho(port, "paho-v5", version=mqtt.MQTTv5)
+    subscribe(c, "answers/me", qos=1)
+    props = Properties(PacketTypes.PUBLISH)
+    props.ResponseTopic = "answers/me"
+    props.CorrelationData = b"corr-7"
+    props.UserProperty = [("who", "paho")]
+    c.publish("svc/ping", "hi", qos=0, properties=props)
+    got = await asyncio.to_thread(c.inbox.get, True, 10)
+    assert got.topic == "answers/me" and got.payload == b"pong:hi"
+    assert got.properties.CorrelationData == b"corr-7"
+    c.disconnect()
+    c.loop_stop()
+    await nc.close()
+
+
+def test_mosquitto_clients(broker):
+    _, port = broker
+    base = ["-h", "127.0.0.1", "-p", str(port)]
+    sub = subprocess.Popen(
+        ["mosquitto_sub", *base, "-t", "mq/#", "-q", "1", "-C", "2", "-v", "-W", "10"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    # Wait until the subscription is in place: a retained probe comes back.
+    subprocess.run(["mosquitto_pub", *base, "-t", "mq/ready", "-m", "r", "-r", "-q", "1"], check=True, timeout=10)
+    subprocess.run(["mosquitto_pub", *base, "-t", "mq/hello", "-m", "world", "-q", "1"], check=True, timeout=10)
+    out, _ = sub.communicate(timeout=15)
+    assert sub.returncode == 0, out
+    lines = out.strip().splitlines()
+    assert "mq/hello world" in lines, lines
+    # A retained message for a late mosquitto_sub, then cleared.
+    subprocess.run(["mosquitto_pub", *base, "-t", "mq/kept", "-m", "still", "-r"], check=True, timeout=10)
+    out = subprocess.run(
+        ["mosquitto_sub", *base, "-t", "mq/kept", "-C", "1", "-W", "5"], capture_output=True, text=True, timeout=10
+    )
+    assert out.stdout.strip() == "still"
+    subprocess.run(["mosquitto_pub", *base, "-t", "mq/kept", "-n", "-r"], check=True, timeout=10)
+    out = subprocess.run(
+        ["mosquitto_sub", *base, "-t", "mq/kept", "-C", "1", "-W", "1"], capture_output=True, text=True, timeout=10
+    )
+    assert out.stdout.strip() == ""
+    # MQTT 5 too.
+    out = subprocess.run(
+        ["mosquitto_sub", *base, "-V", "mqttv5", "-t", "mq/ready", "-C", "1", "-W", "5"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert out.stdout.strip() == "r"
