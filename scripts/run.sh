@@ -5,7 +5,7 @@
 # official nats.ws, from npm) on first use. Extra arguments go to junction.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -f web/node_modules/nats.ws/esm/nats.js ]; then
+if [ ! -f web/node_modules/nats.ws/esm/nats.js ] || [ ! -f web/node_modules/mqtt/dist/mqtt.esm.js ]; then
   npm ci --prefix web --no-audit --no-fund --silent
 fi
 mkdir -p data

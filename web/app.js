@@ -2,6 +2,7 @@
 // WebSocket to junction; the figures come from junction's monitoring
 // endpoints on the same origin as this page.
 import { connect, StringCodec, headers } from "./vendor/nats.js";
+import mqtt from "./vendor/mqtt.js";
 
 const sc = StringCodec();
 const $ = (id) => document.getElementById(id);
@@ -31,12 +32,76 @@ async function start() {
     $("status").className = "bad";
   });
   subscribe($("sub-subject").value);
+  answerTime();
+  if (varz.mqtt && varz.mqtt.port) {
+    startMqtt(port);
+  } else {
+    $("mqtt-status").textContent = "MQTT is off on this server (add an mqtt { port } block)";
+  }
   if (varz.jetstream && varz.jetstream.config) {
     openBucket($("kv-bucket").value);
   } else {
     $("kv-status").textContent = "JetStream is off on this server (start it with -js)";
   }
 }
+
+// `demo.time` is answered by the open demo pages (one of them, as a queue
+// group), so the Request button works on a fresh start.
+async function answerTime() {
+  for await (const m of nc.subscribe("demo.time", { queue: "demo-time" })) {
+    m.respond(sc.encode(new Date().toISOString()));
+  }
+}
+
+// The MQTT panel: mqtt.js connected over WebSocket at /mqtt, in the same
+// subject space as the nats.ws client above. Topics map to subjects as in
+// nats-server: `/` is `.`, `.` is `//`, an empty level is `/`.
+let mq;
+
+function topicToSubject(topic) {
+  return topic
+    .split("/")
+    .map((level) => (level === "" ? "/" : level.replaceAll(".", "//").replace(/^\+$/, "*").replace(/^#$/, ">")))
+    .join(".");
+}
+
+function startMqtt(wsPort) {
+  mq = mqtt.connect(`ws://${location.hostname}:${wsPort}/mqtt`, {
+    clientId: `demo-page-${Math.random().toString(16).slice(2, 10)}`,
+    protocolVersion: 5,
+    reconnectPeriod: 2000,
+  });
+  mq.on("connect", () => {
+    $("mqtt-status").textContent = "MQTT: connected";
+    $("mqtt-status").className = "ok";
+    mq.subscribe($("mqtt-filter").value, { qos: 1 });
+  });
+  mq.on("close", () => {
+    $("mqtt-status").textContent = "MQTT: disconnected";
+    $("mqtt-status").className = "bad";
+  });
+  mq.on("message", (topic, payload, packet) => {
+    const tr = document.createElement("tr");
+    tr.className = "mqtt-msg";
+    for (const text of [topic, topicToSubject(topic), String(packet.qos), new TextDecoder().decode(payload)]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    $("mqtt-messages").tBodies[0].prepend(tr);
+    while ($("mqtt-messages").tBodies[0].children.length > 100) $("mqtt-messages").tBodies[0].lastChild.remove();
+  });
+}
+
+$("mqtt-sub-form").onsubmit = (e) => {
+  e.preventDefault();
+  mq?.subscribe($("mqtt-filter").value, { qos: 1 });
+};
+
+$("mqtt-pub-form").onsubmit = (e) => {
+  e.preventDefault();
+  mq?.publish($("mqtt-topic").value, $("mqtt-payload").value, { qos: Number($("mqtt-qos").value) });
+};
 
 // The key-value panel: a bucket watched live, so every tab (and any other
 // client) sees each change as it happens.

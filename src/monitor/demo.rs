@@ -1,5 +1,5 @@
 //! The browser demo from `web/`: a fixed set of files served from disk, the
-//! official `nats.ws` bundle among them (installed into `web/node_modules`
+//! official `nats.ws` and `mqtt.js` bundles among them (installed into `web/node_modules`
 //! by npm; see `scripts/run.sh`).
 
 use std::path::PathBuf;
@@ -27,6 +27,7 @@ fn file_for(name: &str) -> Option<(&'static str, &'static str)> {
         "app.js" => ("app.js", "text/javascript"),
         "style.css" => ("style.css", "text/css"),
         "vendor/nats.js" => ("node_modules/nats.ws/esm/nats.js", "text/javascript"),
+        "vendor/mqtt.js" => ("node_modules/mqtt/dist/mqtt.esm.js", "text/javascript"),
         _ => return None,
     })
 }
@@ -37,9 +38,9 @@ async fn serve(name: &str) -> Response {
     };
     match tokio::fs::read(web_dir().join(path)).await {
         Ok(body) => ([(header::CONTENT_TYPE, mime)], body).into_response(),
-        Err(_) if name == "vendor/nats.js" => (
+        Err(_) if name.starts_with("vendor/") => (
             StatusCode::NOT_FOUND,
-            "nats.ws is not installed: run `npm ci --prefix web` (scripts/run.sh does it)",
+            "nats.ws and mqtt.js are not installed: run `npm ci --prefix web` (scripts/run.sh does it)",
         )
             .into_response(),
         Err(_) => StatusCode::NOT_FOUND.into_response(),

@@ -41,11 +41,11 @@ async function waitFor(check, what, ms = 10000) {
 let server, browser, page, nc, httpPort;
 
 before(async () => {
-  const [natsPort, wsPort] = [await freePort(), await freePort()];
+  const [natsPort, wsPort, mqttPort] = [await freePort(), await freePort(), await freePort()];
   httpPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "junction-demo-"));
   const conf = join(dir, "demo.conf");
-  writeFileSync(conf, `listen: "127.0.0.1:${natsPort}"\nhttp: "127.0.0.1:${httpPort}"\nwebsocket { host: "127.0.0.1", port: ${wsPort}, no_tls: true }\njetstream { store_dir: "${join(dir, "js")}" }\n`);
+  writeFileSync(conf, `listen: "127.0.0.1:${natsPort}"\nhttp: "127.0.0.1:${httpPort}"\nwebsocket { host: "127.0.0.1", port: ${wsPort}, no_tls: true }\njetstream { store_dir: "${join(dir, "js")}" }\nmqtt { listen: "127.0.0.1:${mqttPort}" }\n`);
   server = spawn(binary, ["-c", conf], { env: { ...process.env, JUNCTION_WEB_DIR: join(root, "web") }, stdio: "ignore" });
   await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, "junction");
   nc = await connect({ servers: `nats://127.0.0.1:${natsPort}`, name: "native node client" });
@@ -92,11 +92,16 @@ test("a native client publishes and the page shows it", async () => {
   await page.waitForFunction(() => [...document.querySelectorAll("#messages li")].some((li) => li.textContent.includes("demo.native: from node")), null, { timeout: 5000 });
 });
 
+test("the Request button works on a fresh start: demo.time is answered", async () => {
+  await page.click("#req-form button");
+  await page.waitForFunction(() => /^\d{4}-\d\d-\d\dT/.test(document.getElementById("reply").textContent), null, { timeout: 5000 });
+});
+
 test("request from the page, answered by a native service", async () => {
-  const svc = nc.subscribe("demo.time");
+  const svc = nc.subscribe("demo.native.time");
   (async () => { for await (const m of svc) m.respond(sc.encode(`it is noon (${sc.decode(m.data)})`)); })();
   await nc.flush();
-  await page.fill("#req-subject", "demo.time");
+  await page.fill("#req-subject", "demo.native.time");
   await page.fill("#req-payload", "please");
   await page.click("#req-form button");
   await page.waitForFunction(() => document.getElementById("reply").textContent === "it is noon (please)", null, { timeout: 5000 });
@@ -109,6 +114,26 @@ test("request from a native client, answered by the page", async () => {
   await waitFor(async () => (await (await fetch(`http://127.0.0.1:${httpPort}/subsz?subs=1&test=browser.echo`)).json()).total > 0, "page replier");
   const reply = await nc.request("browser.echo", sc.encode("ping"), { timeout: 3000 });
   assert.equal(sc.decode(reply.data), "browser says: ping");
+});
+
+test("MQTT panel: the page publishes over MQTT and a native NATS client receives it", async () => {
+  await page.waitForFunction(() => document.getElementById("mqtt-status").textContent === "MQTT: connected", null, { timeout: 10000 });
+  const sub = nc.subscribe("demo.mqtt.page", { max: 1 });
+  await nc.flush();
+  await page.fill("#mqtt-topic", "demo/mqtt/page");
+  await page.fill("#mqtt-payload", "from mqtt.js");
+  await page.click("#mqtt-pub-form button");
+  for await (const m of sub) assert.equal(sc.decode(m.data), "from mqtt.js");
+});
+
+test("MQTT panel: a native NATS publish shows with its topic and subject", async () => {
+  await page.waitForFunction(() => document.getElementById("mqtt-status").textContent === "MQTT: connected", null, { timeout: 10000 });
+  await waitFor(async () => (await (await fetch(`http://127.0.0.1:${httpPort}/subsz?subs=1&test=demo.from.nats`)).json()).total >= 2, "the page's MQTT subscription");
+  nc.publish("demo.from.nats", sc.encode("to mqtt"));
+  await page.waitForFunction(() => [...document.querySelectorAll("#mqtt-messages tr.mqtt-msg")].some((tr) => {
+    const cells = [...tr.children].map((td) => td.textContent);
+    return cells[0] === "demo/from/nats" && cells[1] === "demo.from.nats" && cells[3] === "to mqtt";
+  }), null, { timeout: 5000 });
 });
 
 test("live figures change and show both listeners", async () => {
