@@ -938,14 +938,21 @@ impl Consumer {
 
     /// Whether this consumer is done with `seq`: not interested in its
     /// subject, or delivered and acknowledged it.
+    /// The stream sequence below which everything is acknowledged.
+    pub(crate) fn ack_floor(&self) -> u64 {
+        self.state.lock().d.ack_floor_stream
+    }
+
     pub(crate) fn done_with(&self, seq: u64, subject: &[u8]) -> bool {
         let st = self.state.lock();
-        let filters = st.config.filters();
-        if !filters.is_empty()
-            && !filters
-                .iter()
-                .any(|f| junction_nats::subject::matches(f.as_bytes(), subject))
-        {
+        let c = &st.config;
+        let matches = |f: &String| junction_nats::subject::matches(f.as_bytes(), subject);
+        let filtered_out = if !c.filter_subject.is_empty() {
+            !matches(&c.filter_subject)
+        } else {
+            !c.filter_subjects.is_empty() && !c.filter_subjects.iter().any(matches)
+        };
+        if filtered_out {
             return true;
         }
         seq <= st.d.ack_floor_stream

@@ -67,7 +67,13 @@ pub struct FileStore {
     unsynced: Vec<File>,
     /// The last chunk read ahead.
     cache: std::cell::RefCell<Option<ReadCache>>,
+    /// Erase records of settled messages, written with the next record or
+    /// sync (see `MsgStore::remove_settled`).
+    held: Vec<u8>,
 }
+
+/// Held-back erase records are written once they reach this size.
+const HELD_MAX: usize = 64 * 1024;
 
 /// A chunk of a block read ahead for the records that follow.
 struct ReadCache {
@@ -174,6 +180,7 @@ impl FileStore {
             sync_always: false,
             unsynced: Vec::new(),
             cache: std::cell::RefCell::new(None),
+            held: Vec::new(),
         };
         for first in firsts {
             store.replay(first)?;
@@ -306,15 +313,23 @@ impl FileStore {
         Ok(self.blocks.values_mut().next_back().expect("a write block"))
     }
 
-    /// Appends the record in `scratch` to the write block.
+    /// Appends the record in `scratch` to the write block, after any
+    /// held-back erase records, in one write.
     fn write_record(&mut self, next_seq: u64) -> Result<(u64, u64)> {
-        let scratch = std::mem::take(&mut self.scratch);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let held = self.held.len();
+        if held > 0 {
+            scratch.splice(0..0, self.held.drain(..));
+        }
         let sync_always = self.sync_always;
         let block = self.write_block(next_seq)?;
-        let offset = block.size;
+        let offset = block.size + held as u64;
         let mut result = block.file.write_all(&scratch);
+        if held > 0 {
+            scratch.drain(..held);
+        }
         if result.is_ok() {
-            block.size += scratch.len() as u64;
+            block.size += (held + scratch.len()) as u64;
             if sync_always {
                 result = block.file.sync_data();
             }
@@ -440,6 +455,39 @@ impl MsgStore for FileStore {
         Ok(true)
     }
 
+    fn remove_settled(&mut self, seq: u64) -> Result<bool> {
+        if !self.index.slots.contains_key(&seq) {
+            return Ok(false);
+        }
+        if self.sync_always {
+            return self.remove(seq);
+        }
+        let mut record = Vec::new();
+        encode(&mut record, KIND_ERASE, seq, 0, b"", b"", b"");
+        self.held.extend_from_slice(&record);
+        self.erase(seq);
+        self.drop_empty_front();
+        if self.held.len() >= HELD_MAX {
+            self.flush_removals()?;
+        }
+        Ok(true)
+    }
+
+    fn flush_removals(&mut self) -> Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let held = std::mem::take(&mut self.held);
+        let next = self.index.last_seq + 1;
+        let block = self.write_block(next)?;
+        let result = block.file.write_all(&held);
+        if result.is_ok() {
+            block.size += held.len() as u64;
+        }
+        result?;
+        Ok(())
+    }
+
     fn purge_below(&mut self, seq: u64) -> Result<u64> {
         let mut scratch = std::mem::take(&mut self.scratch);
         encode(&mut scratch, KIND_PURGE, seq, 0, b"", b"", b"");
@@ -475,6 +523,7 @@ impl MsgStore for FileStore {
     }
 
     fn sync(&mut self) -> Result<()> {
+        self.flush_removals()?;
         if let Some((_, b)) = self.blocks.last_key_value() {
             b.file.sync_data()?;
         }
@@ -482,6 +531,9 @@ impl MsgStore for FileStore {
     }
 
     fn sync_handles(&mut self) -> Vec<File> {
+        if let Err(e) = self.flush_removals() {
+            tracing::error!("JetStream: writing removals in {}: {e}", self.dir.display());
+        }
         let mut files = std::mem::take(&mut self.unsynced);
         if let Some(f) = self
             .blocks
@@ -525,6 +577,36 @@ mod tests {
         assert!(s.get(5).unwrap().is_none());
         assert!(s.get(2).unwrap().is_none());
         assert_eq!(s.get(10).unwrap().unwrap().subject, "s.0");
+    }
+
+    #[test]
+    fn settled_removals_are_written_with_the_next_record_or_on_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = FileStore::open(dir.path(), 1).unwrap();
+            fill(&mut s, 6);
+            assert!(s.remove_settled(2).unwrap());
+            assert!(s.get(2).unwrap().is_none());
+            // Held back: lost if the process dies now.
+        }
+        {
+            let mut s = FileStore::open(dir.path(), 1).unwrap();
+            assert!(s.get(2).unwrap().is_some(), "not written yet");
+            assert!(s.remove_settled(2).unwrap());
+            assert!(s.remove_settled(3).unwrap());
+            // Goes out in one write with the erase records before it, and
+            // reads back at its own offset.
+            let seq = s.append(b"s.new", b"", b"after", 99).unwrap();
+            assert_eq!(&s.get(seq).unwrap().unwrap().payload[..], b"after");
+            assert!(s.remove_settled(4).unwrap());
+            s.flush_removals().unwrap();
+        }
+        let s = FileStore::open(dir.path(), 1).unwrap();
+        for gone in 2..=4 {
+            assert!(s.get(gone).unwrap().is_none(), "{gone}");
+        }
+        assert_eq!(&s.get(7).unwrap().unwrap().payload[..], b"after");
+        assert_eq!(s.state().msgs, 4);
     }
 
     #[test]

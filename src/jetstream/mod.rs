@@ -320,6 +320,7 @@ impl JsAccount {
                 .with_context(|| format!("recovering stream {name}"))?;
             stream.capture();
             stream.recover_consumers();
+            stream.settle_after_recovery();
             self.follow_origins(&stream);
             let state = stream.state();
             tracing::info!(
@@ -481,6 +482,7 @@ impl JetStream {
                     for stream in acc.streams() {
                         stream.expire();
                         stream.persist_consumers();
+                        stream.flush_removals();
                         if sync {
                             to_sync.push(stream);
                         }

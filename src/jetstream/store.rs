@@ -251,6 +251,18 @@ pub trait MsgStore: Send {
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>>;
     /// Removes one message; false if it was not there.
     fn remove(&mut self, seq: u64) -> Result<bool>;
+    /// Removes one message that a retention policy let go (all its
+    /// consumers are done with it). Its removal may reach the disk with
+    /// the next write or sync instead of at once: if it is lost in a crash
+    /// the message comes back below its consumers' ack floors, where the
+    /// recovery drops it again.
+    fn remove_settled(&mut self, seq: u64) -> Result<bool> {
+        self.remove(seq)
+    }
+    /// Writes removals held back by `remove_settled`.
+    fn flush_removals(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Removes every message below `seq`; returns how many went. With
     /// `seq` past the last, the next message gets sequence `seq`.
     fn purge_below(&mut self, seq: u64) -> Result<u64>;
@@ -280,6 +292,8 @@ pub struct IndexView<'a> {
 pub trait Finder {
     fn last_matching(&self, matches: &mut dyn FnMut(&[u8]) -> bool) -> Option<u64>;
     fn next_matching(&self, seq: u64, matches: &mut dyn FnMut(&[u8]) -> bool) -> Option<u64>;
+    /// The subject of a live message, without reading it.
+    fn subject_of(&self, seq: u64) -> Option<Bytes>;
     fn count_matching(&self, seq: u64, matches: &mut dyn FnMut(&[u8]) -> bool) -> u64;
     fn oldest_of_subject(&self, subject: &[u8]) -> Option<u64>;
     fn count_subject(&self, subject: &[u8]) -> u64;
@@ -298,6 +312,9 @@ impl<L: Copy> Finder for Index<L> {
     }
     fn count_matching(&self, seq: u64, matches: &mut dyn FnMut(&[u8]) -> bool) -> u64 {
         Index::count_matching(self, seq, matches)
+    }
+    fn subject_of(&self, seq: u64) -> Option<Bytes> {
+        self.slots.get(&seq).map(|s| self.subject(s.subject).clone())
     }
     fn oldest_of_subject(&self, subject: &[u8]) -> Option<u64> {
         Index::oldest_of_subject(self, subject)
@@ -342,6 +359,9 @@ impl<L: Copy> Finder for IndexRef<'_, L> {
     }
     fn count_matching(&self, seq: u64, matches: &mut dyn FnMut(&[u8]) -> bool) -> u64 {
         Finder::count_matching(self.0, seq, matches)
+    }
+    fn subject_of(&self, seq: u64) -> Option<Bytes> {
+        Finder::subject_of(self.0, seq)
     }
     fn oldest_of_subject(&self, subject: &[u8]) -> Option<u64> {
         Finder::oldest_of_subject(self.0, subject)

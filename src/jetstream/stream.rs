@@ -453,15 +453,28 @@ impl Stream {
 
     /// Removes a message on behalf of a consumer (work queue acks), whatever
     /// `deny_delete` says.
+    /// Removes a message its retention policy lets go (all its consumers
+    /// are done with it); see `MsgStore::remove_settled`.
     pub fn delete_msg_internal(&self, seq: u64) -> bool {
-        self.inner.lock().store.remove(seq).unwrap_or(false)
+        self.inner.lock().store.remove_settled(seq).unwrap_or(false)
+    }
+
+    /// Writes the removals of settled messages held back.
+    pub fn flush_removals(&self) {
+        if let Err(e) = self.inner.lock().store.flush_removals() {
+            tracing::error!(stream = %self.name, "JetStream: writing removals: {e}");
+        }
     }
 
     /// Interest retention: drops `seq` once every consumer is done with it.
     pub fn drop_if_no_interest(&self, seq: u64) {
-        let subject = match self.get(seq) {
-            Ok(Some(m)) => m.subject,
-            _ => return,
+        let subject = {
+            let inner = self.inner.lock();
+            let index = inner.store.index();
+            match index.finder.subject_of(seq) {
+                Some(s) => s,
+                None => return,
+            }
         };
         if self.consumers().iter().all(|c| c.done_with(seq, &subject)) {
             self.delete_msg_internal(seq);
@@ -857,6 +870,33 @@ impl Stream {
         let block = headers::block(&pairs);
         let payload: &[u8] = if headers_only { b"" } else { &m.payload };
         crate::router::publish_full(&account, dest.as_bytes(), None, &block, payload, producer);
+    }
+
+    /// Interest and work-queue retention: drops what every consumer was
+    /// done with before a crash, whose removal had not reached the disk.
+    pub(crate) fn settle_after_recovery(&self) {
+        if self.retention() == Retention::Limits {
+            return;
+        }
+        let Some(floor) = self.consumers().iter().map(|c| c.ack_floor()).max() else {
+            return;
+        };
+        let mut seqs = Vec::new();
+        {
+            let inner = self.inner.lock();
+            let index = inner.store.index();
+            let mut at = 0;
+            while let Some(seq) = index.finder.next_matching(at, &mut |_| true) {
+                if seq > floor {
+                    break;
+                }
+                seqs.push(seq);
+                at = seq + 1;
+            }
+        }
+        for seq in seqs {
+            self.drop_if_no_interest(seq);
+        }
     }
 
     pub fn retention(&self) -> Retention {
