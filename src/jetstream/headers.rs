@@ -5,11 +5,20 @@
 /// The value of the first header called `key` (exact case, as nats-server
 /// looks them up).
 pub fn get<'a>(block: &'a [u8], key: &str) -> Option<&'a str> {
-    let text = std::str::from_utf8(block).ok()?;
-    text.split("\r\n").skip(1).find_map(|line| {
-        let (k, v) = line.split_once(':')?;
-        (k == key).then(|| v.trim())
+    // Line by line over the bytes: this runs on every stored publish that
+    // has headers, so no validation of the whole block and no allocation.
+    let key = key.as_bytes();
+    let mut lines = block.split(|&b| b == b'\n').skip(1);
+    lines.find_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let value = line.strip_prefix(key)?.strip_prefix(b":")?;
+        std::str::from_utf8(value).ok().map(str::trim)
     })
+}
+
+/// Whether the block may hold any `Nats-…` header (those JetStream acts on).
+pub fn has_nats_headers(block: &[u8]) -> bool {
+    memchr::memmem::find(block, b"Nats-").is_some()
 }
 
 /// The `Key: value` pairs of a header block, in order.

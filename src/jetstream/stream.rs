@@ -694,7 +694,9 @@ impl Stream {
             return Err(ApiError::message_too_big());
         }
         let state = inner.store.state();
-        if !hdrs.is_empty() {
+        // Only `Nats-…` headers ask anything of the stream.
+        let nats_headers = headers::has_nats_headers(hdrs);
+        if nats_headers {
             if let Some(expected) = headers::get(hdrs, "Nats-Expected-Stream") {
                 if expected != self.name {
                     return Err(ApiError::stream_not_match());
@@ -721,14 +723,18 @@ impl Stream {
                 }
             }
         }
-        let msg_id = headers::get(hdrs, "Nats-Msg-Id").map(str::to_string);
+        let msg_id = nats_headers
+            .then(|| headers::get(hdrs, "Nats-Msg-Id").map(str::to_string))
+            .flatten();
         inner.forget_old_msg_ids(now);
         if let Some(id) = &msg_id {
             if let Some(&seq) = inner.msg_ids.get(id) {
                 return Ok((seq, true));
             }
         }
-        let rollup = headers::get(hdrs, "Nats-Rollup").map(str::to_string);
+        let rollup = nats_headers
+            .then(|| headers::get(hdrs, "Nats-Rollup").map(str::to_string))
+            .flatten();
         if rollup.is_some() && !inner.config.allow_rollup_hdrs {
             return Err(ApiError::new_rollup("rollup not permitted"));
         }

@@ -113,9 +113,9 @@ struct Inflight {
 struct State {
     subs: HashMap<String, ActiveSub>,
     next_pid: u16,
-    inflight: HashMap<u16, Inflight>,
+    inflight: rustc_hash::FxHashMap<u16, Inflight>,
     /// Stream sequence → packet id, so a redelivery reuses its packet id.
-    by_seq: HashMap<u64, u16>,
+    by_seq: rustc_hash::FxHashMap<u64, u16>,
     /// Outgoing QoS 2 past PUBREC, awaiting PUBCOMP.
     released: HashSet<u16>,
     /// Incoming QoS 2 answered with PUBREC, awaiting PUBREL.
