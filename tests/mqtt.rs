@@ -950,3 +950,100 @@ mod v5 {
         assert_eq!(out, b"\x20\x03\x00\x8c\x00");
     }
 }
+
+mod qos2_state {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// CONNECT for client id `q2` with clean session off.
+    const CONNECT_KEEP: &[u8] = b"\x10\x0e\x00\x04MQTT\x04\x00\x00\x3c\x00\x02q2";
+
+    async fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut buf))
+            .await
+            .expect("bytes in time")
+            .unwrap();
+        buf
+    }
+
+    async fn restart(broker: Broker, dir: &std::path::Path) -> Broker {
+        broker.server.server.shutdown();
+        broker.server.server.wait_closed(Duration::from_secs(5)).await;
+        broker.server.wait().await;
+        start_in(dir).await
+    }
+
+    #[tokio::test]
+    async fn qos2_exchanges_resume_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut broker = start_in(dir.path()).await;
+        let nats = async_nats::connect(common::url(&broker.server)).await.unwrap();
+        let mut seen = nats.subscribe("in2").await.unwrap();
+        nats.flush().await.unwrap();
+
+        // Incoming: PUBLISH QoS 2 (id 9) is delivered and answered with
+        // PUBREC; the client goes before sending PUBREL.
+        let mut s = TcpStream::connect(broker.mqtt).await.unwrap();
+        s.write_all(CONNECT_KEEP).await.unwrap();
+        assert_eq!(read_n(&mut s, 4).await, b"\x20\x02\x00\x00");
+        // And subscribe to `out2` at QoS 2 for the outgoing half.
+        s.write_all(b"\x82\x09\x00\x01\x00\x04out2\x02").await.unwrap();
+        assert_eq!(read_n(&mut s, 5).await, b"\x90\x03\x00\x01\x02");
+        s.write_all(b"\x34\x08\x00\x03in2\x00\x09x").await.unwrap();
+        assert_eq!(read_n(&mut s, 4).await, b"\x50\x02\x00\x09");
+        let m = tokio::time::timeout(Duration::from_secs(5), seen.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&m.payload[..], b"x");
+        // Outgoing: a QoS 2 message to us, PUBREC from us, PUBREL from the
+        // server, and we go before PUBCOMP.
+        let (publisher, _) = {
+            let mut p = connect(&broker, "q2-pub").await;
+            p.publish("out2", QoS::ExactlyOnce, false, b"y").await;
+            loop {
+                if let Incoming::PubComp(_) = p.next_event().await {
+                    break;
+                }
+            }
+            (p, ())
+        };
+        let publish = read_n(&mut s, 11).await;
+        assert_eq!((&publish[..8], publish[10]), (&b"\x34\x09\x00\x04out2"[..], b'y'));
+        let pid = [publish[8], publish[9]];
+        s.write_all(&[0x50, 0x02, pid[0], pid[1]]).await.unwrap();
+        assert_eq!(read_n(&mut s, 4).await, [0x62, 0x02, pid[0], pid[1]]);
+        drop(s);
+        publisher.task.abort();
+        drop(nats);
+
+        broker = restart(broker, dir.path()).await;
+        let nats = async_nats::connect(common::url(&broker.server)).await.unwrap();
+        let mut seen = nats.subscribe("in2").await.unwrap();
+        nats.flush().await.unwrap();
+        let mut s = TcpStream::connect(broker.mqtt).await.unwrap();
+        s.write_all(CONNECT_KEEP).await.unwrap();
+        // Session present, then the PUBREL still owed; the message is not
+        // sent again.
+        assert_eq!(read_n(&mut s, 4).await, b"\x20\x02\x01\x00");
+        assert_eq!(read_n(&mut s, 4).await, [0x62, 0x02, pid[0], pid[1]]);
+        s.write_all(&[0x70, 0x02, pid[0], pid[1]]).await.unwrap();
+        // The resent incoming PUBLISH (DUP) is recognised: PUBREC, no
+        // second delivery; then PUBREL gets PUBCOMP.
+        s.write_all(b"\x3c\x08\x00\x03in2\x00\x09x").await.unwrap();
+        assert_eq!(read_n(&mut s, 4).await, b"\x50\x02\x00\x09");
+        s.write_all(b"\x62\x02\x00\x09").await.unwrap();
+        assert_eq!(read_n(&mut s, 4).await, b"\x70\x02\x00\x09");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), seen.next())
+                .await
+                .is_err(),
+            "delivered twice"
+        );
+        // Nothing else is pending for the session.
+        s.write_all(b"\xc0\x00").await.unwrap();
+        assert_eq!(read_n(&mut s, 2).await, b"\xd0\x00");
+    }
+}

@@ -128,6 +128,21 @@ struct State {
     /// Set when this session was replaced by a newer connection with the
     /// same client id: it must not touch the shared session state.
     taken_over: bool,
+    /// MQTT 5 receive maximum: QoS 1/2 messages the client takes unacknowledged.
+    receive_max: Option<u16>,
+}
+
+impl State {
+    /// What a persistent session keeps of this state.
+    fn record(&self, client_id: &str) -> SessionRecord {
+        SessionRecord {
+            client_id: client_id.to_string(),
+            subs: self.subs.values().map(|s| s.record.clone()).collect(),
+            qos2_in: self.qos2_in.iter().copied().collect(),
+            released: self.released.iter().copied().collect(),
+            expiry: self.expiry,
+        }
+    }
 }
 
 /// The shared half of an MQTT connection.
@@ -647,12 +662,7 @@ pub async fn serve<R, W>(
 fn finish(session: &Arc<Session>) {
     let (subs, will, clean, mqtt, taken_over, record) = {
         let mut st = session.state.lock();
-        let record = session.client_id.get().map(|id| SessionRecord {
-            client_id: id.clone(),
-            subs: st.subs.values().map(|s| s.record.clone()).collect(),
-            qos2_in: st.qos2_in.iter().copied().collect(),
-            expiry: st.expiry,
-        });
+        let record = session.client_id.get().map(|id| st.record(id));
         (
             std::mem::take(&mut st.subs),
             st.will.take(),
@@ -873,11 +883,17 @@ impl Reader {
                 Ok(())
             }
             Packet::PubComp(a) => {
-                self.session.state.lock().released.remove(&a.packet_id);
+                let removed = self.session.state.lock().released.remove(&a.packet_id);
+                if removed {
+                    self.save_session();
+                }
                 Ok(())
             }
             Packet::PubRel(a) => {
                 let known = self.session.state.lock().qos2_in.remove(&a.packet_id);
+                if known {
+                    self.save_session();
+                }
                 let reason = if known || !self.session.v5() {
                     reason::SUCCESS
                 } else {
@@ -1054,8 +1070,10 @@ impl Reader {
             st.expiry = expiry;
             st.mqtt = Some(mqtt.clone());
             st.will = c.will.clone();
+            st.receive_max = c.properties.receive_maximum;
             if let Some(r) = &record {
                 st.qos2_in = r.qos2_in.iter().copied().collect();
+                st.released = r.released.iter().copied().collect();
             }
         }
         if let Some(max) = c.properties.maximum_packet_size {
@@ -1078,10 +1096,14 @@ impl Reader {
         }));
         self.connected = true;
         self.keep_alive = (c.keep_alive > 0).then(|| Duration::from_millis(c.keep_alive as u64 * 1500));
-        // Restore a persistent session's subscriptions.
+        // Restore a persistent session's subscriptions, and release again
+        // the QoS 2 messages whose PUBCOMP had not come (MQTT-4.4.0-1).
         if let Some(record) = record {
             for sub in record.subs {
                 self.add_subscription(sub, true);
+            }
+            for packet_id in record.released {
+                self.send(Packet::PubRel(Ack::new(packet_id)));
             }
         }
         Ok(())
@@ -1099,6 +1121,10 @@ impl Reader {
             }
             inflight
         };
+        if qos2 && inflight.is_some() {
+            // The PUBREL this answers must go out again if the session resumes.
+            self.save_session();
+        }
         if let Some(ack) = inflight.and_then(|i| i.ack) {
             self.session.ack_stored(&ack, &mut self.producer);
         }
@@ -1160,7 +1186,14 @@ impl Reader {
             }
         }
         match self.route(&subject, &p, v5) {
-            Ok(()) => self.ack_publish(&p, reason::SUCCESS),
+            Ok(()) => {
+                if p.qos == QoS::ExactlyOnce {
+                    // Kept with the session: a resend after a restart is
+                    // recognised as already delivered.
+                    self.save_session();
+                }
+                self.ack_publish(&p, reason::SUCCESS)
+            }
             Err(e) => {
                 tracing::error!(
                     cid = self.session.id,
@@ -1433,7 +1466,10 @@ impl Reader {
         let deliver = format!("$MQTT.sub.{name}");
         let opts = self.session.server.mqtt.options();
         let ack_wait = opts.as_ref().map_or(Duration::from_secs(30), |o| o.ack_wait);
-        let max_ack_pending = opts.as_ref().map_or(1024, |o| o.max_ack_pending) as i64;
+        // Bounded by the client's receive maximum too (per subscription:
+        // each has its own consumer).
+        let receive_max = self.session.state.lock().receive_max.unwrap_or(u16::MAX);
+        let max_ack_pending = opts.as_ref().map_or(1024, |o| o.max_ack_pending).min(receive_max) as i64;
         let existing = mqtt.msgs.consumer(&name);
         let consumer = match existing {
             Some(c) => c,
@@ -1564,12 +1600,7 @@ impl Reader {
         let (Some(mqtt), Some(client_id)) = (&st.mqtt, self.session.client_id.get()) else {
             return;
         };
-        let record = SessionRecord {
-            client_id: client_id.clone(),
-            subs: st.subs.values().map(|s| s.record.clone()).collect(),
-            qos2_in: st.qos2_in.iter().copied().collect(),
-            expiry: st.expiry,
-        };
+        let record = st.record(client_id);
         let mqtt = mqtt.clone();
         drop(st);
         mqtt.save_session(&record);

@@ -67,6 +67,9 @@ pub struct SessionRecord {
     /// QoS 2 packets received and answered with PUBREC, awaiting PUBREL.
     #[serde(default)]
     pub qos2_in: Vec<u16>,
+    /// QoS 2 packets sent and released (PUBREL), awaiting PUBCOMP.
+    #[serde(default)]
+    pub released: Vec<u16>,
     /// MQTT 5 session expiry in seconds (`u32::MAX` never expires).
     #[serde(default)]
     pub expiry: u32,
