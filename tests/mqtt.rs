@@ -828,6 +828,46 @@ mod v5 {
     }
 
     #[tokio::test]
+    async fn a_qos1_request_keeps_its_response_topic_through_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_in(dir.path()).await;
+        let (mut responder, _) = connect5(opts(&broker, "responder")).await;
+        responder.subscribe(filter("svc2/#", Q::AtLeastOnce), None).await;
+        let (mut requester, _) = connect5(opts(&broker, "requester")).await;
+        requester.subscribe(filter("resp/r", Q::AtLeastOnce), None).await;
+        let props = PublishProperties {
+            response_topic: Some("resp/r".into()),
+            correlation_data: Some(Bytes::from_static(b"c9")),
+            ..Default::default()
+        };
+        requester
+            .client
+            .publish_with_properties("svc2/x", Q::AtLeastOnce, false, "q", props)
+            .await
+            .unwrap();
+        let req = responder.next_publish().await;
+        assert_eq!(req.qos, Q::AtLeastOnce);
+        let props = req.properties.unwrap();
+        let topic = props.response_topic.expect("a response topic");
+        assert_eq!(props.correlation_data.as_deref(), Some(&b"c9"[..]));
+        let answer = PublishProperties {
+            correlation_data: props.correlation_data.clone(),
+            ..Default::default()
+        };
+        responder
+            .client
+            .publish_with_properties(topic, Q::AtLeastOnce, false, "a", answer)
+            .await
+            .unwrap();
+        let p = requester.next_publish().await;
+        assert_eq!((&p.topic[..], &p.payload[..]), (&b"resp/r"[..], &b"a"[..]));
+        assert_eq!(
+            p.properties.unwrap().correlation_data.as_deref(),
+            Some(&b"c9"[..])
+        );
+    }
+
+    #[tokio::test]
     async fn shared_subscriptions_no_local_and_topic_aliases() {
         let dir = tempfile::tempdir().unwrap();
         let broker = start_in(dir.path()).await;

@@ -309,12 +309,20 @@ impl Session {
 
 /// MQTT 5 user properties become NATS headers and back.
 fn headers_from_properties(props: &Properties) -> Vec<u8> {
-    if props.user_properties.is_empty() && props.message_expiry_interval.is_none() {
+    if props.user_properties.is_empty()
+        && props.message_expiry_interval.is_none()
+        && props.correlation_data.is_none()
+    {
         return Vec::new();
     }
     let mut block = b"NATS/1.0\r\n".to_vec();
     if let Some(secs) = props.message_expiry_interval {
         block.extend_from_slice(format!("{EXPIRY_HEADER}: {secs}\r\n").as_bytes());
+    }
+    if let Some(corr) = &props.correlation_data {
+        // A response carries its correlation data to MQTT 5 subscribers.
+        let value = data_encoding::BASE64URL_NOPAD.encode(corr);
+        block.extend_from_slice(format!("{}: {value}\r\n", reply::CORRELATION_HEADER).as_bytes());
     }
     for (k, v) in &props.user_properties {
         if k.is_empty() || k.contains([':', '\r', '\n']) || v.contains(['\r', '\n']) {
@@ -354,6 +362,9 @@ fn properties_for(
                 .map(Bytes::from);
             continue;
         }
+        if k.eq_ignore_ascii_case(REPLY_HEADER) {
+            continue;
+        }
         if k.eq_ignore_ascii_case(EXPIRY_HEADER) {
             let total = v.parse::<u64>().unwrap_or(0);
             if total > 0 && age.as_secs() >= total {
@@ -384,6 +395,9 @@ struct Expired;
 
 /// The header carrying an MQTT 5 message expiry interval (seconds).
 const EXPIRY_HEADER: &str = "Nmqtt-Exp";
+
+/// The header carrying a stored request's reply subject.
+const REPLY_HEADER: &str = "Nmqtt-Reply";
 
 impl Subscriber for Session {
     fn client_id(&self) -> u64 {
@@ -470,7 +484,12 @@ impl Subscriber for Session {
                 0 => Duration::ZERO,
                 stored_at => Duration::from_nanos(now_nanos().saturating_sub(stored_at)),
             };
-            match properties_for(headers, view.id, if stored { None } else { msg.reply }, age) {
+            let reply = if stored {
+                crate::jetstream::headers::get(headers, REPLY_HEADER).map(str::as_bytes)
+            } else {
+                msg.reply
+            };
+            match properties_for(headers, view.id, reply, age) {
                 Ok(p) => p,
                 Err(Expired) => return skip(producer),
             }
@@ -1258,7 +1277,18 @@ impl Reader {
         let mqtt = self.session.state.lock().mqtt.clone();
         if let Some(mqtt) = &mqtt {
             if p.qos != QoS::AtMostOnce {
-                mqtt.store(subject, &headers, &p.payload, &mut self.producer)?;
+                match &reply_to {
+                    // The stored copy keeps the request's reply subject in a
+                    // header: a consumer's delivery has its ack subject as
+                    // the reply.
+                    Some(reply) => {
+                        let mut stored = headers.clone();
+                        stored.truncate(stored.len() - 2);
+                        stored.extend_from_slice(format!("{REPLY_HEADER}: {reply}\r\n\r\n").as_bytes());
+                        mqtt.store(subject, &stored, &p.payload, &mut self.producer)?;
+                    }
+                    None => mqtt.store(subject, &headers, &p.payload, &mut self.producer)?,
+                }
             }
             if p.retain {
                 mqtt.retain(subject, p.qos, &p.payload)?;
