@@ -235,6 +235,37 @@ async fn publish_permission_violation_keeps_the_connection() {
     silent(&mut watch).await;
 }
 
+/// In verbose mode a refused PUB gets its -ERR alone (no +OK before it),
+/// a refused SUB likewise, and accepted ones their +OK: nats-server
+/// 2.9.10's exact bytes. Clients counting +OKs rely on it.
+#[tokio::test]
+async fn verbose_refusals_get_no_ok() {
+    let server = common::start(with_permissions(Permissions {
+        publish: Some(SubjectPermission {
+            allow: vec!["a.>".into()],
+            deny: vec![],
+        }),
+        subscribe: Some(SubjectPermission {
+            allow: vec!["a.>".into()],
+            deny: vec![],
+        }),
+        ..Permissions::default()
+    }))
+    .await;
+    let mut raw = common::Raw::connect(server.addr).await;
+    raw.send("CONNECT {\"verbose\":true,\"pedantic\":true,\"user\":\"limited\",\"pass\":\"limited-pw\"}\r\n")
+        .await;
+    raw.expect("+OK\r\n").await;
+    raw.send("PUB a.x 2\r\nhi\r\nPUB b.x 2\r\nhi\r\nSUB c 1\r\nSUB a.b 2\r\nPUB a.* 2\r\nhi\r\nPING\r\n")
+        .await;
+    raw.expect(
+        "+OK\r\n-ERR 'Permissions Violation for Publish to \"b.x\"'\r\n\
+         -ERR 'Permissions Violation for Subscription to \"c\"'\r\n+OK\r\n\
+         -ERR 'Invalid Publish Subject'\r\n+OK\r\nPONG\r\n",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn subscribe_permission_violation() {
     let server = common::start(with_permissions(Permissions {

@@ -325,12 +325,13 @@ impl Session {
             self.ok();
             return Ok(());
         }
-        // nats-server acknowledges a verbose PUB before delivering it.
-        self.ok();
+        // A refused publish gets its -ERR alone, no +OK (nats-server 2.9.10);
+        // an accepted one is acknowledged before it is delivered.
         if let Some(text) = self.publish_denied(subject) {
             self.err(&text);
             return Ok(());
         }
+        self.ok();
         if subject == USER_INFO {
             if let Some(reply) = reply {
                 self.user_info(reply);
