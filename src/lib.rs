@@ -15,6 +15,7 @@ pub mod imports;
 pub mod jetstream;
 pub mod jwt;
 pub mod listener;
+pub mod logfile;
 pub mod monitor;
 pub mod mqtt;
 pub mod nats;

@@ -1,5 +1,6 @@
 //! Server mode of the binary: logging, pid and ports files, signals
-//! (SIGINT/SIGTERM stop, SIGUSR2 lame duck) and `--signal` to a running server.
+//! (SIGINT/SIGTERM stop, SIGUSR1 log reopen, SIGUSR2 lame duck) and
+//! `--signal` to a running server.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,15 +27,9 @@ pub fn init_logging(opts: &Options) -> anyhow::Result<()> {
         .with_target(false);
     let result = match &opts.log_file {
         Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
+            let file = crate::logfile::LogFile::install(path)
                 .with_context(|| format!("opening log file {}", path.display()))?;
-            builder
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
-                .try_init()
+            builder.with_ansi(false).with_writer(file).try_init()
         }
         None => {
             use std::io::IsTerminal;
@@ -91,6 +86,7 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
     let mut usr2 = signal(SignalKind::user_defined2())?;
     let mut hup = signal(SignalKind::hangup())?;
     let accept = tokio::spawn(running.wait());
@@ -100,6 +96,11 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
             _ = term.recv() => { tracing::info!("Trapped \"terminated\" signal"); server.shutdown(); }
             _ = int.recv() => { tracing::info!("Trapped \"interrupt\" signal"); server.shutdown(); }
             _ = usr2.recv() => { tokio::spawn(server.clone().lame_duck()); }
+            _ = usr1.recv() => match crate::logfile::LogFile::reopen() {
+                Ok(true) => tracing::info!("Reopened log file"),
+                Ok(false) => {}
+                Err(e) => eprintln!("junction: reopening the log file: {e}"),
+            },
             _ = hup.recv() => { tracing::warn!("Config reload is not supported yet; ignoring SIGHUP"); }
             _ = &mut accept => break,
         }

@@ -192,6 +192,67 @@ async fn trace_flag_logs_client_operations_to_the_log_file() {
     assert!(text.contains("<<- [SUB trace.me 1]"), "{text}");
 }
 
+/// logrotate's way: move the file, then `--signal reopen`; new lines go to
+/// a new file at the old path, and the server keeps serving.
+#[tokio::test]
+async fn reopen_signal_starts_a_new_log_file_after_a_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("junction.log");
+    let rotated = dir.path().join("junction.log.1");
+    let pid_file = dir.path().join("j.pid");
+    let (running, addr) = start(
+        dir.path(),
+        &[
+            "-DV",
+            "-l",
+            log.to_str().unwrap(),
+            "-P",
+            pid_file.to_str().unwrap(),
+        ],
+    );
+    let mut raw = Raw::handshake(addr, r#"{"verbose":false}"#).await;
+    raw.send("SUB before.rotation 1\r\nPING\r\n").await;
+    raw.expect("PONG\r\n").await;
+    std::fs::rename(&log, &rotated).unwrap();
+    let out = junction()
+        .arg("--signal")
+        .arg(format!("reopen={}", pid_file.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Reopened log file")) {
+        assert!(Instant::now() < deadline, "no new log file");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Still serving, and logging to the new file only.
+    raw.send("SUB after.rotation 2\r\nPING\r\n").await;
+    raw.expect("PONG\r\n").await;
+    drop(running);
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    let new = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        old.contains("before.rotation") && !old.contains("after.rotation"),
+        "{old}"
+    );
+    assert!(
+        new.contains("after.rotation") && !new.contains("before.rotation"),
+        "{new}"
+    );
+}
+
+/// Without a log file, SIGUSR1 is harmless (it used to kill the process).
+#[tokio::test]
+async fn reopen_signal_without_a_log_file_is_a_no_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let (running, addr) = start(dir.path(), &[]);
+    signal(&running.0, libc::SIGUSR1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut raw = Raw::handshake(addr, r#"{"verbose":false}"#).await;
+    raw.send("PING\r\n").await;
+    raw.expect("PONG\r\n").await;
+}
+
 #[tokio::test]
 async fn monitoring_port_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
