@@ -11,8 +11,20 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 say "installing test dependencies"
-if ! python3 -c 'import nats, nkeys, aiohttp, pytest, pytest_asyncio, paho.mqtt' 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check 'nats-py[nkeys,aiohttp]' pytest pytest-asyncio 'paho-mqtt==2.1.0'
+# The Python clients, pinned in tests/python/requirements.txt, go into a
+# virtual environment of their own under .venv-test: a stock Debian python
+# refuses `pip install` into the system, and the user's environment stays
+# as it was.
+VENV="$PWD/.venv-test"
+if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  (apt-get install -y -qq python3-venv >/dev/null 2>&1) || (apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null)
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+if ! cmp -s tests/python/requirements.txt "$VENV/requirements.txt"; then
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+  cp tests/python/requirements.txt "$VENV/requirements.txt"
 fi
 # mosquitto_pub and mosquitto_sub: MQTT clients that share no code with Junction.
 if ! command -v mosquitto_sub >/dev/null 2>&1; then
@@ -40,7 +52,7 @@ cargo test --workspace
 
 say "nats-py, paho-mqtt and mosquitto clients interop (pytest)"
 cargo build --bin junction
-JUNCTION_BIN="$PWD/target/debug/junction" python3 -m pytest -q -p no:cacheprovider tests/python
+JUNCTION_BIN="$PWD/target/debug/junction" "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/python
 
 say "browser demo in headless Chromium (nats.ws in the page, nats.js natively)"
 JUNCTION_BIN="$PWD/target/debug/junction" npm test --prefix web

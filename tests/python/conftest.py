@@ -54,3 +54,17 @@ def junction_with_token():
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+async def settle(nc):
+    """Proves the server has every subscription this connection made so far.
+
+    nats-py's flush() writes its PING straight to the socket while SUBs wait
+    in the client's pending buffer, so the PONG can come back before the
+    server has seen a SUB. A probe published after the SUBs goes through the
+    same buffer, so once it comes back the server has processed them all."""
+    inbox = nc.new_inbox()
+    probe = await nc.subscribe(inbox)
+    await nc.publish(inbox, b"probe")
+    await probe.next_msg(timeout=5)
+    await probe.unsubscribe()

@@ -9,7 +9,7 @@ import tempfile
 import nats
 import pytest
 
-from conftest import BINARY, start_junction
+from conftest import BINARY, start_junction, settle
 
 pytestmark = pytest.mark.asyncio
 
@@ -32,7 +32,7 @@ async def test_creds_file_connects_and_exchanges_messages(operator_setup):
     a = await nats.connect(url, user_credentials=creds)
     b = await nats.connect(url, user_credentials=creds)
     sub = await b.subscribe("greet.*")
-    await b.flush()
+    await settle(b)
     await a.publish("greet.py", b"hello from nats-py")
     msg = await sub.next_msg(timeout=2)
     assert msg.data == b"hello from nats-py"

@@ -16,7 +16,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from conftest import start_junction
+from conftest import start_junction, settle
 
 
 def free_port():
@@ -77,7 +77,7 @@ async def test_paho_and_nats_py_exchange_messages_at_qos_0_and_1(broker):
     url, port = broker
     nc = await nats.connect(url)
     sub = await nc.subscribe("sensors.*.temp")
-    await nc.flush()
+    await settle(nc)
     device = paho(port, "paho-device")
     for qos in (0, 1):
         info = device.publish(f"sensors/q{qos}/temp", f"{qos}", qos=qos)
@@ -132,7 +132,7 @@ async def test_paho_v5_calls_a_nats_py_service(broker):
         await msg.respond(b"pong:" + msg.data)
 
     await nc.subscribe("svc.ping", cb=handler)
-    await nc.flush()
+    await settle(nc)
     c = paho(port, "paho-v5", version=mqtt.MQTTv5)
     subscribe(c, "answers/me", qos=1)
     props = Properties(PacketTypes.PUBLISH)

@@ -3,6 +3,8 @@
 import asyncio
 
 import nats
+
+from conftest import settle
 import pytest
 from nats.errors import NoRespondersError
 
@@ -31,7 +33,7 @@ async def test_request_reply_and_headers(junction_url):
         await msg.respond(b"pong:" + msg.data + b":" + msg.headers.get("X-Id", "").encode())
 
     await nc.subscribe("svc.ping", cb=handler)
-    await nc.flush()
+    await settle(nc)
     reply = await nc.request("svc.ping", b"hi", timeout=2, headers={"X-Id": "42"})
     assert reply.data == b"pong:hi:42"
     await nc.close()
@@ -56,7 +58,7 @@ async def test_queue_group_shares_work(junction_url):
 
     await nc.subscribe("jobs", queue="workers", cb=member("a"))
     await nc.subscribe("jobs", queue="workers", cb=member("b"))
-    await nc.flush()
+    await settle(nc)
     for i in range(200):
         await nc.publish("jobs", str(i).encode())
     await nc.flush()

@@ -11,7 +11,7 @@ import tempfile
 import nats
 import pytest
 
-from conftest import start_junction_ports
+from conftest import start_junction_ports, settle
 
 pytestmark = pytest.mark.asyncio
 
@@ -54,14 +54,14 @@ async def test_websocket_client_talks_to_tcp_client(websocket_server):
 
     # TCP -> WebSocket, with a header.
     sub = await ws.subscribe("to.ws.>")
-    await ws.flush()
+    await settle(ws)
     await tcp.publish("to.ws.a", b"hello browser side", headers={"X-From": "tcp"})
     msg = await sub.next_msg(timeout=2)
     assert (msg.subject, msg.data, msg.headers["X-From"]) == ("to.ws.a", b"hello browser side", "tcp")
 
     # WebSocket -> TCP, a large payload split over several frames.
     tsub = await tcp.subscribe("to.tcp")
-    await tcp.flush()
+    await settle(tcp)
     big = os.urandom(200_000)
     await ws.publish("to.tcp", big)
     msg = await tsub.next_msg(timeout=2)
@@ -73,8 +73,8 @@ async def test_websocket_client_talks_to_tcp_client(websocket_server):
 
     await ws.subscribe("svc.ws", cb=echo)
     await tcp.subscribe("svc.tcp", cb=echo)
-    await ws.flush()
-    await tcp.flush()
+    await settle(ws)
+    await settle(tcp)
     assert (await tcp.request("svc.ws", b"1", timeout=2)).data == b"echo:1"
     assert (await ws.request("svc.tcp", b"2", timeout=2)).data == b"echo:2"
 
@@ -99,7 +99,7 @@ async def test_tls_on_the_nats_port():
         nc = await nats.connect(ports["nats"][0], tls=ctx, tls_hostname="localhost")
         ws = await nats.connect(ports["websocket"][0])
         sub = await ws.subscribe("secure")
-        await ws.flush()
+        await settle(ws)
         await nc.publish("secure", b"tls to ws")
         assert (await sub.next_msg(timeout=2)).data == b"tls to ws"
         await nc.close()
