@@ -1087,3 +1087,72 @@ mod qos2_state {
         assert_eq!(read_n(&mut s, 2).await, b"\xd0\x00");
     }
 }
+
+#[tokio::test]
+async fn a_shared_qos1_subscription_outlives_one_members_unsubscribe() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_in(dir.path()).await;
+    let mut a = connect(&broker, "member-a").await;
+    let mut b = connect(&broker, "member-b").await;
+    a.subscribe("$share/g/jobs", QoS::AtLeastOnce).await;
+    b.subscribe("$share/g/jobs", QoS::AtLeastOnce).await;
+    a.client.unsubscribe("$share/g/jobs").await.unwrap();
+    loop {
+        if let Incoming::UnsubAck(_) = a.next_event().await {
+            break;
+        }
+    }
+    let mut publisher = connect(&broker, "boss").await;
+    for i in 0..10u8 {
+        publisher.publish("jobs", QoS::AtLeastOnce, false, &[i]).await;
+    }
+    let mut acked = 0;
+    while acked < 10 {
+        if let Incoming::PubAck(_) = publisher.next_event().await {
+            acked += 1;
+        }
+    }
+    for i in 0..10u8 {
+        assert_eq!(&b.next_publish().await.payload[..], &[i]);
+    }
+    a.no_publish(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn a_clean_sessions_consumer_left_by_a_crash_is_removed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_in(dir.path()).await;
+    let _c = connect(&broker, "first").await;
+    let js = async_nats::jetstream::new(async_nats::connect(common::url(&broker.server)).await.unwrap());
+    // What a crash leaves: a clean session's consumer that no session owns.
+    js.get_stream("$MQTT_msgs")
+        .await
+        .unwrap()
+        .create_consumer(async_nats::jetstream::consumer::push::Config {
+            durable_name: Some("mqttc_left".into()),
+            deliver_subject: "$MQTT.sub.mqttc_left".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    broker.server.server.shutdown();
+    broker.server.server.wait_closed(Duration::from_secs(5)).await;
+    broker.server.wait().await;
+    let broker = start_in(dir.path()).await;
+    let js = async_nats::jetstream::new(async_nats::connect(common::url(&broker.server)).await.unwrap());
+    let names = |js: async_nats::jetstream::Context| async move {
+        let mut s = js.get_stream("$MQTT_msgs").await.unwrap();
+        s.consumer_names()
+            .map(|n| n.unwrap())
+            .collect::<Vec<String>>()
+            .await
+    };
+    assert_eq!(
+        names(js.clone()).await,
+        ["mqttc_left"],
+        "recovered as any consumer"
+    );
+    // The account's MQTT state opens with the first MQTT client.
+    let _second = connect(&broker, "second").await;
+    assert!(names(js).await.is_empty());
+}

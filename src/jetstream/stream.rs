@@ -329,7 +329,32 @@ impl Stream {
         };
         consumer.stop(true);
         consumer.remove_files();
+        // Interest retention: what only this consumer still wanted goes.
+        if self.retention() == Retention::Interest {
+            self.drop_uninteresting(u64::MAX);
+        }
         true
+    }
+
+    /// Interest and work-queue retention: drops every message up to `upto`
+    /// that no consumer still wants.
+    fn drop_uninteresting(&self, upto: u64) {
+        let mut seqs = Vec::new();
+        {
+            let inner = self.inner.lock();
+            let index = inner.store.index();
+            let mut at = 0;
+            while let Some(seq) = index.finder.next_matching(at, &mut |_| true) {
+                if seq > upto {
+                    break;
+                }
+                seqs.push(seq);
+                at = seq + 1;
+            }
+        }
+        for seq in seqs {
+            self.drop_if_no_interest(seq);
+        }
     }
 
     /// Saves the consumers' delivery state.
@@ -887,22 +912,7 @@ impl Stream {
         let Some(floor) = self.consumers().iter().map(|c| c.ack_floor()).max() else {
             return;
         };
-        let mut seqs = Vec::new();
-        {
-            let inner = self.inner.lock();
-            let index = inner.store.index();
-            let mut at = 0;
-            while let Some(seq) = index.finder.next_matching(at, &mut |_| true) {
-                if seq > floor {
-                    break;
-                }
-                seqs.push(seq);
-                at = seq + 1;
-            }
-        }
-        for seq in seqs {
-            self.drop_if_no_interest(seq);
-        }
+        self.drop_uninteresting(floor);
     }
 
     pub fn retention(&self) -> Retention {

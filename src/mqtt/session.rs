@@ -299,8 +299,11 @@ impl Session {
         for s in &sub.subs {
             account.sublist.remove(s);
         }
-        if let (true, Some(name)) = (delete_consumer, &sub.record.consumer) {
-            if let Some(mqtt) = &self.state.lock().mqtt {
+        // A shared subscription's consumer serves the other members too.
+        let shared = topic::shared(&sub.record.filter).is_some();
+        if let (true, false, Some(name)) = (delete_consumer, shared, &sub.record.consumer) {
+            let mqtt = self.state.lock().mqtt.clone();
+            if let Some(mqtt) = mqtt {
                 mqtt.msgs.remove_consumer(name);
             }
         }
@@ -702,7 +705,7 @@ fn finish(session: &Arc<Session>) {
         for s in &sub.subs {
             account.sublist.remove(s);
         }
-        if clean && !taken_over {
+        if clean && !taken_over && topic::shared(&sub.record.filter).is_none() {
             if let (Some(mqtt), Some(name)) = (&mqtt, &sub.record.consumer) {
                 mqtt.msgs.remove_consumer(name);
             }
@@ -1492,7 +1495,11 @@ impl Reader {
             Some(group) => format!("$share/{group}"),
             None => client_id,
         };
-        let name = consumer_name(&owner, filter);
+        // A clean session's consumers carry their own prefix: one left
+        // behind by a crash is found and deleted when the account's MQTT
+        // state opens again, before any session exists.
+        let clean = self.session.state.lock().clean && queue.is_none();
+        let name = consumer_name(&owner, filter, clean);
         let deliver = format!("$MQTT.sub.{name}");
         let opts = self.session.server.mqtt.options();
         let ack_wait = opts.as_ref().map_or(Duration::from_secs(30), |o| o.ack_wait);
@@ -1650,9 +1657,14 @@ fn assigned_client_id() -> String {
 
 /// A consumer name for a subscription: stable for the same client and
 /// filter, and a valid consumer name whatever the filter holds.
-fn consumer_name(owner: &str, filter: &str) -> String {
+fn consumer_name(owner: &str, filter: &str, clean: bool) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(format!("{owner}\u{0}{filter}").as_bytes());
     let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
-    format!("mqtt_{hex}")
+    let prefix = if clean {
+        store::CLEAN_CONSUMER_PREFIX
+    } else {
+        "mqtt_"
+    };
+    format!("{prefix}{hex}")
 }

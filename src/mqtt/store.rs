@@ -30,6 +30,10 @@ pub const RETAINED_PREFIX: &str = "$MQTT.rmsgs.";
 pub const SESSIONS_STREAM: &str = "$MQTT_sess";
 pub const SESSIONS_PREFIX: &str = "$MQTT.sess.";
 
+/// The consumers of clean sessions' QoS 1/2 subscriptions: none outlives
+/// its connection, so any found at start were left by a crash.
+pub const CLEAN_CONSUMER_PREFIX: &str = "mqttc_";
+
 /// The header that carries a message's MQTT QoS through the store.
 pub const QOS_HEADER: &str = "Nmqtt-Pub";
 
@@ -139,6 +143,11 @@ impl MqttAccount {
         let msgs = stream(&js, MSGS_STREAM, MSGS_PREFIX, Retention::Interest, 0)?;
         let retained_stream = stream(&js, RETAINED_STREAM, RETAINED_PREFIX, Retention::Limits, 1)?;
         let sessions_stream = stream(&js, SESSIONS_STREAM, SESSIONS_PREFIX, Retention::Limits, 1)?;
+        for c in msgs.consumers() {
+            if c.name.starts_with(CLEAN_CONSUMER_PREFIX) {
+                msgs.remove_consumer(&c.name);
+            }
+        }
         let mut retained = BTreeMap::new();
         for seq in retained_stream.last_per_subject(&[format!("{RETAINED_PREFIX}>")]) {
             if let Ok(Some(m)) = retained_stream.get(seq) {
