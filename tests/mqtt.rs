@@ -1141,7 +1141,7 @@ async fn a_clean_sessions_consumer_left_by_a_crash_is_removed_at_start() {
     let broker = start_in(dir.path()).await;
     let js = async_nats::jetstream::new(async_nats::connect(common::url(&broker.server)).await.unwrap());
     let names = |js: async_nats::jetstream::Context| async move {
-        let mut s = js.get_stream("$MQTT_msgs").await.unwrap();
+        let s = js.get_stream("$MQTT_msgs").await.unwrap();
         s.consumer_names()
             .map(|n| n.unwrap())
             .collect::<Vec<String>>()
