@@ -1279,6 +1279,12 @@ impl Reader {
         }
         let mqtt = self.session.state.lock().mqtt.clone();
         if let Some(mqtt) = &mqtt {
+            // Retained first: a subscription made while this publish is
+            // under way then finds it retained, or gets it live, or both;
+            // never neither.
+            if p.retain {
+                mqtt.retain(subject, p.qos, &p.payload)?;
+            }
             if p.qos != QoS::AtMostOnce {
                 match &reply_to {
                     // The stored copy keeps the request's reply subject in a
@@ -1292,9 +1298,6 @@ impl Reader {
                     }
                     None => mqtt.store(subject, &headers, &p.payload, &mut self.producer)?,
                 }
-            }
-            if p.retain {
-                mqtt.retain(subject, p.qos, &p.payload)?;
             }
         }
         let result = self.cache.lookup(&self.account.sublist, subject.as_bytes());
