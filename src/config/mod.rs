@@ -12,6 +12,7 @@
 mod apply;
 mod auth;
 mod error;
+mod listener;
 mod mqtt;
 mod parser;
 mod tls;

@@ -4,10 +4,10 @@
 //! JetStream, its store.
 
 use super::apply::{
-    boolean, duration_or_seconds, integer, invalid, listen_address, map, other_key, seconds, string,
-    wrong_type, Result,
+    boolean, duration_or_seconds, integer, invalid, listen_address, other_key, string, wrong_type, Result,
 };
 use super::error::ConfigError;
+use super::listener::{authorization, check_auth, check_port, AuthPositions, Credentials};
 use super::value::{Entry, Pos, ValueKind};
 use crate::options::{MqttOptions, Options};
 
@@ -22,9 +22,7 @@ struct Block {
     /// Port as written: 0 (or absent) is off, -1 a random port.
     port: i64,
     options: MqttOptions,
-    no_auth_user_pos: Option<Pos>,
-    username_pos: Option<Pos>,
-    token_pos: Option<Pos>,
+    at: AuthPositions,
     refused: bool,
 }
 
@@ -37,9 +35,7 @@ pub(super) fn mqtt(entry: &Entry, state: &mut MqttState) -> Result<()> {
         pos: entry.key_pos.clone(),
         port: 0,
         options: MqttOptions::default(),
-        no_auth_user_pos: None,
-        username_pos: None,
-        token_pos: None,
+        at: AuthPositions::default(),
         refused: false,
     });
     let mut errors = Vec::new();
@@ -57,10 +53,20 @@ pub(super) fn mqtt(entry: &Entry, state: &mut MqttState) -> Result<()> {
             "port" => integer(e).and_then(|p| check_port(e, p)).map(|p| block.port = p),
             "host" | "net" => string(e).map(|h| o.host = h.to_string()),
             "tls" => super::tls::tls(e, "mqtt.tls.").map(|t| o.tls = Some(t)),
-            "authorization" | "authentication" => authorization(e, block),
+            "authorization" | "authentication" => authorization(
+                e,
+                "mqtt.",
+                Credentials {
+                    username: &mut o.username,
+                    password: &mut o.password,
+                    token: &mut o.token,
+                    timeout: &mut o.auth_timeout,
+                },
+                &mut block.at,
+            ),
             "no_auth_user" => string(e).map(|u| {
                 o.no_auth_user = Some(u.to_string());
-                block.no_auth_user_pos = Some(e.key_pos.clone());
+                block.at.no_auth_user = Some(e.key_pos.clone());
             }),
             "ack_wait" | "ackwait" => duration_or_seconds(e).map(|d| o.ack_wait = d),
             "max_ack_pending" | "max_pending" | "max_inflight" => integer(e).and_then(|n| {
@@ -94,46 +100,6 @@ pub(super) fn mqtt(entry: &Entry, state: &mut MqttState) -> Result<()> {
     }
 }
 
-fn check_port(entry: &Entry, port: i64) -> Result<i64> {
-    if (-1..=65535).contains(&port) {
-        Ok(port)
-    } else {
-        Err(invalid(
-            entry,
-            format!("port {port} is out of range (use 1-65535, or -1 for a random port)"),
-        ))
-    }
-}
-
-/// `authorization { user, password, token, timeout }` for MQTT clients.
-fn authorization(entry: &Entry, block: &mut Block) -> Result<()> {
-    let mut errors = Vec::new();
-    let o = &mut block.options;
-    for e in map(entry)? {
-        let key = e.key.to_ascii_lowercase();
-        let result = match key.as_str() {
-            "user" | "username" => string(e).map(|u| {
-                o.username = Some(u.to_string());
-                block.username_pos = Some(e.key_pos.clone());
-            }),
-            "pass" | "password" => string(e).map(|p| o.password = Some(p.to_string())),
-            "token" => string(e).map(|t| {
-                o.token = Some(t.to_string());
-                block.token_pos = Some(e.key_pos.clone());
-            }),
-            "timeout" => seconds(e).map(|d| o.auth_timeout = Some(d)),
-            _ => other_key(e, &key, "mqtt.authorization.", &[]),
-        };
-        if let Err(err) = result {
-            errors.push(err);
-        }
-    }
-    match ConfigError::from_list(errors) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
 /// Checks an enabled block against the rest of the file and sets `opts.mqtt`.
 pub(super) fn finish(opts: &mut Options, state: &mut MqttState) -> Result<()> {
     let Some(block) = state.block.take() else {
@@ -157,47 +123,15 @@ pub(super) fn finish(opts: &mut Options, state: &mut MqttState) -> Result<()> {
             "MQTT requires JetStream to be enabled if running in standalone mode".into(),
         ));
     }
-    if let (Some(user), Some(pos)) = (&o.no_auth_user, &block.no_auth_user_pos) {
-        let known = opts.users.iter().any(|u| {
-            u.username.as_deref() == Some(user.as_str()) || u.nkey.as_deref() == Some(user.as_str())
-        });
-        let message = if !opts.operators.is_empty() {
-            Some("no_auth_user not compatible with Trusted Operator".to_string())
-        } else if opts.users.is_empty() {
-            Some(format!(
-                "no_auth_user: {user:?} present, but users/nkeys are not defined"
-            ))
-        } else if !known {
-            Some(format!(
-                "no_auth_user: {user:?} not present as user or nkey in authorization block or account \
-                 configuration"
-            ))
-        } else {
-            None
-        };
-        if let Some(message) = message {
-            errors.push(fail(pos, "no_auth_user", message));
-        }
-    }
-    if !opts.users.is_empty() {
-        if let (Some(_), Some(pos)) = (
-            o.username.as_deref().filter(|u| !u.is_empty()),
-            &block.username_pos,
-        ) {
-            errors.push(fail(
-                pos,
-                "user",
-                "mqtt authentication username not compatible with presence of users/nkeys".into(),
-            ));
-        }
-        if let (Some(_), Some(pos)) = (o.token.as_deref().filter(|t| !t.is_empty()), &block.token_pos) {
-            errors.push(fail(
-                pos,
-                "token",
-                "mqtt authentication token not compatible with presence of users/nkeys".into(),
-            ));
-        }
-    }
+    check_auth(
+        opts,
+        "mqtt",
+        o.no_auth_user.as_deref(),
+        o.username.as_deref(),
+        o.token.as_deref(),
+        &block.at,
+        &mut errors,
+    );
     if let Some(e) = ConfigError::from_list(errors) {
         return Err(e);
     }

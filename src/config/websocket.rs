@@ -6,10 +6,11 @@
 //! enabled block needs a `tls { }` block or `no_tls: true`.
 
 use super::apply::{
-    boolean, duration_or_seconds, integer, invalid, listen_address, map, other_key, seconds, string,
-    wrong_type, Result,
+    boolean, duration_or_seconds, integer, invalid, listen_address, map, other_key, string, wrong_type,
+    Result,
 };
 use super::error::ConfigError;
+use super::listener::{authorization, check_auth, check_port, AuthPositions, Credentials};
 use super::value::{Entry, Pos, ValueKind};
 use crate::options::{Options, WebsocketOptions};
 
@@ -26,9 +27,7 @@ struct Block {
     port: i64,
     options: WebsocketOptions,
     /// Where the keys that are cross-checked were written.
-    no_auth_user_pos: Option<Pos>,
-    username_pos: Option<Pos>,
-    token_pos: Option<Pos>,
+    at: AuthPositions,
     jwt_cookie_pos: Option<Pos>,
     /// Some key was refused: the block is not checked further, to avoid follow-on errors.
     refused: bool,
@@ -48,9 +47,7 @@ pub(super) fn websocket(entry: &Entry, state: &mut WebsocketState) -> Result<()>
             no_tls: false,
             ..WebsocketOptions::default()
         },
-        no_auth_user_pos: None,
-        username_pos: None,
-        token_pos: None,
+        at: AuthPositions::default(),
         jwt_cookie_pos: None,
         refused: false,
     });
@@ -75,7 +72,17 @@ pub(super) fn websocket(entry: &Entry, state: &mut WebsocketState) -> Result<()>
             | "origin" => allowed_origins(e).map(|list| o.allowed_origins = list),
             "handshake_timeout" => duration_or_seconds(e).map(|d| o.handshake_timeout = d),
             "compress" | "compression" => boolean(e).map(|b| o.compression = b),
-            "authorization" | "authentication" => authorization(e, block),
+            "authorization" | "authentication" => authorization(
+                e,
+                "websocket.",
+                Credentials {
+                    username: &mut o.username,
+                    password: &mut o.password,
+                    token: &mut o.token,
+                    timeout: &mut o.auth_timeout,
+                },
+                &mut block.at,
+            ),
             "jwt_cookie" => string(e).map(|c| {
                 o.jwt_cookie = Some(c.to_string());
                 block.jwt_cookie_pos = Some(e.key_pos.clone());
@@ -88,7 +95,7 @@ pub(super) fn websocket(entry: &Entry, state: &mut WebsocketState) -> Result<()>
             "headers" => headers(e).map(|h| o.headers = h),
             "no_auth_user" => string(e).map(|u| {
                 o.no_auth_user = Some(u.to_string());
-                block.no_auth_user_pos = Some(e.key_pos.clone());
+                block.at.no_auth_user = Some(e.key_pos.clone());
             }),
             _ => other_key(e, &key, "websocket.", &[]),
         };
@@ -100,18 +107,6 @@ pub(super) fn websocket(entry: &Entry, state: &mut WebsocketState) -> Result<()>
     match ConfigError::from_list(errors) {
         Some(e) => Err(e),
         None => Ok(()),
-    }
-}
-
-/// A WebSocket port: -1 is a random port, 0 is off.
-fn check_port(entry: &Entry, port: i64) -> Result<i64> {
-    if (-1..=65535).contains(&port) {
-        Ok(port)
-    } else {
-        Err(invalid(
-            entry,
-            format!("port {port} is out of range (use 1-65535, or -1 for a random port)"),
-        ))
     }
 }
 
@@ -167,37 +162,6 @@ fn headers(entry: &Entry) -> Result<Vec<(String, String)>> {
     }
 }
 
-/// `authorization { user, password, token }` for WebSocket clients (nats-server's
-/// `parseSimpleAuth`: no users list).
-fn authorization(entry: &Entry, block: &mut Block) -> Result<()> {
-    let fields = map(entry)?;
-    let mut errors = Vec::new();
-    let o = &mut block.options;
-    for e in fields {
-        let key = e.key.to_ascii_lowercase();
-        let result = match key.as_str() {
-            "user" | "username" => string(e).map(|u| {
-                o.username = Some(u.to_string());
-                block.username_pos = Some(e.key_pos.clone());
-            }),
-            "pass" | "password" => string(e).map(|p| o.password = Some(p.to_string())),
-            "token" => string(e).map(|t| {
-                o.token = Some(t.to_string());
-                block.token_pos = Some(e.key_pos.clone());
-            }),
-            "timeout" => seconds(e).map(|d| o.auth_timeout = Some(d)),
-            _ => other_key(e, &key, "websocket.authorization.", &[]),
-        };
-        if let Err(err) = result {
-            errors.push(err);
-        }
-    }
-    match ConfigError::from_list(errors) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
 /// Checks an enabled block against users and operators, and sets `opts.websocket`.
 pub(super) fn finish(opts: &mut Options, state: &mut WebsocketState) -> Result<()> {
     let Some(block) = state.block.take() else {
@@ -226,47 +190,15 @@ pub(super) fn finish(opts: &mut Options, state: &mut WebsocketState) -> Result<(
             "websocket requires TLS configuration".into(),
         ));
     }
-    if let (Some(user), Some(pos)) = (&o.no_auth_user, &block.no_auth_user_pos) {
-        let known = opts.users.iter().any(|u| {
-            u.username.as_deref() == Some(user.as_str()) || u.nkey.as_deref() == Some(user.as_str())
-        });
-        let message = if !opts.operators.is_empty() {
-            Some("no_auth_user not compatible with Trusted Operator".to_string())
-        } else if opts.users.is_empty() {
-            Some(format!(
-                "no_auth_user: {user:?} present, but users/nkeys are not defined"
-            ))
-        } else if !known {
-            Some(format!(
-                "no_auth_user: {user:?} not present as user or nkey in authorization block or account \
-                 configuration"
-            ))
-        } else {
-            None
-        };
-        if let Some(message) = message {
-            errors.push(fail(pos, "no_auth_user", message));
-        }
-    }
-    if !opts.users.is_empty() {
-        if let (Some(_), Some(pos)) = (
-            o.username.as_deref().filter(|u| !u.is_empty()),
-            &block.username_pos,
-        ) {
-            errors.push(fail(
-                pos,
-                "user",
-                "websocket authentication username not compatible with presence of users/nkeys".into(),
-            ));
-        }
-        if let (Some(_), Some(pos)) = (o.token.as_deref().filter(|t| !t.is_empty()), &block.token_pos) {
-            errors.push(fail(
-                pos,
-                "token",
-                "websocket authentication token not compatible with presence of users/nkeys".into(),
-            ));
-        }
-    }
+    check_auth(
+        opts,
+        "websocket",
+        o.no_auth_user.as_deref(),
+        o.username.as_deref(),
+        o.token.as_deref(),
+        &block.at,
+        &mut errors,
+    );
     if let (Some(cookie), Some(pos)) = (&o.jwt_cookie, &block.jwt_cookie_pos) {
         if opts.operators.is_empty() && opts.trusted_keys.is_empty() {
             errors.push(fail(
