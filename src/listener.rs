@@ -1,12 +1,72 @@
 //! Binding a listening socket the way nats-server does: with a backlog of
 //! 4096, so a burst of connections waits in the kernel's accept queue
 //! instead of having its SYNs dropped (a client then waits a second for the
-//! retransmission) while the accept loop catches up.
+//! retransmission) while the accept loop catches up. And the accept loop of
+//! the WebSocket and MQTT listeners.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{lookup_host, TcpListener, TcpSocket};
+use tokio_rustls::TlsAcceptor;
+
+use crate::server::Server;
+
+/// A byte stream a listener accepted: TCP, or TLS over TCP.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Accepts on `listener` until the server stops. The loop only accepts:
+/// each connection gets a task of its own, which does the TLS handshake
+/// (when the listener has TLS) and then runs `serve`. In lame duck mode
+/// nothing new is served. `what` names the listener in log lines.
+pub fn spawn_accept_loop<F, Fut>(
+    server: Arc<Server>,
+    listener: TcpListener,
+    tls: Option<(TlsAcceptor, Duration)>,
+    what: &'static str,
+    serve: F,
+) where
+    F: Fn(Arc<Server>, Box<dyn Stream>, SocketAddr) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let serve = Arc::new(serve);
+    tokio::spawn(async move {
+        loop {
+            let (stream, remote) = tokio::select! {
+                a = listener.accept() => match a {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::error!("Error accepting {what} connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = server.stopped() => break,
+            };
+            if server.is_lame_duck() {
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let (server, serve, tls) = (server.clone(), serve.clone(), tls.clone());
+            tokio::spawn(async move {
+                match tls {
+                    None => serve(server, Box::new(stream), remote).await,
+                    Some((acceptor, timeout)) => {
+                        match crate::tls::handshake(&acceptor, stream, timeout).await {
+                            Ok(stream) => serve(server, Box::new(stream), remote).await,
+                            Err(e) => tracing::debug!(%remote, "{what} TLS handshake error: {e}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
 
 /// nats-server's listen backlog (Go asks for `net.core.somaxconn`, 4096 on
 /// current kernels).

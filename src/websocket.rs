@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use junction_websocket::{accept, WsConfig};
@@ -51,37 +50,17 @@ pub async fn start(server: Arc<Server>, opts: &WebsocketOptions) -> anyhow::Resu
         headers: opts.headers.clone(),
         tls: tls.is_some(),
     });
-    tokio::spawn(async move {
-        loop {
-            let (stream, remote) = tokio::select! {
-                a = listener.accept() => match a {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::error!("Error accepting websocket connection: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = server.stopped() => break,
-            };
-            if server.is_lame_duck() {
-                continue;
-            }
-            let _ = stream.set_nodelay(true);
-            let server = server.clone();
+    let tls = tls.map(|t| (t, tls_timeout));
+    crate::listener::spawn_accept_loop(
+        server,
+        listener,
+        tls,
+        "websocket",
+        move |server, stream, remote| {
             let cfg = cfg.clone();
-            let tls = tls.clone();
-            tokio::spawn(async move {
-                match tls {
-                    None => upgrade(server, stream, remote, local, &cfg).await,
-                    Some(acceptor) => match crate::tls::handshake(&acceptor, stream, tls_timeout).await {
-                        Ok(stream) => upgrade(server, stream, remote, local, &cfg).await,
-                        Err(e) => tracing::debug!(%remote, "websocket TLS handshake error: {e}"),
-                    },
-                }
-            });
-        }
-    });
+            async move { upgrade(server, stream, remote, local, &cfg).await }
+        },
+    );
     Ok(local)
 }
 

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use parking_lot::Mutex;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsAcceptor;
 
 pub use session::serve;
@@ -87,44 +86,16 @@ pub async fn start(server: Arc<Server>, opts: &MqttOptions) -> anyhow::Result<So
     let local = listener.local_addr()?;
     *server.mqtt.opts.lock() = Some((local, Arc::new(opts.clone())));
     tracing::info!("Listening for MQTT clients on mqtt://{local}");
-    let tls_timeout = opts.tls.as_ref().map_or(Duration::from_secs(2), |t| t.timeout);
-    tokio::spawn(async move {
-        loop {
-            let (stream, remote) = tokio::select! {
-                a = listener.accept() => match a {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::error!("Error accepting MQTT connection: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = server.stopped() => break,
-            };
-            if server.is_lame_duck() {
-                continue;
-            }
-            let _ = stream.set_nodelay(true);
-            let server = server.clone();
-            let tls = tls.clone();
-            tokio::spawn(async move {
-                match tls {
-                    None => run(server, stream, remote).await,
-                    Some(acceptor) => match crate::tls::handshake(&acceptor, stream, tls_timeout).await {
-                        Ok(stream) => run(server, stream, remote).await,
-                        Err(e) => tracing::debug!(%remote, "MQTT TLS handshake error: {e}"),
-                    },
-                }
-            });
-        }
-    });
+    let tls = tls.map(|t| (t, opts.tls.as_ref().map_or(Duration::from_secs(2), |o| o.timeout)));
+    crate::listener::spawn_accept_loop(
+        server,
+        listener,
+        tls,
+        "MQTT",
+        |server, stream, remote| async move {
+            let (reader, writer) = tokio::io::split(stream);
+            serve(server, remote, "mqtt", reader, writer).await;
+        },
+    );
     Ok(local)
-}
-
-async fn run<S>(server: Arc<Server>, stream: S, remote: SocketAddr)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (reader, writer) = tokio::io::split(stream);
-    serve(server, remote, "mqtt", reader, writer).await;
 }
