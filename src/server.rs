@@ -333,7 +333,13 @@ impl Server {
     ) -> Result<Identity, AuthError> {
         if transport == "WEBSOCKET" {
             if let Some(ws) = self.websocket_options() {
-                if let Some(id) = self.websocket_credentials(&ws, connect)? {
+                let own = ListenerCredentials {
+                    username: ws.username.as_deref(),
+                    password: ws.password.as_deref(),
+                    token: ws.token.as_deref(),
+                    no_auth_user: ws.no_auth_user.as_deref(),
+                };
+                if let Some(id) = self.listener_credentials(&own, connect, transport)? {
                     return Ok(id);
                 }
             }
@@ -356,46 +362,48 @@ impl Server {
         }
     }
 
-    /// The `websocket { authorization { user, password | token } no_auth_user }`
-    /// rules, which apply to WebSocket clients only, as in nats-server.
-    /// `Ok(None)` means they do not decide and the server-wide rules apply.
-    fn websocket_credentials(
+    /// A listener's own `authorization { user, password | token }` and
+    /// `no_auth_user` (`websocket {}`, `mqtt {}`), which apply to its clients
+    /// only, as in nats-server. `Ok(None)` means they do not decide and the
+    /// server-wide rules apply.
+    pub(crate) fn listener_credentials(
         &self,
-        ws: &WebsocketOptions,
+        own: &ListenerCredentials<'_>,
         connect: &ConnectOptions,
+        transport: &str,
     ) -> Result<Option<Identity>, AuthError> {
         let anonymous = Identity::anonymous(self.global.clone());
-        if let Some(token) = &ws.token {
+        if let Some(token) = own.token {
             return match &connect.auth_token {
                 Some(given) if crate::auth::secret_matches(token, given) => Ok(Some(anonymous)),
                 _ => Err(AuthError::BadToken),
             };
         }
-        if let Some(user) = &ws.username {
-            let ok = connect.user.as_deref() == Some(user.as_str())
+        if let Some(user) = own.username {
+            let ok = connect.user.as_deref() == Some(user)
                 && crate::auth::secret_matches(
-                    ws.password.as_deref().unwrap_or(""),
+                    own.password.unwrap_or(""),
                     connect.pass.as_deref().unwrap_or(""),
                 );
             return if ok {
                 Ok(Some(Identity {
-                    user: user.clone(),
+                    user: user.to_string(),
                     ..anonymous
                 }))
             } else {
-                Err(AuthError::BadPassword(user.clone()))
+                Err(AuthError::BadPassword(user.to_string()))
             };
         }
         let no_credentials = connect.user.is_none()
             && connect.auth_token.is_none()
             && connect.nkey.is_none()
             && connect.jwt.is_none();
-        if let (Some(name), true) = (&ws.no_auth_user, no_credentials) {
+        if let (Some(name), true) = (own.no_auth_user, no_credentials) {
             let as_user = ConnectOptions {
-                user: Some(name.clone()),
+                user: Some(name.to_string()),
                 ..connect.clone()
             };
-            return self.auth.authenticate_as(&as_user, "WEBSOCKET").map(Some);
+            return self.auth.authenticate_as(&as_user, transport).map(Some);
         }
         Ok(None)
     }
@@ -720,6 +728,14 @@ impl Server {
             js.flush_all();
         }
     }
+}
+
+/// A listener's own credentials (see `Server::listener_credentials`).
+pub struct ListenerCredentials<'a> {
+    pub username: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub token: Option<&'a str>,
+    pub no_auth_user: Option<&'a str>,
 }
 
 /// The content type of a TLS handshake record, the first byte a TLS client sends.

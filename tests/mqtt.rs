@@ -532,6 +532,41 @@ mod raw {
         );
     }
 
+    /// The `mqtt { authorization {} }` block applies to MQTT clients only.
+    #[tokio::test]
+    async fn the_mqtt_blocks_own_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("m.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "jetstream {{ store_dir: {:?} }}\nmqtt {{ listen: \"127.0.0.1:-1\", authorization {{ username: dev, password: pw }} }}\n",
+                dir.path().join("store")
+            ),
+        )
+        .unwrap();
+        let opts = junction::config::load_options(&conf).unwrap();
+        let mqtt_opts = opts.mqtt.clone().unwrap();
+        let server = common::start(opts).await;
+        let mqtt = junction::mqtt::start(server.server.clone(), &mqtt_opts)
+            .await
+            .unwrap();
+        let broker = Broker { server, mqtt };
+        // No credentials, and a wrong password: return code 5.
+        assert_eq!(exchange(&broker, CONNECT_V311).await, b"\x20\x02\x00\x05");
+        let wrong = b"\x10\x19\x00\x04MQTT\x04\xc2\x00\x3c\x00\x02id\x00\x03dev\x00\x04nope";
+        assert_eq!(exchange(&broker, wrong).await, b"\x20\x02\x00\x05");
+        let mut o = options(&broker, "dev-client");
+        o.set_credentials("dev", "pw");
+        let mut c = connect_with(o).await;
+        c.subscribe("ok", QoS::AtMostOnce).await;
+        // NATS clients are not asked for them.
+        let nats = async_nats::connect(common::url(&broker.server)).await.unwrap();
+        nats.publish("ok", "fine".into()).await.unwrap();
+        nats.flush().await.unwrap();
+        assert_eq!(&c.next_publish().await.payload[..], b"fine");
+    }
+
     #[tokio::test]
     async fn credentials_map_to_users_and_accounts() {
         let dir = tempfile::tempdir().unwrap();

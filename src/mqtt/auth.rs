@@ -12,7 +12,7 @@ use junction_nats::ConnectOptions;
 
 use crate::auth::{AuthError, Identity};
 use crate::options::MqttOptions;
-use crate::server::Server;
+use crate::server::{ListenerCredentials, Server};
 
 /// The connection type MQTT clients have in `allowed_connection_types`.
 pub const CONNECTION_TYPE: &str = "MQTT";
@@ -25,36 +25,22 @@ pub fn authenticate(
 ) -> Result<Identity, AuthError> {
     let password = password.map(|p| String::from_utf8_lossy(p).into_owned());
     if let Some(opts) = opts {
-        // The `mqtt { authorization { } }` block, which applies to MQTT only.
-        if let Some(token) = opts.token.as_deref().filter(|t| !t.is_empty()) {
-            return match &password {
-                Some(given) if crate::auth::secret_matches(token, given) => {
-                    Ok(Identity::anonymous(server.global.clone()))
-                }
-                _ => Err(AuthError::BadToken),
-            };
-        }
-        if let Some(user) = opts.username.as_deref().filter(|u| !u.is_empty()) {
-            let ok = username == Some(user)
-                && crate::auth::secret_matches(
-                    opts.password.as_deref().unwrap_or(""),
-                    password.as_deref().unwrap_or(""),
-                );
-            return if ok {
-                Ok(Identity {
-                    user: user.to_string(),
-                    ..Identity::anonymous(server.global.clone())
-                })
-            } else {
-                Err(AuthError::BadPassword(user.to_string()))
-            };
-        }
-        if let (Some(name), None, None) = (&opts.no_auth_user, username, &password) {
-            let as_user = ConnectOptions {
-                user: Some(name.clone()),
-                ..ConnectOptions::default()
-            };
-            return server.auth.authenticate_as(&as_user, CONNECTION_TYPE);
+        // The `mqtt { authorization { } no_auth_user }` rules, which apply to
+        // MQTT only: the password stands for the token.
+        let own = ListenerCredentials {
+            username: opts.username.as_deref().filter(|u| !u.is_empty()),
+            password: opts.password.as_deref(),
+            token: opts.token.as_deref().filter(|t| !t.is_empty()),
+            no_auth_user: opts.no_auth_user.as_deref(),
+        };
+        let connect = ConnectOptions {
+            user: username.map(str::to_string),
+            pass: password.clone(),
+            auth_token: password.clone(),
+            ..ConnectOptions::default()
+        };
+        if let Some(id) = server.listener_credentials(&own, &connect, CONNECTION_TYPE)? {
+            return Ok(id);
         }
     }
     if let (Some(nkey), Some(seed)) = (

@@ -413,14 +413,7 @@ impl Subscriber for Session {
             Some(h) => msg.payload.split_at(h),
             None => (&[][..], msg.payload),
         };
-        let stored_qos = if headers.is_empty() {
-            QoS::AtMostOnce
-        } else {
-            crate::jetstream::headers::get(headers, store::QOS_HEADER)
-                .and_then(|v| v.parse::<u8>().ok())
-                .and_then(QoS::from_bits)
-                .unwrap_or_default()
-        };
+        let stored_qos = store::qos_of(headers);
         let stored = view.kind == KIND_STORED;
         let subject = if stored {
             msg.subject

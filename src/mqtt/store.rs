@@ -112,7 +112,8 @@ fn stream(
         .map_err(|e| anyhow::anyhow!("creating MQTT stream {name}: {}", e.description))
 }
 
-fn qos_of(headers: &[u8]) -> QoS {
+/// The MQTT QoS a header block marks (0 without the header).
+pub fn qos_of(headers: &[u8]) -> QoS {
     crate::jetstream::headers::get(headers, QOS_HEADER)
         .and_then(|v| v.parse::<u8>().ok())
         .and_then(QoS::from_bits)
@@ -134,6 +135,34 @@ fn session_subject(client_id: &str) -> String {
     let digest = sha2::Sha256::digest(client_id.as_bytes());
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
     format!("{SESSIONS_PREFIX}{hex}")
+}
+
+/// Stores one message in `stream` as if it had been captured there.
+fn put(
+    stream: &Stream,
+    subject: &str,
+    headers: &[u8],
+    payload: &[u8],
+    producer: &mut Producer,
+) -> Result<(), String> {
+    let joined;
+    let (header_len, body) = if headers.is_empty() {
+        (None, payload)
+    } else {
+        joined = [headers, payload].concat();
+        (Some(headers.len()), &joined[..])
+    };
+    let msg = Message {
+        subject: subject.as_bytes(),
+        reply: None,
+        header_len,
+        payload: body,
+        hops: 0,
+    };
+    stream
+        .accept(&msg, producer)
+        .map(|_| ())
+        .map_err(|e| e.description)
 }
 
 impl MqttAccount {
@@ -183,19 +212,13 @@ impl MqttAccount {
         payload: &[u8],
         producer: &mut Producer,
     ) -> Result<(), String> {
-        let stored_subject = format!("{MSGS_PREFIX}{subject}");
-        let joined = [headers, payload].concat();
-        let msg = Message {
-            subject: stored_subject.as_bytes(),
-            reply: None,
-            header_len: Some(headers.len()),
-            payload: &joined,
-            hops: 0,
-        };
-        self.msgs
-            .accept(&msg, producer)
-            .map(|_| ())
-            .map_err(|e| e.description)
+        put(
+            &self.msgs,
+            &format!("{MSGS_PREFIX}{subject}"),
+            headers,
+            payload,
+            producer,
+        )
     }
 
     /// Retains `payload` on `subject`, or clears the subject's retained
@@ -210,19 +233,13 @@ impl MqttAccount {
                 .map(|_| ())
                 .map_err(|e| e.description);
         }
-        let headers = qos_headers(qos);
-        let joined = [headers, payload].concat();
-        let msg = Message {
-            subject: stored_subject.as_bytes(),
-            reply: None,
-            header_len: Some(headers.len()),
-            payload: &joined,
-            hops: 0,
-        };
-        let mut producer = Producer::default();
-        self.retained_stream
-            .accept(&msg, &mut producer)
-            .map_err(|e| e.description)?;
+        put(
+            &self.retained_stream,
+            &stored_subject,
+            qos_headers(qos),
+            payload,
+            &mut Producer::default(),
+        )?;
         self.retained.write().insert(
             subject.to_string(),
             Retained {
@@ -263,15 +280,14 @@ impl MqttAccount {
     pub fn save_session(&self, record: &SessionRecord) {
         let subject = session_subject(&record.client_id);
         let body = serde_json::to_vec(record).unwrap_or_default();
-        let msg = Message {
-            subject: subject.as_bytes(),
-            reply: None,
-            header_len: None,
-            payload: &body,
-            hops: 0,
-        };
-        if let Err(e) = self.sessions_stream.accept(&msg, &mut Producer::default()) {
-            tracing::error!("MQTT: saving session {:?}: {}", record.client_id, e.description);
+        if let Err(e) = put(
+            &self.sessions_stream,
+            &subject,
+            b"",
+            &body,
+            &mut Producer::default(),
+        ) {
+            tracing::error!("MQTT: saving session {:?}: {e}", record.client_id);
         }
     }
 
