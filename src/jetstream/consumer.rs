@@ -1025,25 +1025,23 @@ impl Consumer {
     /// `num_pending`, told whether the filters take in the whole stream
     /// (worked out once per round rather than per message).
     fn num_pending_with(&self, stream: &Stream, st: &mut State, covered: bool) -> u64 {
-        let state = stream.state();
-        let from = st.d.next.max(state.first_seq);
+        let (first, last, removed_max) = stream.bounds();
+        let from = st.d.next.max(first);
         if covered {
-            return (state.last_seq + 1).saturating_sub(from) + st.catch_up.len() as u64;
+            return (last + 1).saturating_sub(from) + st.catch_up.len() as u64;
         }
-        let (last, removed_max) = stream.last_and_removed();
-        let filters = st.config.filters();
         let count = match st.np {
             // Still right: only messages arrived since (counted now), and
             // nothing at or past where it starts was removed.
             Some(c) if c.from == from && (removed_max == c.removed_max || removed_max < c.from) => {
                 let fresh = if last > c.upto {
-                    stream.count_matching_from(c.upto + 1, &filters)
+                    stream.count_matching_from(c.upto + 1, &st.config.filters())
                 } else {
                     0
                 };
                 c.count + fresh
             }
-            _ => stream.count_matching_from(from, &filters),
+            _ => stream.count_matching_from(from, &st.config.filters()),
         };
         st.np = Some(PendingCount {
             from,

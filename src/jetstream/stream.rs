@@ -443,12 +443,13 @@ impl Stream {
         })
     }
 
-    /// The last sequence assigned, and the highest sequence ever removed.
-    pub fn last_and_removed(&self) -> (u64, u64) {
+    /// The first live and the last assigned sequence, and the highest
+    /// sequence ever removed, under one lock.
+    pub fn bounds(&self) -> (u64, u64, u64) {
         let inner = self.inner.lock();
-        let last = inner.store.state().last_seq;
+        let state = inner.store.state();
         let removed = inner.store.index().removed_max;
-        (last, removed)
+        (state.first_seq, state.last_seq, removed)
     }
 
     /// The first live sequence stored at or after `time` (unix ns).

@@ -460,21 +460,16 @@ impl Subscriber for Session {
         };
         let topic = topic::subject_to_topic(subject);
         // `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<stored ns>.…`
-        let ack_tokens: Vec<u64> = ack
-            .map(|a| {
-                a.split(|&b| b == b'.')
-                    .skip(4)
-                    .take(4)
-                    .map(|t| {
-                        std::str::from_utf8(t)
-                            .ok()
-                            .and_then(|t| t.parse().ok())
-                            .unwrap_or(0)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let token = |i: usize| ack_tokens.get(i).copied().unwrap_or(0);
+        let mut ack_tokens = [0u64; 4];
+        if let Some(a) = ack {
+            for (slot, t) in ack_tokens.iter_mut().zip(a.split(|&b| b == b'.').skip(4)) {
+                *slot = std::str::from_utf8(t)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+            }
+        }
+        let token = |i: usize| ack_tokens[i];
         let properties = if self.v5() {
             let age = match token(3) {
                 0 => Duration::ZERO,
@@ -1270,6 +1265,15 @@ impl Reader {
                 headers.extend_from_slice(&mark[b"NATS/1.0\r\n".len()..]);
             }
         }
+        // The header block and payload together, once for the store and the
+        // subscribers both.
+        let joined;
+        let (header_len, payload) = if headers.is_empty() {
+            (None, &p.payload[..])
+        } else {
+            joined = [&headers[..], &p.payload[..]].concat();
+            (Some(headers.len()), &joined[..])
+        };
         let mqtt = self.session.state.lock().mqtt.clone();
         if let Some(mqtt) = &mqtt {
             // Retained first: a subscription made while this publish is
@@ -1287,9 +1291,12 @@ impl Reader {
                         let mut stored = headers.clone();
                         stored.truncate(stored.len() - 2);
                         stored.extend_from_slice(format!("{REPLY_HEADER}: {reply}\r\n\r\n").as_bytes());
-                        mqtt.store(subject, &stored, &p.payload, &mut self.producer)?;
+                        let len = stored.len();
+                        stored.extend_from_slice(&p.payload);
+                        mqtt.store(subject, len, &stored, &mut self.producer)?;
                     }
-                    None => mqtt.store(subject, &headers, &p.payload, &mut self.producer)?,
+                    // A QoS 1/2 publish always has its QoS header.
+                    None => mqtt.store(subject, headers.len(), payload, &mut self.producer)?,
                 }
             }
         }
@@ -1297,13 +1304,6 @@ impl Reader {
         if result.is_empty() {
             return Ok(());
         }
-        let joined;
-        let (header_len, payload) = if headers.is_empty() {
-            (None, &p.payload[..])
-        } else {
-            joined = [&headers[..], &p.payload[..]].concat();
-            (Some(headers.len()), &joined[..])
-        };
         let msg = Message {
             subject: subject.as_bytes(),
             reply: reply_to.as_deref().map(str::as_bytes),

@@ -145,13 +145,22 @@ fn put(
     payload: &[u8],
     producer: &mut Producer,
 ) -> Result<(), String> {
-    let joined;
-    let (header_len, body) = if headers.is_empty() {
-        (None, payload)
-    } else {
-        joined = [headers, payload].concat();
-        (Some(headers.len()), &joined[..])
-    };
+    if headers.is_empty() {
+        return put_body(stream, subject, None, payload, producer);
+    }
+    let joined = [headers, payload].concat();
+    put_body(stream, subject, Some(headers.len()), &joined, producer)
+}
+
+/// `put` for a body that is already the header block followed by the
+/// payload (`header_len` bytes of headers).
+fn put_body(
+    stream: &Stream,
+    subject: &str,
+    header_len: Option<usize>,
+    body: &[u8],
+    producer: &mut Producer,
+) -> Result<(), String> {
     let msg = Message {
         subject: subject.as_bytes(),
         reply: None,
@@ -202,23 +211,19 @@ impl MqttAccount {
         }))
     }
 
-    /// Stores a QoS 1 or 2 message (its header block marks the QoS) for the
-    /// QoS 1/2 subscriptions; `Ok` means it is in the store (or nobody
-    /// subscribes to it at QoS 1/2).
+    /// Stores a QoS 1 or 2 message for the QoS 1/2 subscriptions: `body` is
+    /// its header block (which marks the QoS), `header_len` bytes, then its
+    /// payload. `Ok` means it is in the store (or nobody subscribes to it
+    /// at QoS 1/2).
     pub fn store(
         &self,
         subject: &str,
-        headers: &[u8],
-        payload: &[u8],
+        header_len: usize,
+        body: &[u8],
         producer: &mut Producer,
     ) -> Result<(), String> {
-        put(
-            &self.msgs,
-            &format!("{MSGS_PREFIX}{subject}"),
-            headers,
-            payload,
-            producer,
-        )
+        let subject = format!("{MSGS_PREFIX}{subject}");
+        put_body(&self.msgs, &subject, Some(header_len), body, producer)
     }
 
     /// Retains `payload` on `subject`, or clears the subject's retained
