@@ -1024,6 +1024,135 @@ mod v5 {
             .unwrap();
         assert_eq!(out, b"\x20\x03\x00\x8c\x00");
     }
+
+    #[tokio::test]
+    async fn retain_as_published_keeps_the_publishers_flag_on_live_deliveries() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_in(dir.path()).await;
+        let (mut keep, _) = connect5(opts(&broker, "rap-on")).await;
+        let (mut plain, _) = connect5(opts(&broker, "rap-off")).await;
+        for qos in [Q::AtMostOnce, Q::AtLeastOnce] {
+            let mut f = filter("dev/#", qos);
+            f.preserve_retain = true;
+            keep.subscribe(f, None).await;
+            plain.subscribe(filter("dev/#", qos), None).await;
+            let (publisher, _) = connect5(opts(&broker, "rap-pub")).await;
+            for (topic, retain) in [("dev/a", true), ("dev/b", false)] {
+                publisher.client.publish(topic, qos, retain, "v").await.unwrap();
+                let got = keep.next_publish().await;
+                assert_eq!(
+                    (&got.topic[..], got.retain),
+                    (topic.as_bytes(), retain),
+                    "{qos:?}"
+                );
+                let got = plain.next_publish().await;
+                assert_eq!((&got.topic[..], got.retain), (topic.as_bytes(), false), "{qos:?}");
+            }
+            publisher.client.disconnect().await.unwrap();
+            keep.client.unsubscribe("dev/#").await.unwrap();
+            plain.client.unsubscribe("dev/#").await.unwrap();
+            // Clear the retained message before the next round.
+            let (clear, _) = connect5(opts(&broker, "rap-clear")).await;
+            clear
+                .client
+                .publish("dev/a", Q::AtLeastOnce, true, "")
+                .await
+                .unwrap();
+            clear.client.disconnect().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), keep.events.recv()).await
+            {
+            }
+            while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), plain.events.recv()).await
+            {
+            }
+        }
+    }
+
+    /// The receive maximum bounds unacknowledged QoS 1 messages over all of a
+    /// client's subscriptions; the rest wait, in order, and nothing is lost.
+    #[tokio::test]
+    async fn the_receive_maximum_holds_back_deliveries_per_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_in(dir.path()).await;
+        let mut o = opts(&broker, "slow-device");
+        o.set_manual_acks(true);
+        o.set_receive_maximum(Some(2));
+        let (mut c, _) = connect5(o).await;
+        c.subscribe(filter("a/#", Q::AtLeastOnce), None).await;
+        c.subscribe(filter("b/#", Q::AtLeastOnce), None).await;
+        let (publisher, _) = connect5(opts(&broker, "busy-publisher")).await;
+        for i in 0..6 {
+            let topic = if i % 2 == 0 { "a/x" } else { "b/x" };
+            publisher
+                .client
+                .publish(topic, Q::AtLeastOnce, false, i.to_string())
+                .await
+                .unwrap();
+        }
+        let mut got = Vec::new();
+        while got.len() < 6 {
+            let first = c.next_publish().await;
+            let second = c.next_publish().await;
+            // Two out, none more until one is acknowledged.
+            c.no_publish(Duration::from_millis(300)).await;
+            for p in [first, second] {
+                got.push(String::from_utf8(p.payload.to_vec()).unwrap());
+                c.client.ack(&p).await.unwrap();
+            }
+        }
+        got.sort();
+        assert_eq!(got, ["0", "1", "2", "3", "4", "5"]);
+    }
+
+    /// A will with a delay goes out after it, and not at all when the client
+    /// comes back in time.
+    #[tokio::test]
+    async fn the_will_delay_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_in(dir.path()).await;
+        let (mut watcher, _) = connect5(opts(&broker, "will-watcher")).await;
+        watcher.subscribe(filter("gone/#", Q::AtMostOnce), None).await;
+        let with_will = |id: &str| {
+            let mut o = opts(&broker, id);
+            o.set_clean_start(false);
+            let mut p = rumqttc::v5::mqttbytes::v5::ConnectProperties::new();
+            p.session_expiry_interval = Some(60);
+            o.set_connect_properties(p);
+            let props = rumqttc::v5::mqttbytes::v5::LastWillProperties {
+                delay_interval: Some(2),
+                payload_format_indicator: None,
+                message_expiry_interval: None,
+                content_type: None,
+                response_topic: None,
+                correlation_data: None,
+                user_properties: Vec::new(),
+            };
+            o.set_last_will(rumqttc::v5::mqttbytes::v5::LastWill::new(
+                format!("gone/{id}"),
+                "bye",
+                Q::AtMostOnce,
+                false,
+                Some(props),
+            ));
+            o
+        };
+        // Dropped, and not back: the will comes after about two seconds.
+        let (c, _) = connect5(with_will("lost")).await;
+        let dropped = std::time::Instant::now();
+        c.task.abort();
+        let p = watcher.next_publish().await;
+        let waited = dropped.elapsed();
+        assert_eq!(&p.topic[..], b"gone/lost");
+        assert!(waited >= Duration::from_millis(1800), "{waited:?}");
+        // Dropped, and back within the delay: no will.
+        let (c, _) = connect5(with_will("flaky")).await;
+        c.task.abort();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (back, _) = connect5(with_will("flaky")).await;
+        watcher.no_publish(Duration::from_millis(2500)).await;
+        back.client.disconnect().await.unwrap();
+    }
 }
 
 mod qos2_state {
@@ -1190,4 +1319,43 @@ async fn a_clean_sessions_consumer_left_by_a_crash_is_removed_at_start() {
     // The account's MQTT state opens with the first MQTT client.
     let _second = connect(&broker, "second").await;
     assert!(names(js).await.is_empty());
+}
+
+/// `consumer_inactive_threshold`: a persistent session's consumer lives as
+/// long as its client is connected, and goes that long after it left.
+#[tokio::test]
+async fn the_consumer_inactive_threshold_counts_from_when_the_client_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(junction::Options {
+        jetstream: true,
+        store_dir: Some(dir.path().to_path_buf()),
+        ..junction::Options::default()
+    })
+    .await;
+    let opts = junction::options::MqttOptions {
+        host: "127.0.0.1".into(),
+        port: 0,
+        consumer_inactive_threshold: Some(Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let mqtt = junction::mqtt::start(server.server.clone(), &opts).await.unwrap();
+    let broker = Broker { server, mqtt };
+    let js = async_nats::jetstream::new(async_nats::connect(common::url(&broker.server)).await.unwrap());
+    let count = |js: async_nats::jetstream::Context| async move {
+        let s = js.get_stream("$MQTT_msgs").await.unwrap();
+        s.consumer_names().count().await
+    };
+    let mut o = options(&broker, "sleepy");
+    o.set_clean_session(false);
+    let mut c = connect_with(o).await;
+    c.subscribe("t", QoS::AtLeastOnce).await;
+    // Connected for longer than the threshold: still delivering.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(count(js.clone()).await, 1);
+    let publisher = connect(&broker, "pub").await;
+    publisher.publish("t", QoS::AtLeastOnce, false, b"x").await;
+    assert_eq!(&c.next_publish().await.payload[..], b"x");
+    c.client.disconnect().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(count(js).await, 0);
 }

@@ -616,28 +616,32 @@ impl Consumer {
     /// Deletes an ephemeral (or `inactive_threshold`) consumer nobody used
     /// for that long. Returns true when it did.
     fn expired_interest(&self) -> bool {
-        let (threshold, idle, stream_name) = {
+        let threshold = self.state.lock().config.inactive_threshold;
+        if threshold <= 0 {
+            return false;
+        }
+        let deliver_subject = {
             let st = self.state.lock();
-            let idle = st.waiting.is_empty()
-                && st.config.deliver_subject.as_ref().is_none_or(|s| {
-                    self.account
-                        .upgrade()
-                        .is_none_or(|a| a.sublist.matches(s.as_bytes()).is_empty())
-                });
-            (
-                st.config.inactive_threshold,
-                idle,
-                self.stream.upgrade().map(|s| s.name.clone()),
-            )
+            if !st.waiting.is_empty() {
+                return false;
+            }
+            st.config.deliver_subject.clone()
         };
-        if threshold <= 0 || !idle {
+        let listened = deliver_subject.is_some_and(|s| {
+            self.account
+                .upgrade()
+                .is_some_and(|a| !a.sublist.matches(s.as_bytes()).is_empty())
+        });
+        if listened {
+            // Inactivity counts from when the last listener went away.
+            self.state.lock().last_active = now_nanos();
             return false;
         }
         let last = self.state.lock().last_active;
         if now_nanos() - last < threshold {
             return false;
         }
-        if let (Some(stream), Some(_)) = (self.stream.upgrade(), stream_name) {
+        if let Some(stream) = self.stream.upgrade() {
             stream.remove_consumer(&self.name);
         }
         true

@@ -12,7 +12,7 @@
 //! twice.
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -49,6 +49,9 @@ thread_local! {
     /// The MQTT session whose publish is being routed on this thread, for
     /// MQTT 5's no-local subscriptions (delivery happens inside the publish).
     static PUBLISHING: Cell<u64> = const { Cell::new(0) };
+    /// Whether that publish has the RETAIN flag, for MQTT 5's
+    /// retain-as-published subscriptions.
+    static PUBLISHING_RETAINED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// What a subscription's sid says about it, so delivering needs no lookup:
@@ -102,6 +105,19 @@ struct ActiveSub {
     subs: Vec<Arc<Subscription>>,
 }
 
+/// A stored QoS 1/2 delivery waiting for room under the client's receive
+/// maximum (MQTT 5): it gets its packet identifier when it goes out.
+struct Held {
+    topic: Vec<u8>,
+    qos: QoS,
+    retain: bool,
+    dup: bool,
+    properties: Option<Properties>,
+    body: Bytes,
+    ack: Option<Bytes>,
+    stream_seq: u64,
+}
+
 /// An outgoing QoS 1/2 message awaiting the client's acknowledgement.
 struct Inflight {
     /// The consumer's ack subject, for messages from the store.
@@ -128,8 +144,22 @@ struct State {
     /// Set when this session was replaced by a newer connection with the
     /// same client id: it must not touch the shared session state.
     taken_over: bool,
-    /// MQTT 5 receive maximum: QoS 1/2 messages the client takes unacknowledged.
+    /// MQTT 5 receive maximum: QoS 1/2 messages the client takes
+    /// unacknowledged, over all its subscriptions.
     receive_max: Option<u16>,
+    /// Deliveries past the receive maximum, in order, and their stream
+    /// sequences (a consumer's redelivery of one is not queued twice).
+    held: VecDeque<Held>,
+    held_seqs: HashSet<u64>,
+}
+
+impl State {
+    /// Whether another QoS 1/2 message may go out now: the messages
+    /// awaiting PUBACK, PUBREC or PUBCOMP are below the receive maximum.
+    fn has_quota(&self) -> bool {
+        let max = self.receive_max.map_or(usize::MAX, usize::from);
+        self.inflight.len() + self.released.len() < max
+    }
 }
 
 impl State {
@@ -251,6 +281,42 @@ impl Session {
         0
     }
 
+    /// Sends the held deliveries the receive maximum now has room for.
+    fn send_held(&self, producer: &mut Producer) {
+        loop {
+            let (pid, h) = {
+                let mut st = self.state.lock();
+                if !st.has_quota() {
+                    return;
+                }
+                let Some(h) = st.held.pop_front() else { return };
+                st.held_seqs.remove(&h.stream_seq);
+                let pid = Session::next_pid(&mut st);
+                if h.stream_seq > 0 {
+                    st.by_seq.insert(h.stream_seq, pid);
+                }
+                st.inflight.insert(
+                    pid,
+                    Inflight {
+                        ack: h.ack.clone(),
+                        stream_seq: h.stream_seq,
+                    },
+                );
+                (pid, h)
+            };
+            self.publish_out(
+                &h.topic,
+                h.qos,
+                h.retain,
+                h.dup,
+                Some(pid),
+                h.properties.as_ref(),
+                &h.body,
+                producer,
+            );
+        }
+    }
+
     /// Tells the consumer a stored message is done with.
     fn ack_stored(&self, ack: &[u8], producer: &mut Producer) {
         router::publish_internal_with(&self.account(), ack, b"+ACK", producer);
@@ -365,7 +431,7 @@ fn properties_for(
                 .map(Bytes::from);
             continue;
         }
-        if k.eq_ignore_ascii_case(REPLY_HEADER) {
+        if k.eq_ignore_ascii_case(REPLY_HEADER) || k.eq_ignore_ascii_case(RETAIN_HEADER) {
             continue;
         }
         if k.eq_ignore_ascii_case(EXPIRY_HEADER) {
@@ -401,6 +467,9 @@ const EXPIRY_HEADER: &str = "Nmqtt-Exp";
 
 /// The header carrying a stored request's reply subject.
 const REPLY_HEADER: &str = "Nmqtt-Reply";
+
+/// The header marking a stored message published with the RETAIN flag.
+const RETAIN_HEADER: &str = "Nmqtt-Retain";
 
 impl Subscriber for Session {
     fn client_id(&self) -> u64 {
@@ -458,6 +527,15 @@ impl Subscriber for Session {
         } else {
             QoS::AtMostOnce
         };
+        // MQTT-3.3.1-12/13: a live delivery has RETAIN 0, unless an MQTT 5
+        // subscription asked for the publisher's flag.
+        let retain = view.flags & FLAG_RETAIN_AS_PUBLISHED != 0
+            && self.v5()
+            && if stored {
+                crate::jetstream::headers::get(headers, RETAIN_HEADER).is_some()
+            } else {
+                PUBLISHING_RETAINED.with(Cell::get)
+            };
         let topic = topic::subject_to_topic(subject);
         // `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<stored ns>.…`
         let mut ack_tokens = [0u64; 4];
@@ -491,7 +569,7 @@ impl Subscriber for Session {
             self.publish_out(
                 &topic,
                 qos,
-                false,
+                retain,
                 false,
                 None,
                 properties.as_ref(),
@@ -507,6 +585,25 @@ impl Subscriber for Session {
         };
         let pid = {
             let mut st = self.state.lock();
+            if stream_seq > 0 && st.held_seqs.contains(&stream_seq) {
+                // Already waiting to go out.
+                return;
+            }
+            let resend = stream_seq > 0 && st.by_seq.contains_key(&stream_seq);
+            if !resend && (!st.held.is_empty() || !st.has_quota()) {
+                st.held_seqs.insert(stream_seq);
+                st.held.push_back(Held {
+                    topic,
+                    qos,
+                    retain,
+                    dup: delivered > 1,
+                    properties,
+                    body: Bytes::copy_from_slice(body),
+                    ack: ack.map(Bytes::copy_from_slice),
+                    stream_seq,
+                });
+                return;
+            }
             let pid = match st.by_seq.get(&stream_seq) {
                 Some(&pid) if stream_seq > 0 => pid,
                 _ => {
@@ -529,7 +626,7 @@ impl Subscriber for Session {
         self.publish_out(
             &topic,
             qos,
-            false,
+            retain,
             delivered > 1,
             Some(pid),
             properties.as_ref(),
@@ -683,10 +780,16 @@ fn finish(session: &Arc<Session>) {
         )
     };
     if let Some(will) = will {
-        let mut producer = Producer::default();
-        let mut reader = Reader::new(session.clone());
-        reader.publish_will(will, &mut producer);
-        producer.flush();
+        // MQTT 5: the will waits its delay, or until the session ends if
+        // that comes first; a client back in time takes it back.
+        let expiry = session.state.lock().expiry;
+        let delay = will.properties.will_delay_interval.unwrap_or(0).min(expiry);
+        match (&mqtt, session.client_id.get()) {
+            (Some(mqtt), Some(client_id)) if delay > 0 && !taken_over => {
+                delay_will(mqtt, client_id, session, will, Duration::from_secs(delay.into()));
+            }
+            _ => publish_will_now(session, will),
+        }
     }
     let account = session.account();
     for (_, sub) in subs {
@@ -722,6 +825,43 @@ fn finish(session: &Arc<Session>) {
         reason = %session.close_reason().unwrap_or(CloseReason::ClientClosed),
         "MQTT connection closed"
     );
+}
+
+/// Publishes a will now, as its client would have.
+fn publish_will_now(session: &Arc<Session>, will: Will) {
+    let mut producer = Producer::default();
+    let mut reader = Reader::new(session.clone());
+    reader.publish_will(will, &mut producer);
+    producer.flush();
+}
+
+/// Publishes `will` after `delay` unless a connection with the same client
+/// id takes it back first (`Reader::connect`).
+fn delay_will(mqtt: &Arc<MqttAccount>, client_id: &str, session: &Arc<Session>, will: Will, delay: Duration) {
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+    let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+    mqtt.delayed_wills.lock().insert(
+        client_id.to_string(),
+        store::DelayedWill {
+            generation,
+            session: session.clone(),
+            will,
+        },
+    );
+    let (mqtt, client_id) = (mqtt.clone(), client_id.to_string());
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let due = {
+            let mut wills = mqtt.delayed_wills.lock();
+            match wills.get(&client_id) {
+                Some(d) if d.generation == generation => wills.remove(&client_id),
+                _ => None,
+            }
+        };
+        if let Some(d) = due {
+            publish_will_now(&d.session, d.will);
+        }
+    });
 }
 
 /// Stop reading: the connection is closing.
@@ -896,6 +1036,7 @@ impl Reader {
                 let removed = self.session.state.lock().released.remove(&a.packet_id);
                 if removed {
                     self.save_session();
+                    self.session.send_held(&mut self.producer);
                 }
                 Ok(())
             }
@@ -1058,6 +1199,13 @@ impl Reader {
         }
         let expiry = c.properties.session_expiry_interval.unwrap_or(0);
         let clean = c.clean_start;
+        // A will still waiting out its delay: the client is back in time,
+        // so it is not sent, unless this connection ends the old session.
+        let delayed = mqtt.delayed_wills.lock().remove(&client_id);
+        if let (Some(d), true) = (delayed, clean) {
+            let mut other = Reader::new(d.session.clone());
+            other.publish_will(d.will, &mut self.producer);
+        }
         // MQTT 5 keeps a session only while its expiry says so.
         let keep = if v5 { expiry > 0 } else { !clean };
         let record = if clean {
@@ -1137,6 +1285,9 @@ impl Reader {
         }
         if let Some(ack) = inflight.and_then(|i| i.ack) {
             self.session.ack_stored(&ack, &mut self.producer);
+        }
+        if !qos2 {
+            self.session.send_held(&mut self.producer);
         }
     }
 
@@ -1283,20 +1434,26 @@ impl Reader {
                 mqtt.retain(subject, p.qos, &p.payload)?;
             }
             if p.qos != QoS::AtMostOnce {
-                match &reply_to {
-                    // The stored copy keeps the request's reply subject in a
-                    // header: a consumer's delivery has its ack subject as
-                    // the reply.
-                    Some(reply) => {
-                        let mut stored = headers.clone();
-                        stored.truncate(stored.len() - 2);
-                        stored.extend_from_slice(format!("{REPLY_HEADER}: {reply}\r\n\r\n").as_bytes());
-                        let len = stored.len();
-                        stored.extend_from_slice(&p.payload);
-                        mqtt.store(subject, len, &stored, &mut self.producer)?;
+                if reply_to.is_some() || p.retain {
+                    // The stored copy keeps the request's reply subject and
+                    // the RETAIN flag in headers: a consumer's delivery has
+                    // its ack subject as the reply, and is not a retained
+                    // publish.
+                    let mut stored = headers.clone();
+                    stored.truncate(stored.len() - 2);
+                    if let Some(reply) = &reply_to {
+                        stored.extend_from_slice(format!("{REPLY_HEADER}: {reply}\r\n").as_bytes());
                     }
+                    if p.retain {
+                        stored.extend_from_slice(format!("{RETAIN_HEADER}: 1\r\n").as_bytes());
+                    }
+                    stored.extend_from_slice(b"\r\n");
+                    let len = stored.len();
+                    stored.extend_from_slice(&p.payload);
+                    mqtt.store(subject, len, &stored, &mut self.producer)?;
+                } else {
                     // A QoS 1/2 publish always has its QoS header.
-                    None => mqtt.store(subject, headers.len(), payload, &mut self.producer)?,
+                    mqtt.store(subject, headers.len(), payload, &mut self.producer)?;
                 }
             }
         }
@@ -1312,8 +1469,10 @@ impl Reader {
             hops: 0,
         };
         PUBLISHING.with(|c| c.set(self.session.id));
+        PUBLISHING_RETAINED.with(|c| c.set(p.retain));
         let delivered = router::deliver(&result, &msg, None, &mut self.producer) as u64;
         PUBLISHING.with(|c| c.set(0));
+        PUBLISHING_RETAINED.with(|c| c.set(false));
         self.tally.out_msgs += delivered;
         self.tally.out_bytes += delivered * p.payload.len() as u64;
         Ok(())
@@ -1499,10 +1658,13 @@ impl Reader {
         let deliver = format!("$MQTT.sub.{name}");
         let opts = self.session.server.mqtt.options();
         let ack_wait = opts.as_ref().map_or(Duration::from_secs(30), |o| o.ack_wait);
-        // Bounded by the client's receive maximum too (per subscription:
-        // each has its own consumer).
-        let receive_max = self.session.state.lock().receive_max.unwrap_or(u16::MAX);
-        let max_ack_pending = opts.as_ref().map_or(1024, |o| o.max_ack_pending).min(receive_max) as i64;
+        // The client's receive maximum is kept over all its subscriptions
+        // by the session (`Held`), not by each consumer.
+        let max_ack_pending = opts.as_ref().map_or(1024, |o| o.max_ack_pending) as i64;
+        let inactive_threshold = opts
+            .as_ref()
+            .and_then(|o| o.consumer_inactive_threshold)
+            .map_or(0, |d| d.as_nanos() as i64);
         let existing = mqtt.msgs.consumer(&name);
         let consumer = match existing {
             Some(c) => c,
@@ -1522,6 +1684,9 @@ impl Reader {
                         .collect(),
                     deliver_subject: Some(deliver.clone()),
                     deliver_group: queue.map(str::to_string),
+                    // `consumer_inactive_threshold`: a session away that long
+                    // loses its stored messages, as with nats-server.
+                    inactive_threshold,
                     ..Default::default()
                 };
                 mqtt.msgs

@@ -89,6 +89,17 @@ pub struct MqttAccount {
     retained: RwLock<BTreeMap<String, Retained>>,
     /// Connected sessions by client id, for takeover.
     pub live: Mutex<HashMap<String, Weak<super::session::Session>>>,
+    /// MQTT 5 wills waiting out their delay, by client id: a new
+    /// connection with that id takes its will back.
+    pub delayed_wills: Mutex<HashMap<String, DelayedWill>>,
+}
+
+/// A will published after its delay unless its client comes back first.
+pub struct DelayedWill {
+    /// Tells this will from a later one of the same client id.
+    pub generation: u64,
+    pub session: Arc<super::session::Session>,
+    pub will: junction_mqtt::Will,
 }
 
 fn stream(
@@ -208,6 +219,7 @@ impl MqttAccount {
             sessions_stream,
             retained: RwLock::new(retained),
             live: Mutex::new(HashMap::new()),
+            delayed_wills: Mutex::new(HashMap::new()),
         }))
     }
 
