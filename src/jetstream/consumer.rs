@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -210,6 +211,15 @@ impl ConsumerConfig {
         Ok(self)
     }
 
+    /// The filters, borrowed.
+    fn filter_slice(&self) -> &[String] {
+        if !self.filter_subject.is_empty() {
+            std::slice::from_ref(&self.filter_subject)
+        } else {
+            &self.filter_subjects
+        }
+    }
+
     fn filters(&self) -> Vec<String> {
         if !self.filter_subject.is_empty() {
             vec![self.filter_subject.clone()]
@@ -287,6 +297,9 @@ struct State {
     /// messages go out and arrive, so a filtered consumer does not scan the
     /// stream for it on every delivery.
     np: Option<PendingCount>,
+    /// No pending ack is due before this (unix ns): a lower bound, so a
+    /// round looks through the pending acks only when one may be late.
+    pending_due: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -313,6 +326,11 @@ pub struct Consumer {
     subs: Mutex<Vec<Arc<Subscription>>>,
     /// Where durable state is kept (file streams).
     dir: Option<PathBuf>,
+    /// Copies of its filters and of its next stream sequence, read without
+    /// its lock when a message is stored (`wants_new`): the consumer's task
+    /// holds the lock while it delivers.
+    filters_copy: parking_lot::RwLock<Vec<String>>,
+    next_copy: AtomicU64,
 }
 
 /// What is written next to a durable consumer's state.
@@ -368,6 +386,8 @@ impl Consumer {
         }
         let mut d = d;
         d.pending.clear();
+        let filters_copy = parking_lot::RwLock::new(config.filter_slice().to_vec());
+        let next_copy = AtomicU64::new(d.next);
         Arc::new(Consumer {
             name,
             retention: stream.retention(),
@@ -390,10 +410,13 @@ impl Consumer {
                 dirty: true,
                 deleted: false,
                 np: None,
+                pending_due: 0,
             }),
             wake: Notify::new(),
             subs: Mutex::new(Vec::new()),
             dir,
+            filters_copy,
+            next_copy,
         })
     }
 
@@ -409,13 +432,21 @@ impl Consumer {
             for p in st.d.pending.values_mut() {
                 p.deadline = 0;
             }
+            st.pending_due = 0;
         }
+        self.wake.notify_one();
+    }
+
+    /// The stream stored a message: look for work. A wake already pending
+    /// is not repeated, so a busy stream costs one atomic step a message.
+    pub(crate) fn stored_new(&self) {
         self.wake.notify_one();
     }
 
     pub fn set_config(&self, config: ConsumerConfig) {
         {
             let mut st = self.state.lock();
+            *self.filters_copy.write() = config.filter_slice().to_vec();
             st.config = config;
             st.np = None;
         }
@@ -584,13 +615,8 @@ impl Consumer {
 
     /// The consumer's task: deliver, expire, heartbeat, until deleted.
     async fn run(self: Arc<Self>) {
-        let Some(stream) = self.stream.upgrade() else {
-            return;
-        };
-        let mut appended = stream.appended.subscribe();
-        drop(stream);
         loop {
-            if self.state.lock().deleted {
+            if self.state.lock().deleted || self.stream.strong_count() == 0 {
                 return;
             }
             let mut producer = Producer::default();
@@ -601,13 +627,10 @@ impl Consumer {
                 return;
             }
             let sleep = next_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            // Woken by the stream for each new message (`stored_new`), by
+            // acks that free room, pull requests and deletion.
             tokio::select! {
                 _ = self.wake.notified() => {}
-                changed = appended.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                }
                 _ = tokio::time::sleep_until(sleep) => {}
             }
         }
@@ -657,18 +680,26 @@ impl Consumer {
         let mut due: Option<Instant> = None;
         let mut soonest = |t: Instant| due = Some(due.map_or(t, |d| d.min(t)));
         // Acks not received in time: deliver again.
-        let late: Vec<u64> =
-            st.d.pending
-                .iter()
-                .filter(|(_, p)| p.deadline <= now_ns)
-                .map(|(&s, _)| s)
-                .collect();
-        for sseq in late {
-            st.d.pending.remove(&sseq);
-            st.redeliver.insert(sseq, now_ns);
+        if st.pending_due <= now_ns {
+            let late: Vec<u64> =
+                st.d.pending
+                    .iter()
+                    .filter(|(_, p)| p.deadline <= now_ns)
+                    .map(|(&s, _)| s)
+                    .collect();
+            for sseq in late {
+                st.d.pending.remove(&sseq);
+                st.redeliver.insert(sseq, now_ns);
+            }
+            st.pending_due =
+                st.d.pending
+                    .values()
+                    .map(|p| p.deadline)
+                    .min()
+                    .unwrap_or(i64::MAX);
         }
-        if let Some(p) = st.d.pending.values().map(|p| p.deadline).min() {
-            soonest(now + Duration::from_nanos((p - now_ns).max(0) as u64));
+        if st.pending_due < i64::MAX && !st.d.pending.is_empty() {
+            soonest(now + Duration::from_nanos((st.pending_due - now_ns).max(0) as u64));
         }
         // Expired pull requests.
         let mut i = 0;
@@ -795,6 +826,7 @@ impl Consumer {
                 }
                 _ => {
                     let wait = backoff_wait(&st.config, deliveries);
+                    st.pending_due = st.pending_due.min(now_ns + wait);
                     st.d.pending.insert(
                         msg.seq,
                         Pending {
@@ -947,8 +979,41 @@ impl Consumer {
         self.state.lock().d.ack_floor_stream
     }
 
+    /// Whether a message just stored is one this consumer will deliver:
+    /// decided from the copies of its filters and next sequence when they
+    /// say so, under its lock otherwise.
+    pub(crate) fn wants_new(&self, seq: u64, subject: &[u8]) -> bool {
+        {
+            let filters = self.filters_copy.read();
+            let matches = |f: &String| junction_nats::subject::matches(f.as_bytes(), subject);
+            if !filters.is_empty() && !filters.iter().any(matches) {
+                return false;
+            }
+        }
+        // Not yet reached: nothing could have delivered or acked it.
+        if seq >= self.next_copy.load(Ordering::Acquire) {
+            return true;
+        }
+        !self.done_with(seq, subject)
+    }
+
     pub(crate) fn done_with(&self, seq: u64, subject: &[u8]) -> bool {
         let st = self.state.lock();
+        Self::done_with_locked(&st, seq, subject)
+    }
+
+    /// `done_with` for several messages under one lock: clears `done[i]`
+    /// for each message this consumer still needs.
+    pub(crate) fn done_with_many<S: AsRef<[u8]>>(&self, msgs: &[(u64, S)], done: &mut [bool]) {
+        let st = self.state.lock();
+        for ((seq, subject), d) in msgs.iter().zip(done.iter_mut()) {
+            if *d && !Self::done_with_locked(&st, *seq, subject.as_ref()) {
+                *d = false;
+            }
+        }
+    }
+
+    fn done_with_locked(st: &State, seq: u64, subject: &[u8]) -> bool {
         let c = &st.config;
         let matches = |f: &String| junction_nats::subject::matches(f.as_bytes(), subject);
         let filtered_out = if !c.filter_subject.is_empty() {
@@ -993,14 +1058,15 @@ impl Consumer {
                 return Some((m, Origin::CatchUp));
             }
         }
-        let filters = st.config.filters();
+        let filters = st.config.filter_slice();
         let found = if filters.is_empty() {
             stream.next_for(st.d.next, None).ok().flatten()
         } else {
-            stream.next_matching_any(st.d.next, &filters).ok().flatten()
+            stream.next_matching_any(st.d.next, filters).ok().flatten()
         };
         let m = found?;
         st.d.next = m.seq + 1;
+        self.next_copy.store(st.d.next, Ordering::Release);
         if let Some(c) = &mut st.np {
             // The message going out is the first match from where the count
             // starts: one fewer to deliver, or (when it arrived after the
@@ -1058,7 +1124,38 @@ impl Consumer {
 
     /// An acknowledgement arrived on `$JS.ACK.…`, or the answer to a flow
     /// control request on `$JS.FC.…`.
-    fn ack(&self, subject: &[u8], body: &[u8], reply: Option<&[u8]>) {
+    /// Plain acks (`+ACK`) of several stream sequences at once, as an
+    /// MQTT session collects its client's PUBACKs of one read.
+    pub(crate) fn ack_many(&self, seqs: &[u64]) {
+        let mut removed = Vec::new();
+        let wake = {
+            let mut st = self.state.lock();
+            st.last_active = now_nanos();
+            st.dirty = true;
+            let held_back =
+                st.config.max_ack_pending > 0 && st.d.pending.len() as i64 >= st.config.max_ack_pending;
+            for &seq in seqs {
+                self.acked(&mut st, seq, &mut removed);
+            }
+            held_back || !st.waiting.is_empty()
+        };
+        if let (Some(stream), false) = (self.stream.upgrade(), removed.is_empty()) {
+            match self.retention {
+                Retention::Workqueue => {
+                    for seq in removed {
+                        stream.delete_msg_internal(seq);
+                    }
+                }
+                Retention::Interest => stream.drop_if_no_interest_many(&removed),
+                Retention::Limits => {}
+            }
+        }
+        if wake {
+            self.wake.notify_one();
+        }
+    }
+
+    pub(crate) fn ack(&self, subject: &[u8], body: &[u8], reply: Option<&[u8]>) {
         let text = String::from_utf8_lossy(subject);
         if text.starts_with("$JS.FC.") {
             let mut st = self.state.lock();
@@ -1069,11 +1166,11 @@ impl Consumer {
             }
             return;
         }
-        let tokens: Vec<&str> = text.split('.').collect();
         // $JS.ACK.<stream>.<consumer>.<deliveries>.<sseq>.<cseq>.<ts>.<pending>
+        let mut tokens = text.split('.').skip(5);
         let (Some(sseq), Some(_cseq)) = (
-            tokens.get(5).and_then(|t| t.parse::<u64>().ok()),
-            tokens.get(6).and_then(|t| t.parse::<u64>().ok()),
+            tokens.next().and_then(|t| t.parse::<u64>().ok()),
+            tokens.next().and_then(|t| t.parse::<u64>().ok()),
         ) else {
             return;
         };
@@ -1084,10 +1181,14 @@ impl Consumer {
         };
         let stream = self.stream.upgrade();
         let mut remove_from_stream = Vec::new();
-        {
+        // A plain ack wakes the consumer's task only when it may have been
+        // held back by `max_ack_pending`: otherwise it has nothing to do.
+        let wake = {
             let mut st = self.state.lock();
             st.last_active = now_nanos();
             st.dirty = true;
+            let held_back =
+                st.config.max_ack_pending > 0 && st.d.pending.len() as i64 >= st.config.max_ack_pending;
             match verb {
                 "" | "+ACK" => self.acked(&mut st, sseq, &mut remove_from_stream),
                 "+NXT" => {
@@ -1113,7 +1214,8 @@ impl Consumer {
                 }
                 _ => {}
             }
-        }
+            held_back || !matches!(verb, "" | "+ACK") || !st.waiting.is_empty()
+        };
         if let Some(stream) = stream {
             for seq in remove_from_stream {
                 match self.retention {
@@ -1136,7 +1238,9 @@ impl Consumer {
         if let (Some(reply), Some(account)) = (reply, self.account.upgrade()) {
             crate::router::publish_internal(&account, reply, b"");
         }
-        self.wake.notify_one();
+        if wake {
+            self.wake.notify_one();
+        }
     }
 
     /// Records an ack; `removed` collects the stream sequences it settles,
@@ -1218,13 +1322,13 @@ impl Consumer {
 /// Whether the consumer's filters take in every subject of the stream
 /// (then it counts what is pending without looking at subjects).
 fn filters_cover(stream: &Stream, config: &ConsumerConfig) -> bool {
-    let filters = config.filters();
+    let filters = config.filter_slice();
     filters.is_empty()
-        || stream
-            .config()
-            .subjects
-            .iter()
-            .all(|s| filters.iter().any(|f| super::config::subset(s, f)))
+        || stream.with_config(|c| {
+            c.subjects
+                .iter()
+                .all(|s| filters.iter().any(|f| super::config::subset(s, f)))
+        })
 }
 
 /// Where a message to deliver came from, so it can be put back.
@@ -1244,6 +1348,7 @@ fn put_back(st: &mut State, seq: u64, origin: Origin, now_ns: i64) {
         Origin::CatchUp => st.catch_up.push_front(seq),
         Origin::New => {
             st.d.next = seq;
+            // `next_copy` may stay ahead: `wants_new` then asks under the lock.
             // Counted again: it was taken off when it was picked.
             if let Some(c) = &mut st.np {
                 if c.from == seq + 1 {

@@ -162,7 +162,7 @@ impl JsAccount {
     pub fn usage(&self, storage: Storage) -> u64 {
         self.streams()
             .iter()
-            .filter(|s| s.config().storage == storage)
+            .filter(|s| s.with_config(|c| c.storage) == storage)
             .map(|s| s.state().bytes)
             .sum()
     }

@@ -38,6 +38,10 @@ pub fn rfc3339(nanos: i64) -> String {
     chrono::DateTime::from_timestamp_nanos(nanos).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
+/// What a publisher's answer depends on: the stream's `no_ack`, and its
+/// `republish` destination.
+type Answer = (bool, Option<Arc<(Transform, bool)>>);
+
 pub struct Stream {
     pub name: String,
     account: Weak<Account>,
@@ -160,9 +164,9 @@ impl Stream {
             .store
             .append(&m.subject, &headers, &m.payload, time)
             .map_err(ApiError::store_failed)?;
-        inner.enforce_limits(now_nanos());
+        inner.enforce_limits(now_nanos(), Some(&m.subject));
         drop(inner);
-        self.appended.send_replace(stored);
+        self.announce(stored);
         Ok(())
     }
 
@@ -368,6 +372,11 @@ impl Stream {
         self.inner.lock().config.clone()
     }
 
+    /// Reads the configuration in place (no copy: for hot paths).
+    pub fn with_config<R>(&self, f: impl FnOnce(&StreamConfig) -> R) -> R {
+        f(&self.inner.lock().config)
+    }
+
     pub fn created(&self) -> i64 {
         self.inner.lock().created
     }
@@ -492,18 +501,46 @@ impl Stream {
         }
     }
 
+    /// Tells the consumers, and any mirror or source following this stream,
+    /// that `seq` was stored. The watch notifies only when someone watches.
+    fn announce(&self, seq: u64) {
+        for c in self.consumers.read().values() {
+            c.stored_new();
+        }
+        let watched = self.appended.receiver_count() > 0;
+        self.appended.send_if_modified(|v| {
+            *v = seq;
+            watched
+        });
+    }
+
     /// Interest retention: drops `seq` once every consumer is done with it.
     pub fn drop_if_no_interest(&self, seq: u64) {
-        let subject = {
+        self.drop_if_no_interest_many(&[seq]);
+    }
+
+    /// `drop_if_no_interest` for several messages, taking each lock once
+    /// rather than once a message: acks come in batches.
+    pub fn drop_if_no_interest_many(&self, seqs: &[u64]) {
+        let subjects: Vec<(u64, _)> = {
             let inner = self.inner.lock();
             let index = inner.store.index();
-            match index.finder.subject_of(seq) {
-                Some(s) => s,
-                None => return,
-            }
+            seqs.iter()
+                .filter_map(|&seq| index.finder.subject_of(seq).map(|s| (seq, s)))
+                .collect()
         };
-        if self.consumers().iter().all(|c| c.done_with(seq, &subject)) {
-            self.delete_msg_internal(seq);
+        if subjects.is_empty() {
+            return;
+        }
+        let mut done = vec![true; subjects.len()];
+        for c in self.consumers() {
+            c.done_with_many(&subjects, &mut done);
+        }
+        if done.iter().any(|&d| d) {
+            let mut inner = self.inner.lock();
+            for ((seq, _), _) in subjects.iter().zip(&done).filter(|(_, &d)| d) {
+                let _ = inner.store.remove_settled(*seq);
+            }
         }
     }
 
@@ -514,7 +551,7 @@ impl Stream {
             let changed = inner.config.subjects != config.subjects;
             (inner.transform, inner.republish) = compile(&config);
             inner.config = config;
-            inner.enforce_limits(now_nanos());
+            inner.enforce_limits(now_nanos(), None);
             changed
         };
         if resubscribe {
@@ -636,7 +673,7 @@ impl Stream {
 
     /// Drops messages past `max_age`; called periodically.
     pub fn expire(&self) {
-        self.inner.lock().enforce_limits(now_nanos());
+        self.inner.lock().enforce_limits(now_nanos(), None);
     }
 
     /// Flushes the store to disk.
@@ -690,9 +727,12 @@ impl Stream {
     }
 
     /// Stores one captured publish; `Ok((seq, duplicate))` or why not.
-    fn store(&self, msg: &Message<'_>) -> Result<(u64, bool), Refusal> {
+    /// Stores one message; `answer` gets the stream's `no_ack` and
+    /// `republish`, read under the same lock.
+    fn store(&self, msg: &Message<'_>, answer: &mut Answer) -> Result<(u64, bool), Refusal> {
         let now = now_nanos();
         let mut inner = self.inner.lock();
+        *answer = (inner.config.no_ack, inner.republish.clone());
         let transformed = inner
             .transform
             .as_ref()
@@ -799,14 +839,14 @@ impl Stream {
             inner.msg_id_order.push_back((now, id.clone()));
             inner.last_msg_id = Some(id);
         }
-        inner.enforce_limits(now);
+        inner.enforce_limits(now, Some(msg.subject));
         let interest = inner.config.retention == Retention::Interest;
         drop(inner);
         // An interest stream keeps a message only while a consumer wants it.
-        if interest && !self.consumers().iter().any(|c| !c.done_with(seq, msg.subject)) {
+        if interest && !self.consumers().iter().any(|c| c.wants_new(seq, msg.subject)) {
             self.delete_msg_internal(seq);
         }
-        self.appended.send_replace(seq);
+        self.announce(seq);
         Ok((seq, false))
     }
 
@@ -826,18 +866,20 @@ impl Stream {
         // Limits are checked before the stream's lock is taken: counting
         // usage looks at every stream of the account, this one included.
         let quota = self.quota.read().as_ref().and_then(Weak::upgrade);
+        let mut answer: Option<Answer> = None;
         let result = match quota {
             Some(acc) => {
-                let storage = self.inner.lock().config.storage;
+                let storage = self.with_config(|c| c.storage);
                 let size = super::store::record_size(msg.subject.len(), 0, msg.payload.len());
-                acc.check_quota(storage, size).and_then(|()| self.store(msg))
+                acc.check_quota(storage, size)
+                    .and_then(|()| self.store(msg, answer.insert((false, None))))
             }
-            None => self.store(msg),
+            None => self.store(msg, answer.insert((false, None))),
         };
-        let (no_ack, republish) = {
+        let (no_ack, republish) = answer.unwrap_or_else(|| {
             let inner = self.inner.lock();
             (inner.config.no_ack, inner.republish.clone())
-        };
+        });
         if let (Ok((seq, false)), Some(republish)) = (&result, republish) {
             self.republish(*seq, &republish, producer);
         }
@@ -967,23 +1009,42 @@ impl Inner {
     }
 
     /// Drops the oldest messages past `max_msgs`, `max_bytes`,
-    /// `max_msgs_per_subject` and `max_age`.
-    fn enforce_limits(&mut self, now: i64) {
-        let cfg = self.config.clone();
-        if cfg.max_age > 0 {
-            let old = self.store.index().finder.older_than(now - cfg.max_age);
+    /// `max_msgs_per_subject` and `max_age`. After a store, `stored` names
+    /// its subject: the only one that can have gone over its limit.
+    fn enforce_limits(&mut self, now: i64, stored: Option<&[u8]>) {
+        let cfg = &self.config;
+        let (max_age, per_subject, discard, max_msgs, max_bytes) = (
+            cfg.max_age,
+            cfg.max_msgs_per_subject,
+            cfg.discard,
+            cfg.max_msgs,
+            cfg.max_bytes,
+        );
+        if max_age > 0 {
+            let old = self.store.index().finder.older_than(now - max_age);
             for seq in old {
                 let _ = self.store.remove(seq);
             }
         }
-        if cfg.max_msgs_per_subject > 0 {
-            let over: Vec<(Bytes, u64)> = self
-                .store
-                .index()
-                .subject_counts
-                .filter(|(_, n)| *n > cfg.max_msgs_per_subject as u64)
-                .map(|(s, n)| (s.clone(), n - cfg.max_msgs_per_subject as u64))
-                .collect();
+        if per_subject > 0 {
+            let limit = per_subject as u64;
+            let over: Vec<(Bytes, u64)> = match stored {
+                Some(subject) => {
+                    let n = self.store.index().finder.count_subject(subject);
+                    if n > limit {
+                        vec![(Bytes::copy_from_slice(subject), n - limit)]
+                    } else {
+                        Vec::new()
+                    }
+                }
+                None => self
+                    .store
+                    .index()
+                    .subject_counts
+                    .filter(|(_, n)| *n > limit)
+                    .map(|(s, n)| (s.clone(), n - limit))
+                    .collect(),
+            };
             for (subject, extra) in over {
                 for _ in 0..extra {
                     let oldest = self.store.index().finder.oldest_of_subject(&subject);
@@ -996,11 +1057,11 @@ impl Inner {
                 }
             }
         }
-        if cfg.discard == Discard::Old {
+        if discard == Discard::Old && (max_msgs > 0 || max_bytes > 0) {
             loop {
                 let st = self.store.state();
-                let over_msgs = cfg.max_msgs > 0 && st.msgs > cfg.max_msgs as u64;
-                let over_bytes = cfg.max_bytes > 0 && st.bytes > cfg.max_bytes as u64;
+                let over_msgs = max_msgs > 0 && st.msgs > max_msgs as u64;
+                let over_bytes = max_bytes > 0 && st.bytes > max_bytes as u64;
                 if !(over_msgs || over_bytes) || st.msgs == 0 {
                     break;
                 }
