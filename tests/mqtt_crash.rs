@@ -45,7 +45,13 @@ fn start(dir: &Path, port: u16) -> Running {
         Command::new(env!("CARGO_BIN_EXE_junction"))
             .arg("-c")
             .arg(&conf)
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("server.log"))
+                    .expect("server log"),
+            )
             .stdout(Stdio::null())
             .spawn()
             .expect("spawn junction"),
@@ -53,7 +59,12 @@ fn start(dir: &Path, port: u16) -> Running {
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Ok(Some(status)) = child.0.try_wait() {
-            panic!("the server refused to start after a crash: {status}");
+            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            panic!(
+                "the server refused to start after a crash: {status}; its log ends:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
         }
         assert!(Instant::now() < deadline, "MQTT port never opened");
         std::thread::sleep(Duration::from_millis(10));

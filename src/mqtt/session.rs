@@ -317,9 +317,42 @@ impl Session {
         }
     }
 
-    /// Tells the consumer a stored message is done with.
-    fn ack_stored(&self, ack: &[u8], producer: &mut Producer) {
-        router::publish_internal_with(&self.account(), ack, b"+ACK", producer);
+    /// Tells the consumers stored messages are done with: straight to
+    /// this account's MQTT consumers, each taking its batch at once (no
+    /// subject match, one lock), and through the router otherwise.
+    fn ack_stored(&self, acks: &[Bytes], producer: &mut Producer) {
+        let mqtt = self.state.lock().mqtt.clone();
+        // `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.…`
+        fn parse(ack: &[u8]) -> Option<(&[u8], u64)> {
+            let mut tokens = ack.split(|&b| b == b'.').skip(2);
+            let stream = tokens.next()?;
+            let name = tokens.next()?;
+            let seq = std::str::from_utf8(tokens.nth(1)?).ok()?.parse::<u64>().ok()?;
+            (stream == store::MSGS_STREAM.as_bytes()).then_some((name, seq))
+        }
+        let mut batch: Vec<u64> = Vec::with_capacity(acks.len());
+        let mut i = 0;
+        while i < acks.len() {
+            let (Some(mqtt), Some((name, seq))) = (&mqtt, parse(&acks[i])) else {
+                router::publish_internal_with(&self.account(), &acks[i], b"+ACK", producer);
+                i += 1;
+                continue;
+            };
+            // The run of acks for the same consumer.
+            batch.clear();
+            batch.push(seq);
+            i += 1;
+            while let Some((next, seq)) = acks.get(i).and_then(|a| parse(a)) {
+                if next != name {
+                    break;
+                }
+                batch.push(seq);
+                i += 1;
+            }
+            if let Some(c) = std::str::from_utf8(name).ok().and_then(|n| mqtt.msgs.consumer(n)) {
+                c.ack_many(&batch);
+            }
+        }
     }
 
     /// Writes one PUBLISH to the client.
@@ -879,6 +912,9 @@ struct Reader {
     keep_alive: Option<Duration>,
     /// MQTT 5 topic aliases the client set.
     aliases: HashMap<u16, Bytes>,
+    /// Ack subjects of stored messages the client acknowledged in this
+    /// read, passed on together (`Session::ack_stored`).
+    acks: Vec<Bytes>,
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(session: Arc<Session>, mut io: R) {
@@ -975,11 +1011,18 @@ impl Reader {
             connected: false,
             keep_alive: None,
             aliases: HashMap::new(),
+            acks: Vec::new(),
             session,
         }
     }
 
     async fn settle(&mut self) {
+        if !self.acks.is_empty() {
+            let acks = std::mem::take(&mut self.acks);
+            self.session.ack_stored(&acks, &mut self.producer);
+            self.acks = acks;
+            self.acks.clear();
+        }
         self.producer.flush_and_wait(Some(&self.session.outlet)).await;
     }
 
@@ -1284,7 +1327,7 @@ impl Reader {
             self.save_session();
         }
         if let Some(ack) = inflight.and_then(|i| i.ack) {
-            self.session.ack_stored(&ack, &mut self.producer);
+            self.acks.push(ack);
         }
         if !qos2 {
             self.session.send_held(&mut self.producer);
