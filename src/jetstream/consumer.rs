@@ -350,7 +350,22 @@ fn ack_subject(
     ts: i64,
     pending: u64,
 ) -> String {
-    format!("$JS.ACK.{stream}.{consumer}.{deliveries}.{sseq}.{cseq}.{ts}.{pending}")
+    // Built by hand: one of these goes with every message delivered.
+    let mut out = String::with_capacity(8 + stream.len() + consumer.len() + 64);
+    out.push_str("$JS.ACK.");
+    out.push_str(stream);
+    out.push('.');
+    out.push_str(consumer);
+    let mut n = itoa::Buffer::new();
+    for v in [deliveries, sseq, cseq] {
+        out.push('.');
+        out.push_str(n.format(v));
+    }
+    out.push('.');
+    out.push_str(n.format(ts));
+    out.push('.');
+    out.push_str(n.format(pending));
+    out
 }
 
 impl Consumer {
@@ -1426,4 +1441,19 @@ impl Subscriber for Acker {
     }
 
     fn expire(&self, _sub: &Arc<Subscription>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ack_subjects_have_nats_servers_tokens() {
+        assert_eq!(
+            super::ack_subject("ORDERS", "worker", 2, 41, 17, -5, 0),
+            "$JS.ACK.ORDERS.worker.2.41.17.-5.0"
+        );
+        assert_eq!(
+            super::ack_subject("S", "C", 1, u64::MAX, 1, 1_700_000_000_000_000_000, 9),
+            format!("$JS.ACK.S.C.1.{}.1.1700000000000000000.9", u64::MAX)
+        );
+    }
 }
