@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use crate::account::{Account, Export, GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
 use crate::imports::{ServiceImport, StreamImport, SubjectMapping};
@@ -33,6 +33,31 @@ pub struct Accounts {
     map: RwLock<HashMap<String, Arc<Account>>>,
     pub global: Arc<Account>,
     pub system: Arc<Account>,
+    /// The imports the configuration file wired, so a reload can tell
+    /// which to keep, drop and add.
+    wired: Mutex<Vec<Wired>>,
+}
+
+/// One configured import and the subscription that carries it.
+struct Wired {
+    importer: String,
+    config: ImportConfig,
+    /// The account whose sublist holds `sub`.
+    owner: Arc<Account>,
+    sub: Arc<Subscription>,
+}
+
+/// The exports of an account as the configuration gives them.
+fn configured_exports(cfg: &crate::options::AccountConfig) -> Vec<Export> {
+    cfg.exports
+        .iter()
+        .map(|e| Export {
+            kind: e.kind,
+            subject: e.subject.clone(),
+            accounts: (!e.accounts.is_empty()).then(|| e.accounts.clone()),
+            response_type: e.response_type,
+        })
+        .collect()
 }
 
 impl Accounts {
@@ -43,14 +68,7 @@ impl Accounts {
         map.insert(GLOBAL_ACCOUNT.to_string(), global.clone());
         for cfg in &opts.accounts {
             let account = Arc::new(Account::new(cfg.name.clone()));
-            for e in &cfg.exports {
-                account.add_export(Export {
-                    kind: e.kind,
-                    subject: e.subject.clone(),
-                    accounts: (!e.accounts.is_empty()).then(|| e.accounts.clone()),
-                    response_type: e.response_type,
-                });
-            }
+            account.set_exports(configured_exports(cfg));
             map.insert(cfg.name.clone(), account);
         }
         let system_name = opts
@@ -65,14 +83,75 @@ impl Accounts {
             map: RwLock::new(map),
             global,
             system,
+            wired: Mutex::new(Vec::new()),
         };
         for cfg in &opts.accounts {
             let importer = accounts.get(&cfg.name).expect("inserted above");
             for import in &cfg.imports {
-                accounts.wire_import(&importer, import)?;
+                let (owner, sub) = accounts.wire_import(&importer, import)?;
+                accounts.wired.lock().push(Wired {
+                    importer: cfg.name.clone(),
+                    config: import.clone(),
+                    owner,
+                    sub,
+                });
             }
         }
         Ok(accounts)
+    }
+
+    /// Applies a reloaded configuration's accounts (already checked by
+    /// building them with `from_options`): new accounts are created, exports
+    /// replaced, imports no longer configured (or whose exporter changed
+    /// its exports) unwired and new ones wired. Imports that stay are not
+    /// touched, so nothing flowing through them is lost.
+    pub fn reload(&self, opts: &Options) -> Result<(), AccountError> {
+        let mut changed_exporters = Vec::new();
+        for cfg in &opts.accounts {
+            let account = self.get_or_create(&cfg.name);
+            let exports = configured_exports(cfg);
+            if account.exports() != exports {
+                account.set_exports(exports);
+                changed_exporters.push(cfg.name.clone());
+            }
+        }
+        // Accounts no longer in the file keep existing (their clients are
+        // rechecked and leave) but offer nothing.
+        for account in self.all() {
+            let configured = opts.accounts.iter().any(|c| c.name == account.name);
+            if !configured && !account.exports().is_empty() && account.name != GLOBAL_ACCOUNT {
+                account.set_exports(Vec::new());
+                changed_exporters.push(account.name.clone());
+            }
+        }
+        let wanted: Vec<(String, ImportConfig)> = opts
+            .accounts
+            .iter()
+            .flat_map(|c| c.imports.iter().map(move |i| (c.name.clone(), i.clone())))
+            .collect();
+        let mut wired = self.wired.lock();
+        wired.retain(|w| {
+            let keep = wanted.iter().any(|(n, i)| *n == w.importer && *i == w.config)
+                && !changed_exporters.contains(&w.config.account);
+            if !keep {
+                w.owner.sublist.remove(&w.sub);
+            }
+            keep
+        });
+        for (importer, config) in wanted {
+            if wired.iter().any(|w| w.importer == importer && w.config == config) {
+                continue;
+            }
+            let account = self.get_or_create(&importer);
+            let (owner, sub) = self.wire_import(&account, &config)?;
+            wired.push(Wired {
+                importer,
+                config,
+                owner,
+                sub,
+            });
+        }
+        Ok(())
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Account>> {
@@ -102,8 +181,13 @@ impl Accounts {
         all
     }
 
-    /// Connects `importer` to an export of another account.
-    pub fn wire_import(&self, importer: &Arc<Account>, import: &ImportConfig) -> Result<(), AccountError> {
+    /// Connects `importer` to an export of another account; returns the
+    /// subscription that carries it and the account whose sublist holds it.
+    pub fn wire_import(
+        &self,
+        importer: &Arc<Account>,
+        import: &ImportConfig,
+    ) -> Result<(Arc<Account>, Arc<Subscription>), AccountError> {
         let exporter = self
             .get(&import.account)
             .ok_or_else(|| AccountError::UnknownExporter {
@@ -133,13 +217,14 @@ impl Accounts {
                         import.prefix.as_deref(),
                     ),
                 };
-                let sub = Subscription::new(
+                let sub = Arc::new(Subscription::new(
                     Bytes::from(import.subject.clone()),
                     None,
                     Bytes::new(),
                     Arc::new(forwarder),
-                );
-                exporter.sublist.insert(Arc::new(sub)).map_err(|_| invalid())?;
+                ));
+                exporter.sublist.insert(sub.clone()).map_err(|_| invalid())?;
+                Ok((exporter, sub))
             }
             ExportKind::Service => {
                 let local = import.to.clone().unwrap_or_else(|| import.subject.clone());
@@ -149,10 +234,10 @@ impl Accounts {
                     mapping: SubjectMapping::new(&local, Some(&import.subject), None),
                     response_type: export.response_type,
                 };
-                let sub = Subscription::new(Bytes::from(local), None, Bytes::new(), Arc::new(forwarder));
-                importer.sublist.insert(Arc::new(sub)).map_err(|_| invalid())?;
+                let sub = Arc::new(Subscription::new(Bytes::from(local), None, Bytes::new(), Arc::new(forwarder)));
+                importer.sublist.insert(sub.clone()).map_err(|_| invalid())?;
+                Ok((importer.clone(), sub))
             }
         }
-        Ok(())
     }
 }

@@ -166,6 +166,17 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 impl ServerFlags {
+    /// The options as at start: the config file (`-c`) read again, then the
+    /// flags over it. A reload calls this.
+    pub fn load(&self) -> anyhow::Result<Options> {
+        let mut opts = match &self.config {
+            Some(path) => crate::config::load_options(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+            None => Options::default(),
+        };
+        self.apply(&mut opts)?;
+        Ok(opts)
+    }
+
     /// Applies the flags over options read from a config file: flags win.
     pub fn apply(&self, opts: &mut Options) -> anyhow::Result<()> {
         if let Some(a) = &self.addr {

@@ -23,6 +23,7 @@ pub mod operator;
 pub mod options;
 pub mod outlet;
 pub mod permissions;
+pub mod reload;
 pub mod router;
 pub mod run;
 pub mod server;

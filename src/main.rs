@@ -84,7 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     junction::run::init_logging(&opts)?;
     raise_open_files_limit();
-    runtime.block_on(junction::run::serve(opts))
+    runtime.block_on(junction::run::serve(opts, move || flags.load()))
 }
 
 /// Lifts the soft limit on open files to the hard one, as Go's runtime does

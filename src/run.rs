@@ -11,25 +11,45 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::options::Options;
 use crate::server::Server;
 
-/// Sets up tracing to stderr or the log file, at the level `-D`/`-V` ask for.
-pub fn init_logging(opts: &Options) -> anyhow::Result<()> {
-    let level = if opts.trace {
+/// The level `-D`/`-V` (`debug`, `trace`) ask for.
+fn level(opts: &Options) -> &'static str {
+    if opts.trace {
         "trace"
     } else if opts.debug {
         "debug"
     } else {
         "info"
-    };
+    }
+}
+
+/// Sets a new level on the installed logger (a configuration reload).
+type SetLevel = Box<dyn Fn(&str) + Send + Sync>;
+static SET_LEVEL: std::sync::OnceLock<SetLevel> = std::sync::OnceLock::new();
+
+/// Sets up tracing to stderr or the log file, at the level `-D`/`-V` ask for.
+pub fn init_logging(opts: &Options) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level(opts)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
+    // The reload handle's type follows the writer chosen, so each branch
+    // keeps its own behind the same closure.
+    macro_rules! keep_handle {
+        ($b:expr) => {{
+            let b = $b.with_filter_reloading();
+            let handle = b.reload_handle();
+            let _ = SET_LEVEL.set(Box::new(move |level: &str| {
+                let _ = handle.reload(tracing_subscriber::EnvFilter::new(level));
+            }));
+            b.try_init()
+        }};
+    }
     let result = match &opts.log_file {
         Some(path) => {
             let file = crate::logfile::LogFile::install(path)
                 .with_context(|| format!("opening log file {}", path.display()))?;
-            builder.with_ansi(false).with_writer(file).try_init()
+            keep_handle!(builder.with_ansi(false).with_writer(file))
         }
         None => {
             use std::io::IsTerminal;
@@ -37,17 +57,25 @@ pub fn init_logging(opts: &Options) -> anyhow::Result<()> {
                 .with_ansi(std::io::stderr().is_terminal())
                 .with_writer(std::io::stderr);
             if opts.logtime {
-                builder.try_init()
+                keep_handle!(builder)
             } else {
-                builder.without_time().try_init()
+                keep_handle!(builder.without_time())
             }
         }
     };
     result.map_err(|e| anyhow::anyhow!("logging: {e}"))
 }
 
-/// Runs the server until it is stopped by a signal.
-pub async fn serve(opts: Options) -> anyhow::Result<()> {
+/// Applies a reloaded configuration's `debug`/`trace` to the logger.
+pub fn set_log_level(opts: &Options) {
+    if let Some(set) = SET_LEVEL.get() {
+        set(level(opts));
+    }
+}
+
+/// Runs the server until it is stopped by a signal; `reload` reads the
+/// configuration again for SIGHUP.
+pub async fn serve(opts: Options, reload: impl Fn() -> anyhow::Result<Options>) -> anyhow::Result<()> {
     let running = Server::start(opts.clone()).await?;
     let server = running.server.clone();
     let http = if opts.http_port != 0 {
@@ -101,7 +129,12 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
                 Ok(false) => {}
                 Err(e) => eprintln!("junction: reopening the log file: {e}"),
             },
-            _ = hup.recv() => { tracing::warn!("Config reload is not supported yet; ignoring SIGHUP"); }
+            _ = hup.recv() => {
+                let result = reload().and_then(|new| server.reload(new).map_err(anyhow::Error::from));
+                if let Err(e) = result {
+                    tracing::error!("Failed to reload server configuration: {e:#}");
+                }
+            }
             _ = &mut accept => break,
         }
     }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use bytes::BytesMut;
 use junction_nats::{encode, ConnectOptions, ServerInfo};
+use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -63,13 +64,15 @@ pub struct Tally {
 }
 
 pub struct Server {
-    pub opts: Options,
+    /// The options in force; a configuration reload replaces them.
+    options: ArcSwap<Options>,
     pub id: String,
     pub name: String,
     /// `$G`, where clients land when no accounts are configured.
     pub global: Arc<Account>,
     pub accounts: Accounts,
-    pub auth: Authenticator,
+    /// Users, tokens and nkeys; a configuration reload replaces them.
+    auth: ArcSwap<Authenticator>,
     /// Decentralized JWT auth, when operators are configured.
     pub operator: Option<OperatorMode>,
     pub stats: ServerStats,
@@ -94,6 +97,8 @@ pub struct Server {
     started_at: Instant,
     /// JetStream, when enabled (`-js`, `jetstream {}`).
     jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
+    /// When the configuration in force was loaded (start or last reload).
+    pub config_load_time: Mutex<SystemTime>,
 }
 
 /// A started server: where it listens and how to stop it.
@@ -135,12 +140,12 @@ impl Server {
         let websocket_opts = opts.websocket.clone().map(Arc::new);
         Ok(Arc::new(Server {
             tls,
-            opts,
+            options: ArcSwap::from_pointee(opts),
             name,
             id,
             global: accounts.global.clone(),
             accounts,
-            auth,
+            auth: ArcSwap::from_pointee(auth),
             operator,
             stats: ServerStats::default(),
             mqtt: crate::mqtt::Mqtt::default(),
@@ -156,6 +161,7 @@ impl Server {
             closed: Mutex::new(VecDeque::new()),
             started_at: Instant::now(),
             jetstream: std::sync::OnceLock::new(),
+            config_load_time: Mutex::new(SystemTime::now()),
         }))
     }
 
@@ -165,10 +171,10 @@ impl Server {
         if server.operator.is_some() {
             ClaimsService::install(&server);
         }
-        if server.opts.jetstream {
+        if server.opts().jetstream {
             server.enable_jetstream()?;
         }
-        let bind = format!("{}:{}", server.opts.host, server.opts.port);
+        let bind = format!("{}:{}", server.opts().host, server.opts().port);
         let listener = crate::listener::bind(&bind)
             .await
             .with_context(|| format!("Error listening on port: {bind}"))?;
@@ -187,23 +193,23 @@ impl Server {
     /// and answers `$JS.API` in every account (with an error where it is off).
     fn enable_jetstream(self: &Arc<Self>) -> anyhow::Result<()> {
         let base = self
-            .opts
+            .opts()
             .store_dir
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join("nats"));
         let js = crate::jetstream::JetStream::new(crate::jetstream::JetStreamConfig {
             dir: base.join("jetstream"),
-            max_memory: self.opts.js_max_memory,
-            max_store: self.opts.js_max_store,
-            sync_interval: self.opts.sync_interval,
-            domain: self.opts.js_domain.clone(),
+            max_memory: self.opts().js_max_memory,
+            max_store: self.opts().js_max_store,
+            sync_interval: self.opts().sync_interval,
+            domain: self.opts().js_domain.clone(),
         })?;
         tracing::info!("Starting JetStream");
         tracing::info!("  Store directory: \"{}\"", js.config.dir.display());
-        let enabled: Vec<String> = if self.opts.accounts.is_empty() {
+        let enabled: Vec<String> = if self.opts().accounts.is_empty() {
             vec![crate::account::GLOBAL_ACCOUNT.to_string()]
         } else {
-            self.opts
+            self.opts()
                 .accounts
                 .iter()
                 .filter(|a| a.jetstream)
@@ -222,7 +228,7 @@ impl Server {
             }
             if enabled.contains(&account.name) {
                 let limits = self
-                    .opts
+                    .opts()
                     .accounts
                     .iter()
                     .find(|a| a.name == account.name)
@@ -277,6 +283,22 @@ impl Server {
         }
     }
 
+    /// The options in force (replaced as a whole by a reload).
+    pub fn opts(&self) -> Arc<Options> {
+        self.options.load_full()
+    }
+
+    /// The users, tokens and nkeys in force.
+    pub fn auth(&self) -> Arc<Authenticator> {
+        self.auth.load_full()
+    }
+
+    /// Puts reloaded options and users in force (`reload.rs`).
+    pub(crate) fn replace_config(&self, opts: Arc<Options>, auth: Authenticator) {
+        self.auth.store(Arc::new(auth));
+        self.options.store(opts);
+    }
+
     /// JetStream, when enabled.
     pub fn jetstream(&self) -> Option<&Arc<crate::jetstream::JetStream>> {
         self.jetstream.get()
@@ -287,7 +309,7 @@ impl Server {
     }
 
     pub fn auth_required(&self) -> bool {
-        self.operator.is_some() || self.auth.required()
+        self.operator.is_some() || self.auth().required()
     }
 
     /// Whether clients of this transport must CONNECT with credentials: the
@@ -307,7 +329,7 @@ impl Server {
         let ws = (transport == "websocket")
             .then(|| self.websocket_options().and_then(|w| w.auth_timeout))
             .flatten();
-        ws.filter(|d| !d.is_zero()).unwrap_or(self.opts.auth_timeout)
+        ws.filter(|d| !d.is_zero()).unwrap_or(self.opts().auth_timeout)
     }
 
     /// The keep-alive PING interval for clients of this transport.
@@ -315,12 +337,12 @@ impl Server {
         let ws = (transport == "websocket")
             .then(|| self.websocket_options().and_then(|w| w.ping_interval))
             .flatten();
-        ws.filter(|d| !d.is_zero()).unwrap_or(self.opts.ping_interval)
+        ws.filter(|d| !d.is_zero()).unwrap_or(self.opts().ping_interval)
     }
 
     /// Whether INFO carries a nonce for nkey or JWT signatures.
     pub fn needs_nonce(&self) -> bool {
-        self.operator.is_some() || self.auth.needs_nonce()
+        self.operator.is_some() || self.auth().needs_nonce()
     }
 
     /// Authenticates a CONNECT, whatever the method; `transport` is the
@@ -357,8 +379,8 @@ impl Server {
                 }
                 Ok(id)
             }
-            Some(_) if !self.auth.required() => Err(AuthError::NoCredentials),
-            _ => self.auth.authenticate(connect, nonce, transport),
+            Some(_) if !self.auth().required() => Err(AuthError::NoCredentials),
+            _ => self.auth().authenticate(connect, nonce, transport),
         }
     }
 
@@ -403,7 +425,7 @@ impl Server {
                 user: Some(name.to_string()),
                 ..connect.clone()
             };
-            return self.auth.authenticate_as(&as_user, transport).map(Some);
+            return self.auth().authenticate_as(&as_user, transport).map(Some);
         }
         Ok(None)
     }
@@ -444,7 +466,7 @@ impl Server {
 
     pub(crate) fn unregister(&self, client: &dyn Connection) {
         self.clients.lock().remove(&client.id());
-        let max = self.opts.max_closed_clients;
+        let max = self.opts().max_closed_clients;
         if max > 0 {
             let info = ConnInfo::of(client, true);
             let mut closed = self.closed.lock();
@@ -462,7 +484,7 @@ impl Server {
 
     /// The port clients connect to (the bound one when `-p -1` was used).
     pub fn client_port(&self) -> u16 {
-        self.client_addr.lock().map_or(self.opts.port, |a| a.port())
+        self.client_addr.lock().map_or(self.opts().port, |a| a.port())
     }
 
     pub fn set_http_addr(&self, addr: SocketAddr) {
@@ -504,7 +526,7 @@ impl Server {
         let mut info = self.base_info();
         info.auth_required = self.auth_required_for(client.transport);
         if client.transport == "nats" {
-            if let Some(tls) = &self.opts.tls {
+            if let Some(tls) = &self.opts().tls {
                 info.tls_required = true;
                 info.tls_verify = tls.verify;
             }
@@ -525,13 +547,13 @@ impl Server {
             version: NATS_COMPAT_VERSION.to_string(),
             proto: 1,
             go: format!("junction {}", env!("CARGO_PKG_VERSION")),
-            host: self.opts.host.clone(),
-            port: addr.map_or(self.opts.port, |a| a.port()),
+            host: self.opts().host.clone(),
+            port: addr.map_or(self.opts().port, |a| a.port()),
             headers: true,
             auth_required: self.auth_required(),
-            max_payload: self.opts.max_payload,
+            max_payload: self.opts().max_payload,
             jetstream: self.jetstream.get().is_some(),
-            connect_urls: self.opts.client_advertise.iter().cloned().collect(),
+            connect_urls: self.opts().client_advertise.iter().cloned().collect(),
             ldm: self.is_lame_duck(),
             ..ServerInfo::default()
         }
@@ -572,7 +594,7 @@ impl Server {
 
     /// Whether another client would pass `max_connections`.
     pub(crate) fn at_max_connections(&self) -> bool {
-        self.num_clients() >= self.opts.max_connections
+        self.num_clients() >= self.opts().max_connections
     }
 
     /// Hands a new connection to a task of its own at once: the accept loop
@@ -615,7 +637,8 @@ impl Server {
         over_limit: bool,
     ) {
         use tokio::io::AsyncWriteExt;
-        let tls = self.opts.tls.as_ref().expect("TLS options with an acceptor");
+        let opts = self.opts();
+        let tls = opts.tls.as_ref().expect("TLS options with an acceptor");
         let handshake_first = tls.handshake_first;
         let timeout = tls.timeout;
         if over_limit {
@@ -704,8 +727,8 @@ impl Server {
         for client in self.clients() {
             client.lame_duck();
         }
-        let grace = self.opts.lame_duck_grace_period;
-        let duration = self.opts.lame_duck_duration.saturating_sub(grace);
+        let grace = self.opts().lame_duck_grace_period;
+        let duration = self.opts().lame_duck_duration.saturating_sub(grace);
         tokio::time::sleep(grace).await;
         let clients = self.clients();
         if !clients.is_empty() {

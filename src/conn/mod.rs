@@ -73,6 +73,11 @@ pub trait Connection: Send + Sync {
     fn close(&self, reason: CloseReason);
     /// Its credentials were revoked: tell the client in its protocol, then close.
     fn revoke(&self);
+    /// A configuration reload changed the users: check this client's
+    /// credentials again. One that no longer passes, or that would now land
+    /// in another account, is revoked; one that passes takes its new
+    /// permissions.
+    fn recheck_auth(&self) {}
     /// The server entered lame duck mode: tell the client if its protocol can.
     fn lame_duck(&self) {}
 }

@@ -27,8 +27,8 @@ pub fn varz_json(server: &Server) -> Value {
     // Present only when true, as in nats-server; they follow `port`.
     let flags = [
         ("auth_required", server.auth_required()),
-        ("tls_required", server.opts.tls.is_some()),
-        ("tls_verify", server.opts.tls.as_ref().is_some_and(|t| t.verify)),
+        ("tls_required", server.opts().tls.is_some()),
+        ("tls_verify", server.opts().tls.as_ref().is_some_and(|t| t.verify)),
     ];
     if flags.iter().any(|(_, on)| *on) {
         if let Value::Object(map) = &mut v {
@@ -50,7 +50,7 @@ pub fn varz_json(server: &Server) -> Value {
 }
 
 fn varz_body(server: &Server) -> Value {
-    let o = &server.opts;
+    let o = server.opts();
     let st = &server.stats;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let subscriptions: u64 = server.accounts.subscription_count();
@@ -101,7 +101,7 @@ fn varz_body(server: &Server) -> Value {
         "slow_consumers": st.slow_consumers.load(Relaxed),
         "subscriptions": subscriptions,
         "http_req_stats": *st.http_requests.lock(),
-        "config_load_time": rfc3339(server.started),
+        "config_load_time": rfc3339(*server.config_load_time.lock()),
         "system_account": server.accounts.system.name,
     })
 }

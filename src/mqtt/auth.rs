@@ -50,7 +50,7 @@ pub fn authenticate(
         if seed.starts_with("SU") {
             return match nkeys::KeyPair::from_seed(seed) {
                 Ok(kp) if kp.public_key() == nkey => {
-                    server.auth.authenticate_nkey_holder(nkey, CONNECTION_TYPE)
+                    server.auth().authenticate_nkey_holder(nkey, CONNECTION_TYPE)
                 }
                 _ => Err(AuthError::BadSignature(nkey.to_string())),
             };
@@ -58,7 +58,7 @@ pub fn authenticate(
     }
     // With a server token and no users, the password is the token whatever
     // the user name says (MQTT clients often must send one).
-    let token_only = server.opts.authorization.is_some() && server.opts.users.is_empty();
+    let token_only = server.opts().authorization.is_some() && server.opts().users.is_empty();
     let connect = ConnectOptions {
         user: username.filter(|_| !token_only).map(str::to_string),
         pass: password.clone(),

@@ -186,7 +186,10 @@ pub struct Session {
     account: Mutex<Arc<Account>>,
     user: Mutex<String>,
     issued_at: AtomicU64,
-    permissions: OnceLock<Arc<ClientPermissions>>,
+    /// Replaced when a configuration reload changes them.
+    permissions: arc_swap::ArcSwapOption<ClientPermissions>,
+    /// The CONNECT user name and password, checked again on a reload.
+    credentials: Mutex<Option<(Option<String>, Option<Bytes>)>>,
     counters: Counters,
     pub outlet: Arc<Outlet>,
     close_reason: Mutex<Option<CloseReason>>,
@@ -236,7 +239,7 @@ impl Session {
         tracing::warn!(
             cid = self.id,
             "Slow Consumer Detected: MaxPending of {} Exceeded",
-            self.server.opts.max_pending
+            self.server.opts().max_pending
         );
         self.server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
         self.set_reason(CloseReason::SlowConsumerPendingBytes);
@@ -550,7 +553,7 @@ impl Subscriber for Session {
         if view.flags & FLAG_NO_LOCAL != 0 && !stored && PUBLISHING.with(Cell::get) == self.id {
             return;
         }
-        if let Some(perms) = self.permissions.get() {
+        if let Some(perms) = self.permissions.load().as_ref() {
             if !perms.may_receive(subject) {
                 return skip(producer);
             }
@@ -734,6 +737,28 @@ impl Connection for Session {
     fn revoke(&self) {
         self.disconnect(reason::NOT_AUTHORIZED, CloseReason::AuthenticationViolation);
     }
+    fn recheck_auth(&self) {
+        let Some((username, password)) = self.credentials.lock().clone() else {
+            return;
+        };
+        let opts = self.server.mqtt.options();
+        let checked = super::auth::authenticate(
+            &self.server,
+            opts.as_deref(),
+            username.as_deref(),
+            password.as_deref(),
+        );
+        match checked {
+            Ok(id) if Arc::ptr_eq(&id.account, &Session::account(self)) => {
+                *self.user.lock() = id.user;
+                self.permissions.store(id.permissions.map(Arc::new));
+            }
+            _ => {
+                tracing::info!(cid = self.id, "MQTT client no longer authorized after the reload");
+                Connection::revoke(self);
+            }
+        }
+    }
 }
 
 /// Serves one MQTT connection over any byte transport until it closes.
@@ -763,9 +788,10 @@ pub async fn serve<R, W>(
         account: Mutex::new(server.global.clone()),
         user: Mutex::new(String::new()),
         issued_at: AtomicU64::new(0),
-        permissions: OnceLock::new(),
+        permissions: arc_swap::ArcSwapOption::empty(),
+        credentials: Mutex::new(None),
         counters: Counters::default(),
-        outlet: Arc::new(Outlet::new(server.opts.max_pending)),
+        outlet: Arc::new(Outlet::new(server.opts().max_pending)),
         close_reason: Mutex::new(None),
         client_id: OnceLock::new(),
         version: OnceLock::new(),
@@ -779,7 +805,7 @@ pub async fn serve<R, W>(
     let stopped = session
         .outlet
         .run_writer(
-            server.opts.write_deadline,
+            server.opts().write_deadline,
             Duration::from_secs(3600),
             Duration::from_secs(3600),
             || {},
@@ -925,7 +951,7 @@ async fn read_loop<R: AsyncRead + Unpin>(session: Arc<Session>, mut io: R) {
         .options()
         .and_then(|o| o.auth_timeout)
         .filter(|d| !d.is_zero())
-        .unwrap_or(server.opts.auth_timeout);
+        .unwrap_or(server.opts().auth_timeout);
     let mut deadline = Instant::now() + auth_timeout;
     let mut buf = BytesMut::with_capacity(MIN_READ_BUFFER);
     let mut size = MIN_READ_BUFFER;
@@ -1001,7 +1027,7 @@ async fn read_loop<R: AsyncRead + Unpin>(session: Arc<Session>, mut io: R) {
 
 impl Reader {
     fn new(session: Arc<Session>) -> Reader {
-        let max_packet = session.server.opts.max_payload + PACKET_OVERHEAD;
+        let max_packet = session.server.opts().max_payload + PACKET_OVERHEAD;
         Reader {
             account: session.account(),
             decoder: Decoder::server(max_packet),
@@ -1199,9 +1225,8 @@ impl Reader {
         session
             .issued_at
             .store(id.issued_at.max(0) as u64, Ordering::Relaxed);
-        if let Some(p) = id.permissions {
-            let _ = session.permissions.set(Arc::new(p));
-        }
+        session.permissions.store(id.permissions.map(Arc::new));
+        *session.credentials.lock() = Some((c.username.clone(), c.password.clone()));
         self.account = id.account.clone();
         let mqtt = match server.mqtt.account(&server, &id.account) {
             Ok(m) => m,
@@ -1288,7 +1313,7 @@ impl Reader {
             props.wildcard_subscription_available = Some(1);
             props.subscription_identifier_available = Some(1);
             props.shared_subscription_available = Some(1);
-            props.maximum_packet_size = Some((server.opts.max_payload + PACKET_OVERHEAD) as u32);
+            props.maximum_packet_size = Some((server.opts().max_payload + PACKET_OVERHEAD) as u32);
         }
         self.send(Packet::ConnAck(ConnAck {
             session_present,
@@ -1373,7 +1398,8 @@ impl Reader {
         let allowed = self
             .session
             .permissions
-            .get()
+            .load()
+            .as_ref()
             .is_none_or(|perms| perms.may_publish(subject.as_bytes()));
         if !allowed {
             tracing::error!(cid = self.session.id, "Publish Violation - Subject {subject:?}");
@@ -1539,7 +1565,8 @@ impl Reader {
                 let allowed = self
                     .session
                     .permissions
-                    .get()
+                    .load()
+                    .as_ref()
                     .is_none_or(|perms| perms.may_publish(subject.as_bytes()));
                 if allowed {
                     if let Err(e) = self.route(&subject, &p, self.session.v5()) {
@@ -1603,7 +1630,7 @@ impl Reader {
             Ok(s) => s,
             Err(_) => return failure(reason::TOPIC_FILTER_INVALID),
         };
-        if let Some(perms) = self.session.permissions.get() {
+        if let Some(perms) = self.session.permissions.load().as_ref() {
             if !subjects.iter().all(|s| perms.may_subscribe(s.as_bytes())) {
                 tracing::error!(
                     cid = self.session.id,
@@ -1780,7 +1807,7 @@ impl Reader {
             ..Default::default()
         });
         for r in mqtt.retained_matching(&subjects, topic::starts_with_wildcard(&record.filter)) {
-            if let Some(perms) = self.session.permissions.get() {
+            if let Some(perms) = self.session.permissions.load().as_ref() {
                 if !perms.may_receive(r.subject.as_bytes()) {
                     continue;
                 }

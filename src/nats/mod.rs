@@ -42,7 +42,11 @@ pub struct Client {
     account: RwLock<Arc<Account>>,
     /// User name or nkey the client authenticated as.
     user: Mutex<String>,
-    permissions: OnceLock<Arc<ClientPermissions>>,
+    /// Replaced when a configuration reload changes them.
+    permissions: arc_swap::ArcSwapOption<ClientPermissions>,
+    /// What it authenticated with and through which listener, checked
+    /// again on a configuration reload.
+    credentials: Mutex<Option<(junction_nats::ConnectOptions, &'static str)>>,
     /// `iat` of the user JWT, checked against revocations.
     issued_at: AtomicU64,
     /// Credentials from the WebSocket cookies (`jwt_cookie`, `user_cookie` …), each used
@@ -93,13 +97,14 @@ impl Client {
         } else {
             String::new()
         };
-        let outlet = Arc::new(Outlet::new(server.opts.max_pending));
+        let outlet = Arc::new(Outlet::new(server.opts().max_pending));
         Arc::new_cyclic(|me| Client {
             id,
             server,
             account: RwLock::new(account),
             user: Mutex::new(String::new()),
-            permissions: OnceLock::new(),
+            permissions: arc_swap::ArcSwapOption::empty(),
+            credentials: Mutex::new(None),
             issued_at: AtomicU64::new(0),
             nonce,
             cookies,
@@ -139,9 +144,12 @@ impl Client {
         *self.user.lock() = id.user;
         self.issued_at
             .store(id.issued_at.max(0) as u64, Ordering::Relaxed);
-        if let Some(p) = id.permissions {
-            let _ = self.permissions.set(Arc::new(p));
-        }
+        self.permissions.store(id.permissions.map(Arc::new));
+    }
+
+    /// Keeps what the client authenticated with, for `recheck_auth`.
+    pub(crate) fn keep_credentials(&self, opts: &junction_nats::ConnectOptions, kind: &'static str) {
+        *self.credentials.lock() = Some((opts.clone(), kind));
     }
 
     /// `iat` of the user JWT the client connected with (0 without JWTs).
@@ -149,8 +157,13 @@ impl Client {
         self.issued_at.load(Ordering::Relaxed) as i64
     }
 
-    pub fn permissions(&self) -> Option<&Arc<ClientPermissions>> {
-        self.permissions.get()
+    pub fn permissions(&self) -> Option<Arc<ClientPermissions>> {
+        self.permissions.load_full()
+    }
+
+    /// The permissions without taking a reference: for per-message checks.
+    pub fn permissions_guard(&self) -> arc_swap::Guard<Option<Arc<ClientPermissions>>> {
+        self.permissions.load()
     }
 
     /// Whether the client negotiated headers in CONNECT.
@@ -268,7 +281,7 @@ impl Client {
         tracing::warn!(
             cid = self.id,
             "Slow Consumer Detected: MaxPending of {} Exceeded",
-            self.server.opts.max_pending
+            self.server.opts().max_pending
         );
         self.server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
         self.close_now(CloseReason::SlowConsumerPendingBytes);
@@ -374,6 +387,25 @@ impl crate::conn::Connection for Client {
         self.queue_err("Authorization Violation");
         Client::close(self, CloseReason::AuthenticationViolation);
     }
+    fn recheck_auth(&self) {
+        let Some((opts, kind)) = self.credentials.lock().clone() else {
+            return;
+        };
+        match self.server.authenticate(&opts, &self.nonce, kind) {
+            Ok(id) if Arc::ptr_eq(&id.account, &self.account()) => {
+                *self.user.lock() = id.user;
+                self.permissions.store(id.permissions.map(Arc::new));
+            }
+            Ok(id) => {
+                tracing::info!(cid = self.id, account = %id.account.name, "Client's account changed by the reload");
+                crate::conn::Connection::revoke(self);
+            }
+            Err(e) => {
+                tracing::info!(cid = self.id, error = %e, "Client no longer authorized after the reload");
+                crate::conn::Connection::revoke(self);
+            }
+        }
+    }
     /// A new INFO with `ldm`, so the client reconnects elsewhere.
     fn lame_duck(&self) {
         self.queue_proto(&self.server.info_for(self));
@@ -386,7 +418,7 @@ impl Subscriber for Client {
     }
 
     fn deliver(&self, sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
-        if let Some(perms) = self.permissions.get() {
+        if let Some(perms) = self.permissions.load().as_ref() {
             if !perms.may_receive(msg.subject) {
                 return;
             }

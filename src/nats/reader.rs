@@ -51,14 +51,14 @@ struct Stop;
 pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R) {
     let server = client.server.clone();
     let mut session = Session {
-        parser: Parser::new(server.opts.max_control_line, server.opts.max_payload),
+        parser: Parser::new(server.opts().max_control_line, server.opts().max_payload),
         opts: ConnectOptions::default(),
         connected: false,
         cache: MatchCache::default(),
         tally: Tally::default(),
         producer: Producer::default(),
         account: client.account(),
-        trace: server.opts.trace,
+        trace: server.opts().trace,
         max_subs: None,
         client,
     };
@@ -270,6 +270,7 @@ impl Session {
                     }
                     self.max_subs = id.limits.subs;
                     self.client.set_identity(id);
+                    self.client.keep_credentials(&opts, kind);
                 }
                 Err(e) => {
                     tracing::debug!(cid = self.client.id, error = %e, "authentication failed");
@@ -366,7 +367,9 @@ impl Session {
 
     /// The `-ERR` text when the client's permissions forbid publishing to `subject`.
     fn publish_denied(&self, subject: &[u8]) -> Option<String> {
-        let perms = self.client.permissions()?;
+        // Read through the swap's guard: no reference count per publish.
+        let guard = self.client.permissions_guard();
+        let perms = guard.as_ref()?;
         if perms.may_publish(subject) {
             return None;
         }
@@ -379,7 +382,7 @@ impl Session {
     fn user_info(&mut self, reply: &[u8]) {
         let server = &self.client.server;
         let body = serde_json::json!({
-            "server": {"name": server.name, "host": server.opts.host, "id": server.id,
+            "server": {"name": server.name, "host": server.opts().host, "id": server.id,
                        "ver": crate::server::NATS_COMPAT_VERSION},
             "data": {"user": self.client.user(), "account": self.account.name},
         });
@@ -405,7 +408,7 @@ impl Session {
 
     fn subscribe(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
         let client = &self.client;
-        let server_max = client.server.opts.max_subscriptions;
+        let server_max = client.server.opts().max_subscriptions;
         let max_subs = match self.max_subs {
             Some(user) if server_max > 0 => user.min(server_max),
             Some(user) => user,

@@ -13,7 +13,7 @@ use super::{Client, CloseReason};
 use crate::outlet::Stopped;
 
 pub(super) async fn run(client: Arc<Client>) {
-    let opts = &client.server.opts;
+    let opts = client.server.opts();
     let period = client
         .server
         .ping_interval_for(client.transport)
@@ -51,7 +51,7 @@ fn first_ping(period: Duration) -> Duration {
 const FIRST_PING: Duration = Duration::from_secs(2);
 
 fn send_ping(client: &Client) {
-    let max = client.server.opts.ping_max;
+    let max = client.server.opts().ping_max;
     if client.pings_out.load(Ordering::Relaxed) >= max {
         tracing::debug!(cid = client.id, "Stale Client Connection - Closing");
         client.queue_err("Stale Connection");

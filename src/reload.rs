@@ -1,0 +1,188 @@
+//! Configuration reload (SIGHUP, `--signal reload`): the new options are
+//! checked as a whole, refused with nats-server's message when they change
+//! something that cannot change while running, and otherwise applied at
+//! once: accounts, users and permissions (every connected client is checked
+//! again), limits, logging levels.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::accounts::Accounts;
+use crate::auth::Authenticator;
+use crate::options::Options;
+use crate::server::Server;
+
+/// Why a reload was refused; the server keeps its old configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// nats-server's wording, with its option names.
+    #[error("config reload not supported for {option}: old={old}, new={new}")]
+    NotSupported {
+        option: &'static str,
+        old: String,
+        new: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Options that only take effect at start, by nats-server's names for them.
+fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
+    fn check<T: PartialEq + std::fmt::Debug>(option: &'static str, old: &T, new: &T) -> Result<(), ReloadError> {
+        if old == new {
+            return Ok(());
+        }
+        let show = |v: &T| {
+            let text = format!("{v:?}");
+            // Plain values as nats-server prints them: no quotes, no Some().
+            let text = text.strip_prefix("Some(").and_then(|t| t.strip_suffix(')')).unwrap_or(&text).to_string();
+            match text.as_str() {
+                "None" => String::new(),
+                t => t.trim_matches('"').to_string(),
+            }
+        };
+        Err(ReloadError::NotSupported {
+            option,
+            old: show(old),
+            new: show(new),
+        })
+    }
+    // A random port (`-p -1`, 0 here) asks for nothing new.
+    if new.port != 0 {
+        check("Port", &old.port, &new.port)?;
+    }
+    check("Host", &old.host, &new.host)?;
+    check("ServerName", &old.server_name, &new.server_name)?;
+    check("HTTPHost", &old.http_host, &new.http_host)?;
+    check("HTTPPort", &old.http_port, &new.http_port)?;
+    check("JetStream", &old.jetstream, &new.jetstream)?;
+    check("StoreDir", &old.store_dir, &new.store_dir)?;
+    check("JetStreamMaxMemory", &old.js_max_memory, &new.js_max_memory)?;
+    check("JetStreamMaxStore", &old.js_max_store, &new.js_max_store)?;
+    check("JetStreamDomain", &old.js_domain, &new.js_domain)?;
+    check("SyncInterval", &old.sync_interval, &new.sync_interval)?;
+    check("SystemAccount", &old.system_account, &new.system_account)?;
+    check("TrustedOperators", &old.operators, &new.operators)?;
+    check("TrustedKeys", &old.trusted_keys, &new.trusted_keys)?;
+    check("AccountResolver", &old.resolver, &new.resolver)?;
+    check("ResolverPreload", &old.resolver_preload, &new.resolver_preload)?;
+    check("TLSConfig", &old.tls, &new.tls)?;
+    check("Websocket", &old.websocket, &new.websocket)?;
+    check("MQTT", &old.mqtt, &new.mqtt)?;
+    check("PidFile", &old.pid_file, &new.pid_file)?;
+    check("PortsFileDir", &old.ports_file_dir, &new.ports_file_dir)?;
+    check("LogFile", &old.log_file, &new.log_file)?;
+    check("Logtime", &old.logtime, &new.logtime)?;
+    Ok(())
+}
+
+/// What changed, for the log: nats-server writes a `Reloaded: …` line each.
+fn changes(old: &Options, new: &Options) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut note = |changed: bool, what: String| {
+        if changed {
+            out.push(what);
+        }
+    };
+    note(
+        old.users != new.users || old.username != new.username || old.password != new.password,
+        "authorization users".into(),
+    );
+    note(old.authorization != new.authorization, "authorization token".into());
+    note(old.no_auth_user != new.no_auth_user, format!("no_auth_user = {:?}", new.no_auth_user));
+    note(old.accounts != new.accounts, "accounts".into());
+    note(
+        old.default_permissions != new.default_permissions,
+        "default_permissions".into(),
+    );
+    note(old.max_payload != new.max_payload, format!("max_payload = {}", new.max_payload));
+    note(
+        old.max_connections != new.max_connections,
+        format!("max_connections = {}", new.max_connections),
+    );
+    note(
+        old.max_subscriptions != new.max_subscriptions,
+        format!("max_subscriptions = {}", new.max_subscriptions),
+    );
+    note(old.max_pending != new.max_pending, format!("max_pending = {}", new.max_pending));
+    note(
+        old.max_control_line != new.max_control_line,
+        format!("max_control_line = {}", new.max_control_line),
+    );
+    note(
+        old.write_deadline != new.write_deadline,
+        format!("write_deadline = {:?}", new.write_deadline),
+    );
+    note(
+        old.ping_interval != new.ping_interval,
+        format!("ping_interval = {:?}", new.ping_interval),
+    );
+    note(old.ping_max != new.ping_max, format!("ping_max = {}", new.ping_max));
+    note(old.auth_timeout != new.auth_timeout, format!("auth_timeout = {:?}", new.auth_timeout));
+    note(
+        old.lame_duck_duration != new.lame_duck_duration,
+        format!("lame_duck_duration = {:?}", new.lame_duck_duration),
+    );
+    note(
+        old.lame_duck_grace_period != new.lame_duck_grace_period,
+        format!("lame_duck_grace_period = {:?}", new.lame_duck_grace_period),
+    );
+    note(old.debug != new.debug, format!("debug = {}", new.debug));
+    note(old.trace != new.trace, format!("trace = {}", new.trace));
+    out
+}
+
+impl Server {
+    /// Applies `new` in place of the options in force, or refuses it as a
+    /// whole and keeps serving on the old ones.
+    pub fn reload(self: &Arc<Self>, new: Options) -> Result<(), ReloadError> {
+        let old = self.opts();
+        fixed_options(&old, &new)?;
+        // Checked in full before anything changes: a file that cannot be
+        // set up is refused, not half applied.
+        let trial = Accounts::from_options(&new).map_err(|e| ReloadError::Invalid(e.to_string()))?;
+        Authenticator::new(&new, &trial).map_err(ReloadError::Invalid)?;
+
+        self.accounts
+            .reload(&new)
+            .map_err(|e| ReloadError::Invalid(e.to_string()))?;
+        let auth = Authenticator::new(&new, &self.accounts).map_err(ReloadError::Invalid)?;
+        let changed = changes(&old, &new);
+        let levels = (old.debug, old.trace) != (new.debug, new.trace);
+        let new = Arc::new(new);
+        self.replace_config(new.clone(), auth);
+        if let Some(js) = self.jetstream() {
+            // Accounts the file now gives JetStream get it, and every
+            // account answers the JetStream API.
+            for cfg in new.accounts.iter().filter(|a| a.jetstream) {
+                if let Some(account) = self.accounts.get(&cfg.name) {
+                    if js.account(&cfg.name).is_none() {
+                        if let Err(e) = js.enable(&account, cfg.jetstream_limits) {
+                            tracing::error!("JetStream: account {}: {e:#}", cfg.name);
+                        }
+                    }
+                }
+            }
+            for account in self.accounts.all() {
+                if !Arc::ptr_eq(&account, &self.accounts.system) && !js.has_api(&account.name) {
+                    js.install_api(&account);
+                }
+            }
+        }
+        if levels {
+            crate::run::set_log_level(&new);
+        }
+        for what in &changed {
+            tracing::info!("Reloaded: {what}");
+        }
+        // Every client is checked against the new users: removed or no
+        // longer valid ones are told and closed, the others take their new
+        // permissions.
+        for client in self.clients() {
+            client.recheck_auth();
+        }
+        *self.config_load_time.lock() = SystemTime::now();
+        tracing::info!("Reloaded server configuration");
+        Ok(())
+    }
+}

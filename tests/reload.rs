@@ -1,0 +1,340 @@
+//! Configuration reload of the `junction` binary, as operators do it: the
+//! file is rewritten and the server told with SIGHUP or `--signal reload`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::Raw;
+use futures::StreamExt;
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A server started from `conf`, logging to `log`.
+struct Server {
+    running: Running,
+    addr: std::net::SocketAddr,
+    conf: PathBuf,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts on a random port (`-p -1`, which a reload keeps, as flags
+    /// win over the file), or on the file's `port` when `file_port`.
+    fn start(dir: &Path, conf_text: &str) -> Server {
+        Server::start_with(dir, conf_text, &["-p", "-1"])
+    }
+
+    fn start_with(dir: &Path, conf_text: &str, flags: &[&str]) -> Server {
+        let conf = dir.join("reload.conf");
+        let log = dir.join("junction.log");
+        std::fs::write(&conf, conf_text).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_junction"))
+            .args(["-a", "127.0.0.1"])
+            .args(flags)
+            .arg("--ports_file_dir")
+            .arg(dir)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-l")
+            .arg(&log)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn junction");
+        let ports = dir.join(format!("junction_{}.ports", child.id()));
+        let running = Running(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let addr = loop {
+            if let Some(url) = std::fs::read_to_string(&ports)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|j| j["nats"][0].as_str().map(str::to_string))
+            {
+                break url.trim_start_matches("nats://").parse().unwrap();
+            }
+            assert!(Instant::now() < deadline, "ports file never appeared");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Server {
+            running,
+            addr,
+            conf,
+            log,
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Rewrites the file, sends SIGHUP and waits until the log has `count`
+    /// lines containing `marker`.
+    async fn reload(&self, conf_text: &str, marker: &str, count: usize) {
+        std::fs::write(&self.conf, conf_text).unwrap();
+        // SAFETY: a signal to our own child process.
+        unsafe { libc::kill(self.running.0.id() as i32, libc::SIGHUP) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.log_text().matches(marker).count() < count {
+            assert!(
+                Instant::now() < deadline,
+                "no {marker:?} in the log:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// Round `i`'s file: the steady publisher and subscriber, user `u<i>` (the
+/// one of the round before is gone), user `perm` allowed to publish to
+/// `a.>` in even rounds and `b.>` in odd ones, and a `max_payload` that
+/// changes every round.
+fn round_conf(i: usize) -> String {
+    let allowed = if i % 2 == 0 { "a.>" } else { "b.>" };
+    format!(
+        "max_payload: {}\nauthorization {{ users: [\n  {{user: pub, password: p}}\n  {{user: sub, password: p}}\n  {{user: u{i}, password: p}}\n  {{user: perm, password: p, permissions: {{publish: \"{allowed}\"}}}}\n] }}\n",
+        512 * 1024 + i * 1024
+    )
+}
+
+fn connect_json(user: &str) -> String {
+    format!(r#"{{"user":"{user}","pass":"p","verbose":false}}"#)
+}
+
+/// Reads the next `-ERR` line or PONG.
+async fn next_answer(raw: &mut Raw) -> String {
+    loop {
+        let line = raw.read_line().await;
+        if line.starts_with("-ERR") || line.starts_with("PONG") || line.is_empty() {
+            return line;
+        }
+    }
+}
+
+/// Fifty reloads while a publisher and a subscriber exchange numbered
+/// messages: every message arrives, in order; only removed users' clients
+/// are closed; added users connect; permission changes apply to a client
+/// already connected.
+#[tokio::test]
+async fn fifty_reloads_under_load_lose_nothing_and_close_only_removed_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &round_conf(0));
+    let url = format!("nats://{}", server.addr);
+    let connect = |user: &'static str| {
+        async_nats::ConnectOptions::with_user_and_password(user.into(), "p".into()).connect(url.clone())
+    };
+    let subscriber = connect("sub").await.unwrap();
+    let mut data = subscriber.subscribe("data").await.unwrap();
+    subscriber.flush().await.unwrap();
+    let publisher = connect("pub").await.unwrap();
+    // Proves the subscription is in place before counting starts.
+    publisher.publish("data", "0".into()).await.unwrap();
+    publisher.flush().await.unwrap();
+    assert_eq!(&data.next().await.unwrap().payload[..], b"0");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let pumping = {
+        let (stop, sent, publisher) = (stop.clone(), sent.clone(), publisher.clone());
+        tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                publisher.publish("data", n.to_string().into()).await.unwrap();
+                if n % 100 == 0 {
+                    publisher.flush().await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                sent.store(n, Ordering::Relaxed);
+            }
+            publisher.flush().await.unwrap();
+            n
+        })
+    };
+    let receiving = tokio::spawn(async move {
+        let mut expected = 1u64;
+        let mut last = 0;
+        while let Some(m) = data.next().await {
+            let n: u64 = std::str::from_utf8(&m.payload).unwrap().parse().unwrap();
+            assert_eq!(n, expected, "messages lost or out of order");
+            expected += 1;
+            last = n;
+            if m.headers.is_some() {
+                break;
+            }
+        }
+        last
+    });
+
+    let mut previous = Raw::handshake(server.addr, &connect_json("u0")).await;
+    let mut perm = Raw::handshake(server.addr, &connect_json("perm")).await;
+    for i in 1..=50 {
+        server
+            .reload(&round_conf(i), "Reloaded server configuration", i)
+            .await;
+        // The user of the round before is gone: its client is told and closed.
+        assert_eq!(
+            previous.read_line().await,
+            "-ERR 'Authorization Violation'\r\n",
+            "round {i}"
+        );
+        assert_eq!(previous.read_to_close().await, "");
+        // The new one connects.
+        previous = Raw::handshake(server.addr, &connect_json(&format!("u{i}"))).await;
+        // The connected `perm` client has its new permission.
+        let (allowed, denied) = if i % 2 == 0 { ("a.x", "b.x") } else { ("b.x", "a.x") };
+        perm.send(&format!("PUB {allowed} 1\r\nx\r\nPING\r\n")).await;
+        assert_eq!(next_answer(&mut perm).await, "PONG\r\n", "round {i}");
+        perm.send(&format!("PUB {denied} 1\r\nx\r\nPING\r\n")).await;
+        assert_eq!(
+            next_answer(&mut perm).await,
+            format!("-ERR 'Permissions Violation for Publish to \"{denied}\"'\r\n"),
+            "round {i}"
+        );
+        assert_eq!(next_answer(&mut perm).await, "PONG\r\n");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let published = pumping.await.unwrap();
+    // The end marker carries a header.
+    let mut end = async_nats::HeaderMap::new();
+    end.insert("end", "1");
+    publisher
+        .publish_with_headers("data", end, (published + 1).to_string().into())
+        .await
+        .unwrap();
+    publisher.flush().await.unwrap();
+    let received = tokio::time::timeout(Duration::from_secs(10), receiving)
+        .await
+        .expect("the subscriber finishes")
+        .unwrap();
+    assert_eq!(received, published + 1);
+    assert!(published > 1000, "only {published} messages went during the reloads");
+    // Neither steady client was dropped.
+    assert_eq!(
+        publisher.connection_state(),
+        async_nats::connection::State::Connected
+    );
+    let log = server.log_text();
+    assert_eq!(log.matches("Reloaded: max_payload").count(), 50, "{log}");
+    assert!(!log.contains("Failed to reload"), "{log}");
+}
+
+/// A file with an error, or one that changes the port, is refused as a
+/// whole: the log says why and the server keeps serving as before.
+#[tokio::test]
+async fn refused_reloads_keep_the_old_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let conf = format!("port: {port}\nauthorization {{ users: [ {{user: a, password: p}} ] }}\n");
+    let server = Server::start_with(dir.path(), &conf, &[]);
+    let mut client = Raw::handshake(server.addr, &connect_json("a")).await;
+
+    // A syntax error, with file, line and column; the new user is not added.
+    server
+        .reload(
+            &format!("port: {port}\nauthorization {{ users: [ {{user: a, password: p}}, {{user: b, password: p}} \n"),
+            "Failed to reload server configuration",
+            1,
+        )
+        .await;
+    let log = server.log_text();
+    assert!(log.contains("reload.conf:2:24: unexpected end of file"), "{log}");
+    let mut refused = Raw::connect(server.addr).await;
+    refused
+        .send(&format!("CONNECT {}\r\nPING\r\n", connect_json("b")))
+        .await;
+    assert_eq!(refused.read_line().await, "-ERR 'Authorization Violation'\r\n");
+
+    // A port change, with nats-server's message; nothing else applies.
+    server
+        .reload(
+            &format!("port: {}\nauthorization {{ users: [ {{user: b, password: p}} ] }}\n", port + 1),
+            "Failed to reload server configuration",
+            2,
+        )
+        .await;
+    let log = server.log_text();
+    assert!(
+        log.contains(&format!(
+            "config reload not supported for Port: old={port}, new={}",
+            port + 1
+        )),
+        "{log}"
+    );
+    // `a` is still served; `b` still unknown.
+    client.send("PING\r\n").await;
+    client.expect("PONG\r\n").await;
+    let mut refused = Raw::connect(server.addr).await;
+    refused
+        .send(&format!("CONNECT {}\r\nPING\r\n", connect_json("b")))
+        .await;
+    assert_eq!(refused.read_line().await, "-ERR 'Authorization Violation'\r\n");
+}
+
+/// `--signal reload=<pid file>` reloads too, and `/varz` shows the new
+/// `config_load_time` and values.
+#[tokio::test]
+async fn signal_reload_updates_varz() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let pid_file = dir.path().join("j.pid");
+    let conf = |max: u32| {
+        format!(
+            "http: \"127.0.0.1:{http}\"\npid_file: {:?}\nmax_connections: {max}\n",
+            pid_file
+        )
+    };
+    let server = Server::start(dir.path(), &conf(100));
+    let varz = || async {
+        let body = reqwest_lite(http).await;
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    let before = varz().await;
+    assert_eq!(before["max_connections"], 100);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    std::fs::write(&server.conf, conf(7)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_junction"))
+        .arg("--signal")
+        .arg(format!("reload={}", pid_file.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.log_text().contains("Reloaded server configuration") {
+        assert!(Instant::now() < deadline, "{}", server.log_text());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let after = varz().await;
+    assert_eq!(after["max_connections"], 7);
+    assert_ne!(after["config_load_time"], before["config_load_time"]);
+    assert_eq!(after["start"], before["start"]);
+}
+
+/// A plain HTTP GET of `/varz`.
+async fn reqwest_lite(port: u16) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    s.write_all(b"GET /varz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out.split_once("\r\n\r\n").unwrap().1.to_string()
+}
