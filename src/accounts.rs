@@ -234,7 +234,12 @@ impl Accounts {
                     mapping: SubjectMapping::new(&local, Some(&import.subject), None),
                     response_type: export.response_type,
                 };
-                let sub = Arc::new(Subscription::new(Bytes::from(local), None, Bytes::new(), Arc::new(forwarder)));
+                let sub = Arc::new(Subscription::new(
+                    Bytes::from(local),
+                    None,
+                    Bytes::new(),
+                    Arc::new(forwarder),
+                ));
                 importer.sublist.insert(sub.clone()).map_err(|_| invalid())?;
                 Ok((importer.clone(), sub))
             }

@@ -28,14 +28,22 @@ pub enum ReloadError {
 
 /// Options that only take effect at start, by nats-server's names for them.
 fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
-    fn check<T: PartialEq + std::fmt::Debug>(option: &'static str, old: &T, new: &T) -> Result<(), ReloadError> {
+    fn check<T: PartialEq + std::fmt::Debug>(
+        option: &'static str,
+        old: &T,
+        new: &T,
+    ) -> Result<(), ReloadError> {
         if old == new {
             return Ok(());
         }
         let show = |v: &T| {
             let text = format!("{v:?}");
             // Plain values as nats-server prints them: no quotes, no Some().
-            let text = text.strip_prefix("Some(").and_then(|t| t.strip_suffix(')')).unwrap_or(&text).to_string();
+            let text = text
+                .strip_prefix("Some(")
+                .and_then(|t| t.strip_suffix(')'))
+                .unwrap_or(&text)
+                .to_string();
             match text.as_str() {
                 "None" => String::new(),
                 t => t.trim_matches('"').to_string(),
@@ -88,14 +96,23 @@ fn changes(old: &Options, new: &Options) -> Vec<String> {
         old.users != new.users || old.username != new.username || old.password != new.password,
         "authorization users".into(),
     );
-    note(old.authorization != new.authorization, "authorization token".into());
-    note(old.no_auth_user != new.no_auth_user, format!("no_auth_user = {:?}", new.no_auth_user));
+    note(
+        old.authorization != new.authorization,
+        "authorization token".into(),
+    );
+    note(
+        old.no_auth_user != new.no_auth_user,
+        format!("no_auth_user = {:?}", new.no_auth_user),
+    );
     note(old.accounts != new.accounts, "accounts".into());
     note(
         old.default_permissions != new.default_permissions,
         "default_permissions".into(),
     );
-    note(old.max_payload != new.max_payload, format!("max_payload = {}", new.max_payload));
+    note(
+        old.max_payload != new.max_payload,
+        format!("max_payload = {}", new.max_payload),
+    );
     note(
         old.max_connections != new.max_connections,
         format!("max_connections = {}", new.max_connections),
@@ -104,7 +121,10 @@ fn changes(old: &Options, new: &Options) -> Vec<String> {
         old.max_subscriptions != new.max_subscriptions,
         format!("max_subscriptions = {}", new.max_subscriptions),
     );
-    note(old.max_pending != new.max_pending, format!("max_pending = {}", new.max_pending));
+    note(
+        old.max_pending != new.max_pending,
+        format!("max_pending = {}", new.max_pending),
+    );
     note(
         old.max_control_line != new.max_control_line,
         format!("max_control_line = {}", new.max_control_line),
@@ -117,8 +137,14 @@ fn changes(old: &Options, new: &Options) -> Vec<String> {
         old.ping_interval != new.ping_interval,
         format!("ping_interval = {:?}", new.ping_interval),
     );
-    note(old.ping_max != new.ping_max, format!("ping_max = {}", new.ping_max));
-    note(old.auth_timeout != new.auth_timeout, format!("auth_timeout = {:?}", new.auth_timeout));
+    note(
+        old.ping_max != new.ping_max,
+        format!("ping_max = {}", new.ping_max),
+    );
+    note(
+        old.auth_timeout != new.auth_timeout,
+        format!("auth_timeout = {:?}", new.auth_timeout),
+    );
     note(
         old.lame_duck_duration != new.lame_duck_duration,
         format!("lame_duck_duration = {:?}", new.lame_duck_duration),

@@ -193,7 +193,11 @@ async fn fifty_reloads_under_load_lose_nothing_and_close_only_removed_users() {
         // The new one connects.
         previous = Raw::handshake(server.addr, &connect_json(&format!("u{i}"))).await;
         // The connected `perm` client has its new permission.
-        let (allowed, denied) = if i % 2 == 0 { ("a.x", "b.x") } else { ("b.x", "a.x") };
+        let (allowed, denied) = if i % 2 == 0 {
+            ("a.x", "b.x")
+        } else {
+            ("b.x", "a.x")
+        };
         perm.send(&format!("PUB {allowed} 1\r\nx\r\nPING\r\n")).await;
         assert_eq!(next_answer(&mut perm).await, "PONG\r\n", "round {i}");
         perm.send(&format!("PUB {denied} 1\r\nx\r\nPING\r\n")).await;
@@ -219,7 +223,10 @@ async fn fifty_reloads_under_load_lose_nothing_and_close_only_removed_users() {
         .expect("the subscriber finishes")
         .unwrap();
     assert_eq!(received, published + 1);
-    assert!(published > 1000, "only {published} messages went during the reloads");
+    assert!(
+        published > 1000,
+        "only {published} messages went during the reloads"
+    );
     // Neither steady client was dropped.
     assert_eq!(
         publisher.connection_state(),
@@ -262,7 +269,10 @@ async fn refused_reloads_keep_the_old_configuration() {
     // A port change, with nats-server's message; nothing else applies.
     server
         .reload(
-            &format!("port: {}\nauthorization {{ users: [ {{user: b, password: p}} ] }}\n", port + 1),
+            &format!(
+                "port: {}\nauthorization {{ users: [ {{user: b, password: p}} ] }}\n",
+                port + 1
+            ),
             "Failed to reload server configuration",
             2,
         )
@@ -337,4 +347,128 @@ async fn reqwest_lite(port: u16) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     out.split_once("\r\n\r\n").unwrap().1.to_string()
+}
+
+/// An account that loses an import stops receiving through it at once, and
+/// gets it back with the next reload; its clients stay connected.
+#[tokio::test]
+async fn a_removed_import_stops_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = |import: bool| {
+        let imports = if import {
+            "imports: [ {stream: {account: A, subject: \"feed.>\"}} ]"
+        } else {
+            ""
+        };
+        format!(
+            "accounts {{\n  A {{ users: [ {{user: a, password: p}} ], exports: [ {{stream: \"feed.>\"}} ] }}\n  B {{ users: [ {{user: b, password: p}} ], {imports} }}\n}}\n"
+        )
+    };
+    let server = Server::start(dir.path(), &conf(true));
+    let mut b = Raw::handshake(server.addr, &connect_json("b")).await;
+    b.send("SUB feed.> 1\r\nPING\r\n").await;
+    b.expect("PONG\r\n").await;
+    let mut a = Raw::handshake(server.addr, &connect_json("a")).await;
+    let publish = |n: u32| format!("PUB feed.x 1\r\n{n}\r\nPING\r\n");
+    a.send(&publish(1)).await;
+    a.expect("PONG\r\n").await;
+    b.expect("MSG feed.x 1 1\r\n1\r\n").await;
+
+    server
+        .reload(&conf(false), "Reloaded server configuration", 1)
+        .await;
+    a.send(&publish(2)).await;
+    a.expect("PONG\r\n").await;
+    // Only the PONG comes: nothing through the import.
+    b.send("PING\r\n").await;
+    b.expect("PONG\r\n").await;
+
+    server
+        .reload(&conf(true), "Reloaded server configuration", 2)
+        .await;
+    a.send(&publish(3)).await;
+    a.expect("PONG\r\n").await;
+    b.expect("MSG feed.x 1 1\r\n3\r\n").await;
+    assert!(server.log_text().contains("Reloaded: accounts"));
+}
+
+/// MQTT clients are checked again too: one whose user was removed is
+/// closed (3.1.1 has no server DISCONNECT), one that stays keeps being served.
+#[tokio::test]
+async fn mqtt_clients_are_checked_again() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mqtt_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let conf = |users: &str| {
+        format!(
+            "jetstream {{ store_dir: {:?} }}\nmqtt {{ listen: \"127.0.0.1:{mqtt_port}\" }}\nauthorization {{ users: [ {users} ] }}\n",
+            dir.path().join("store")
+        )
+    };
+    let server = Server::start(
+        dir.path(),
+        &conf("{user: dev1, password: p}, {user: dev2, password: p}"),
+    );
+    // CONNECT 3.1.1 with user name and password, clean session.
+    let connect = |user: &str| {
+        let mut body = b"\x00\x04MQTT\x04\xc2\x00\x3c".to_vec();
+        for field in [user.as_bytes(), user.as_bytes(), b"p"] {
+            body.extend_from_slice(&(field.len() as u16).to_be_bytes());
+            body.extend_from_slice(field);
+        }
+        let mut packet = vec![0x10, body.len() as u8];
+        packet.extend_from_slice(&body);
+        packet
+    };
+    let mut open = Vec::new();
+    for user in ["dev1", "dev2"] {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", mqtt_port))
+            .await
+            .unwrap();
+        s.write_all(&connect(user)).await.unwrap();
+        let mut ack = [0u8; 4];
+        s.read_exact(&mut ack).await.unwrap();
+        assert_eq!(&ack, b"\x20\x02\x00\x00");
+        open.push(s);
+    }
+    server
+        .reload(
+            &conf("{user: dev2, password: p}"),
+            "Reloaded server configuration",
+            1,
+        )
+        .await;
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), open[0].read_to_end(&mut rest))
+        .await
+        .expect("dev1 is closed")
+        .ok();
+    // dev2 still answers pings.
+    open[1].write_all(b"\xc0\x00").await.unwrap();
+    let mut pong = [0u8; 2];
+    tokio::time::timeout(Duration::from_secs(5), open[1].read_exact(&mut pong))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&pong, b"\xd0\x00");
+}
+
+/// A lower `max_payload` applies to clients already connected, as in
+/// nats-server.
+#[tokio::test]
+async fn a_new_max_payload_applies_to_connected_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "max_payload: 1024\n");
+    let mut client = Raw::handshake(server.addr, r#"{"verbose":false}"#).await;
+    let body = "x".repeat(200);
+    client.send(&format!("PUB big 200\r\n{body}\r\nPING\r\n")).await;
+    client.expect("PONG\r\n").await;
+    server
+        .reload("max_payload: 100\n", "Reloaded server configuration", 1)
+        .await;
+    client.send(&format!("PUB big 200\r\n{body}\r\n")).await;
+    assert_eq!(client.read_line().await, "-ERR 'Maximum Payload Violation'\r\n");
 }

@@ -43,6 +43,10 @@ struct Session {
     max_subs: Option<usize>,
     /// `-V`: log every operation the client sends, as nats-server's trace does.
     trace: bool,
+    /// A user's own payload limit (from its JWT).
+    max_payload: Option<usize>,
+    /// The configuration generation the limits above were taken from.
+    generation: u64,
 }
 
 /// Stop reading: the connection is closing.
@@ -60,6 +64,8 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         account: client.account(),
         trace: server.opts().trace,
         max_subs: None,
+        max_payload: None,
+        generation: server.config_generation(),
         client,
     };
     let auth_deadline = server
@@ -105,6 +111,17 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
             size *= 2;
         } else if n < size / 4 && size > MIN_READ_BUFFER {
             size /= 2;
+        }
+        let generation = server.config_generation();
+        if generation != session.generation {
+            // A reload changed the limits: connected clients take them too.
+            session.generation = generation;
+            let opts = server.opts();
+            session.parser.max_payload = session
+                .max_payload
+                .map_or(opts.max_payload, |m| m.min(opts.max_payload));
+            session.parser.max_control_line = opts.max_control_line;
+            session.trace = opts.trace;
         }
         let mut at = 0;
         loop {
@@ -267,6 +284,7 @@ impl Session {
                     self.account = id.account.clone();
                     if let Some(max) = id.limits.payload {
                         self.parser.max_payload = self.parser.max_payload.min(max);
+                        self.max_payload = Some(max);
                     }
                     self.max_subs = id.limits.subs;
                     self.client.set_identity(id);
