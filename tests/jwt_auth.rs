@@ -596,3 +596,83 @@ async fn tiered_limits_and_claims_updates_change_an_accounts_jetstream() {
     let e = js.create_stream(config("THREE")).await.unwrap_err();
     assert!(e.to_string().contains("10120"), "{e}");
 }
+
+/// A version 1 JWT, as issued before 2020: header `{"typ":"jwt","alg":"ed25519"}`,
+/// the claim type at the top level, and the signature over the claims part alone.
+fn v1_jwt(signer: &KeyPair, claims: serde_json::Value) -> String {
+    use data_encoding::BASE64URL_NOPAD;
+    let header = BASE64URL_NOPAD.encode(br#"{"typ":"jwt","alg":"ed25519"}"#);
+    let body = BASE64URL_NOPAD.encode(claims.to_string().as_bytes());
+    let sig = BASE64URL_NOPAD.encode(&signer.sign(body.as_bytes()).unwrap());
+    format!("{header}.{body}.{sig}")
+}
+
+/// v1 operator, account and user JWTs, through the config file as an old
+/// deployment has them (`operator`, `resolver: MEMORY`, `resolver_preload`)
+/// and a creds file: the server starts and the user connects into its account.
+#[tokio::test]
+async fn version_1_jwts_are_accepted_everywhere() {
+    let operator = KeyPair::new_operator();
+    let account = KeyPair::new_account();
+    let user = KeyPair::new_user();
+    let op_jwt = v1_jwt(
+        &operator,
+        serde_json::json!({"jti": "OP1", "iat": 1553840337, "iss": operator.public_key(),
+            "name": "old_operator", "sub": operator.public_key(), "type": "operator"}),
+    );
+    let account_jwt = v1_jwt(
+        &operator,
+        serde_json::json!({"jti": "AC1", "iat": 1553840615, "iss": operator.public_key(),
+            "name": "foo", "sub": account.public_key(), "type": "account",
+            "nats": {"limits": {"subs": -1, "conn": -1, "imports": -1, "exports": -1,
+                "data": -1, "payload": -1, "wildcards": true}}}),
+    );
+    let user_jwt = v1_jwt(
+        &account,
+        serde_json::json!({"jti": "US1", "iat": 1553840944, "iss": account.public_key(),
+            "name": "foo-user", "sub": user.public_key(), "type": "user",
+            "nats": {"pub": {}, "sub": {}}}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let op_file = dir.path().join("op.jwt");
+    std::fs::write(
+        &op_file,
+        format!("-----BEGIN TEST OPERATOR JWT-----\n{op_jwt}\n------END TEST OPERATOR JWT------\n"),
+    )
+    .unwrap();
+    let conf = dir.path().join("resolver_preload.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "operator = {:?}\nresolver = MEMORY\nresolver_preload = {{\n  {} : \"{account_jwt}\"\n}}\n",
+            op_file,
+            account.public_key()
+        ),
+    )
+    .unwrap();
+    let opts = junction::config::load_options(&conf).expect("v1 JWTs in the config are accepted");
+    let server = common::start(opts).await;
+    let url = common::url(&server);
+    let creds = jwt::format_creds(&user_jwt, &user.seed().unwrap());
+    let client = connect_creds(&url, &creds).await.expect("a v1 user JWT connects");
+    let mut sub = client.subscribe("hello").await.unwrap();
+    client.flush().await.unwrap();
+    client.publish("hello", "world".into()).await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&msg.payload[..], b"world");
+    assert!(server
+        .server
+        .clients()
+        .iter()
+        .all(|c| c.account().name == account.public_key()));
+    // A v1 token whose claims were changed after signing is still refused.
+    let mut parts: Vec<String> = user_jwt.split('.').map(str::to_string).collect();
+    let forged = serde_json::json!({"jti": "US1", "iat": 1553840944, "iss": account.public_key(),
+        "name": "foo-user", "sub": user.public_key(), "type": "user",
+        "nats": {"pub": {"allow": [">"]}, "sub": {}}});
+    parts[1] = data_encoding::BASE64URL_NOPAD.encode(forged.to_string().as_bytes());
+    refused(&url, &jwt::format_creds(&parts.join("."), &user.seed().unwrap())).await;
+}

@@ -1027,7 +1027,17 @@ fn check_jwt(jwt: &str, kind: &str) -> std::result::Result<serde_json::Value, St
     let issuer = claims.get("iss").and_then(|i| i.as_str()).unwrap_or_default();
     let key = nkeys::KeyPair::from_public_key(issuer).map_err(|_| format!("bad issuer {issuer:?}"))?;
     let signature = decode(signature)?;
-    let signed = &jwt[..jwt.len() - parts[2].len() - 1];
+    // A v1 JWT (`"alg":"ed25519"`) is signed over its claims part alone, a
+    // v2 one (`ed25519-nkey`) over `header.claims`.
+    let v1 = header
+        .get("alg")
+        .and_then(|a| a.as_str())
+        .is_some_and(|a| a.eq_ignore_ascii_case(crate::jwt::ALGORITHM_NKEY_V1));
+    let signed = if v1 {
+        parts[1]
+    } else {
+        &jwt[..jwt.len() - parts[2].len() - 1]
+    };
     key.verify(signed.as_bytes(), &signature)
         .map_err(|_| "the signature does not match the issuer".to_string())?;
     Ok(claims)

@@ -179,7 +179,9 @@ pub fn decode_without_time_check<T: ClaimKind>(jwt: &str) -> Result<Claims<T>, J
 
     let iss = raw.get("iss").and_then(Value::as_str).unwrap_or("");
     let issuer = KeyPair::from_public_key(iss).map_err(|_| JwtError::BadIssuer(iss.to_string()))?;
-    let signed = if version <= 1 {
+    // As the reference library decides: by the header's algorithm. A v1
+    // token (`ed25519`) is signed over its claims part alone.
+    let signed = if alg == ALGORITHM_NKEY_V1 {
         p64
     } else {
         &jwt[..h64.len() + 1 + p64.len()]
