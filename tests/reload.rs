@@ -101,7 +101,7 @@ impl Server {
 /// `a.>` in even rounds and `b.>` in odd ones, and a `max_payload` that
 /// changes every round.
 fn round_conf(i: usize) -> String {
-    let allowed = if i % 2 == 0 { "a.>" } else { "b.>" };
+    let allowed = if i.is_multiple_of(2) { "a.>" } else { "b.>" };
     format!(
         "max_payload: {}\nauthorization {{ users: [\n  {{user: pub, password: p}}\n  {{user: sub, password: p}}\n  {{user: u{i}, password: p}}\n  {{user: perm, password: p, permissions: {{publish: \"{allowed}\"}}}}\n] }}\n",
         512 * 1024 + i * 1024
@@ -152,7 +152,7 @@ async fn fifty_reloads_under_load_lose_nothing_and_close_only_removed_users() {
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 publisher.publish("data", n.to_string().into()).await.unwrap();
-                if n % 100 == 0 {
+                if n.is_multiple_of(100) {
                     publisher.flush().await.unwrap();
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
@@ -193,7 +193,7 @@ async fn fifty_reloads_under_load_lose_nothing_and_close_only_removed_users() {
         // The new one connects.
         previous = Raw::handshake(server.addr, &connect_json(&format!("u{i}"))).await;
         // The connected `perm` client has its new permission.
-        let (allowed, denied) = if i % 2 == 0 {
+        let (allowed, denied) = if i.is_multiple_of(2) {
             ("a.x", "b.x")
         } else {
             ("b.x", "a.x")
