@@ -20,6 +20,22 @@ use crate::server::Server;
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
+/// A listener's TLS: its acceptor, which a configuration reload may
+/// replace, and the handshake's time limit.
+pub struct TlsSlot {
+    pub acceptor: arc_swap::ArcSwap<TlsAcceptor>,
+    pub timeout: Duration,
+}
+
+impl TlsSlot {
+    pub fn new(acceptor: TlsAcceptor, timeout: Duration) -> Arc<TlsSlot> {
+        Arc::new(TlsSlot {
+            acceptor: arc_swap::ArcSwap::from_pointee(acceptor),
+            timeout,
+        })
+    }
+}
+
 /// Accepts on `listener` until the server stops. The loop only accepts:
 /// each connection gets a task of its own, which does the TLS handshake
 /// (when the listener has TLS) and then runs `serve`. In lame duck mode
@@ -27,7 +43,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 pub fn spawn_accept_loop<F, Fut>(
     server: Arc<Server>,
     listener: TcpListener,
-    tls: Option<(TlsAcceptor, Duration)>,
+    tls: Option<Arc<TlsSlot>>,
     what: &'static str,
     serve: F,
 ) where
@@ -52,7 +68,11 @@ pub fn spawn_accept_loop<F, Fut>(
                 continue;
             }
             let _ = stream.set_nodelay(true);
-            let (server, serve, tls) = (server.clone(), serve.clone(), tls.clone());
+            // The certificate in force when the connection came.
+            let tls = tls
+                .as_ref()
+                .map(|t| ((*t.acceptor.load_full()).clone(), t.timeout));
+            let (server, serve) = (server.clone(), serve.clone());
             tokio::spawn(async move {
                 match tls {
                     None => serve(server, Box::new(stream), remote).await,

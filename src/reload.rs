@@ -74,8 +74,19 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
     check("TrustedKeys", &old.trusted_keys, &new.trusted_keys)?;
     check("AccountResolver", &old.resolver, &new.resolver)?;
     check("ResolverPreload", &old.resolver_preload, &new.resolver_preload)?;
-    check("TLSConfig", &old.tls, &new.tls)?;
-    check("Websocket", &old.websocket, &new.websocket)?;
+    // Certificates and CAs reload; TLS turned on or off does not.
+    check("TLSConfig", &old.tls.is_some(), &new.tls.is_some())?;
+    let without_tls = |w: &Option<crate::options::WebsocketOptions>| {
+        w.clone().map(|mut w| {
+            let had = w.tls.take().is_some();
+            (w, had)
+        })
+    };
+    check(
+        "Websocket",
+        &without_tls(&old.websocket),
+        &without_tls(&new.websocket),
+    )?;
     check("MQTT", &old.mqtt, &new.mqtt)?;
     check("PidFile", &old.pid_file, &new.pid_file)?;
     check("PortsFileDir", &old.ports_file_dir, &new.ports_file_dir)?;
@@ -168,6 +179,23 @@ impl Server {
         // set up is refused, not half applied.
         let trial = Accounts::from_options(&new).map_err(|e| ReloadError::Invalid(e.to_string()))?;
         Authenticator::new(&new, &trial).map_err(ReloadError::Invalid)?;
+        // New certificates are loaded before anything changes, too.
+        let acceptor = |t: &crate::tls::TlsOptions, what: &str| {
+            crate::tls::server_config(t)
+                .map(tokio_rustls::TlsAcceptor::from)
+                .map_err(|e| ReloadError::Invalid(format!("{what}TLS: {e}")))
+        };
+        let nats_tls = match (&old.tls, &new.tls) {
+            (Some(o), Some(n)) if o != n => Some(acceptor(n, "")?),
+            _ => None,
+        };
+        let ws_tls = match (
+            old.websocket.as_ref().and_then(|w| w.tls.as_ref()),
+            new.websocket.as_ref().and_then(|w| w.tls.as_ref()),
+        ) {
+            (Some(o), Some(n)) if o != n => Some(acceptor(n, "websocket ")?),
+            _ => None,
+        };
 
         self.accounts
             .reload(&new)
@@ -177,6 +205,14 @@ impl Server {
         let levels = (old.debug, old.trace) != (new.debug, new.trace);
         let new = Arc::new(new);
         self.replace_config(new.clone(), auth);
+        if let Some(a) = nats_tls {
+            self.replace_tls(a);
+            tracing::info!("Reloaded: tls");
+        }
+        if let (Some(a), Some(slot)) = (ws_tls, self.websocket_tls.lock().clone()) {
+            slot.acceptor.store(Arc::new(a));
+            tracing::info!("Reloaded: websocket tls");
+        }
         if let Some(js) = self.jetstream() {
             // Accounts the file now gives JetStream get it, and every
             // account answers the JetStream API.

@@ -90,8 +90,11 @@ pub struct Server {
     /// The WebSocket options in force: the configured ones, replaced by those the
     /// listener was started with.
     websocket_opts: Mutex<Option<Arc<WebsocketOptions>>>,
-    /// TLS for the NATS port, from `tls { }`.
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// TLS for the NATS port, from `tls { }`; a reload replaces it (new
+    /// connections get the new certificate, existing ones keep theirs).
+    tls: arc_swap::ArcSwapOption<tokio_rustls::TlsAcceptor>,
+    /// The WebSocket listener's TLS, which a reload replaces the same way.
+    pub(crate) websocket_tls: Mutex<Option<Arc<crate::listener::TlsSlot>>>,
     /// Recently closed connections, newest last, for `/connz?state=closed`.
     closed: Mutex<VecDeque<ConnInfo>>,
     started_at: Instant,
@@ -141,7 +144,8 @@ impl Server {
         };
         let websocket_opts = opts.websocket.clone().map(Arc::new);
         Ok(Arc::new(Server {
-            tls,
+            tls: arc_swap::ArcSwapOption::from(tls.map(Arc::new)),
+            websocket_tls: Mutex::new(None),
             options: ArcSwap::from_pointee(opts),
             name,
             id,
@@ -294,6 +298,11 @@ impl Server {
     /// The users, tokens and nkeys in force.
     pub fn auth(&self) -> Arc<Authenticator> {
         self.auth.load_full()
+    }
+
+    /// Puts a reloaded NATS port certificate in force (`reload.rs`).
+    pub(crate) fn replace_tls(&self, acceptor: tokio_rustls::TlsAcceptor) {
+        self.tls.store(Some(Arc::new(acceptor)));
     }
 
     /// Puts reloaded options and users in force (`reload.rs`).
@@ -614,8 +623,10 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let id = server.next_client_id();
             let over_limit = server.at_max_connections();
-            if let Some(acceptor) = server.tls.clone() {
-                return server.accept_tls(acceptor, stream, id, remote, over_limit).await;
+            if let Some(acceptor) = server.tls.load_full() {
+                return server
+                    .accept_tls((*acceptor).clone(), stream, id, remote, over_limit)
+                    .await;
             }
             let (reader, writer) = stream.into_split();
             if over_limit {

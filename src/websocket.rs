@@ -50,7 +50,8 @@ pub async fn start(server: Arc<Server>, opts: &WebsocketOptions) -> anyhow::Resu
         headers: opts.headers.clone(),
         tls: tls.is_some(),
     });
-    let tls = tls.map(|t| (t, tls_timeout));
+    let tls = tls.map(|t| crate::listener::TlsSlot::new(t, tls_timeout));
+    *server.websocket_tls.lock() = tls.clone();
     crate::listener::spawn_accept_loop(
         server,
         listener,

@@ -153,3 +153,41 @@ async fn handshake_first_sends_info_over_tls() {
     let connz = common::http_json(http, "/connz").await;
     assert_eq!(connz["connections"][0]["tls_first"], true, "{connz}");
 }
+
+/// A configuration reload with new certificate files: new connections get
+/// the new certificate at once, connections made before keep going.
+#[tokio::test]
+async fn a_reload_puts_new_certificates_in_force_for_new_connections() {
+    let (old_pki, new_pki) = (Pki::new(), Pki::new());
+    let opts = Options {
+        tls: Some(old_pki.tls(false)),
+        ..Options::default()
+    };
+    let server = common::start(opts).await;
+    // Trusting only one CA, without retries: connecting tells which
+    // certificate the server presents.
+    let trusting = |pki: &Pki| {
+        async_nats::ConnectOptions::new()
+            .add_root_certificates(pki.path("ca.pem"))
+            .require_tls(true)
+            .connection_timeout(Duration::from_secs(2))
+    };
+    let before = async_nats::connect_with_options(url(&server), trusting(&old_pki))
+        .await
+        .unwrap();
+    assert!(async_nats::connect_with_options(url(&server), trusting(&new_pki))
+        .await
+        .is_err());
+    let mut reloaded = (*server.server.opts()).clone();
+    reloaded.tls = Some(new_pki.tls(false));
+    server.server.reload(reloaded).unwrap();
+    let after = async_nats::connect_with_options(url(&server), trusting(&new_pki))
+        .await
+        .expect("the new certificate is presented");
+    assert!(async_nats::connect_with_options(url(&server), trusting(&old_pki))
+        .await
+        .is_err());
+    // The connection made before the reload still works, with the new one.
+    exchange(&before, &after).await;
+    exchange(&after, &before).await;
+}

@@ -86,7 +86,9 @@ pub async fn start(server: Arc<Server>, opts: &MqttOptions) -> anyhow::Result<So
     let local = listener.local_addr()?;
     *server.mqtt.opts.lock() = Some((local, Arc::new(opts.clone())));
     tracing::info!("Listening for MQTT clients on mqtt://{local}");
-    let tls = tls.map(|t| (t, opts.tls.as_ref().map_or(Duration::from_secs(2), |o| o.timeout)));
+    let tls = tls.map(|t| {
+        crate::listener::TlsSlot::new(t, opts.tls.as_ref().map_or(Duration::from_secs(2), |o| o.timeout))
+    });
     crate::listener::spawn_accept_loop(
         server,
         listener,

@@ -386,7 +386,7 @@ impl Session {
     /// The `-ERR` text when the client's permissions forbid publishing to `subject`.
     fn publish_denied(&self, subject: &[u8]) -> Option<String> {
         // Read through the swap's guard: no reference count per publish.
-        let guard = self.client.permissions_guard();
+        let guard = self.client.permissions_guard()?;
         let perms = guard.as_ref()?;
         if perms.may_publish(subject) {
             return None;
