@@ -17,6 +17,12 @@ struct Broker {
 }
 
 async fn start_in(dir: &std::path::Path) -> Broker {
+    start_with(dir, junction::options::MqttOptions::default()).await
+}
+
+/// A broker with JetStream in `dir` and MQTT on a random local port, with
+/// the other `mqtt {}` options of `opts`.
+async fn start_with(dir: &std::path::Path, opts: junction::options::MqttOptions) -> Broker {
     let server = common::start(junction::Options {
         jetstream: true,
         store_dir: Some(dir.to_path_buf()),
@@ -26,7 +32,7 @@ async fn start_in(dir: &std::path::Path) -> Broker {
     let opts = junction::options::MqttOptions {
         host: "127.0.0.1".into(),
         port: 0,
-        ..Default::default()
+        ..opts
     };
     let mqtt = junction::mqtt::start(server.server.clone(), &opts).await.unwrap();
     Broker { server, mqtt }
@@ -1326,20 +1332,11 @@ async fn a_clean_sessions_consumer_left_by_a_crash_is_removed_at_start() {
 #[tokio::test]
 async fn the_consumer_inactive_threshold_counts_from_when_the_client_left() {
     let dir = tempfile::tempdir().unwrap();
-    let server = common::start(junction::Options {
-        jetstream: true,
-        store_dir: Some(dir.path().to_path_buf()),
-        ..junction::Options::default()
-    })
-    .await;
     let opts = junction::options::MqttOptions {
-        host: "127.0.0.1".into(),
-        port: 0,
         consumer_inactive_threshold: Some(Duration::from_secs(1)),
         ..Default::default()
     };
-    let mqtt = junction::mqtt::start(server.server.clone(), &opts).await.unwrap();
-    let broker = Broker { server, mqtt };
+    let broker = start_with(dir.path(), opts).await;
     let js = async_nats::jetstream::new(async_nats::connect(common::url(&broker.server)).await.unwrap());
     let count = |js: async_nats::jetstream::Context| async move {
         let s = js.get_stream("$MQTT_msgs").await.unwrap();

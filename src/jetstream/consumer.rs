@@ -302,6 +302,13 @@ struct State {
     pending_due: i64,
 }
 
+impl State {
+    /// Whether `max_ack_pending` is holding deliveries back.
+    fn held_back(&self) -> bool {
+        self.config.max_ack_pending > 0 && self.d.pending.len() as i64 >= self.config.max_ack_pending
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct PendingCount {
     /// The stream sequence the count starts at (the consumer's next).
@@ -1137,8 +1144,6 @@ impl Consumer {
         count + st.catch_up.len() as u64
     }
 
-    /// An acknowledgement arrived on `$JS.ACK.…`, or the answer to a flow
-    /// control request on `$JS.FC.…`.
     /// Plain acks (`+ACK`) of several stream sequences at once, as an
     /// MQTT session collects its client's PUBACKs of one read.
     pub(crate) fn ack_many(&self, seqs: &[u64]) {
@@ -1147,28 +1152,37 @@ impl Consumer {
             let mut st = self.state.lock();
             st.last_active = now_nanos();
             st.dirty = true;
-            let held_back =
-                st.config.max_ack_pending > 0 && st.d.pending.len() as i64 >= st.config.max_ack_pending;
+            let held_back = st.held_back();
             for &seq in seqs {
                 self.acked(&mut st, seq, &mut removed);
             }
             held_back || !st.waiting.is_empty()
         };
-        if let (Some(stream), false) = (self.stream.upgrade(), removed.is_empty()) {
-            match self.retention {
-                Retention::Workqueue => {
-                    for seq in removed {
-                        stream.delete_msg_internal(seq);
-                    }
-                }
-                Retention::Interest => stream.drop_if_no_interest_many(&removed),
-                Retention::Limits => {}
-            }
-        }
+        self.settle(&removed);
         if wake {
             self.wake.notify_one();
         }
     }
+
+    /// Drops from a work-queue or interest stream what acks settled.
+    fn settle(&self, removed: &[u64]) {
+        let Some(stream) = self.stream.upgrade().filter(|_| !removed.is_empty()) else {
+            return;
+        };
+        match self.retention {
+            Retention::Workqueue => {
+                for &seq in removed {
+                    stream.delete_msg_internal(seq);
+                }
+            }
+            // Gone once every consumer interested in it has acked it.
+            Retention::Interest => stream.drop_if_no_interest_many(removed),
+            Retention::Limits => {}
+        }
+    }
+
+    /// An acknowledgement arrived on `$JS.ACK.…`, or the answer to a flow
+    /// control request on `$JS.FC.…`.
 
     pub(crate) fn ack(&self, subject: &[u8], body: &[u8], reply: Option<&[u8]>) {
         let text = String::from_utf8_lossy(subject);
@@ -1194,7 +1208,6 @@ impl Consumer {
             Some((v, a)) => (v, a.trim()),
             None => (body, ""),
         };
-        let stream = self.stream.upgrade();
         let mut remove_from_stream = Vec::new();
         // A plain ack wakes the consumer's task only when it may have been
         // held back by `max_ack_pending`: otherwise it has nothing to do.
@@ -1202,8 +1215,7 @@ impl Consumer {
             let mut st = self.state.lock();
             st.last_active = now_nanos();
             st.dirty = true;
-            let held_back =
-                st.config.max_ack_pending > 0 && st.d.pending.len() as i64 >= st.config.max_ack_pending;
+            let held_back = st.held_back();
             match verb {
                 "" | "+ACK" => self.acked(&mut st, sseq, &mut remove_from_stream),
                 "+NXT" => {
@@ -1231,18 +1243,7 @@ impl Consumer {
             }
             held_back || !matches!(verb, "" | "+ACK") || !st.waiting.is_empty()
         };
-        if let Some(stream) = stream {
-            for seq in remove_from_stream {
-                match self.retention {
-                    Retention::Workqueue => {
-                        stream.delete_msg_internal(seq);
-                    }
-                    // Gone once every consumer interested in it has acked it.
-                    Retention::Interest => stream.drop_if_no_interest(seq),
-                    Retention::Limits => {}
-                }
-            }
-        }
+        self.settle(&remove_from_stream);
         if verb == "+NXT" {
             if let Some(reply) = reply {
                 self.pull(reply, arg.as_bytes());
