@@ -1183,7 +1183,6 @@ impl Consumer {
 
     /// An acknowledgement arrived on `$JS.ACK.…`, or the answer to a flow
     /// control request on `$JS.FC.…`.
-
     pub(crate) fn ack(&self, subject: &[u8], body: &[u8], reply: Option<&[u8]>) {
         let text = String::from_utf8_lossy(subject);
         if text.starts_with("$JS.FC.") {
