@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub struct LogFile {
-    path: PathBuf,
+    /// Where it is; a configuration reload may move it.
+    path: Mutex<PathBuf>,
     file: Mutex<File>,
 }
 
@@ -23,7 +24,7 @@ impl LogFile {
     /// Opens `path` for appending and makes it the file `reopen` acts on.
     pub fn install(path: &Path) -> io::Result<Arc<LogFile>> {
         let log = Arc::new(LogFile {
-            path: path.to_path_buf(),
+            path: Mutex::new(path.to_path_buf()),
             file: Mutex::new(open(path)?),
         });
         let _ = LOG_FILE.set(log.clone());
@@ -36,9 +37,26 @@ impl LogFile {
         let Some(log) = LOG_FILE.get() else {
             return Ok(false);
         };
-        let fresh = open(&log.path)?;
+        let path = log.path.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let fresh = open(&path)?;
         *log.file.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
         Ok(true)
+    }
+
+    /// Opens the file a reload names, before anything changes.
+    pub fn open_for_reload(path: &Path) -> io::Result<File> {
+        open(path)
+    }
+
+    /// Logs to `file`, opened at `path`, from now on (a reload moved the
+    /// log file). Without a log file in use there is nothing to move.
+    pub fn move_to(path: &Path, file: File) -> bool {
+        let Some(log) = LOG_FILE.get() else {
+            return false;
+        };
+        *log.path.lock().unwrap_or_else(|e| e.into_inner()) = path.to_path_buf();
+        *log.file.lock().unwrap_or_else(|e| e.into_inner()) = file;
+        true
     }
 }
 

@@ -90,7 +90,8 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
     check("MQTT", &old.mqtt, &new.mqtt)?;
     check("PidFile", &old.pid_file, &new.pid_file)?;
     check("PortsFileDir", &old.ports_file_dir, &new.ports_file_dir)?;
-    check("LogFile", &old.log_file, &new.log_file)?;
+    // The log file may move; logging to a file or to stderr is chosen at start.
+    check("LogFile", &old.log_file.is_some(), &new.log_file.is_some())?;
     check("Logtime", &old.logtime, &new.logtime)?;
     Ok(())
 }
@@ -179,6 +180,15 @@ impl Server {
         // set up is refused, not half applied.
         let trial = Accounts::from_options(&new).map_err(|e| ReloadError::Invalid(e.to_string()))?;
         Authenticator::new(&new, &trial).map_err(ReloadError::Invalid)?;
+        // A moved log file is opened before anything changes, too.
+        let log_file = match (&old.log_file, &new.log_file) {
+            (Some(o), Some(n)) if o != n => Some((
+                n.clone(),
+                crate::logfile::LogFile::open_for_reload(n)
+                    .map_err(|e| ReloadError::Invalid(format!("opening log file {}: {e}", n.display())))?,
+            )),
+            _ => None,
+        };
         // New certificates are loaded before anything changes, too.
         let acceptor = |t: &crate::tls::TlsOptions, what: &str| {
             crate::tls::server_config(t)
@@ -205,6 +215,11 @@ impl Server {
         let levels = (old.debug, old.trace) != (new.debug, new.trace);
         let new = Arc::new(new);
         self.replace_config(new.clone(), auth);
+        if let Some((path, file)) = log_file {
+            if crate::logfile::LogFile::move_to(&path, file) {
+                tracing::info!("Reloaded: log_file = {}", path.display());
+            }
+        }
         if let Some(a) = nats_tls {
             self.replace_tls(a);
             tracing::info!("Reloaded: tls");

@@ -33,7 +33,8 @@ impl Server {
     /// Starts on a random port (`-p -1`, which a reload keeps, as flags
     /// win over the file), or on the file's `port` when `file_port`.
     fn start(dir: &Path, conf_text: &str) -> Server {
-        Server::start_with(dir, conf_text, &["-p", "-1"])
+        let log = dir.join("junction.log");
+        Server::start_with(dir, conf_text, &["-p", "-1", "-l", log.to_str().unwrap()])
     }
 
     fn start_with(dir: &Path, conf_text: &str, flags: &[&str]) -> Server {
@@ -47,8 +48,6 @@ impl Server {
             .arg(dir)
             .arg("-c")
             .arg(&conf)
-            .arg("-l")
-            .arg(&log)
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn junction");
@@ -247,7 +246,8 @@ async fn refused_reloads_keep_the_old_configuration() {
         l.local_addr().unwrap().port()
     };
     let conf = format!("port: {port}\nauthorization {{ users: [ {{user: a, password: p}} ] }}\n");
-    let server = Server::start_with(dir.path(), &conf, &[]);
+    let log = dir.path().join("junction.log");
+    let server = Server::start_with(dir.path(), &conf, &["-l", log.to_str().unwrap()]);
     let mut client = Raw::handshake(server.addr, &connect_json("a")).await;
 
     // A syntax error, with file, line and column; the new user is not added.
@@ -471,4 +471,32 @@ async fn a_new_max_payload_applies_to_connected_clients() {
         .await;
     client.send(&format!("PUB big 200\r\n{body}\r\n")).await;
     assert_eq!(client.read_line().await, "-ERR 'Maximum Payload Violation'\r\n");
+}
+
+/// `log_file` may move with a reload: the lines after it go to the new file.
+#[tokio::test]
+async fn a_reload_moves_the_log_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("junction.log"), dir.path().join("moved.log"));
+    let conf = |path: &Path| format!("log_file: {path:?}\n");
+    let server = Server::start_with(dir.path(), &conf(&first), &["-p", "-1"]);
+    std::fs::write(&server.conf, conf(&second)).unwrap();
+    // SAFETY: a signal to our own child process.
+    unsafe { libc::kill(server.running.0.id() as i32, libc::SIGHUP) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&second).is_ok_and(|t| t.contains("Reloaded server configuration")) {
+        assert!(Instant::now() < deadline, "{}", server.log_text());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let old = std::fs::read_to_string(&first).unwrap();
+    assert!(
+        old.contains("Server is ready") && !old.contains("Reloaded"),
+        "{old}"
+    );
+    let new = std::fs::read_to_string(&second).unwrap();
+    assert!(new.contains("Reloaded: log_file"), "{new}");
+    // Still serving.
+    let mut client = Raw::handshake(server.addr, r#"{"verbose":false}"#).await;
+    client.send("PING\r\n").await;
+    client.expect("PONG\r\n").await;
 }
