@@ -104,17 +104,9 @@ async fn setup(limits: Limits) -> Setup {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts a reference server (nats-server) with the same limits.
 fn reference(bin: &str, limits: Limits) -> Setup {
-    let port = free_port();
+    let port = common::free_port();
     let mut conf = format!("listen: 127.0.0.1:{port}\n");
     if let Some(mp) = limits.max_pending {
         conf += &format!("max_pending: {mp}\n");
@@ -123,7 +115,7 @@ fn reference(bin: &str, limits: Limits) -> Setup {
         conf += &format!("write_deadline: \"{}ms\"\n", wd.as_millis());
     }
     let ws = limits.websocket.then(|| {
-        let p = free_port();
+        let p = common::free_port();
         conf += &format!("websocket {{ listen: \"127.0.0.1:{p}\", no_tls: true }}\n");
         SocketAddr::from(([127, 0, 0, 1], p))
     });

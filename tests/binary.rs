@@ -256,10 +256,7 @@ async fn reopen_signal_without_a_log_file_is_a_no_op() {
 #[tokio::test]
 async fn monitoring_port_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = common::free_port();
     let (running, _addr) = start(dir.path(), &["-m", &port.to_string()]);
     let ports = std::fs::read_dir(dir.path())
         .unwrap()

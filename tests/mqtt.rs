@@ -20,6 +20,21 @@ async fn start_in(dir: &std::path::Path) -> Broker {
     start_with(dir, junction::options::MqttOptions::default()).await
 }
 
+/// A broker from a configuration file written in `dir`: `conf` after a
+/// `jetstream {}` block storing under `dir`, with its `mqtt {}` block.
+async fn start_from_file(dir: &std::path::Path, conf: &str) -> Broker {
+    let path = dir.join("m.conf");
+    let text = format!("jetstream {{ store_dir: {:?} }}\n{conf}", dir.join("store"));
+    std::fs::write(&path, text).unwrap();
+    let opts = junction::config::load_options(&path).unwrap();
+    let mqtt_opts = opts.mqtt.clone().expect("an mqtt block");
+    let server = common::start(opts).await;
+    let mqtt = junction::mqtt::start(server.server.clone(), &mqtt_opts)
+        .await
+        .unwrap();
+    Broker { server, mqtt }
+}
+
 /// A broker with JetStream in `dir` and MQTT on a random local port, with
 /// the other `mqtt {}` options of `opts`.
 async fn start_with(dir: &std::path::Path, opts: junction::options::MqttOptions) -> Broker {
@@ -542,22 +557,11 @@ mod raw {
     #[tokio::test]
     async fn the_mqtt_blocks_own_credentials() {
         let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("m.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "jetstream {{ store_dir: {:?} }}\nmqtt {{ listen: \"127.0.0.1:-1\", authorization {{ username: dev, password: pw }} }}\n",
-                dir.path().join("store")
-            ),
+        let broker = start_from_file(
+            dir.path(),
+            "mqtt { listen: \"127.0.0.1:-1\", authorization { username: dev, password: pw } }\n",
         )
-        .unwrap();
-        let opts = junction::config::load_options(&conf).unwrap();
-        let mqtt_opts = opts.mqtt.clone().unwrap();
-        let server = common::start(opts).await;
-        let mqtt = junction::mqtt::start(server.server.clone(), &mqtt_opts)
-            .await
-            .unwrap();
-        let broker = Broker { server, mqtt };
+        .await;
         // No credentials, and a wrong password: return code 5.
         assert_eq!(exchange(&broker, CONNECT_V311).await, b"\x20\x02\x00\x05");
         let wrong = b"\x10\x19\x00\x04MQTT\x04\xc2\x00\x3c\x00\x02id\x00\x03dev\x00\x04nope";
@@ -576,22 +580,7 @@ mod raw {
     #[tokio::test]
     async fn credentials_map_to_users_and_accounts() {
         let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("m.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "jetstream {{ store_dir: {:?} }}\naccounts {{ IOT {{ jetstream: enabled, users: [{{user: dev, password: secret}}] }}, OPS {{ jetstream: enabled, users: [{{user: ops, password: pw}}] }} }}\nmqtt {{ listen: \"127.0.0.1:-1\" }}\n",
-                dir.path().join("store")
-            ),
-        )
-        .unwrap();
-        let opts = junction::config::load_options(&conf).unwrap();
-        let mqtt_opts = opts.mqtt.clone().unwrap();
-        let server = common::start(opts).await;
-        let mqtt = junction::mqtt::start(server.server.clone(), &mqtt_opts)
-            .await
-            .unwrap();
-        let broker = Broker { server, mqtt };
+        let broker = start_from_file(dir.path(), "accounts { IOT { jetstream: enabled, users: [{user: dev, password: secret}] }, OPS { jetstream: enabled, users: [{user: ops, password: pw}] } }\nmqtt { listen: \"127.0.0.1:-1\" }\n").await;
         // Bad password: return code 5 (not authorized), as nats-server answers.
         let bad = b"\x10\x21\x00\x04MQTT\x04\xc2\x00\x3c\x00\x02id\x00\x03dev\x00\x0cwrong-secret";
         assert_eq!(exchange(&broker, bad).await, b"\x20\x02\x00\x05");

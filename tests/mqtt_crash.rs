@@ -3,6 +3,8 @@
 //! and started again over the same store. A persistent session subscribed
 //! before the first kill must then receive every acknowledged message.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -20,14 +22,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts the binary with MQTT on `port` over `store`, once the port answers.
@@ -111,7 +105,7 @@ async fn publish_round(port: u16, next: &mut u64, acked: &mut Vec<u64>, run_for:
 #[tokio::test]
 async fn every_acknowledged_qos1_message_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     // The persistent session that must get everything in the end.
     {
         let _server = start(dir.path(), port);

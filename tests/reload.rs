@@ -73,6 +73,12 @@ impl Server {
         }
     }
 
+    /// SIGHUP: read the configuration again.
+    fn hangup(&self) {
+        // SAFETY: a signal to our own child process.
+        unsafe { libc::kill(self.running.0.id() as i32, libc::SIGHUP) };
+    }
+
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -81,8 +87,7 @@ impl Server {
     /// lines containing `marker`.
     async fn reload(&self, conf_text: &str, marker: &str, count: usize) {
         std::fs::write(&self.conf, conf_text).unwrap();
-        // SAFETY: a signal to our own child process.
-        unsafe { libc::kill(self.running.0.id() as i32, libc::SIGHUP) };
+        self.hangup();
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.log_text().matches(marker).count() < count {
             assert!(
@@ -241,10 +246,7 @@ async fn fifty_reloads_under_load_lose_nothing_and_close_only_removed_users() {
 #[tokio::test]
 async fn refused_reloads_keep_the_old_configuration() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = common::free_port();
     let conf = format!("port: {port}\nauthorization {{ users: [ {{user: a, password: p}} ] }}\n");
     let log = dir.path().join("junction.log");
     let server = Server::start_with(dir.path(), &conf, &["-l", log.to_str().unwrap()]);
@@ -300,10 +302,7 @@ async fn refused_reloads_keep_the_old_configuration() {
 #[tokio::test]
 async fn signal_reload_updates_varz() {
     let dir = tempfile::tempdir().unwrap();
-    let http = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let http = common::free_port();
     let pid_file = dir.path().join("j.pid");
     let conf = |max: u32| {
         format!(
@@ -398,10 +397,7 @@ async fn a_removed_import_stops_at_once() {
 async fn mqtt_clients_are_checked_again() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
-    let mqtt_port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let mqtt_port = common::free_port();
     let conf = |users: &str| {
         format!(
             "jetstream {{ store_dir: {:?} }}\nmqtt {{ listen: \"127.0.0.1:{mqtt_port}\" }}\nauthorization {{ users: [ {users} ] }}\n",
@@ -481,8 +477,7 @@ async fn a_reload_moves_the_log_file() {
     let conf = |path: &Path| format!("log_file: {path:?}\n");
     let server = Server::start_with(dir.path(), &conf(&first), &["-p", "-1"]);
     std::fs::write(&server.conf, conf(&second)).unwrap();
-    // SAFETY: a signal to our own child process.
-    unsafe { libc::kill(server.running.0.id() as i32, libc::SIGHUP) };
+    server.hangup();
     let deadline = Instant::now() + Duration::from_secs(5);
     while !std::fs::read_to_string(&second).is_ok_and(|t| t.contains("Reloaded server configuration")) {
         assert!(Instant::now() < deadline, "{}", server.log_text());

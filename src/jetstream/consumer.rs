@@ -212,19 +212,11 @@ impl ConsumerConfig {
     }
 
     /// The filters, borrowed.
-    fn filter_slice(&self) -> &[String] {
+    fn filters(&self) -> &[String] {
         if !self.filter_subject.is_empty() {
             std::slice::from_ref(&self.filter_subject)
         } else {
             &self.filter_subjects
-        }
-    }
-
-    fn filters(&self) -> Vec<String> {
-        if !self.filter_subject.is_empty() {
-            vec![self.filter_subject.clone()]
-        } else {
-            self.filter_subjects.clone()
         }
     }
 
@@ -408,7 +400,7 @@ impl Consumer {
         }
         let mut d = d;
         d.pending.clear();
-        let filters_copy = parking_lot::RwLock::new(config.filter_slice().to_vec());
+        let filters_copy = parking_lot::RwLock::new(config.filters().to_vec());
         let next_copy = AtomicU64::new(d.next);
         Arc::new(Consumer {
             name,
@@ -468,7 +460,7 @@ impl Consumer {
     pub fn set_config(&self, config: ConsumerConfig) {
         {
             let mut st = self.state.lock();
-            *self.filters_copy.write() = config.filter_slice().to_vec();
+            *self.filters_copy.write() = config.filters().to_vec();
             st.config = config;
             st.np = None;
         }
@@ -994,8 +986,6 @@ impl Consumer {
         due
     }
 
-    /// Whether this consumer is done with `seq`: not interested in its
-    /// subject, or delivered and acknowledged it.
     /// The stream sequence below which everything is acknowledged.
     pub(crate) fn ack_floor(&self) -> u64 {
         self.state.lock().d.ack_floor_stream
@@ -1005,12 +995,8 @@ impl Consumer {
     /// decided from the copies of its filters and next sequence when they
     /// say so, under its lock otherwise.
     pub(crate) fn wants_new(&self, seq: u64, subject: &[u8]) -> bool {
-        {
-            let filters = self.filters_copy.read();
-            let matches = |f: &String| junction_nats::subject::matches(f.as_bytes(), subject);
-            if !filters.is_empty() && !filters.iter().any(matches) {
-                return false;
-            }
+        if !takes_subject(&self.filters_copy.read(), subject) {
+            return false;
         }
         // Not yet reached: nothing could have delivered or acked it.
         if seq >= self.next_copy.load(Ordering::Acquire) {
@@ -1019,6 +1005,8 @@ impl Consumer {
         !self.done_with(seq, subject)
     }
 
+    /// Whether this consumer is done with `seq`: not interested in its
+    /// subject, or delivered and acknowledged it.
     pub(crate) fn done_with(&self, seq: u64, subject: &[u8]) -> bool {
         let st = self.state.lock();
         Self::done_with_locked(&st, seq, subject)
@@ -1036,14 +1024,7 @@ impl Consumer {
     }
 
     fn done_with_locked(st: &State, seq: u64, subject: &[u8]) -> bool {
-        let c = &st.config;
-        let matches = |f: &String| junction_nats::subject::matches(f.as_bytes(), subject);
-        let filtered_out = if !c.filter_subject.is_empty() {
-            !matches(&c.filter_subject)
-        } else {
-            !c.filter_subjects.is_empty() && !c.filter_subjects.iter().any(matches)
-        };
-        if filtered_out {
+        if !takes_subject(st.config.filters(), subject) {
             return true;
         }
         seq <= st.d.ack_floor_stream
@@ -1080,7 +1061,7 @@ impl Consumer {
                 return Some((m, Origin::CatchUp));
             }
         }
-        let filters = st.config.filter_slice();
+        let filters = st.config.filters();
         let found = if filters.is_empty() {
             stream.next_for(st.d.next, None).ok().flatten()
         } else {
@@ -1127,13 +1108,13 @@ impl Consumer {
             // nothing at or past where it starts was removed.
             Some(c) if c.from == from && (removed_max == c.removed_max || removed_max < c.from) => {
                 let fresh = if last > c.upto {
-                    stream.count_matching_from(c.upto + 1, &st.config.filters())
+                    stream.count_matching_from(c.upto + 1, st.config.filters())
                 } else {
                     0
                 };
                 c.count + fresh
             }
-            _ => stream.count_matching_from(from, &st.config.filters()),
+            _ => stream.count_matching_from(from, st.config.filters()),
         };
         st.np = Some(PendingCount {
             from,
@@ -1337,7 +1318,7 @@ impl Consumer {
 /// Whether the consumer's filters take in every subject of the stream
 /// (then it counts what is pending without looking at subjects).
 fn filters_cover(stream: &Stream, config: &ConsumerConfig) -> bool {
-    let filters = config.filter_slice();
+    let filters = config.filters();
     filters.is_empty()
         || stream.with_config(|c| {
             c.subjects
@@ -1377,6 +1358,14 @@ fn put_back(st: &mut State, seq: u64, origin: Origin, now_ns: i64) {
     }
 }
 
+/// Whether a consumer with `filters` (none: all) takes messages on `subject`.
+fn takes_subject(filters: &[String], subject: &[u8]) -> bool {
+    filters.is_empty()
+        || filters
+            .iter()
+            .any(|f| junction_nats::subject::matches(f.as_bytes(), subject))
+}
+
 /// Where a new consumer starts, by its deliver policy.
 fn start_position(stream: &Stream, config: &ConsumerConfig, catch_up: &mut VecDeque<u64>) -> u64 {
     let state = stream.state();
@@ -1406,7 +1395,7 @@ fn start_position(stream: &Stream, config: &ConsumerConfig, catch_up: &mut VecDe
             stream.first_at_or_after(t).unwrap_or(state.last_seq + 1)
         }
         DeliverPolicy::LastPerSubject => {
-            let mut seqs = stream.last_per_subject(&filters);
+            let mut seqs = stream.last_per_subject(filters);
             seqs.sort_unstable();
             catch_up.extend(seqs);
             state.last_seq + 1

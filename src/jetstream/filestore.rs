@@ -316,26 +316,28 @@ impl FileStore {
     /// Appends the record in `scratch` to the write block, after any
     /// held-back erase records, in one write.
     fn write_record(&mut self, next_seq: u64) -> Result<(u64, u64)> {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let held = self.held.len();
+        let scratch = std::mem::take(&mut self.scratch);
+        // The record goes after the held erase records, in their buffer.
+        let mut out = std::mem::take(&mut self.held);
+        let held = out.len();
         if held > 0 {
-            scratch.splice(0..0, self.held.drain(..));
+            out.extend_from_slice(&scratch);
         }
+        let bytes = if held > 0 { &out[..] } else { &scratch[..] };
         let sync_always = self.sync_always;
         let block = self.write_block(next_seq)?;
         let offset = block.size + held as u64;
-        let mut result = block.file.write_all(&scratch);
-        if held > 0 {
-            scratch.drain(..held);
-        }
+        let mut result = block.file.write_all(bytes);
         if result.is_ok() {
-            block.size += (held + scratch.len()) as u64;
+            block.size += bytes.len() as u64;
             if sync_always {
                 result = block.file.sync_data();
             }
         }
         let first = *self.blocks.last_key_value().map(|(k, _)| k).unwrap_or(&next_seq);
         self.scratch = scratch;
+        out.clear();
+        self.held = out;
         result?;
         Ok((first, offset))
     }
@@ -462,9 +464,10 @@ impl MsgStore for FileStore {
         if self.sync_always {
             return self.remove(seq);
         }
-        let mut record = Vec::new();
-        encode(&mut record, KIND_ERASE, seq, 0, b"", b"", b"");
-        self.held.extend_from_slice(&record);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        encode(&mut scratch, KIND_ERASE, seq, 0, b"", b"", b"");
+        self.held.extend_from_slice(&scratch);
+        self.scratch = scratch;
         self.erase(seq);
         self.drop_empty_front();
         if self.held.len() >= HELD_MAX {

@@ -212,7 +212,6 @@ impl<L: Copy> Index<L> {
             .map(|(&seq, _)| seq)
     }
 
-    /// The first live sequence at or after `seq` whose subject `matches` accepts.
     /// Live messages at or after `seq` whose subject `matches` accepts; each
     /// subject is tested once.
     pub fn count_matching(&self, seq: u64, mut matches: impl FnMut(&[u8]) -> bool) -> u64 {
@@ -227,6 +226,7 @@ impl<L: Copy> Index<L> {
         n
     }
 
+    /// The first live sequence at or after `seq` whose subject `matches` accepts.
     pub fn next_matching(&self, seq: u64, mut matches: impl FnMut(&[u8]) -> bool) -> Option<u64> {
         self.slots
             .range(seq..)

@@ -356,9 +356,7 @@ impl Stream {
                 at = seq + 1;
             }
         }
-        for seq in seqs {
-            self.drop_if_no_interest(seq);
-        }
+        self.drop_if_no_interest_many(&seqs);
     }
 
     /// Saves the consumers' delivery state.
@@ -486,10 +484,9 @@ impl Stream {
             .collect()
     }
 
-    /// Removes a message on behalf of a consumer (work queue acks), whatever
-    /// `deny_delete` says.
     /// Removes a message its retention policy lets go (all its consumers
-    /// are done with it); see `MsgStore::remove_settled`.
+    /// are done with it), whatever `deny_delete` says; see
+    /// `MsgStore::remove_settled`.
     pub fn delete_msg_internal(&self, seq: u64) -> bool {
         self.inner.lock().store.remove_settled(seq).unwrap_or(false)
     }
@@ -727,12 +724,12 @@ impl Stream {
     }
 
     /// Stores one captured publish; `Ok((seq, duplicate))` or why not.
-    /// Stores one message; `answer` gets the stream's `no_ack` and
-    /// `republish`, read under the same lock.
-    fn store(&self, msg: &Message<'_>, answer: &mut Answer) -> Result<(u64, bool), Refusal> {
+    /// `answer` gets the stream's `no_ack` and `republish`, read under the
+    /// same lock.
+    fn store(&self, msg: &Message<'_>, answer: &mut Option<Answer>) -> Result<(u64, bool), Refusal> {
         let now = now_nanos();
         let mut inner = self.inner.lock();
-        *answer = (inner.config.no_ack, inner.republish.clone());
+        *answer = Some((inner.config.no_ack, inner.republish.clone()));
         let transformed = inner
             .transform
             .as_ref()
@@ -866,16 +863,17 @@ impl Stream {
         // Limits are checked before the stream's lock is taken: counting
         // usage looks at every stream of the account, this one included.
         let quota = self.quota.read().as_ref().and_then(Weak::upgrade);
-        let mut answer: Option<Answer> = None;
-        let result = match quota {
+        let within_quota = match quota {
             Some(acc) => {
                 let storage = self.with_config(|c| c.storage);
                 let size = super::store::record_size(msg.subject.len(), 0, msg.payload.len());
                 acc.check_quota(storage, size)
-                    .and_then(|()| self.store(msg, answer.insert((false, None))))
             }
-            None => self.store(msg, answer.insert((false, None))),
+            None => Ok(()),
         };
+        let mut answer = None;
+        let result = within_quota.and_then(|()| self.store(msg, &mut answer));
+        // Refused before storing: read them now.
         let (no_ack, republish) = answer.unwrap_or_else(|| {
             let inner = self.inner.lock();
             (inner.config.no_ack, inner.republish.clone())

@@ -154,6 +154,23 @@ struct State {
 }
 
 impl State {
+    /// Records a stored message going out and returns its packet id: the
+    /// one it had when this is a redelivery, a new one otherwise.
+    fn send_out(&mut self, stream_seq: u64, ack: Option<Bytes>) -> u16 {
+        let pid = match self.by_seq.get(&stream_seq) {
+            Some(&pid) if stream_seq > 0 => pid,
+            _ => {
+                let pid = Session::next_pid(self);
+                if stream_seq > 0 {
+                    self.by_seq.insert(stream_seq, pid);
+                }
+                pid
+            }
+        };
+        self.inflight.insert(pid, Inflight { ack, stream_seq });
+        pid
+    }
+
     /// Whether another QoS 1/2 message may go out now: the messages
     /// awaiting PUBACK, PUBREC or PUBCOMP are below the receive maximum.
     fn has_quota(&self) -> bool {
@@ -294,17 +311,7 @@ impl Session {
                 }
                 let Some(h) = st.held.pop_front() else { return };
                 st.held_seqs.remove(&h.stream_seq);
-                let pid = Session::next_pid(&mut st);
-                if h.stream_seq > 0 {
-                    st.by_seq.insert(h.stream_seq, pid);
-                }
-                st.inflight.insert(
-                    pid,
-                    Inflight {
-                        ack: h.ack.clone(),
-                        stream_seq: h.stream_seq,
-                    },
-                );
+                let pid = st.send_out(h.stream_seq, h.ack.clone());
                 (pid, h)
             };
             self.publish_out(
@@ -640,24 +647,7 @@ impl Subscriber for Session {
                 });
                 return;
             }
-            let pid = match st.by_seq.get(&stream_seq) {
-                Some(&pid) if stream_seq > 0 => pid,
-                _ => {
-                    let pid = Session::next_pid(&mut st);
-                    if stream_seq > 0 {
-                        st.by_seq.insert(stream_seq, pid);
-                    }
-                    pid
-                }
-            };
-            st.inflight.insert(
-                pid,
-                Inflight {
-                    ack: ack.map(Bytes::copy_from_slice),
-                    stream_seq,
-                },
-            );
-            pid
+            st.send_out(stream_seq, ack.map(Bytes::copy_from_slice))
         };
         self.publish_out(
             &topic,

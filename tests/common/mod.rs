@@ -151,3 +151,13 @@ pub async fn http_json(addr: SocketAddr, path: &str) -> serde_json::Value {
     assert_eq!(status, 200, "{path}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
 }
+
+/// A local port free at the moment of asking, for a server told its port in
+/// a configuration file or on its command line.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
