@@ -955,6 +955,130 @@ mod consumers {
         }
     }
 
+    /// A push consumer that keeps up sends new messages from the
+    /// publisher's path; with four publishers racing and acks coming back
+    /// at the same time, every message still goes out once, in stream order.
+    #[tokio::test]
+    async fn push_consumer_keeps_stream_order_with_racing_publishers() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let stream = stream_with(&js, "RACE", &["race.>"], 0).await;
+        let c = stream
+            .create_consumer(push::Config {
+                durable_name: Some("racer".into()),
+                deliver_subject: "racing.deliver".into(),
+                ack_policy: AckPolicy::Explicit,
+                max_ack_pending: 50,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut messages = c.messages().await.unwrap();
+        const EACH: usize = 500;
+        let mut publishers = Vec::new();
+        for p in 0..4 {
+            let js = context(&server).await;
+            publishers.push(tokio::spawn(async move {
+                for i in 0..EACH {
+                    js.publish(format!("race.{p}"), i.to_string().into())
+                        .await
+                        .unwrap()
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        let mut last_per_publisher = [None::<usize>; 4];
+        for expected in 1..=(4 * EACH) as u64 {
+            let m = tokio::time::timeout(Duration::from_secs(10), messages.next())
+                .await
+                .expect("every message arrives")
+                .unwrap()
+                .unwrap();
+            let info = m.info().unwrap();
+            assert_eq!(info.stream_sequence, expected);
+            assert_eq!(info.delivered, 1);
+            let p: usize = m.subject.as_str()["race.".len()..].parse().unwrap();
+            let i: usize = std::str::from_utf8(&m.payload).unwrap().parse().unwrap();
+            assert_eq!(last_per_publisher[p].map_or(0, |l| l + 1), i);
+            last_per_publisher[p] = Some(i);
+            m.ack().await.unwrap();
+        }
+        for p in publishers {
+            p.await.unwrap();
+        }
+    }
+
+    /// A message sent straight from the publisher's path is redelivered
+    /// once its `ack_wait` passes, although the consumer's task was asleep
+    /// when it went out.
+    #[tokio::test]
+    async fn push_delivery_from_the_publisher_is_redelivered_after_ack_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let js = context(&server).await;
+        let stream = stream_with(&js, "WAIT", &["wait.>"], 0).await;
+        let c = stream
+            .create_consumer(push::Config {
+                durable_name: Some("waiter".into()),
+                deliver_subject: "waiting.deliver".into(),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: Duration::from_millis(200),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        // A deliver subject inside the stream's subjects is refused, as
+        // nats-server refuses it.
+        let cycle = stream
+            .create_consumer(push::Config {
+                durable_name: Some("cycle".into()),
+                deliver_subject: "wait.deliver".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            cycle
+                .to_string()
+                .contains("consumer deliver subject forms a cycle"),
+            "{cycle}"
+        );
+        let mut messages = c.messages().await.unwrap();
+        for round in 0..5u64 {
+            // Long enough for the consumer's task to go to sleep.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            js.publish("wait.x", round.to_string().into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            let first = tokio::time::timeout(Duration::from_secs(5), messages.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            let sent = std::time::Instant::now();
+            assert_eq!(first.info().unwrap().delivered, 1);
+            // Not acknowledged: it must come back after 200 ms, not after
+            // the task's idle second.
+            let again = tokio::time::timeout(Duration::from_secs(5), messages.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            let waited = sent.elapsed();
+            let info = again.info().unwrap();
+            assert_eq!((info.stream_sequence, info.delivered), (round + 1, 2));
+            assert!(
+                waited < Duration::from_millis(700),
+                "redelivered after {waited:?}"
+            );
+            again.ack().await.unwrap();
+        }
+    }
+
     #[tokio::test]
     async fn rate_limit_and_original_replay_pace_deliveries() {
         let dir = tempfile::tempdir().unwrap();

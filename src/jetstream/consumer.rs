@@ -24,6 +24,7 @@ use super::headers;
 use super::stream::{now_nanos, rfc3339, Stream};
 use crate::account::Account;
 use crate::outlet::Producer;
+use crate::sublist::MatchResult;
 use crate::subscription::{Message, Subscriber, Subscription};
 
 /// Thirty seconds, nats-server's default `ack_wait`.
@@ -37,6 +38,8 @@ const FC_BYTES: u64 = 256 * 1024;
 const FC_MSGS: u64 = 1000;
 /// How often a push consumer without listeners looks for them.
 const PUSH_INTEREST_POLL: Duration = Duration::from_millis(50);
+/// How long the task sleeps when nothing is due.
+const IDLE_TICK: Duration = Duration::from_secs(1);
 /// Ephemeral consumers go after this long without interest.
 const DEFAULT_INACTIVE: i64 = 5_000_000_000;
 
@@ -292,6 +295,12 @@ struct State {
     /// No pending ack is due before this (unix ns): a lower bound, so a
     /// round looks through the pending acks only when one may be late.
     pending_due: i64,
+    /// When the task looks for work next unless woken: a message sent from
+    /// a publisher's path whose ack is due earlier wakes it.
+    task_due: Instant,
+    /// The subscribers of the push deliver subject, with the generation of
+    /// the account's subscriptions they were matched at.
+    push_match: Option<(u64, Arc<MatchResult>)>,
 }
 
 impl State {
@@ -425,6 +434,8 @@ impl Consumer {
                 deleted: false,
                 np: None,
                 pending_due: 0,
+                task_due: Instant::now(),
+                push_match: None,
             }),
             wake: Notify::new(),
             subs: Mutex::new(Vec::new()),
@@ -463,6 +474,7 @@ impl Consumer {
             *self.filters_copy.write() = config.filters().to_vec();
             st.config = config;
             st.np = None;
+            st.push_match = None;
         }
         self.wake.notify_one();
     }
@@ -640,7 +652,7 @@ impl Consumer {
             if self.expired_interest() {
                 return;
             }
-            let sleep = next_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            let sleep = next_due.unwrap_or_else(|| Instant::now() + IDLE_TICK);
             // Woken by the stream for each new message (`stored_new`), by
             // acks that free room, pull requests and deletion.
             tokio::select! {
@@ -740,28 +752,30 @@ impl Consumer {
         let push = st.config.deliver_subject.clone();
         // A push consumer delivers only while someone listens on its
         // subject, as nats-server; until then it looks again shortly.
-        let no_interest = push
-            .as_ref()
-            .is_some_and(|s| account.sublist.matches(s.as_bytes()).is_empty());
+        let push_targets = push.as_ref().map(|s| push_targets(&mut st, &account, s));
+        let no_interest = push_targets.as_ref().is_some_and(|t| t.is_empty());
         if no_interest {
             soonest(now + PUSH_INTEREST_POLL);
         }
-        let covered = filters_cover(&stream, &st.config);
-        // Interest-stream messages this round settled without acks.
-        let mut settled = Vec::new();
+        let mut round = Round {
+            stream: &stream,
+            covered: filters_cover(&stream, &st.config),
+            now,
+            now_ns,
+            settled: Vec::new(),
+        };
         // A message is there but held back by pacing: no-wait requests wait for it.
         let mut paced = false;
-        let mut matched: Option<(Bytes, crate::sublist::MatchResult)> = None;
+        // A pull request's reply subject and its match, kept while it stays the same.
+        let mut matched: Option<(Bytes, Arc<MatchResult>)> = None;
         // Deliver what is available.
         loop {
             if no_interest || st.fc_pending.is_some() {
                 break;
             }
-            let target = match &push {
-                Some(subject) => Some(Bytes::from(subject.clone())),
-                None => st.waiting.front().map(|r| r.reply.clone()),
-            };
-            let Some(target) = target else { break };
+            if push.is_none() && st.waiting.is_empty() {
+                break;
+            }
             if st.config.ack_policy != AckPolicy::None
                 && st.config.max_ack_pending > 0
                 && st.d.pending.len() as i64 >= st.config.max_ack_pending
@@ -814,46 +828,20 @@ impl Consumer {
                 st.rate_next = st.rate_next.max(now) + Duration::from_secs_f64(secs);
             }
             st.replay_prev = Some((msg.time, now));
-            let deliveries = {
-                let n = st.d.deliveries.entry(msg.seq).or_insert(0);
-                *n += 1;
-                *n
+            // Addressed to the target's subscribers, shown under the stream
+            // subject.
+            let targets = match &push_targets {
+                Some(t) => t.clone(),
+                None => {
+                    let reply = &st.waiting.front().expect("a waiting request").reply;
+                    if matched.as_ref().is_none_or(|(t, _)| t != reply) {
+                        matched = Some((reply.clone(), Arc::new(account.sublist.matches(reply))));
+                    }
+                    matched.as_ref().expect("matched above").1.clone()
+                }
             };
-            st.d.delivered_consumer += 1;
-            let cseq = st.d.delivered_consumer;
-            st.d.delivered_stream = st.d.delivered_stream.max(msg.seq);
-            let pending_after = self.num_pending_with(&stream, &mut st, covered);
-            let reply = ack_subject(
-                &stream.name,
-                &self.name,
-                deliveries,
-                msg.seq,
-                cseq,
-                msg.time,
-                pending_after,
-            );
-            match st.config.ack_policy {
-                AckPolicy::None => {
-                    st.d.deliveries.remove(&msg.seq);
-                    st.d.ack_floor_consumer = cseq;
-                    st.d.ack_floor_stream = msg.seq;
-                }
-                _ => {
-                    let wait = backoff_wait(&st.config, deliveries);
-                    st.pending_due = st.pending_due.min(now_ns + wait);
-                    st.d.pending.insert(
-                        msg.seq,
-                        Pending {
-                            consumer_seq: cseq,
-                            deadline: now_ns + wait,
-                        },
-                    );
-                    soonest(now + Duration::from_nanos(wait.max(0) as u64));
-                }
-            }
-            st.dirty = true;
-            st.last_active = now_ns;
-            let (hdrs, body): (Vec<u8>, &[u8]) = if st.config.headers_only {
+            let joined;
+            let (header_len, body): (Option<usize>, &[u8]) = if st.config.headers_only {
                 let mut block = msg.headers.to_vec();
                 let size_hdr = format!("Nats-Msg-Size: {}\r\n\r\n", msg.payload.len());
                 if block.is_empty() {
@@ -862,34 +850,25 @@ impl Consumer {
                     block.truncate(block.len() - 2);
                     block.extend_from_slice(size_hdr.as_bytes());
                 }
-                (block, b"")
+                (Some(block.len()), {
+                    joined = block;
+                    &joined
+                })
+            } else if msg.headers.is_empty() {
+                (None, &msg.payload[..])
             } else {
-                (msg.headers.to_vec(), &msg.payload[..])
+                joined = [&msg.headers[..], &msg.payload[..]].concat();
+                (Some(msg.headers.len()), &joined)
             };
-            let joined = [hdrs.as_slice(), body].concat();
-            let m = Message {
+            let out = Outgoing {
+                seq: msg.seq,
                 subject: &msg.subject,
-                reply: Some(reply.as_bytes()),
-                header_len: (!hdrs.is_empty()).then_some(hdrs.len()),
-                payload: &joined,
-                hops: 0,
+                header_len,
+                body,
+                time: msg.time,
             };
-            // Addressed to the target's subscribers, shown under the stream
-            // subject; the target's match is kept while it stays the same.
-            if matched.as_ref().is_none_or(|(t, _)| *t != target) {
-                matched = Some((target.clone(), account.sublist.matches(&target)));
-            }
-            if let Some((_, result)) = &matched {
-                crate::router::deliver(result, &m, None, producer);
-            }
-            if st.config.ack_policy == AckPolicy::None {
-                match self.retention {
-                    Retention::Workqueue => {
-                        stream.delete_msg_internal(msg.seq);
-                    }
-                    Retention::Interest => settled.push(msg.seq),
-                    Retention::Limits => {}
-                }
+            if let Some(at) = self.send(&mut st, &mut round, &out, &targets, producer) {
+                soonest(at);
             }
             st.last_sent = now;
             if let (Some(subject), true) = (&push, st.config.flow_control) {
@@ -979,16 +958,159 @@ impl Consumer {
         if st.config.inactive_threshold > 0 {
             soonest(now + Duration::from_nanos(st.config.inactive_threshold as u64));
         }
+        let wake_at = due.unwrap_or(now + IDLE_TICK);
+        st.task_due = wake_at;
         drop(st);
-        for seq in settled {
-            stream.drop_if_no_interest(seq);
+        if !round.settled.is_empty() {
+            stream.drop_if_no_interest_many(&round.settled);
         }
+        Some(wake_at)
+    }
+
+    /// Sends one message to `targets`: counts the delivery, makes it
+    /// pending (or, without acks, done at once) and gives it its ack
+    /// subject. Returns when its ack is due, if it waits for one.
+    fn send(
+        &self,
+        st: &mut State,
+        round: &mut Round<'_>,
+        out: &Outgoing<'_>,
+        targets: &MatchResult,
+        producer: &mut Producer,
+    ) -> Option<Instant> {
+        let deliveries = {
+            let n = st.d.deliveries.entry(out.seq).or_insert(0);
+            *n += 1;
+            *n
+        };
+        st.d.delivered_consumer += 1;
+        let cseq = st.d.delivered_consumer;
+        st.d.delivered_stream = st.d.delivered_stream.max(out.seq);
+        let pending_after = self.num_pending_with(round.stream, st, round.covered);
+        let reply = ack_subject(
+            &round.stream.name,
+            &self.name,
+            deliveries,
+            out.seq,
+            cseq,
+            out.time,
+            pending_after,
+        );
+        let due = match st.config.ack_policy {
+            AckPolicy::None => {
+                st.d.deliveries.remove(&out.seq);
+                st.d.ack_floor_consumer = cseq;
+                st.d.ack_floor_stream = out.seq;
+                None
+            }
+            _ => {
+                let wait = backoff_wait(&st.config, deliveries);
+                let deadline = round.now_ns + wait;
+                st.pending_due = st.pending_due.min(deadline);
+                st.d.pending.insert(
+                    out.seq,
+                    Pending {
+                        consumer_seq: cseq,
+                        deadline,
+                    },
+                );
+                Some(round.now + Duration::from_nanos(wait.max(0) as u64))
+            }
+        };
+        st.dirty = true;
+        st.last_active = round.now_ns;
+        let m = Message {
+            subject: out.subject,
+            reply: Some(reply.as_bytes()),
+            header_len: out.header_len,
+            payload: out.body,
+            hops: 0,
+        };
+        crate::router::deliver(targets, &m, None, producer);
+        if st.config.ack_policy == AckPolicy::None {
+            match self.retention {
+                Retention::Workqueue => {
+                    round.stream.delete_msg_internal(out.seq);
+                }
+                Retention::Interest => round.settled.push(out.seq),
+                Retention::Limits => {}
+            }
+        }
+        st.last_sent = round.now;
         due
+    }
+
+    /// A message just stored, offered from the publisher's path: a push
+    /// consumer that has sent everything before it, and has room, sends it
+    /// at once rather than waking its task to read it back from the store.
+    /// Returns false when it did not (the task then takes it).
+    pub(crate) fn deliver_new(&self, stream: &Stream, out: &Outgoing<'_>, producer: &mut Producer) -> bool {
+        // Busy (its task is delivering, or an ack is being handled): the
+        // task takes it, in order, after what it is doing.
+        let Some(mut st) = self.state.try_lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        let now_ns = now_nanos();
+        let c = &st.config;
+        if st.deleted
+            || st.d.next != out.seq
+            || !st.redeliver.is_empty()
+            || !st.catch_up.is_empty()
+            || st.fc_pending.is_some()
+            || c.flow_control
+            || c.headers_only
+            || c.rate_limit_bps > 0
+            || c.replay_policy == "original"
+            || st.pending_due <= now_ns
+            || (c.ack_policy != AckPolicy::None && st.held_back())
+        {
+            return false;
+        }
+        let Some(subject) = c.deliver_subject.clone() else {
+            return false;
+        };
+        let Some(account) = self.account.upgrade() else {
+            return false;
+        };
+        if !takes_subject(c.filters(), out.subject) {
+            return false;
+        }
+        let targets = push_targets(&mut st, &account, &subject);
+        if targets.is_empty() {
+            return false;
+        }
+        self.took_new(&mut st, out.seq);
+        st.replay_prev = Some((out.time, now));
+        let mut round = Round {
+            stream,
+            covered: filters_cover(stream, &st.config),
+            now,
+            now_ns,
+            settled: Vec::new(),
+        };
+        if let Some(at) = self.send(&mut st, &mut round, out, &targets, producer) {
+            // The task sleeps past this ack's deadline: wake it to look again.
+            if at < st.task_due {
+                st.task_due = at;
+                self.wake.notify_one();
+            }
+        }
+        drop(st);
+        if !round.settled.is_empty() {
+            stream.drop_if_no_interest_many(&round.settled);
+        }
+        true
     }
 
     /// The stream sequence below which everything is acknowledged.
     pub(crate) fn ack_floor(&self) -> u64 {
         self.state.lock().d.ack_floor_stream
+    }
+
+    /// Whether this consumer's filters take messages on `subject`.
+    pub(crate) fn takes(&self, subject: &[u8]) -> bool {
+        takes_subject(&self.filters_copy.read(), subject)
     }
 
     /// Whether a message just stored is one this consumer will deliver:
@@ -1068,24 +1190,29 @@ impl Consumer {
             stream.next_matching_any(st.d.next, filters).ok().flatten()
         };
         let m = found?;
-        st.d.next = m.seq + 1;
+        self.took_new(st, m.seq);
+        Some((m, Origin::New))
+    }
+
+    /// Moves past `seq`, the next new message, which is going out.
+    fn took_new(&self, st: &mut State, seq: u64) {
+        st.d.next = seq + 1;
         self.next_copy.store(st.d.next, Ordering::Release);
         if let Some(c) = &mut st.np {
             // The message going out is the first match from where the count
             // starts: one fewer to deliver, or (when it arrived after the
             // count, which then found none) still none.
-            if c.from <= m.seq {
-                if m.seq <= c.upto {
+            if c.from <= seq {
+                if seq <= c.upto {
                     c.count = c.count.saturating_sub(1);
                 } else {
-                    c.upto = m.seq;
+                    c.upto = seq;
                 }
-                c.from = m.seq + 1;
+                c.from = seq + 1;
             } else {
                 st.np = None;
             }
         }
-        Some((m, Origin::New))
     }
 
     /// Messages left to deliver (an estimate without filters: it does not
@@ -1317,6 +1444,43 @@ impl Consumer {
 
 /// Whether the consumer's filters take in every subject of the stream
 /// (then it counts what is pending without looking at subjects).
+/// One message going out: the header block and payload joined in `body`
+/// (`header_len` bytes of headers).
+pub(crate) struct Outgoing<'a> {
+    pub seq: u64,
+    pub subject: &'a [u8],
+    pub header_len: Option<usize>,
+    pub body: &'a [u8],
+    /// When it was stored (unix ns).
+    pub time: i64,
+}
+
+/// What stays the same over one round of deliveries.
+struct Round<'a> {
+    stream: &'a Stream,
+    /// Whether the filters take in the whole stream.
+    covered: bool,
+    now: Instant,
+    now_ns: i64,
+    /// Interest-stream messages settled without acks, to drop after the
+    /// consumer's lock is released.
+    settled: Vec<u64>,
+}
+
+/// The subscribers of a push consumer's deliver subject, matched again only
+/// when the account's subscriptions changed.
+fn push_targets(st: &mut State, account: &Account, subject: &str) -> Arc<MatchResult> {
+    let generation = account.sublist.generation();
+    if let Some((g, targets)) = &st.push_match {
+        if *g == generation {
+            return targets.clone();
+        }
+    }
+    let targets = Arc::new(account.sublist.matches(subject.as_bytes()));
+    st.push_match = Some((generation, targets.clone()));
+    targets
+}
+
 fn filters_cover(stream: &Stream, config: &ConsumerConfig) -> bool {
     let filters = config.filters();
     filters.is_empty()

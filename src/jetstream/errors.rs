@@ -107,6 +107,9 @@ impl ApiError {
     pub fn consumer_create(err: impl std::fmt::Display) -> Self {
         Self::new(500, 10012, err.to_string())
     }
+    pub fn deliver_cycle() -> Self {
+        Self::new(400, 10081, "consumer deliver subject forms a cycle")
+    }
     pub fn consumer_name_mismatch() -> Self {
         Self::new(
             400,

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 use super::config::{Discard, Retention, StreamConfig};
-use super::consumer::{Consumer, ConsumerConfig};
+use super::consumer::{Consumer, ConsumerConfig, Outgoing};
 use super::errors::ApiError;
 use super::headers;
 use super::store::{MsgStore, StoreState, StoredMsg};
@@ -218,6 +218,12 @@ impl Stream {
         action: &str,
     ) -> Result<Arc<Consumer>, ApiError> {
         let config = config.normalize()?;
+        // Deliveries the stream would capture again, without end.
+        if let Some(deliver) = &config.deliver_subject {
+            if self.with_config(|c| c.subjects.iter().any(|s| super::config::subset(deliver, s))) {
+                return Err(ApiError::deliver_cycle());
+            }
+        }
         let Some(account) = self.account.upgrade() else {
             return Err(ApiError::stream_not_found());
         };
@@ -504,6 +510,12 @@ impl Stream {
         for c in self.consumers.read().values() {
             c.stored_new();
         }
+        self.notify_watchers(seq);
+    }
+
+    /// Tells whoever waits for the stream's last sequence (sources,
+    /// mirrors, `appended` watchers) that `seq` is stored.
+    fn notify_watchers(&self, seq: u64) {
         let watched = self.appended.receiver_count() > 0;
         self.appended.send_if_modified(|v| {
             *v = seq;
@@ -726,7 +738,12 @@ impl Stream {
     /// Stores one captured publish; `Ok((seq, duplicate))` or why not.
     /// `answer` gets the stream's `no_ack` and `republish`, read under the
     /// same lock.
-    fn store(&self, msg: &Message<'_>, answer: &mut Option<Answer>) -> Result<(u64, bool), Refusal> {
+    fn store(
+        &self,
+        msg: &Message<'_>,
+        answer: &mut Option<Answer>,
+        producer: &mut Producer,
+    ) -> Result<(u64, bool), Refusal> {
         let now = now_nanos();
         let mut inner = self.inner.lock();
         *answer = Some((inner.config.no_ack, inner.republish.clone()));
@@ -839,11 +856,27 @@ impl Stream {
         inner.enforce_limits(now, Some(msg.subject));
         let interest = inner.config.retention == Retention::Interest;
         drop(inner);
+        let consumers = self.consumers();
         // An interest stream keeps a message only while a consumer wants it.
-        if interest && !self.consumers().iter().any(|c| c.wants_new(seq, msg.subject)) {
+        if interest && !consumers.iter().any(|c| c.wants_new(seq, msg.subject)) {
             self.delete_msg_internal(seq);
+        } else {
+            let out = Outgoing {
+                seq,
+                subject: msg.subject,
+                header_len: msg.header_len,
+                body: msg.payload,
+                time: now,
+            };
+            // Sent from here where a consumer can; its task is woken only
+            // when it has to take the message itself.
+            for c in &consumers {
+                if !c.deliver_new(self, &out, producer) && c.takes(msg.subject) {
+                    c.stored_new();
+                }
+            }
         }
-        self.announce(seq);
+        self.notify_watchers(seq);
         Ok((seq, false))
     }
 
@@ -872,7 +905,7 @@ impl Stream {
             None => Ok(()),
         };
         let mut answer = None;
-        let result = within_quota.and_then(|()| self.store(msg, &mut answer));
+        let result = within_quota.and_then(|()| self.store(msg, &mut answer, producer));
         // Refused before storing: read them now.
         let (no_ack, republish) = answer.unwrap_or_else(|| {
             let inner = self.inner.lock();
