@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{lookup_host, TcpListener, TcpSocket};
+use tokio::net::{lookup_host, TcpListener, TcpSocket, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::server::Server;
@@ -19,6 +19,24 @@ use crate::server::Server;
 /// A byte stream a listener accepted: TCP, or TLS over TCP.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// A connection a listener accepted. Plain TCP stays a `TcpStream`, so a
+/// protocol that reads and writes from different tasks can split it into
+/// owned halves, which need no lock between them.
+pub enum Accepted {
+    Tcp(TcpStream),
+    Tls(Box<dyn Stream>),
+}
+
+impl Accepted {
+    /// The connection as one byte stream.
+    pub fn into_stream(self) -> Box<dyn Stream> {
+        match self {
+            Accepted::Tcp(s) => Box::new(s),
+            Accepted::Tls(s) => s,
+        }
+    }
+}
 
 /// A listener's TLS: its acceptor, which a configuration reload may
 /// replace, and the handshake's time limit.
@@ -47,7 +65,7 @@ pub fn spawn_accept_loop<F, Fut>(
     what: &'static str,
     serve: F,
 ) where
-    F: Fn(Arc<Server>, Box<dyn Stream>, SocketAddr) -> Fut + Send + Sync + 'static,
+    F: Fn(Arc<Server>, Accepted, SocketAddr) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let serve = Arc::new(serve);
@@ -75,10 +93,10 @@ pub fn spawn_accept_loop<F, Fut>(
             let (server, serve) = (server.clone(), serve.clone());
             tokio::spawn(async move {
                 match tls {
-                    None => serve(server, Box::new(stream), remote).await,
+                    None => serve(server, Accepted::Tcp(stream), remote).await,
                     Some((acceptor, timeout)) => {
                         match crate::tls::handshake(&acceptor, stream, timeout).await {
-                            Ok(stream) => serve(server, Box::new(stream), remote).await,
+                            Ok(stream) => serve(server, Accepted::Tls(Box::new(stream)), remote).await,
                             Err(e) => tracing::debug!(%remote, "{what} TLS handshake error: {e}"),
                         }
                     }

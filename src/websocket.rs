@@ -59,7 +59,7 @@ pub async fn start(server: Arc<Server>, opts: &WebsocketOptions) -> anyhow::Resu
         "websocket",
         move |server, stream, remote| {
             let cfg = cfg.clone();
-            async move { upgrade(server, stream, remote, local, &cfg).await }
+            async move { upgrade(server, stream.into_stream(), remote, local, &cfg).await }
         },
     );
     Ok(local)

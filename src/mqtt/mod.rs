@@ -95,8 +95,16 @@ pub async fn start(server: Arc<Server>, opts: &MqttOptions) -> anyhow::Result<So
         tls,
         "MQTT",
         |server, stream, remote| async move {
-            let (reader, writer) = tokio::io::split(stream);
-            serve(server, remote, "mqtt", reader, writer).await;
+            match stream {
+                crate::listener::Accepted::Tcp(tcp) => {
+                    let (reader, writer) = tcp.into_split();
+                    serve(server, remote, "mqtt", reader, writer).await;
+                }
+                tls => {
+                    let (reader, writer) = tokio::io::split(tls.into_stream());
+                    serve(server, remote, "mqtt", reader, writer).await;
+                }
+            }
         },
     );
     Ok(local)
