@@ -12,6 +12,19 @@ import pytest
 BINARY = os.environ.get("JUNCTION_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "target", "debug", "junction"))
 
 
+def make_cert(directory):
+    """A self-signed certificate for localhost and 127.0.0.1, made with openssl."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", key, "-out", cert, "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
 def start_junction(*args):
     proc, ports = start_junction_ports(*args)
     return proc, ports["nats"][0]

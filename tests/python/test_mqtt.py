@@ -16,7 +16,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from conftest import start_junction, settle
+from conftest import make_cert, start_junction, settle
 
 
 def free_port():
@@ -25,14 +25,19 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def broker():
-    """junction with JetStream and MQTT; yields (nats url, mqtt port)."""
+def start_broker(tls=False):
+    """junction with JetStream and MQTT (over TLS with a certificate made
+    here); returns (process, nats url, mqtt port, certificate or None)."""
     tmp = tempfile.mkdtemp(prefix="junction-mqtt-")
     port = free_port()
     conf = os.path.join(tmp, "mqtt.conf")
+    cert = None
+    block = ""
+    if tls:
+        cert, key = make_cert(tmp)
+        block = f'tls {{ cert_file: "{cert}", key_file: "{key}" }}'
     with open(conf, "w") as f:
-        f.write(f'jetstream {{ store_dir: "{tmp}/store" }}\nmqtt {{ listen: "127.0.0.1:{port}" }}\n')
+        f.write(f'jetstream {{ store_dir: "{tmp}/store" }}\nmqtt {{\n  listen: "127.0.0.1:{port}"\n  {block}\n}}\n')
     proc, url = start_junction("-c", conf)
     deadline = time.time() + 10
     while True:
@@ -43,14 +48,33 @@ def broker():
             if time.time() > deadline:
                 raise
             time.sleep(0.02)
+    return proc, url, port, cert
+
+
+@pytest.fixture
+def broker():
+    """junction with JetStream and MQTT; yields (nats url, mqtt port)."""
+    proc, url, port, _ = start_broker()
     yield url, port
     proc.terminate()
     proc.wait(timeout=10)
 
 
-def paho(port, client_id, version=mqtt.MQTTv311, clean=True, will=None):
-    """A connected paho client whose messages arrive on a queue."""
+@pytest.fixture
+def tls_broker():
+    """The same over TLS; yields (nats url, mqtt port, CA certificate)."""
+    proc, url, port, cert = start_broker(tls=True)
+    yield url, port, cert
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def paho(port, client_id, version=mqtt.MQTTv311, clean=True, will=None, ca=None):
+    """A connected paho client whose messages arrive on a queue (over TLS,
+    trusting `ca`, when given)."""
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=version)
+    if ca:
+        c.tls_set(ca_certs=ca)
     inbox = queue.Queue()
     subscribed = queue.Queue()
     c.on_message = lambda client, userdata, msg: inbox.put(msg)
@@ -193,3 +217,43 @@ def test_mosquitto_clients(broker):
         timeout=10,
     )
     assert out.stdout.strip() == "r"
+
+
+def test_mqtt_over_tls_with_paho_and_mosquitto_clients(tls_broker):
+    """The mqtt block's tls: paho and mosquitto_pub/mosquitto_sub connect
+    over TLS, verifying the certificate, and exchange QoS 1 messages."""
+    _, port, cert = tls_broker
+    sub = paho(port, "tls-sub", ca=cert)
+    assert [c.value for c in subscribe(sub, "secure/#", qos=1)] == [1]
+    pub = paho(port, "tls-pub", ca=cert)
+    pub.publish("secure/paho", b"over tls", qos=1).wait_for_publish(timeout=10)
+    got = sub.inbox.get(timeout=10)
+    assert (got.topic, got.payload, got.qos) == ("secure/paho", b"over tls", 1)
+    base = ["-h", "localhost", "-p", str(port), "--cafile", cert]
+    subprocess.run(["mosquitto_pub", *base, "-t", "secure/mosquitto", "-m", "hi", "-q", "1"], check=True, timeout=10)
+    got = sub.inbox.get(timeout=10)
+    assert (got.topic, got.payload) == ("secure/mosquitto", b"hi")
+    out = subprocess.Popen(
+        ["mosquitto_sub", *base, "-t", "secure/back", "-q", "1", "-C", "1", "-W", "10"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    # Published until mosquitto_sub's subscription is in place.
+    deadline = time.time() + 10
+    while out.poll() is None and time.time() < deadline:
+        pub.publish("secure/back", b"answer", qos=1).wait_for_publish(timeout=10)
+        time.sleep(0.1)
+    assert out.wait(timeout=10) == 0
+    assert out.stdout.read().strip() == "answer"
+    # A client speaking plain MQTT to the TLS port gets no CONNACK.
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(bytes([0x10, 12, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 30, 0, 0]))
+        s.settimeout(5)
+        try:
+            answer = s.recv(16)
+        except (ConnectionResetError, socket.timeout):
+            answer = b""
+        assert not answer.startswith(bytes([0x20, 2])), answer
+    for c in (sub, pub):
+        c.loop_stop()
+        c.disconnect()

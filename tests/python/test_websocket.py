@@ -11,21 +11,9 @@ import tempfile
 import nats
 import pytest
 
-from conftest import start_junction_ports, settle
+from conftest import make_cert, start_junction_ports, settle
 
 pytestmark = pytest.mark.asyncio
-
-
-def make_cert(directory):
-    cert = os.path.join(directory, "cert.pem")
-    key = os.path.join(directory, "key.pem")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", key, "-out", cert, "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )
-    return cert, key
 
 
 @pytest.fixture(params=["ws", "wss"])
