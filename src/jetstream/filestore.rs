@@ -67,12 +67,14 @@ pub struct FileStore {
     unsynced: Vec<File>,
     /// The last chunk read ahead.
     cache: std::cell::RefCell<Option<ReadCache>>,
-    /// Erase records of settled messages, written with the next record or
-    /// sync (see `MsgStore::remove_settled`).
+    /// Records not written yet: erase records of settled messages, and
+    /// deferred appends, written with the next record, flush or sync (see
+    /// `MsgStore::remove_settled` and `MsgStore::append_deferred`). They
+    /// follow the last block's written bytes.
     held: Vec<u8>,
 }
 
-/// Held-back erase records are written once they reach this size.
+/// Held-back records are written once they reach this size.
 const HELD_MAX: usize = 64 * 1024;
 
 /// A chunk of a block read ahead for the records that follow.
@@ -91,6 +93,25 @@ fn block_path(dir: &Path, first: u64) -> PathBuf {
 
 fn encode(out: &mut Vec<u8>, kind: u8, seq: u64, time: i64, subject: &[u8], headers: &[u8], payload: &[u8]) {
     out.clear();
+    encode_after(out, kind, seq, time, subject, headers, payload);
+}
+
+/// The length of a record with these parts.
+fn record_len(subject: &[u8], headers: &[u8], payload: &[u8]) -> usize {
+    HEADER + subject.len() + headers.len() + payload.len()
+}
+
+/// `encode`, after what `out` holds already.
+fn encode_after(
+    out: &mut Vec<u8>,
+    kind: u8,
+    seq: u64,
+    time: i64,
+    subject: &[u8],
+    headers: &[u8],
+    payload: &[u8],
+) {
+    let start = out.len();
     let rest = HEADER - 8 + subject.len() + headers.len() + payload.len();
     out.extend_from_slice(&(rest as u32 + 4).to_le_bytes());
     out.extend_from_slice(&[0; 4]);
@@ -102,8 +123,8 @@ fn encode(out: &mut Vec<u8>, kind: u8, seq: u64, time: i64, subject: &[u8], head
     out.extend_from_slice(subject);
     out.extend_from_slice(headers);
     out.extend_from_slice(payload);
-    let crc = crc32fast::hash(&out[8..]);
-    out[4..8].copy_from_slice(&crc.to_le_bytes());
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// One decoded record, borrowing its bytes.
@@ -347,6 +368,18 @@ impl FileStore {
     /// rather than one per message; records never change once written.
     fn read_record(&self, loc: Location, block: &Block) -> Result<Bytes> {
         let len = loc.len as u64;
+        if loc.offset >= block.size {
+            // Appended but still held, in memory.
+            let at = (loc.offset - block.size) as usize;
+            return match self.held.get(at..at + len as usize) {
+                Some(bytes) => Ok(Bytes::copy_from_slice(bytes)),
+                None => Err(StoreError::Corrupt(format!(
+                    "{}: record at {} is neither written nor held",
+                    block.path.display(),
+                    loc.offset
+                ))),
+            };
+        }
         let mut cache = self.cache.borrow_mut();
         if let Some(c) = cache.as_ref() {
             if c.block == loc.block
@@ -414,6 +447,50 @@ impl MsgStore for FileStore {
         let size = super::store::record_size(subject.len(), headers.len(), payload.len());
         self.index
             .insert(seq, subject, time, size, Location { block, offset, len });
+        Ok(seq)
+    }
+
+    fn append_deferred(&mut self, subject: &[u8], headers: &[u8], payload: &[u8], time: i64) -> Result<u64> {
+        if self.sync_always {
+            return self.append(subject, headers, payload, time);
+        }
+        let seq = self.index.last_seq + 1;
+        let record = record_len(subject, headers, payload) as u64;
+        // Held bytes belong to the last block: a record that would take it
+        // past its size goes after what is held is written, so the next
+        // block opens before its offset is taken.
+        let last_size = self.blocks.last_key_value().map_or(0, |(_, b)| b.size);
+        if !self.held.is_empty() && last_size + (self.held.len() as u64) + record > BLOCK_MAX {
+            self.flush_removals()?;
+        }
+        let held = self.held.len() as u64;
+        let block = self.write_block(seq)?;
+        let offset = block.size + held;
+        block.live += 1;
+        let first = *self
+            .blocks
+            .last_key_value()
+            .map(|(k, _)| k)
+            .expect("a write block");
+        let mut out = std::mem::take(&mut self.held);
+        encode_after(&mut out, KIND_MSG, seq, time, subject, headers, payload);
+        let len = out.len() as u64 - held;
+        self.held = out;
+        let size = super::store::record_size(subject.len(), headers.len(), payload.len());
+        self.index.insert(
+            seq,
+            subject,
+            time,
+            size,
+            Location {
+                block: first,
+                offset,
+                len: len as u32,
+            },
+        );
+        if self.held.len() >= HELD_MAX {
+            self.flush_removals()?;
+        }
         Ok(seq)
     }
 
@@ -610,6 +687,70 @@ mod tests {
         }
         assert_eq!(&s.get(7).unwrap().unwrap().payload[..], b"after");
         assert_eq!(s.state().msgs, 4);
+    }
+
+    #[test]
+    fn deferred_appends_read_at_once_and_reach_the_disk_on_flush_or_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = FileStore::open(dir.path(), 1).unwrap();
+            fill(&mut s, 2);
+            let a = s
+                .append_deferred(b"d.a", b"NATS/1.0\r\n\r\n", b"first", 10)
+                .unwrap();
+            let b = s.append_deferred(b"d.b", b"", b"second", 11).unwrap();
+            assert_eq!((a, b), (3, 4));
+            // Read from memory before any write.
+            let m = s.get(a).unwrap().unwrap();
+            assert_eq!((&m.subject[..], &m.payload[..]), (&b"d.a"[..], &b"first"[..]));
+            assert_eq!(&s.get(b).unwrap().unwrap().payload[..], b"second");
+            // Not written: lost if the process dies now (never acknowledged).
+        }
+        {
+            let mut s = FileStore::open(dir.path(), 1).unwrap();
+            assert_eq!(s.state().last_seq, 2, "deferred appends were not written");
+            s.append_deferred(b"d.a", b"", b"third", 12).unwrap();
+            assert!(s.remove_settled(1).unwrap());
+            s.flush_removals().unwrap();
+            s.append_deferred(b"d.b", b"", b"fourth", 13).unwrap();
+            // A plain append writes what is held before it.
+            s.append(b"d.c", b"", b"fifth", 14).unwrap();
+        }
+        let s = FileStore::open(dir.path(), 1).unwrap();
+        assert!(s.get(1).unwrap().is_none());
+        let payloads: Vec<_> = (2..=5).map(|q| s.get(q).unwrap().unwrap().payload).collect();
+        assert_eq!(payloads, [&b"msg 1"[..], b"third", b"fourth", b"fifth"]);
+    }
+
+    #[test]
+    fn deferred_appends_across_a_block_boundary_read_back_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        // Small enough that several wait in memory (under HELD_MAX) as a
+        // block fills up.
+        let body = vec![7u8; 20 * 1024 + 7];
+        let n = (2 * BLOCK_MAX / body.len() as u64) + 3;
+        {
+            let mut s = FileStore::open(dir.path(), 1).unwrap();
+            for i in 1..=n {
+                let seq = s.append_deferred(b"big", b"", &body, i as i64).unwrap();
+                assert_eq!(seq, i);
+                assert_eq!(s.get(i).unwrap().unwrap().payload.len(), body.len());
+                if i % 5 == 0 {
+                    s.flush_removals().unwrap();
+                }
+            }
+            s.flush_removals().unwrap();
+            assert!(s.blocks.len() >= 3, "{} blocks", s.blocks.len());
+            for (_, b) in &s.blocks {
+                assert!(b.size <= BLOCK_MAX + body.len() as u64 + HEADER as u64 + 16);
+            }
+        }
+        let s = FileStore::open(dir.path(), 1).unwrap();
+        assert_eq!(s.state().msgs, n);
+        for i in 1..=n {
+            let m = s.get(i).unwrap().unwrap();
+            assert_eq!((m.time, m.payload.len()), (i as i64, body.len()));
+        }
     }
 
     #[test]

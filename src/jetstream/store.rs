@@ -259,7 +259,14 @@ pub trait MsgStore: Send {
     fn remove_settled(&mut self, seq: u64) -> Result<bool> {
         self.remove(seq)
     }
-    /// Writes removals held back by `remove_settled`.
+    /// Stores a message like `append`, but its bytes may wait in memory
+    /// until `flush_removals` (or the next write of any kind): a caller
+    /// storing many messages in a row writes them with one system call,
+    /// then flushes before it acknowledges them. Reads see it at once.
+    fn append_deferred(&mut self, subject: &[u8], headers: &[u8], payload: &[u8], time: i64) -> Result<u64> {
+        self.append(subject, headers, payload, time)
+    }
+    /// Writes what `remove_settled` and `append_deferred` held back.
     fn flush_removals(&mut self) -> Result<()> {
         Ok(())
     }

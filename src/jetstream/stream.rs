@@ -497,6 +497,16 @@ impl Stream {
         self.inner.lock().store.remove_settled(seq).unwrap_or(false)
     }
 
+    /// Writes what `accept_deferred` stored: before its publisher hears
+    /// that its messages are stored.
+    pub fn flush_writes(&self) -> Result<(), ApiError> {
+        self.inner
+            .lock()
+            .store
+            .flush_removals()
+            .map_err(ApiError::store_failed)
+    }
+
     /// Writes the removals of settled messages held back.
     pub fn flush_removals(&self) {
         if let Err(e) = self.inner.lock().store.flush_removals() {
@@ -743,6 +753,7 @@ impl Stream {
         msg: &Message<'_>,
         answer: &mut Option<Answer>,
         producer: &mut Producer,
+        deferred: bool,
     ) -> Result<(u64, bool), Refusal> {
         let now = now_nanos();
         let mut inner = self.inner.lock();
@@ -819,10 +830,12 @@ impl Stream {
             return Err(ApiError::new_rollup("rollup not permitted"));
         }
         inner.check_discard_new(msg.subject, hdrs.len() + body.len())?;
-        let seq = inner
-            .store
-            .append(msg.subject, hdrs, body, now)
-            .map_err(ApiError::store_failed)?;
+        let seq = if deferred {
+            inner.store.append_deferred(msg.subject, hdrs, body, now)
+        } else {
+            inner.store.append(msg.subject, hdrs, body, now)
+        }
+        .map_err(ApiError::store_failed)?;
         match rollup.as_deref() {
             Some("all") => {
                 let _ = inner.store.purge_below(seq);
@@ -884,7 +897,18 @@ impl Stream {
     /// expectations, de-duplication, republish): `Ok((seq, duplicate))`, or
     /// why not. The MQTT session stores its QoS 1 and 2 messages this way.
     pub fn accept(&self, msg: &Message<'_>, producer: &mut Producer) -> Result<(u64, bool), ApiError> {
-        self.accept_and_no_ack(msg, producer).0
+        self.accept_and_no_ack(msg, producer, false).0
+    }
+
+    /// `accept`, but the message may wait in memory to be written with
+    /// those that follow it: the caller calls `flush_writes` before it
+    /// tells the publisher that it is stored.
+    pub fn accept_deferred(
+        &self,
+        msg: &Message<'_>,
+        producer: &mut Producer,
+    ) -> Result<(u64, bool), ApiError> {
+        self.accept_and_no_ack(msg, producer, true).0
     }
 
     /// `accept`, and the stream's `no_ack`, read under the same lock.
@@ -892,6 +916,7 @@ impl Stream {
         &self,
         msg: &Message<'_>,
         producer: &mut Producer,
+        deferred: bool,
     ) -> (Result<(u64, bool), ApiError>, bool) {
         // Limits are checked before the stream's lock is taken: counting
         // usage looks at every stream of the account, this one included.
@@ -905,7 +930,7 @@ impl Stream {
             None => Ok(()),
         };
         let mut answer = None;
-        let result = within_quota.and_then(|()| self.store(msg, &mut answer, producer));
+        let result = within_quota.and_then(|()| self.store(msg, &mut answer, producer, deferred));
         // Refused before storing: read them now.
         let (no_ack, republish) = answer.unwrap_or_else(|| {
             let inner = self.inner.lock();
@@ -919,7 +944,7 @@ impl Stream {
 
     /// A captured publish: store it and answer the publisher.
     fn ingest(&self, msg: &Message<'_>, producer: &mut Producer) {
-        let (result, no_ack) = self.accept_and_no_ack(msg, producer);
+        let (result, no_ack) = self.accept_and_no_ack(msg, producer, false);
         let Some(reply) = msg.reply else {
             if let Err(e) = result {
                 tracing::debug!(stream = %self.name, "JetStream: publish not stored: {}", e.description);

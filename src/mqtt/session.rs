@@ -931,6 +931,12 @@ struct Reader {
     /// Ack subjects of stored messages the client acknowledged in this
     /// read, passed on together (`Session::ack_stored`).
     acks: Vec<Bytes>,
+    /// Where QoS 1/2 messages of this read were stored with their write
+    /// deferred (`Stream::accept_deferred`): written together, once, before
+    /// their PUBACKs and PUBRECs go.
+    unflushed: Option<Arc<MqttAccount>>,
+    /// PUBACKs and PUBRECs waiting for that write, in order.
+    held_acks: Vec<Packet>,
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(session: Arc<Session>, mut io: R) {
@@ -1028,11 +1034,33 @@ impl Reader {
             keep_alive: None,
             aliases: HashMap::new(),
             acks: Vec::new(),
+            unflushed: None,
+            held_acks: Vec::new(),
             session,
         }
     }
 
+    /// Writes the messages stored with a deferred write, then sends the
+    /// acks that waited for it.
+    fn release_acks(&mut self) {
+        if let Some(mqtt) = self.unflushed.take() {
+            if let Err(e) = mqtt.flush_stored() {
+                tracing::error!(cid = self.session.id, "MQTT: writing stored messages: {e}");
+                // Not stored after all: no ack, and the client sends them
+                // again when it reconnects.
+                self.held_acks.clear();
+                self.session
+                    .disconnect(reason::IMPLEMENTATION_SPECIFIC_ERROR, CloseReason::WriteError);
+                return;
+            }
+        }
+        for packet in std::mem::take(&mut self.held_acks) {
+            self.session.send(&packet, Some(&mut self.producer));
+        }
+    }
+
     async fn settle(&mut self) {
+        self.release_acks();
         if !self.acks.is_empty() {
             let acks = std::mem::take(&mut self.acks);
             self.session.ack_stored(&acks, &mut self.producer);
@@ -1053,6 +1081,9 @@ impl Reader {
     }
 
     fn send(&mut self, packet: Packet) {
+        // Acks waiting for a write go first: packets leave in the order
+        // they were answered.
+        self.release_acks();
         self.session.send(&packet, Some(&mut self.producer));
     }
 
@@ -1437,6 +1468,7 @@ impl Reader {
     }
 
     /// PUBACK or PUBREC for a received PUBLISH.
+    /// It waits while messages stored before it wait for their write.
     fn ack_publish(&mut self, p: &Publish, code: u8) {
         let Some(packet_id) = p.packet_id else { return };
         let ack = Ack {
@@ -1444,10 +1476,15 @@ impl Reader {
             reason: code,
             properties: Properties::default(),
         };
-        match p.qos {
-            QoS::AtMostOnce => {}
-            QoS::AtLeastOnce => self.send(Packet::PubAck(ack)),
-            QoS::ExactlyOnce => self.send(Packet::PubRec(ack)),
+        let packet = match p.qos {
+            QoS::AtMostOnce => return,
+            QoS::AtLeastOnce => Packet::PubAck(ack),
+            QoS::ExactlyOnce => Packet::PubRec(ack),
+        };
+        if self.unflushed.is_some() || !self.held_acks.is_empty() {
+            self.held_acks.push(packet);
+        } else {
+            self.session.send(&packet, Some(&mut self.producer));
         }
     }
 
@@ -1514,6 +1551,7 @@ impl Reader {
                     // A QoS 1/2 publish always has its QoS header.
                     mqtt.store(subject, headers.len(), payload, &mut self.producer)?;
                 }
+                self.unflushed = Some(mqtt.clone());
             }
         }
         let result = self.cache.lookup(&self.account.sublist, subject.as_bytes());
@@ -1562,6 +1600,7 @@ impl Reader {
                     if let Err(e) = self.route(&subject, &p, self.session.v5()) {
                         tracing::error!(cid = self.session.id, "MQTT: publishing the will: {e}");
                     }
+                    self.release_acks();
                 }
             }
             Err(e) => tracing::debug!(cid = self.session.id, "MQTT: will topic {:?}: {e}", will.topic),

@@ -226,7 +226,7 @@ impl MqttAccount {
     /// Stores a QoS 1 or 2 message for the QoS 1/2 subscriptions: `body` is
     /// its header block (which marks the QoS), `header_len` bytes, then its
     /// payload. `Ok` means it is in the store (or nobody subscribes to it
-    /// at QoS 1/2).
+    /// at QoS 1/2), to be written to disk by `flush_stored`.
     pub fn store(
         &self,
         subject: &str,
@@ -234,8 +234,27 @@ impl MqttAccount {
         body: &[u8],
         producer: &mut Producer,
     ) -> Result<(), String> {
-        let subject = format!("{MSGS_PREFIX}{subject}");
-        put_body(&self.msgs, &subject, Some(header_len), body, producer)
+        let mut stored_subject = String::with_capacity(MSGS_PREFIX.len() + subject.len());
+        stored_subject.push_str(MSGS_PREFIX);
+        stored_subject.push_str(subject);
+        let msg = Message {
+            subject: stored_subject.as_bytes(),
+            reply: None,
+            header_len: Some(header_len),
+            payload: body,
+            hops: 0,
+        };
+        // Written with the rest of the read: the session calls
+        // `flush_stored` before it acknowledges.
+        self.msgs
+            .accept_deferred(&msg, producer)
+            .map(|_| ())
+            .map_err(|e| e.description)
+    }
+
+    /// Writes the messages `store` left in memory.
+    pub fn flush_stored(&self) -> Result<(), String> {
+        self.msgs.flush_writes().map_err(|e| e.description)
     }
 
     /// Retains `payload` on `subject`, or clears the subject's retained
