@@ -741,7 +741,7 @@ mod tests {
             }
             s.flush_removals().unwrap();
             assert!(s.blocks.len() >= 3, "{} blocks", s.blocks.len());
-            for (_, b) in &s.blocks {
+            for b in s.blocks.values() {
                 assert!(b.size <= BLOCK_MAX + body.len() as u64 + HEADER as u64 + 16);
             }
         }
