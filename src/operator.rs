@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use junction_nats::ConnectOptions;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use crate::account::{Account, Export};
 use crate::accounts::Accounts;
@@ -38,11 +38,37 @@ enum Resolver {
 pub struct OperatorMode {
     operators: Vec<OperatorClaims>,
     trusted_keys: Vec<String>,
-    resolver: Resolver,
+    /// Replaced by a configuration reload.
+    resolver: RwLock<Resolver>,
     /// Account JWT text by account public key.
     jwts: RwLock<HashMap<String, String>>,
     /// Decoded claims of every account set up so far.
     claims: RwLock<HashMap<String, AccountClaims>>,
+    /// The imports wired for accounts' JWTs, so a reload that changes or
+    /// removes an account can take them out.
+    wired: Mutex<Vec<WiredImport>>,
+}
+
+/// One import wired from an account JWT: the subscription that carries it.
+struct WiredImport {
+    importer: String,
+    exporter: String,
+    owner: Arc<Account>,
+    sub: Arc<Subscription>,
+}
+
+/// The resolver a configuration names (its directory created if needed).
+fn resolver_from(opts: &Options) -> Result<Resolver, String> {
+    Ok(match &opts.resolver {
+        None | Some(ResolverConfig::Memory) => Resolver::Memory,
+        Some(ResolverConfig::Full { dir, allow_delete }) => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("resolver dir {}: {e}", dir.display()))?;
+            Resolver::Full {
+                dir: dir.clone(),
+                allow_delete: *allow_delete,
+            }
+        }
+    })
 }
 
 impl OperatorMode {
@@ -56,22 +82,13 @@ impl OperatorMode {
             let claims = jwt::decode::<jwt::Operator>(text).map_err(|e| format!("operator JWT: {e}"))?;
             operators.push(claims);
         }
-        let resolver = match &opts.resolver {
-            None | Some(ResolverConfig::Memory) => Resolver::Memory,
-            Some(ResolverConfig::Full { dir, allow_delete }) => {
-                std::fs::create_dir_all(dir).map_err(|e| format!("resolver dir {}: {e}", dir.display()))?;
-                Resolver::Full {
-                    dir: dir.clone(),
-                    allow_delete: *allow_delete,
-                }
-            }
-        };
         let mode = OperatorMode {
             operators,
             trusted_keys: opts.trusted_keys.clone(),
-            resolver,
+            resolver: RwLock::new(resolver_from(opts)?),
             jwts: RwLock::new(HashMap::new()),
             claims: RwLock::new(HashMap::new()),
+            wired: Mutex::new(Vec::new()),
         };
         for (key, text) in &opts.resolver_preload {
             mode.verify_account(key, text)
@@ -104,7 +121,7 @@ impl OperatorMode {
         if let Some(text) = self.jwts.read().get(key) {
             return Some(text.clone());
         }
-        if let Resolver::Full { dir, .. } = &self.resolver {
+        if let Resolver::Full { dir, .. } = &*self.resolver.read() {
             if !is_account_key(key) {
                 return None;
             }
@@ -219,11 +236,116 @@ impl OperatorMode {
                 to,
                 prefix,
             };
-            if let Err(e) = accounts.wire_import(&account, &cfg) {
-                tracing::warn!("account {key}: {e}");
+            match accounts.wire_import(&account, &cfg) {
+                Ok((owner, sub)) => self.wired.lock().push(WiredImport {
+                    importer: key.to_string(),
+                    exporter: import.account.clone(),
+                    owner,
+                    sub,
+                }),
+                Err(e) => tracing::warn!("account {key}: {e}"),
             }
         }
         Ok(account)
+    }
+
+    /// Checks a reload's `resolver_preload` before anything changes: each
+    /// JWT must verify against the trusted operators, which a reload
+    /// cannot change.
+    pub fn check_reload(&self, opts: &Options) -> Result<(), String> {
+        for (key, text) in &opts.resolver_preload {
+            self.verify_account(key, text)
+                .map_err(|e| format!("resolver_preload {key}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Applies a reload's `resolver` and `resolver_preload`, as nats-server
+    /// does: the resolver is set up again with the new preloads (accounts
+    /// pushed since start are forgotten with the old memory resolver), then
+    /// every account set up so far reads its JWT again. One whose JWT
+    /// changed is set up anew, exports and imports, and so are the accounts
+    /// importing from it; one the resolver no longer has, or whose JWT no
+    /// longer verifies, is dropped, so its clients fail the recheck that
+    /// follows. Returns what changed, for the log.
+    pub fn reload(&self, accounts: &Accounts, opts: &Options) -> Result<Vec<String>, String> {
+        let resolver = resolver_from(opts)?;
+        *self.resolver.write() = resolver;
+        let preloads: HashMap<String, String> = opts.resolver_preload.iter().cloned().collect();
+        let old_jwts = std::mem::replace(&mut *self.jwts.write(), preloads);
+        let known: Vec<String> = self.claims.read().keys().cloned().collect();
+        let mut notes = Vec::new();
+        let mut redo: Vec<String> = Vec::new();
+        for key in known {
+            let text = self.fetch(&key);
+            if text.is_some() && text.as_ref() == old_jwts.get(&key) {
+                continue;
+            }
+            // Changed or gone: its imports, and the imports from it (its
+            // exports may have changed), come out. Every account whose JWT
+            // imports from it is set up again, wired before or not.
+            let importers: Vec<String> = self
+                .claims
+                .read()
+                .iter()
+                .filter(|(k, c)| **k != key && c.nats.imports.iter().any(|i| i.account == key))
+                .map(|(k, _)| k.clone())
+                .collect();
+            self.claims.write().remove(&key);
+            self.unwire(&key);
+            redo.extend(importers);
+            match text {
+                Some(_) => {
+                    notes.push(format!("account {key} updated"));
+                    redo.push(key);
+                }
+                None => {
+                    notes.push(format!("account {key} removed"));
+                    if let Some(account) = accounts.get(&key) {
+                        account.set_exports(Vec::new());
+                    }
+                }
+            }
+        }
+        // Preloaded accounts are set up at once, as at start.
+        for (key, _) in &opts.resolver_preload {
+            if !self.claims.read().contains_key(key) && !redo.contains(key) {
+                notes.push(format!("account {key} preloaded"));
+                redo.push(key.clone());
+            }
+        }
+        redo.sort();
+        redo.dedup();
+        for key in redo {
+            self.claims.write().remove(&key);
+            self.unwire_imports_of(&key);
+            if let Err(e) = self.ensure_account(accounts, &key) {
+                tracing::warn!("Reloaded: account {key} dropped: {e}");
+            }
+        }
+        Ok(notes)
+    }
+
+    /// Takes out the imports of `key` and the imports from it.
+    fn unwire(&self, key: &str) {
+        self.wired.lock().retain(|w| {
+            let out = w.importer == key || w.exporter == key;
+            if out {
+                w.owner.sublist.remove(&w.sub);
+            }
+            !out
+        });
+    }
+
+    /// Takes out the imports of `key`.
+    fn unwire_imports_of(&self, key: &str) {
+        self.wired.lock().retain(|w| {
+            let out = w.importer == key;
+            if out {
+                w.owner.sublist.remove(&w.sub);
+            }
+            !out
+        });
     }
 
     /// Checks an activation token: issued by the exporter (or one of its
@@ -359,7 +481,7 @@ impl OperatorMode {
         let claims = self
             .verify_account(&key, text.trim())
             .map_err(|e| e.to_string())?;
-        if let Resolver::Full { dir, .. } = &self.resolver {
+        if let Resolver::Full { dir, .. } = &*self.resolver.read() {
             std::fs::write(dir.join(format!("{key}.jwt")), text.trim()).map_err(|e| e.to_string())?;
         }
         self.jwts.write().insert(key.clone(), text.trim().to_string());
@@ -378,7 +500,7 @@ impl OperatorMode {
     /// Whether the directory resolver allows deleting accounts.
     pub fn allows_delete(&self) -> bool {
         matches!(
-            self.resolver,
+            *self.resolver.read(),
             Resolver::Full {
                 allow_delete: true,
                 ..

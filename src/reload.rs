@@ -70,10 +70,15 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
     check("JetStreamDomain", &old.js_domain, &new.js_domain)?;
     check("SyncInterval", &old.sync_interval, &new.sync_interval)?;
     check("SystemAccount", &old.system_account, &new.system_account)?;
+    // As in nats-server: the trusted operators and keys stay; the resolver
+    // and its preloads may change, but not appear or go.
     check("TrustedOperators", &old.operators, &new.operators)?;
     check("TrustedKeys", &old.trusted_keys, &new.trusted_keys)?;
-    check("AccountResolver", &old.resolver, &new.resolver)?;
-    check("ResolverPreload", &old.resolver_preload, &new.resolver_preload)?;
+    if old.resolver.is_some() != new.resolver.is_some() {
+        return Err(ReloadError::Invalid(
+            "config reload does not support moving to or from an account resolver".into(),
+        ));
+    }
     // Certificates and CAs reload; TLS turned on or off does not.
     check("TLSConfig", &old.tls.is_some(), &new.tls.is_some())?;
     let without_tls = |w: &Option<crate::options::WebsocketOptions>| {
@@ -180,6 +185,9 @@ impl Server {
         // set up is refused, not half applied.
         let trial = Accounts::from_options(&new).map_err(|e| ReloadError::Invalid(e.to_string()))?;
         Authenticator::new(&new, &trial).map_err(ReloadError::Invalid)?;
+        if let Some(op) = &self.operator {
+            op.check_reload(&new).map_err(ReloadError::Invalid)?;
+        }
         // A moved log file is opened before anything changes, too.
         let log_file = match (&old.log_file, &new.log_file) {
             (Some(o), Some(n)) if o != n => Some((
@@ -211,7 +219,13 @@ impl Server {
             .reload(&new)
             .map_err(|e| ReloadError::Invalid(e.to_string()))?;
         let auth = Authenticator::new(&new, &self.accounts).map_err(ReloadError::Invalid)?;
-        let changed = changes(&old, &new);
+        let mut changed = changes(&old, &new);
+        if let Some(op) = &self.operator {
+            let notes = op
+                .reload(&self.accounts, &new)
+                .map_err(ReloadError::Invalid)?;
+            changed.extend(notes);
+        }
         let levels = (old.debug, old.trace) != (new.debug, new.trace);
         let new = Arc::new(new);
         self.replace_config(new.clone(), auth);

@@ -676,3 +676,135 @@ async fn version_1_jwts_are_accepted_everywhere() {
     parts[1] = data_encoding::BASE64URL_NOPAD.encode(forged.to_string().as_bytes());
     refused(&url, &jwt::format_creds(&parts.join("."), &user.seed().unwrap())).await;
 }
+
+/// A configuration reload in operator mode, as nats-server does it: the
+/// resolver's preloads may change (an account's exports, a revocation, an
+/// account gone), and connected clients follow at once; the trusted
+/// operators may not change, nor may the resolver come or go.
+#[tokio::test]
+async fn a_reload_applies_changed_and_removed_account_jwts() {
+    let org = org();
+    let news = KeyPair::new_account();
+    let news_claims = |exported: bool| {
+        let mut c = AccountClaims::new("NEWS", news.public_key());
+        if exported {
+            c.nats.exports.push(jwt::Export {
+                subject: "news.>".into(),
+                export_type: Some(jwt::ExportType::Stream),
+                ..Default::default()
+            });
+        }
+        jwt::encode(&c, &org.operator).unwrap()
+    };
+    let mut app = org.account_claims.clone();
+    app.nats.imports.push(jwt::Import {
+        subject: "news.>".into(),
+        account: news.public_key(),
+        import_type: Some(jwt::ExportType::Stream),
+        ..Default::default()
+    });
+    let app_jwt = |claims: &AccountClaims| jwt::encode(claims, &org.operator).unwrap();
+    let options = |app: &str, news: Option<String>| {
+        let mut opts = org.options();
+        (opts.host, opts.port) = ("127.0.0.1".into(), 0);
+        opts.resolver_preload[1].1 = app.to_string();
+        if let Some(news) = news {
+            opts.resolver_preload.push((self_key(&news), news));
+        }
+        opts
+    };
+    fn self_key(jwt_text: &str) -> String {
+        jwt::decode_without_time_check::<jwt::Account>(jwt_text).unwrap().sub
+    }
+    let server = common::start(options(&app_jwt(&app), Some(news_claims(true)))).await;
+    let url = common::url(&server);
+    let (_, reader_claims, creds) = org.user(|_| {}, false);
+    let reader = connect_creds(&url, &creds).await.unwrap();
+    let mut sub = reader.subscribe("news.>").await.unwrap();
+    reader.flush().await.unwrap();
+    let reporter = KeyPair::new_user();
+    let token = jwt::encode(&UserClaims::new("reporter", reporter.public_key()), &news).unwrap();
+    let writer = connect_creds(&url, &jwt::format_creds(&token, &reporter.seed().unwrap()))
+        .await
+        .unwrap();
+    let exchange = |text: &'static str| {
+        let writer = writer.clone();
+        async move {
+            writer.publish("news.today", text.into()).await.unwrap();
+            writer.flush().await.unwrap();
+        }
+    };
+    exchange("one").await;
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.unwrap().unwrap();
+    assert_eq!(&msg.payload[..], b"one");
+
+    // NEWS stops exporting: APP's import goes at once.
+    server
+        .server
+        .reload(options(&app_jwt(&app), Some(news_claims(false))))
+        .unwrap();
+    exchange("two").await;
+    reader.flush().await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), sub.next()).await.is_err(),
+        "nothing may come through a withdrawn export"
+    );
+    // And comes back with the export.
+    server
+        .server
+        .reload(options(&app_jwt(&app), Some(news_claims(true))))
+        .unwrap();
+    exchange("three").await;
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.unwrap().unwrap();
+    assert_eq!(&msg.payload[..], b"three");
+
+    // Refused as a whole: another operator, a resolver going away, a
+    // preload the operator did not sign.
+    let mut other = options(&app_jwt(&app), Some(news_claims(true)));
+    let stranger = KeyPair::new_operator();
+    other.operators = vec![jwt::encode(&OperatorClaims::new("other", stranger.public_key()), &stranger).unwrap()];
+    let e = server.server.reload(other).unwrap_err().to_string();
+    assert!(e.starts_with("config reload not supported for TrustedOperators"), "{e}");
+    let mut no_resolver = options(&app_jwt(&app), Some(news_claims(true)));
+    no_resolver.resolver = None;
+    let e = server.server.reload(no_resolver).unwrap_err().to_string();
+    assert_eq!(e, "config reload does not support moving to or from an account resolver");
+    let forged = jwt::encode(&AccountClaims::new("NEWS", news.public_key()), &stranger).unwrap();
+    let e = server
+        .server
+        .reload(options(&app_jwt(&app), Some(forged)))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("resolver_preload"), "{e}");
+    exchange("four").await;
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.unwrap().unwrap();
+    assert_eq!(&msg.payload[..], b"four", "a refused reload changes nothing");
+
+    // APP revokes the reader: it is disconnected, the writer stays.
+    let mut revoking = app.clone();
+    revoking.revoke_at(&reader_claims.sub, jwt::now_unix());
+    server
+        .server
+        .reload(options(&app_jwt(&revoking), Some(news_claims(true))))
+        .unwrap();
+    let gone = |user: String| {
+        let server = server.server.clone();
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while server.clients().iter().any(|c| c.user() == user) {
+                assert!(std::time::Instant::now() < deadline, "{user} still connected");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    gone(reader_claims.sub.clone()).await;
+    refused(&url, &creds).await;
+    assert!(server.server.clients().iter().any(|c| c.user() == reporter.public_key()));
+
+    // NEWS leaves the resolver: its user goes too.
+    server
+        .server
+        .reload(options(&app_jwt(&revoking), None))
+        .unwrap();
+    gone(reporter.public_key()).await;
+}
