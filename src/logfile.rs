@@ -1,16 +1,24 @@
 //! The log file (`-l`, `log_file`): written through a handle that SIGUSR1
 //! (`--signal reopen`) reopens at the same path, so logrotate can move the
-//! file away and new lines go to a new one, as with nats-server.
+//! file away and new lines go to a new one, as with nats-server. With
+//! `logfile_size_limit` it rotates itself as nats-server does: past the
+//! limit the file is renamed `<file>.<yyyy.mm.dd.hh.mm.ss.nnnnnnnnn>`, a new
+//! one is opened, and with `logfile_max_num` the oldest are deleted.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub struct LogFile {
     /// Where it is; a configuration reload may move it.
     path: Mutex<PathBuf>,
-    file: Mutex<File>,
+    /// The open file and the bytes in it.
+    file: Mutex<(File, u64)>,
+    /// `logfile_size_limit` (0: none) and `logfile_max_num` (0: keep all).
+    limit: AtomicU64,
+    max_num: AtomicUsize,
 }
 
 /// The server's log file, when it logs to one.
@@ -20,12 +28,21 @@ fn open(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
+/// The file and how much it holds already.
+fn open_sized(path: &Path) -> io::Result<(File, u64)> {
+    let file = open(path)?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok((file, len))
+}
+
 impl LogFile {
     /// Opens `path` for appending and makes it the file `reopen` acts on.
     pub fn install(path: &Path) -> io::Result<Arc<LogFile>> {
         let log = Arc::new(LogFile {
             path: Mutex::new(path.to_path_buf()),
-            file: Mutex::new(open(path)?),
+            file: Mutex::new(open_sized(path)?),
+            limit: AtomicU64::new(0),
+            max_num: AtomicUsize::new(0),
         });
         let _ = LOG_FILE.set(log.clone());
         Ok(log)
@@ -38,9 +55,42 @@ impl LogFile {
             return Ok(false);
         };
         let path = log.path.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let fresh = open(&path)?;
+        let fresh = open_sized(&path)?;
         *log.file.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
         Ok(true)
+    }
+
+    /// Sets `logfile_size_limit` and `logfile_max_num` (at start and on a
+    /// reload).
+    pub fn set_rotation(limit: u64, max_num: usize) {
+        if let Some(log) = LOG_FILE.get() {
+            log.limit.store(limit, Ordering::Relaxed);
+            log.max_num.store(max_num, Ordering::Relaxed);
+        }
+    }
+
+    /// Past the size limit: renames the file with the time, opens a new one
+    /// and deletes the oldest past `logfile_max_num`. Called with the file's
+    /// lock held.
+    fn rotate(&self, open_file: &mut (File, u64)) -> io::Result<()> {
+        let path = self.path.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let stamp = chrono::Local::now().format("%Y.%m.%d.%H.%M.%S.%9f");
+        let mut backup = path.clone().into_os_string();
+        backup.push(format!(".{stamp}"));
+        std::fs::rename(&path, &backup)?;
+        *open_file = (open(&path)?, 0);
+        let line = format!(
+            "{}  INFO Rotated log, backup saved as {:?}\n",
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            Path::new(&backup).display().to_string()
+        );
+        open_file.0.write_all(line.as_bytes())?;
+        open_file.1 = line.len() as u64;
+        let keep = self.max_num.load(Ordering::Relaxed);
+        if keep > 0 {
+            purge(&path, keep - 1);
+        }
+        Ok(())
     }
 
     /// Opens the file a reload names, before anything changes.
@@ -54,8 +104,11 @@ impl LogFile {
         let Some(log) = LOG_FILE.get() else {
             return false;
         };
+        // The file's lock first, as in `rotate`.
+        let mut open_file = log.file.lock().unwrap_or_else(|e| e.into_inner());
         *log.path.lock().unwrap_or_else(|e| e.into_inner()) = path.to_path_buf();
-        *log.file.lock().unwrap_or_else(|e| e.into_inner()) = file;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        *open_file = (file, len);
         true
     }
 }
@@ -64,9 +117,51 @@ impl LogFile {
 /// subscriber's writer).
 impl Write for &LogFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.lock().unwrap_or_else(|e| e.into_inner()).write(buf)
+        let mut open_file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open_file.0.write(buf)?;
+        open_file.1 += n as u64;
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit > 0 && open_file.1 > limit {
+            if let Err(e) = self.rotate(&mut open_file) {
+                // Tried again after as much again, as nats-server does.
+                self.limit.store(limit.saturating_mul(2), Ordering::Relaxed);
+                let _ = writeln!(open_file.0, "Unable to rotate the log file: {e}");
+            }
+        }
+        Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.file.lock().unwrap_or_else(|e| e.into_inner()).flush()
+        self.file.lock().unwrap_or_else(|e| e.into_inner()).0.flush()
+    }
+}
+
+/// Deletes the oldest rotated copies of `path` beyond `backups`.
+fn purge(path: &Path, backups: usize) {
+    let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{}.", base.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut found: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| {
+            name.strip_prefix(&prefix).is_some_and(|stamp| {
+                chrono::NaiveDateTime::parse_from_str(stamp, "%Y.%m.%d.%H.%M.%S.%9f").is_ok()
+            })
+        })
+        .collect();
+    // The stamps sort as the times do.
+    found.sort();
+    let extra = found.len().saturating_sub(backups);
+    for name in &found[..extra] {
+        let _ = std::fs::remove_file(dir.join(name));
     }
 }

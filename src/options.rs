@@ -54,6 +54,10 @@ pub struct Options {
     pub debug: bool,
     pub trace: bool,
     pub logtime: bool,
+    /// `logfile_size_limit`: the log file is rotated past this many bytes
+    /// (0: never), keeping `logfile_max_num` files (0: all).
+    pub log_size_limit: u64,
+    pub log_max_num: usize,
     /// `jetstream` / `-js`, with `store_dir` / `-sd`.
     pub jetstream: bool,
     pub store_dir: Option<PathBuf>,
@@ -384,6 +388,8 @@ impl Default for Options {
             debug: false,
             trace: false,
             logtime: true,
+            log_size_limit: 0,
+            log_max_num: 0,
             jetstream: false,
             store_dir: None,
             sync_interval: Some(Duration::from_secs(120)),

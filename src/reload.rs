@@ -92,12 +92,23 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
         &without_tls(&old.websocket),
         &without_tls(&new.websocket),
     )?;
-    check("MQTT", &old.mqtt, &new.mqtt)?;
+    // As nats-server: of the `mqtt {}` block only the acknowledgement
+    // settings, the consumers' inactivity and the certificates reload.
+    let mqtt_fixed = |m: &Option<crate::options::MqttOptions>| {
+        m.clone().map(|mut m| {
+            let had_tls = m.tls.take().is_some();
+            m.ack_wait = Default::default();
+            m.max_ack_pending = 0;
+            m.stream_replicas = 0;
+            m.consumer_inactive_threshold = None;
+            (m, had_tls)
+        })
+    };
+    check("MQTT", &mqtt_fixed(&old.mqtt), &mqtt_fixed(&new.mqtt))?;
     check("PidFile", &old.pid_file, &new.pid_file)?;
     check("PortsFileDir", &old.ports_file_dir, &new.ports_file_dir)?;
     // The log file may move; logging to a file or to stderr is chosen at start.
     check("LogFile", &old.log_file.is_some(), &new.log_file.is_some())?;
-    check("Logtime", &old.logtime, &new.logtime)?;
     Ok(())
 }
 
@@ -207,6 +218,13 @@ impl Server {
             (Some(o), Some(n)) if o != n => Some(acceptor(n, "")?),
             _ => None,
         };
+        let mqtt_tls = match (
+            old.mqtt.as_ref().and_then(|m| m.tls.as_ref()),
+            new.mqtt.as_ref().and_then(|m| m.tls.as_ref()),
+        ) {
+            (Some(o), Some(n)) if o != n => Some(acceptor(n, "mqtt ")?),
+            _ => None,
+        };
         let ws_tls = match (
             old.websocket.as_ref().and_then(|w| w.tls.as_ref()),
             new.websocket.as_ref().and_then(|w| w.tls.as_ref()),
@@ -221,9 +239,7 @@ impl Server {
         let auth = Authenticator::new(&new, &self.accounts).map_err(ReloadError::Invalid)?;
         let mut changed = changes(&old, &new);
         if let Some(op) = &self.operator {
-            let notes = op
-                .reload(&self.accounts, &new)
-                .map_err(ReloadError::Invalid)?;
+            let notes = op.reload(&self.accounts, &new).map_err(ReloadError::Invalid)?;
             changed.extend(notes);
         }
         let levels = (old.debug, old.trace) != (new.debug, new.trace);
@@ -241,6 +257,26 @@ impl Server {
         if let (Some(a), Some(slot)) = (ws_tls, self.websocket_tls.lock().clone()) {
             slot.acceptor.store(Arc::new(a));
             tracing::info!("Reloaded: websocket tls");
+        }
+        if let (Some(o), Some(n)) = (&old.mqtt, &new.mqtt) {
+            if o != n {
+                if mqtt_tls.is_some() {
+                    tracing::info!("Reloaded: mqtt tls");
+                }
+                self.mqtt.reload(n, mqtt_tls);
+                if o.ack_wait != n.ack_wait {
+                    tracing::info!("Reloaded: MQTT ack_wait = {:?}", n.ack_wait);
+                }
+                if o.max_ack_pending != n.max_ack_pending {
+                    tracing::info!("Reloaded: MQTT max_ack_pending = {}", n.max_ack_pending);
+                }
+                if o.consumer_inactive_threshold != n.consumer_inactive_threshold {
+                    tracing::info!(
+                        "Reloaded: MQTT consumer_inactive_threshold = {:?}",
+                        n.consumer_inactive_threshold.unwrap_or_default()
+                    );
+                }
+            }
         }
         if let Some(js) = self.jetstream() {
             // Accounts the file now gives JetStream get it, and every
@@ -262,6 +298,18 @@ impl Server {
         }
         if levels {
             crate::run::set_log_level(&new);
+        }
+        if (old.log_size_limit, old.log_max_num) != (new.log_size_limit, new.log_max_num) {
+            crate::logfile::LogFile::set_rotation(new.log_size_limit, new.log_max_num);
+            tracing::info!(
+                "Reloaded: logfile_size_limit = {}, logfile_max_num = {}",
+                new.log_size_limit,
+                new.log_max_num
+            );
+        }
+        if old.logtime != new.logtime {
+            crate::run::set_logtime(new.logtime);
+            tracing::info!("Reloaded: logtime = {}", new.logtime);
         }
         for what in &changed {
             tracing::info!("Reloaded: {what}");

@@ -26,12 +26,35 @@ fn level(opts: &Options) -> &'static str {
 type SetLevel = Box<dyn Fn(&str) + Send + Sync>;
 static SET_LEVEL: std::sync::OnceLock<SetLevel> = std::sync::OnceLock::new();
 
+/// `logtime`: whether log lines start with the time. A reload may turn it.
+static LOGTIME: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// The time of a log line, while `logtime` is on.
+struct Logtime;
+
+impl tracing_subscriber::fmt::time::FormatTime for Logtime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        if LOGTIME.load(std::sync::atomic::Ordering::Relaxed) {
+            tracing_subscriber::fmt::time::SystemTime.format_time(w)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Applies a reloaded configuration's `logtime`.
+pub fn set_logtime(on: bool) {
+    LOGTIME.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Sets up tracing to stderr or the log file, at the level `-D`/`-V` ask for.
 pub fn init_logging(opts: &Options) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level(opts)));
+    set_logtime(opts.logtime);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_timer(Logtime)
         .with_target(false);
     // The reload handle's type follows the writer chosen, so each branch
     // keeps its own behind the same closure.
@@ -49,18 +72,14 @@ pub fn init_logging(opts: &Options) -> anyhow::Result<()> {
         Some(path) => {
             let file = crate::logfile::LogFile::install(path)
                 .with_context(|| format!("opening log file {}", path.display()))?;
+            crate::logfile::LogFile::set_rotation(opts.log_size_limit, opts.log_max_num);
             keep_handle!(builder.with_ansi(false).with_writer(file))
         }
         None => {
             use std::io::IsTerminal;
-            let builder = builder
+            keep_handle!(builder
                 .with_ansi(std::io::stderr().is_terminal())
-                .with_writer(std::io::stderr);
-            if opts.logtime {
-                keep_handle!(builder)
-            } else {
-                keep_handle!(builder.without_time())
-            }
+                .with_writer(std::io::stderr))
         }
     };
     result.map_err(|e| anyhow::anyhow!("logging: {e}"))

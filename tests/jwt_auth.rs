@@ -714,7 +714,9 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
         opts
     };
     fn self_key(jwt_text: &str) -> String {
-        jwt::decode_without_time_check::<jwt::Account>(jwt_text).unwrap().sub
+        jwt::decode_without_time_check::<jwt::Account>(jwt_text)
+            .unwrap()
+            .sub
     }
     let server = common::start(options(&app_jwt(&app), Some(news_claims(true)))).await;
     let url = common::url(&server);
@@ -735,7 +737,10 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
         }
     };
     exchange("one").await;
-    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.unwrap().unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&msg.payload[..], b"one");
 
     // NEWS stops exporting: APP's import goes at once.
@@ -746,7 +751,9 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
     exchange("two").await;
     reader.flush().await.unwrap();
     assert!(
-        tokio::time::timeout(Duration::from_millis(300), sub.next()).await.is_err(),
+        tokio::time::timeout(Duration::from_millis(300), sub.next())
+            .await
+            .is_err(),
         "nothing may come through a withdrawn export"
     );
     // And comes back with the export.
@@ -755,20 +762,30 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
         .reload(options(&app_jwt(&app), Some(news_claims(true))))
         .unwrap();
     exchange("three").await;
-    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.unwrap().unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&msg.payload[..], b"three");
 
     // Refused as a whole: another operator, a resolver going away, a
     // preload the operator did not sign.
     let mut other = options(&app_jwt(&app), Some(news_claims(true)));
     let stranger = KeyPair::new_operator();
-    other.operators = vec![jwt::encode(&OperatorClaims::new("other", stranger.public_key()), &stranger).unwrap()];
+    other.operators =
+        vec![jwt::encode(&OperatorClaims::new("other", stranger.public_key()), &stranger).unwrap()];
     let e = server.server.reload(other).unwrap_err().to_string();
-    assert!(e.starts_with("config reload not supported for TrustedOperators"), "{e}");
+    assert!(
+        e.starts_with("config reload not supported for TrustedOperators"),
+        "{e}"
+    );
     let mut no_resolver = options(&app_jwt(&app), Some(news_claims(true)));
     no_resolver.resolver = None;
     let e = server.server.reload(no_resolver).unwrap_err().to_string();
-    assert_eq!(e, "config reload does not support moving to or from an account resolver");
+    assert_eq!(
+        e,
+        "config reload does not support moving to or from an account resolver"
+    );
     let forged = jwt::encode(&AccountClaims::new("NEWS", news.public_key()), &stranger).unwrap();
     let e = server
         .server
@@ -777,7 +794,10 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
         .to_string();
     assert!(e.contains("resolver_preload"), "{e}");
     exchange("four").await;
-    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.unwrap().unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&msg.payload[..], b"four", "a refused reload changes nothing");
 
     // APP revokes the reader: it is disconnected, the writer stays.
@@ -799,12 +819,13 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
     };
     gone(reader_claims.sub.clone()).await;
     refused(&url, &creds).await;
-    assert!(server.server.clients().iter().any(|c| c.user() == reporter.public_key()));
+    assert!(server
+        .server
+        .clients()
+        .iter()
+        .any(|c| c.user() == reporter.public_key()));
 
     // NEWS leaves the resolver: its user goes too.
-    server
-        .server
-        .reload(options(&app_jwt(&revoking), None))
-        .unwrap();
+    server.server.reload(options(&app_jwt(&revoking), None)).unwrap();
     gone(reporter.public_key()).await;
 }

@@ -495,3 +495,185 @@ async fn a_reload_moves_the_log_file() {
     client.send("PING\r\n").await;
     client.expect("PONG\r\n").await;
 }
+
+/// The `mqtt {}` block reloads as in nats-server: its acknowledgement
+/// settings apply to subscriptions made from then on, while a change to
+/// anything else in it (here `js_domain`, and the port) is refused.
+#[tokio::test]
+async fn the_mqtt_block_reloads_its_ack_settings_only() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mqtt_port = common::free_port();
+    let conf = |port: u16, extra: &str| {
+        format!(
+            "jetstream {{ store_dir: {:?} }}\nmqtt {{\n  listen: \"127.0.0.1:{port}\"\n  ack_wait: \"5s\"\n  {extra}\n}}\n",
+            dir.path().join("store")
+        )
+    };
+    let server = Server::start(dir.path(), &conf(mqtt_port, ""));
+    // A QoS 1 subscription by a persistent session `c<n>`; returns the
+    // ack_wait its consumer got, through the JetStream API.
+    let subscribe = |n: u32| async move {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", mqtt_port))
+            .await
+            .unwrap();
+        let id = format!("c{n}");
+        let mut body = b"\x00\x04MQTT\x04\x00\x00\x3c".to_vec();
+        body.extend_from_slice(&(id.len() as u16).to_be_bytes());
+        body.extend_from_slice(id.as_bytes());
+        let mut packet = vec![0x10, body.len() as u8];
+        packet.extend_from_slice(&body);
+        // SUBSCRIBE packet id 1, `t/<n>` at QoS 1.
+        let topic = format!("t/{n}");
+        let mut sub = vec![0x00, 0x01];
+        sub.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+        sub.extend_from_slice(topic.as_bytes());
+        sub.push(1);
+        packet.push(0x82);
+        packet.push(sub.len() as u8);
+        packet.extend_from_slice(&sub);
+        s.write_all(&packet).await.unwrap();
+        let mut answer = [0u8; 9];
+        s.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer, b"\x20\x02\x00\x00\x90\x03\x00\x01\x01");
+        s
+    };
+    let consumer_ack_waits = || async {
+        let nc = async_nats::connect(format!("nats://{}", server.addr))
+            .await
+            .unwrap();
+        let js = async_nats::jetstream::new(nc);
+        let mut stream = js.get_stream("$MQTT_msgs").await.unwrap();
+        let mut waits = Vec::new();
+        let mut names = stream.consumers();
+        while let Some(info) = names.next().await {
+            let info = info.unwrap();
+            waits.push(info.config.ack_wait);
+        }
+        waits.sort();
+        let _ = &mut stream;
+        waits
+    };
+    let _first = subscribe(1).await;
+    assert_eq!(consumer_ack_waits().await, [Duration::from_secs(5)]);
+
+    server
+        .reload(
+            &conf(mqtt_port, "ack_wait: \"7s\"\n  max_ack_pending: 50"),
+            "Reloaded: MQTT max_ack_pending = 50",
+            1,
+        )
+        .await;
+    let _second = subscribe(2).await;
+    assert_eq!(
+        consumer_ack_waits().await,
+        [Duration::from_secs(5), Duration::from_secs(7)]
+    );
+    assert!(server.log_text().contains("Reloaded: MQTT ack_wait = 7s"));
+
+    // Anything else in the block is refused as a whole.
+    for (text, why) in [
+        (conf(mqtt_port, "ack_wait: \"9s\"\n  js_domain: other"), "MQTT"),
+        (conf(common::free_port(), "ack_wait: \"9s\""), "MQTT"),
+    ] {
+        let before = server.log_text().matches("Failed to reload").count();
+        server.reload(&text, "Failed to reload", before + 1).await;
+        assert!(
+            server
+                .log_text()
+                .contains(&format!("config reload not supported for {why}")),
+            "{}",
+            server.log_text()
+        );
+    }
+    assert!(!server.log_text().contains("ack_wait = 9s"));
+}
+
+/// `logtime` reloads: lines after the reload have no time in front.
+#[tokio::test]
+async fn logtime_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "logtime: true\n");
+    let stamped = |line: &str| line.chars().next().is_some_and(|c| c.is_ascii_digit());
+    assert!(server
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("Listening for client connections"))
+        .all(stamped));
+    server
+        .reload("logtime: false\n", "Reloaded: logtime = false", 1)
+        .await;
+    let text = server.log_text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("Reloaded: logtime = false"))
+        .unwrap();
+    assert!(!stamped(line), "{line:?}");
+    server
+        .reload("logtime: true\n", "Reloaded: logtime = true", 1)
+        .await;
+    let text = server.log_text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("Reloaded: logtime = true"))
+        .unwrap();
+    assert!(stamped(line), "{line:?}");
+}
+
+/// `logfile_size_limit` rotates the log as nats-server does, keeping
+/// `logfile_max_num` files; both reload.
+#[tokio::test]
+async fn the_log_file_rotates_at_its_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = |i: usize, limit: &str| format!("max_payload: {}\n{limit}\n", 10_000 + i);
+    let server = Server::start(dir.path(), &conf(0, ""));
+    let all_logs = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with("junction.log"))
+            .collect();
+        names.sort();
+        names
+    };
+    let text_of_all = || {
+        all_logs()
+            .iter()
+            .map(|n| std::fs::read_to_string(dir.path().join(n)).unwrap_or_default())
+            .collect::<String>()
+    };
+    let reload = |i: usize, limit: &'static str| {
+        std::fs::write(&server.conf, conf(i, limit)).unwrap();
+        server.hangup();
+        let marker = format!("Reloaded: max_payload = {}", 10_000 + i);
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !text_of_all().contains(&marker) {
+                assert!(Instant::now() < deadline, "no {marker:?}");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    // No limit: one file however much is written.
+    for i in 1..=5 {
+        reload(i, "").await;
+    }
+    assert_eq!(all_logs(), ["junction.log"]);
+    let limit = "logfile_size_limit: 600\nlogfile_max_num: 3";
+    for i in 6..=40 {
+        reload(i, limit).await;
+    }
+    let logs = all_logs();
+    // The current file and two rotated ones, named with the time.
+    assert_eq!(logs.len(), 3, "{logs:?}");
+    assert_eq!(logs[0], "junction.log");
+    for backup in &logs[1..] {
+        let stamp = backup.strip_prefix("junction.log.").unwrap();
+        assert_eq!(stamp.split('.').count(), 7, "{backup}");
+    }
+    let current = std::fs::read_to_string(dir.path().join("junction.log")).unwrap();
+    assert!(current.contains("Rotated log, backup saved as"), "{current}");
+    assert!(current.len() < 2000, "{} bytes", current.len());
+    // The last reload's lines are there, in the current file or the newest backup.
+    assert!(text_of_all().contains("Reloaded: max_payload = 10040"));
+}

@@ -191,3 +191,61 @@ async fn a_reload_puts_new_certificates_in_force_for_new_connections() {
     exchange(&before, &after).await;
     exchange(&after, &before).await;
 }
+
+/// The MQTT listener's certificate reloads too: new connections get the new
+/// one, and a connection made before keeps its session.
+#[tokio::test]
+async fn a_reload_puts_new_mqtt_certificates_in_force() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (old_pki, new_pki) = (Pki::new(), Pki::new());
+    let mqtt = junction::options::MqttOptions {
+        host: "127.0.0.1".into(),
+        port: 0,
+        tls: Some(old_pki.tls(false)),
+        ..Default::default()
+    };
+    // MQTT sessions live in JetStream.
+    let store = tempfile::tempdir().unwrap();
+    let opts = Options {
+        mqtt: Some(mqtt.clone()),
+        jetstream: true,
+        store_dir: Some(store.path().to_path_buf()),
+        ..Options::default()
+    };
+    let server = common::start(opts).await;
+    let addr = junction::mqtt::start(server.server.clone(), &mqtt).await.unwrap();
+    // CONNECT (3.1.1, clean session) over TLS trusting `pki`; the CONNACK
+    // proves the handshake and the session.
+    // Each with its own client id: the same one would take the session over.
+    let connect = |pki: &Pki, id: u8| {
+        let connector = pki.connector(false);
+        async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let mut tls = connector.connect(name, tcp).await?;
+            tls.write_all(&[b"\x10\x0e\x00\x04MQTT\x04\x02\x00\x3c\x00\x02i".as_slice(), &[id]].concat())
+                .await?;
+            let mut ack = [0u8; 4];
+            tls.read_exact(&mut ack).await?;
+            assert_eq!(&ack, b"\x20\x02\x00\x00");
+            Ok::<_, std::io::Error>(tls)
+        }
+    };
+    let mut before = connect(&old_pki, b'1').await.unwrap();
+    assert!(connect(&new_pki, b'2').await.is_err());
+    let mut reloaded = (*server.server.opts()).clone();
+    reloaded.mqtt.as_mut().unwrap().tls = Some(new_pki.tls(false));
+    server.server.reload(reloaded).unwrap();
+    connect(&new_pki, b'3')
+        .await
+        .expect("the new certificate is presented");
+    assert!(connect(&old_pki, b'4').await.is_err());
+    // The session from before still answers PINGREQ.
+    before.write_all(b"\xc0\x00").await.unwrap();
+    let mut pong = [0u8; 2];
+    tokio::time::timeout(Duration::from_secs(5), before.read_exact(&mut pong))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&pong, b"\xd0\x00");
+}

@@ -30,6 +30,8 @@ use store::MqttAccount;
 #[derive(Default)]
 pub struct Mqtt {
     opts: Mutex<Option<(SocketAddr, Arc<MqttOptions>)>>,
+    /// The listener's TLS, which a reload may give a new certificate.
+    tls: Mutex<Option<Arc<crate::listener::TlsSlot>>>,
     accounts: Mutex<HashMap<String, Arc<MqttAccount>>>,
     /// Accounts whose request/response bridge is installed.
     bridges: Mutex<std::collections::HashSet<String>>,
@@ -43,6 +45,20 @@ impl Mqtt {
 
     pub fn options(&self) -> Option<Arc<MqttOptions>> {
         self.listener().map(|(_, o)| o)
+    }
+
+    /// A reload's `mqtt {}` block, already checked to change only what may
+    /// change (see `reload::fixed_options`): subscriptions made from now on
+    /// take the new `ack_wait`, `max_ack_pending` and
+    /// `consumer_inactive_threshold`; new connections get `tls`, the
+    /// certificate already loaded by the caller.
+    pub(crate) fn reload(&self, new: &MqttOptions, tls: Option<TlsAcceptor>) {
+        if let Some((_, opts)) = self.opts.lock().as_mut() {
+            *opts = Arc::new(new.clone());
+        }
+        if let (Some(acceptor), Some(slot)) = (tls, self.tls.lock().clone()) {
+            slot.acceptor.store(Arc::new(acceptor));
+        }
     }
 
     /// The MQTT state of `account`, opening its streams the first time.
@@ -89,6 +105,7 @@ pub async fn start(server: Arc<Server>, opts: &MqttOptions) -> anyhow::Result<So
     let tls = tls.map(|t| {
         crate::listener::TlsSlot::new(t, opts.tls.as_ref().map_or(Duration::from_secs(2), |o| o.timeout))
     });
+    *server.mqtt.tls.lock() = tls.clone();
     crate::listener::spawn_accept_loop(
         server,
         listener,
