@@ -320,6 +320,21 @@ impl Server {
         for client in self.clients() {
             client.recheck_auth();
         }
+        // A lower `max_connections` closes the newest connections past it,
+        // as nats-server closes some (it picks them at random).
+        let mut open: Vec<_> = self
+            .clients()
+            .into_iter()
+            .filter(|c| c.close_reason().is_none())
+            .collect();
+        if open.len() > new.max_connections {
+            open.sort_by_key(|c| std::cmp::Reverse(c.id()));
+            let excess = open.len() - new.max_connections;
+            for client in &open[..excess] {
+                client.max_connections_exceeded();
+            }
+            tracing::info!("Closed {excess} connections to fall within max_connections");
+        }
         *self.config_load_time.lock() = SystemTime::now();
         tracing::info!("Reloaded server configuration");
         Ok(())

@@ -677,3 +677,36 @@ async fn the_log_file_rotates_at_its_size_limit() {
     // The last reload's lines are there, in the current file or the newest backup.
     assert!(text_of_all().contains("Reloaded: max_payload = 10040"));
 }
+
+/// A lower `max_connections` closes connections past it at once, each told
+/// `-ERR 'maximum connections exceeded'`, as nats-server does; the oldest
+/// stay.
+#[tokio::test]
+async fn a_lower_max_connections_closes_the_excess() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "max_connections: 10\n");
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let mut raw = Raw::handshake(server.addr, "{\"verbose\":false}").await;
+        raw.send("PING\r\n").await;
+        raw.expect("PONG\r\n").await;
+        clients.push(raw);
+    }
+    server
+        .reload(
+            "max_connections: 2\n",
+            "Closed 2 connections to fall within max_connections",
+            1,
+        )
+        .await;
+    for raw in &mut clients[2..] {
+        raw.expect("-ERR 'maximum connections exceeded'\r\n").await;
+    }
+    for raw in &mut clients[..2] {
+        raw.send("PING\r\n").await;
+        raw.expect("PONG\r\n").await;
+    }
+    // And a new one is refused while two are open.
+    let mut late = Raw::connect(server.addr).await;
+    late.expect("-ERR 'maximum connections exceeded'\r\n").await;
+}

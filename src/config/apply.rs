@@ -164,7 +164,9 @@ fn apply_top(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
         "logfile_max_num" | "log_max_num" => opts.log_max_num = non_negative(entry)?,
         "max_control_line" => opts.max_control_line = size_up_to_i32(entry, defaults.max_control_line)?,
         "max_pending" => opts.max_pending = or_default(non_negative(entry)?, defaults.max_pending),
-        "max_connections" | "max_conn" => opts.max_connections = non_negative(entry)?,
+        "max_connections" | "max_conn" => {
+            opts.max_connections = or_default(non_negative(entry)?, defaults.max_connections)
+        }
         "max_subscriptions" | "max_subs" => opts.max_subscriptions = non_negative(entry)?,
         "max_closed_clients" => {
             opts.max_closed_clients = or_default(non_negative(entry)?, defaults.max_closed_clients)

@@ -80,4 +80,9 @@ pub trait Connection: Send + Sync {
     fn recheck_auth(&self) {}
     /// The server entered lame duck mode: tell the client if its protocol can.
     fn lame_duck(&self) {}
+    /// A reload lowered `max_connections` below the connections open: tell
+    /// the client if its protocol can, then close.
+    fn max_connections_exceeded(&self) {
+        self.close(CloseReason::MaxConnectionsExceeded);
+    }
 }

@@ -399,6 +399,10 @@ impl crate::conn::Connection for Client {
         self.queue_err("Authorization Violation");
         Client::close(self, CloseReason::AuthenticationViolation);
     }
+    fn max_connections_exceeded(&self) {
+        self.queue_err("maximum connections exceeded");
+        Client::close(self, CloseReason::MaxConnectionsExceeded);
+    }
     fn recheck_auth(&self) {
         let Some((opts, kind)) = self.credentials.lock().clone() else {
             return;
