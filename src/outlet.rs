@@ -334,19 +334,27 @@ impl Outlet {
     }
 
     /// Runs the writer side until the connection closes: writes what
-    /// producers could not, and calls `tick` every `period` (keep-alive
-    /// PINGs). Shuts the transport down at the end.
+    /// producers could not, and calls `tick` every period (keep-alive
+    /// PINGs), the first time after `first`. `settings` gives the write
+    /// deadline and the period; it is asked again each round, so a
+    /// configuration reload reaches connections already open. Shuts the
+    /// transport down at the end.
     pub async fn run_writer(
         &self,
-        deadline: Duration,
-        period: Duration,
+        settings: impl Fn() -> (Duration, Duration),
         first: Duration,
         mut tick: impl FnMut(),
     ) -> Stopped {
+        let mut period = settings().1;
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
         let stopped = loop {
             if self.discard.load(Ordering::Acquire) {
                 break Stopped::Killed;
+            }
+            let (deadline, now_period) = settings();
+            if now_period != period {
+                period = now_period;
+                ping = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
             }
             if let Err(stop) = self.write_queued(deadline).await {
                 break stop;

@@ -710,3 +710,26 @@ async fn a_lower_max_connections_closes_the_excess() {
     let mut late = Raw::connect(server.addr).await;
     late.expect("-ERR 'maximum connections exceeded'\r\n").await;
 }
+
+/// A reload's `ping_interval` and `ping_max` reach connections already
+/// open: a client that stops answering PINGs is closed as stale on the new
+/// schedule, not the old one-minute one.
+#[tokio::test]
+async fn a_new_ping_interval_applies_to_connected_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "ping_interval: \"1m\"\nping_max: 2\n");
+    let mut raw = Raw::handshake(server.addr, "{\"verbose\":false}").await;
+    server
+        .reload(
+            "ping_interval: \"200ms\"\nping_max: 2\n",
+            "Reloaded: ping_interval",
+            1,
+        )
+        .await;
+    let started = Instant::now();
+    // PINGs go unanswered: two, then the stale error.
+    raw.expect("PING\r\n").await;
+    raw.expect("PING\r\n").await;
+    raw.expect("-ERR 'Stale Connection'\r\n").await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

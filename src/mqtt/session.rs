@@ -795,8 +795,7 @@ pub async fn serve<R, W>(
     let stopped = session
         .outlet
         .run_writer(
-            server.opts().write_deadline,
-            Duration::from_secs(3600),
+            || (server.opts().write_deadline, Duration::from_secs(3600)),
             Duration::from_secs(3600),
             || {},
         )

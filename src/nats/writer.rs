@@ -13,17 +13,18 @@ use super::{Client, CloseReason};
 use crate::outlet::Stopped;
 
 pub(super) async fn run(client: Arc<Client>) {
-    let opts = client.server.opts();
-    let period = client
-        .server
-        .ping_interval_for(client.transport)
-        .max(Duration::from_millis(10));
+    // Read again each round: a reload's `write_deadline` and
+    // `ping_interval` reach this connection too.
+    let settings = || {
+        let period = client
+            .server
+            .ping_interval_for(client.transport)
+            .max(Duration::from_millis(10));
+        (client.server.opts().write_deadline, period)
+    };
+    let first = first_ping(settings().1);
     let outlet = client.outlet.clone();
-    let stopped = outlet
-        .run_writer(opts.write_deadline, period, first_ping(period), || {
-            send_ping(&client)
-        })
-        .await;
+    let stopped = outlet.run_writer(settings, first, || send_ping(&client)).await;
     match stopped {
         Stopped::Closed | Stopped::Killed => {}
         Stopped::WriteError => client.close_now(CloseReason::WriteError),
@@ -31,7 +32,7 @@ pub(super) async fn run(client: Arc<Client>) {
             tracing::warn!(
                 cid = client.id,
                 "Slow Consumer Detected: WriteDeadline of {:?} exceeded",
-                opts.write_deadline
+                client.server.opts().write_deadline
             );
             client.server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
             client.close_now(CloseReason::SlowConsumerWriteDeadline);
