@@ -36,8 +36,8 @@ enum Resolver {
 }
 
 pub struct OperatorMode {
-    operators: Vec<OperatorClaims>,
-    trusted_keys: Vec<String>,
+    /// Who may sign account JWTs; a configuration reload may change it.
+    trust: RwLock<Trust>,
     /// Replaced by a configuration reload.
     resolver: RwLock<Resolver>,
     /// Account JWT text by account public key.
@@ -47,6 +47,45 @@ pub struct OperatorMode {
     /// The imports wired for accounts' JWTs, so a reload that changes or
     /// removes an account can take them out.
     wired: Mutex<Vec<WiredImport>>,
+}
+
+/// The trusted operators and keys.
+struct Trust {
+    operators: Vec<OperatorClaims>,
+    trusted_keys: Vec<String>,
+}
+
+impl Trust {
+    fn from_options(opts: &Options) -> Result<Trust, String> {
+        let mut operators = Vec::new();
+        for text in &opts.operators {
+            let claims = jwt::decode::<jwt::Operator>(text).map_err(|e| format!("operator JWT: {e}"))?;
+            operators.push(claims);
+        }
+        Ok(Trust {
+            operators,
+            trusted_keys: opts.trusted_keys.clone(),
+        })
+    }
+
+    /// Whether `issuer` may sign account JWTs: an operator key or signing
+    /// key, or a `trusted_keys` entry.
+    fn trusts(&self, issuer: &str) -> bool {
+        self.operators.iter().any(|o| o.may_sign(issuer)) || self.trusted_keys.iter().any(|k| k == issuer)
+    }
+}
+
+/// Decodes an account JWT and checks it names `key` and has an issuer
+/// `trust` trusts.
+fn verify_account_with(trust: &Trust, key: &str, text: &str) -> Result<AccountClaims, JwtError> {
+    let claims = jwt::decode::<jwt::Account>(text)?;
+    if claims.sub != key {
+        return Err(JwtError::BadSubject(claims.sub));
+    }
+    if !trust.trusts(&claims.iss) {
+        return Err(JwtError::BadIssuer(claims.iss));
+    }
+    Ok(claims)
 }
 
 /// One import wired from an account JWT: the subscription that carries it.
@@ -77,14 +116,8 @@ impl OperatorMode {
         if opts.operators.is_empty() && opts.trusted_keys.is_empty() {
             return Ok(None);
         }
-        let mut operators = Vec::new();
-        for text in &opts.operators {
-            let claims = jwt::decode::<jwt::Operator>(text).map_err(|e| format!("operator JWT: {e}"))?;
-            operators.push(claims);
-        }
         let mode = OperatorMode {
-            operators,
-            trusted_keys: opts.trusted_keys.clone(),
+            trust: RwLock::new(Trust::from_options(opts)?),
             resolver: RwLock::new(resolver_from(opts)?),
             jwts: RwLock::new(HashMap::new()),
             claims: RwLock::new(HashMap::new()),
@@ -98,22 +131,9 @@ impl OperatorMode {
         Ok(Some(mode))
     }
 
-    /// Whether `issuer` may sign account JWTs: an operator key or signing
-    /// key, or a `trusted_keys` entry.
-    fn trusted_issuer(&self, issuer: &str) -> bool {
-        self.operators.iter().any(|o| o.may_sign(issuer)) || self.trusted_keys.iter().any(|k| k == issuer)
-    }
-
     /// Decodes an account JWT and checks it names `key` and has a trusted issuer.
     fn verify_account(&self, key: &str, text: &str) -> Result<AccountClaims, JwtError> {
-        let claims = jwt::decode::<jwt::Account>(text)?;
-        if claims.sub != key {
-            return Err(JwtError::BadSubject(claims.sub));
-        }
-        if !self.trusted_issuer(&claims.iss) {
-            return Err(JwtError::BadIssuer(claims.iss));
-        }
-        Ok(claims)
+        verify_account_with(&self.trust.read(), key, text)
     }
 
     /// The JWT of account `key`, from memory or the resolver directory.
@@ -249,36 +269,58 @@ impl OperatorMode {
         Ok(account)
     }
 
-    /// Checks a reload's `resolver_preload` before anything changes: each
-    /// JWT must verify against the trusted operators, which a reload
-    /// cannot change.
+    /// Checks a reload's operators, trusted keys and `resolver_preload`
+    /// before anything changes: each preloaded JWT must verify against the
+    /// new operators and keys.
     pub fn check_reload(&self, opts: &Options) -> Result<(), String> {
+        let trust = Trust::from_options(opts)?;
         for (key, text) in &opts.resolver_preload {
-            self.verify_account(key, text)
-                .map_err(|e| format!("resolver_preload {key}: {e}"))?;
+            verify_account_with(&trust, key, text).map_err(|e| format!("resolver_preload {key}: {e}"))?;
         }
         Ok(())
     }
 
-    /// Applies a reload's `resolver` and `resolver_preload`, as nats-server
-    /// does: the resolver is set up again with the new preloads (accounts
-    /// pushed since start are forgotten with the old memory resolver), then
-    /// every account set up so far reads its JWT again. One whose JWT
+    /// Applies a reload's operators, trusted keys, `resolver` and
+    /// `resolver_preload`, as nats-server applies the last two (it refuses
+    /// the first two): the resolver is set up again with the new preloads
+    /// (accounts pushed since start are forgotten with the old memory
+    /// resolver), then every account set up so far reads its JWT again
+    /// (each is verified again when the operators or keys changed). One whose JWT
     /// changed is set up anew, exports and imports, and so are the accounts
     /// importing from it; one the resolver no longer has, or whose JWT no
     /// longer verifies, is dropped, so its clients fail the recheck that
     /// follows. Returns what changed, for the log.
     pub fn reload(&self, accounts: &Accounts, opts: &Options) -> Result<Vec<String>, String> {
+        let trust = Trust::from_options(opts)?;
+        // New operators or keys: every account is checked again.
+        let trust_changed = {
+            let old = self.trust.read();
+            old.trusted_keys != trust.trusted_keys
+                || old
+                    .operators
+                    .iter()
+                    .map(|o| &o.sub)
+                    .ne(trust.operators.iter().map(|o| &o.sub))
+                || old
+                    .operators
+                    .iter()
+                    .map(|o| &o.nats.signing_keys)
+                    .ne(trust.operators.iter().map(|o| &o.nats.signing_keys))
+        };
+        *self.trust.write() = trust;
         let resolver = resolver_from(opts)?;
         *self.resolver.write() = resolver;
         let preloads: HashMap<String, String> = opts.resolver_preload.iter().cloned().collect();
         let old_jwts = std::mem::replace(&mut *self.jwts.write(), preloads);
         let known: Vec<String> = self.claims.read().keys().cloned().collect();
         let mut notes = Vec::new();
+        if trust_changed {
+            notes.push("trusted operators and keys".to_string());
+        }
         let mut redo: Vec<String> = Vec::new();
         for key in known {
             let text = self.fetch(&key);
-            if text.is_some() && text.as_ref() == old_jwts.get(&key) {
+            if !trust_changed && text.is_some() && text.as_ref() == old_jwts.get(&key) {
                 continue;
             }
             // Changed or gone: its imports, and the imports from it (its

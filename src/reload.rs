@@ -70,10 +70,14 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
     check("JetStreamDomain", &old.js_domain, &new.js_domain)?;
     check("SyncInterval", &old.sync_interval, &new.sync_interval)?;
     check("SystemAccount", &old.system_account, &new.system_account)?;
-    // As in nats-server: the trusted operators and keys stay; the resolver
-    // and its preloads may change, but not appear or go.
-    check("TrustedOperators", &old.operators, &new.operators)?;
-    check("TrustedKeys", &old.trusted_keys, &new.trusted_keys)?;
+    // Operator mode cannot be turned on or off. Within it the trusted
+    // operators and keys may change (nats-server refuses that), and the
+    // resolver and its preloads, which may not appear or go.
+    let operator_mode = |o: &Options| !o.operators.is_empty() || !o.trusted_keys.is_empty();
+    if operator_mode(old) != operator_mode(new) {
+        check("TrustedOperators", &old.operators, &new.operators)?;
+        check("TrustedKeys", &old.trusted_keys, &new.trusted_keys)?;
+    }
     if old.resolver.is_some() != new.resolver.is_some() {
         return Err(ReloadError::Invalid(
             "config reload does not support moving to or from an account resolver".into(),

@@ -768,13 +768,20 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
         .unwrap();
     assert_eq!(&msg.payload[..], b"three");
 
-    // Refused as a whole: another operator, a resolver going away, a
-    // preload the operator did not sign.
-    let mut other = options(&app_jwt(&app), Some(news_claims(true)));
+    // Refused as a whole: an operator that signed none of the preloads,
+    // leaving operator mode, a resolver going away, a preload no trusted
+    // operator signed.
     let stranger = KeyPair::new_operator();
-    other.operators =
-        vec![jwt::encode(&OperatorClaims::new("other", stranger.public_key()), &stranger).unwrap()];
+    let stranger_jwt = jwt::encode(&OperatorClaims::new("other", stranger.public_key()), &stranger).unwrap();
+    let mut other = options(&app_jwt(&app), Some(news_claims(true)));
+    other.operators = vec![stranger_jwt.clone()];
     let e = server.server.reload(other).unwrap_err().to_string();
+    assert!(e.contains("resolver_preload"), "{e}");
+    let mut plain = options(&app_jwt(&app), Some(news_claims(true)));
+    plain.operators.clear();
+    plain.resolver_preload.clear();
+    plain.resolver = None;
+    let e = server.server.reload(plain).unwrap_err().to_string();
     assert!(
         e.starts_with("config reload not supported for TrustedOperators"),
         "{e}"
@@ -786,10 +793,18 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
         e,
         "config reload does not support moving to or from an account resolver"
     );
-    let forged = jwt::encode(&AccountClaims::new("NEWS", news.public_key()), &stranger).unwrap();
+    let news_by_stranger = {
+        let mut c = AccountClaims::new("NEWS", news.public_key());
+        c.nats.exports.push(jwt::Export {
+            subject: "news.>".into(),
+            export_type: Some(jwt::ExportType::Stream),
+            ..Default::default()
+        });
+        jwt::encode(&c, &stranger).unwrap()
+    };
     let e = server
         .server
-        .reload(options(&app_jwt(&app), Some(forged)))
+        .reload(options(&app_jwt(&app), Some(news_by_stranger.clone())))
         .unwrap_err()
         .to_string();
     assert!(e.contains("resolver_preload"), "{e}");
@@ -799,6 +814,18 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
         .unwrap()
         .unwrap();
     assert_eq!(&msg.payload[..], b"four", "a refused reload changes nothing");
+
+    // A second trusted operator (nats-server refuses this reload; Junction
+    // applies it): NEWS, now signed by it, keeps exporting to APP.
+    let mut two_operators = options(&app_jwt(&app), Some(news_by_stranger));
+    two_operators.operators.push(stranger_jwt);
+    server.server.reload(two_operators).unwrap();
+    exchange("five").await;
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&msg.payload[..], b"five");
 
     // APP revokes the reader: it is disconnected, the writer stays.
     let mut revoking = app.clone();
