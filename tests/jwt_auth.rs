@@ -677,6 +677,15 @@ async fn version_1_jwts_are_accepted_everywhere() {
     refused(&url, &jwt::format_creds(&parts.join("."), &user.seed().unwrap())).await;
 }
 
+/// The payload of the next message on `sub`, as text.
+async fn next_payload(sub: &mut async_nats::Subscriber) -> String {
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("a message in time")
+        .expect("subscription open");
+    String::from_utf8_lossy(&msg.payload).into_owned()
+}
+
 /// A configuration reload in operator mode, as nats-server does it: the
 /// resolver's preloads may change (an account's exports, a revocation, an
 /// account gone), and connected clients follow at once; the trusted
@@ -685,7 +694,7 @@ async fn version_1_jwts_are_accepted_everywhere() {
 async fn a_reload_applies_changed_and_removed_account_jwts() {
     let org = org();
     let news = KeyPair::new_account();
-    let news_claims = |exported: bool| {
+    let news_signed = |exported: bool, signer: &KeyPair| {
         let mut c = AccountClaims::new("NEWS", news.public_key());
         if exported {
             c.nats.exports.push(jwt::Export {
@@ -694,8 +703,9 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
                 ..Default::default()
             });
         }
-        jwt::encode(&c, &org.operator).unwrap()
+        jwt::encode(&c, signer).unwrap()
     };
+    let news_claims = |exported: bool| news_signed(exported, &org.operator);
     let mut app = org.account_claims.clone();
     app.nats.imports.push(jwt::Import {
         subject: "news.>".into(),
@@ -737,11 +747,7 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
         }
     };
     exchange("one").await;
-    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(&msg.payload[..], b"one");
+    assert_eq!(next_payload(&mut sub).await, "one");
 
     // NEWS stops exporting: APP's import goes at once.
     server
@@ -762,11 +768,7 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
         .reload(options(&app_jwt(&app), Some(news_claims(true))))
         .unwrap();
     exchange("three").await;
-    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(&msg.payload[..], b"three");
+    assert_eq!(next_payload(&mut sub).await, "three");
 
     // Refused as a whole: an operator that signed none of the preloads,
     // leaving operator mode, a resolver going away, a preload no trusted
@@ -793,15 +795,7 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
         e,
         "config reload does not support moving to or from an account resolver"
     );
-    let news_by_stranger = {
-        let mut c = AccountClaims::new("NEWS", news.public_key());
-        c.nats.exports.push(jwt::Export {
-            subject: "news.>".into(),
-            export_type: Some(jwt::ExportType::Stream),
-            ..Default::default()
-        });
-        jwt::encode(&c, &stranger).unwrap()
-    };
+    let news_by_stranger = news_signed(true, &stranger);
     let e = server
         .server
         .reload(options(&app_jwt(&app), Some(news_by_stranger.clone())))
@@ -809,11 +803,11 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
         .to_string();
     assert!(e.contains("resolver_preload"), "{e}");
     exchange("four").await;
-    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(&msg.payload[..], b"four", "a refused reload changes nothing");
+    assert_eq!(
+        next_payload(&mut sub).await,
+        "four",
+        "a refused reload changes nothing"
+    );
 
     // A second trusted operator (nats-server refuses this reload; Junction
     // applies it): NEWS, now signed by it, keeps exporting to APP.
@@ -821,11 +815,7 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
     two_operators.operators.push(stranger_jwt);
     server.server.reload(two_operators).unwrap();
     exchange("five").await;
-    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(&msg.payload[..], b"five");
+    assert_eq!(next_payload(&mut sub).await, "five");
 
     // APP revokes the reader: it is disconnected, the writer stays.
     let mut revoking = app.clone();

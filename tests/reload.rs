@@ -600,24 +600,13 @@ async fn logtime_reloads() {
         .lines()
         .filter(|l| l.contains("Listening for client connections"))
         .all(stamped));
-    server
-        .reload("logtime: false\n", "Reloaded: logtime = false", 1)
-        .await;
-    let text = server.log_text();
-    let line = text
-        .lines()
-        .find(|l| l.contains("Reloaded: logtime = false"))
-        .unwrap();
-    assert!(!stamped(line), "{line:?}");
-    server
-        .reload("logtime: true\n", "Reloaded: logtime = true", 1)
-        .await;
-    let text = server.log_text();
-    let line = text
-        .lines()
-        .find(|l| l.contains("Reloaded: logtime = true"))
-        .unwrap();
-    assert!(stamped(line), "{line:?}");
+    for on in [false, true] {
+        let marker = format!("Reloaded: logtime = {on}");
+        server.reload(&format!("logtime: {on}\n"), &marker, 1).await;
+        let text = server.log_text();
+        let line = text.lines().find(|l| l.contains(&marker)).unwrap();
+        assert_eq!(stamped(line), on, "{line:?}");
+    }
 }
 
 /// `logfile_size_limit` rotates the log as nats-server does, keeping
