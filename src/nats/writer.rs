@@ -13,14 +13,23 @@ use super::{Client, CloseReason};
 use crate::outlet::Stopped;
 
 pub(super) async fn run(client: Arc<Client>) {
-    // Read again each round: a reload's `write_deadline` and
-    // `ping_interval` reach this connection too.
-    let settings = || {
+    // Asked each round, and worked out again after a reload: a reload's
+    // `write_deadline` and `ping_interval` reach this connection too.
+    let read = || {
         let period = client
             .server
             .ping_interval_for(client.transport)
             .max(Duration::from_millis(10));
         (client.server.opts().write_deadline, period)
+    };
+    let cached = parking_lot::Mutex::new((client.server.config_generation(), read()));
+    let settings = || {
+        let mut cached = cached.lock();
+        let now = client.server.config_generation();
+        if now != cached.0 {
+            *cached = (now, read());
+        }
+        cached.1
     };
     let first = first_ping(settings().1);
     let outlet = client.outlet.clone();
