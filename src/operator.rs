@@ -51,6 +51,8 @@ pub struct OperatorMode {
 
 /// The trusted operators and keys.
 struct Trust {
+    /// The operator JWTs as configured, and decoded.
+    texts: Vec<String>,
     operators: Vec<OperatorClaims>,
     trusted_keys: Vec<String>,
 }
@@ -63,6 +65,7 @@ impl Trust {
             operators.push(claims);
         }
         Ok(Trust {
+            texts: opts.operators.clone(),
             operators,
             trusted_keys: opts.trusted_keys.clone(),
         })
@@ -295,17 +298,7 @@ impl OperatorMode {
         // New operators or keys: every account is checked again.
         let trust_changed = {
             let old = self.trust.read();
-            old.trusted_keys != trust.trusted_keys
-                || old
-                    .operators
-                    .iter()
-                    .map(|o| &o.sub)
-                    .ne(trust.operators.iter().map(|o| &o.sub))
-                || old
-                    .operators
-                    .iter()
-                    .map(|o| &o.nats.signing_keys)
-                    .ne(trust.operators.iter().map(|o| &o.nats.signing_keys))
+            (&old.texts, &old.trusted_keys) != (&trust.texts, &trust.trusted_keys)
         };
         *self.trust.write() = trust;
         let resolver = resolver_from(opts)?;
@@ -334,7 +327,7 @@ impl OperatorMode {
                 .map(|(k, _)| k.clone())
                 .collect();
             self.claims.write().remove(&key);
-            self.unwire(&key);
+            self.unwire(|w| w.importer == key || w.exporter == key);
             redo.extend(importers);
             match text {
                 Some(_) => {
@@ -360,7 +353,7 @@ impl OperatorMode {
         redo.dedup();
         for key in redo {
             self.claims.write().remove(&key);
-            self.unwire_imports_of(&key);
+            self.unwire(|w| w.importer == key);
             if let Err(e) = self.ensure_account(accounts, &key) {
                 tracing::warn!("Reloaded: account {key} dropped: {e}");
             }
@@ -368,25 +361,14 @@ impl OperatorMode {
         Ok(notes)
     }
 
-    /// Takes out the imports of `key` and the imports from it.
-    fn unwire(&self, key: &str) {
+    /// Takes out the wired imports `out` picks.
+    fn unwire(&self, out: impl Fn(&WiredImport) -> bool) {
         self.wired.lock().retain(|w| {
-            let out = w.importer == key || w.exporter == key;
-            if out {
+            if out(w) {
                 w.owner.sublist.remove(&w.sub);
+                return false;
             }
-            !out
-        });
-    }
-
-    /// Takes out the imports of `key`.
-    fn unwire_imports_of(&self, key: &str) {
-        self.wired.lock().retain(|w| {
-            let out = w.importer == key;
-            if out {
-                w.owner.sublist.remove(&w.sub);
-            }
-            !out
+            true
         });
     }
 

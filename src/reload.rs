@@ -187,6 +187,31 @@ fn changes(old: &Options, new: &Options) -> Vec<String> {
     );
     note(old.debug != new.debug, format!("debug = {}", new.debug));
     note(old.trace != new.trace, format!("trace = {}", new.trace));
+    note(old.logtime != new.logtime, format!("logtime = {}", new.logtime));
+    note(
+        (old.log_size_limit, old.log_max_num) != (new.log_size_limit, new.log_max_num),
+        format!(
+            "logfile_size_limit = {}, logfile_max_num = {}",
+            new.log_size_limit, new.log_max_num
+        ),
+    );
+    if let (Some(o), Some(n)) = (&old.mqtt, &new.mqtt) {
+        note(
+            o.ack_wait != n.ack_wait,
+            format!("MQTT ack_wait = {:?}", n.ack_wait),
+        );
+        note(
+            o.max_ack_pending != n.max_ack_pending,
+            format!("MQTT max_ack_pending = {}", n.max_ack_pending),
+        );
+        note(
+            o.consumer_inactive_threshold != n.consumer_inactive_threshold,
+            format!(
+                "MQTT consumer_inactive_threshold = {:?}",
+                n.consumer_inactive_threshold.unwrap_or_default()
+            ),
+        );
+    }
     out
 }
 
@@ -212,30 +237,27 @@ impl Server {
             )),
             _ => None,
         };
-        // New certificates are loaded before anything changes, too.
-        let acceptor = |t: &crate::tls::TlsOptions, what: &str| {
-            crate::tls::server_config(t)
-                .map(tokio_rustls::TlsAcceptor::from)
-                .map_err(|e| ReloadError::Invalid(format!("{what}TLS: {e}")))
+        // New certificates are loaded before anything changes, too: an
+        // acceptor for each listener whose TLS files changed.
+        let acceptor = |old: Option<&crate::tls::TlsOptions>,
+                        new: Option<&crate::tls::TlsOptions>,
+                        what: &str| match (old, new) {
+            (Some(o), Some(n)) if o != n => crate::tls::server_config(n)
+                .map(|c| Some(tokio_rustls::TlsAcceptor::from(c)))
+                .map_err(|e| ReloadError::Invalid(format!("{what}TLS: {e}"))),
+            _ => Ok(None),
         };
-        let nats_tls = match (&old.tls, &new.tls) {
-            (Some(o), Some(n)) if o != n => Some(acceptor(n, "")?),
-            _ => None,
-        };
-        let mqtt_tls = match (
+        let nats_tls = acceptor(old.tls.as_ref(), new.tls.as_ref(), "")?;
+        let mqtt_tls = acceptor(
             old.mqtt.as_ref().and_then(|m| m.tls.as_ref()),
             new.mqtt.as_ref().and_then(|m| m.tls.as_ref()),
-        ) {
-            (Some(o), Some(n)) if o != n => Some(acceptor(n, "mqtt ")?),
-            _ => None,
-        };
-        let ws_tls = match (
+            "mqtt ",
+        )?;
+        let ws_tls = acceptor(
             old.websocket.as_ref().and_then(|w| w.tls.as_ref()),
             new.websocket.as_ref().and_then(|w| w.tls.as_ref()),
-        ) {
-            (Some(o), Some(n)) if o != n => Some(acceptor(n, "websocket ")?),
-            _ => None,
-        };
+            "websocket ",
+        )?;
 
         self.accounts
             .reload(&new)
@@ -268,18 +290,6 @@ impl Server {
                     tracing::info!("Reloaded: mqtt tls");
                 }
                 self.mqtt.reload(n, mqtt_tls);
-                if o.ack_wait != n.ack_wait {
-                    tracing::info!("Reloaded: MQTT ack_wait = {:?}", n.ack_wait);
-                }
-                if o.max_ack_pending != n.max_ack_pending {
-                    tracing::info!("Reloaded: MQTT max_ack_pending = {}", n.max_ack_pending);
-                }
-                if o.consumer_inactive_threshold != n.consumer_inactive_threshold {
-                    tracing::info!(
-                        "Reloaded: MQTT consumer_inactive_threshold = {:?}",
-                        n.consumer_inactive_threshold.unwrap_or_default()
-                    );
-                }
             }
         }
         if let Some(js) = self.jetstream() {
@@ -303,18 +313,8 @@ impl Server {
         if levels {
             crate::run::set_log_level(&new);
         }
-        if (old.log_size_limit, old.log_max_num) != (new.log_size_limit, new.log_max_num) {
-            crate::logfile::LogFile::set_rotation(new.log_size_limit, new.log_max_num);
-            tracing::info!(
-                "Reloaded: logfile_size_limit = {}, logfile_max_num = {}",
-                new.log_size_limit,
-                new.log_max_num
-            );
-        }
-        if old.logtime != new.logtime {
-            crate::run::set_logtime(new.logtime);
-            tracing::info!("Reloaded: logtime = {}", new.logtime);
-        }
+        crate::logfile::LogFile::set_rotation(new.log_size_limit, new.log_max_num);
+        crate::run::set_logtime(new.logtime);
         for what in &changed {
             tracing::info!("Reloaded: {what}");
         }

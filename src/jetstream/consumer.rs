@@ -776,10 +776,7 @@ impl Consumer {
             if push.is_none() && st.waiting.is_empty() {
                 break;
             }
-            if st.config.ack_policy != AckPolicy::None
-                && st.config.max_ack_pending > 0
-                && st.d.pending.len() as i64 >= st.config.max_ack_pending
-            {
+            if st.config.ack_policy != AckPolicy::None && st.held_back() {
                 break;
             }
             let Some((msg, origin)) = self.next_message(&stream, &mut st, now_ns) else {
@@ -1051,7 +1048,8 @@ impl Consumer {
             return false;
         };
         let now = Instant::now();
-        let now_ns = now_nanos();
+        // Stored just now: its time is the clock's.
+        let now_ns = out.time;
         let c = &st.config;
         if st.deleted
             || st.d.next != out.seq
@@ -1442,8 +1440,6 @@ impl Consumer {
     }
 }
 
-/// Whether the consumer's filters take in every subject of the stream
-/// (then it counts what is pending without looking at subjects).
 /// One message going out: the header block and payload joined in `body`
 /// (`header_len` bytes of headers).
 pub(crate) struct Outgoing<'a> {
@@ -1481,6 +1477,8 @@ fn push_targets(st: &mut State, account: &Account, subject: &str) -> Arc<MatchRe
     targets
 }
 
+/// Whether the consumer's filters take in every subject of the stream
+/// (then it counts what is pending without looking at subjects).
 fn filters_cover(stream: &Stream, config: &ConsumerConfig) -> bool {
     let filters = config.filters();
     filters.is_empty()

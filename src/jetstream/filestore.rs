@@ -461,7 +461,7 @@ impl MsgStore for FileStore {
         // block opens before its offset is taken.
         let last_size = self.blocks.last_key_value().map_or(0, |(_, b)| b.size);
         if !self.held.is_empty() && last_size + (self.held.len() as u64) + record > BLOCK_MAX {
-            self.flush_removals()?;
+            self.flush_held()?;
         }
         let held = self.held.len() as u64;
         let block = self.write_block(seq)?;
@@ -489,7 +489,7 @@ impl MsgStore for FileStore {
             },
         );
         if self.held.len() >= HELD_MAX {
-            self.flush_removals()?;
+            self.flush_held()?;
         }
         Ok(seq)
     }
@@ -548,12 +548,12 @@ impl MsgStore for FileStore {
         self.erase(seq);
         self.drop_empty_front();
         if self.held.len() >= HELD_MAX {
-            self.flush_removals()?;
+            self.flush_held()?;
         }
         Ok(true)
     }
 
-    fn flush_removals(&mut self) -> Result<()> {
+    fn flush_held(&mut self) -> Result<()> {
         if self.held.is_empty() {
             return Ok(());
         }
@@ -603,7 +603,7 @@ impl MsgStore for FileStore {
     }
 
     fn sync(&mut self) -> Result<()> {
-        self.flush_removals()?;
+        self.flush_held()?;
         if let Some((_, b)) = self.blocks.last_key_value() {
             b.file.sync_data()?;
         }
@@ -611,7 +611,7 @@ impl MsgStore for FileStore {
     }
 
     fn sync_handles(&mut self) -> Vec<File> {
-        if let Err(e) = self.flush_removals() {
+        if let Err(e) = self.flush_held() {
             tracing::error!("JetStream: writing removals in {}: {e}", self.dir.display());
         }
         let mut files = std::mem::take(&mut self.unsynced);
@@ -679,7 +679,7 @@ mod tests {
             let seq = s.append(b"s.new", b"", b"after", 99).unwrap();
             assert_eq!(&s.get(seq).unwrap().unwrap().payload[..], b"after");
             assert!(s.remove_settled(4).unwrap());
-            s.flush_removals().unwrap();
+            s.flush_held().unwrap();
         }
         let s = FileStore::open(dir.path(), 1).unwrap();
         for gone in 2..=4 {
@@ -711,7 +711,7 @@ mod tests {
             assert_eq!(s.state().last_seq, 2, "deferred appends were not written");
             s.append_deferred(b"d.a", b"", b"third", 12).unwrap();
             assert!(s.remove_settled(1).unwrap());
-            s.flush_removals().unwrap();
+            s.flush_held().unwrap();
             s.append_deferred(b"d.b", b"", b"fourth", 13).unwrap();
             // A plain append writes what is held before it.
             s.append(b"d.c", b"", b"fifth", 14).unwrap();
@@ -736,10 +736,10 @@ mod tests {
                 assert_eq!(seq, i);
                 assert_eq!(s.get(i).unwrap().unwrap().payload.len(), body.len());
                 if i % 5 == 0 {
-                    s.flush_removals().unwrap();
+                    s.flush_held().unwrap();
                 }
             }
-            s.flush_removals().unwrap();
+            s.flush_held().unwrap();
             assert!(s.blocks.len() >= 3, "{} blocks", s.blocks.len());
             for b in s.blocks.values() {
                 assert!(b.size <= BLOCK_MAX + body.len() as u64 + HEADER as u64 + 16);

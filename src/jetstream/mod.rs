@@ -482,7 +482,9 @@ impl JetStream {
                     for stream in acc.streams() {
                         stream.expire();
                         stream.persist_consumers();
-                        stream.flush_removals();
+                        if let Err(e) = stream.flush_held() {
+                            tracing::error!(stream = %stream.name, "JetStream: writing held records: {}", e.description);
+                        }
                         if sync {
                             to_sync.push(stream);
                         }

@@ -260,14 +260,14 @@ pub trait MsgStore: Send {
         self.remove(seq)
     }
     /// Stores a message like `append`, but its bytes may wait in memory
-    /// until `flush_removals` (or the next write of any kind): a caller
+    /// until `flush_held` (or the next write of any kind): a caller
     /// storing many messages in a row writes them with one system call,
     /// then flushes before it acknowledges them. Reads see it at once.
     fn append_deferred(&mut self, subject: &[u8], headers: &[u8], payload: &[u8], time: i64) -> Result<u64> {
         self.append(subject, headers, payload, time)
     }
     /// Writes what `remove_settled` and `append_deferred` held back.
-    fn flush_removals(&mut self) -> Result<()> {
+    fn flush_held(&mut self) -> Result<()> {
         Ok(())
     }
     /// Removes every message below `seq`; returns how many went. With

@@ -497,21 +497,15 @@ impl Stream {
         self.inner.lock().store.remove_settled(seq).unwrap_or(false)
     }
 
-    /// Writes what `accept_deferred` stored: before its publisher hears
-    /// that its messages are stored.
-    pub fn flush_writes(&self) -> Result<(), ApiError> {
+    /// Writes what the store held back: removals of settled messages, and
+    /// what `accept_deferred` stored (before its publisher hears that its
+    /// messages are stored).
+    pub fn flush_held(&self) -> Result<(), ApiError> {
         self.inner
             .lock()
             .store
-            .flush_removals()
+            .flush_held()
             .map_err(ApiError::store_failed)
-    }
-
-    /// Writes the removals of settled messages held back.
-    pub fn flush_removals(&self) {
-        if let Err(e) = self.inner.lock().store.flush_removals() {
-            tracing::error!(stream = %self.name, "JetStream: writing removals: {e}");
-        }
     }
 
     /// Tells the consumers, and any mirror or source following this stream,
@@ -901,7 +895,7 @@ impl Stream {
     }
 
     /// `accept`, but the message may wait in memory to be written with
-    /// those that follow it: the caller calls `flush_writes` before it
+    /// those that follow it: the caller calls `flush_held` before it
     /// tells the publisher that it is stored.
     pub fn accept_deferred(
         &self,

@@ -1053,7 +1053,7 @@ impl Reader {
                 return;
             }
         }
-        for packet in std::mem::take(&mut self.held_acks) {
+        for packet in self.held_acks.drain(..) {
             self.session.send(&packet, Some(&mut self.producer));
         }
     }

@@ -157,20 +157,22 @@ fn put(
     producer: &mut Producer,
 ) -> Result<(), String> {
     if headers.is_empty() {
-        return put_body(stream, subject, None, payload, producer);
+        return put_body(stream, subject, None, payload, producer, false);
     }
     let joined = [headers, payload].concat();
-    put_body(stream, subject, Some(headers.len()), &joined, producer)
+    put_body(stream, subject, Some(headers.len()), &joined, producer, false)
 }
 
 /// `put` for a body that is already the header block followed by the
-/// payload (`header_len` bytes of headers).
+/// payload (`header_len` bytes of headers). `deferred`: the write may wait
+/// for `Stream::flush_held` (`Stream::accept_deferred`).
 fn put_body(
     stream: &Stream,
     subject: &str,
     header_len: Option<usize>,
     body: &[u8],
     producer: &mut Producer,
+    deferred: bool,
 ) -> Result<(), String> {
     let msg = Message {
         subject: subject.as_bytes(),
@@ -179,10 +181,12 @@ fn put_body(
         payload: body,
         hops: 0,
     };
-    stream
-        .accept(&msg, producer)
-        .map(|_| ())
-        .map_err(|e| e.description)
+    let stored = if deferred {
+        stream.accept_deferred(&msg, producer)
+    } else {
+        stream.accept(&msg, producer)
+    };
+    stored.map(|_| ()).map_err(|e| e.description)
 }
 
 impl MqttAccount {
@@ -234,27 +238,22 @@ impl MqttAccount {
         body: &[u8],
         producer: &mut Producer,
     ) -> Result<(), String> {
-        let mut stored_subject = String::with_capacity(MSGS_PREFIX.len() + subject.len());
-        stored_subject.push_str(MSGS_PREFIX);
-        stored_subject.push_str(subject);
-        let msg = Message {
-            subject: stored_subject.as_bytes(),
-            reply: None,
-            header_len: Some(header_len),
-            payload: body,
-            hops: 0,
-        };
+        let stored_subject = [MSGS_PREFIX, subject].concat();
         // Written with the rest of the read: the session calls
         // `flush_stored` before it acknowledges.
-        self.msgs
-            .accept_deferred(&msg, producer)
-            .map(|_| ())
-            .map_err(|e| e.description)
+        put_body(
+            &self.msgs,
+            &stored_subject,
+            Some(header_len),
+            body,
+            producer,
+            true,
+        )
     }
 
     /// Writes the messages `store` left in memory.
     pub fn flush_stored(&self) -> Result<(), String> {
-        self.msgs.flush_writes().map_err(|e| e.description)
+        self.msgs.flush_held().map_err(|e| e.description)
     }
 
     /// Retains `payload` on `subject`, or clears the subject's retained
