@@ -43,6 +43,14 @@ pub struct ServerFlags {
         allow_negative_numbers = true
     )]
     pub http_port: Option<i32>,
+    /// Use port for https monitoring
+    #[arg(
+        long = "https_port",
+        visible_alias = "ms",
+        value_name = "port",
+        allow_negative_numbers = true
+    )]
+    pub https_port: Option<i32>,
     /// Configuration file
     #[arg(short = 'c', long = "config", value_name = "file")]
     pub config: Option<PathBuf>,
@@ -126,6 +134,8 @@ const GO_STYLE: &[&str] = &[
     "server_name",
     "pid",
     "http_port",
+    "https_port",
+    "ms",
     "config",
     "signal",
     "client_advertise",
@@ -192,7 +202,10 @@ impl ServerFlags {
             opts.pid_file = Some(p.clone());
         }
         if let Some(p) = self.http_port {
-            opts.http_port = port_value(p, "http_port")?;
+            opts.http_port = monitor_port_value(p, "http_port")?;
+        }
+        if let Some(p) = self.https_port {
+            opts.https_port = monitor_port_value(p, "https_port")?;
         }
         if let Some(a) = &self.client_advertise {
             opts.client_advertise = Some(a.clone());
@@ -263,6 +276,11 @@ fn port_value(p: i32, flag: &str) -> anyhow::Result<u16> {
     }
 }
 
+/// A monitoring port flag: 0 is off, -1 a random port.
+fn monitor_port_value(p: i32, flag: &str) -> anyhow::Result<Option<u16>> {
+    Ok((p != 0).then_some(port_value(p, flag)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +295,28 @@ mod tests {
             out,
             ["junction", "--js", "--sd", "/tmp/x", "-p", "-1", "--DV", "--port=5", "-m", "8222"]
         );
+    }
+
+    #[derive(clap::Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        server: ServerFlags,
+    }
+
+    fn options(args: &[&str]) -> Options {
+        use clap::Parser;
+        let args = normalize_args(["junction"].iter().chain(args).map(|s| s.to_string()));
+        let mut opts = Options::default();
+        Cmd::parse_from(args).server.apply(&mut opts).unwrap();
+        opts
+    }
+
+    #[test]
+    fn monitoring_port_flags_as_nats_server_reads_them() {
+        assert_eq!(options(&["-m", "8222"]).http_port, Some(8222));
+        assert_eq!(options(&["-m", "-1"]).http_port, Some(0));
+        assert_eq!(options(&["-m", "0"]).http_port, None);
+        assert_eq!(options(&["-ms", "-1"]).https_port, Some(0));
+        assert_eq!(options(&["--https_port", "8443"]).https_port, Some(8443));
     }
 }

@@ -3,13 +3,15 @@
 //! file away and new lines go to a new one, as with nats-server. With
 //! `logfile_size_limit` it rotates itself as nats-server does: past the
 //! limit the file is renamed `<file>.<yyyy.mm.dd.hh.mm.ss.nnnnnnnnn>`, a new
-//! one is opened, and with `logfile_max_num` the oldest are deleted.
+//! one is opened, and with `logfile_max_num` the oldest are deleted. A
+//! reload may start or stop logging to a file: `LogOutput` sends each line
+//! to the file in force, or to stderr.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 pub struct LogFile {
     /// Where it is; a configuration reload may move it.
@@ -22,7 +24,11 @@ pub struct LogFile {
 }
 
 /// The server's log file, when it logs to one.
-static LOG_FILE: OnceLock<Arc<LogFile>> = OnceLock::new();
+static LOG_FILE: parking_lot::Mutex<Option<Arc<LogFile>>> = parking_lot::Mutex::new(None);
+
+fn current() -> Option<Arc<LogFile>> {
+    LOG_FILE.lock().clone()
+}
 
 fn open(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
@@ -36,22 +42,30 @@ fn open_sized(path: &Path) -> io::Result<(File, u64)> {
 }
 
 impl LogFile {
-    /// Opens `path` for appending and makes it the file `reopen` acts on.
-    pub fn install(path: &Path) -> io::Result<Arc<LogFile>> {
-        let log = Arc::new(LogFile {
+    /// Opens `path` for appending and logs to it from now on.
+    pub fn install(path: &Path) -> io::Result<()> {
+        Self::start(path, open_sized(path)?);
+        Ok(())
+    }
+
+    fn start(path: &Path, file: (File, u64)) {
+        *LOG_FILE.lock() = Some(Arc::new(LogFile {
             path: Mutex::new(path.to_path_buf()),
-            file: Mutex::new(open_sized(path)?),
+            file: Mutex::new(file),
             limit: AtomicU64::new(0),
             max_num: AtomicUsize::new(0),
-        });
-        let _ = LOG_FILE.set(log.clone());
-        Ok(log)
+        }));
+    }
+
+    /// Whether lines go to a log file (or to stderr).
+    pub fn in_use() -> bool {
+        LOG_FILE.lock().is_some()
     }
 
     /// Closes the file and opens its path again. Without a log file there
     /// is nothing to do.
     pub fn reopen() -> io::Result<bool> {
-        let Some(log) = LOG_FILE.get() else {
+        let Some(log) = current() else {
             return Ok(false);
         };
         let path = log.path.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -63,7 +77,7 @@ impl LogFile {
     /// Sets `logfile_size_limit` and `logfile_max_num` (at start and on a
     /// reload).
     pub fn set_rotation(limit: u64, max_num: usize) {
-        if let Some(log) = LOG_FILE.get() {
+        if let Some(log) = current() {
             log.limit.store(limit, Ordering::Relaxed);
             log.max_num.store(max_num, Ordering::Relaxed);
         }
@@ -98,23 +112,61 @@ impl LogFile {
         open(path)
     }
 
-    /// Logs to `file`, opened at `path`, from now on (a reload moved the
-    /// log file). Without a log file in use there is nothing to move.
-    pub fn move_to(path: &Path, file: File) -> bool {
-        let Some(log) = LOG_FILE.get() else {
-            return false;
+    /// Logs to `file`, opened at `path`, from now on: a reload moved the
+    /// log file, or started logging to one.
+    pub fn move_to(path: &Path, file: File) {
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let Some(log) = current() else {
+            return Self::start(path, (file, len));
         };
         // The file's lock first, as in `rotate`.
         let mut open_file = log.file.lock().unwrap_or_else(|e| e.into_inner());
         *log.path.lock().unwrap_or_else(|e| e.into_inner()) = path.to_path_buf();
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         *open_file = (file, len);
-        true
+    }
+
+    /// Lines go to stderr from now on (a reload dropped `log_file`).
+    pub fn stop() {
+        *LOG_FILE.lock() = None;
     }
 }
 
-/// Writes go to whichever file is open now (`Arc<LogFile>` is then the
-/// subscriber's writer).
+/// The logger's writer: each line goes to the log file in force, or to
+/// stderr when there is none.
+pub struct LogOutput;
+
+pub enum LogWriter {
+    File(Arc<LogFile>),
+    Stderr(io::Stderr),
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogOutput {
+    type Writer = LogWriter;
+
+    fn make_writer(&'a self) -> LogWriter {
+        match current() {
+            Some(log) => LogWriter::File(log),
+            None => LogWriter::Stderr(io::stderr()),
+        }
+    }
+}
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            LogWriter::File(log) => (&**log).write(buf),
+            LogWriter::Stderr(e) => e.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            LogWriter::File(log) => (&**log).flush(),
+            LogWriter::Stderr(e) => e.flush(),
+        }
+    }
+}
+
+/// Writes go to whichever file is open now.
 impl Write for &LogFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut open_file = self.file.lock().unwrap_or_else(|e| e.into_inner());

@@ -14,9 +14,14 @@ pub struct Options {
     pub host: String,
     /// `port` / `-p` (default 4222; `-1` picks a random port, stored as 0).
     pub port: u16,
-    /// `http_port` / `-m`, `http: host:port` (0 = off).
+    /// `http: host:port` / `https: host:port` set the monitoring host too.
     pub http_host: Option<String>,
-    pub http_port: u16,
+    /// `http_port` / `-m`, `http`: plain HTTP monitoring (`None` = off,
+    /// `Some(0)` = a random port, written `-1`).
+    pub http_port: Option<u16>,
+    /// `https_port` / `-ms`, `https`: monitoring over TLS with the client
+    /// port's certificate, as nats-server serves it.
+    pub https_port: Option<u16>,
     /// `max_payload` (default 1 MiB).
     pub max_payload: usize,
     /// `max_control_line` (default 4 KiB).
@@ -366,7 +371,8 @@ impl Default for Options {
             host: "0.0.0.0".to_string(),
             port: 4222,
             http_host: None,
-            http_port: 0,
+            http_port: None,
+            https_port: None,
             max_payload: 1024 * 1024,
             max_control_line: 4096,
             max_connections: 64 * 1024,

@@ -62,7 +62,17 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
     check("Host", &old.host, &new.host)?;
     check("ServerName", &old.server_name, &new.server_name)?;
     check("HTTPHost", &old.http_host, &new.http_host)?;
-    check("HTTPPort", &old.http_port, &new.http_port)?;
+    let monitor_port = crate::monitor::as_written;
+    check(
+        "HTTPPort",
+        &monitor_port(old.http_port),
+        &monitor_port(new.http_port),
+    )?;
+    check(
+        "HTTPSPort",
+        &monitor_port(old.https_port),
+        &monitor_port(new.https_port),
+    )?;
     check("JetStream", &old.jetstream, &new.jetstream)?;
     check("StoreDir", &old.store_dir, &new.store_dir)?;
     check("JetStreamMaxMemory", &old.js_max_memory, &new.js_max_memory)?;
@@ -111,8 +121,6 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
     check("MQTT", &mqtt_fixed(&old.mqtt), &mqtt_fixed(&new.mqtt))?;
     check("PidFile", &old.pid_file, &new.pid_file)?;
     check("PortsFileDir", &old.ports_file_dir, &new.ports_file_dir)?;
-    // The log file may move; logging to a file or to stderr is chosen at start.
-    check("LogFile", &old.log_file.is_some(), &new.log_file.is_some())?;
     Ok(())
 }
 
@@ -228,13 +236,15 @@ impl Server {
         if let Some(op) = &self.operator {
             op.check_reload(&new).map_err(ReloadError::Invalid)?;
         }
-        // A moved log file is opened before anything changes, too.
+        // A new log file is opened before anything changes, too. `Some(None)`:
+        // lines go back to stderr.
         let log_file = match (&old.log_file, &new.log_file) {
-            (Some(o), Some(n)) if o != n => Some((
+            (old, Some(n)) if old.as_ref() != Some(n) => Some(Some((
                 n.clone(),
                 crate::logfile::LogFile::open_for_reload(n)
                     .map_err(|e| ReloadError::Invalid(format!("opening log file {}: {e}", n.display())))?,
-            )),
+            ))),
+            (Some(_), None) => Some(None),
             _ => None,
         };
         // New certificates are loaded before anything changes, too: an
@@ -248,6 +258,15 @@ impl Server {
             _ => Ok(None),
         };
         let nats_tls = acceptor(old.tls.as_ref(), new.tls.as_ref(), "")?;
+        // The HTTPS monitoring port serves the NATS port's certificate.
+        let monitor_tls = match (&nats_tls, &new.tls, self.monitor_tls.lock().clone()) {
+            (Some(_), Some(tls), Some(slot)) => Some((
+                crate::monitor::https::acceptor(tls)
+                    .map_err(|e| ReloadError::Invalid(format!("TLS: {e}")))?,
+                slot,
+            )),
+            _ => None,
+        };
         let mqtt_tls = acceptor(
             old.mqtt.as_ref().and_then(|m| m.tls.as_ref()),
             new.mqtt.as_ref().and_then(|m| m.tls.as_ref()),
@@ -271,14 +290,27 @@ impl Server {
         let levels = (old.debug, old.trace) != (new.debug, new.trace);
         let new = Arc::new(new);
         self.replace_config(new.clone(), auth);
-        if let Some((path, file)) = log_file {
-            if crate::logfile::LogFile::move_to(&path, file) {
+        // As nats-server switches its logger: the lines from here on go to
+        // the new file, or to stderr.
+        match log_file {
+            Some(Some((path, file))) => {
+                crate::logfile::LogFile::move_to(&path, file);
+                crate::run::log_output_changed();
                 tracing::info!("Reloaded: log_file = {}", path.display());
             }
+            Some(None) => {
+                crate::logfile::LogFile::stop();
+                crate::run::log_output_changed();
+                tracing::info!("Reloaded: log_file = ");
+            }
+            None => {}
         }
         if let Some(a) = nats_tls {
             self.replace_tls(a);
             tracing::info!("Reloaded: tls");
+        }
+        if let Some((a, slot)) = monitor_tls {
+            slot.acceptor.store(Arc::new(a));
         }
         if let (Some(a), Some(slot)) = (ws_tls, self.websocket_tls.lock().clone()) {
             slot.acceptor.store(Arc::new(a));

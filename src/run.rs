@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::signal::unix::{signal, SignalKind};
+use tracing_subscriber::{reload, EnvFilter, Registry};
 
 use crate::options::Options;
 use crate::server::Server;
@@ -21,10 +22,6 @@ fn level(opts: &Options) -> &'static str {
         "info"
     }
 }
-
-/// Sets a new level on the installed logger (a configuration reload).
-type SetLevel = Box<dyn Fn(&str) + Send + Sync>;
-static SET_LEVEL: std::sync::OnceLock<SetLevel> = std::sync::OnceLock::new();
 
 /// `logtime`: whether log lines start with the time. A reload may turn it.
 static LOGTIME: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
@@ -47,48 +44,70 @@ pub fn set_logtime(on: bool) {
     LOGTIME.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
+type Filtered = tracing_subscriber::layer::Layered<reload::Layer<EnvFilter, Registry>, Registry>;
+type Output = tracing_subscriber::fmt::Layer<
+    Filtered,
+    tracing_subscriber::fmt::format::DefaultFields,
+    tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Full, Logtime>,
+    crate::logfile::LogOutput,
+>;
+
+/// What a configuration reload changes in the installed logger: the level
+/// (`debug`, `trace`) and the output's colours, which follow where lines go.
+struct LogHandles {
+    level: reload::Handle<EnvFilter, Registry>,
+    output: reload::Handle<Output, Filtered>,
+}
+
+static LOG_HANDLES: std::sync::OnceLock<LogHandles> = std::sync::OnceLock::new();
+
+/// Log lines for the log file in force, or stderr: colours only on a terminal.
+fn output() -> Output {
+    use std::io::IsTerminal;
+    let ansi = !crate::logfile::LogFile::in_use() && std::io::stderr().is_terminal();
+    tracing_subscriber::fmt::layer()
+        .with_timer(Logtime)
+        .with_target(false)
+        .with_ansi(ansi)
+        .with_writer(crate::logfile::LogOutput)
+}
+
 /// Sets up tracing to stderr or the log file, at the level `-D`/`-V` ask for.
 pub fn init_logging(opts: &Options) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level(opts)));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level(opts)));
     set_logtime(opts.logtime);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_timer(Logtime)
-        .with_target(false);
-    // The reload handle's type follows the writer chosen, so each branch
-    // keeps its own behind the same closure.
-    macro_rules! keep_handle {
-        ($b:expr) => {{
-            let b = $b.with_filter_reloading();
-            let handle = b.reload_handle();
-            let _ = SET_LEVEL.set(Box::new(move |level: &str| {
-                let _ = handle.reload(tracing_subscriber::EnvFilter::new(level));
-            }));
-            b.try_init()
-        }};
+    if let Some(path) = &opts.log_file {
+        crate::logfile::LogFile::install(path)
+            .with_context(|| format!("opening log file {}", path.display()))?;
+        crate::logfile::LogFile::set_rotation(opts.log_size_limit, opts.log_max_num);
     }
-    let result = match &opts.log_file {
-        Some(path) => {
-            let file = crate::logfile::LogFile::install(path)
-                .with_context(|| format!("opening log file {}", path.display()))?;
-            crate::logfile::LogFile::set_rotation(opts.log_size_limit, opts.log_max_num);
-            keep_handle!(builder.with_ansi(false).with_writer(file))
-        }
-        None => {
-            use std::io::IsTerminal;
-            keep_handle!(builder
-                .with_ansi(std::io::stderr().is_terminal())
-                .with_writer(std::io::stderr))
-        }
-    };
-    result.map_err(|e| anyhow::anyhow!("logging: {e}"))
+    let (filter, level) = reload::Layer::new(filter);
+    let (output, output_handle) = reload::Layer::new(output());
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(output)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("logging: {e}"))?;
+    let _ = LOG_HANDLES.set(LogHandles {
+        level,
+        output: output_handle,
+    });
+    Ok(())
 }
 
 /// Applies a reloaded configuration's `debug`/`trace` to the logger.
 pub fn set_log_level(opts: &Options) {
-    if let Some(set) = SET_LEVEL.get() {
-        set(level(opts));
+    if let Some(h) = LOG_HANDLES.get() {
+        let _ = h.level.reload(EnvFilter::new(level(opts)));
+    }
+}
+
+/// A reload started or stopped logging to a file: colours follow.
+pub fn log_output_changed() {
+    if let Some(h) = LOG_HANDLES.get() {
+        let _ = h.output.reload(output());
     }
 }
 
@@ -97,12 +116,7 @@ pub fn set_log_level(opts: &Options) {
 pub async fn serve(opts: Options, reload: impl Fn() -> anyhow::Result<Options>) -> anyhow::Result<()> {
     let running = Server::start(opts.clone()).await?;
     let server = running.server.clone();
-    let http = if opts.http_port != 0 {
-        let host = opts.http_host.clone().unwrap_or_else(|| opts.host.clone());
-        Some(crate::monitor::start(server.clone(), &host, opts.http_port).await?)
-    } else {
-        None
-    };
+    let http = crate::monitor::start_configured(server.clone(), &opts).await?;
     let websocket = match &opts.websocket {
         Some(ws) => {
             let addr = crate::websocket::start(server.clone(), ws).await?;
@@ -170,7 +184,7 @@ fn write_ports_file(
     dir: &Path,
     opts: &Options,
     addr: std::net::SocketAddr,
-    http: Option<std::net::SocketAddr>,
+    http: Option<(&str, std::net::SocketAddr)>,
     websocket: Option<(&str, std::net::SocketAddr)>,
 ) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()
@@ -184,8 +198,8 @@ fn write_ports_file(
         opts.host.clone()
     };
     let mut body = serde_json::json!({ "nats": [format!("nats://{host}:{}", addr.port())] });
-    if let Some(h) = http {
-        body["monitoring"] = serde_json::json!([format!("http://{host}:{}", h.port())]);
+    if let Some((scheme, h)) = http {
+        body["monitoring"] = serde_json::json!([format!("{scheme}://{host}:{}", h.port())]);
     }
     if let Some((scheme, w)) = websocket {
         body["websocket"] = serde_json::json!([format!("{scheme}://{host}:{}", w.port())]);

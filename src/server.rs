@@ -95,6 +95,8 @@ pub struct Server {
     tls: arc_swap::ArcSwapOption<tokio_rustls::TlsAcceptor>,
     /// The WebSocket listener's TLS, which a reload replaces the same way.
     pub(crate) websocket_tls: Mutex<Option<Arc<crate::listener::TlsSlot>>>,
+    /// The HTTPS monitoring port's TLS, which follows the NATS port's on reload.
+    pub(crate) monitor_tls: Mutex<Option<Arc<crate::listener::TlsSlot>>>,
     /// Recently closed connections, newest last, for `/connz?state=closed`.
     closed: Mutex<VecDeque<ConnInfo>>,
     started_at: Instant,
@@ -146,6 +148,7 @@ impl Server {
         Ok(Arc::new(Server {
             tls: arc_swap::ArcSwapOption::from(tls.map(Arc::new)),
             websocket_tls: Mutex::new(None),
+            monitor_tls: Mutex::new(None),
             options: ArcSwap::from_pointee(opts),
             name,
             id,

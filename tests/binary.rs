@@ -271,6 +271,61 @@ async fn monitoring_port_from_the_command_line() {
     drop(running);
 }
 
+/// The monitoring URL the ports file gives for `flags`.
+fn monitoring_url(flags: &[&str]) -> (Running, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (running, _addr) = start(dir.path(), flags);
+    let ports = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ports).unwrap()).unwrap();
+    (
+        running,
+        json["monitoring"][0]
+            .as_str()
+            .expect("monitoring url")
+            .to_string(),
+    )
+}
+
+/// `-m -1` and `-ms -1` pick random ports, as in nats-server; `-ms` serves
+/// HTTPS with the `--tlscert` certificate and the ports file says `https`.
+#[tokio::test]
+async fn random_monitoring_ports_over_http_and_https() {
+    let (running, url) = monitoring_url(&["-m", "-1"]);
+    let http: std::net::SocketAddr = url.strip_prefix("http://").expect(&url).parse().unwrap();
+    assert_eq!(common::http_json(http, "/healthz").await["status"], "ok");
+    drop(running);
+
+    let pki = common::pki::Pki::new();
+    let (cert, key) = (pki.path("server.pem"), pki.path("server-key.pem"));
+    let (running, url) = monitoring_url(&[
+        "-ms",
+        "-1",
+        "--tls",
+        "--tlscert",
+        cert.to_str().unwrap(),
+        "--tlskey",
+        key.to_str().unwrap(),
+    ]);
+    let https: std::net::SocketAddr = url.strip_prefix("https://").expect(&url).parse().unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(https).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = pki.connector(false).connect(name, tcp).await.unwrap();
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tls.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.ends_with(r#"{"status":"ok"}"#), "{response}");
+    drop(running);
+}
+
 /// Lifts this test process's soft limit on open files (2,000 client sockets).
 fn raise_open_files_limit() {
     let mut limit = libc::rlimit {

@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,7 +48,7 @@ impl Server {
             .arg(dir)
             .arg("-c")
             .arg(&conf)
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
             .spawn()
             .expect("spawn junction");
         let ports = dir.join(format!("junction_{}.ports", child.id()));
@@ -81,6 +81,11 @@ impl Server {
 
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// What the server wrote to stderr (where it logs without a log file).
+    fn stderr_text(&self) -> String {
+        std::fs::read_to_string(self.log.with_file_name("stderr.log")).unwrap_or_default()
     }
 
     /// Rewrites the file, sends SIGHUP and waits until the log has `count`
@@ -287,6 +292,21 @@ async fn refused_reloads_keep_the_old_configuration() {
         )),
         "{log}"
     );
+    // Monitoring ports cannot move either; nats-server writes off as 0.
+    server
+        .reload(
+            &format!(
+                "port: {port}\nhttps_port: 8443\nauthorization {{ users: [ {{user: b, password: p}} ] }}\n"
+            ),
+            "Failed to reload server configuration",
+            3,
+        )
+        .await;
+    let log = server.log_text();
+    assert!(
+        log.contains("config reload not supported for HTTPSPort: old=0, new=8443"),
+        "{log}"
+    );
     // `a` is still served; `b` still unknown.
     client.send("PING\r\n").await;
     client.expect("PONG\r\n").await;
@@ -491,6 +511,46 @@ async fn a_reload_moves_the_log_file() {
     let new = std::fs::read_to_string(&second).unwrap();
     assert!(new.contains("Reloaded: log_file"), "{new}");
     // Still serving.
+    let mut client = Raw::handshake(server.addr, r#"{"verbose":false}"#).await;
+    client.send("PING\r\n").await;
+    client.expect("PONG\r\n").await;
+}
+
+/// A reload may start logging to a file and stop again, as nats-server
+/// switches its logger: each time the lines after it go to the new place.
+#[tokio::test]
+async fn a_reload_starts_and_stops_logging_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("junction.log");
+    let server = Server::start_with(dir.path(), "debug: false\n", &["-p", "-1"]);
+    assert!(server.stderr_text().contains("Server is ready"));
+    assert!(!file.exists());
+
+    server
+        .reload(
+            &format!("log_file: {file:?}\n"),
+            "Reloaded server configuration",
+            1,
+        )
+        .await;
+    assert!(server.log_text().contains("Reloaded: log_file"));
+    assert!(!server.stderr_text().contains("Reloaded"));
+
+    std::fs::write(&server.conf, "debug: true\n").unwrap();
+    server.hangup();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.stderr_text().contains("Reloaded server configuration") {
+        assert!(Instant::now() < deadline, "{}", server.stderr_text());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stderr = server.stderr_text();
+    assert!(stderr.contains("Reloaded: log_file = \n"), "{stderr}");
+    assert!(stderr.contains("Reloaded: debug = true"), "{stderr}");
+    // Nothing after the reload went to the file.
+    assert_eq!(
+        server.log_text().matches("Reloaded server configuration").count(),
+        1
+    );
     let mut client = Raw::handshake(server.addr, r#"{"verbose":false}"#).await;
     client.send("PING\r\n").await;
     client.expect("PONG\r\n").await;

@@ -249,3 +249,106 @@ async fn a_reload_puts_new_mqtt_certificates_in_force() {
         .unwrap();
     assert_eq!(&pong, b"\xd0\x00");
 }
+
+/// `GET path` over TLS trusting `pki`'s CA, without a client certificate;
+/// the status line, or the handshake's error.
+async fn https_status(addr: std::net::SocketAddr, pki: &Pki, path: &str) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = pki.connector(false).connect(name, tcp).await?;
+    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .await?;
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut response))
+        .await
+        .expect("response in time")?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    Ok(text.lines().next().unwrap_or_default().to_string())
+}
+
+/// `https_port`: monitoring over TLS with the client port's certificate, not
+/// asking for a client certificate even when the NATS port verifies them
+/// (as nats-server serves it); plain HTTP gets no answer; `/varz` reports
+/// the port as `https_port`; and a reload's new certificate reaches it.
+#[tokio::test]
+async fn https_monitoring_serves_the_client_certificate_and_follows_its_reload() {
+    let (old_pki, new_pki) = (Pki::new(), Pki::new());
+    let opts = Options {
+        tls: Some(old_pki.tls(true)),
+        https_port: Some(0),
+        http_host: Some("127.0.0.1".into()),
+        ..Options::default()
+    };
+    let server = common::start(opts.clone()).await;
+    let (scheme, addr) = junction::monitor::start_configured(server.server.clone(), &opts)
+        .await
+        .unwrap()
+        .expect("monitoring is on");
+    assert_eq!(scheme, "https");
+    assert_eq!(
+        https_status(addr, &old_pki, "/healthz").await.unwrap(),
+        "HTTP/1.1 200 OK"
+    );
+    assert!(https_status(addr, &new_pki, "/healthz").await.is_err());
+    // Plain HTTP on the TLS port is not answered.
+    let (status, _) = common::http_get(addr, "/varz").await;
+    assert_eq!(status, 0);
+
+    let mut reloaded = (*server.server.opts()).clone();
+    reloaded.tls = Some(new_pki.tls(true));
+    server.server.reload(reloaded).unwrap();
+    assert_eq!(
+        https_status(addr, &new_pki, "/healthz").await.unwrap(),
+        "HTTP/1.1 200 OK"
+    );
+    assert!(https_status(addr, &old_pki, "/healthz").await.is_err());
+
+    // /varz names the port under its scheme.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = new_pki.connector(false).connect(name, tcp).await.unwrap();
+    tls.write_all(b"GET /varz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    tls.read_to_string(&mut body).await.unwrap();
+    assert!(
+        body.contains(&format!(
+            r#""http_port":0,"http_base_path":"","https_port":{}"#,
+            addr.port()
+        )),
+        "{body}"
+    );
+}
+
+/// As nats-server: HTTP and HTTPS monitoring together, or HTTPS without a
+/// certificate, stop the start.
+#[tokio::test]
+async fn https_monitoring_refuses_a_second_port_or_no_certificate() {
+    let server = common::start_default().await;
+    let both = Options {
+        http_port: Some(8222),
+        https_port: Some(0),
+        ..Options::default()
+    };
+    let e = junction::monitor::start_configured(server.server.clone(), &both)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Can't start monitoring: can't specify both HTTP (8222) and HTTPs (-1) ports"
+    );
+    let no_tls = Options {
+        https_port: Some(0),
+        ..Options::default()
+    };
+    let e = junction::monitor::start_configured(server.server.clone(), &no_tls)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Can't start monitoring: TLS cert and key required for HTTPS"
+    );
+}

@@ -27,8 +27,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "disable_sublist_cache",
     "no_sublist_cache",
     "default_sentinel",
-    "https",
-    "https_port",
     "http_base_path",
     "cluster",
     "gateway",
@@ -151,14 +149,20 @@ fn apply_top(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
             opts.server_name = Some(name.to_string());
         }
         "client_advertise" => opts.client_advertise = Some(string(entry)?.to_string()),
-        "http" => {
+        "http" | "https" => {
             let (host, port) = listen_address(entry)?;
-            opts.http_port = monitor_port(entry, port)?;
+            let port = monitor_port(entry, port)?;
+            if entry.key.eq_ignore_ascii_case("https") {
+                opts.https_port = port;
+            } else {
+                opts.http_port = port;
+            }
             if host.is_some() {
                 opts.http_host = host;
             }
         }
         "http_port" | "monitor_port" => opts.http_port = monitor_port(entry, integer(entry)?)?,
+        "https_port" => opts.https_port = monitor_port(entry, integer(entry)?)?,
         "max_payload" => opts.max_payload = size_up_to_i32(entry, defaults.max_payload)?,
         "logfile_size_limit" | "log_size_limit" => opts.log_size_limit = non_negative(entry)? as u64,
         "logfile_max_num" | "log_max_num" => opts.log_max_num = non_negative(entry)?,
@@ -422,16 +426,15 @@ fn client_port(entry: &Entry, port: i64) -> Result<u16> {
 }
 
 /// A monitoring port: 0 means off. nats-server's -1 (a random port) has no `Options` form yet.
-fn monitor_port(entry: &Entry, port: i64) -> Result<u16> {
+/// A monitoring port as nats-server reads it: 0 is off, -1 a random port.
+fn monitor_port(entry: &Entry, port: i64) -> Result<Option<u16>> {
     match port {
-        0..=65535 => Ok(port as u16),
-        -1 => Err(ConfigError::Unsupported {
-            pos: entry.key_pos.clone(),
-            key: format!("{}: -1", entry.key),
-        }),
+        0 => Ok(None),
+        -1 => Ok(Some(0)),
+        1..=65535 => Ok(Some(port as u16)),
         _ => Err(invalid(
             entry,
-            format!("port {port} is out of range (use 1-65535, or 0 for off)"),
+            format!("port {port} is out of range (use 1-65535, 0 for off or -1 for random)"),
         )),
     }
 }

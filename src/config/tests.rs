@@ -815,18 +815,31 @@ fn server_name_and_client_advertise_are_strings() {
 #[test]
 fn http_and_http_port_and_monitor_port_set_monitoring() {
     let o = opts("http: \"127.0.0.1:8222\"");
-    assert_eq!((o.http_host.as_deref(), o.http_port), (Some("127.0.0.1"), 8222));
-    let o = opts("http: 8223");
-    assert_eq!((o.http_host, o.http_port), (None, 8223));
-    assert_eq!(opts("http_port: 8224").http_port, 8224);
-    assert_eq!(opts("monitor_port: 8225").http_port, 8225);
-    assert_eq!(opts("http_port: 0").http_port, 0);
-    let e = opts_err("http_port: -1");
     assert_eq!(
-        e.to_string(),
-        format!("{ORIGIN}:1:1: \"http_port: -1\" is not supported by junction yet")
+        (o.http_host.as_deref(), o.http_port),
+        (Some("127.0.0.1"), Some(8222))
     );
+    let o = opts("http: 8223");
+    assert_eq!((o.http_host, o.http_port), (None, Some(8223)));
+    assert_eq!(opts("http_port: 8224").http_port, Some(8224));
+    assert_eq!(opts("monitor_port: 8225").http_port, Some(8225));
+    assert_eq!(opts("http_port: 0").http_port, None);
+    // -1 is a random port, as in nats-server.
+    assert_eq!(opts("http_port: -1").http_port, Some(0));
     assert!(opts_err("http_port: 70000").to_string().contains("out of range"));
+    assert!(opts_err("http_port: -2").to_string().contains("out of range"));
+}
+
+#[test]
+fn https_and_https_port_set_tls_monitoring() {
+    let o = opts("https: \"127.0.0.1:8443\"");
+    assert_eq!(
+        (o.http_host.as_deref(), o.http_port, o.https_port),
+        (Some("127.0.0.1"), None, Some(8443))
+    );
+    assert_eq!(opts("https_port: 8444").https_port, Some(8444));
+    assert_eq!(opts("HTTPS_PORT: -1").https_port, Some(0));
+    assert_eq!(opts("https: 0").https_port, None);
 }
 
 #[test]
@@ -1192,7 +1205,7 @@ fn example_files_hold_the_documented_values() {
     let o = load_options(&dir.join("junction.conf")).unwrap();
     assert_eq!(o.port, 4222);
     assert_eq!(o.server_name.as_deref(), Some("junction-1"));
-    assert_eq!(o.http_port, 8222);
+    assert_eq!(o.http_port, Some(8222));
     assert_eq!(o.max_payload, 1 << 20);
     assert_eq!(o.ping_interval, Duration::from_secs(120));
     assert!(!o.jetstream);

@@ -5,6 +5,7 @@
 
 pub mod connz;
 mod demo;
+pub mod https;
 mod metrics;
 mod other;
 mod subsz;
@@ -22,7 +23,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
+use crate::listener::TlsSlot;
+use crate::options::Options;
 use crate::server::Server;
+use crate::tls::TlsOptions;
 
 /// A bad query parameter: 400 with a JSON body naming it.
 pub struct BadRequest(pub String);
@@ -87,15 +91,70 @@ async fn count_request(State(server): State<Arc<Server>>, request: Request, next
     next.run(request).await
 }
 
-/// Binds the monitoring port and serves until the server shuts down.
+/// Starts monitoring as configured (`http_port` or `https_port`), or
+/// nothing when both are off. Returns the scheme and the bound address.
+pub async fn start_configured(
+    server: Arc<Server>,
+    opts: &Options,
+) -> anyhow::Result<Option<(&'static str, SocketAddr)>> {
+    let host = opts.http_host.as_deref().unwrap_or(&opts.host);
+    match (opts.http_port, opts.https_port, &opts.tls) {
+        (None, None, _) => Ok(None),
+        (Some(http), Some(https), _) => anyhow::bail!(
+            "Can't start monitoring: can't specify both HTTP ({}) and HTTPs ({}) ports",
+            as_written(Some(http)),
+            as_written(Some(https))
+        ),
+        (Some(port), None, _) => Ok(Some(("http", start(server, host, port).await?))),
+        (None, Some(_), None) => {
+            anyhow::bail!("Can't start monitoring: TLS cert and key required for HTTPS")
+        }
+        (None, Some(port), Some(tls)) => Ok(Some(("https", start_https(server, host, port, tls).await?))),
+    }
+}
+
+/// Binds the monitoring port and serves plain HTTP until the server shuts down.
 pub async fn start(server: Arc<Server>, host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    let listener = bind(&server, host, port).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!("Starting http monitor on http://{addr}");
+    serve(server, listener);
+    Ok(addr)
+}
+
+/// Binds the monitoring port and serves HTTPS with the certificate of `tls`
+/// until the server shuts down; a reload of `tls { }` reaches it.
+pub async fn start_https(
+    server: Arc<Server>,
+    host: &str,
+    port: u16,
+    tls: &TlsOptions,
+) -> anyhow::Result<SocketAddr> {
+    let slot = TlsSlot::new(
+        https::acceptor(tls).context("Can't start monitoring")?,
+        tls.timeout,
+    );
+    let listener = bind(&server, host, port).await?;
+    let addr = listener.local_addr()?;
+    *server.monitor_tls.lock() = Some(slot.clone());
+    tracing::info!("Starting https monitor on https://{addr}");
+    serve(server, https::TlsListener::new(listener, slot)?);
+    Ok(addr)
+}
+
+async fn bind(server: &Server, host: &str, port: u16) -> anyhow::Result<tokio::net::TcpListener> {
     let bind = format!("{host}:{port}");
     let listener = crate::listener::bind(&bind)
         .await
         .with_context(|| format!("can't listen on the monitoring port {bind}"))?;
-    let addr = listener.local_addr()?;
-    server.set_http_addr(addr);
-    tracing::info!("Starting http monitor on http://{addr}");
+    server.set_http_addr(listener.local_addr()?);
+    Ok(listener)
+}
+
+fn serve<L: axum::serve::Listener>(server: Arc<Server>, listener: L)
+where
+    L::Addr: std::fmt::Debug,
+{
     let stopped = server.clone();
     let app = router(server);
     tokio::spawn(async move {
@@ -103,7 +162,15 @@ pub async fn start(server: Arc<Server>, host: &str, port: u16) -> anyhow::Result
             .with_graceful_shutdown(async move { stopped.stopped().await })
             .await;
     });
-    Ok(addr)
+}
+
+/// A monitoring port as the configuration wrote it: off is 0, random -1.
+pub(crate) fn as_written(port: Option<u16>) -> i32 {
+    match port {
+        None => 0,
+        Some(0) => -1,
+        Some(p) => p.into(),
+    }
 }
 
 /// `?flag=1`, `true`, `detail` … as nats-server reads booleans in queries.

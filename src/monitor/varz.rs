@@ -55,6 +55,12 @@ fn varz_body(server: &Server) -> Value {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let subscriptions: u64 = server.accounts.subscription_count();
     let http = server.http_addr();
+    // The bound port goes under the scheme it is served with.
+    let (http_port, https_port) = match (http, o.https_port.is_some()) {
+        (Some(a), false) => (a.port(), 0),
+        (Some(a), true) => (0, a.port()),
+        (None, _) => (0, 0),
+    };
     json!({
         "server_id": server.id,
         "server_name": server.name,
@@ -67,9 +73,9 @@ fn varz_body(server: &Server) -> Value {
         "ping_interval": o.ping_interval.as_nanos() as u64,
         "ping_max": o.ping_max,
         "http_host": http.map(|a| a.ip().to_string()).unwrap_or_default(),
-        "http_port": http.map_or(0, |a| a.port()),
+        "http_port": http_port,
         "http_base_path": "",
-        "https_port": 0,
+        "https_port": https_port,
         "auth_timeout": o.auth_timeout.as_secs_f64(),
         "max_control_line": o.max_control_line,
         "max_payload": o.max_payload,
