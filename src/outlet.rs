@@ -102,8 +102,15 @@ pub struct Outlet {
     waiters: AtomicUsize,
     /// The flush round of the producer that last touched this outlet.
     mark: AtomicU64,
-    max_pending: usize,
-    high_water: usize,
+    /// `max_pending` and the high-water mark that follows from it; a reload
+    /// may change them.
+    max_pending: AtomicUsize,
+    high_water: AtomicUsize,
+}
+
+/// Where producers start waiting, for a given `max_pending`.
+fn high_water(max_pending: usize) -> usize {
+    HIGH_WATER.min(max_pending / 2).max(1)
 }
 
 impl Outlet {
@@ -119,9 +126,19 @@ impl Outlet {
             drained: Notify::new(),
             waiters: AtomicUsize::new(0),
             mark: AtomicU64::new(0),
-            max_pending,
-            high_water: HIGH_WATER.min(max_pending / 2).max(1),
+            max_pending: AtomicUsize::new(max_pending),
+            high_water: AtomicUsize::new(high_water(max_pending)),
         }
+    }
+
+    /// A reload changed `max_pending`: the next bytes queued are held to it.
+    pub fn set_max_pending(&self, max_pending: usize) {
+        self.max_pending.store(max_pending, Ordering::Relaxed);
+        self.high_water.store(high_water(max_pending), Ordering::Relaxed);
+    }
+
+    fn high_water(&self) -> usize {
+        self.high_water.load(Ordering::Relaxed)
     }
 
     /// Queues one message: `encode` appends its bytes, and `payload` bytes
@@ -157,7 +174,7 @@ impl Outlet {
 
     fn added(&self, was_empty: bool, n: usize) -> Queued {
         let pending = self.pending.fetch_add(n, Ordering::AcqRel) + n;
-        if pending > self.max_pending {
+        if pending > self.max_pending.load(Ordering::Relaxed) {
             return Queued::OverLimit;
         }
         Queued::Yes { pending, was_empty }
@@ -179,7 +196,7 @@ impl Outlet {
 
     /// Whether a producer should wait before adding more.
     pub fn is_behind(&self, pending: usize) -> bool {
-        pending > self.high_water
+        pending > self.high_water()
     }
 
     pub fn is_closing(&self) -> bool {
@@ -258,7 +275,7 @@ impl Outlet {
             let notified = self.drained.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.pending.load(Ordering::Acquire) <= self.high_water
+            if self.pending.load(Ordering::Acquire) <= self.high_water()
                 || self.discard.load(Ordering::Acquire)
                 || self.queue.lock().closing
             {
@@ -291,7 +308,7 @@ impl Outlet {
                     sink.taken.advance(n);
                     self.written.fetch_add(n as u64, Ordering::Relaxed);
                     let left = self.pending.fetch_sub(n, Ordering::AcqRel) - n;
-                    if left <= self.high_water {
+                    if left <= self.high_water() {
                         self.release_waiters();
                     }
                 }

@@ -782,3 +782,83 @@ async fn a_new_ping_interval_applies_to_connected_clients() {
     raw.expect("-ERR 'Stale Connection'\r\n").await;
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// A lower `max_pending` reaches connected clients: a subscriber that
+/// stopped reading, with more pending than the new limit, is cut off as a
+/// slow consumer by the next message for it, where the old limit would
+/// have kept it (and its publisher waiting) until `write_deadline`.
+#[tokio::test]
+async fn a_lower_max_pending_applies_to_connected_clients() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = common::start(junction::Options {
+        write_deadline: Duration::from_secs(60),
+        ..junction::Options::default()
+    })
+    .await;
+    // The stalled subscriber: a small receive buffer, read up to its PONG
+    // and never again.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(server.addr).await.unwrap();
+    stalled
+        .write_all(b"CONNECT {\"verbose\":false}\r\nSUB x 1\r\nPING\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("PONG\r\n") {
+        let mut buf = [0u8; 1024];
+        let n = stalled.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // A publisher fills its socket and then the server's buffer for it.
+    let addr = server.addr;
+    let flood = tokio::spawn(async move {
+        let mut publisher = Raw::handshake(addr, r#"{"verbose":false}"#).await;
+        let body = vec![b'a'; 64 * 1024];
+        for _ in 0..128 {
+            publisher.send("PUB x 65536\r\n").await;
+            publisher.send_bytes(&body).await;
+            publisher.send("\r\n").await;
+        }
+    });
+    let pending = || {
+        server
+            .server
+            .clients()
+            .iter()
+            .map(|c| c.pending_bytes())
+            .max()
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pending() < 256 * 1024 {
+        assert!(Instant::now() < deadline, "pending {}", pending());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut lower = (*server.server.opts()).clone();
+    lower.max_pending = 64 * 1024;
+    server.server.reload(lower).unwrap();
+
+    let mut other = Raw::handshake(server.addr, r#"{"verbose":false}"#).await;
+    other.send("PUB x 2\r\nhi\r\nPING\r\n").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let slow = || server.server.stats.slow_consumers.load(Ordering::Relaxed);
+    while slow() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the stalled subscriber was not cut off"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(slow(), 1);
+    other.expect("PONG\r\n").await;
+    let closed = server.server.closed_connections();
+    assert!(
+        closed
+            .iter()
+            .any(|c| c.reason.as_deref() == Some("Slow Consumer (Pending Bytes)")),
+        "{closed:?}"
+    );
+    flood.abort();
+}

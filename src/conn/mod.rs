@@ -80,6 +80,8 @@ pub trait Connection: Send + Sync {
     fn recheck_auth(&self) {}
     /// The server entered lame duck mode: tell the client if its protocol can.
     fn lame_duck(&self) {}
+    /// A reload changed `max_pending`: hold this client's outgoing bytes to it.
+    fn set_max_pending(&self, _bytes: usize) {}
     /// A reload lowered `max_connections` below the connections open: tell
     /// the client if its protocol can, then close.
     fn max_connections_exceeded(&self) {

@@ -727,6 +727,9 @@ impl Connection for Session {
     fn revoke(&self) {
         self.disconnect(reason::NOT_AUTHORIZED, CloseReason::AuthenticationViolation);
     }
+    fn set_max_pending(&self, bytes: usize) {
+        self.outlet.set_max_pending(bytes);
+    }
     fn recheck_auth(&self) {
         let Some((username, password)) = self.credentials.lock().clone() else {
             return;

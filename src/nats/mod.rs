@@ -399,6 +399,9 @@ impl crate::conn::Connection for Client {
         self.queue_err("Authorization Violation");
         Client::close(self, CloseReason::AuthenticationViolation);
     }
+    fn set_max_pending(&self, bytes: usize) {
+        self.outlet.set_max_pending(bytes);
+    }
     fn max_connections_exceeded(&self) {
         self.queue_err("maximum connections exceeded");
         Client::close(self, CloseReason::MaxConnectionsExceeded);
