@@ -354,8 +354,8 @@ impl Outlet {
     /// producers could not, and calls `tick` every period (keep-alive
     /// PINGs), the first time after `first`. `settings` gives the write
     /// deadline and the period; it is asked again each round, so a
-    /// configuration reload reaches connections already open. Shuts the
-    /// transport down at the end.
+    /// configuration reload reaches connections already open. The caller
+    /// then shuts the transport down (`shut_transport`).
     pub async fn run_writer(
         &self,
         settings: impl Fn() -> (Duration, Duration),
@@ -396,12 +396,18 @@ impl Outlet {
             q.closing = true;
         }
         self.release_waiters();
+        stopped
+    }
+
+    /// Shuts the transport down once the writer has stopped. The caller
+    /// first records why it stopped (a slow consumer is counted before its
+    /// peer can see the connection close).
+    pub async fn shut_transport(&self) {
         if let Some(mut io) = self.detach() {
             use tokio::io::AsyncWriteExt;
             // Best effort: the peer may already be gone.
             let _ = tokio::time::timeout(Duration::from_secs(1), io.shutdown()).await;
         }
-        stopped
     }
 }
 

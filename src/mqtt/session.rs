@@ -811,6 +811,7 @@ pub async fn serve<R, W>(
             session.set_reason(CloseReason::SlowConsumerWriteDeadline);
         }
     }
+    session.outlet.shut_transport().await;
     read_task.abort();
     finish(&session);
 }

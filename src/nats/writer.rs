@@ -47,6 +47,7 @@ pub(super) async fn run(client: Arc<Client>) {
             client.close_now(CloseReason::SlowConsumerWriteDeadline);
         }
     }
+    outlet.shut_transport().await;
 }
 
 /// As nats-server: the first PING goes out early (after at most 2 s, plus up
