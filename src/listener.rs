@@ -54,15 +54,23 @@ impl TlsSlot {
     }
 }
 
+/// Whether a listener serves new connections in lame duck mode: client
+/// listeners do not (clients are to move to another server), monitoring does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum LameDuck {
+    Refuse,
+    Serve,
+}
+
 /// Accepts on `listener` until the server stops. The loop only accepts:
 /// each connection gets a task of its own, which does the TLS handshake
-/// (when the listener has TLS) and then runs `serve`. In lame duck mode
-/// nothing new is served. `what` names the listener in log lines.
+/// (when the listener has TLS) and then runs `serve`. `what` names the
+/// listener in log lines.
 pub fn spawn_accept_loop<F, Fut>(
     server: Arc<Server>,
     listener: TcpListener,
     tls: Option<Arc<TlsSlot>>,
-    what: &'static str,
+    (what, lame_duck): (&'static str, LameDuck),
     serve: F,
 ) where
     F: Fn(Arc<Server>, Accepted, SocketAddr) -> Fut + Send + Sync + 'static,
@@ -82,7 +90,7 @@ pub fn spawn_accept_loop<F, Fut>(
                 },
                 _ = server.stopped() => break,
             };
-            if server.is_lame_duck() {
+            if lame_duck == LameDuck::Refuse && server.is_lame_duck() {
                 continue;
             }
             let _ = stream.set_nodelay(true);

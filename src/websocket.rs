@@ -56,7 +56,7 @@ pub async fn start(server: Arc<Server>, opts: &WebsocketOptions) -> anyhow::Resu
         server,
         listener,
         tls,
-        "websocket",
+        ("websocket", crate::listener::LameDuck::Refuse),
         move |server, stream, remote| {
             let cfg = cfg.clone();
             async move { upgrade(server, stream.into_stream(), remote, local, &cfg).await }

@@ -253,74 +253,53 @@ async fn reopen_signal_without_a_log_file_is_a_no_op() {
     raw.expect("PONG\r\n").await;
 }
 
+/// The monitoring URL in the ports file a server started with `flags` writes to `dir`.
+fn monitoring_url(dir: &Path, flags: &[&str]) -> (Running, String) {
+    let (running, _addr) = start(dir, flags);
+    let ports = std::fs::read_dir(dir).unwrap().next().unwrap().unwrap().path();
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ports).unwrap()).unwrap();
+    let url = json["monitoring"][0].as_str().expect("monitoring url");
+    (running, url.to_string())
+}
+
 #[tokio::test]
 async fn monitoring_port_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let port = common::free_port();
-    let (running, _addr) = start(dir.path(), &["-m", &port.to_string()]);
-    let ports = std::fs::read_dir(dir.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ports).unwrap()).unwrap();
-    assert_eq!(json["monitoring"][0], format!("http://127.0.0.1:{port}"));
+    let (running, url) = monitoring_url(dir.path(), &["-m", &port.to_string()]);
+    assert_eq!(url, format!("http://127.0.0.1:{port}"));
     let http: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     assert_eq!(common::http_json(http, "/healthz").await["status"], "ok");
     drop(running);
-}
-
-/// The monitoring URL the ports file gives for `flags`.
-fn monitoring_url(flags: &[&str]) -> (Running, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let (running, _addr) = start(dir.path(), flags);
-    let ports = std::fs::read_dir(dir.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ports).unwrap()).unwrap();
-    (
-        running,
-        json["monitoring"][0]
-            .as_str()
-            .expect("monitoring url")
-            .to_string(),
-    )
 }
 
 /// `-m -1` and `-ms -1` pick random ports, as in nats-server; `-ms` serves
 /// HTTPS with the `--tlscert` certificate and the ports file says `https`.
 #[tokio::test]
 async fn random_monitoring_ports_over_http_and_https() {
-    let (running, url) = monitoring_url(&["-m", "-1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (running, url) = monitoring_url(dir.path(), &["-m", "-1"]);
     let http: std::net::SocketAddr = url.strip_prefix("http://").expect(&url).parse().unwrap();
     assert_eq!(common::http_json(http, "/healthz").await["status"], "ok");
     drop(running);
 
+    let dir = tempfile::tempdir().unwrap();
     let pki = common::pki::Pki::new();
     let (cert, key) = (pki.path("server.pem"), pki.path("server-key.pem"));
-    let (running, url) = monitoring_url(&[
-        "-ms",
-        "-1",
-        "--tls",
-        "--tlscert",
-        cert.to_str().unwrap(),
-        "--tlskey",
-        key.to_str().unwrap(),
-    ]);
+    let (running, url) = monitoring_url(
+        dir.path(),
+        &[
+            "-ms",
+            "-1",
+            "--tls",
+            "--tlscert",
+            cert.to_str().unwrap(),
+            "--tlskey",
+            key.to_str().unwrap(),
+        ],
+    );
     let https: std::net::SocketAddr = url.strip_prefix("https://").expect(&url).parse().unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let tcp = tokio::net::TcpStream::connect(https).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = pki.connector(false).connect(name, tcp).await.unwrap();
-    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    tls.read_to_string(&mut response).await.unwrap();
+    let response = pki.https_get(https, "/healthz").await.unwrap();
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
     assert!(response.ends_with(r#"{"status":"ok"}"#), "{response}");
     drop(running);

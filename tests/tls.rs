@@ -250,21 +250,11 @@ async fn a_reload_puts_new_mqtt_certificates_in_force() {
     assert_eq!(&pong, b"\xd0\x00");
 }
 
-/// `GET path` over TLS trusting `pki`'s CA, without a client certificate;
-/// the status line, or the handshake's error.
+/// The status line of `GET path` over TLS trusting `pki`'s CA, or the
+/// handshake's error.
 async fn https_status(addr: std::net::SocketAddr, pki: &Pki, path: &str) -> std::io::Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let tcp = tokio::net::TcpStream::connect(addr).await?;
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = pki.connector(false).connect(name, tcp).await?;
-    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
-        .await?;
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut response))
-        .await
-        .expect("response in time")?;
-    let text = String::from_utf8_lossy(&response).into_owned();
-    Ok(text.lines().next().unwrap_or_default().to_string())
+    let response = pki.https_get(addr, path).await?;
+    Ok(response.lines().next().unwrap_or_default().to_string())
 }
 
 /// `https_port`: monitoring over TLS with the client port's certificate, not
@@ -305,15 +295,7 @@ async fn https_monitoring_serves_the_client_certificate_and_follows_its_reload()
     assert!(https_status(addr, &old_pki, "/healthz").await.is_err());
 
     // /varz names the port under its scheme.
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = new_pki.connector(false).connect(name, tcp).await.unwrap();
-    tls.write_all(b"GET /varz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut body = String::new();
-    tls.read_to_string(&mut body).await.unwrap();
+    let body = new_pki.https_get(addr, "/varz").await.unwrap();
     assert!(
         body.contains(&format!(
             r#""http_port":0,"http_base_path":"","https_port":{}"#,

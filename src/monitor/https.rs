@@ -5,12 +5,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::listener::TlsSlot;
+use crate::listener::{LameDuck, Stream, TlsSlot};
+use crate::server::Server;
 use crate::tls::{TlsError, TlsOptions};
 
 /// The monitoring port's acceptor for a `tls { }` block: its certificate and
@@ -26,54 +26,46 @@ pub fn acceptor(tls: &TlsOptions) -> Result<TlsAcceptor, TlsError> {
 
 /// Connections that finished their TLS handshake, for `axum::serve`.
 pub struct TlsListener {
-    accepted: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    accepted: mpsc::Receiver<(Box<dyn Stream>, SocketAddr)>,
     addr: SocketAddr,
 }
 
 impl TlsListener {
-    /// Accepts on `listener` and hands over each connection once its handshake
-    /// is done. Handshakes run in tasks of their own, so a client that stalls
-    /// in one holds up nobody else; the loop ends when the listener is dropped.
-    pub fn new(listener: TcpListener, tls: Arc<TlsSlot>) -> std::io::Result<TlsListener> {
+    /// Accepts on `listener` and hands over each connection once its
+    /// handshake is done (each in a task of its own, so a client that stalls
+    /// in one holds up nobody else). Served in lame duck mode too, as
+    /// nats-server keeps monitoring up then.
+    pub fn new(
+        server: Arc<Server>,
+        listener: TcpListener,
+        tls: Arc<TlsSlot>,
+    ) -> std::io::Result<TlsListener> {
         let addr = listener.local_addr()?;
         let (tx, accepted) = mpsc::channel(64);
-        tokio::spawn(async move {
-            loop {
-                let (stream, remote) = tokio::select! {
-                    a = listener.accept() => match a {
-                        Ok(a) => a,
-                        Err(e) => {
-                            tracing::error!("Error accepting monitoring connection: {e}");
-                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    },
-                    _ = tx.closed() => break,
-                };
-                let acceptor = (*tls.acceptor.load_full()).clone();
-                let (tx, timeout) = (tx.clone(), tls.timeout);
-                tokio::spawn(async move {
-                    match crate::tls::handshake(&acceptor, stream, timeout).await {
-                        Ok(stream) => {
-                            let _ = tx.send((stream, remote)).await;
-                        }
-                        Err(e) => tracing::debug!(%remote, "monitoring TLS handshake error: {e}"),
-                    }
-                });
-            }
-        });
+        crate::listener::spawn_accept_loop(
+            server,
+            listener,
+            Some(tls),
+            ("monitoring", LameDuck::Serve),
+            move |_, stream, remote| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send((stream.into_stream(), remote)).await;
+                }
+            },
+        );
         Ok(TlsListener { accepted, addr })
     }
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = Box<dyn Stream>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         match self.accepted.recv().await {
             Some(c) => c,
-            // The accept loop only ends once this listener is gone.
+            // The accept loop only ends when the server stops.
             None => std::future::pending().await,
         }
     }

@@ -138,7 +138,7 @@ pub async fn start_https(
     let addr = listener.local_addr()?;
     *server.monitor_tls.lock() = Some(slot.clone());
     tracing::info!("Starting https monitor on https://{addr}");
-    serve(server, https::TlsListener::new(listener, slot)?);
+    serve(server.clone(), https::TlsListener::new(server, listener, slot)?);
     Ok(addr)
 }
 

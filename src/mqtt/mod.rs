@@ -110,7 +110,7 @@ pub async fn start(server: Arc<Server>, opts: &MqttOptions) -> anyhow::Result<So
         server,
         listener,
         tls,
-        "MQTT",
+        ("MQTT", crate::listener::LameDuck::Refuse),
         |server, stream, remote| async move {
             match stream {
                 crate::listener::Accepted::Tcp(tcp) => {

@@ -54,6 +54,22 @@ impl Pki {
         }
     }
 
+    /// `GET path` over TLS to `addr` (as `localhost`), trusting the CA and
+    /// without a client certificate: the whole response, or the error.
+    pub async fn https_get(&self, addr: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = self.connector(false).connect(name, tcp).await?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        tls.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        tokio::time::timeout(std::time::Duration::from_secs(5), tls.read_to_end(&mut response))
+            .await
+            .expect("response in time")?;
+        Ok(String::from_utf8_lossy(&response).into_owned())
+    }
+
     /// A TLS client trusting the CA, presenting the client certificate when asked to.
     pub fn connector(&self, with_cert: bool) -> tokio_rustls::TlsConnector {
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
