@@ -22,6 +22,8 @@ pub struct Options {
     /// `https_port` / `-ms`, `https`: monitoring over TLS with the client
     /// port's certificate, as nats-server serves it.
     pub https_port: Option<u16>,
+    /// `http_base_path`: the monitoring endpoints' prefix, as written.
+    pub http_base_path: String,
     /// `max_payload` (default 1 MiB).
     pub max_payload: usize,
     /// `max_control_line` (default 4 KiB).
@@ -373,6 +375,7 @@ impl Default for Options {
             http_host: None,
             http_port: None,
             https_port: None,
+            http_base_path: String::new(),
             max_payload: 1024 * 1024,
             max_control_line: 4096,
             max_connections: 64 * 1024,

@@ -73,6 +73,7 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
         &monitor_port(old.https_port),
         &monitor_port(new.https_port),
     )?;
+    check("HTTPBasePath", &old.http_base_path, &new.http_base_path)?;
     check("JetStream", &old.jetstream, &new.jetstream)?;
     check("StoreDir", &old.store_dir, &new.store_dir)?;
     check("JetStreamMaxMemory", &old.js_max_memory, &new.js_max_memory)?;

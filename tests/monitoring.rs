@@ -396,3 +396,25 @@ async fn connz_rtt_is_estimated_at_connect_then_measured_by_the_first_ping() {
         "{rtt:?}"
     );
 }
+
+/// `http_base_path` moves every endpoint under it, as in nats-server:
+/// `/varz` reports the path as written, requests are counted by endpoint,
+/// and nothing answers outside it; the demo is at the base with a slash.
+#[tokio::test]
+async fn http_base_path_moves_the_endpoints() {
+    let (_server, http) = start(Options {
+        http_base_path: "nats/".into(),
+        ..Options::default()
+    })
+    .await;
+    let v = http_json(http, "/nats/varz").await;
+    assert_eq!(v["http_base_path"], "nats/");
+    assert_eq!(v["http_req_stats"], serde_json::json!({"/varz": 1}));
+    assert_eq!(http_json(http, "/nats/healthz").await["status"], "ok");
+    assert_eq!(http_get(http, "/varz").await.0, 404);
+    assert_eq!(http_get(http, "/natsvarz").await.0, 404);
+    assert_eq!(http_get(http, "/nats").await.0, 308);
+    let (status, body) = http_get(http, "/nats/").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("<html"), "{body}");
+}

@@ -19,7 +19,7 @@ function log(subject, data, reply) {
 }
 
 async function start() {
-  const varz = await (await fetch("/varz")).json();
+  const varz = await (await fetch("varz")).json();
   const port = varz.websocket && varz.websocket.port;
   if (!port) throw new Error("the server has no websocket listener");
   const url = `ws://${location.hostname}:${port}`;
@@ -200,8 +200,8 @@ const history = [];
 let last;
 async function refresh() {
   try {
-    const v = await (await fetch("/varz")).json();
-    const c = await (await fetch("/connz?auth=1&limit=50")).json();
+    const v = await (await fetch("varz")).json();
+    const c = await (await fetch("connz?auth=1&limit=50")).json();
     const byType = {};
     for (const conn of c.connections) byType[conn.type] = (byType[conn.type] || 0) + 1;
     const rate = last ? Math.max(0, v.in_msgs - last.in_msgs) : 0;

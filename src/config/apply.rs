@@ -27,7 +27,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "disable_sublist_cache",
     "no_sublist_cache",
     "default_sentinel",
-    "http_base_path",
     "cluster",
     "gateway",
     "leaf",
@@ -163,6 +162,7 @@ fn apply_top(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
         }
         "http_port" | "monitor_port" => opts.http_port = monitor_port(entry, integer(entry)?)?,
         "https_port" => opts.https_port = monitor_port(entry, integer(entry)?)?,
+        "http_base_path" => opts.http_base_path = string(entry)?.to_string(),
         "max_payload" => opts.max_payload = size_up_to_i32(entry, defaults.max_payload)?,
         "logfile_size_limit" | "log_size_limit" => opts.log_size_limit = non_negative(entry)? as u64,
         "logfile_max_num" | "log_max_num" => opts.log_max_num = non_negative(entry)?,

@@ -840,6 +840,7 @@ fn https_and_https_port_set_tls_monitoring() {
     assert_eq!(opts("https_port: 8444").https_port, Some(8444));
     assert_eq!(opts("HTTPS_PORT: -1").https_port, Some(0));
     assert_eq!(opts("https: 0").https_port, None);
+    assert_eq!(opts("http_base_path: \"/nats\"").http_base_path, "/nats");
 }
 
 #[test]

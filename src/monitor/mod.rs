@@ -19,7 +19,7 @@ use anyhow::Context;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
@@ -41,24 +41,48 @@ impl IntoResponse for BadRequest {
     }
 }
 
-/// The routes, for the listener and for tests.
+/// `http_base_path` as nats-server reads it: with a leading slash and
+/// cleaned; empty for the root.
+fn base_path(configured: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in configured.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.iter().map(|p| format!("/{p}")).collect()
+}
+
+/// The routes, under `http_base_path`, for the listener and for tests.
 pub fn router(server: Arc<Server>) -> Router {
-    Router::new()
-        .route("/varz", get(varz::varz))
-        .route("/connz", get(connz::connz))
-        .route("/subsz", get(subsz::subsz))
-        .route("/subscriptionsz", get(subsz::subsz))
-        .route("/accountz", get(other::accountz))
-        .route("/accstatz", get(other::accstatz))
-        .route("/routez", get(other::routez))
-        .route("/gatewayz", get(other::gatewayz))
-        .route("/leafz", get(other::leafz))
-        .route("/jsz", get(other::jsz))
-        .route("/healthz", get(other::healthz))
-        .route("/metrics", get(metrics::metrics))
-        .route("/monitor", get(other::index))
-        .route("/", get(demo::index))
-        .route("/{*file}", get(demo::file))
+    let base = base_path(&server.opts().http_base_path);
+    let at = |path: &str| format!("{base}{path}");
+    let mut routes = Router::new()
+        .route(&at("/varz"), get(varz::varz))
+        .route(&at("/connz"), get(connz::connz))
+        .route(&at("/subsz"), get(subsz::subsz))
+        .route(&at("/subscriptionsz"), get(subsz::subsz))
+        .route(&at("/accountz"), get(other::accountz))
+        .route(&at("/accstatz"), get(other::accstatz))
+        .route(&at("/routez"), get(other::routez))
+        .route(&at("/gatewayz"), get(other::gatewayz))
+        .route(&at("/leafz"), get(other::leafz))
+        .route(&at("/jsz"), get(other::jsz))
+        .route(&at("/healthz"), get(other::healthz))
+        .route(&at("/metrics"), get(metrics::metrics))
+        .route(&at("/monitor"), get(other::index))
+        .route(&at("/"), get(demo::index))
+        .route(&at("/{*file}"), get(demo::file));
+    if !base.is_empty() {
+        // The demo's relative links need the slash after the base.
+        let to = at("/");
+        routes = routes.route(&base, get(move || async move { Redirect::permanent(&to) }));
+    }
+    routes
         .layer(middleware::from_fn_with_state(server.clone(), count_request))
         .with_state(server)
 }
@@ -85,7 +109,10 @@ fn endpoint(path: &str) -> Option<&'static str> {
 
 /// Counts a request before it is served, so `/varz` includes itself.
 async fn count_request(State(server): State<Arc<Server>>, request: Request, next: Next) -> Response {
-    if let Some(path) = endpoint(request.uri().path()) {
+    let base = base_path(&server.opts().http_base_path);
+    let path = request.uri().path();
+    let path = path.strip_prefix(base.as_str()).unwrap_or(path);
+    if let Some(path) = endpoint(if path.is_empty() { "/" } else { path }) {
         *server.stats.http_requests.lock().entry(path).or_default() += 1;
     }
     next.run(request).await
@@ -191,4 +218,21 @@ pub(crate) fn query_number(name: &str, value: Option<&String>) -> Result<Option<
                 .map_err(|_| BadRequest(format!("invalid value {v:?} for {name}")))
         })
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base_path_is_cleaned_as_nats_server_cleans_it() {
+        for (written, base) in [
+            ("", ""),
+            ("/", ""),
+            ("nats", "/nats"),
+            ("nats/", "/nats"),
+            ("/a//b/./c/", "/a/b/c"),
+            ("/a/../b", "/b"),
+        ] {
+            assert_eq!(super::base_path(written), base, "{written}");
+        }
+    }
 }

@@ -74,7 +74,7 @@ fn varz_body(server: &Server) -> Value {
         "ping_max": o.ping_max,
         "http_host": http.map(|a| a.ip().to_string()).unwrap_or_default(),
         "http_port": http_port,
-        "http_base_path": "",
+        "http_base_path": o.http_base_path,
         "https_port": https_port,
         "auth_timeout": o.auth_timeout.as_secs_f64(),
         "max_control_line": o.max_control_line,
