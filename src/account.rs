@@ -4,11 +4,13 @@
 //! only through the exports and imports wired in `imports.rs`.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::mapping::{Mapped, Mappings};
 use crate::options::{ExportKind, ResponseType};
 use crate::permissions::covers;
 use crate::sublist::Sublist;
@@ -39,6 +41,11 @@ pub struct Account {
     /// Routes for responses to service requests, oldest first, so that
     /// unanswered ones can be dropped after [`RESPONSE_TTL`].
     responses: Mutex<VecDeque<(Instant, Arc<Subscription>)>>,
+    /// Subject mappings applied to what its clients publish; a reload or a
+    /// JWT update replaces them whole.
+    mappings: arc_swap::ArcSwapOption<Mappings>,
+    /// Set while `mappings` holds any: publishers check this first.
+    has_mappings: AtomicBool,
 }
 
 impl std::fmt::Debug for Account {
@@ -54,7 +61,32 @@ impl Account {
             sublist: Sublist::new(),
             exports: RwLock::new(Vec::new()),
             responses: Mutex::new(VecDeque::new()),
+            mappings: arc_swap::ArcSwapOption::empty(),
+            has_mappings: AtomicBool::new(false),
         }
+    }
+
+    /// Puts `mappings` in force (none when empty).
+    pub fn set_mappings(&self, mappings: Mappings) {
+        let any = !mappings.is_empty();
+        self.mappings.store(any.then(|| Arc::new(mappings)));
+        self.has_mappings.store(any, Ordering::Release);
+    }
+
+    /// What the account's mappings make of a subject a client publishes to.
+    pub fn map_subject(&self, subject: &[u8]) -> Mapped {
+        if !self.has_mappings.load(Ordering::Acquire) {
+            return Mapped::Unchanged;
+        }
+        match (self.mappings.load().as_ref(), std::str::from_utf8(subject)) {
+            (Some(m), Ok(subject)) => m.map(subject),
+            _ => Mapped::Unchanged,
+        }
+    }
+
+    /// `/accountz`'s `mappings`, when the account has any.
+    pub fn mappings_json(&self) -> Option<serde_json::Value> {
+        self.mappings.load().as_ref().map(|m| m.to_json())
     }
 
     pub fn add_export(&self, export: Export) {

@@ -10,6 +10,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::account::{Account, Export, GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
 use crate::imports::{ServiceImport, StreamImport, SubjectMapping};
+use crate::mapping::Mappings;
 use crate::options::{ExportKind, ImportConfig, Options};
 use crate::subscription::Subscription;
 
@@ -27,6 +28,12 @@ pub enum AccountError {
     },
     #[error("invalid import subject {0:?}")]
     InvalidSubject(String),
+    #[error("account {account:?}: error adding mapping for {source_subject:?} : {message}")]
+    Mapping {
+        account: String,
+        source_subject: String,
+        message: String,
+    },
 }
 
 pub struct Accounts {
@@ -36,6 +43,8 @@ pub struct Accounts {
     /// The imports the configuration file wired, so a reload can tell
     /// which to keep, drop and add.
     wired: Mutex<Vec<Wired>>,
+    /// Accounts holding mappings from the configuration file.
+    config_mapped: Mutex<Vec<String>>,
 }
 
 /// One configured import and the subscription that carries it.
@@ -84,7 +93,9 @@ impl Accounts {
             global,
             system,
             wired: Mutex::new(Vec::new()),
+            config_mapped: Mutex::new(Vec::new()),
         };
+        accounts.set_mappings(opts)?;
         for cfg in &opts.accounts {
             let importer = accounts.get(&cfg.name).expect("inserted above");
             for import in &cfg.imports {
@@ -106,6 +117,7 @@ impl Accounts {
     /// its exports) unwired and new ones wired. Imports that stay are not
     /// touched, so nothing flowing through them is lost.
     pub fn reload(&self, opts: &Options) -> Result<(), AccountError> {
+        self.set_mappings(opts)?;
         let mut changed_exporters = Vec::new();
         for cfg in &opts.accounts {
             let account = self.get_or_create(&cfg.name);
@@ -150,6 +162,49 @@ impl Accounts {
                 owner,
                 sub,
             });
+        }
+        Ok(())
+    }
+
+    /// Puts the configured subject mappings in force: the top-level ones
+    /// in `$G` (unless `$G` is configured as an account), each account's in
+    /// it, none in accounts the file does not name.
+    fn set_mappings(&self, opts: &Options) -> Result<(), AccountError> {
+        let compile = |account: &str, config| {
+            Mappings::new(config).map_err(|(source, e)| AccountError::Mapping {
+                account: account.to_string(),
+                source_subject: source,
+                message: e.to_string(),
+            })
+        };
+        let mut wanted = vec![(
+            GLOBAL_ACCOUNT.to_string(),
+            compile(GLOBAL_ACCOUNT, &opts.mappings)?,
+        )];
+        for cfg in &opts.accounts {
+            let mappings = compile(&cfg.name, &cfg.mappings)?;
+            match wanted.iter_mut().find(|(n, _)| *n == cfg.name) {
+                Some(global) if !mappings.is_empty() => global.1 = mappings,
+                Some(_) => {}
+                None => wanted.push((cfg.name.clone(), mappings)),
+            }
+        }
+        // Accounts the file gave mappings before and no longer does lose
+        // them; accounts from JWTs keep theirs.
+        let mut mapped = self.config_mapped.lock();
+        for name in mapped.iter() {
+            if !wanted.iter().any(|(n, m)| n == name && !m.is_empty()) {
+                if let Some(account) = self.get(name) {
+                    account.set_mappings(Mappings::default());
+                }
+            }
+        }
+        mapped.clear();
+        for (name, mappings) in wanted {
+            if !mappings.is_empty() {
+                mapped.push(name.clone());
+                self.get_or_create(&name).set_mappings(mappings);
+            }
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ pub mod jetstream;
 pub mod jwt;
 pub mod listener;
 pub mod logfile;
+pub mod mapping;
 pub mod monitor;
 pub mod mqtt;
 pub mod nats;

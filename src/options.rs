@@ -83,6 +83,8 @@ pub struct Options {
     pub users: Vec<UserConfig>,
     /// `accounts { ... }`.
     pub accounts: Vec<AccountConfig>,
+    /// Top-level `mappings { }`: subject mappings of the global account.
+    pub mappings: crate::mapping::MappingConfig,
     /// `system_account` (default `$SYS`).
     pub system_account: Option<String>,
     /// `authorization { default_permissions }`, for users without their own.
@@ -279,6 +281,8 @@ pub struct AccountConfig {
     pub jetstream: bool,
     /// The account's JetStream limits (`jetstream { max_mem, max_store … }`).
     pub jetstream_limits: JsLimits,
+    /// `mappings { }`: the account's subject mappings.
+    pub mappings: crate::mapping::MappingConfig,
 }
 
 /// JetStream limits of an account; -1 is no limit.
@@ -408,6 +412,7 @@ impl Default for Options {
             client_advertise: None,
             users: Vec::new(),
             accounts: Vec::new(),
+            mappings: Vec::new(),
             system_account: None,
             default_permissions: None,
             operators: Vec::new(),

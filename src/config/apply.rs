@@ -22,8 +22,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "trace_verbose",
     "trace_headers",
     "logtime_utc",
-    "mappings",
-    "maps",
     "disable_sublist_cache",
     "no_sublist_cache",
     "default_sentinel",
@@ -198,6 +196,7 @@ fn apply_top(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
         }
         "authorization" => auth::authorization(opts, entry, &mut state.auth)?,
         "accounts" => auth::accounts(entry, &mut state.auth)?,
+        "mappings" | "maps" => opts.mappings = super::mapping::mappings(entry)?,
         "system_account" | "system" => auth::system_account(opts, entry, &mut state.auth)?,
         "operator" | "operators" | "roots" | "root" | "root_operators" | "root_operator" => {
             auth::operators(opts, entry, &mut state.auth)?

@@ -28,7 +28,7 @@ const UNSUPPORTED_AUTHORIZATION: &[&str] = &["auth_callout", "auth_hook", "proxy
 /// Keys of one user entry that Junction does not implement yet.
 const UNSUPPORTED_USER: &[&str] = &["proxy_required"];
 /// Keys of one account that Junction does not implement yet.
-const UNSUPPORTED_ACCOUNT: &[&str] = &["nkey", "mappings", "maps", "limits", "msg_trace", "trace_dest"];
+const UNSUPPORTED_ACCOUNT: &[&str] = &["nkey", "limits", "msg_trace", "trace_dest"];
 /// Keys of one export that Junction does not implement yet.
 const UNSUPPORTED_EXPORT: &[&str] = &["latency", "account_token_position"];
 
@@ -531,6 +531,7 @@ fn account(entry: &Entry) -> Result<AccountDef> {
                 account.config.jetstream_limits = limits;
             }),
             "default_permissions" => permissions(e).map(|p| default_permissions = Some(p)),
+            "mappings" | "maps" => super::mapping::mappings(e).map(|m| account.config.mappings = m),
             _ => other_key(e, &key, &prefix, UNSUPPORTED_ACCOUNT),
         };
         errors.ok(result);

@@ -13,6 +13,7 @@ mod apply;
 mod auth;
 mod error;
 mod listener;
+mod mapping;
 mod mqtt;
 mod parser;
 mod tls;

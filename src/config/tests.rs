@@ -1267,3 +1267,64 @@ fn mqtt_block_maps_nats_server_keys_and_needs_jetstream() {
     let e = opts_err("jetstream: enabled\nauthorization { users: [{user: a, password: b}] }\nmqtt {\n port: 1883\n no_auth_user: zed\n}");
     assert!(e.to_string().contains("no_auth_user: \"zed\" not present"), "{e}");
 }
+
+#[test]
+fn mappings_in_every_form() {
+    use crate::mapping::MapDest;
+    let o = opts(
+        "mappings {\n  foo: bar\n  \"a.*\": [{dest: \"b.$1\", weight: 40%}, {destination: \"c.$1\", weight: \"60\"}]\n  one: {dest: two, weight: 80, cluster: east}\n}\naccounts { A: { maps: { x: y } } }",
+    );
+    assert_eq!(
+        o.mappings,
+        vec![
+            ("foo".to_string(), vec![MapDest::new("bar", 100)]),
+            (
+                "a.*".to_string(),
+                vec![MapDest::new("b.$1", 40), MapDest::new("c.$1", 60)]
+            ),
+            (
+                "one".to_string(),
+                vec![MapDest {
+                    cluster: Some("east".into()),
+                    ..MapDest::new("two", 80)
+                }]
+            ),
+        ]
+    );
+    assert_eq!(
+        o.accounts[0].mappings,
+        vec![("x".to_string(), vec![MapDest::new("y", 100)])]
+    );
+}
+
+#[test]
+fn bad_mappings_are_named_with_their_place() {
+    for (text, message) in [
+        (
+            "mappings {\n  \"foo.*\": \"bar.$2\"\n}",
+            format!("{ORIGIN}:2:12: invalid value for \"foo.*\": Error adding mapping for \"foo.*\" to \"bar.$2\" : invalid mapping destination: wildcard index out of range in $2: [2]"),
+        ),
+        (
+            "mappings { foo: [{dest: a, weight: 60}, {dest: b, weight: 50}] }",
+            format!("{ORIGIN}:1:17: invalid value for \"foo\": Error adding mapping for \"foo\" : total weight needs to be <= 100"),
+        ),
+        (
+            "mappings { foo: {dest: a} }",
+            format!("{ORIGIN}:1:17: invalid value for \"foo\": Missing weight for mapping destination \"a\""),
+        ),
+        (
+            "mappings { foo: {dest: a, weight: 101} }",
+            format!("{ORIGIN}:1:35: invalid value for \"foo\": Invalid weight 101 for mapping destination"),
+        ),
+        (
+            "mappings { foo: {dest: a, weight: 50, color: red} }",
+            format!("{ORIGIN}:1:46: invalid value for \"foo\": Unknown field \"color\" for mapping destination"),
+        ),
+        (
+            "mappings { \"foo..bar\": a }",
+            format!("{ORIGIN}:1:24: invalid value for \"foo..bar\": Subject \"foo..bar\" is not a valid subject"),
+        ),
+    ] {
+        assert_eq!(opts_err(text).to_string(), message, "{text}");
+    }
+}

@@ -41,22 +41,27 @@ pub async fn accountz(
             })
             .collect();
         let conns = server.clients_in(&account.name).len();
+        let mut detail = json!({
+            "account_name": account.name,
+            "update_time": rfc3339(server.started),
+            "is_system": account.name == server.accounts.system.name,
+            "expired": false,
+            "complete": true,
+            "jetstream_enabled": server.jetstream().is_some_and(|js| js.account(&account.name).is_some()),
+            "leafnode_connections": 0,
+            "client_connections": conns,
+            "subscriptions": account.sublist.count(),
+        });
+        // Where nats-server puts them: after `subscriptions`, when there are any.
+        if let Some(mappings) = account.mappings_json() {
+            detail["mappings"] = mappings;
+        }
+        detail["exports"] = exports.into();
         return Ok(Json(json!({
             "server_id": server.id,
             "now": now(),
             "system_account": server.accounts.system.name,
-            "account_detail": {
-                "account_name": account.name,
-                "update_time": rfc3339(server.started),
-                "is_system": account.name == server.accounts.system.name,
-                "expired": false,
-                "complete": true,
-                "jetstream_enabled": server.jetstream().is_some_and(|js| js.account(&account.name).is_some()),
-                "leafnode_connections": 0,
-                "client_connections": conns,
-                "subscriptions": account.sublist.count(),
-                "exports": exports,
-            }
+            "account_detail": detail,
         })));
     }
     let names: Vec<String> = server.accounts.all().iter().map(|a| a.name.clone()).collect();

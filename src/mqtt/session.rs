@@ -11,6 +11,7 @@
 //! header, so a QoS 1/2 subscription takes them from its consumer, not
 //! twice.
 
+use crate::mapping::Mapped;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -1419,6 +1420,11 @@ impl Reader {
                 return Err(Stop);
             }
         };
+        let Some(subject) = self.mapped(subject) else {
+            // The account's mappings send it nowhere: accepted, not delivered.
+            self.ack_publish(&p, reason::SUCCESS);
+            return Ok(());
+        };
         let allowed = self
             .session
             .permissions
@@ -1468,6 +1474,15 @@ impl Reader {
             }
         }
         Ok(())
+    }
+
+    /// The subject after the account's mappings; `None` when they send it nowhere.
+    fn mapped(&self, subject: String) -> Option<String> {
+        match self.account.map_subject(subject.as_bytes()) {
+            Mapped::Unchanged => Some(subject),
+            Mapped::To(to) => Some(to),
+            Mapped::Lost => None,
+        }
     }
 
     /// PUBACK or PUBREC for a received PUBLISH.
@@ -1591,8 +1606,9 @@ impl Reader {
             payload: will.payload.clone(),
         };
         self.connected = true;
-        match topic::topic_to_subject(&will.topic) {
-            Ok(subject) => {
+        match topic::topic_to_subject(&will.topic).map(|s| self.mapped(s)) {
+            Ok(None) => {}
+            Ok(Some(subject)) => {
                 let allowed = self
                     .session
                     .permissions

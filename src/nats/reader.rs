@@ -2,6 +2,7 @@
 //! with the sans-IO parser and carries each one out, answering with the
 //! same `+OK`/`-ERR` lines nats-server sends.
 
+use crate::mapping::Mapped;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -339,6 +340,20 @@ impl Session {
         }
         self.tally.in_msgs += 1;
         self.tally.in_bytes += payload.len() as u64;
+        // The account's subject mappings come first: permissions,
+        // subscribers and streams all see the mapped subject.
+        let mapped;
+        let subject = match self.account.map_subject(subject) {
+            Mapped::Unchanged => subject,
+            Mapped::To(to) => {
+                mapped = to;
+                mapped.as_bytes()
+            }
+            Mapped::Lost => {
+                self.ok();
+                return Ok(());
+            }
+        };
         if self.opts.pedantic && !is_valid_literal_subject(subject) {
             self.err("Invalid Publish Subject");
             self.ok();
