@@ -409,15 +409,21 @@ impl Mappings {
     /// Compiles `config` with nats-server's rules. An error names the
     /// mapping it is about.
     pub fn new(config: &MappingConfig) -> Result<Mappings, (String, MappingError)> {
-        let mut list: Vec<Mapping> = Vec::new();
+        let mut all = Mappings::default();
         for (source, dests) in config {
-            let mapping = Mapping::new(source, dests).map_err(|e| (source.clone(), e))?;
-            match list.iter_mut().find(|m| m.source == *source) {
-                Some(same) => *same = mapping,
-                None => list.push(mapping),
-            }
+            all.add(source, dests)?;
         }
-        Ok(Mappings { list })
+        Ok(all)
+    }
+
+    /// Adds (or replaces) the mapping of `source`.
+    pub fn add(&mut self, source: &str, dests: &[MapDest]) -> Result<(), (String, MappingError)> {
+        let mapping = Mapping::new(source, dests).map_err(|e| (source.to_string(), e))?;
+        match self.list.iter_mut().find(|m| m.source == source) {
+            Some(same) => *same = mapping,
+            None => self.list.push(mapping),
+        }
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {

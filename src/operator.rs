@@ -216,7 +216,7 @@ impl OperatorMode {
             .ok_or_else(|| format!("account {key} not found by the resolver"))?;
         let claims = self.verify_account(key, &text).map_err(|e| e.to_string())?;
         let account = accounts.get_or_create(key);
-        set_exports(&account, &claims);
+        apply_claims(&account, &claims);
         visiting.insert(key.to_string());
         self.claims.write().insert(key.to_string(), claims.clone());
         for import in &claims.nats.imports {
@@ -338,6 +338,7 @@ impl OperatorMode {
                     notes.push(format!("account {key} removed"));
                     if let Some(account) = accounts.get(&key) {
                         account.set_exports(Vec::new());
+                        account.set_mappings(Default::default());
                     }
                 }
             }
@@ -510,7 +511,7 @@ impl OperatorMode {
         }
         self.jwts.write().insert(key.clone(), text.trim().to_string());
         if let Some(account) = accounts.get(&key) {
-            set_exports(&account, &claims);
+            apply_claims(&account, &claims);
         }
         self.claims.write().insert(key.clone(), claims);
         Ok(key)
@@ -547,6 +548,43 @@ fn kind_of(t: Option<&ExportType>) -> Option<ExportKind> {
         Some(ExportType::Service) => Some(ExportKind::Service),
         _ => None,
     }
+}
+
+/// What an account JWT offers and rewrites: its exports and its subject
+/// mappings.
+fn apply_claims(account: &Account, claims: &AccountClaims) {
+    set_exports(account, claims);
+    account.set_mappings(claim_mappings(claims));
+}
+
+/// The claim's `mappings` (`{"src": [{"subject", "weight", "cluster"}]}`,
+/// a weight of 0 or none being 100). As nats-server does, one that cannot
+/// be set up is left out and the rest apply.
+fn claim_mappings(claims: &AccountClaims) -> crate::mapping::Mappings {
+    let mut all = crate::mapping::Mappings::default();
+    for (source, dests) in &claims.nats.mappings {
+        let dests: Vec<crate::mapping::MapDest> = dests
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|d| {
+                let weight = d["weight"].as_u64().filter(|w| *w > 0).unwrap_or(100);
+                Some(crate::mapping::MapDest {
+                    subject: d["subject"].as_str()?.to_string(),
+                    weight: u8::try_from(weight).unwrap_or(u8::MAX),
+                    cluster: d["cluster"]
+                        .as_str()
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_string),
+                })
+            })
+            .collect();
+        if let Err((_, e)) = all.add(source, &dests) {
+            tracing::warn!("account {}: mapping {source:?}: {e}", claims.sub);
+        }
+    }
+    all
 }
 
 fn set_exports(account: &Account, claims: &AccountClaims) {

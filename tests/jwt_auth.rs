@@ -846,3 +846,49 @@ async fn a_reload_applies_changed_and_removed_account_jwts() {
     server.server.reload(options(&app_jwt(&revoking), None)).unwrap();
     gone(reporter.public_key()).await;
 }
+
+/// An account JWT's `mappings` apply to its users' publishes (a weight of
+/// 0 or none is 100, as nats-server reads claims), and a pushed claims
+/// update replaces them.
+#[tokio::test]
+async fn account_jwt_mappings_apply_and_follow_updates() {
+    let mut org = org();
+    org.account_claims
+        .nats
+        .mappings
+        .insert("req.*".into(), serde_json::json!([{"subject": "svc.$1.v1"}]));
+    org.account_jwt = jwt::encode(&org.account_claims, &org.operator).unwrap();
+    let server = common::start(org.options()).await;
+    let url = common::url(&server);
+    let (_, _, creds) = org.user(|_| {}, false);
+    let client = connect_creds(&url, &creds).await.unwrap();
+    let mut sub = client.subscribe("svc.>").await.unwrap();
+    client.flush().await.unwrap();
+    client.publish("req.a", "one".into()).await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(msg.subject.as_str(), "svc.a.v1");
+
+    let (_, _, sys_creds) = org.user(|_| {}, true);
+    let sys = connect_creds(&url, &sys_creds).await.unwrap();
+    let mut updated = org.account_claims.clone();
+    updated.nats.mappings.insert(
+        "req.*".into(),
+        serde_json::json!([{"subject": "svc.$1.v2", "weight": 100}]),
+    );
+    let subject = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", org.account.public_key());
+    let answer = sys
+        .request(subject, jwt::encode(&updated, &org.operator).unwrap().into())
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+    assert_eq!(json["data"]["code"], 200, "{json}");
+    client.publish("req.b", "two".into()).await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(msg.subject.as_str(), "svc.b.v2");
+}
