@@ -4,6 +4,7 @@
 //! importing account that forwards requests to the exporter, leaving behind
 //! a one-off response route so the reply finds its way back.
 
+use crate::mapping::Mapped;
 use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
@@ -146,6 +147,13 @@ impl Subscriber for ServiceImport {
             return;
         };
         let subject = self.mapping.apply(msg.subject);
+        // As nats-server does, the exporting account's own mappings apply
+        // to the request it receives.
+        let subject = match exporter.map_subject(&subject) {
+            Mapped::Unchanged => subject,
+            Mapped::To(to) => to.into_bytes(),
+            Mapped::Lost => return,
+        };
         let Some(reply) = msg.reply else {
             republish(&exporter, msg, &subject, None, producer);
             return;

@@ -277,3 +277,37 @@ async fn a_reload_replaces_the_mappings() {
         );
     }
 }
+
+/// A service request crossing accounts is mapped twice, once per account:
+/// by the requester's mappings, then by the exporter's.
+#[tokio::test]
+async fn a_service_import_applies_the_exporters_mappings() {
+    let server = common::start(options(
+        r#"
+accounts {
+  S: { users: [{user: s, password: p}], exports: [{service: req}], mappings: { req: "req.v2" } }
+  C: { users: [{user: c, password: p}], imports: [{service: {account: S, subject: req}}], mappings: { creq: req } }
+}
+"#,
+    ))
+    .await;
+    let url = common::url(&server);
+    let connect = |user: &'static str| {
+        async_nats::ConnectOptions::with_user_and_password(user.into(), "p".into()).connect(url.clone())
+    };
+    let service = connect("s").await.unwrap();
+    let mut requests = service.subscribe("req.v2").await.unwrap();
+    service.flush().await.unwrap();
+    tokio::spawn(async move {
+        while let Some(m) = requests.next().await {
+            let answer = format!("answered on {}", m.subject);
+            service.publish(m.reply.unwrap(), answer.into()).await.unwrap();
+        }
+    });
+    let client = connect("c").await.unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(5), client.request("creq", "q".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&reply.payload[..], b"answered on req.v2");
+}
