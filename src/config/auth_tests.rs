@@ -642,7 +642,7 @@ fn accounts_must_be_maps_and_unknown_account_keys_are_errors() {
         "\"A\" expects a map (an account), got an integer",
     );
     assert_err("accounts { A {\n zzz: 1\n} }", 2, 2, "unknown field \"zzz\"");
-    for key in ["nkey", "mappings", "maps", "limits", "msg_trace", "trace_dest"] {
+    for key in ["nkey", "limits", "msg_trace", "trace_dest"] {
         assert_err(
             &format!("accounts {{ A {{\n {key}: x\n}} }}"),
             2,

@@ -1127,7 +1127,6 @@ fn nats_keys_junction_lacks_are_reported_as_unsupported() {
         "leaf",
         "resolver_tls",
         "resolver_pinned_accounts",
-        "mappings",
         "Cluster",
     ] {
         let e = opts_err(&format!("port: 1\n{key} {{ a: 1 }}\n"));
