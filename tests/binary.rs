@@ -192,6 +192,25 @@ async fn trace_flag_logs_client_operations_to_the_log_file() {
     assert!(text.contains("<<- [SUB trace.me 1]"), "{text}");
 }
 
+/// A mapped publish is traced as nats-server traces it, after the PUB.
+#[tokio::test]
+async fn trace_shows_a_mapped_publish() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, conf) = (dir.path().join("junction.log"), dir.path().join("m.conf"));
+    std::fs::write(&conf, "mappings { foo: bar }\n").unwrap();
+    let (running, addr) = start(
+        dir.path(),
+        &["-DV", "-l", log.to_str().unwrap(), "-c", conf.to_str().unwrap()],
+    );
+    let mut raw = Raw::handshake(addr, r#"{"verbose":false}"#).await;
+    raw.send("PUB foo 1\r\nx\r\nPING\r\n").await;
+    raw.expect("PONG\r\n").await;
+    drop(running);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("no {s:?} in {text}"));
+    assert!(at("<<- [PUB foo 1]") < at("<<- [MAPPING foo -> bar]"));
+}
+
 /// logrotate's way: move the file, then `--signal reopen`; new lines go to
 /// a new file at the old path, and the server keeps serving.
 #[tokio::test]

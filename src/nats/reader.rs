@@ -346,10 +346,12 @@ impl Session {
         let subject = match self.account.map_subject(subject) {
             Mapped::Unchanged => subject,
             Mapped::To(to) => {
+                self.trace_mapping(subject, &to);
                 mapped = to;
                 mapped.as_bytes()
             }
             Mapped::Lost => {
+                self.trace_mapping(subject, "");
                 self.ok();
                 return Ok(());
             }
@@ -396,6 +398,14 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// `-V`'s line for a mapped publish, as nats-server writes it (a lost
+    /// one maps to nothing).
+    fn trace_mapping(&self, from: &[u8], to: &str) {
+        let c = &self.client;
+        let from = String::from_utf8_lossy(from);
+        tracing::trace!("{} - cid:{} - <<- [MAPPING {from} -> {to}]", c.remote, c.id);
     }
 
     /// The `-ERR` text when the client's permissions forbid publishing to `subject`.
