@@ -177,34 +177,26 @@ impl Accounts {
                 message: e.to_string(),
             })
         };
+        // `$G` cannot be configured as an account, so the names are distinct.
         let mut wanted = vec![(
             GLOBAL_ACCOUNT.to_string(),
             compile(GLOBAL_ACCOUNT, &opts.mappings)?,
         )];
         for cfg in &opts.accounts {
-            let mappings = compile(&cfg.name, &cfg.mappings)?;
-            match wanted.iter_mut().find(|(n, _)| *n == cfg.name) {
-                Some(global) if !mappings.is_empty() => global.1 = mappings,
-                Some(_) => {}
-                None => wanted.push((cfg.name.clone(), mappings)),
-            }
+            wanted.push((cfg.name.clone(), compile(&cfg.name, &cfg.mappings)?));
         }
+        wanted.retain(|(_, m)| !m.is_empty());
         // Accounts the file gave mappings before and no longer does lose
         // them; accounts from JWTs keep theirs.
         let mut mapped = self.config_mapped.lock();
-        for name in mapped.iter() {
-            if !wanted.iter().any(|(n, m)| n == name && !m.is_empty()) {
-                if let Some(account) = self.get(name) {
-                    account.set_mappings(Mappings::default());
-                }
+        for name in mapped.iter().filter(|n| !wanted.iter().any(|(w, _)| w == *n)) {
+            if let Some(account) = self.get(name) {
+                account.set_mappings(Mappings::default());
             }
         }
-        mapped.clear();
+        *mapped = wanted.iter().map(|(n, _)| n.clone()).collect();
         for (name, mappings) in wanted {
-            if !mappings.is_empty() {
-                mapped.push(name.clone());
-                self.get_or_create(&name).set_mappings(mappings);
-            }
+            self.get_or_create(&name).set_mappings(mappings);
         }
         Ok(())
     }

@@ -176,37 +176,53 @@ impl Transform {
         };
         let tokens: Vec<&str> = subject.split('.').collect();
         let token = |i: usize| tokens.get(i).copied().unwrap_or_default();
-        let mut out: Vec<String> = parts
-            .iter()
-            .map(|p| match p {
-                Part::Literal(l) => l.clone(),
-                Part::Token(i) => token(*i).to_string(),
+        // Built in one string: this runs for every mapped publish.
+        let mut out = String::with_capacity(subject.len() + self.literal.len());
+        let rest = if self.rest {
+            &tokens[self.source.len() - 1..]
+        } else {
+            &[][..]
+        };
+        for (k, p) in parts.iter().enumerate() {
+            if k > 0 {
+                out.push('.');
+            }
+            match p {
+                Part::Literal(l) => out.push_str(l),
+                Part::Token(i) => out.push_str(token(*i)),
                 Part::Partition(n, of) => {
                     let mut hash: u32 = 0x811c_9dc5;
                     for b in of.iter().flat_map(|&i| token(i).bytes()) {
                         hash ^= u32::from(b);
                         hash = hash.wrapping_mul(0x0100_0193);
                     }
-                    (hash % n).to_string()
+                    out.push_str(itoa::Buffer::new().format(hash % n));
                 }
-                Part::SplitFromLeft(i, at) => split_at(token(*i), *at),
+                Part::SplitFromLeft(i, at) => out.push_str(&split_at(token(*i), *at)),
                 Part::SplitFromRight(i, at) => {
                     let t = token(*i);
-                    split_at(t, t.len().wrapping_sub(*at))
+                    out.push_str(&split_at(t, t.len().wrapping_sub(*at)));
                 }
-                Part::SliceFromLeft(i, size) => slices(token(*i), *size, false),
-                Part::SliceFromRight(i, size) => slices(token(*i), *size, true),
-                Part::Split(i, delim) => token(*i)
-                    .split(delim.as_str())
-                    .filter(|p| !p.is_empty())
-                    .collect::<Vec<_>>()
-                    .join("."),
-            })
-            .collect();
-        if self.rest {
-            out.extend(tokens[self.source.len() - 1..].iter().map(|t| t.to_string()));
+                Part::SliceFromLeft(i, size) => out.push_str(&slices(token(*i), *size, false)),
+                Part::SliceFromRight(i, size) => out.push_str(&slices(token(*i), *size, true)),
+                Part::Split(i, delim) => {
+                    let pieces = token(*i).split(delim.as_str()).filter(|p| !p.is_empty());
+                    for (k, piece) in pieces.enumerate() {
+                        if k > 0 {
+                            out.push('.');
+                        }
+                        out.push_str(piece);
+                    }
+                }
+            }
         }
-        out.join(".")
+        for (k, t) in rest.iter().enumerate() {
+            if k > 0 || !parts.is_empty() {
+                out.push('.');
+            }
+            out.push_str(t);
+        }
+        out
     }
 }
 
@@ -517,14 +533,9 @@ impl Mapping {
                 .collect()
         };
         let dests_plain = group(None)?;
-        let mut clusters: Vec<&String> = dests.iter().filter_map(|d| d.cluster.as_ref()).collect();
-        clusters.dedup();
-        let mut clustered = Vec::new();
-        for c in clusters {
-            if !clustered
-                .iter()
-                .any(|w: &Weighted| w.dest.cluster.as_ref() == Some(c))
-            {
+        let mut clustered: Vec<Weighted> = Vec::new();
+        for c in dests.iter().filter_map(|d| d.cluster.as_ref()) {
+            if !clustered.iter().any(|w| w.dest.cluster.as_ref() == Some(c)) {
                 clustered.extend(group(Some(c))?);
             }
         }

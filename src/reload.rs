@@ -146,6 +146,7 @@ fn changes(old: &Options, new: &Options) -> Vec<String> {
         format!("no_auth_user = {:?}", new.no_auth_user),
     );
     note(old.accounts != new.accounts, "accounts".into());
+    note(old.mappings != new.mappings, "mappings".into());
     note(
         old.default_permissions != new.default_permissions,
         "default_permissions".into(),

@@ -56,6 +56,17 @@ impl Org {
         }
     }
 
+    /// Pushes `claims` for APP through `$SYS` as `sys` (a system user) and
+    /// checks the server took them; returns the JWT pushed.
+    async fn push_update(&self, sys: &async_nats::Client, claims: &AccountClaims) -> String {
+        let token = jwt::encode(claims, &self.operator).unwrap();
+        let subject = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", claims.sub);
+        let answer = sys.request(subject, token.clone().into()).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+        assert_eq!(json["data"]["code"], 200, "{json}");
+        token
+    }
+
     /// A user of APP (or of SYS), returned as creds text.
     fn user(&self, edit: impl FnOnce(&mut UserClaims), in_system: bool) -> (KeyPair, UserClaims, String) {
         let kp = KeyPair::new_user();
@@ -248,11 +259,7 @@ async fn pushed_account_update_revokes_connected_user_and_lookup_answers() {
 
     let mut acct = org.account_claims.clone();
     acct.revoke_at(&user.sub, jwt::now_unix());
-    let updated = jwt::encode(&acct, &org.operator).unwrap();
-    let subject = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", org.account.public_key());
-    let answer = sys.request(subject, updated.clone().into()).await.unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
-    assert_eq!(json["data"]["code"], 200, "{json}");
+    let updated = org.push_update(&sys, &acct).await;
     // Stored in the resolver directory.
     let stored =
         std::fs::read_to_string(dir.path().join(format!("{}.jwt", org.account.public_key()))).unwrap();
@@ -554,14 +561,11 @@ async fn tiered_limits_and_claims_updates_change_an_accounts_jetstream() {
 
     let (_, _, sys_creds) = o.user(|_| {}, true);
     let sys = connect_creds(&url, &sys_creds).await.unwrap();
-    let subject = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", o.account.public_key());
     let push = |claims: &AccountClaims| {
-        let (sys, subject) = (sys.clone(), subject.clone());
-        let jwt = jwt::encode(claims, &o.operator).unwrap();
+        let claims = claims.clone();
+        let (o, sys) = (&o, sys.clone());
         async move {
-            let answer = sys.request(subject, jwt.into()).await.unwrap();
-            let v: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
-            assert_eq!(v["data"]["code"], 200, "{v}");
+            o.push_update(&sys, &claims).await;
         }
     };
     // An update that takes JetStream away: the API answers 10039.
@@ -678,12 +682,15 @@ async fn version_1_jwts_are_accepted_everywhere() {
 }
 
 /// The payload of the next message on `sub`, as text.
-async fn next_payload(sub: &mut async_nats::Subscriber) -> String {
-    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+async fn next_msg(sub: &mut async_nats::Subscriber) -> async_nats::Message {
+    tokio::time::timeout(Duration::from_secs(5), sub.next())
         .await
         .expect("a message in time")
-        .expect("subscription open");
-    String::from_utf8_lossy(&msg.payload).into_owned()
+        .expect("subscription open")
+}
+
+async fn next_payload(sub: &mut async_nats::Subscriber) -> String {
+    String::from_utf8_lossy(&next_msg(sub).await.payload).into_owned()
 }
 
 /// A configuration reload in operator mode, as nats-server does it: the
@@ -865,11 +872,7 @@ async fn account_jwt_mappings_apply_and_follow_updates() {
     let mut sub = client.subscribe("svc.>").await.unwrap();
     client.flush().await.unwrap();
     client.publish("req.a", "one".into()).await.unwrap();
-    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(msg.subject.as_str(), "svc.a.v1");
+    assert_eq!(next_msg(&mut sub).await.subject.as_str(), "svc.a.v1");
 
     let (_, _, sys_creds) = org.user(|_| {}, true);
     let sys = connect_creds(&url, &sys_creds).await.unwrap();
@@ -878,17 +881,7 @@ async fn account_jwt_mappings_apply_and_follow_updates() {
         "req.*".into(),
         serde_json::json!([{"subject": "svc.$1.v2", "weight": 100}]),
     );
-    let subject = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", org.account.public_key());
-    let answer = sys
-        .request(subject, jwt::encode(&updated, &org.operator).unwrap().into())
-        .await
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
-    assert_eq!(json["data"]["code"], 200, "{json}");
+    org.push_update(&sys, &updated).await;
     client.publish("req.b", "two".into()).await.unwrap();
-    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(msg.subject.as_str(), "svc.b.v2");
+    assert_eq!(next_msg(&mut sub).await.subject.as_str(), "svc.b.v2");
 }

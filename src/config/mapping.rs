@@ -72,9 +72,9 @@ fn mapping(e: &Entry) -> Result<(String, Vec<MapDest>)> {
             ))
         }
     };
-    let config = vec![(source.to_string(), dests)];
-    if let Err((_, why)) = Mappings::new(&config) {
-        let to = match config[0].1.as_slice() {
+    // Checked here, to be reported with its place in the file.
+    if let Err((_, why)) = Mappings::default().add(source, &dests) {
+        let to = match dests.as_slice() {
             [one] => format!(" to {:?}", one.subject),
             _ => String::new(),
         };
@@ -84,8 +84,7 @@ fn mapping(e: &Entry) -> Result<(String, Vec<MapDest>)> {
             format!("Error adding mapping for {source:?}{to} : {why}"),
         ));
     }
-    let (source, dests) = config.into_iter().next().expect("one mapping");
-    Ok((source, dests))
+    Ok((source.to_string(), dests))
 }
 
 /// `{destination: "a", weight: 40%, cluster: "c"}`.
@@ -93,29 +92,20 @@ fn destination(value: &Value, fields: &Map, source: &str) -> Result<MapDest> {
     let mut subject = None;
     let mut weight = None;
     let mut cluster = None;
+    let text = |f: &Entry, what: &str| {
+        f.value.as_str().map(str::to_string).ok_or_else(|| {
+            error(
+                &f.value,
+                source,
+                format!("Expected a string for the mapping {what}"),
+            )
+        })
+    };
     for f in fields {
         match f.key.to_ascii_lowercase().as_str() {
-            "dest" | "destination" => match f.value.as_str() {
-                Some(s) => subject = Some(s.to_string()),
-                None => {
-                    return Err(error(
-                        &f.value,
-                        source,
-                        "Expected a string for the mapping destination",
-                    ))
-                }
-            },
+            "dest" | "destination" => subject = Some(text(f, "destination")?),
             "weight" => weight = Some(percent(&f.value, source)?),
-            "cluster" => match f.value.as_str() {
-                Some(s) => cluster = Some(s.to_string()),
-                None => {
-                    return Err(error(
-                        &f.value,
-                        source,
-                        "Expected a string for the mapping cluster",
-                    ))
-                }
-            },
+            "cluster" => cluster = Some(text(f, "cluster")?),
             other => {
                 return Err(error(
                     &f.value,
