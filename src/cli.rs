@@ -263,7 +263,7 @@ impl ServerFlags {
             crate::tls::server_config(&tls).map_err(|e| anyhow::anyhow!("TLS: {e}"))?;
             opts.tls = Some(tls);
         }
-        Ok(())
+        opts.check_merged().map_err(anyhow::Error::msg)
     }
 }
 

@@ -202,7 +202,15 @@ pub struct MqttOptions {
     pub stream_replicas: i64,
     /// How long the consumer of a session that has gone away is kept.
     pub consumer_inactive_threshold: Option<Duration>,
+    /// MQTT 5 Receive Maximum announced in CONNACK: the QoS 1 and 2
+    /// PUBLISHes a client may have unacknowledged towards the server.
+    pub receive_maximum: u16,
 }
+
+/// The MQTT 5 Receive Maximum announced when the `mqtt {}` block sets
+/// none. mosquitto announces 20; more lets a client keep its link busy
+/// while acknowledgements travel, and still bounds what it leaves unsettled.
+pub const DEFAULT_MQTT_RECEIVE_MAXIMUM: u16 = 1024;
 
 impl Default for MqttOptions {
     fn default() -> Self {
@@ -220,6 +228,7 @@ impl Default for MqttOptions {
             js_domain: None,
             stream_replicas: 0,
             consumer_inactive_threshold: None,
+            receive_maximum: DEFAULT_MQTT_RECEIVE_MAXIMUM,
         }
     }
 }
@@ -424,5 +433,19 @@ impl Default for Options {
             tls: None,
             max_closed_clients: 10_000,
         }
+    }
+}
+
+impl Options {
+    /// The rules that tie one option to another, checked once the file and
+    /// the command-line flags are merged, as nats-server checks them: a
+    /// flag may satisfy what the file alone does not (`-js` for an
+    /// `mqtt {}` block). The monitoring ports' rules are checked when
+    /// monitoring starts, from the same merged options.
+    pub fn check_merged(&self) -> Result<(), String> {
+        if self.mqtt.is_some() && !self.jetstream {
+            return Err("mqtt requires JetStream to be enabled if running in standalone mode".into());
+        }
+        Ok(())
     }
 }

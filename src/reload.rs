@@ -116,6 +116,7 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
             m.max_ack_pending = 0;
             m.stream_replicas = 0;
             m.consumer_inactive_threshold = None;
+            m.receive_maximum = 0;
             (m, had_tls)
         })
     };
@@ -209,6 +210,10 @@ fn changes(old: &Options, new: &Options) -> Vec<String> {
         note(
             o.ack_wait != n.ack_wait,
             format!("MQTT ack_wait = {:?}", n.ack_wait),
+        );
+        note(
+            o.receive_maximum != n.receive_maximum,
+            format!("MQTT receive_maximum = {}", n.receive_maximum),
         );
         note(
             o.max_ack_pending != n.max_ack_pending,

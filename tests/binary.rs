@@ -392,3 +392,100 @@ fn two_thousand_sequential_connects_are_accepted_promptly() {
         started.elapsed()
     );
 }
+
+/// Runs the binary to its exit with `args` and returns its stderr.
+fn refused_start(args: &[&str]) -> String {
+    let out = junction()
+        .args(["-a", "127.0.0.1", "-p", "-1"])
+        .args(args)
+        .output()
+        .expect("run junction");
+    assert!(!out.status.success(), "junction started with {args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// As with nats-server, the flags count before the rules that tie options
+/// together: `-js -sd` satisfy an `mqtt {}` block in a file without
+/// `jetstream {}`, and without them the start is refused in nats-server's
+/// words.
+#[tokio::test]
+async fn mqtt_in_the_file_with_jetstream_from_the_flags() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mqtt_port = common::free_port();
+    let conf = dir.path().join("mqtt.conf");
+    std::fs::write(&conf, format!("mqtt {{ listen: \"127.0.0.1:{mqtt_port}\" }}\n")).unwrap();
+    let err = refused_start(&["-c", conf.to_str().unwrap()]);
+    assert!(
+        err.contains("mqtt requires JetStream to be enabled if running in standalone mode"),
+        "{err}"
+    );
+
+    let ports = dir.path().join("ports");
+    std::fs::create_dir(&ports).unwrap();
+    let store = dir.path().join("store");
+    let (running, _) = start(
+        &ports,
+        &[
+            "-js",
+            "-sd",
+            store.to_str().unwrap(),
+            "-c",
+            conf.to_str().unwrap(),
+        ],
+    );
+    // MQTT 3.1.1 CONNECT, clean session, client id "a"; CONNACK accepted.
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", mqtt_port))
+        .await
+        .unwrap();
+    tcp.write_all(b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01a")
+        .await
+        .unwrap();
+    let mut connack = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_exact(&mut connack))
+        .await
+        .expect("CONNACK")
+        .unwrap();
+    assert_eq!(connack, [0x20, 0x02, 0x00, 0x00]);
+    // The stores are under the flag's directory.
+    assert!(store.join("jetstream").exists());
+    drop(running);
+}
+
+/// The monitoring ports' rules read the merged options too: the TLS flags
+/// give the file's `https_port` its certificate, and `-m` beside a file's
+/// `https_port` is two ports, refused as nats-server refuses them.
+#[tokio::test]
+async fn monitoring_rules_see_the_flags_over_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("https.conf");
+    std::fs::write(&conf, "https_port: -1\n").unwrap();
+    let pki = common::pki::Pki::new();
+    let (cert, key) = (pki.path("server.pem"), pki.path("server-key.pem"));
+    let err = refused_start(&["-c", conf.to_str().unwrap()]);
+    assert!(
+        err.contains("Can't start monitoring: TLS cert and key required for HTTPS"),
+        "{err}"
+    );
+    let err = refused_start(&["-c", conf.to_str().unwrap(), "-m", "-1"]);
+    assert!(err.contains("can't specify both HTTP"), "{err}");
+
+    let ports = dir.path().join("ports");
+    std::fs::create_dir(&ports).unwrap();
+    let (running, url) = monitoring_url(
+        &ports,
+        &[
+            "-c",
+            conf.to_str().unwrap(),
+            "--tls",
+            "--tlscert",
+            cert.to_str().unwrap(),
+            "--tlskey",
+            key.to_str().unwrap(),
+        ],
+    );
+    let https: std::net::SocketAddr = url.strip_prefix("https://").expect(&url).parse().unwrap();
+    let response = pki.https_get(https, "/healthz").await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    drop(running);
+}

@@ -1345,3 +1345,157 @@ async fn the_consumer_inactive_threshold_counts_from_when_the_client_left() {
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert_eq!(count(js).await, 0);
 }
+
+/// MQTT 5 in exact bytes: the Receive Maximum the server announces and
+/// enforces, and the topic aliases it sets towards clients that take them.
+mod v5_raw {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// One whole packet: fixed header, remaining length, the rest.
+    async fn read_packet(s: &mut TcpStream) -> Vec<u8> {
+        let read = async {
+            let mut packet = vec![s.read_u8().await?];
+            let (mut len, mut shift) = (0usize, 0);
+            loop {
+                let b = s.read_u8().await?;
+                packet.push(b);
+                len |= ((b & 0x7f) as usize) << shift;
+                shift += 7;
+                if b & 0x80 == 0 {
+                    break;
+                }
+            }
+            let start = packet.len();
+            packet.resize(start + len, 0);
+            s.read_exact(&mut packet[start..]).await?;
+            std::io::Result::Ok(packet)
+        };
+        tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("a packet in time")
+            .expect("a packet")
+    }
+
+    /// An MQTT 5 CONNECT for client id `id` with CONNECT properties `props`
+    /// (without their length); the CONNACK it gets.
+    async fn connect5(broker: &Broker, id: &str, props: &[u8]) -> (TcpStream, Vec<u8>) {
+        let mut body = b"\x00\x04MQTT\x05\x02\x00\x3c".to_vec();
+        body.push(props.len() as u8);
+        body.extend_from_slice(props);
+        body.extend_from_slice(&(id.len() as u16).to_be_bytes());
+        body.extend_from_slice(id.as_bytes());
+        let mut packet = vec![0x10, body.len() as u8];
+        packet.extend_from_slice(&body);
+        let mut s = TcpStream::connect(broker.mqtt).await.unwrap();
+        s.write_all(&packet).await.unwrap();
+        let connack = read_packet(&mut s).await;
+        assert_eq!(
+            &connack[..4],
+            &[0x20, connack[1], 0x00, 0x00],
+            "accepted: {connack:x?}"
+        );
+        (s, connack)
+    }
+
+    /// A QoS 2 PUBLISH to `a/b` with packet id `id`.
+    fn qos2(id: u8) -> [u8; 11] {
+        [0x34, 0x09, 0x00, 0x03, b'a', b'/', b'b', 0x00, id, 0x00, b'x']
+    }
+
+    #[tokio::test]
+    async fn the_receive_maximum_is_announced_and_bounds_unacknowledged_qos2() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_with(
+            dir.path(),
+            junction::options::MqttOptions {
+                receive_maximum: 2,
+                ..Default::default()
+            },
+        )
+        .await;
+        let (mut s, connack) = connect5(&broker, "rm", b"").await;
+        // Property 0x21, Receive Maximum, two bytes.
+        assert!(
+            connack.windows(3).any(|w| w == [0x21, 0x00, 0x02]),
+            "{connack:x?}"
+        );
+        s.write_all(&[qos2(1), qos2(2)].concat()).await.unwrap();
+        assert_eq!(read_packet(&mut s).await, b"\x50\x02\x00\x01");
+        assert_eq!(read_packet(&mut s).await, b"\x50\x02\x00\x02");
+        // PUBREL 1 settles one: a third is within the maximum again.
+        s.write_all(b"\x62\x02\x00\x01").await.unwrap();
+        assert_eq!(read_packet(&mut s).await, b"\x70\x02\x00\x01");
+        s.write_all(&qos2(3)).await.unwrap();
+        assert_eq!(read_packet(&mut s).await, b"\x50\x02\x00\x03");
+        // 2 and 3 await PUBREL: a fourth is one too many.
+        s.write_all(&qos2(4)).await.unwrap();
+        assert_eq!(read_packet(&mut s).await, b"\xe0\x02\x93\x00");
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"", "closed after DISCONNECT 0x93");
+    }
+
+    #[tokio::test]
+    async fn topics_sent_again_go_as_aliases_to_clients_that_take_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_in(dir.path()).await;
+        // Topic Alias Maximum 2 (property 0x22).
+        let (mut s, _) = connect5(&broker, "ta", b"\x22\x00\x02").await;
+        // SUBSCRIBE id 1, no properties, filter `#` at QoS 0.
+        s.write_all(b"\x82\x07\x00\x01\x00\x00\x01#\x00").await.unwrap();
+        assert_eq!(read_packet(&mut s).await, b"\x90\x04\x00\x01\x00\x00");
+        // A client that sets no maximum gets full topics.
+        let (mut plain, _) = connect5(&broker, "plain", b"").await;
+        plain
+            .write_all(b"\x82\x07\x00\x01\x00\x00\x01#\x00")
+            .await
+            .unwrap();
+        read_packet(&mut plain).await;
+        let nats = async_nats::connect(common::url(&broker.server)).await.unwrap();
+        for subject in [
+            "long.topic",
+            "long.topic",
+            "next.topic",
+            "third.one",
+            "a.b",
+            "next.topic",
+        ] {
+            nats.publish(subject, "p".into()).await.unwrap();
+        }
+        nats.flush().await.unwrap();
+        // Topic, alias property (0x23), payload.
+        let alias = |topic: &[u8], n: u8| {
+            let mut p = vec![0x30, (2 + topic.len() + 4 + 1) as u8];
+            p.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+            p.extend_from_slice(topic);
+            p.extend_from_slice(&[0x03, 0x23, 0x00, n, b'p']);
+            p
+        };
+        let full = |topic: &[u8]| {
+            let mut p = vec![0x30, (2 + topic.len() + 1 + 1) as u8];
+            p.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+            p.extend_from_slice(topic);
+            p.extend_from_slice(&[0x00, b'p']);
+            p
+        };
+        assert_eq!(read_packet(&mut s).await, alias(b"long/topic", 1));
+        assert_eq!(read_packet(&mut s).await, alias(b"", 1));
+        assert_eq!(read_packet(&mut s).await, alias(b"next/topic", 2));
+        // Both aliases are taken: in full. A short topic gains nothing.
+        assert_eq!(read_packet(&mut s).await, full(b"third/one"));
+        assert_eq!(read_packet(&mut s).await, full(b"a/b"));
+        assert_eq!(read_packet(&mut s).await, alias(b"", 2));
+        for topic in [
+            "long/topic",
+            "long/topic",
+            "next/topic",
+            "third/one",
+            "a/b",
+            "next/topic",
+        ] {
+            assert_eq!(read_packet(&mut plain).await, full(topic.as_bytes()));
+        }
+    }
+}

@@ -8,7 +8,7 @@ use super::apply::{
 };
 use super::error::ConfigError;
 use super::listener::{authorization, check_auth, check_port, AuthPositions, Credentials};
-use super::value::{Entry, Pos, ValueKind};
+use super::value::{Entry, ValueKind};
 use crate::options::{MqttOptions, Options};
 
 /// The block as written, kept until the whole file has been read.
@@ -18,7 +18,6 @@ pub(super) struct MqttState {
 }
 
 struct Block {
-    pos: Pos,
     /// Port as written: 0 (or absent) is off, -1 a random port.
     port: i64,
     options: MqttOptions,
@@ -32,7 +31,6 @@ pub(super) fn mqtt(entry: &Entry, state: &mut MqttState) -> Result<()> {
         _ => return Err(wrong_type(entry, "a map")),
     };
     let block = state.block.get_or_insert_with(|| Block {
-        pos: entry.key_pos.clone(),
         port: 0,
         options: MqttOptions::default(),
         at: AuthPositions::default(),
@@ -80,6 +78,17 @@ pub(super) fn mqtt(entry: &Entry, state: &mut MqttState) -> Result<()> {
                     ))
                 }
             }),
+            "receive_maximum" => integer(e).and_then(|n| {
+                if (1..=u16::MAX as i64).contains(&n) {
+                    o.receive_maximum = n as u16;
+                    Ok(())
+                } else {
+                    Err(invalid(
+                        e,
+                        format!("invalid value {n}, should be in [1..{}] range", u16::MAX),
+                    ))
+                }
+            }),
             "js_domain" => string(e).map(|d| o.js_domain = (!d.is_empty()).then(|| d.to_string())),
             "stream_replicas" | "consumer_replicas" => integer(e).map(|n| o.stream_replicas = n),
             "consumer_memory_storage" => boolean(e).map(|_| ()),
@@ -109,20 +118,10 @@ pub(super) fn finish(opts: &mut Options, state: &mut MqttState) -> Result<()> {
         opts.mqtt = None;
         return Ok(());
     }
-    let fail = |pos: &Pos, key: &str, message: String| ConfigError::InvalidValue {
-        pos: pos.clone(),
-        key: key.to_string(),
-        message,
-    };
     let mut errors = Vec::new();
     let o = &block.options;
-    if !opts.jetstream {
-        errors.push(fail(
-            &block.pos,
-            "mqtt",
-            "MQTT requires JetStream to be enabled if running in standalone mode".into(),
-        ));
-    }
+    // That MQTT needs JetStream is checked once the command-line flags are
+    // merged (`Options::check_merged`): `-js` may enable it.
     check_auth(
         opts,
         "mqtt",

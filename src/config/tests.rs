@@ -1234,7 +1234,7 @@ fn example_files_hold_the_documented_values() {
 #[test]
 fn mqtt_block_maps_nats_server_keys_and_needs_jetstream() {
     let o = opts(
-        "jetstream: enabled\nmqtt {\n listen: \"127.0.0.1:-1\"\n ack_wait: \"5s\"\n max_ack_pending: 100\n js_domain: hub\n stream_replicas: 1\n consumer_inactive_threshold: \"1h\"\n authorization { username: dev, password: pw, timeout: 2.5 }\n}",
+        "jetstream: enabled\nmqtt {\n listen: \"127.0.0.1:-1\"\n ack_wait: \"5s\"\n max_ack_pending: 100\n js_domain: hub\n stream_replicas: 1\n consumer_inactive_threshold: \"1h\"\n receive_maximum: 20\n authorization { username: dev, password: pw, timeout: 2.5 }\n}",
     );
     let m = o.mqtt.unwrap();
     assert_eq!((m.host.as_str(), m.port), ("127.0.0.1", 0));
@@ -1246,6 +1246,9 @@ fn mqtt_block_maps_nats_server_keys_and_needs_jetstream() {
     );
     assert_eq!(m.auth_timeout, Some(Duration::from_millis(2500)));
     assert_eq!(m.consumer_inactive_threshold, Some(Duration::from_secs(3600)));
+    assert_eq!(m.receive_maximum, 20);
+    let e = opts_err("jetstream: enabled\nmqtt {\n port: 1883\n receive_maximum: 0\n}");
+    assert!(e.to_string().contains("should be in [1..65535] range"), "{e}");
     // No port, or port 0: MQTT stays off, as in nats-server.
     assert!(opts("jetstream: enabled\nmqtt { host: 127.0.0.1 }")
         .mqtt
@@ -1254,11 +1257,15 @@ fn mqtt_block_maps_nats_server_keys_and_needs_jetstream() {
         opts("jetstream: enabled\nmqtt { port: 1883 }").mqtt.unwrap().port,
         1883
     );
-    let e = opts_err("mqtt {\n port: 1883\n}");
+    // That MQTT needs JetStream is a rule over the merged options: `-js`
+    // may satisfy it (`Options::check_merged`).
     assert_eq!(
-        e.to_string(),
-        format!("{ORIGIN}:1:1: invalid value for \"mqtt\": MQTT requires JetStream to be enabled if running in standalone mode")
+        opts("mqtt {\n port: 1883\n}").check_merged().unwrap_err(),
+        "mqtt requires JetStream to be enabled if running in standalone mode"
     );
+    assert!(opts("jetstream: enabled\nmqtt { port: 1883 }")
+        .check_merged()
+        .is_ok());
     let e = opts_err("jetstream: enabled\nmqtt {\n port: 1883\n max_ack_pending: 70000\n}");
     assert!(e.to_string().starts_with(&format!("{ORIGIN}:4:2: ")), "{e}");
     let e = opts_err("jetstream: enabled\nmqtt {\n port: 1883\n bogus: 1\n}");

@@ -15,7 +15,7 @@ use crate::mapping::Mapped;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -53,6 +53,12 @@ thread_local! {
     /// Whether that publish has the RETAIN flag, for MQTT 5's
     /// retain-as-published subscriptions.
     static PUBLISHING_RETAINED: Cell<bool> = const { Cell::new(false) };
+    /// The account (its address) whose `$MQTT_msgs` stored the QoS 1/2
+    /// publish being routed: its QoS 1/2 subscriptions take it from their
+    /// consumers, not from the live path. A NATS message that merely
+    /// carries an `Nmqtt-Pub` header (a reply echoing a request's headers,
+    /// a message passed on by a NATS client) was stored nowhere.
+    static STORED_IN: Cell<usize> = const { Cell::new(0) };
 }
 
 /// What a subscription's sid says about it, so delivering needs no lookup:
@@ -148,6 +154,9 @@ struct State {
     /// MQTT 5 receive maximum: QoS 1/2 messages the client takes
     /// unacknowledged, over all its subscriptions.
     receive_max: Option<u16>,
+    /// The receive maximum this server announced (MQTT 5): QoS 2
+    /// PUBLISHes the client may leave awaiting PUBREL; 0 for none (3.1.1).
+    receive_max_in: u16,
     /// Deliveries past the receive maximum, in order, and their stream
     /// sequences (a consumer's redelivery of one is not queued twice).
     held: VecDeque<Held>,
@@ -189,6 +198,7 @@ impl State {
             qos2_in: self.qos2_in.iter().copied().collect(),
             released: self.released.iter().copied().collect(),
             expiry: self.expiry,
+            expires_at: 0,
         }
     }
 }
@@ -215,7 +225,47 @@ pub struct Session {
     version: OnceLock<Version>,
     /// The client's maximum packet size (MQTT 5); 0 for none.
     max_packet_out: AtomicUsize,
+    /// Whether any subscription of this session has MQTT 5's No Local:
+    /// its QoS 1/2 publishes then carry their client id through the store.
+    has_no_local: AtomicBool,
+    /// Topic aliases this server set towards the client (MQTT 5).
+    aliases_out: Mutex<OutAliases>,
     state: Mutex<State>,
+}
+
+/// Server-to-client topic aliases (MQTT 5): a topic sent again goes as its
+/// alias with an empty topic name, as many as the client's Topic Alias
+/// Maximum allows, first come first served. Decided under the outlet's
+/// lock, so an alias never reaches the client before the packet that set it.
+#[derive(Default)]
+struct OutAliases {
+    max: u16,
+    by_topic: HashMap<Vec<u8>, u16>,
+}
+
+impl OutAliases {
+    /// The alias for `topic`, and whether this packet sets it (it then
+    /// carries the topic too). `None` when the topic goes out in full.
+    fn lookup(&mut self, topic: &[u8]) -> Option<(u16, bool)> {
+        // An alias costs three bytes of properties: only longer topics gain.
+        if self.max == 0 || topic.len() <= 3 {
+            return None;
+        }
+        if let Some(&alias) = self.by_topic.get(topic) {
+            return Some((alias, false));
+        }
+        let next = self.by_topic.len() as u16 + 1;
+        if next > self.max {
+            return None;
+        }
+        self.by_topic.insert(topic.to_vec(), next);
+        Some((next, true))
+    }
+
+    /// Takes back an alias just set by a packet that was not sent after all.
+    fn forget(&mut self, topic: &[u8]) {
+        self.by_topic.remove(topic);
+    }
 }
 
 fn now_nanos() -> u64 {
@@ -379,13 +429,14 @@ impl Session {
         payload: &[u8],
         producer: &mut Producer,
     ) -> bool {
+        let v5 = self.v5();
         let p = PublishRef {
             dup,
             qos,
             retain,
             topic,
             packet_id,
-            properties: if self.v5() { properties } else { None },
+            properties: if v5 { properties } else { None },
             payload,
         };
         let version = self.version();
@@ -394,12 +445,43 @@ impl Session {
             // MQTT 5: a packet over the client's maximum is dropped.
             return false;
         }
-        match self.outlet.push_msg(payload.len(), |buf| p.encode(version, buf)) {
+        let encode = |buf: &mut BytesMut| {
+            let alias = if v5 {
+                self.aliases_out.lock().lookup(topic)
+            } else {
+                None
+            };
+            let Some((alias, sets)) = alias else {
+                return p.encode(version, buf);
+            };
+            let mut props = properties.cloned().unwrap_or_default();
+            props.topic_alias = Some(alias);
+            let aliased = PublishRef {
+                topic: if sets { topic } else { b"" },
+                properties: Some(&props),
+                ..p
+            };
+            if max > 0 && aliased.encoded_len(version) > max {
+                // Setting the alias would push it over: it goes in full.
+                if sets {
+                    self.aliases_out.lock().forget(topic);
+                }
+                return p.encode(version, buf);
+            }
+            aliased.encode(version, buf)
+        };
+        match self.outlet.push_msg(payload.len(), encode) {
             Queued::Yes { pending, .. } => producer.touch(&self.outlet, pending),
             Queued::OverLimit => self.slow_consumer(),
             Queued::Closed => return false,
         }
         true
+    }
+
+    /// Notes whether any subscription has No Local (`has_no_local`).
+    fn note_no_local(&self, st: &State) {
+        let any = st.subs.values().any(|s| s.record.no_local);
+        self.has_no_local.store(any, Ordering::Relaxed);
     }
 
     /// Removes a subscription's entries from the sublist and, unless the
@@ -420,17 +502,37 @@ impl Session {
     }
 }
 
-/// MQTT 5 user properties become NATS headers and back.
-fn headers_from_properties(props: &Properties) -> Vec<u8> {
+/// A header value that fits on one header line.
+fn header_safe(v: &str) -> bool {
+    !v.contains(['\r', '\n'])
+}
+
+/// The MQTT 5 properties a server forwards become NATS headers, and back
+/// (`properties_for`): user properties as themselves, the others as
+/// `Nmqtt-*` headers. `source`: the publishing client's id, for No Local
+/// subscriptions reading the message from the store.
+fn headers_from_properties(props: &Properties, source: Option<&str>) -> Vec<u8> {
     if props.user_properties.is_empty()
         && props.message_expiry_interval.is_none()
         && props.correlation_data.is_none()
+        && props.payload_format_indicator.is_none()
+        && props.content_type.is_none()
+        && source.is_none()
     {
         return Vec::new();
     }
     let mut block = b"NATS/1.0\r\n".to_vec();
     if let Some(secs) = props.message_expiry_interval {
         block.extend_from_slice(format!("{EXPIRY_HEADER}: {secs}\r\n").as_bytes());
+    }
+    if let Some(format) = props.payload_format_indicator {
+        block.extend_from_slice(format!("{FORMAT_HEADER}: {format}\r\n").as_bytes());
+    }
+    if let Some(ct) = props.content_type.as_deref().filter(|ct| header_safe(ct)) {
+        block.extend_from_slice(format!("{CONTENT_TYPE_HEADER}: {ct}\r\n").as_bytes());
+    }
+    if let Some(client_id) = source.filter(|id| header_safe(id)) {
+        block.extend_from_slice(format!("{SOURCE_HEADER}: {client_id}\r\n").as_bytes());
     }
     if let Some(corr) = &props.correlation_data {
         // A response carries its correlation data to MQTT 5 subscribers.
@@ -475,7 +577,18 @@ fn properties_for(
                 .map(Bytes::from);
             continue;
         }
-        if k.eq_ignore_ascii_case(REPLY_HEADER) || k.eq_ignore_ascii_case(RETAIN_HEADER) {
+        if k.eq_ignore_ascii_case(REPLY_HEADER)
+            || k.eq_ignore_ascii_case(RETAIN_HEADER)
+            || k.eq_ignore_ascii_case(SOURCE_HEADER)
+        {
+            continue;
+        }
+        if k.eq_ignore_ascii_case(FORMAT_HEADER) {
+            props.payload_format_indicator = v.parse().ok();
+            continue;
+        }
+        if k.eq_ignore_ascii_case(CONTENT_TYPE_HEADER) {
+            props.content_type = Some(v.to_string());
             continue;
         }
         if k.eq_ignore_ascii_case(EXPIRY_HEADER) {
@@ -514,6 +627,16 @@ const REPLY_HEADER: &str = "Nmqtt-Reply";
 
 /// The header marking a stored message published with the RETAIN flag.
 const RETAIN_HEADER: &str = "Nmqtt-Retain";
+
+/// The header carrying an MQTT 5 Payload Format Indicator (0 or 1).
+const FORMAT_HEADER: &str = "Nmqtt-Payload-Format";
+
+/// The header carrying an MQTT 5 Content Type.
+const CONTENT_TYPE_HEADER: &str = "Nmqtt-Content-Type";
+
+/// The header naming the client that published a stored message, for the
+/// No Local subscriptions of that client.
+const SOURCE_HEADER: &str = "Nmqtt-Src";
 
 impl Subscriber for Session {
     fn client_id(&self) -> u64 {
@@ -554,12 +677,24 @@ impl Subscriber for Session {
         {
             return skip(producer);
         }
-        if !stored && view.qos != QoS::AtMostOnce && stored_qos != QoS::AtMostOnce {
+        if !stored
+            && view.qos != QoS::AtMostOnce
+            && stored_qos != QoS::AtMostOnce
+            && STORED_IN.with(Cell::get) == Arc::as_ptr(&self.account()) as usize
+        {
             // Stored by its MQTT publisher: this subscription's consumer brings it.
             return;
         }
-        if view.flags & FLAG_NO_LOCAL != 0 && !stored && PUBLISHING.with(Cell::get) == self.id {
-            return;
+        if view.flags & FLAG_NO_LOCAL != 0 {
+            let mine = if stored {
+                let source = crate::jetstream::headers::get(headers, SOURCE_HEADER);
+                source.is_some() && source.map(str::as_bytes) == self.client_id.get().map(|c| c.as_bytes())
+            } else {
+                PUBLISHING.with(Cell::get) == self.id
+            };
+            if mine {
+                return skip(producer);
+            }
         }
         if let Some(perms) = self.permissions.load().as_ref() {
             if !perms.may_receive(subject) {
@@ -790,6 +925,8 @@ pub async fn serve<R, W>(
         client_id: OnceLock::new(),
         version: OnceLock::new(),
         max_packet_out: AtomicUsize::new(0),
+        has_no_local: AtomicBool::new(false),
+        aliases_out: Mutex::new(OutAliases::default()),
         state: Mutex::new(State::default()),
     });
     server.register(session.clone());
@@ -867,7 +1004,14 @@ fn finish(session: &Arc<Session>) {
         if !taken_over {
             match (clean, record) {
                 (true, _) => mqtt.delete_session(client_id),
-                (false, Some(record)) => mqtt.save_session(&record),
+                (false, Some(mut record)) => {
+                    // MQTT 5: the session lives its expiry from now on.
+                    if !record.never_expires() {
+                        record.expires_at = store::unix_now() + u64::from(record.expiry);
+                    }
+                    mqtt.save_session(&record);
+                    mqtt.schedule_expiry(&record);
+                }
                 _ => {}
             }
         }
@@ -1165,13 +1309,22 @@ impl Reader {
             }
             Packet::Disconnect(d) => {
                 let mut st = self.session.state.lock();
+                if let Some(expiry) = d.properties.session_expiry_interval {
+                    if st.expiry == 0 && expiry != 0 {
+                        // MQTT-3.14.2.2.2: a session that ends with its
+                        // connection cannot be kept from its DISCONNECT. Not
+                        // a valid DISCONNECT, so the will goes.
+                        drop(st);
+                        self.session
+                            .disconnect(reason::PROTOCOL_ERROR, CloseReason::ProtocolViolation);
+                        return Err(Stop);
+                    }
+                    st.expiry = expiry;
+                    st.clean = expiry == 0;
+                }
                 // MQTT 5 may ask for the will anyway (reason 0x04).
                 if d.reason != reason::DISCONNECT_WITH_WILL {
                     st.will = None;
-                }
-                if let Some(expiry) = d.properties.session_expiry_interval {
-                    st.expiry = expiry;
-                    st.clean = expiry == 0;
                 }
                 drop(st);
                 self.session.close_with(CloseReason::ClientClosed);
@@ -1322,6 +1475,14 @@ impl Reader {
             st.mqtt = Some(mqtt.clone());
             st.will = c.will.clone();
             st.receive_max = c.properties.receive_maximum;
+            st.receive_max_in = if v5 {
+                opts.as_ref()
+                    .map_or(crate::options::DEFAULT_MQTT_RECEIVE_MAXIMUM, |o| {
+                        o.receive_maximum
+                    })
+            } else {
+                0
+            };
             if let Some(r) = &record {
                 st.qos2_in = r.qos2_in.iter().copied().collect();
                 st.released = r.released.iter().copied().collect();
@@ -1329,6 +1490,10 @@ impl Reader {
         }
         if let Some(max) = c.properties.maximum_packet_size {
             session.max_packet_out.store(max as usize, Ordering::Relaxed);
+        }
+        if v5 {
+            // The client takes topic aliases from the server up to this.
+            session.aliases_out.lock().max = c.properties.topic_alias_maximum.unwrap_or(0);
         }
         let mut props = Properties::default();
         if v5 {
@@ -1339,6 +1504,7 @@ impl Reader {
             props.subscription_identifier_available = Some(1);
             props.shared_subscription_available = Some(1);
             props.maximum_packet_size = Some((server.opts().max_payload + PACKET_OVERHEAD) as u32);
+            props.receive_maximum = Some(session.state.lock().receive_max_in);
         }
         self.send(Packet::ConnAck(ConnAck {
             session_present,
@@ -1438,7 +1604,19 @@ impl Reader {
         }
         if p.qos == QoS::ExactlyOnce {
             let pid = p.packet_id.unwrap_or(0);
-            let seen = !self.session.state.lock().qos2_in.insert(pid);
+            let mut st = self.session.state.lock();
+            let max = usize::from(st.receive_max_in);
+            if max > 0 && !st.qos2_in.contains(&pid) && st.qos2_in.len() >= max {
+                // MQTT-3.3.4-9: more unacknowledged QoS 2 PUBLISHes than
+                // the Receive Maximum this server announced.
+                drop(st);
+                tracing::debug!(cid = self.session.id, "MQTT: receive maximum {max} exceeded");
+                self.session
+                    .disconnect(reason::RECEIVE_MAXIMUM_EXCEEDED, CloseReason::ProtocolViolation);
+                return Err(Stop);
+            }
+            let seen = !st.qos2_in.insert(pid);
+            drop(st);
             if seen {
                 // A resent QoS 2 PUBLISH before PUBREL: delivered once already.
                 self.ack_publish(&p, reason::SUCCESS);
@@ -1508,8 +1686,13 @@ impl Reader {
 
     /// Stores (QoS 1/2, retained) and routes a publication.
     fn route(&mut self, subject: &str, p: &Publish, v5: bool) -> Result<(), String> {
+        // The client id goes with a stored message only when one of this
+        // client's subscriptions has No Local (it is read back from there).
+        let source = (p.qos != QoS::AtMostOnce && self.session.has_no_local.load(Ordering::Relaxed))
+            .then(|| self.session.client_id.get().map(String::as_str))
+            .flatten();
         let mut headers = if v5 {
-            headers_from_properties(&p.properties)
+            headers_from_properties(&p.properties, source)
         } else {
             Vec::new()
         };
@@ -1540,36 +1723,46 @@ impl Reader {
             (Some(headers.len()), &joined[..])
         };
         let mqtt = self.session.state.lock().mqtt.clone();
+        let mut stored_in = 0;
         if let Some(mqtt) = &mqtt {
+            // The stored copies keep the request's reply subject and the
+            // RETAIN flag in headers: a consumer's delivery has its ack
+            // subject as the reply, and is not a retained publish.
+            let extra = reply_to.is_some() || p.retain;
+            let stored_headers = if extra {
+                let mut stored = if headers.is_empty() {
+                    b"NATS/1.0\r\n".to_vec()
+                } else {
+                    headers[..headers.len() - 2].to_vec()
+                };
+                if let Some(reply) = &reply_to {
+                    stored.extend_from_slice(format!("{REPLY_HEADER}: {reply}\r\n").as_bytes());
+                }
+                if p.retain {
+                    stored.extend_from_slice(format!("{RETAIN_HEADER}: 1\r\n").as_bytes());
+                }
+                stored.extend_from_slice(b"\r\n");
+                stored
+            } else {
+                Vec::new()
+            };
             // Retained first: a subscription made while this publish is
             // under way then finds it retained, or gets it live, or both;
             // never neither.
             if p.retain {
-                mqtt.retain(subject, p.qos, &p.payload)?;
+                mqtt.retain(subject, &stored_headers, &p.payload)?;
             }
             if p.qos != QoS::AtMostOnce {
-                if reply_to.is_some() || p.retain {
-                    // The stored copy keeps the request's reply subject and
-                    // the RETAIN flag in headers: a consumer's delivery has
-                    // its ack subject as the reply, and is not a retained
-                    // publish.
-                    let mut stored = headers.clone();
-                    stored.truncate(stored.len() - 2);
-                    if let Some(reply) = &reply_to {
-                        stored.extend_from_slice(format!("{REPLY_HEADER}: {reply}\r\n").as_bytes());
-                    }
-                    if p.retain {
-                        stored.extend_from_slice(format!("{RETAIN_HEADER}: 1\r\n").as_bytes());
-                    }
-                    stored.extend_from_slice(b"\r\n");
-                    let len = stored.len();
-                    stored.extend_from_slice(&p.payload);
+                if extra {
+                    let len = stored_headers.len();
+                    let stored = [&stored_headers[..], &p.payload[..]].concat();
                     mqtt.store(subject, len, &stored, &mut self.producer)?;
                 } else {
                     // A QoS 1/2 publish always has its QoS header.
                     mqtt.store(subject, headers.len(), payload, &mut self.producer)?;
                 }
                 self.unflushed = Some(mqtt.clone());
+                stored_in = Arc::as_ptr(&self.account) as usize;
             }
         }
         let result = self.cache.lookup(&self.account.sublist, subject.as_bytes());
@@ -1585,7 +1778,9 @@ impl Reader {
         };
         PUBLISHING.with(|c| c.set(self.session.id));
         PUBLISHING_RETAINED.with(|c| c.set(p.retain));
+        let outer = STORED_IN.with(|c| c.replace(stored_in));
         let delivered = router::deliver(&result, &msg, None, &mut self.producer) as u64;
+        STORED_IN.with(|c| c.set(outer));
         PUBLISHING.with(|c| c.set(0));
         PUBLISHING_RETAINED.with(|c| c.set(false));
         self.tally.out_msgs += delivered;
@@ -1742,11 +1937,9 @@ impl Reader {
                 }
             }
         }
-        self.session
-            .state
-            .lock()
-            .subs
-            .insert(record.filter.clone(), ActiveSub { record, subs });
+        let mut st = self.session.state.lock();
+        st.subs.insert(record.filter.clone(), ActiveSub { record, subs });
+        self.session.note_no_local(&st);
         granted as u8
     }
 
@@ -1772,7 +1965,14 @@ impl Reader {
         // behind by a crash is found and deleted when the account's MQTT
         // state opens again, before any session exists.
         let clean = self.session.state.lock().clean && queue.is_none();
-        let name = consumer_name(&owner, filter, clean);
+        // A session taken back keeps its consumers and what they hold for
+        // it, even when this connection ends it (MQTT 5 clean start 0 with
+        // no session expiry: the session resumes, then ends with this
+        // connection).
+        let name = match (&record.consumer, restoring) {
+            (Some(name), true) if mqtt.msgs.consumer(name).is_some() => name.clone(),
+            _ => consumer_name(&owner, filter, clean),
+        };
         let deliver = format!("$MQTT.sub.{name}");
         let opts = self.session.server.mqtt.options();
         let ack_wait = opts.as_ref().map_or(Duration::from_secs(30), |o| o.ack_wait);
@@ -1850,16 +2050,21 @@ impl Reader {
             return;
         };
         let sub_qos = QoS::from_bits(record.qos).unwrap_or_default();
-        let props = record.id.map(|id| Properties {
-            subscription_identifiers: vec![id],
-            ..Default::default()
-        });
+        let v5 = self.session.v5();
+        let now = now_nanos();
         for r in mqtt.retained_matching(&subjects, topic::starts_with_wildcard(&record.filter)) {
             if let Some(perms) = self.session.permissions.load().as_ref() {
                 if !perms.may_receive(r.subject.as_bytes()) {
                     continue;
                 }
             }
+            // The properties it was published with, its expiry counted down.
+            let age = Duration::from_nanos(now.saturating_sub(r.stored_at.max(0) as u64));
+            let reply = crate::jetstream::headers::get(&r.headers, REPLY_HEADER).map(str::as_bytes);
+            let props = match properties_for(&r.headers, record.id.unwrap_or(0), reply, age) {
+                Ok(props) => props.filter(|_| v5),
+                Err(Expired) => continue,
+            };
             let qos = sub_qos.min(r.qos);
             let pid = (qos != QoS::AtMostOnce).then(|| {
                 let mut st = self.session.state.lock();
@@ -1890,7 +2095,12 @@ impl Reader {
     fn unsubscribe(&mut self, u: Unsubscribe) {
         let mut codes = Vec::with_capacity(u.filters.len());
         for filter in &u.filters {
-            let removed = self.session.state.lock().subs.remove(filter);
+            let removed = {
+                let mut st = self.session.state.lock();
+                let removed = st.subs.remove(filter);
+                self.session.note_no_local(&st);
+                removed
+            };
             codes.push(match removed {
                 Some(sub) => {
                     self.session.drop_sub(sub, true);

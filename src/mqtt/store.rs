@@ -42,8 +42,14 @@ pub const QOS_HEADER: &str = "Nmqtt-Pub";
 pub struct Retained {
     /// The NATS subject it was published on.
     pub subject: String,
+    /// Its header block: the QoS mark and the MQTT 5 properties it was
+    /// published with (empty for a plain QoS 0 message).
+    pub headers: Bytes,
     pub payload: Bytes,
     pub qos: QoS,
+    /// Unix time in nanoseconds when it was retained, for its MQTT 5
+    /// message expiry.
+    pub stored_at: i64,
 }
 
 /// One subscription of a persistent session.
@@ -74,9 +80,33 @@ pub struct SessionRecord {
     /// QoS 2 packets sent and released (PUBREL), awaiting PUBCOMP.
     #[serde(default)]
     pub released: Vec<u16>,
-    /// MQTT 5 session expiry in seconds (`u32::MAX` never expires).
+    /// MQTT 5 session expiry in seconds (`u32::MAX` never expires; 0 is a
+    /// 3.1.1 session, kept until a clean session ends it).
     #[serde(default)]
     pub expiry: u32,
+    /// Unix time in seconds when the session ends, set when its client
+    /// goes away; 0 while it is connected or when it never expires.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub expires_at: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl SessionRecord {
+    /// Whether the session lives on after its client leaves for good
+    /// (3.1.1 persistent sessions and MQTT 5's `u32::MAX`).
+    pub fn never_expires(&self) -> bool {
+        self.expiry == 0 || self.expiry == u32::MAX
+    }
+}
+
+/// Unix time in seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The MQTT state of one account.
@@ -121,6 +151,13 @@ fn stream(
     };
     js.create_stream(config)
         .map_err(|e| anyhow::anyhow!("creating MQTT stream {name}: {}", e.description))
+}
+
+/// Unix time in nanoseconds.
+fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 /// The MQTT QoS a header block marks (0 without the header).
@@ -210,13 +247,15 @@ impl MqttAccount {
                     subject.clone(),
                     Retained {
                         subject,
+                        headers: m.headers.clone(),
                         payload: m.payload.clone(),
                         qos,
+                        stored_at: m.time,
                     },
                 );
             }
         }
-        Ok(Arc::new(MqttAccount {
+        let account = Arc::new(MqttAccount {
             js,
             msgs,
             retained_stream,
@@ -224,7 +263,9 @@ impl MqttAccount {
             retained: RwLock::new(retained),
             live: Mutex::new(HashMap::new()),
             delayed_wills: Mutex::new(HashMap::new()),
-        }))
+        });
+        account.sweep_sessions();
+        Ok(account)
     }
 
     /// Stores a QoS 1 or 2 message for the QoS 1/2 subscriptions: `body` is
@@ -256,9 +297,10 @@ impl MqttAccount {
         self.msgs.flush_held().map_err(|e| e.description)
     }
 
-    /// Retains `payload` on `subject`, or clears the subject's retained
-    /// message when `payload` is empty.
-    pub fn retain(&self, subject: &str, qos: QoS, payload: &[u8]) -> Result<(), String> {
+    /// Retains `payload` on `subject` with its header block (QoS mark and
+    /// properties), or clears the subject's retained message when
+    /// `payload` is empty.
+    pub fn retain(&self, subject: &str, headers: &[u8], payload: &[u8]) -> Result<(), String> {
         let stored_subject = format!("{RETAINED_PREFIX}{subject}");
         if payload.is_empty() {
             self.retained.write().remove(subject);
@@ -271,7 +313,7 @@ impl MqttAccount {
         put(
             &self.retained_stream,
             &stored_subject,
-            qos_headers(qos),
+            headers,
             payload,
             &mut Producer::default(),
         )?;
@@ -279,8 +321,10 @@ impl MqttAccount {
             subject.to_string(),
             Retained {
                 subject: subject.to_string(),
+                headers: Bytes::copy_from_slice(headers),
                 payload: Bytes::copy_from_slice(payload),
-                qos,
+                qos: qos_of(headers),
+                stored_at: now_nanos(),
             },
         );
         Ok(())
@@ -303,13 +347,100 @@ impl MqttAccount {
             .collect()
     }
 
+    /// A persistent session's record; one whose expiry has passed is ended
+    /// here (`end_session`) and not returned.
     pub fn load_session(&self, client_id: &str) -> Option<SessionRecord> {
-        let m = self
+        let record = self.read_session(&session_subject(client_id))?;
+        if record.client_id != client_id {
+            return None;
+        }
+        if record.expires_at != 0 && record.expires_at <= unix_now() {
+            self.end_session(&record);
+            return None;
+        }
+        Some(record)
+    }
+
+    fn read_session(&self, subject: &str) -> Option<SessionRecord> {
+        let m = self.sessions_stream.last_for(subject).ok()??;
+        serde_json::from_slice(&m.payload).ok()
+    }
+
+    /// Ends a session: its subscriptions' consumers (and what they still
+    /// held) and its record go.
+    pub fn end_session(&self, record: &SessionRecord) {
+        for sub in &record.subs {
+            if let Some(name) = &sub.consumer {
+                if !sub.filter.starts_with("$share/") {
+                    self.msgs.remove_consumer(name);
+                }
+            }
+        }
+        self.delete_session(&record.client_id);
+    }
+
+    /// Ends the session of `client_id` when its expiry has come and no
+    /// client took it back meanwhile: a newer record (a reconnect, or a
+    /// later disconnect) carries another `expires_at`.
+    pub fn expire_session(&self, client_id: &str, expires_at: u64) {
+        if self.live.lock().contains_key(client_id) {
+            return;
+        }
+        if let Some(record) = self.read_session(&session_subject(client_id)) {
+            if record.client_id == client_id && record.expires_at == expires_at {
+                tracing::debug!("MQTT: session {client_id:?} expired");
+                self.end_session(&record);
+            }
+        }
+    }
+
+    /// Schedules `expire_session` for a record saved with `expires_at`.
+    pub fn schedule_expiry(self: &Arc<Self>, record: &SessionRecord) {
+        if record.expires_at == 0 {
+            return;
+        }
+        let wait = record.expires_at.saturating_sub(unix_now());
+        let (mqtt, client_id, expires_at) =
+            (Arc::downgrade(self), record.client_id.clone(), record.expires_at);
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        handle.spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+            if let Some(mqtt) = mqtt.upgrade() {
+                mqtt.expire_session(&client_id, expires_at);
+            }
+        });
+    }
+
+    /// At start: sessions whose expiry passed while the server was down
+    /// end now, and the others get their timers. A session whose client
+    /// was connected when the server stopped counts as gone from then.
+    fn sweep_sessions(self: &Arc<Self>) {
+        let now = unix_now();
+        for seq in self
             .sessions_stream
-            .last_for(&session_subject(client_id))
-            .ok()??;
-        let record: SessionRecord = serde_json::from_slice(&m.payload).ok()?;
-        (record.client_id == client_id).then_some(record)
+            .last_per_subject(&[format!("{SESSIONS_PREFIX}>")])
+        {
+            let Ok(Some(m)) = self.sessions_stream.get(seq) else {
+                continue;
+            };
+            let Ok(mut record) = serde_json::from_slice::<SessionRecord>(&m.payload) else {
+                continue;
+            };
+            if record.never_expires() {
+                continue;
+            }
+            if record.expires_at == 0 {
+                record.expires_at = now + u64::from(record.expiry);
+                self.save_session(&record);
+            }
+            if record.expires_at <= now {
+                self.end_session(&record);
+            } else {
+                self.schedule_expiry(&record);
+            }
+        }
     }
 
     pub fn save_session(&self, record: &SessionRecord) {

@@ -3,10 +3,13 @@
 import glob
 import json
 import os
+import queue
+import socket
 import subprocess
 import tempfile
 import time
 
+import paho.mqtt.client as mqtt
 import pytest
 
 BINARY = os.environ.get("JUNCTION_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "target", "debug", "junction"))
@@ -81,3 +84,94 @@ async def settle(nc):
     await nc.publish(inbox, b"probe")
     await probe.next_msg(timeout=5)
     await probe.unsubscribe()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# How a broker gets JetStream: from its configuration file, or from the
+# command-line flags over a file that has only the mqtt {} block, as
+# `junction -js -sd DIR -c file.conf` (nats-server starts that too).
+JETSTREAM_FROM = ["file", "flags"]
+
+
+def start_broker(tls=False, jetstream_from="file"):
+    """junction with JetStream and MQTT (over TLS with a certificate made
+    here); returns (process, nats url, mqtt port, certificate or None)."""
+    tmp = tempfile.mkdtemp(prefix="junction-mqtt-")
+    port = free_port()
+    conf = os.path.join(tmp, "mqtt.conf")
+    cert = None
+    block = ""
+    if tls:
+        cert, key = make_cert(tmp)
+        block = f'tls {{ cert_file: "{cert}", key_file: "{key}" }}'
+    jetstream = f'jetstream {{ store_dir: "{tmp}/store" }}\n' if jetstream_from == "file" else ""
+    with open(conf, "w") as f:
+        f.write(f'{jetstream}mqtt {{\n  listen: "127.0.0.1:{port}"\n  {block}\n}}\n')
+    flags = ["-js", "-sd", f"{tmp}/store"] if jetstream_from == "flags" else []
+    proc, url = start_junction(*flags, "-c", conf)
+    deadline = time.time() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.02)
+    return proc, url, port, cert
+
+
+@pytest.fixture(params=JETSTREAM_FROM)
+def broker(request):
+    """junction with JetStream and MQTT; yields (nats url, mqtt port)."""
+    proc, url, port, _ = start_broker(jetstream_from=request.param)
+    yield url, port
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(params=JETSTREAM_FROM)
+def tls_broker(request):
+    """The same over TLS; yields (nats url, mqtt port, CA certificate)."""
+    proc, url, port, cert = start_broker(tls=True, jetstream_from=request.param)
+    yield url, port, cert
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def paho(port, client_id, version=mqtt.MQTTv311, clean=True, will=None, ca=None, properties=None, manual_ack=False):
+    """A connected paho client whose messages arrive on a queue (over TLS,
+    trusting `ca`, when given). MQTT 5 CONNECT `properties` are passed on;
+    the CONNACK's flags and properties are kept as `connack`."""
+    c = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=version, manual_ack=manual_ack
+    )
+    if ca:
+        c.tls_set(ca_certs=ca)
+    inbox = queue.Queue()
+    subscribed = queue.Queue()
+    connected = queue.Queue()
+    c.on_message = lambda client, userdata, msg: inbox.put(msg)
+    c.on_subscribe = lambda client, userdata, mid, codes, props: subscribed.put(codes)
+    c.on_connect = lambda client, userdata, flags, code, props: connected.put((flags, code, props))
+    if will:
+        c.will_set(*will)
+    if version == mqtt.MQTTv5:
+        c.connect("127.0.0.1", port, keepalive=30, clean_start=clean, properties=properties)
+    else:
+        c.connect("127.0.0.1", port, keepalive=30)
+    c.loop_start()
+    c.connack = connected.get(timeout=10)
+    c.inbox = inbox
+    c.subscribed = subscribed
+    return c
+
+
+def subscribe(c, topic, qos=0, **kw):
+    c.subscribe(topic, qos, **kw)
+    return c.subscribed.get(timeout=10)

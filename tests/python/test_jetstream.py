@@ -1,6 +1,7 @@
 """nats-py's JetStream, key-value and object-store APIs against junction -js."""
 
 import asyncio
+import os
 import tempfile
 
 import nats
@@ -8,13 +9,22 @@ import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
-from conftest import start_junction
+from conftest import free_port, start_junction
 
 
-@pytest.fixture
-def js_url():
+@pytest.fixture(params=["flags", "flags-and-file"])
+def js_url(request):
+    """JetStream from `-js -sd DIR`, alone or over a configuration file
+    without a jetstream {} block (`-js -sd DIR -c file.conf`; the file's
+    mqtt {} block needs the flags' JetStream)."""
     store = tempfile.mkdtemp(prefix="junction-js-")
-    proc, url = start_junction("-js", "-sd", store)
+    args = ["-js", "-sd", store]
+    if request.param == "flags-and-file":
+        conf = os.path.join(store, "server.conf")
+        with open(conf, "w") as f:
+            f.write(f'server_name: js-flags\nmqtt {{ listen: "127.0.0.1:{free_port()}" }}\n')
+        args += ["-c", conf]
+    proc, url = start_junction(*args)
     yield url
     proc.terminate()
     proc.wait(timeout=10)

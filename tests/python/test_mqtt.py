@@ -3,11 +3,8 @@ and Debian's mosquitto_pub/mosquitto_sub, talking with nats-py through the
 same subjects."""
 
 import asyncio
-import os
-import queue
 import socket
 import subprocess
-import tempfile
 import time
 
 import nats
@@ -16,84 +13,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from conftest import make_cert, start_junction, settle
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_broker(tls=False):
-    """junction with JetStream and MQTT (over TLS with a certificate made
-    here); returns (process, nats url, mqtt port, certificate or None)."""
-    tmp = tempfile.mkdtemp(prefix="junction-mqtt-")
-    port = free_port()
-    conf = os.path.join(tmp, "mqtt.conf")
-    cert = None
-    block = ""
-    if tls:
-        cert, key = make_cert(tmp)
-        block = f'tls {{ cert_file: "{cert}", key_file: "{key}" }}'
-    with open(conf, "w") as f:
-        f.write(f'jetstream {{ store_dir: "{tmp}/store" }}\nmqtt {{\n  listen: "127.0.0.1:{port}"\n  {block}\n}}\n')
-    proc, url = start_junction("-c", conf)
-    deadline = time.time() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.02)
-    return proc, url, port, cert
-
-
-@pytest.fixture
-def broker():
-    """junction with JetStream and MQTT; yields (nats url, mqtt port)."""
-    proc, url, port, _ = start_broker()
-    yield url, port
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-@pytest.fixture
-def tls_broker():
-    """The same over TLS; yields (nats url, mqtt port, CA certificate)."""
-    proc, url, port, cert = start_broker(tls=True)
-    yield url, port, cert
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-def paho(port, client_id, version=mqtt.MQTTv311, clean=True, will=None, ca=None):
-    """A connected paho client whose messages arrive on a queue (over TLS,
-    trusting `ca`, when given)."""
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=version)
-    if ca:
-        c.tls_set(ca_certs=ca)
-    inbox = queue.Queue()
-    subscribed = queue.Queue()
-    c.on_message = lambda client, userdata, msg: inbox.put(msg)
-    c.on_subscribe = lambda client, userdata, mid, codes, props: subscribed.put(codes)
-    if will:
-        c.will_set(*will)
-    if version == mqtt.MQTTv5:
-        c.connect("127.0.0.1", port, keepalive=30, clean_start=clean)
-    else:
-        c.connect("127.0.0.1", port, keepalive=30)
-    c.loop_start()
-    c.inbox = inbox
-    c.subscribed = subscribed
-    return c
-
-
-def subscribe(c, topic, qos=0, **kw):
-    c.subscribe(topic, qos, **kw)
-    return c.subscribed.get(timeout=10)
+from conftest import paho, settle, subscribe
 
 
 @pytest.mark.asyncio
