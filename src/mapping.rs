@@ -99,6 +99,16 @@ fn function_call(token: &str) -> Option<(&str, &str)> {
 impl Transform {
     /// Compiles `source` → `dest` with nats-server's checks.
     pub fn new(source: &str, dest: &str) -> Result<Transform, MappingError> {
+        Self::compile(source, dest, true)
+    }
+
+    /// The same, but a destination may leave some of the source's
+    /// wildcards unused, as nats-server's republish allows (`q.*` → `out`).
+    pub fn lenient(source: &str, dest: &str) -> Result<Transform, MappingError> {
+        Self::compile(source, dest, false)
+    }
+
+    fn compile(source: &str, dest: &str, all_wildcards: bool) -> Result<Transform, MappingError> {
         if !junction_nats::subject::is_valid_subject(source.as_bytes()) {
             return Err(MappingError::BadSubject);
         }
@@ -153,7 +163,7 @@ impl Transform {
             }
             parts.push(part);
         }
-        if placeholders < stars.len() {
+        if all_wildcards && placeholders < stars.len() {
             return Err(destination(NOT_ALL_WILDCARDS, dest));
         }
         Ok(Transform {

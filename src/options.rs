@@ -76,6 +76,9 @@ pub struct Options {
     pub sync_interval: Option<Duration>,
     /// `jetstream { domain }`.
     pub js_domain: Option<String>,
+    /// `jetstream { strict }`: refuse API requests with unknown fields, as
+    /// nats-server does by default since 2.12.
+    pub js_strict: bool,
     /// `connect_urls`: advertised in INFO (`client_advertise`).
     pub client_advertise: Option<String>,
     /// Users from `authorization { users = [...] }` (account `None`, i.e.
@@ -416,6 +419,7 @@ impl Default for Options {
             store_dir: None,
             sync_interval: Some(Duration::from_secs(120)),
             js_domain: None,
+            js_strict: true,
             js_max_memory: -1,
             js_max_store: -1,
             client_advertise: None,

@@ -79,6 +79,7 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
     check("JetStreamMaxMemory", &old.js_max_memory, &new.js_max_memory)?;
     check("JetStreamMaxStore", &old.js_max_store, &new.js_max_store)?;
     check("JetStreamDomain", &old.js_domain, &new.js_domain)?;
+    check("JetStreamStrict", &old.js_strict, &new.js_strict)?;
     check("SyncInterval", &old.sync_interval, &new.sync_interval)?;
     check("SystemAccount", &old.system_account, &new.system_account)?;
     // Operator mode cannot be turned on or off. Within it the trusted

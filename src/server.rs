@@ -213,6 +213,7 @@ impl Server {
             max_store: self.opts().js_max_store,
             sync_interval: self.opts().sync_interval,
             domain: self.opts().js_domain.clone(),
+            strict: self.opts().js_strict,
         })?;
         tracing::info!("Starting JetStream");
         tracing::info!("  Store directory: \"{}\"", js.config.dir.display());

@@ -2,7 +2,9 @@
 //! acking, while the server is killed with SIGKILL at random moments and
 //! started again, 100 times over the same store. Every acknowledged message
 //! must be in the stream exactly once and in order, the consumer must
-//! never skip a message, and the server must always start.
+//! never skip a message, an ack the server confirmed must never be
+//! forgotten (its message delivered again), and the server must always
+//! start.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -61,8 +63,13 @@ fn start(store: &Path, ports: &Path) -> (Running, String) {
 struct Log {
     /// Payload numbers whose PubAck arrived, with their stream sequence.
     acked: Vec<(u64, u64)>,
-    /// Stream sequences the consumer acknowledged.
+    /// Stream sequences whose ack the server confirmed (double acks).
     consumed: BTreeSet<u64>,
+    /// Stream sequences the consumer sent an ack for, confirmed or not (a
+    /// crash may take the confirmation of a written ack).
+    ack_sent: BTreeSet<u64>,
+    /// Confirmed acks that came back as deliveries after a crash.
+    confirmed_again: Vec<u64>,
     next_number: u64,
 }
 
@@ -121,6 +128,13 @@ async fn round(url: &str, log: Arc<Mutex<Log>>, run_for: Duration) {
             };
             while let Some(Ok(m)) = messages.next().await {
                 let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
+                {
+                    let mut l = log.lock().unwrap();
+                    if l.consumed.contains(&seq) {
+                        l.confirmed_again.push(seq);
+                    }
+                    l.ack_sent.insert(seq);
+                }
                 if m.double_ack().await.is_ok() {
                     log.lock().unwrap().consumed.insert(seq);
                 }
@@ -171,13 +185,20 @@ async fn acknowledged_messages_survive_kill_9() {
             .unwrap_or_else(|e| panic!("acknowledged message {n} (seq {seq}) lost: {e}"));
         assert_eq!(m.payload, n.to_string(), "seq {seq}");
     }
-    // The consumer never skipped one: what it acknowledged has no holes
-    // below the highest it saw, apart from messages never stored.
+    // A confirmed ack is written before its confirmation goes out.
+    assert!(
+        log.confirmed_again.is_empty(),
+        "confirmed acks forgotten by a crash: {:?}",
+        log.confirmed_again
+    );
+    // The consumer never skipped one: below the highest it saw, every
+    // stored message had an ack sent for it (confirmed, or written before
+    // a crash took its confirmation).
     let stored: BTreeSet<u64> = log.acked.iter().map(|&(_, s)| s).collect();
     if let Some(&top) = log.consumed.iter().next_back() {
         for seq in stored.range(..=top) {
             assert!(
-                log.consumed.contains(seq),
+                log.ack_sent.contains(seq),
                 "the consumer skipped stream sequence {seq}"
             );
         }

@@ -850,8 +850,10 @@ mod consumers {
                 vec![7, 8, 9],
             ),
             (
+                // nats-server wants a filter with last per subject.
                 pull::Config {
                     deliver_policy: DeliverPolicy::LastPerSubject,
+                    filter_subject: "p.>".into(),
                     ..Default::default()
                 },
                 vec![7, 8, 9],
@@ -1972,6 +1974,174 @@ mod mirrors_and_sources {
             eu.info().await.unwrap().state.last_sequence,
             4,
             "a message was copied twice"
+        );
+    }
+}
+
+/// Pull requests, infos and rollups as nats-server answers them.
+mod requests_and_infos {
+    use super::*;
+    use futures::StreamExt;
+
+    async fn raw(server: &junction::RunningServer, subject: &str, body: &str) -> serde_json::Value {
+        let client = async_nats::connect(common::url(server)).await.unwrap();
+        let m = client
+            .request(subject.to_string(), body.to_string().into())
+            .await
+            .unwrap();
+        serde_json::from_slice(&m.payload).unwrap()
+    }
+
+    /// A pull request whose requester went away (a fetch that timed out
+    /// and unsubscribed) takes nothing: the next request gets the message
+    /// at once, and it counts as pending until then.
+    #[tokio::test]
+    async fn a_pull_request_nobody_waits_for_takes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        raw(
+            &server,
+            "$JS.API.STREAM.CREATE.O",
+            r#"{"name":"O","subjects":["o"]}"#,
+        )
+        .await;
+        raw(
+            &server,
+            "$JS.API.CONSUMER.CREATE.O.C",
+            r#"{"stream_name":"O","config":{"name":"C","durable_name":"C","ack_policy":"explicit"}}"#,
+        )
+        .await;
+        let client = async_nats::connect(common::url(&server)).await.unwrap();
+        // The orphan: a request for 10 s whose inbox is then dropped.
+        let mut gone = client.subscribe("_INBOX.gone").await.unwrap();
+        client
+            .publish_with_reply(
+                "$JS.API.CONSUMER.MSG.NEXT.O.C",
+                "_INBOX.gone",
+                r#"{"batch":1,"expires":10000000000}"#.into(),
+            )
+            .await
+            .unwrap();
+        client.flush().await.unwrap();
+        gone.unsubscribe().await.unwrap();
+        client.flush().await.unwrap();
+        client.publish("o", "one".into()).await.unwrap();
+        client.flush().await.unwrap();
+        let info = raw(&server, "$JS.API.CONSUMER.INFO.O.C", "").await;
+        assert_eq!(info["num_pending"], 1, "{info}");
+        // A live request gets it at once, not after the orphan's 10 s.
+        let mut live = client.subscribe("_INBOX.live").await.unwrap();
+        client
+            .publish_with_reply(
+                "$JS.API.CONSUMER.MSG.NEXT.O.C",
+                "_INBOX.live",
+                r#"{"batch":1,"expires":3000000000}"#.into(),
+            )
+            .await
+            .unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(1), live.next())
+            .await
+            .expect("delivered at once")
+            .unwrap();
+        assert_eq!(&m.payload[..], b"one");
+        // A heartbeat that does not fit twice into the request's life.
+        client
+            .publish_with_reply(
+                "$JS.API.CONSUMER.MSG.NEXT.O.C",
+                "_INBOX.live",
+                r#"{"batch":1,"expires":2000000000,"idle_heartbeat":1500000000}"#.into(),
+            )
+            .await
+            .unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(1), live.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.status.map(|s| s.as_u16()), Some(400));
+        assert_eq!(
+            status.description.as_deref(),
+            Some("Bad Request - heartbeat value too large")
+        );
+    }
+
+    #[tokio::test]
+    async fn infos_leave_out_unmatched_subjects_and_show_a_bound_push_consumer() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        raw(
+            &server,
+            "$JS.API.STREAM.CREATE.I",
+            r#"{"name":"I","subjects":["i.>"]}"#,
+        )
+        .await;
+        let client = async_nats::connect(common::url(&server)).await.unwrap();
+        client.publish("i.a", "x".into()).await.unwrap();
+        client.flush().await.unwrap();
+        let none = raw(&server, "$JS.API.STREAM.INFO.I", r#"{"subjects_filter":"zzz"}"#).await;
+        assert!(none["state"].get("subjects").is_none(), "{none}");
+        assert_eq!(
+            (&none["total"], &none["offset"], &none["limit"]),
+            (&0.into(), &0.into(), &0.into())
+        );
+        let some = raw(&server, "$JS.API.STREAM.INFO.I", r#"{"subjects_filter":"i.*"}"#).await;
+        assert_eq!(some["state"]["subjects"]["i.a"], 1, "{some}");
+        assert_eq!((&some["total"], &some["limit"]), (&1.into(), &100_000.into()));
+
+        let push = r#"{"stream_name":"I","config":{"name":"P","deliver_subject":"deliver.p"}}"#;
+        let c = raw(&server, "$JS.API.CONSUMER.CREATE.I.P", push).await;
+        assert!(c.get("push_bound").is_none(), "{c}");
+        let _bound = client.subscribe("deliver.p").await.unwrap();
+        client.flush().await.unwrap();
+        let info = raw(&server, "$JS.API.CONSUMER.INFO.I.P", "").await;
+        assert_eq!(info["push_bound"], true, "{info}");
+        let pull = raw(
+            &server,
+            "$JS.API.CONSUMER.CREATE.I.Q",
+            r#"{"stream_name":"I","config":{"name":"Q"}}"#,
+        )
+        .await;
+        assert!(pull.get("push_bound").is_none(), "{pull}");
+    }
+
+    /// `Nats-Rollup: sub` on a subject with a wildcard (nats-py's
+    /// `kv.purge("hello.*")`) purges every subject it matches and keeps the
+    /// marker.
+    #[tokio::test]
+    async fn a_subject_rollup_with_a_wildcard_purges_what_it_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        raw(
+            &server,
+            "$JS.API.STREAM.CREATE.KV_B",
+            r#"{"name":"KV_B","subjects":["$KV.B.>"],"allow_rollup_hdrs":true,"max_msgs_per_subject":5}"#,
+        )
+        .await;
+        let js = context(&server).await;
+        for key in ["hello.a", "hello.b", "hello.a", "other"] {
+            js.publish(format!("$KV.B.{key}"), "v".into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("KV-Operation", "PURGE");
+        headers.insert("Nats-Rollup", "sub");
+        js.publish_with_headers("$KV.B.hello.*", headers, "".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        let info = raw(&server, "$JS.API.STREAM.INFO.KV_B", r#"{"subjects_filter":">"}"#).await;
+        let subjects = info["state"]["subjects"].as_object().unwrap();
+        let mut kept: Vec<(&String, &serde_json::Value)> = subjects.iter().collect();
+        kept.sort_by(|a, b| a.0.cmp(b.0));
+        assert_eq!(
+            kept,
+            [
+                (&"$KV.B.hello.*".to_string(), &1.into()),
+                (&"$KV.B.other".to_string(), &1.into())
+            ]
         );
     }
 }

@@ -59,7 +59,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
 
 /// `jetstream { }` keys that Junction does not implement yet.
 const UNSUPPORTED_JETSTREAM: &[&str] = &[
-    "strict",
     "sync",
     "key",
     "ek",
@@ -273,6 +272,7 @@ fn jetstream(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
                     }
                     "sync_interval" => duration_or_seconds(e).map(|d| opts.sync_interval = Some(d)),
                     "domain" => js_domain(e).map(|d| opts.js_domain = d),
+                    "strict" => boolean(e).map(|b| opts.js_strict = b),
                     // How much a cluster peer catching up may have in flight:
                     // a single server has no peers, so it is checked and kept
                     // only for `-t`.

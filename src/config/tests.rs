@@ -1055,10 +1055,12 @@ fn jetstream_rejects_bad_values_and_unsupported_keys() {
     );
     let e = opts_err("jetstream {\n domain: \"a b\"\n}");
     assert!(e.to_string().contains("is not a valid subject"), "{e}");
-    let e = opts_err("jetstream {\n strict: true\n}");
+    assert!(opts("jetstream {\n domain: hub\n}").js_strict);
+    assert!(!opts("jetstream {\n strict: false\n}").js_strict);
+    let e = opts_err("jetstream {\n tpm: {}\n}");
     assert_eq!(
         e.to_string(),
-        format!("{ORIGIN}:2:2: \"jetstream.strict\" is not supported by junction yet")
+        format!("{ORIGIN}:2:2: \"jetstream.tpm\" is not supported by junction yet")
     );
     assert!(matches!(
         opts_err("jetstream { nope: 1 }"),

@@ -23,6 +23,8 @@ use crate::subscription::{Message, Subscriber, Subscription};
 const NAMES_LIMIT: usize = 1024;
 /// Most stream infos in one `STREAM.LIST` answer.
 const LIST_LIMIT: usize = 256;
+/// Most subjects in a stream info's `state.subjects`, as nats-server.
+const SUBJECTS_LIMIT: usize = 100_000;
 
 pub struct Api {
     js: Arc<JetStream>,
@@ -172,24 +174,45 @@ impl Api {
         v
     }
 
-    fn config_for(name: &str, body: &[u8]) -> Result<StreamConfig, ApiError> {
-        let mut config: StreamConfig = serde_json::from_slice(body).map_err(ApiError::invalid_json)?;
-        if config.name.is_empty() {
-            config.name = name.to_string();
-        }
+    /// A stream configuration from a create or update request.
+    fn config_for(&self, body: &[u8]) -> Result<StreamConfig, ApiError> {
+        let value: Value = serde_json::from_slice(body).map_err(ApiError::invalid_json)?;
+        super::strict::stream_request(&value, self.js.config.strict)?;
+        serde_json::from_value(value).map_err(typed_json_error)
+    }
+
+    /// `STREAM.CREATE.<name>`, checked in nats-server's order: the name in
+    /// the subject (a request without one does not match), path separators,
+    /// what only a create refuses, then the configuration itself.
+    fn stream_create(&self, acc: &JsAccount, name: &str, body: &[u8]) -> Reply {
+        let config = self.config_for(body)?;
         if config.name != name {
             return Err(ApiError::stream_mismatch());
         }
-        Ok(config)
-    }
-
-    fn stream_create(&self, acc: &JsAccount, name: &str, body: &[u8]) -> Reply {
-        let stream = acc.create_stream(Self::config_for(name, body)?)?;
+        if config.name.contains(['/', '\\']) {
+            return Err(ApiError::name_has_path_separators());
+        }
+        if config.sealed {
+            return Err(ApiError::stream_invalid_config(
+                "stream configuration for create can not be sealed",
+            ));
+        }
+        if config.mirror_direct && config.mirror.as_ref().is_none_or(Value::is_null) {
+            return Err(ApiError::stream_invalid_config(
+                "stream has no mirror but does have mirror direct",
+            ));
+        }
+        let stream = acc.create_stream(config)?;
         Ok(info(&stream, None))
     }
 
+    /// `STREAM.UPDATE.<name>`: the configuration is checked before the name.
     fn stream_update(&self, acc: &JsAccount, name: &str, body: &[u8]) -> Reply {
-        let stream = acc.update_stream(Self::config_for(name, body)?)?;
+        let config = self.config_for(body)?.normalize()?;
+        if config.name != name {
+            return Err(ApiError::stream_mismatch());
+        }
+        let stream = acc.update_stream(config)?;
         Ok(info(&stream, None))
     }
 
@@ -197,7 +220,18 @@ impl Api {
         let req: InfoRequest = parse(body)?;
         let stream = acc.stream(name).ok_or_else(ApiError::stream_not_found)?;
         let _ = req.offset;
-        let mut v = info(&stream, req.subjects_filter.as_deref());
+        let info = info(&stream, req.subjects_filter.as_deref());
+        // nats-server's paging fields come first: how many subjects the
+        // filter matched, from where, and its page size.
+        let total = info["state"]["subjects"].as_object().map_or(0, |m| m.len());
+        let mut v = json!({
+            "total": total,
+            "offset": 0,
+            "limit": if total > 0 { SUBJECTS_LIMIT } else { 0 },
+        });
+        if let (Some(map), Value::Object(rest)) = (v.as_object_mut(), info) {
+            map.extend(rest);
+        }
         if req.deleted_details {
             let deleted = stream.deleted();
             if !deleted.is_empty() {
@@ -313,51 +347,78 @@ impl Api {
         let stream_name = parts.next().unwrap_or_default();
         let name_in_subject = parts.next().map(str::to_string);
         let filter_in_subject = parts.next().map(str::to_string);
-        let req: CreateRequest = serde_json::from_slice(body).map_err(ApiError::invalid_json)?;
-        let stream = acc.stream(stream_name).ok_or_else(ApiError::stream_not_found)?;
-        if !req.stream_name.is_empty() && req.stream_name != stream_name {
+        let value: Value = serde_json::from_slice(body).map_err(ApiError::invalid_json)?;
+        super::strict::consumer_request(&value, self.js.config.strict)?;
+        let req: CreateRequest = serde_json::from_value(value).map_err(typed_json_error)?;
+        // nats-server's order: the stream in the subject, path separators,
+        // the durable name against the subject, the filter in the
+        // subject, replicas, and only then the stream itself.
+        if req.stream_name != stream_name {
             return Err(ApiError::stream_mismatch());
         }
         let Some(mut config) = req.config else {
-            return Err(ApiError {
-                code: 400,
-                err_code: 10078,
-                description: "consumer config required".into(),
-            });
+            return Err(ApiError::new(400, 10078, "consumer config required"));
         };
-        if durable {
-            let Some(name) = &name_in_subject else {
-                return Err(ApiError::bad_request());
-            };
-            if config.durable_name.is_empty() {
-                config.durable_name = name.clone();
-            }
-            if &config.durable_name != name {
-                return Err(ApiError::consumer_name_mismatch());
-            }
-        } else if let Some(name) = &name_in_subject {
-            let given = if config.name.is_empty() {
-                &config.durable_name
-            } else {
-                &config.name
-            };
-            if !given.is_empty() && given != name {
-                return Err(ApiError::consumer_name_mismatch());
-            }
-            if config.name.is_empty() {
+        let consumer_name = name_in_subject.as_deref().unwrap_or(&config.name);
+        if consumer_name.contains(['/', '\\']) {
+            return Err(ApiError::new(
+                400,
+                10127,
+                "Consumer name can not contain path separators",
+            ));
+        }
+        match (&name_in_subject, durable) {
+            (Some(name), true) => {
+                if config.durable_name.is_empty() {
+                    return Err(ApiError::new(
+                        400,
+                        10018,
+                        "consumer expected to be durable but a durable name was not set",
+                    ));
+                }
+                if &config.durable_name != name {
+                    return Err(ApiError::consumer_name_mismatch());
+                }
                 config.name = name.clone();
+            }
+            (None, true) => return Err(ApiError::bad_request()),
+            (Some(name), false) => {
+                if !config.durable_name.is_empty() && &config.durable_name != name {
+                    return Err(ApiError::consumer_name_mismatch());
+                }
+                // The subject names it; a different `name` in the body gives way.
+                config.name = name.clone();
+            }
+            (None, false) => {
+                if !config.durable_name.is_empty() {
+                    return Err(ApiError::new(
+                        400,
+                        10020,
+                        "consumer expected to be ephemeral but a durable name was set in request",
+                    ));
+                }
             }
         }
         if let Some(filter) = &filter_in_subject {
-            if !config.filter_subject.is_empty() && &config.filter_subject != filter {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10131,
-                    description: "Consumer create request did not match filtered subject from create subject"
-                        .into(),
-                });
+            if !config.filter_subjects.is_empty() {
+                return Err(ApiError::new(
+                    400,
+                    10137,
+                    "consumer with multiple subject filters cannot use subject based API",
+                ));
+            }
+            if &config.filter_subject != filter {
+                return Err(ApiError::new(
+                    400,
+                    10131,
+                    "Consumer create request did not match filtered subject from create subject",
+                ));
             }
         }
+        if config.num_replicas > 1 {
+            return Err(ApiError::replicas_not_supported());
+        }
+        let stream = acc.stream(stream_name).ok_or_else(ApiError::stream_not_found)?;
         let limits = acc.limits();
         if limits.max_ack_pending > 0 {
             if config.max_ack_pending > limits.max_ack_pending {
@@ -518,6 +579,20 @@ fn split_op(op: &str) -> (&str, &str) {
     (op, "")
 }
 
+/// A request that is JSON but not of the configuration's types, in
+/// nats-server's words where they differ from serde's: an unknown
+/// enumeration value (`"retention": "foo"`) is `can not unmarshal "\"foo\""`.
+fn typed_json_error(e: serde_json::Error) -> ApiError {
+    let text = e.to_string();
+    if let Some(rest) = text.strip_prefix("unknown variant `") {
+        if let Some((value, _)) = rest.split_once('`') {
+            let raw = format!("\"{value}\"");
+            return ApiError::invalid_json(format!("can not unmarshal {raw:?}"));
+        }
+    }
+    ApiError::invalid_json(text)
+}
+
 /// A stream info as nats-server shapes it.
 pub fn info(stream: &Stream, subjects_filter: Option<&str>) -> Value {
     let config = stream.config();
@@ -528,7 +603,11 @@ pub fn info(stream: &Stream, subjects_filter: Option<&str>) -> Value {
         extra.insert("num_subjects".into(), json!(subjects));
     }
     if let Some(filter) = subjects_filter.filter(|f| !f.is_empty()) {
-        extra.insert("subjects".into(), Value::Object(stream.subjects(filter)));
+        // As nats-server: no `subjects` at all when none matches.
+        let subjects = stream.subjects(filter);
+        if !subjects.is_empty() {
+            extra.insert("subjects".into(), Value::Object(subjects));
+        }
     }
     json!({
         "config": config,

@@ -91,6 +91,10 @@ pub struct StreamConfig {
     pub deny_purge: bool,
     pub allow_rollup_hdrs: bool,
     pub consumer_limits: serde_json::Value,
+    /// Messages may carry a `Nats-TTL` (nats-server 2.11); kept and shown,
+    /// while a message that carries one is refused.
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_msg_ttl: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -135,63 +139,81 @@ impl Default for StreamConfig {
             deny_purge: false,
             allow_rollup_hdrs: false,
             consumer_limits: serde_json::json!({}),
+            allow_msg_ttl: false,
             metadata: None,
         }
     }
 }
 
-/// A name usable for a stream or consumer: not empty, and none of the
-/// characters that would break subjects or paths.
+/// Whether a stream or consumer name is usable: not empty, and none of the
+/// characters that would break subjects or paths (nats-server's
+/// `isValidAssetName`).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['.', '*', '>', '\\', '/', ' ', '\t', '\r', '\n', '\u{c}'])
+}
+
+/// A stream name refused at create: a path separator first, as nats-server
+/// answers it, then the rest of `valid_name`.
 pub fn name_problem(name: &str) -> Option<ApiError> {
-    if name.is_empty() {
-        return Some(ApiError::stream_invalid_config("stream name is required"));
-    }
     if name.contains(['/', '\\']) {
         return Some(ApiError::name_has_path_separators());
     }
-    if name.contains(['.', '*', '>']) || name.chars().any(|c| c.is_whitespace()) {
-        return Some(ApiError::stream_invalid_config(
-            "stream name can not contain whitespace, '.', '*', '>'",
-        ));
-    }
-    None
+    (!valid_name(name)).then(invalid_stream_name)
 }
 
+fn invalid_stream_name() -> ApiError {
+    ApiError::stream_invalid_config("stream name is required and can not contain '.', '*', '>', '\\', '/'")
+}
+
+/// The largest name, description and metadata nats-server takes.
+pub const MAX_NAME_LEN: usize = 255;
+pub const MAX_DESCRIPTION_LEN: usize = 4096;
+pub const MAX_METADATA_LEN: usize = 128 * 1024;
+
+/// The bytes of a `metadata` map's keys and values, as nats-server counts them.
+pub fn metadata_len(metadata: &Option<serde_json::Map<String, serde_json::Value>>) -> usize {
+    metadata
+        .iter()
+        .flatten()
+        .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+        .sum()
+}
+
+/// 100 ms, the least `max_age` and `duplicate_window` nats-server takes.
+const MIN_WINDOW: i64 = 100_000_000;
+
 impl StreamConfig {
-    /// Fills in nats-server's defaults and checks what it checks.
+    /// Fills in nats-server's defaults and checks what it checks, in its
+    /// order and with its codes and texts (`checkStreamCfg`).
     pub fn normalize(mut self) -> Result<StreamConfig, ApiError> {
-        if let Some(e) = name_problem(&self.name) {
-            return Err(e);
+        let invalid = |e: &dyn std::fmt::Display| ApiError::stream_invalid_config(e);
+        if !valid_name(&self.name) {
+            return Err(invalid_stream_name());
         }
-        let (mirror, sources) = super::source::parse(&self.mirror, &self.sources)?;
-        if mirror.is_some() {
-            if !self.subjects.is_empty() {
-                return Err(ApiError::mirror_with_subjects());
-            }
-            if !sources.is_empty() {
-                return Err(ApiError::mirror_with_sources());
-            }
+        if self.name.len() > MAX_NAME_LEN {
+            return Err(invalid(&format!(
+                "stream name is too long, maximum allowed is {MAX_NAME_LEN}"
+            )));
         }
-        let (transform, republish) = self.transforms()?;
-        if let (Some((republish, _)), false) = (&republish, self.subjects.is_empty()) {
-            // Republishing into the stream's own subjects would loop.
-            let dest = republish.apply(&self.subjects[0]).unwrap_or_default();
-            if self.subjects.iter().any(|s| overlaps(s, &dest)) {
-                return Err(ApiError::stream_invalid_config(
-                    "stream configuration for republish destination forms a cycle",
-                ));
-            }
+        if self.description.len() > MAX_DESCRIPTION_LEN {
+            return Err(invalid(&format!(
+                "stream description is too long, maximum allowed is {MAX_DESCRIPTION_LEN}"
+            )));
         }
-        let _ = transform;
-        if self.num_replicas > 1 {
-            return Err(ApiError::replicas_not_supported());
+        if metadata_len(&self.metadata) > MAX_METADATA_LEN {
+            return Err(invalid(&format!(
+                "stream metadata exceeds maximum size of {MAX_METADATA_LEN} bytes"
+            )));
+        }
+        if self.num_replicas == 0 {
+            self.num_replicas = 1;
+        }
+        if self.num_replicas > 5 {
+            return Err(invalid(&"maximum replicas is 5"));
         }
         if self.num_replicas < 0 {
-            return Err(ApiError::stream_invalid_config(
-                "replicas count cannot be negative",
-            ));
+            return Err(ApiError::new(400, 10133, "replicas count cannot be negative"));
         }
-        self.num_replicas = 1;
         for n in [
             &mut self.max_consumers,
             &mut self.max_msgs,
@@ -199,62 +221,202 @@ impl StreamConfig {
             &mut self.max_msgs_per_subject,
             &mut self.max_msg_size,
         ] {
-            if *n == 0 {
+            if *n == 0 || *n < -1 {
                 *n = -1;
             }
         }
         if self.max_age < 0 {
-            return Err(ApiError::stream_invalid_config("max age needs to be >= 0"));
+            return Err(invalid(&"max age can not be negative"));
         }
-        if self.duplicate_window < 0 {
-            return Err(ApiError::stream_invalid_config(
-                "duplicates window can not be negative",
-            ));
+        if self.max_age != 0 && self.max_age < MIN_WINDOW {
+            return Err(invalid(&"max age needs to be >= 100ms"));
         }
-        if self.duplicate_window == 0 {
+        let (mirror, sources) = super::source::parse(&self.mirror, &self.sources)?;
+        // Mirrors and sourced streams keep no duplicate window by default:
+        // what they copy was checked where it was first stored.
+        if self.duplicate_window == 0 && mirror.is_none() && sources.is_empty() {
             self.duplicate_window = if self.max_age != 0 && self.max_age < DEFAULT_DUPLICATE_WINDOW {
                 self.max_age
             } else {
                 DEFAULT_DUPLICATE_WINDOW
             };
-        } else if self.max_age != 0 && self.duplicate_window > self.max_age {
-            return Err(ApiError::stream_invalid_config(
-                "duplicates window can not be larger then max age",
-            ));
         }
-        if self.discard_new_per_subject && (self.discard != Discard::New || self.max_msgs_per_subject <= 0) {
-            return Err(ApiError::stream_invalid_config(
-                "discard new per subject requires discard new policy and max msgs per subject to be set",
-            ));
+        if self.duplicate_window < 0 {
+            return Err(invalid(&"duplicates window can not be negative"));
         }
+        if self.max_age != 0 && self.duplicate_window > self.max_age {
+            return Err(invalid(&"duplicates window can not be larger then max age"));
+        }
+        if self.duplicate_window > 0 && self.duplicate_window < MIN_WINDOW {
+            return Err(invalid(&"duplicates window needs to be >= 100ms"));
+        }
+        if self.deny_purge && self.allow_rollup_hdrs {
+            return Err(invalid(&"roll-ups require the purge permission"));
+        }
+        if self.discard_new_per_subject {
+            if self.discard != Discard::New {
+                return Err(invalid(
+                    &"discard new per subject requires discard new policy to be set",
+                ));
+            }
+            if self.max_msgs_per_subject <= 0 {
+                return Err(invalid(
+                    &"discard new per subject requires max msgs per subject > 0",
+                ));
+            }
+        }
+        if let Some(m) = &mirror {
+            if self.first_seq > 0 {
+                return Err(ApiError::new(
+                    400,
+                    10143,
+                    "stream mirrors can not have first sequence configured",
+                ));
+            }
+            if !self.subjects.is_empty() {
+                return Err(ApiError::mirror_with_subjects());
+            }
+            if !sources.is_empty() {
+                return Err(ApiError::mirror_with_sources());
+            }
+            if !m.filter_subject.is_empty() && m.subject_transforms.as_ref().is_some_and(|t| !t.is_null()) {
+                return Err(ApiError::new(
+                    400,
+                    10150,
+                    "mirror with multiple subject transforms cannot also have a single subject filter",
+                ));
+            }
+            if m.external.is_none() && !valid_name(&m.name) {
+                return Err(ApiError::new(400, 10142, "mirrored stream name is invalid"));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for s in &sources {
+            if !valid_name(&s.name) {
+                return Err(ApiError::new(400, 10141, "sourced stream name is invalid"));
+            }
+            let transforms = s.subject_transforms.as_ref().map(|t| t.to_string());
+            if !seen.insert((s.name.clone(), s.filter_subject.clone(), transforms)) {
+                return Err(ApiError::new(
+                    400,
+                    10140,
+                    "duplicate source configuration detected",
+                ));
+            }
+            if !s.filter_subject.is_empty() && s.subject_transforms.as_ref().is_some_and(|t| !t.is_null()) {
+                return Err(ApiError::new(
+                    400,
+                    10144,
+                    "source with multiple subject transforms cannot also have a single subject filter",
+                ));
+            }
+        }
+        super::source::check_supported(mirror.iter().chain(&sources))?;
         // A stream that only copies others listens on nothing by default.
         if self.subjects.is_empty() && mirror.is_none() && sources.is_empty() {
             self.subjects.push(self.name.clone());
         }
         for s in &self.subjects {
             if !junction_nats::subject::is_valid_subject(s.as_bytes()) {
-                return Err(ApiError::stream_invalid_config(format!("invalid subject: {s:?}")));
+                return Err(invalid(&"invalid subject"));
             }
-            if junction_nats::subject::matches(b"$JS.API.>", s.as_bytes())
-                || junction_nats::subject::matches(s.as_bytes(), b"$JS.API.STREAM.INFO.x")
-            {
-                return Err(ApiError::stream_invalid_config(
-                    "subjects that overlap with jetstream api require no-ack to be true",
+            if s == ">" && !self.no_ack {
+                return Err(invalid(&"capturing all subjects requires no-ack to be true"));
+            }
+            if !self.no_ack && api_overlap(s, &["$JS.>", "$JSC.>", "$NRG.>"], "$JS.EVENT.>") {
+                return Err(invalid(
+                    &"subjects that overlap with jetstream api require no-ack to be true",
+                ));
+            }
+            if !self.no_ack && api_overlap(s, &["$SYS.>"], "$SYS.ACCOUNT.>") {
+                return Err(invalid(
+                    &"subjects that overlap with system api require no-ack to be true",
                 ));
             }
         }
         for (i, a) in self.subjects.iter().enumerate() {
-            if self.subjects[..i].iter().any(|b| overlaps(a, b)) {
-                return Err(ApiError::stream_invalid_config(format!(
-                    "duplicate subjects detected: {a:?}"
-                )));
+            if let Some(b) = self.subjects[i + 1..].iter().find(|b| overlaps(a, b)) {
+                return Err(invalid(&format!("subject {a:?} overlaps with {b:?}")));
             }
+        }
+        if let Some(t) = self.subject_transform.as_ref().filter(|t| !t.is_null()) {
+            let t: super::transform::TransformConfig =
+                serde_json::from_value(t.clone()).map_err(ApiError::invalid_json)?;
+            if !t.src.is_empty() && !junction_nats::subject::is_valid_subject(t.src.as_bytes()) {
+                return Err(ApiError::new(
+                    400,
+                    10155,
+                    format!("stream transform source: invalid subject {}", t.src),
+                ));
+            }
+            if let Err(e) =
+                crate::mapping::Transform::new(if t.src.is_empty() { ">" } else { &t.src }, &t.dest)
+            {
+                return Err(ApiError::new(400, 10156, format!("stream transform: {e}")));
+            }
+        }
+        if let Some(r) = self.republish.as_mut().and_then(|r| r.as_object_mut()) {
+            // An empty source republishes everything (and comes first, as
+            // nats-server writes it).
+            if r.get("src").and_then(|v| v.as_str()).is_none_or(str::is_empty) {
+                r.shift_remove("src");
+                let mut with_src = serde_json::Map::new();
+                with_src.insert("src".into(), serde_json::json!(">"));
+                with_src.extend(std::mem::take(r));
+                *r = with_src;
+            }
+            // Republishing into the stream's own subjects would loop.
+            let dest = r.get("dest").and_then(|d| d.as_str()).unwrap_or_default();
+            if self.subjects.iter().any(|s| overlaps(s, dest)) {
+                return Err(invalid(
+                    &"stream configuration for republish destination forms a cycle",
+                ));
+            }
+        }
+        let (_, republish) = self.transforms().map_err(|_| {
+            let r: super::transform::RepublishConfig = self
+                .republish
+                .clone()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default();
+            invalid(&format!(
+                "stream configuration for republish with transform from '{}' to '{}' not valid",
+                r.src, r.dest
+            ))
+        })?;
+        let _ = republish;
+        if let Some(p) = &self.placement {
+            let empty = |k: &str| {
+                p.get(k)
+                    .is_none_or(|v| v.is_null() || v == "" || v == &serde_json::json!([]))
+            };
+            if empty("cluster") && empty("tags") && empty("preferred") {
+                self.placement = None;
+            } else if !empty("preferred") {
+                return Err(invalid(&"preferred server not permitted in placement"));
+            }
+        }
+        if self.num_replicas > 1 {
+            return Err(ApiError::replicas_not_supported());
         }
         if self.consumer_limits.is_null() {
             self.consumer_limits = serde_json::json!({});
         }
         Ok(self)
     }
+
+    /// The stream's `consumer_limits`: `inactive_threshold` and
+    /// `max_ack_pending` (0 for none).
+    pub fn consumer_limits(&self) -> (i64, i64) {
+        let get = |k: &str| self.consumer_limits.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
+        (get("inactive_threshold"), get("max_ack_pending"))
+    }
+}
+
+/// Whether a stream subject reaches into an API's subjects (`apis`), other
+/// than the part streams may capture (`allowed`, its events).
+fn api_overlap(subject: &str, apis: &[&str], allowed: &str) -> bool {
+    apis.iter().any(|api| overlaps(subject, api)) && !subset(subject, allowed)
 }
 
 impl StreamConfig {
@@ -281,7 +443,7 @@ impl StreamConfig {
         let republish = match &self.republish {
             Some(v) if !v.is_null() => {
                 let r: RepublishConfig = serde_json::from_value(v.clone()).map_err(invalid)?;
-                Some((Transform::new(&r.src, &r.dest)?, r.headers_only))
+                Some((Transform::republish(&r.src, &r.dest)?, r.headers_only))
             }
             _ => None,
         };

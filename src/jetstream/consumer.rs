@@ -132,90 +132,303 @@ fn is_zero_u64(n: &u64) -> bool {
     *n == 0
 }
 
+/// 100 ms, the least push `idle_heartbeat` nats-server takes.
+const MIN_HEARTBEAT: i64 = 100_000_000;
+/// 1 ms, the least pull `max_expires`.
+const MIN_MAX_EXPIRES: i64 = 1_000_000;
+
+fn bad(err_code: u16, text: &str) -> ApiError {
+    ApiError::new(400, err_code, text)
+}
+
 impl ConsumerConfig {
-    /// nats-server's defaults and checks for a new consumer.
-    pub fn normalize(mut self) -> Result<ConsumerConfig, ApiError> {
+    /// nats-server's defaults (`setConsumerConfigDefaults`) and checks
+    /// (`checkConsumerCfg`), in its order and with its codes and texts,
+    /// for a consumer on a stream configured as `stream`.
+    pub fn normalize(mut self, stream: &super::config::StreamConfig) -> Result<ConsumerConfig, ApiError> {
         let is_push = self.deliver_subject.as_deref().is_some_and(|s| !s.is_empty());
         if !is_push {
             self.deliver_subject = None;
         }
-        if self.replay_policy.is_empty() {
-            self.replay_policy = "instant".into();
-        }
-        if self.ack_policy != AckPolicy::None && self.ack_wait == 0 {
-            self.ack_wait = if self.backoff.is_empty() {
-                DEFAULT_ACK_WAIT
-            } else {
-                self.backoff[0]
-            };
-        }
-        if self.max_deliver == 0 {
+        // Defaults first, negative values made neutral.
+        if self.max_deliver == 0 || self.max_deliver < -1 {
             self.max_deliver = -1;
         }
-        if !self.backoff.is_empty()
-            && self.max_deliver >= 0
-            && (self.max_deliver as usize) <= self.backoff.len()
-        {
-            return Err(ApiError::consumer_create(
-                "max deliver is required to be > length of backoff values",
-            ));
+        if self.max_ack_pending < -1 {
+            self.max_ack_pending = -1;
+        }
+        for n in [
+            &mut self.max_waiting,
+            &mut self.max_batch,
+            &mut self.max_expires,
+            &mut self.max_bytes,
+            &mut self.idle_heartbeat,
+            &mut self.inactive_threshold,
+        ] {
+            if *n < 0 {
+                *n = 0;
+            }
         }
         if !is_push && self.max_waiting == 0 {
             self.max_waiting = DEFAULT_MAX_WAITING;
         }
-        if is_push && self.max_waiting != 0 {
-            return Err(ApiError::consumer_create(
-                "consumer in push mode can not set max waiting",
-            ));
+        if self.ack_policy != AckPolicy::None && self.ack_wait == 0 {
+            self.ack_wait = DEFAULT_ACK_WAIT;
         }
-        if self.ack_policy != AckPolicy::None && self.max_ack_pending == 0 {
+        if let Some(&first) = self.backoff.first() {
+            self.ack_wait = first;
+        }
+        let (limit_inactive, limit_ack_pending) = stream.consumer_limits();
+        if self.max_ack_pending == 0 {
+            self.max_ack_pending = limit_ack_pending;
+        }
+        if self.inactive_threshold == 0 {
+            self.inactive_threshold = limit_inactive;
+        }
+        if self.max_ack_pending == 0 && self.ack_policy != AckPolicy::None {
             self.max_ack_pending = DEFAULT_MAX_ACK_PENDING;
         }
-        if !is_push && (self.idle_heartbeat != 0 || self.flow_control) {
-            return Err(ApiError::consumer_create(if self.flow_control {
-                "consumer flow control requires a push based consumer"
-            } else {
-                "consumer idle heartbeat requires a push based consumer"
-            }));
-        }
-        if !is_push && self.rate_limit_bps > 0 {
-            return Err(ApiError::consumer_create(
-                "consumer in pull mode can not have rate limit set",
-            ));
+        if self.replay_policy.is_empty() {
+            self.replay_policy = "instant".into();
         }
         if !matches!(self.replay_policy.as_str(), "instant" | "original") {
-            return Err(ApiError::consumer_create("consumer replay policy invalid"));
+            // An unknown enumeration value fails nats-server's JSON reading.
+            let raw = format!("\"{}\"", self.replay_policy);
+            return Err(ApiError::invalid_json(format!("can not unmarshal {raw:?}")));
+        }
+        if self.durable_name.is_empty() && self.name.is_empty() && self.inactive_threshold == 0 {
+            self.inactive_threshold = DEFAULT_INACTIVE;
+        }
+        // The checks.
+        let invalid = |text: &str| ApiError::stream_invalid_config(text);
+        if !self.name.is_empty() && !super::config::valid_name(&self.name) {
+            return Err(invalid("consumer name can not contain '.', '*', '>', '\\', '/'"));
+        }
+        if !self.durable_name.is_empty() && !super::config::valid_name(&self.durable_name) {
+            return Err(invalid(
+                "consumer durable name can not contain '.', '*', '>', '\\', '/'",
+            ));
+        }
+        if self.num_replicas > 0 && self.num_replicas > stream.num_replicas.max(1) {
+            return Err(bad(10126, "consumer config replica count exceeds parent stream"));
+        }
+        if self.num_replicas < 0 {
+            return Err(bad(10133, "replicas count cannot be negative"));
+        }
+        if self.backoff.iter().any(|&b| b < 0) {
+            return Err(bad(10184, "consumer backoff needs to be positive"));
+        }
+        if self.ack_wait < 0 {
+            return Err(bad(10183, "consumer ack wait needs to be positive"));
+        }
+        if !self.backoff.is_empty() && self.max_deliver != -1 && self.backoff.len() as i64 > self.max_deliver
+        {
+            return Err(bad(
+                10116,
+                "max deliver is required to be > length of backoff values",
+            ));
+        }
+        if self.description.len() > super::config::MAX_DESCRIPTION_LEN {
+            return Err(bad(
+                10107,
+                "consumer description is too long, maximum allowed is 4096",
+            ));
+        }
+        if let Some(deliver) = &self.deliver_subject {
+            if !junction_nats::subject::is_literal(deliver.as_bytes()) {
+                return Err(bad(10079, "consumer deliver subject has wildcards"));
+            }
+            if !junction_nats::subject::is_valid_subject(deliver.as_bytes()) {
+                return Err(bad(10112, "invalid push consumer deliver subject"));
+            }
+            // Deliveries the stream would capture again, without end.
+            if stream.subjects.iter().any(|s| super::config::subset(deliver, s)) {
+                return Err(ApiError::deliver_cycle());
+            }
+            if self.max_waiting != 0 {
+                return Err(bad(10080, "consumer in push mode can not set max waiting"));
+            }
+            if self.max_ack_pending > 0 && self.ack_policy == AckPolicy::None {
+                return Err(bad(10082, "consumer requires ack policy for max ack pending"));
+            }
+            if self.idle_heartbeat > 0 && self.idle_heartbeat < MIN_HEARTBEAT {
+                return Err(bad(10083, "consumer idle heartbeat needs to be >= 100ms"));
+            }
+        } else {
+            if self.ack_policy == AckPolicy::None && stream.retention == Retention::Workqueue {
+                return Err(bad(
+                    10084,
+                    "consumer in pull mode requires explicit ack policy on workqueue stream",
+                ));
+            }
+            if self.rate_limit_bps > 0 {
+                return Err(bad(10086, "consumer in pull mode can not have rate limit set"));
+            }
+            if self.idle_heartbeat > 0 {
+                return Err(bad(
+                    10088,
+                    "consumer idle heartbeat requires a push based consumer",
+                ));
+            }
+            if self.flow_control {
+                return Err(bad(10089, "consumer flow control requires a push based consumer"));
+            }
+            if self.max_expires != 0 && self.max_expires < MIN_MAX_EXPIRES {
+                return Err(bad(10115, "consumer max request expires needs to be >= 1ms"));
+            }
+        }
+        if limit_ack_pending > 0 && self.max_ack_pending > limit_ack_pending {
+            return Err(ApiError::max_ack_pending_exceeded(limit_ack_pending));
+        }
+        if limit_inactive > 0 && self.inactive_threshold > limit_inactive {
+            return Err(bad(
+                10153,
+                &format!(
+                    "consumer inactive threshold exceeds system limit of {}",
+                    super::go_duration(limit_inactive)
+                ),
+            ));
         }
         if !self.filter_subject.is_empty() && !self.filter_subjects.is_empty() {
-            return Err(ApiError::consumer_create(
+            return Err(bad(
+                10136,
                 "consumer cannot have both FilterSubject and FilterSubjects specified",
             ));
         }
-        if self.durable_name.is_empty() && self.name.is_empty() {
-            if self.inactive_threshold == 0 {
-                self.inactive_threshold = DEFAULT_INACTIVE;
+        if !self.filter_subject.is_empty()
+            && !junction_nats::subject::is_valid_subject(self.filter_subject.as_bytes())
+        {
+            return Err(invalid("invalid subject"));
+        }
+        for (i, f) in self.filter_subjects.iter().enumerate() {
+            if f.is_empty() {
+                return Err(bad(10139, "consumer filter in FilterSubjects cannot be empty"));
             }
-        } else if !self.durable_name.is_empty() && !self.name.is_empty() && self.durable_name != self.name {
-            return Err(ApiError::consumer_create(
+            if !junction_nats::subject::is_valid_subject(f.as_bytes()) {
+                return Err(invalid("invalid subject"));
+            }
+            let overlap = self.filter_subjects[..i]
+                .iter()
+                .any(|g| super::config::subset(f, g) || super::config::subset(g, f));
+            if overlap {
+                return Err(bad(10138, "consumer subject filters cannot overlap"));
+            }
+        }
+        if let Some(text) = self.deliver_policy_problem() {
+            return Err(bad(10094, &text));
+        }
+        if !self.sample_freq.is_empty() {
+            let freq = self.sample_freq.trim_end_matches('%');
+            match freq.parse::<i64>() {
+                Ok(n) if n >= 0 => {}
+                Ok(_) => {
+                    return Err(bad(
+                        10095,
+                        "failed to parse consumer sampling configuration: <nil>",
+                    ));
+                }
+                Err(_) => {
+                    return Err(bad(
+                        10095,
+                        &format!(
+                            "failed to parse consumer sampling configuration: strconv.Atoi: parsing {freq:?}: invalid syntax"
+                        ),
+                    ));
+                }
+            }
+        }
+        if self.flow_control && self.idle_heartbeat == 0 {
+            return Err(bad(10108, "consumer with flow control also needs heartbeats"));
+        }
+        if !self.durable_name.is_empty() && !self.name.is_empty() && self.durable_name != self.name {
+            return Err(bad(
+                10132,
                 "Consumer Durable and Name have to be equal if both are provided",
             ));
         }
-        match self.deliver_policy {
-            DeliverPolicy::ByStartSequence if self.opt_start_seq == 0 => {
-                return Err(ApiError::consumer_create("consumer delivery policy is deliver by start sequence, but optional start sequence is not set"));
-            }
-            DeliverPolicy::ByStartTime if self.opt_start_time.is_none() => {
-                return Err(ApiError::consumer_create(
-                    "consumer delivery policy is deliver by start time, but optional start time is not set",
-                ));
-            }
-            _ => {}
+        if super::config::metadata_len(&self.metadata) > super::config::MAX_METADATA_LEN {
+            return Err(bad(10135, "consumer metadata exceeds maximum size of 128KB"));
+        }
+        if stream
+            .placement
+            .as_ref()
+            .and_then(|p| p.get("preferred"))
+            .is_some_and(|p| p.as_str().is_some_and(|p| !p.is_empty()))
+        {
+            return Err(invalid("preferred server not permitted in placement"));
         }
         Ok(self)
     }
 
+    /// The deliver policy and the optional start it does or does not
+    /// take, in nats-server's words.
+    fn deliver_policy_problem(&self) -> Option<String> {
+        let (seq, time) = (self.opt_start_seq > 0, self.opt_start_time.is_some());
+        let policy = |name: &str, what: &str| {
+            format!("consumer delivery policy is deliver {name}, but optional start {what}")
+        };
+        let either = |name: &str| {
+            if seq {
+                Some(policy(name, "sequence is also set"))
+            } else if time {
+                Some(policy(name, "time is also set"))
+            } else {
+                None
+            }
+        };
+        match self.deliver_policy {
+            DeliverPolicy::All => either("all"),
+            DeliverPolicy::Last => either("last"),
+            DeliverPolicy::New => either("new"),
+            DeliverPolicy::LastPerSubject => either("last per subject").or_else(|| {
+                (self.filter_subject.is_empty() && self.filter_subjects.is_empty()).then(|| {
+                    "consumer delivery policy is deliver last per subject, but optional filter subject is not set"
+                        .to_string()
+                })
+            }),
+            DeliverPolicy::ByStartSequence if !seq => Some(policy("by start sequence", "sequence is not set")),
+            DeliverPolicy::ByStartSequence if time => Some(policy("by start sequence", "time is also set")),
+            DeliverPolicy::ByStartTime if !time => Some(policy("by start time", "time is not set")),
+            // sic: nats-server says "start start sequence".
+            DeliverPolicy::ByStartTime if seq => Some(policy("by start time", "start sequence is also set")),
+            _ => None,
+        }
+    }
+
+    /// Why an existing consumer cannot take `new` as its configuration
+    /// (nats-server's `checkNewConsumerConfig`), as 500/10012.
+    pub fn update_problem(&self, new: &ConsumerConfig) -> Option<&'static str> {
+        let old = self;
+        let (old_push, new_push) = (old.deliver_subject.is_some(), new.deliver_subject.is_some());
+        Some(if old.deliver_policy != new.deliver_policy {
+            "deliver policy can not be updated"
+        } else if old.mem_storage != new.mem_storage {
+            "storage type can not be updated"
+        } else if old.opt_start_seq != new.opt_start_seq {
+            "start sequence can not be updated"
+        } else if old.opt_start_time != new.opt_start_time {
+            "start time can not be updated"
+        } else if old.ack_policy != new.ack_policy {
+            "ack policy can not be updated"
+        } else if old.replay_policy != new.replay_policy {
+            "replay policy can not be updated"
+        } else if old.idle_heartbeat != new.idle_heartbeat {
+            "heart beats can not be updated"
+        } else if old.flow_control != new.flow_control {
+            "flow control can not be updated"
+        } else if !old_push && new_push {
+            "can not update pull consumer to push based"
+        } else if old_push && !new_push {
+            "can not update push consumer to pull based"
+        } else if old.max_waiting != new.max_waiting {
+            "max waiting can not be updated"
+        } else {
+            return None;
+        })
+    }
+
     /// The filters, borrowed.
-    fn filters(&self) -> &[String] {
+    pub(crate) fn filters(&self) -> &[String] {
         if !self.filter_subject.is_empty() {
             std::slice::from_ref(&self.filter_subject)
         } else {
@@ -339,7 +552,18 @@ pub struct Consumer {
     /// holds the lock while it delivers.
     filters_copy: parking_lot::RwLock<Vec<String>>,
     next_copy: AtomicU64,
+    /// The log of confirmed acks written since the last snapshot of the
+    /// durable state (`ACK_LOG`), opened when first needed. Its lock is
+    /// held while either is written, so a snapshot never drops an ack.
+    ack_log: Mutex<Option<std::fs::File>>,
 }
+
+/// Confirmed acks (double acks) since the state was last saved: one
+/// little-endian stream sequence each, `TERMINATED` marking `+TERM`.
+/// Appending eight bytes per confirmed ack keeps "confirmed" meaning
+/// "written" without rewriting the whole state for each one.
+const ACK_LOG: &str = "acks.log";
+const TERMINATED: u64 = 1 << 63;
 
 /// What is written next to a durable consumer's state.
 #[derive(Serialize, Deserialize)]
@@ -402,12 +626,15 @@ impl Consumer {
                 }
             }
         };
+        let mut d = d;
+        if let Some(dir) = &dir {
+            replay_ack_log(&mut d, &dir.join(ACK_LOG), stream, &config);
+        }
         let mut redeliver = BTreeMap::new();
         // After a restart, what was pending goes out again once due.
         for (&sseq, p) in &d.pending {
             redeliver.insert(sseq, p.deadline);
         }
-        let mut d = d;
         d.pending.clear();
         let filters_copy = parking_lot::RwLock::new(config.filters().to_vec());
         let next_copy = AtomicU64::new(d.next);
@@ -442,6 +669,7 @@ impl Consumer {
             dir,
             filters_copy,
             next_copy,
+            ack_log: Mutex::new(None),
         })
     }
 
@@ -532,6 +760,9 @@ impl Consumer {
     /// Writes delivered and ack floor state, when it changed.
     pub(crate) fn persist(&self) {
         let Some(dir) = &self.dir else { return };
+        // One writer at a time (the task's round, a confirmed ack), each
+        // writing a newer snapshot than the one before it.
+        let log = self.ack_log.lock();
         let snapshot = {
             let mut st = self.state.lock();
             if !st.dirty || st.deleted {
@@ -550,8 +781,41 @@ impl Consumer {
         let tmp = dir.join("state.json.tmp");
         let ok = std::fs::write(&tmp, serde_json::to_vec(&snapshot).unwrap_or_default())
             .and_then(|()| std::fs::rename(&tmp, dir.join("state.json")));
-        if let Err(e) = ok {
-            tracing::error!(consumer = %self.name, "JetStream: could not save consumer state: {e}");
+        match ok {
+            // The snapshot holds every logged ack: the log starts over.
+            Ok(()) => {
+                if let Some(file) = log.as_ref() {
+                    let _ = file.set_len(0);
+                }
+            }
+            Err(e) => tracing::error!(consumer = %self.name, "JetStream: could not save consumer state: {e}"),
+        }
+    }
+
+    /// Writes a confirmed ack to the ack log before its confirmation goes.
+    fn log_ack(&self, sseq: u64, term: bool) {
+        let Some(dir) = &self.dir else { return };
+        use std::io::Write;
+        let mut log = self.ack_log.lock();
+        if log.is_none() {
+            match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(ACK_LOG))
+            {
+                Ok(f) => *log = Some(f),
+                Err(e) => {
+                    tracing::error!(consumer = %self.name, "JetStream: could not open the ack log: {e}");
+                    drop(log);
+                    // Saved the slow way instead.
+                    self.persist();
+                    return;
+                }
+            }
+        }
+        let record = if term { sseq | TERMINATED } else { sseq };
+        if let Some(Err(e)) = log.as_mut().map(|f| f.write_all(&record.to_le_bytes())) {
+            tracing::error!(consumer = %self.name, "JetStream: could not write the ack log: {e}");
         }
     }
 
@@ -567,25 +831,33 @@ impl Consumer {
             idle_heartbeat: u64,
         }
         let text = std::str::from_utf8(body).unwrap_or("").trim();
-        let req: Next = if text.is_empty() {
-            Next::default()
-        } else if let Ok(n) = text.parse::<u64>() {
-            Next {
-                batch: n,
-                ..Next::default()
-            }
+        // As nats-server: JSON when it looks like an object, otherwise a
+        // batch size (anything else is a batch of one).
+        let req: Result<Next, String> = if text.starts_with('{') {
+            serde_json::from_str::<Next>(text).map_err(|e| e.to_string())
         } else {
-            serde_json::from_str::<Option<Next>>(text)
-                .ok()
-                .flatten()
-                .unwrap_or_default()
+            Ok(Next {
+                batch: text.parse::<u64>().unwrap_or(1),
+                ..Next::default()
+            })
         };
         let now = Instant::now();
         let mut st = self.state.lock();
         st.last_active = now_nanos();
         let status = |code, text: &str| (code, text.to_string());
+        let problem = match &req {
+            Err(e) => Some(format!("Bad Request - {e}")),
+            // A heartbeat must fit twice into the request's life.
+            Ok(r) if r.idle_heartbeat > 0 && r.idle_heartbeat.saturating_mul(2) > r.expires => {
+                Some("Bad Request - heartbeat value too large".to_string())
+            }
+            Ok(_) => None,
+        };
+        let req = req.unwrap_or_default();
         let refusal = if st.config.deliver_subject.is_some() {
             Some(status(409, "Consumer is push based"))
+        } else if let Some(problem) = problem {
+            Some(status(400, &problem))
         } else if st.config.max_batch > 0 && req.batch as i64 > st.config.max_batch {
             Some(status(
                 409,
@@ -600,8 +872,8 @@ impl Consumer {
             Some(status(
                 409,
                 &format!(
-                    "Exceeded MaxRequestExpires of {:?}",
-                    Duration::from_nanos(st.config.max_expires as u64)
+                    "Exceeded MaxRequestExpires of {}",
+                    super::go_duration(st.config.max_expires)
                 ),
             ))
         } else if st.waiting.len() as i64 >= st.config.max_waiting {
@@ -779,6 +1051,19 @@ impl Consumer {
             if st.config.ack_policy != AckPolicy::None && st.held_back() {
                 break;
             }
+            if push.is_none() {
+                // A request whose requester is gone (a fetch that timed out
+                // and unsubscribed) takes nothing: it is dropped, and what
+                // it would have taken stays pending for the next one.
+                let reply = &st.waiting.front().expect("a waiting request").reply;
+                if matched.as_ref().is_none_or(|(t, _)| t != reply) {
+                    matched = Some((reply.clone(), Arc::new(account.sublist.matches(reply))));
+                }
+                if matched.as_ref().is_some_and(|(_, m)| m.is_empty()) {
+                    st.waiting.pop_front();
+                    continue;
+                }
+            }
             let Some((msg, origin)) = self.next_message(&stream, &mut st, now_ns) else {
                 if let Some(at) = st.redeliver.values().min() {
                     soonest(now + Duration::from_nanos((at - now_ns).max(0) as u64));
@@ -829,13 +1114,8 @@ impl Consumer {
             // subject.
             let targets = match &push_targets {
                 Some(t) => t.clone(),
-                None => {
-                    let reply = &st.waiting.front().expect("a waiting request").reply;
-                    if matched.as_ref().is_none_or(|(t, _)| t != reply) {
-                        matched = Some((reply.clone(), Arc::new(account.sublist.matches(reply))));
-                    }
-                    matched.as_ref().expect("matched above").1.clone()
-                }
+                // Matched above, for the request at the front.
+                None => matched.as_ref().expect("matched above").1.clone(),
             };
             let joined;
             let (header_len, body): (Option<usize>, &[u8]) = if st.config.headers_only {
@@ -1355,8 +1635,13 @@ impl Consumer {
                 return;
             }
         }
-        // A double ack (ack with a reply) is answered once it is recorded.
+        // A double ack (ack with a reply) is answered once it is written:
+        // a confirmed ack survives the process being killed, as a PubAck
+        // does. Plain acks are saved with the next round, within a second.
         if let (Some(reply), Some(account)) = (reply, self.account.upgrade()) {
+            if matches!(verb, "" | "+ACK" | "+TERM") {
+                self.log_ack(sseq, verb == "+TERM");
+            }
             crate::router::publish_internal(&account, reply, b"");
         }
         if wake {
@@ -1370,9 +1655,11 @@ impl Consumer {
         let workqueue = self.retention != Retention::Limits;
         match st.config.ack_policy {
             AckPolicy::All => {
-                let done: Vec<u64> = st.d.pending.range(..=sseq).map(|(&s, _)| s).collect();
+                let mut done: Vec<u64> = st.d.pending.range(..=sseq).map(|(&s, _)| s).collect();
+                done.extend(st.redeliver.range(..=sseq).map(|(&s, _)| s));
                 for s in done {
                     st.d.pending.remove(&s);
+                    st.redeliver.remove(&s);
                     st.d.deliveries.remove(&s);
                     if workqueue {
                         removed.push(s);
@@ -1380,7 +1667,11 @@ impl Consumer {
                 }
             }
             _ => {
-                if st.d.pending.remove(&sseq).is_some() {
+                // Acked while waiting to go out again (late, or after a
+                // restart): it does not go out again.
+                let was_pending = st.d.pending.remove(&sseq).is_some();
+                let was_due = st.redeliver.remove(&sseq).is_some();
+                if was_pending || was_due {
                     st.d.deliveries.remove(&sseq);
                     if workqueue {
                         removed.push(sseq);
@@ -1391,17 +1682,24 @@ impl Consumer {
         self.advance_floor(st);
     }
 
+    /// The ack floor sits below the lowest message still unacknowledged,
+    /// whether awaiting its ack or its redelivery.
     fn advance_floor(&self, st: &mut State) {
-        match st.d.pending.iter().next() {
-            Some((&sseq, p)) => {
+        let pending = st.d.pending.iter().next().map(|(&s, p)| (s, p.consumer_seq));
+        let due = st.redeliver.keys().next().copied();
+        match (pending, due) {
+            (Some((sseq, cseq)), due) if due.is_none_or(|d| sseq < d) => {
                 st.d.ack_floor_stream = sseq.saturating_sub(1);
-                st.d.ack_floor_consumer = p.consumer_seq.saturating_sub(1);
+                st.d.ack_floor_consumer = cseq.saturating_sub(1);
             }
-            None if st.redeliver.is_empty() => {
+            // Its consumer sequence went with its delivery: the stream
+            // floor alone moves.
+            (_, Some(d)) => st.d.ack_floor_stream = st.d.ack_floor_stream.min(d.saturating_sub(1)),
+            (None, None) => {
                 st.d.ack_floor_stream = st.d.delivered_stream;
                 st.d.ack_floor_consumer = st.d.delivered_consumer;
             }
-            None => {}
+            _ => {}
         }
     }
 
@@ -1417,7 +1715,7 @@ impl Consumer {
         if st.d.delivered_consumer > 0 {
             delivered["last_active"] = json!(rfc3339(st.last_active));
         }
-        json!({
+        let mut info = json!({
             "stream_name": stream.name,
             "name": self.name,
             "created": rfc3339(self.created),
@@ -1431,8 +1729,15 @@ impl Consumer {
             "num_redelivered": redelivered,
             "num_waiting": st.waiting.len(),
             "num_pending": num_pending,
-            "ts": rfc3339(now_nanos()),
-        })
+        });
+        // A push consumer whose deliver subject has a subscriber is bound.
+        if let (Some(subject), Some(account)) = (st.config.deliver_subject.clone(), self.account.upgrade()) {
+            if !push_targets(&mut st, &account, &subject).is_empty() {
+                info["push_bound"] = json!(true);
+            }
+        }
+        info["ts"] = json!(rfc3339(now_nanos()));
+        info
     }
 
     pub fn is_durable(&self) -> bool {
@@ -1592,6 +1897,71 @@ impl Subscriber for Acker {
     }
 
     fn expire(&self, _sub: &Arc<Subscription>) {}
+}
+
+/// Applies the confirmed acks logged since the state was saved. An ack of
+/// a message past the saved position moves the position past it; the
+/// messages it skips that the consumer takes are taken as delivered and
+/// unacknowledged, so they go out again (their own logged acks, later in
+/// the log, settle those that were acknowledged).
+fn replay_ack_log(d: &mut Durable, path: &std::path::Path, stream: &Stream, config: &ConsumerConfig) {
+    let Ok(bytes) = std::fs::read(path) else { return };
+    let unacked = Pending {
+        consumer_seq: 0,
+        deadline: 0,
+    };
+    // A record cut short by a crash was never confirmed.
+    for record in bytes.chunks_exact(8) {
+        let record = u64::from_le_bytes(record.try_into().expect("eight bytes"));
+        let (sseq, term) = (record & !TERMINATED, record & TERMINATED != 0);
+        if sseq >= d.next {
+            if config.ack_policy != AckPolicy::All {
+                let mut at = d.next;
+                while let Ok(Some(m)) = next_taken(stream, config, at) {
+                    if m.seq >= sseq {
+                        break;
+                    }
+                    d.pending.insert(m.seq, unacked);
+                    at = m.seq + 1;
+                }
+            }
+            d.next = sseq + 1;
+            d.delivered_stream = d.delivered_stream.max(sseq);
+        }
+        let done: Vec<u64> = if config.ack_policy == AckPolicy::All && !term {
+            d.pending.range(..=sseq).map(|(&s, _)| s).collect()
+        } else {
+            vec![sseq]
+        };
+        for s in done {
+            d.pending.remove(&s);
+            d.deliveries.remove(&s);
+        }
+    }
+    match d.pending.iter().next() {
+        Some((&sseq, p)) => {
+            d.ack_floor_stream = sseq.saturating_sub(1);
+            d.ack_floor_consumer = p.consumer_seq.saturating_sub(1);
+        }
+        None => {
+            d.ack_floor_stream = d.delivered_stream;
+            d.ack_floor_consumer = d.delivered_consumer;
+        }
+    }
+}
+
+/// The first message at or after `seq` that a consumer configured so takes.
+fn next_taken(
+    stream: &Stream,
+    config: &ConsumerConfig,
+    seq: u64,
+) -> Result<Option<super::store::StoredMsg>, ApiError> {
+    let filters = config.filters();
+    if filters.is_empty() {
+        stream.next_for(seq, None)
+    } else {
+        stream.next_matching_any(seq, filters)
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(code: u16, err_code: u16, description: impl Into<String>) -> Self {
+    pub fn new(code: u16, err_code: u16, description: impl Into<String>) -> Self {
         ApiError {
             code,
             err_code,

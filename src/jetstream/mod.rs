@@ -16,6 +16,7 @@ pub mod headers;
 pub mod source;
 pub mod store;
 pub mod stream;
+pub mod strict;
 pub mod transform;
 
 use std::collections::BTreeMap;
@@ -50,6 +51,9 @@ pub struct JetStreamConfig {
     /// `domain`: the API also answers on `$JS.<domain>.API.>`, and PubAcks
     /// and infos name it.
     pub domain: Option<String>,
+    /// `strict` (the default): API requests with fields nats-server does
+    /// not know are refused (`strict::stream_request`).
+    pub strict: bool,
 }
 
 /// What is written next to a stream's messages.
@@ -239,37 +243,8 @@ impl JsAccount {
             return Err(ApiError::stream_not_found());
         };
         let old = stream.config();
+        update_problem(&old, &config)?;
         self.check_stream_limits(&config)?;
-        if old.mirror != config.mirror {
-            return Err(ApiError::stream_update(
-                "stream mirror configuration can not be updated",
-            ));
-        }
-        if old.storage != config.storage {
-            return Err(ApiError::stream_update(
-                "stream configuration update can not change storage type",
-            ));
-        }
-        if old.retention != config.retention {
-            return Err(ApiError::stream_update(
-                "stream configuration update can not change retention policy",
-            ));
-        }
-        if old.sealed && !config.sealed {
-            return Err(ApiError::stream_update(
-                "stream configuration update can not unseal a sealed stream",
-            ));
-        }
-        if old.deny_delete && !config.deny_delete {
-            return Err(ApiError::stream_update(
-                "stream configuration update can not cancel deny message deletes",
-            ));
-        }
-        if old.deny_purge && !config.deny_purge {
-            return Err(ApiError::stream_update(
-                "stream configuration update can not cancel deny purge",
-            ));
-        }
         check_overlap(&streams, &config)?;
         drop(streams);
         if config.storage == Storage::File {
@@ -497,5 +472,107 @@ impl JetStream {
                 }
             }
         });
+    }
+}
+
+/// What a stream update may not change, as nats-server refuses it
+/// (`configUpdateCheck`): 500/10052 with its text, the mirror 400/10055.
+fn update_problem(old: &StreamConfig, new: &StreamConfig) -> Result<(), ApiError> {
+    let refuse = |what: &str| {
+        Err(ApiError::stream_invalid_config(format!(
+            "stream configuration update can not {what}"
+        )))
+    };
+    if old.storage != new.storage {
+        return refuse("change storage type");
+    }
+    if old.retention != new.retention {
+        // nats-server lets limits and interest trade places; here the
+        // consumers keep the retention they were made with, so neither
+        // changes.
+        let workqueue = [old.retention, new.retention].contains(&config::Retention::Workqueue);
+        return refuse(if workqueue {
+            "change retention policy to/from workqueue"
+        } else {
+            "change retention policy"
+        });
+    }
+    if old.sealed && !new.sealed {
+        return refuse("unseal a sealed stream");
+    }
+    if old.deny_delete && !new.deny_delete {
+        return refuse("cancel deny message deletes");
+    }
+    if old.deny_purge && !new.deny_purge {
+        return refuse("cancel deny purge");
+    }
+    // nats-server lets an update drop the mirror (promoting the stream);
+    // here a mirror stays one.
+    if old.mirror != new.mirror {
+        return Err(ApiError::new(
+            400,
+            10055,
+            "stream mirror configuration can not be updated",
+        ));
+    }
+    Ok(())
+}
+
+/// A duration as Go prints one (`time.Duration.String`), as nats-server's
+/// error texts carry them: `1h0m0s`, `1m30s`, `1.5s`, `100ms`.
+pub fn go_duration(nanos: i64) -> String {
+    let sign = if nanos < 0 { "-" } else { "" };
+    let n = nanos.unsigned_abs();
+    // A whole and a fraction, the fraction's trailing zeros dropped.
+    let frac = |whole: u64, rest: u64, digits: usize| {
+        let rest = format!("{rest:0digits$}");
+        let rest = rest.trim_end_matches('0');
+        if rest.is_empty() {
+            whole.to_string()
+        } else {
+            format!("{whole}.{rest}")
+        }
+    };
+    if n == 0 {
+        return "0s".into();
+    }
+    if n < 1_000 {
+        return format!("{sign}{n}ns");
+    }
+    if n < 1_000_000 {
+        return format!("{sign}{}µs", frac(n / 1_000, n % 1_000, 3));
+    }
+    if n < 1_000_000_000 {
+        return format!("{sign}{}ms", frac(n / 1_000_000, n % 1_000_000, 6));
+    }
+    let secs = n / 1_000_000_000;
+    let s = frac(secs % 60, n % 1_000_000_000, 9);
+    let (m, h) = ((secs / 60) % 60, secs / 3600);
+    match (h, m) {
+        (0, 0) => format!("{sign}{s}s"),
+        (0, m) => format!("{sign}{m}m{s}s"),
+        (h, m) => format!("{sign}{h}h{m}m{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod go_duration_tests {
+    #[test]
+    fn durations_print_as_go_prints_them() {
+        let cases = [
+            (0, "0s"),
+            (1, "1ns"),
+            (1_500, "1.5µs"),
+            (100_000_000, "100ms"),
+            (1_500_000_000, "1.5s"),
+            (30_000_000_000, "30s"),
+            (60_000_000_000, "1m0s"),
+            (90_000_000_000, "1m30s"),
+            (3_600_000_000_000, "1h0m0s"),
+            (-2_000_000_000, "-2s"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(super::go_duration(n), text);
+        }
     }
 }

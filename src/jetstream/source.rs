@@ -53,10 +53,12 @@ pub fn parse(
         Some(v) if !v.is_null() => serde_json::from_value(v.clone()).map_err(invalid)?,
         _ => Vec::new(),
     };
-    for s in mirror.iter().chain(&sources) {
-        if super::config::name_problem(&s.name).is_some() {
-            return Err(ApiError::stream_invalid_config("sourced stream name is invalid"));
-        }
+    Ok((mirror, sources))
+}
+
+/// Refuses what this server's mirrors and sources do not do yet.
+pub fn check_supported<'a>(origins: impl Iterator<Item = &'a StreamSource>) -> Result<(), ApiError> {
+    for s in origins {
         if s.external.as_ref().is_some_and(|e| !e.is_null()) {
             return Err(ApiError::stream_invalid_config(
                 "sources and mirrors in other domains or accounts (external) are not supported by this server yet",
@@ -68,7 +70,7 @@ pub fn parse(
             ));
         }
     }
-    Ok((mirror, sources))
+    Ok(())
 }
 
 /// Where copying from `origin` starts for a stream that has not copied yet.

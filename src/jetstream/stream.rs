@@ -217,13 +217,8 @@ impl Stream {
         config: ConsumerConfig,
         action: &str,
     ) -> Result<Arc<Consumer>, ApiError> {
-        let config = config.normalize()?;
-        // Deliveries the stream would capture again, without end.
-        if let Some(deliver) = &config.deliver_subject {
-            if self.with_config(|c| c.subjects.iter().any(|s| super::config::subset(deliver, s))) {
-                return Err(ApiError::deliver_cycle());
-            }
-        }
+        let cfg = self.config();
+        let config = config.normalize(&cfg)?;
         let Some(account) = self.account.upgrade() else {
             return Err(ApiError::stream_not_found());
         };
@@ -232,28 +227,42 @@ impl Stream {
             .or_else(|| (!config.durable_name.is_empty()).then(|| config.durable_name.clone()))
             .or_else(|| (!config.name.is_empty()).then(|| config.name.clone()))
             .unwrap_or_else(ephemeral_name);
-        if let Some(e) = super::config::name_problem(&name) {
-            return Err(if e.err_code == 10128 {
-                ApiError {
-                    code: 400,
-                    err_code: 10127,
-                    description: "Consumer name can not contain path separators".into(),
-                }
-            } else {
-                ApiError::consumer_create(e.description.replace("stream", "consumer"))
-            });
+        if config.durable_name.len() > super::config::MAX_NAME_LEN {
+            return Err(ApiError::new(
+                400,
+                10102,
+                "consumer name is too long, maximum allowed is 255",
+            ));
         }
+        if name.contains(['/', '\\']) {
+            return Err(ApiError::new(
+                400,
+                10127,
+                "Consumer name can not contain path separators",
+            ));
+        }
+        if !super::config::valid_name(&name) {
+            return Err(ApiError::new(
+                400,
+                10103,
+                "durable name can not contain '.', '*', '>'",
+            ));
+        }
+        let workqueue = cfg.retention == Retention::Workqueue;
         let mut consumers = self.consumers.write();
         if let Some(existing) = consumers.get(&name) {
-            if existing.config() == config {
+            let old = existing.config();
+            if old == config {
                 return Ok(existing.clone());
             }
             if action == "create" {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10148,
-                    description: "consumer already exists".into(),
-                });
+                return Err(ApiError::new(400, 10148, "consumer already exists"));
+            }
+            if workqueue && !partition_unique(&consumers, &name, config.filters()) {
+                return Err(not_unique_on_workqueue());
+            }
+            if let Some(problem) = old.update_problem(&config) {
+                return Err(ApiError::consumer_create(problem));
             }
             existing.set_config(config.clone());
             if let Some(dir) = self.consumer_dir(&name).filter(|_| config.is_durable_or_named()) {
@@ -262,23 +271,40 @@ impl Stream {
             return Ok(existing.clone());
         }
         if action == "update" {
-            return Err(ApiError {
-                code: 400,
-                err_code: 10149,
-                description: "consumer does not exist".into(),
-            });
+            return Err(ApiError::new(400, 10149, "consumer does not exist"));
         }
-        let cfg = self.config();
         if cfg.max_consumers > 0 && consumers.len() as i64 >= cfg.max_consumers {
             return Err(ApiError::max_consumers());
         }
-        if cfg.retention == Retention::Workqueue && config.ack_policy != super::consumer::AckPolicy::Explicit
-        {
-            return Err(ApiError {
-                code: 400,
-                err_code: 10098,
-                description: "workqueue stream requires explicit ack".into(),
-            });
+        if workqueue {
+            // A work queue hands each message to one consumer: consumers
+            // may not share a subject (nats-server's `partitionUnique`).
+            if config.ack_policy != super::consumer::AckPolicy::Explicit {
+                return Err(ApiError::new(
+                    400,
+                    10098,
+                    "workqueue stream requires explicit ack",
+                ));
+            }
+            if config.deliver_policy != super::consumer::DeliverPolicy::All {
+                return Err(ApiError::new(
+                    400,
+                    10101,
+                    "consumer must be deliver all on workqueue stream",
+                ));
+            }
+            if !consumers.is_empty() {
+                if config.filters().is_empty() {
+                    return Err(ApiError::new(
+                        400,
+                        10099,
+                        "multiple non-filtered consumers not allowed on workqueue stream",
+                    ));
+                }
+                if !partition_unique(&consumers, &name, config.filters()) {
+                    return Err(not_unique_on_workqueue());
+                }
+            }
         }
         let dir = if cfg.storage == super::config::Storage::File && !config.mem_storage {
             self.consumer_dir(&name)
@@ -782,6 +808,14 @@ impl Stream {
         // Only `Nats-…` headers ask anything of the stream.
         let nats_headers = headers::has_nats_headers(hdrs);
         if nats_headers {
+            if headers::get(hdrs, "Nats-TTL").is_some() {
+                // Told, not kept forever in silence.
+                return Err(ApiError::new(
+                    400,
+                    10166,
+                    "per-message TTL is not supported by this server yet",
+                ));
+            }
             if let Some(expected) = headers::get(hdrs, "Nats-Expected-Stream") {
                 if expected != self.name {
                     return Err(ApiError::stream_not_match());
@@ -835,11 +869,21 @@ impl Stream {
                 let _ = inner.store.purge_below(seq);
             }
             Some("sub") => {
+                // A subject with wildcards (a KV purge of `hello.*`) rolls
+                // up every subject it matches, as in nats-server.
+                let wild = !junction_nats::subject::is_literal(msg.subject);
+                let mut same = |s: &[u8]| {
+                    if wild {
+                        junction_nats::subject::matches(msg.subject, s)
+                    } else {
+                        s == msg.subject
+                    }
+                };
                 let older: Vec<u64> = {
                     let index = inner.store.index();
                     let mut v = Vec::new();
                     let mut at = 0;
-                    while let Some(s) = index.finder.next_matching(at, &mut |s| s == msg.subject) {
+                    while let Some(s) = index.finder.next_matching(at, &mut same) {
                         if s >= seq {
                             break;
                         }
@@ -1181,4 +1225,29 @@ fn write_consumer_meta(dir: &std::path::Path, config: &ConsumerConfig, created: 
     if let Err(e) = result {
         tracing::error!("JetStream: could not save consumer {}: {e}", dir.display());
     }
+}
+
+/// Whether a work-queue consumer named `name` with `filters` shares no
+/// subject with the stream's other consumers: none of them unfiltered, and
+/// no pair of filters that one subject could match both.
+fn partition_unique(
+    consumers: &std::collections::BTreeMap<String, Arc<Consumer>>,
+    name: &str,
+    filters: &[String],
+) -> bool {
+    consumers
+        .iter()
+        .filter(|(n, _)| n.as_str() != name)
+        .all(|(_, c)| {
+            let other = c.config();
+            let theirs = other.filters();
+            !theirs.is_empty()
+                && filters
+                    .iter()
+                    .all(|f| theirs.iter().all(|g| !super::config::overlaps(f, g)))
+        })
+}
+
+fn not_unique_on_workqueue() -> ApiError {
+    ApiError::new(400, 10100, "filtered consumer not unique on workqueue stream")
 }

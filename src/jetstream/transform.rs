@@ -33,6 +33,20 @@ impl Transform {
     /// `*` in the destination stands for the source's next wildcard, as
     /// Junction has always read it.
     pub fn new(src: &str, dest: &str) -> Result<Transform, ApiError> {
+        Self::compile(src, dest, crate::mapping::Transform::new)
+    }
+
+    /// A republish transform: its destination need not use every wildcard
+    /// of its source, as in nats-server.
+    pub fn republish(src: &str, dest: &str) -> Result<Transform, ApiError> {
+        Self::compile(src, dest, crate::mapping::Transform::lenient)
+    }
+
+    fn compile(
+        src: &str,
+        dest: &str,
+        compile: fn(&str, &str) -> Result<crate::mapping::Transform, crate::mapping::MappingError>,
+    ) -> Result<Transform, ApiError> {
         let src = if src.is_empty() { ">" } else { src };
         let mut n = 0;
         let numbered: Vec<String> = dest
@@ -45,11 +59,9 @@ impl Transform {
                 t => t.to_string(),
             })
             .collect();
-        crate::mapping::Transform::new(src, &numbered.join("."))
-            .map(Transform)
-            .map_err(|e| {
-                ApiError::stream_invalid_config(format!("invalid subject transform {src:?} -> {dest:?}: {e}"))
-            })
+        compile(src, &numbered.join(".")).map(Transform).map_err(|e| {
+            ApiError::stream_invalid_config(format!("invalid subject transform {src:?} -> {dest:?}: {e}"))
+        })
     }
 
     /// The transformed subject, or `None` when `subject` does not match the source.

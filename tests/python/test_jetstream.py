@@ -112,3 +112,64 @@ async def test_object_store(js_url):
     listed = await obs.list()
     assert [o.name for o in listed] == ["blob.bin"]
     await nc.close()
+
+
+@pytest.mark.asyncio
+async def test_confirmed_acks_survive_kill_9():
+    """Acks confirmed with ack_sync are written before their confirmation:
+    a kill -9 a quarter of a second later loses none of them, and the
+    unacknowledged messages are still there."""
+    store = tempfile.mkdtemp(prefix="junction-js-")
+    proc, url = start_junction("-js", "-sd", store)
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name="ACKS", subjects=["acks"]))
+    for i in range(10):
+        await js.publish("acks", f"{i + 1}".encode())
+    sub = await js.pull_subscribe("acks", "worker", config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT))
+    for m in await sub.fetch(10, timeout=5):
+        await m.ack_sync()
+    for i in range(10, 60):
+        await js.publish("acks", f"{i + 1}".encode())
+    await asyncio.sleep(0.25)
+    proc.kill()
+    proc.wait(timeout=10)
+    await nc.close()
+
+    proc, url = start_junction("-js", "-sd", store)
+    try:
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        sub = await js.pull_subscribe("acks", "worker")
+        first = (await sub.fetch(1, timeout=5))[0]
+        assert first.data == b"11", first.data
+        info = await js.consumer_info("ACKS", "worker")
+        assert info.num_pending == 49 and info.ack_floor.stream_seq == 10
+        await nc.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.asyncio
+async def test_key_value_purge_of_a_wildcard_and_work_queue_consumers(js_url):
+    nc = await nats.connect(js_url)
+    js = nc.jetstream()
+    kv = await js.create_key_value(bucket="purged", history=5)
+    for key in ("hello.a", "hello.b", "hello.a", "other"):
+        await kv.put(key, b"v")
+    await kv.purge("hello.*")
+    assert sorted(await kv.keys()) == ["other"]
+    info = await js.stream_info("KV_purged", subjects_filter=">")
+    assert info.state.subjects == {"$KV.purged.hello.*": 1, "$KV.purged.other": 1}
+
+    # A work queue hands each message to one consumer: overlapping ones are refused.
+    await js.add_stream(StreamConfig(name="JOBS", subjects=["jobs.>"], retention="workqueue"))
+    await js.add_consumer("JOBS", ConsumerConfig(durable_name="a", filter_subject="jobs.a", ack_policy=AckPolicy.EXPLICIT))
+    with pytest.raises(BadRequestError) as overlap:
+        await js.add_consumer("JOBS", ConsumerConfig(durable_name="all", filter_subject="jobs.*", ack_policy=AckPolicy.EXPLICIT))
+    assert overlap.value.err_code == 10100
+    with pytest.raises(BadRequestError) as unfiltered:
+        await js.add_consumer("JOBS", ConsumerConfig(durable_name="any", ack_policy=AckPolicy.EXPLICIT))
+    assert unfiltered.value.err_code == 10099
+    await nc.close()
