@@ -2144,4 +2144,36 @@ mod requests_and_infos {
             ]
         );
     }
+
+    /// `Nats-Required-Api-Level` above the level served (0, nats-server
+    /// 2.10's features) is refused as nats-server 2.11+ refuses it.
+    #[tokio::test]
+    async fn a_required_api_level_above_ours_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        let client = async_nats::connect(common::url(&server)).await.unwrap();
+        let ask = |level: &'static str| {
+            let client = client.clone();
+            async move {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Nats-Required-Api-Level", level);
+                let m = client
+                    .request_with_headers("$JS.API.INFO", headers, "".into())
+                    .await
+                    .unwrap();
+                serde_json::from_slice::<serde_json::Value>(&m.payload).unwrap()
+            }
+        };
+        let ok = ask("0").await;
+        assert_eq!(ok["api"]["level"], 0, "{ok}");
+        for level in ["1", "x"] {
+            let refused = ask(level).await;
+            assert_eq!(refused["error"]["code"], 412, "{refused}");
+            assert_eq!(refused["error"]["err_code"], 10185, "{refused}");
+            assert_eq!(
+                refused["error"]["description"],
+                "JetStream minimum api level required"
+            );
+        }
+    }
 }

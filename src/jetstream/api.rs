@@ -25,6 +25,16 @@ const NAMES_LIMIT: usize = 1024;
 const LIST_LIMIT: usize = 256;
 /// Most subjects in a stream info's `state.subjects`, as nats-server.
 const SUBJECTS_LIMIT: usize = 100_000;
+/// The JetStream API level served: nats-server 2.10's feature set (2.11
+/// is level 1: per-message TTL, consumer pause, priority groups).
+const API_LEVEL: u64 = 0;
+
+/// Whether a request's `Nats-Required-Api-Level` asks for more than this
+/// server serves (or is not a number), as nats-server 2.11+ checks it.
+fn above_api_level(headers: &[u8]) -> bool {
+    headers::get(headers, "Nats-Required-Api-Level")
+        .is_some_and(|v| v.parse::<u64>().map_or(true, |l| l > API_LEVEL))
+}
 
 pub struct Api {
     js: Arc<JetStream>,
@@ -164,6 +174,7 @@ impl Api {
             },
             "domain": self.js.config.domain,
             "api": {
+                "level": API_LEVEL,
                 "total": acc.api_total.load(Ordering::Relaxed),
                 "errors": acc.api_errors.load(Ordering::Relaxed),
             },
@@ -639,6 +650,19 @@ impl Subscriber for Api {
         };
         let body = &msg.payload[msg.header_len.unwrap_or(0)..];
         let acc = self.js.account(&account.name);
+        if above_api_level(&msg.payload[..msg.header_len.unwrap_or(0)]) {
+            if op.starts_with("CONSUMER.MSG.NEXT.") {
+                let block = headers::status(412, "Required Api Level", &[]);
+                crate::router::publish_full(&account, reply, None, &block, b"", producer);
+            } else {
+                let e = ApiError::new(412, 10185, "JetStream minimum api level required");
+                let payload =
+                    serde_json::to_vec(&json!({"type": "io.nats.jetstream.api.v1.api_error", "error": e}))
+                        .unwrap_or_default();
+                crate::router::publish_internal_with(&account, reply, &payload, producer);
+            }
+            return;
+        }
         if let (Some(rest), Some(acc)) = (op.strip_prefix("CONSUMER.MSG.NEXT."), &acc) {
             // Answered by the consumer's messages, or a status, not JSON.
             let consumer = rest
