@@ -304,19 +304,22 @@ async fn random_monitoring_ports_over_http_and_https() {
 
     let dir = tempfile::tempdir().unwrap();
     let pki = common::pki::Pki::new();
+    healthz_over_https(&pki, dir.path(), &["-ms", "-1"]).await;
+}
+
+/// Starts the binary with `flags` and the TLS flags of `pki`'s server
+/// certificate, and checks its monitoring port answers `/healthz` over HTTPS.
+async fn healthz_over_https(pki: &common::pki::Pki, dir: &Path, flags: &[&str]) {
     let (cert, key) = (pki.path("server.pem"), pki.path("server-key.pem"));
-    let (running, url) = monitoring_url(
-        dir.path(),
-        &[
-            "-ms",
-            "-1",
-            "--tls",
-            "--tlscert",
-            cert.to_str().unwrap(),
-            "--tlskey",
-            key.to_str().unwrap(),
-        ],
-    );
+    let mut args = flags.to_vec();
+    args.extend([
+        "--tls",
+        "--tlscert",
+        cert.to_str().unwrap(),
+        "--tlskey",
+        key.to_str().unwrap(),
+    ]);
+    let (running, url) = monitoring_url(dir, &args);
     let https: std::net::SocketAddr = url.strip_prefix("https://").expect(&url).parse().unwrap();
     let response = pki.https_get(https, "/healthz").await.unwrap();
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
@@ -461,7 +464,6 @@ async fn monitoring_rules_see_the_flags_over_the_file() {
     let conf = dir.path().join("https.conf");
     std::fs::write(&conf, "https_port: -1\n").unwrap();
     let pki = common::pki::Pki::new();
-    let (cert, key) = (pki.path("server.pem"), pki.path("server-key.pem"));
     let err = refused_start(&["-c", conf.to_str().unwrap()]);
     assert!(
         err.contains("Can't start monitoring: TLS cert and key required for HTTPS"),
@@ -472,20 +474,5 @@ async fn monitoring_rules_see_the_flags_over_the_file() {
 
     let ports = dir.path().join("ports");
     std::fs::create_dir(&ports).unwrap();
-    let (running, url) = monitoring_url(
-        &ports,
-        &[
-            "-c",
-            conf.to_str().unwrap(),
-            "--tls",
-            "--tlscert",
-            cert.to_str().unwrap(),
-            "--tlskey",
-            key.to_str().unwrap(),
-        ],
-    );
-    let https: std::net::SocketAddr = url.strip_prefix("https://").expect(&url).parse().unwrap();
-    let response = pki.https_get(https, "/healthz").await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
-    drop(running);
+    healthz_over_https(&pki, &ports, &["-c", conf.to_str().unwrap()]).await;
 }

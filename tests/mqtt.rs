@@ -806,6 +806,62 @@ mod v5 {
         assert_eq!(props.subscription_identifiers, [7]);
     }
 
+    /// Content type and payload format reach a QoS 1 subscriber through the
+    /// store and show as headers to NATS; No Local holds at QoS 1 too.
+    #[tokio::test]
+    async fn forwarded_properties_and_no_local_at_qos1() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = start_in(dir.path()).await;
+        let (mut me, _) = connect5(opts(&broker, "v5-me")).await;
+        let (mut other, _) = connect5(opts(&broker, "v5-other")).await;
+        let nats = async_nats::connect(common::url(&broker.server)).await.unwrap();
+        let mut seen = nats.subscribe("p.>").await.unwrap();
+        nats.flush().await.unwrap();
+        let mut no_local = filter("p/#", Q::AtLeastOnce);
+        no_local.nolocal = true;
+        me.subscribe(no_local, Some(3)).await;
+        other.subscribe(filter("p/#", Q::AtLeastOnce), None).await;
+        let props = PublishProperties {
+            payload_format_indicator: Some(1),
+            content_type: Some("application/json".into()),
+            message_expiry_interval: Some(60),
+            ..Default::default()
+        };
+        me.client
+            .publish_with_properties("p/mine", Q::AtLeastOnce, false, "{}", props.clone())
+            .await
+            .unwrap();
+        other
+            .client
+            .publish_with_properties("p/theirs", Q::AtLeastOnce, false, "{}", props)
+            .await
+            .unwrap();
+        // The other client gets both, with the properties.
+        for _ in 0..2 {
+            let p = other.next_publish().await;
+            let got = p.properties.unwrap();
+            assert_eq!(got.payload_format_indicator, Some(1));
+            assert_eq!(got.content_type.as_deref(), Some("application/json"));
+            assert!(got.message_expiry_interval.is_some_and(|s| s > 0 && s <= 60));
+        }
+        // Mine only theirs: No Local skips my own QoS 1 message.
+        let p = me.next_publish().await;
+        assert_eq!(&p.topic[..], b"p/theirs");
+        assert_eq!(p.properties.unwrap().subscription_identifiers, [3]);
+        me.no_publish(Duration::from_millis(500)).await;
+        // NATS sees them as headers.
+        let m = tokio::time::timeout(Duration::from_secs(5), seen.next())
+            .await
+            .unwrap()
+            .unwrap();
+        let headers = m.headers.unwrap();
+        assert_eq!(
+            headers.get("Nmqtt-Content-Type").map(|v| v.as_str()),
+            Some("application/json")
+        );
+        assert_eq!(headers.get("Nmqtt-Payload-Format").map(|v| v.as_str()), Some("1"));
+    }
+
     #[tokio::test]
     async fn an_mqtt5_client_calls_a_nats_service_and_answers_nats_requests() {
         let dir = tempfile::tempdir().unwrap();
