@@ -132,6 +132,16 @@ const CASES: &[Case] = &[
     ("stream missing consumer", "$JS.API.CONSUMER.CREATE.NOSUCH.Z", "{\"stream_name\": \"NOSUCH\", \"config\": {\"name\": \"Z\"}}", Some((404, 10059, "stream not found"))),
     ("push hb ok", "$JS.API.CONSUMER.CREATE.B.H", "{\"stream_name\": \"B\", \"config\": {\"name\": \"H\", \"deliver_subject\": \"d.h\", \"idle_heartbeat\": 1000000000, \"flow_control\": true}}", None),
     ("consumer limits stream", "$JS.API.STREAM.CREATE.L", "{\"name\": \"L\", \"subjects\": [\"l\"], \"consumer_limits\": {\"max_ack_pending\": 10}}", None),
+    // Source and mirror cycles (the same shapes answered by nats-server 2.15.1).
+    ("cycle base", "$JS.API.STREAM.CREATE.CYA", "{\"name\": \"CYA\", \"subjects\": [\"cya\"]}", None),
+    ("cycle second", "$JS.API.STREAM.CREATE.CYB", "{\"name\": \"CYB\", \"subjects\": [\"cyb\"], \"sources\": [{\"name\": \"CYA\"}]}", None),
+    ("cycle back", "$JS.API.STREAM.UPDATE.CYA", "{\"name\": \"CYA\", \"subjects\": [\"cya\"], \"sources\": [{\"name\": \"CYB\", \"filter_subject\": \"cya\"}]}", Some((500, 10052, "detected cycle"))),
+    ("self source", "$JS.API.STREAM.CREATE.CYS", "{\"name\": \"CYS\", \"subjects\": [\"cys\"], \"sources\": [{\"name\": \"CYS\"}]}", Some((500, 10052, "detected cycle"))),
+    ("mirror of a missing stream", "$JS.API.STREAM.CREATE.CYC", "{\"name\": \"CYC\", \"mirror\": {\"name\": \"CYD\"}}", None),
+    ("mirror back", "$JS.API.STREAM.CREATE.CYD", "{\"name\": \"CYD\", \"mirror\": {\"name\": \"CYC\"}}", Some((500, 10052, "detected cycle"))),
+    ("filtered base", "$JS.API.STREAM.CREATE.CYE", "{\"name\": \"CYE\", \"subjects\": [\"cye\"]}", None),
+    ("filtered second", "$JS.API.STREAM.CREATE.CYF", "{\"name\": \"CYF\", \"subjects\": [\"cyf\"], \"sources\": [{\"name\": \"CYE\", \"filter_subject\": \"cye\"}]}", None),
+    ("filters keep the way round empty", "$JS.API.STREAM.UPDATE.CYE", "{\"name\": \"CYE\", \"subjects\": [\"cye\"], \"sources\": [{\"name\": \"CYF\", \"filter_subject\": \"cyf\"}]}", None),
 ];
 
 #[tokio::test]

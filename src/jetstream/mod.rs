@@ -144,6 +144,7 @@ impl JsAccount {
             return Err(ApiError::maximum_streams());
         }
         check_overlap(&streams, &config)?;
+        check_cycle(&streams, &config)?;
         let created = stream::now_nanos();
         let stream = self
             .open_stream(config, created)
@@ -246,6 +247,7 @@ impl JsAccount {
         update_problem(&old, &config)?;
         self.check_stream_limits(&config)?;
         check_overlap(&streams, &config)?;
+        check_cycle(&streams, &config)?;
         drop(streams);
         if config.storage == Storage::File {
             write_meta(&self.stream_dir(&config.name), &config, stream.created())
@@ -321,6 +323,58 @@ fn check_overlap(streams: &BTreeMap<String, Arc<Stream>>, config: &StreamConfig)
             .any(|s| theirs.iter().any(|t| config::overlaps(s, t)))
         {
             return Err(ApiError::subject_overlap());
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a stream whose mirror or sources lead back to it with some
+/// subject passing every filter on the way, so messages would be copied
+/// round for ever (nats-server's `detected cycle`). Filters that keep the
+/// way round empty (`A` sources `B`'s `b`, `B` sources `A`'s `a`) are allowed.
+fn check_cycle(streams: &BTreeMap<String, Arc<Stream>>, config: &StreamConfig) -> Result<(), ApiError> {
+    // The origins of a stream: name and filter (`None` takes everything).
+    let origins = |c: &StreamConfig| -> Vec<(String, Option<String>)> {
+        let Ok((mirror, sources)) = source::parse(&c.mirror, &c.sources) else {
+            return Vec::new();
+        };
+        mirror
+            .iter()
+            .chain(&sources)
+            .filter(|o| o.external.as_ref().is_none_or(|e| e.is_null()))
+            .map(|o| {
+                (
+                    o.name.clone(),
+                    (!o.filter_subject.is_empty()).then(|| o.filter_subject.clone()),
+                )
+            })
+            .collect()
+    };
+    // What can still go round after one more filter, if anything.
+    let narrow = |so_far: &Option<String>, next: &Option<String>| -> Option<Option<String>> {
+        match (so_far, next) {
+            (None, f) | (f, None) => Some(f.clone()),
+            (Some(a), Some(b)) if config::subset(b, a) => Some(Some(b.clone())),
+            (Some(a), Some(b)) if config::overlaps(a, b) => Some(Some(a.clone())),
+            _ => None,
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut todo: Vec<(String, Option<String>)> = origins(config);
+    while let Some((name, filter)) = todo.pop() {
+        if name == config.name {
+            return Err(ApiError::stream_invalid_config("detected cycle"));
+        }
+        if !seen.insert((name.clone(), filter.clone())) {
+            continue;
+        }
+        let Some(stream) = streams.get(&name) else {
+            continue;
+        };
+        for (next, next_filter) in origins(&stream.config()) {
+            if let Some(through) = narrow(&filter, &next_filter) {
+                todo.push((next, through));
+            }
         }
     }
     Ok(())
