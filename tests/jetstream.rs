@@ -2176,4 +2176,33 @@ mod requests_and_infos {
             );
         }
     }
+
+    /// A push consumer's deliver subject moves only once nobody listens on
+    /// the old one (400/10013 before), as in nats-server 2.15.1.
+    #[tokio::test]
+    async fn a_bound_push_consumer_keeps_its_deliver_subject() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        raw(
+            &server,
+            "$JS.API.STREAM.CREATE.PS",
+            r#"{"name":"PS","subjects":["ps"]}"#,
+        )
+        .await;
+        let config = |to: &str| {
+            format!(
+                r#"{{"stream_name":"PS","config":{{"name":"C","durable_name":"C","deliver_subject":"{to}"}}}}"#
+            )
+        };
+        raw(&server, "$JS.API.CONSUMER.CREATE.PS.C", &config("old.d")).await;
+        let client = async_nats::connect(common::url(&server)).await.unwrap();
+        let mut bound = client.subscribe("old.d").await.unwrap();
+        client.flush().await.unwrap();
+        let refused = raw(&server, "$JS.API.CONSUMER.CREATE.PS.C", &config("new.d")).await;
+        assert_eq!(refused["error"]["err_code"], 10013, "{refused}");
+        bound.unsubscribe().await.unwrap();
+        client.flush().await.unwrap();
+        let moved = raw(&server, "$JS.API.CONSUMER.CREATE.PS.C", &config("new.d")).await;
+        assert_eq!(moved["config"]["deliver_subject"], "new.d", "{moved}");
+    }
 }

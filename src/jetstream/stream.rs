@@ -264,6 +264,17 @@ impl Stream {
             if let Some(problem) = old.update_problem(&config) {
                 return Err(ApiError::consumer_create(problem));
             }
+            // A push consumer moves to another deliver subject only once
+            // nobody listens on the old one.
+            if let Some(from) = old
+                .deliver_subject
+                .as_deref()
+                .filter(|_| old.deliver_subject != config.deliver_subject)
+            {
+                if !account.sublist.matches(from.as_bytes()).is_empty() {
+                    return Err(ApiError::consumer_name_exist());
+                }
+            }
             existing.set_config(config.clone());
             if let Some(dir) = self.consumer_dir(&name).filter(|_| config.is_durable_or_named()) {
                 write_consumer_meta(&dir, &config, now_nanos());
