@@ -58,17 +58,7 @@ impl SubjectRules {
 
 /// Whether every subject matched by `subject` is also matched by `pattern`.
 pub fn covers(pattern: &[u8], subject: &[u8]) -> bool {
-    let mut p = pattern.split(|&b| b == b'.');
-    let mut s = subject.split(|&b| b == b'.');
-    loop {
-        match (p.next(), s.next()) {
-            (None, None) => return true,
-            (Some(b">"), Some(_)) => return true,
-            (Some(b"*"), Some(t)) if t != b">" => {}
-            (Some(a), Some(b)) if a == b && a != b"*" && a != b">" => {}
-            _ => return false,
-        }
-    }
+    junction_nats::subject::is_subset(subject, pattern)
 }
 
 /// Reply subjects a client with `allow_responses` may publish to, each

@@ -453,37 +453,12 @@ impl StreamConfig {
 
 /// Whether some subject could match both patterns.
 pub fn overlaps(a: &str, b: &str) -> bool {
-    let (ta, tb): (Vec<&str>, Vec<&str>) = (a.split('.').collect(), b.split('.').collect());
-    let mut i = 0;
-    loop {
-        match (ta.get(i), tb.get(i)) {
-            (Some(&">"), Some(_)) | (Some(_), Some(&">")) => return true,
-            (Some(x), Some(y)) => {
-                if x != y && *x != "*" && *y != "*" {
-                    return false;
-                }
-            }
-            (None, None) => return true,
-            _ => return false,
-        }
-        i += 1;
-    }
+    junction_nats::subject::collide(a.as_bytes(), b.as_bytes())
 }
 
 /// Whether every subject matching `inner` also matches `outer`.
 pub fn subset(inner: &str, outer: &str) -> bool {
-    let (ti, to): (Vec<&str>, Vec<&str>) = (inner.split('.').collect(), outer.split('.').collect());
-    for (i, o) in to.iter().enumerate() {
-        match (*o, ti.get(i).copied()) {
-            (">", Some(_)) => return true,
-            (_, None) => return false,
-            ("*", Some(">")) => return false,
-            ("*", Some(_)) => {}
-            (lit, Some(t)) if lit == t => {}
-            _ => return false,
-        }
-    }
-    ti.len() == to.len()
+    junction_nats::subject::is_subset(inner.as_bytes(), outer.as_bytes())
 }
 
 #[cfg(test)]

@@ -657,20 +657,7 @@ fn add_user(store: &Store, args: &AddUserArgs) -> Result<()> {
 
 /// True when every message on `subject` also matches `pattern` (both may hold wildcards).
 fn subject_within(subject: &str, pattern: &str) -> bool {
-    let s: Vec<&str> = subject.split('.').collect();
-    let p: Vec<&str> = pattern.split('.').collect();
-    for (i, pt) in p.iter().enumerate() {
-        if *pt == ">" {
-            return i < s.len();
-        }
-        match s.get(i) {
-            None => return false,
-            Some(st) if *pt == "*" && *st != ">" => {}
-            Some(st) if pt == st => {}
-            Some(_) => return false,
-        }
-    }
-    s.len() == p.len()
+    junction_nats::subject::is_subset(subject.as_bytes(), pattern.as_bytes())
 }
 
 fn add_export(

@@ -317,32 +317,7 @@ fn is_literal_subject(subject: &str) -> bool {
 /// Whether every subject of `import` is within the export pattern `export` (nats-server's
 /// `isSubsetMatch`).
 fn export_covers(export: &str, import: &str) -> bool {
-    let imp: Vec<&str> = import.split('.').collect();
-    let exp: Vec<&str> = export.split('.').collect();
-    for (i, &t2) in exp.iter().enumerate() {
-        let Some(&t1) = imp.get(i) else {
-            return false;
-        };
-        if t2.is_empty() {
-            return false;
-        }
-        if t2 == ">" {
-            return true;
-        }
-        if t1.is_empty() || t1 == ">" {
-            return false;
-        }
-        if t1 == "*" {
-            if t2 != "*" {
-                return false;
-            }
-            continue;
-        }
-        if t2 != "*" && t1 != t2 {
-            return false;
-        }
-    }
-    imp.len() == exp.len()
+    junction_nats::subject::is_subset(import.as_bytes(), export.as_bytes())
 }
 
 /// A public nkey of the kind whose encoded form starts with `first` (`U` user, `O` operator):
