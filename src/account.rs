@@ -21,7 +21,7 @@ pub const GLOBAL_ACCOUNT: &str = "$G";
 /// The default name of the system account.
 pub const SYSTEM_ACCOUNT: &str = "$SYS";
 
-/// How long a service response route waits for its response.
+/// How long a service response forward waits for its response.
 pub const RESPONSE_TTL: Duration = Duration::from_secs(120);
 
 /// Something this account offers to others.
@@ -135,19 +135,19 @@ impl Account {
             .cloned()
     }
 
-    /// Keeps a response route so it can be dropped if never answered, and
-    /// drops the routes that have waited too long.
-    pub fn track_response(&self, route: Arc<Subscription>) {
-        let mut routes = self.responses.lock();
+    /// Keeps a response forward so it can be dropped if never answered, and
+    /// drops the forwards that have waited too long.
+    pub fn track_response(&self, forward: Arc<Subscription>) {
+        let mut forwards = self.responses.lock();
         let now = Instant::now();
-        while let Some((since, _)) = routes.front() {
+        while let Some((since, _)) = forwards.front() {
             if now.duration_since(*since) < RESPONSE_TTL {
                 break;
             }
-            if let Some((_, old)) = routes.pop_front() {
+            if let Some((_, old)) = forwards.pop_front() {
                 self.sublist.remove(&old);
             }
         }
-        routes.push_back((now, route));
+        forwards.push_back((now, forward));
     }
 }

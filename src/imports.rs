@@ -2,7 +2,7 @@
 //! a stream import is a subscription in the exporting account that
 //! republishes into the importer; a service import is a subscription in the
 //! importing account that forwards requests to the exporter, leaving behind
-//! a one-off response route so the reply finds its way back.
+//! a one-off response forward so the reply finds its way back.
 
 use crate::mapping::Mapped;
 use std::sync::{Arc, Weak};
@@ -163,7 +163,7 @@ impl Subscriber for ServiceImport {
             Bytes::from(route_subject.clone()),
             None,
             Bytes::new(),
-            Arc::new(ResponseRoute {
+            Arc::new(ResponseForward {
                 home: Arc::downgrade(&exporter),
                 importer: self.importer.clone(),
                 reply: Bytes::copy_from_slice(reply),
@@ -196,13 +196,13 @@ fn response_subject() -> Vec<u8> {
 
 /// Lives in the exporting account on a `_R_.…` subject; carries responses
 /// back to the requester's reply subject in the importing account.
-pub struct ResponseRoute {
+pub struct ResponseForward {
     home: Weak<Account>,
     importer: Weak<Account>,
     reply: Bytes,
 }
 
-impl Subscriber for ResponseRoute {
+impl Subscriber for ResponseForward {
     fn client_id(&self) -> u64 {
         INTERNAL_CLIENT
     }

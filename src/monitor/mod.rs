@@ -3,11 +3,14 @@
 //! `/jsz`, `/healthz`) with the same JSON, plus `/metrics` in Prometheus
 //! text format, served by axum.
 
+mod accountz;
+mod cluster;
 pub mod connz;
 mod demo;
+mod healthz;
 pub mod https;
+mod jsz;
 mod metrics;
-mod other;
 mod subsz;
 pub mod time;
 mod varz;
@@ -66,15 +69,15 @@ pub fn router(server: Arc<Server>) -> Router {
         .route(&at("/connz"), get(connz::connz))
         .route(&at("/subsz"), get(subsz::subsz))
         .route(&at("/subscriptionsz"), get(subsz::subsz))
-        .route(&at("/accountz"), get(other::accountz))
-        .route(&at("/accstatz"), get(other::accstatz))
-        .route(&at("/routez"), get(other::routez))
-        .route(&at("/gatewayz"), get(other::gatewayz))
-        .route(&at("/leafz"), get(other::leafz))
-        .route(&at("/jsz"), get(other::jsz))
-        .route(&at("/healthz"), get(other::healthz))
+        .route(&at("/accountz"), get(accountz::accountz))
+        .route(&at("/accstatz"), get(accountz::accstatz))
+        .route(&at("/routez"), get(cluster::routez))
+        .route(&at("/gatewayz"), get(cluster::gatewayz))
+        .route(&at("/leafz"), get(cluster::leafz))
+        .route(&at("/jsz"), get(jsz::jsz))
+        .route(&at("/healthz"), get(healthz::healthz))
         .route(&at("/metrics"), get(metrics::metrics))
-        .route(&at("/monitor"), get(other::index))
+        .route(&at("/monitor"), get(healthz::index))
         .route(&at("/"), get(demo::index))
         .route(&at("/{*file}"), get(demo::file));
     if !base.is_empty() {

@@ -58,6 +58,11 @@ fn trim(s: String) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// The time now, as the endpoints write it.
+pub fn now() -> String {
+    rfc3339(std::time::SystemTime::now())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

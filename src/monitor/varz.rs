@@ -191,9 +191,9 @@ fn jetstream(server: &Server) -> serde_json::Value {
     let Some(js) = server.jetstream() else {
         return serde_json::json!({});
     };
-    let t = super::other::js_totals(js);
+    let t = super::jsz::js_totals(js);
     serde_json::json!({
-        "config": super::other::js_config(js),
-        "stats": super::other::js_stats(&t),
+        "config": super::jsz::js_config(js),
+        "stats": super::jsz::js_stats(&t),
     })
 }
