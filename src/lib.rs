@@ -8,7 +8,6 @@ pub mod account;
 pub mod accounts;
 pub mod auth;
 pub mod cli;
-pub mod client;
 pub mod config;
 pub mod conn;
 pub mod imports;

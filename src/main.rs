@@ -2,8 +2,8 @@
 //! client verbs (`pub`, `sub`, `req`, `reply`, `server info`, `bench`).
 
 use clap::Parser;
+use junction::cli::ClientCommand;
 use junction::cli::{normalize_args, ServerFlags};
-use junction::client::ClientCommand;
 use junction::options::Options;
 
 /// mimalloc rather than glibc's malloc: buffers are freed on another
@@ -60,7 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Auth { cmd }) => return junction::jwt::cli::run(cmd),
         Some(Command::Client(command)) => {
-            return tokio::runtime::Runtime::new()?.block_on(junction::client::run(command));
+            return tokio::runtime::Runtime::new()?.block_on(junction::cli::run(command));
         }
         None => {}
     }

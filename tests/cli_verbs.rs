@@ -8,8 +8,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use futures::StreamExt;
-use junction::client::bench::{bench_idle, bench_request, bench_throughput, LatencyConfig, ThroughputConfig};
-use junction::client::ConnArgs;
+use junction::cli::bench::{bench_idle, bench_request, bench_throughput, LatencyConfig, ThroughputConfig};
+use junction::cli::ConnArgs;
 
 fn junction(url: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_junction"));
@@ -283,9 +283,9 @@ async fn bench_js_publishes_with_acks_and_consumes_everything() {
         ..Default::default()
     };
     for (memory, window) in [(false, 64), (true, 1)] {
-        let r = junction::client::jsbench::bench_jetstream(
+        let r = junction::cli::jsbench::bench_jetstream(
             &conn,
-            &junction::client::jsbench::JsConfig {
+            &junction::cli::jsbench::JsConfig {
                 subject: "bench.js".into(),
                 msgs: 2000,
                 size: 64,

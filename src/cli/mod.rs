@@ -1,7 +1,8 @@
-//! Client mode of the `junction` binary: the NATS quick-start verbs (`pub`, `sub`, `req`,
-//! `reply`, `server info`, and JetStream's `stream`, `consumer`, `kv`, `account info`,
-//! `rtt`) with natscli's output, plus `bench`, the load generator that the side-by-side
-//! benchmark script drives.
+//! The `junction` binary's command line: the server's flags (`flags`, with
+//! nats-server's names), and client mode: the NATS quick-start verbs (`pub`,
+//! `sub`, `req`, `reply`, `server info`, and JetStream's `stream`,
+//! `consumer`, `kv`, `account info`, `rtt`) with natscli's output, plus
+//! `bench`, the load generator that the side-by-side benchmark script drives.
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use anyhow::Result;
 
 pub mod bench;
 pub mod connect;
+pub mod flags;
 pub mod js;
 pub mod jsbench;
 mod loadgen;
@@ -19,6 +21,8 @@ pub mod request;
 pub mod server_info;
 pub mod subscribe;
 mod template;
+
+pub use flags::{normalize_args, ServerFlags};
 
 pub use bench::BenchArgs;
 pub use connect::ConnArgs;
