@@ -10,7 +10,7 @@ use data_encoding::BASE64URL_NOPAD;
 use junction_nats::ConnectOptions;
 
 use crate::account::Account;
-use crate::accounts::Accounts;
+use crate::account::Accounts;
 use crate::options::{Options, Permissions, UserConfig};
 use crate::permissions::ClientPermissions;
 

@@ -5,7 +5,6 @@
 #![recursion_limit = "256"]
 
 pub mod account;
-pub mod accounts;
 pub mod auth;
 pub mod cli;
 pub mod config;

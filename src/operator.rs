@@ -15,8 +15,8 @@ use bytes::Bytes;
 use junction_nats::ConnectOptions;
 use parking_lot::{Mutex, RwLock};
 
+use crate::account::Accounts;
 use crate::account::{Account, Export};
-use crate::accounts::Accounts;
 use crate::auth::{AuthError, Identity, UserLimits};
 use crate::jwt::{self, AccountClaims, ExportType, JwtError, OperatorClaims};
 use crate::options::{

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::accounts::Accounts;
+use crate::account::Accounts;
 use crate::auth::Authenticator;
 use crate::options::Options;
 use crate::server::Server;

@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::account::Account;
-use crate::accounts::Accounts;
+use crate::account::Accounts;
 use crate::auth::{AuthError, Authenticator, Identity};
 use crate::conn::{CloseReason, Connection};
 use crate::monitor::connz::ConnInfo;

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use junction::accounts::Accounts;
+use junction::account::Accounts;
 use junction::options::{AccountConfig, ExportConfig, ExportKind, ImportConfig, Options};
 use junction::outlet::Producer;
 use junction::router;

@@ -29,7 +29,7 @@ const MAX_READ_BUFFER: usize = 64 * 1024;
 const USER_INFO: &[u8] = b"$SYS.REQ.USER.INFO";
 
 /// What the reader keeps for itself: nothing here is shared.
-struct Session {
+struct Reader {
     client: Arc<Client>,
     /// The client's account, kept here so publishing needs no lock.
     account: Arc<Account>,
@@ -55,7 +55,7 @@ struct Stop;
 
 pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R) {
     let server = client.server.clone();
-    let mut session = Session {
+    let mut r = Reader {
         parser: Parser::new(server.opts().max_control_line, server.opts().max_payload),
         opts: ConnectOptions::default(),
         connected: false,
@@ -70,8 +70,8 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         client,
     };
     let auth_deadline = server
-        .auth_required_for(session.client.transport)
-        .then(|| Instant::now() + server.auth_timeout_for(session.client.transport));
+        .auth_required_for(r.client.transport)
+        .then(|| Instant::now() + server.auth_timeout_for(r.client.transport));
     let mut buf = BytesMut::with_capacity(MIN_READ_BUFFER);
     let mut size = MIN_READ_BUFFER;
     loop {
@@ -80,11 +80,11 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         }
         let read = reader.read_buf(&mut buf);
         let n = match auth_deadline {
-            Some(deadline) if !session.connected => match timeout_at(deadline, read).await {
+            Some(deadline) if !r.connected => match timeout_at(deadline, read).await {
                 Ok(r) => r,
                 Err(_) => {
-                    session.client.queue_err("Authentication Timeout");
-                    session.client.close(CloseReason::AuthenticationTimeout);
+                    r.client.queue_err("Authentication Timeout");
+                    r.client.close(CloseReason::AuthenticationTimeout);
                     return;
                 }
             },
@@ -92,7 +92,7 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         };
         let n = match n {
             Ok(0) => {
-                session.client.close(CloseReason::ClientClosed);
+                r.client.close(CloseReason::ClientClosed);
                 return;
             }
             Ok(n) => n,
@@ -104,7 +104,7 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
                     }
                     _ => CloseReason::ReadError,
                 };
-                session.client.close(reason);
+                r.client.close(reason);
                 return;
             }
         };
@@ -114,51 +114,51 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
             size /= 2;
         }
         let generation = server.config_generation();
-        if generation != session.generation {
+        if generation != r.generation {
             // A reload changed the limits: connected clients take them too.
-            session.generation = generation;
+            r.generation = generation;
             let opts = server.opts();
-            session.parser.max_payload = session
+            r.parser.max_payload = r
                 .max_payload
                 .map_or(opts.max_payload, |m| m.min(opts.max_payload));
-            session.parser.max_control_line = opts.max_control_line;
-            session.trace = opts.trace;
+            r.parser.max_control_line = opts.max_control_line;
+            r.trace = opts.trace;
         }
         let mut at = 0;
         loop {
-            match session.parser.parse(&buf[at..]) {
+            match r.parser.parse(&buf[at..]) {
                 Ok(Some((op, used))) => {
                     at += used;
-                    if session.process(op).is_err() {
-                        session.flush_tally();
+                    if r.process(op).is_err() {
+                        r.flush_tally();
                         return;
                     }
-                    if session.producer.is_behind() {
+                    if r.producer.is_behind() {
                         // A subscriber is behind: let it drain before routing
                         // the rest of this read.
-                        session.settle().await;
+                        r.settle().await;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    session.protocol_error(e);
+                    r.protocol_error(e);
                     return;
                 }
             }
         }
         buf.advance(at);
-        session.flush_tally();
-        session.client.touch();
+        r.flush_tally();
+        r.client.touch();
         // Write out what this read queued, and wait for any subscriber that
         // is behind, before reading more: TCP then slows the publisher down.
-        session.settle().await;
-        if session.client.is_closing() {
+        r.settle().await;
+        if r.client.is_closing() {
             return;
         }
     }
 }
 
-impl Session {
+impl Reader {
     /// Flushes every outlet this read filled; waits for those behind.
     async fn settle(&mut self) {
         self.producer.flush_and_wait(Some(&self.client.outlet)).await;

@@ -1,4 +1,4 @@
-//! The registry of accounts: `$G`, the system account, the configured
+//! The registry of accounts (`Accounts`): `$G`, the system account, the configured
 //! accounts with their exports and imports wired up, and (in operator mode)
 //! accounts added as their JWTs are resolved.
 

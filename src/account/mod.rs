@@ -3,6 +3,10 @@
 //! accounts cannot see each other's messages by construction; they meet
 //! only through the exports and imports wired in `imports.rs`.
 
+pub mod registry;
+
+pub use registry::Accounts;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
