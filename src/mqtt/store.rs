@@ -153,13 +153,6 @@ fn stream(
         .map_err(|e| anyhow::anyhow!("creating MQTT stream {name}: {}", e.description))
 }
 
-/// Unix time in nanoseconds.
-fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
-
 /// The MQTT QoS a header block marks (0 without the header).
 pub fn qos_of(headers: &[u8]) -> QoS {
     crate::jetstream::headers::get(headers, QOS_HEADER)
@@ -324,7 +317,7 @@ impl MqttAccount {
                 headers: Bytes::copy_from_slice(headers),
                 payload: Bytes::copy_from_slice(payload),
                 qos: qos_of(headers),
-                stored_at: now_nanos(),
+                stored_at: crate::jetstream::stream::now_nanos(),
             },
         );
         Ok(())

@@ -57,6 +57,7 @@ impl Subscriber for Session {
         if !stored
             && view.qos != QoS::AtMostOnce
             && stored_qos != QoS::AtMostOnce
+            && STORED_IN.with(Cell::get) != 0
             && STORED_IN.with(Cell::get) == Arc::as_ptr(&self.account()) as usize
         {
             // Stored by its MQTT publisher: this subscription's consumer brings it.

@@ -53,7 +53,7 @@ pub async fn serve<R, W>(
         version: OnceLock::new(),
         max_packet_out: AtomicUsize::new(0),
         has_no_local: AtomicBool::new(false),
-        aliases_out: Mutex::new(OutAliases::default()),
+        aliases_out: OnceLock::new(),
         state: Mutex::new(State::default()),
     });
     server.register(session.clone());

@@ -100,7 +100,7 @@ pub struct Session {
     /// its QoS 1/2 publishes then carry their client id through the store.
     has_no_local: AtomicBool,
     /// Topic aliases this server set towards the client (MQTT 5).
-    aliases_out: Mutex<OutAliases>,
+    aliases_out: OnceLock<Mutex<OutAliases>>,
     state: Mutex<State>,
 }
 
@@ -282,11 +282,8 @@ impl Session {
             return false;
         }
         let encode = |buf: &mut BytesMut| {
-            let alias = if v5 {
-                self.aliases_out.lock().lookup(topic)
-            } else {
-                None
-            };
+            // Set only for a client that takes aliases: others pay no lock.
+            let alias = self.aliases_out.get().and_then(|a| a.lock().lookup(topic));
             let Some((alias, sets)) = alias else {
                 return p.encode(version, buf);
             };
@@ -300,7 +297,9 @@ impl Session {
             if max > 0 && aliased.encoded_len(version) > max {
                 // Setting the alias would push it over: it goes in full.
                 if sets {
-                    self.aliases_out.lock().forget(topic);
+                    if let Some(a) = self.aliases_out.get() {
+                        a.lock().forget(topic);
+                    }
                 }
                 return p.encode(version, buf);
             }

@@ -125,12 +125,7 @@ impl Reader {
         let keep = if v5 { expiry > 0 } else { !clean };
         let record = if clean {
             if let Some(old) = mqtt.load_session(&client_id) {
-                for sub in &old.subs {
-                    if let Some(name) = &sub.consumer {
-                        mqtt.msgs.remove_consumer(name);
-                    }
-                }
-                mqtt.delete_session(&client_id);
+                mqtt.end_session(&old);
             }
             None
         } else {
@@ -162,7 +157,12 @@ impl Reader {
         }
         if v5 {
             // The client takes topic aliases from the server up to this.
-            session.aliases_out.lock().max = c.properties.topic_alias_maximum.unwrap_or(0);
+            if let Some(max) = c.properties.topic_alias_maximum.filter(|&m| m > 0) {
+                let _ = session.aliases_out.set(Mutex::new(OutAliases {
+                    max,
+                    by_topic: Default::default(),
+                }));
+            }
         }
         let mut props = Properties::default();
         if v5 {
