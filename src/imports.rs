@@ -13,7 +13,6 @@ use rand::Rng;
 use crate::account::Account;
 use crate::options::ResponseType;
 use crate::outlet::Producer;
-use crate::router;
 use crate::subscription::{Message, Subscriber, Subscription};
 
 /// A message crosses at most this many imports, so that accounts importing
@@ -88,15 +87,13 @@ fn republish(
     reply: Option<&[u8]>,
     producer: &mut Producer,
 ) -> usize {
-    let result = account.sublist.matches(subject);
     let forwarded = Message {
         subject,
         reply,
-        header_len: msg.header_len,
-        payload: msg.payload,
         hops: msg.hops + 1,
+        ..*msg
     };
-    router::deliver(&result, &forwarded, None, producer)
+    account.publish(&forwarded, None, producer)
 }
 
 /// Lives in the exporting account's sublist; republishes into the importer.

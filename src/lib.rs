@@ -15,6 +15,7 @@ pub mod jwt;
 pub mod listener;
 pub mod logfile;
 pub mod mapping;
+pub mod message;
 pub mod monitor;
 pub mod mqtt;
 pub mod nats;

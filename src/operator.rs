@@ -689,7 +689,10 @@ impl Subscriber for ClaimsService {
             serde_json::to_vec(&body).unwrap_or_default()
         };
         if let Some(reply) = msg.reply {
-            crate::router::publish_internal_with(&server.accounts.system, reply, &response, producer);
+            server
+                .accounts
+                .system
+                .publish_internal_with(reply, &response, producer);
         }
     }
 

@@ -44,19 +44,14 @@ impl MatchCache {
     }
 }
 
-/// Delivers `msg` to `result`'s subscribers. `skip_client` is the
-/// publisher's id when it asked for `echo: false`. Returns how many
+/// Delivers `msg` to `result`'s subscribers, but not back to a publisher
+/// that asked for `echo: false` (its origin says so). Returns how many
 /// subscriptions received the message; what they queued is left for
 /// `producer` to write out.
-pub fn deliver(
-    result: &MatchResult,
-    msg: &Message<'_>,
-    skip_client: Option<u64>,
-    producer: &mut Producer,
-) -> usize {
+pub fn deliver(result: &MatchResult, msg: &Message<'_>, producer: &mut Producer) -> usize {
     let mut delivered = 0;
     for sub in &result.psubs {
-        if skip_client == Some(sub.subscriber.client_id()) {
+        if msg.origin.skips(sub.subscriber.client_id()) {
             continue;
         }
         if sub.try_deliver(msg, producer) {
@@ -71,7 +66,7 @@ pub fn deliver(
             // cannot take the message (echo off, or its limit is used up).
             for i in 0..members.len() {
                 let sub = &members[(start + i) % members.len()];
-                if skip_client == Some(sub.subscriber.client_id()) {
+                if msg.origin.skips(sub.subscriber.client_id()) {
                     continue;
                 }
                 if sub.try_deliver(msg, producer) {
@@ -82,62 +77,4 @@ pub fn deliver(
         }
     }
     delivered
-}
-
-/// Publishes a message from the server itself (a system service's reply)
-/// into `account`, and writes it out without waiting for anyone.
-pub fn publish_internal(account: &crate::account::Account, subject: &[u8], payload: &[u8]) -> usize {
-    let mut producer = Producer::default();
-    let n = publish_internal_with(account, subject, payload, &mut producer);
-    producer.flush();
-    n
-}
-
-/// Publishes from the server itself as part of `producer`'s round.
-pub fn publish_internal_with(
-    account: &crate::account::Account,
-    subject: &[u8],
-    payload: &[u8],
-    producer: &mut Producer,
-) -> usize {
-    let result = account.sublist.matches(subject);
-    let msg = Message {
-        subject,
-        reply: None,
-        header_len: None,
-        payload,
-        hops: 0,
-    };
-    deliver(&result, &msg, None, producer)
-}
-
-/// Publishes from the server itself with a reply subject and a header block
-/// (empty for none), as part of `producer`'s round.
-pub fn publish_full(
-    account: &crate::account::Account,
-    subject: &[u8],
-    reply: Option<&[u8]>,
-    headers: &[u8],
-    payload: &[u8],
-    producer: &mut Producer,
-) -> usize {
-    let result = account.sublist.matches(subject);
-    if result.is_empty() {
-        return 0;
-    }
-    let joined;
-    let (header_len, body) = if headers.is_empty() {
-        (None, payload)
-    } else {
-        joined = [headers, payload].concat();
-        (Some(headers.len()), &joined[..])
-    };
-    let msg = Message {
-        subject,
-        reply,
-        header_len,
-        payload: body,
-        hops: 0,
-    };
-    deliver(&result, &msg, None, producer)
 }

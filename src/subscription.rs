@@ -7,21 +7,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use crate::message::Message;
 use crate::outlet::Producer;
-
-/// A message on its way from one publisher to its subscribers. `payload`
-/// holds the header block (when `header_len` is set) followed by the body.
-/// It borrows the publisher's read buffer: each receiver copies it once,
-/// straight into its own outbound buffer behind its own `MSG` line.
-#[derive(Debug, Clone, Copy)]
-pub struct Message<'a> {
-    pub subject: &'a [u8],
-    pub reply: Option<&'a [u8]>,
-    pub header_len: Option<usize>,
-    pub payload: &'a [u8],
-    /// Imports this message has crossed (see `imports.rs`).
-    pub hops: u8,
-}
 
 /// Anything that receives messages: a NATS connection today, MQTT sessions
 /// and internal services later. The router does not know which.

@@ -9,7 +9,6 @@ use bytes::Bytes;
 use junction::account::Accounts;
 use junction::options::{AccountConfig, ExportConfig, ExportKind, ImportConfig, Options};
 use junction::outlet::Producer;
-use junction::router;
 use junction::subscription::{Message, Subscriber, Subscription};
 use junction_nats::subject::matches;
 use proptest::prelude::*;
@@ -115,9 +114,8 @@ proptest! {
         for &(acc, subj) in &s.pubs {
             let subject = SUBJECTS[subj];
             let account = accounts.get(&name(acc)).unwrap();
-            let result = account.sublist.matches(subject.as_bytes());
-            let msg = Message { subject: subject.as_bytes(), reply: None, header_len: None, payload: b"x", hops: 0 };
-            router::deliver(&result, &msg, None, &mut Producer::default());
+            let msg = Message::internal(subject.as_bytes(), None, None, b"x");
+            account.publish(&msg, None, &mut Producer::default());
         }
         for (acc, pattern, probe) in &probes {
             let mut expected = Vec::new();

@@ -3,7 +3,10 @@
 //! accounts cannot see each other's messages by construction; they meet
 //! only through the exports and imports wired in `imports.rs`.
 
+mod ingress;
 pub mod registry;
+
+pub use ingress::Admitted;
 
 pub use registry::Accounts;
 

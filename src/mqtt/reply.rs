@@ -102,7 +102,7 @@ impl Subscriber for Bridge {
             );
         }
         block.extend_from_slice(b"\r\n");
-        crate::router::publish_full(&account, subject.as_bytes(), None, &block, body, producer);
+        account.publish_full(subject.as_bytes(), None, &block, body, producer);
     }
 
     fn expire(&self, _sub: &Arc<Subscription>) {}

@@ -204,13 +204,7 @@ fn put_body(
     producer: &mut Producer,
     deferred: bool,
 ) -> Result<(), String> {
-    let msg = Message {
-        subject: subject.as_bytes(),
-        reply: None,
-        header_len,
-        payload: body,
-        hops: 0,
-    };
+    let msg = Message::internal(subject.as_bytes(), None, header_len, body);
     let stored = if deferred {
         stream.accept_deferred(&msg, producer)
     } else {

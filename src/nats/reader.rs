@@ -2,20 +2,21 @@
 //! with the sans-IO parser and carries each one out, answering with the
 //! same `+OK`/`-ERR` lines nats-server sends.
 
-use crate::mapping::Mapped;
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
-use junction_nats::subject::{is_valid_literal_subject, matches};
+use junction_nats::subject::matches;
 use junction_nats::{encode, ClientOp, ConnectOptions, Parser, ProtocolError};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::{timeout_at, Instant};
 
 use super::{Client, CloseReason};
-use crate::account::Account;
+use crate::account::{Account, Admitted};
+use crate::message::{ConnKind, Origin};
 use crate::outlet::Producer;
-use crate::router::{self, MatchCache};
+use crate::router::MatchCache;
 use crate::server::Tally;
 use crate::subscription::{Message, Subscription};
 
@@ -340,56 +341,53 @@ impl Reader {
         }
         self.tally.in_msgs += 1;
         self.tally.in_bytes += payload.len() as u64;
-        // The account's subject mappings come first: permissions,
-        // subscribers and streams all see the mapped subject.
-        let mapped;
-        let subject = match self.account.map_subject(subject) {
-            Mapped::Unchanged => subject,
-            Mapped::To(to) => {
-                self.trace_mapping(subject, &to);
-                mapped = to;
-                mapped.as_bytes()
+        // Read the permissions through the swap's guard: no reference
+        // count per publish.
+        let guard = self.client.permissions_guard();
+        let perms = guard.as_ref().and_then(|g| g.as_deref());
+        let admitted = self.account.admit(subject, perms, self.opts.pedantic);
+        drop(guard);
+        let mapped = |s: &Cow<[u8]>| matches!(s, Cow::Owned(_));
+        let subject = match &admitted {
+            Admitted::Subject(to) | Admitted::Invalid(to) | Admitted::Denied(to) if mapped(to) => {
+                self.trace_mapping(subject, &String::from_utf8_lossy(to));
+                to
             }
-            Mapped::Lost => {
+            Admitted::Subject(to) | Admitted::Invalid(to) | Admitted::Denied(to) => to,
+            Admitted::Lost => {
                 self.trace_mapping(subject, "");
                 self.ok();
                 return Ok(());
             }
         };
-        if self.opts.pedantic && !is_valid_literal_subject(subject) {
-            self.err("Invalid Publish Subject");
-            self.ok();
-            return Ok(());
-        }
-        // A refused publish gets its -ERR alone, no +OK (nats-server 2.9.10);
-        // an accepted one is acknowledged before it is delivered.
-        if let Some(text) = self.publish_denied(subject) {
-            self.err(&text);
-            return Ok(());
+        match &admitted {
+            Admitted::Invalid(_) => {
+                self.err("Invalid Publish Subject");
+                self.ok();
+                return Ok(());
+            }
+            // A refused publish gets its -ERR alone, no +OK (nats-server
+            // 2.9.10); an accepted one is acknowledged before it is delivered.
+            Admitted::Denied(_) => {
+                let subject = String::from_utf8_lossy(subject);
+                tracing::error!(cid = self.client.id, "Publish Violation - Subject {subject:?}");
+                self.err(&format!("Permissions Violation for Publish to {subject:?}"));
+                return Ok(());
+            }
+            _ => {}
         }
         self.ok();
-        if subject == USER_INFO {
+        if subject.as_ref() == USER_INFO {
             if let Some(reply) = reply {
                 self.user_info(reply);
                 return Ok(());
             }
         }
-        let result = self.cache.lookup(&self.account.sublist, subject);
-        if result.is_empty() {
-            if let (Some(reply), true) = (reply, self.opts.no_responders) {
-                self.no_responders(reply);
-            }
-            return Ok(());
-        }
-        let msg = Message {
-            subject,
-            reply,
-            header_len,
-            payload,
-            hops: 0,
-        };
-        let skip = (!self.opts.echo).then_some(self.client.id);
-        let delivered = router::deliver(&result, &msg, skip, &mut self.producer) as u64;
+        let origin = Origin::new(self.client.id, ConnKind::Client, self.opts.echo);
+        let msg = Message::new(subject, reply, header_len, payload, origin);
+        let delivered = self
+            .account
+            .publish(&msg, Some(&mut self.cache), &mut self.producer) as u64;
         self.tally.out_msgs += delivered;
         self.tally.out_bytes += delivered * payload.len() as u64;
         if delivered == 0 && self.opts.no_responders {
@@ -408,19 +406,6 @@ impl Reader {
         tracing::trace!("{} - cid:{} - <<- [MAPPING {from} -> {to}]", c.remote, c.id);
     }
 
-    /// The `-ERR` text when the client's permissions forbid publishing to `subject`.
-    fn publish_denied(&self, subject: &[u8]) -> Option<String> {
-        // Read through the swap's guard: no reference count per publish.
-        let guard = self.client.permissions_guard()?;
-        let perms = guard.as_ref()?;
-        if perms.may_publish(subject) {
-            return None;
-        }
-        let subject = String::from_utf8_lossy(subject);
-        tracing::error!(cid = self.client.id, "Publish Violation - Subject {subject:?}");
-        Some(format!("Permissions Violation for Publish to {subject:?}"))
-    }
-
     /// Answers `$SYS.REQ.USER.INFO`: the account and user of this connection.
     fn user_info(&mut self, reply: &[u8]) {
         let server = &self.client.server;
@@ -430,7 +415,8 @@ impl Reader {
             "data": {"user": self.client.user(), "account": self.account.name},
         });
         let payload = serde_json::to_vec(&body).unwrap_or_default();
-        crate::router::publish_internal_with(&self.account, reply, &payload, &mut self.producer);
+        self.account
+            .publish_internal_with(reply, &payload, &mut self.producer);
     }
 
     /// Tells a requester nobody is listening: a `503` status message to its

@@ -226,13 +226,13 @@ impl Subscriber for Api {
         if above_api_level(&msg.payload[..msg.header_len.unwrap_or(0)]) {
             if op.starts_with("CONSUMER.MSG.NEXT.") {
                 let block = headers::status(412, "Required Api Level", &[]);
-                crate::router::publish_full(&account, reply, None, &block, b"", producer);
+                account.publish_full(reply, None, &block, b"", producer);
             } else {
                 let e = ApiError::new(412, 10185, "JetStream minimum api level required");
                 let payload =
                     serde_json::to_vec(&json!({"type": "io.nats.jetstream.api.v1.api_error", "error": e}))
                         .unwrap_or_default();
-                crate::router::publish_internal_with(&account, reply, &payload, producer);
+                account.publish_internal_with(reply, &payload, producer);
             }
             return;
         }
@@ -245,7 +245,7 @@ impl Subscriber for Api {
                 Some(c) => c.pull(reply, body),
                 None => {
                     let block = headers::status(404, "Consumer Not Found", &[]);
-                    crate::router::publish_full(&account, reply, None, &block, b"", producer);
+                    account.publish_full(reply, None, &block, b"", producer);
                 }
             }
             return;
@@ -270,10 +270,10 @@ impl Subscriber for Api {
                     *map = typed;
                 }
                 let payload = serde_json::to_vec(&value).unwrap_or_default();
-                crate::router::publish_internal_with(&account, reply, &payload, producer);
+                account.publish_internal_with(reply, &payload, producer);
             }
             Answer::Raw { headers, payload } => {
-                crate::router::publish_full(&account, reply, None, &headers, &payload, producer);
+                account.publish_full(reply, None, &headers, &payload, producer);
             }
         }
     }

@@ -126,7 +126,7 @@ impl Consumer {
             if matches!(verb, "" | "+ACK" | "+TERM") {
                 self.log_ack(sseq, verb == "+TERM");
             }
-            crate::router::publish_internal(&account, reply, b"");
+            account.publish_internal(reply, b"");
         }
         if wake {
             self.wake.notify_one();

@@ -65,7 +65,7 @@ impl Consumer {
                     ),
                 ];
                 let block = headers::status(408, "Request Timeout", &extra);
-                crate::router::publish_full(&account, &r.reply, None, &block, b"", producer);
+                account.publish_full(&r.reply, None, &block, b"", producer);
                 continue;
             }
             if let Some(e) = r.expires {
@@ -138,7 +138,7 @@ impl Consumer {
                         ),
                     ];
                     let block = headers::status(code, "Message Size Exceeds MaxBytes", &extra);
-                    crate::router::publish_full(&account, &r.reply, None, &block, b"", producer);
+                    account.publish_full(&r.reply, None, &block, b"", producer);
                     continue;
                 }
             }
@@ -207,14 +207,7 @@ impl Consumer {
                     // Ask the client to confirm it keeps up before sending more.
                     let reply = format!("$JS.FC.{}.{}.{}", stream.name, self.name, st.d.delivered_consumer);
                     let block = headers::status(100, "FlowControl Request", &[]);
-                    crate::router::publish_full(
-                        &account,
-                        subject.as_bytes(),
-                        Some(reply.as_bytes()),
-                        &block,
-                        b"",
-                        producer,
-                    );
+                    account.publish_full(subject.as_bytes(), Some(reply.as_bytes()), &block, b"", producer);
                     st.fc_pending = Some(reply);
                     st.fc_bytes = 0;
                     st.fc_msgs = 0;
@@ -247,7 +240,7 @@ impl Consumer {
                     ];
                     headers::status(408, "Request Timeout", &extra)
                 };
-                crate::router::publish_full(&account, &r.reply, None, &block, b"", producer);
+                account.publish_full(&r.reply, None, &block, b"", producer);
                 continue;
             }
             i += 1;
@@ -257,7 +250,7 @@ impl Consumer {
         for r in st.waiting.iter_mut() {
             if let (Some(h), Some(at)) = (r.heartbeat, r.next_heartbeat) {
                 if at <= now {
-                    crate::router::publish_full(&account, &r.reply, None, &hb, b"", producer);
+                    account.publish_full(&r.reply, None, &hb, b"", producer);
                     r.next_heartbeat = Some(now + h);
                 }
                 if let Some(at) = r.next_heartbeat {
@@ -278,7 +271,7 @@ impl Consumer {
                         extra.push(("Nats-Consumer-Stalled", fc.clone()));
                     }
                     let block = headers::status(100, "Idle Heartbeat", &extra);
-                    crate::router::publish_full(&account, subject.as_bytes(), None, &block, b"", producer);
+                    account.publish_full(subject.as_bytes(), None, &block, b"", producer);
                     st.last_sent = now;
                 }
                 soonest(st.last_sent + every);
@@ -348,14 +341,8 @@ impl Consumer {
         };
         st.dirty = true;
         st.last_active = round.now_ns;
-        let m = Message {
-            subject: out.subject,
-            reply: Some(reply.as_bytes()),
-            header_len: out.header_len,
-            payload: out.body,
-            hops: 0,
-        };
-        crate::router::deliver(targets, &m, None, producer);
+        let m = Message::internal(out.subject, Some(reply.as_bytes()), out.header_len, out.body);
+        crate::router::deliver(targets, &m, producer);
         if st.config.ack_policy == AckPolicy::None {
             match self.retention {
                 Retention::Workqueue => {

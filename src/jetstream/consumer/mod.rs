@@ -347,7 +347,7 @@ impl Consumer {
                 let mut producer = Producer::default();
                 let status = headers::status(409, "Consumer Deleted", &[]);
                 for reply in waiting {
-                    crate::router::publish_full(&account, &reply, None, &status, b"", &mut producer);
+                    account.publish_full(&reply, None, &status, b"", &mut producer);
                 }
                 producer.flush();
             }

@@ -100,7 +100,7 @@ impl Consumer {
         if let Some(account) = self.account.upgrade() {
             let mut producer = Producer::default();
             let block = headers::status(code, text, extra);
-            crate::router::publish_full(&account, to, None, &block, b"", &mut producer);
+            account.publish_full(to, None, &block, b"", &mut producer);
             producer.flush();
         }
     }

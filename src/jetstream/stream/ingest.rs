@@ -259,7 +259,7 @@ impl Stream {
             Err(e) => serde_json::to_vec(&json!({"error": e})).unwrap_or_default(),
         };
         if let Some(account) = self.account.upgrade() {
-            crate::router::publish_internal_with(&account, reply, &payload, producer);
+            account.publish_internal_with(reply, &payload, producer);
         }
     }
 
@@ -290,7 +290,7 @@ impl Stream {
         }
         let block = headers::block(&pairs);
         let payload: &[u8] = if headers_only { b"" } else { &m.payload };
-        crate::router::publish_full(&account, dest.as_bytes(), None, &block, payload, producer);
+        account.publish_full(dest.as_bytes(), None, &block, payload, producer);
     }
 
     /// Tells the consumers, and any mirror or source following this stream,

@@ -1,7 +1,6 @@
 //! The session as a subscriber: a routed or stored message becomes a
 //! PUBLISH to the client, at the QoS, flags and properties it is due.
 
-use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,10 +8,10 @@ use bytes::Bytes;
 use junction_mqtt::QoS;
 
 use super::*;
+use crate::message::ConnKind;
 use crate::mqtt::store;
 use crate::mqtt::topic;
 use crate::outlet::Producer;
-use crate::router;
 use crate::subscription::{Message, Subscriber, Subscription};
 
 impl Subscriber for Session {
@@ -44,7 +43,7 @@ impl Subscriber for Session {
                 let account = self.account();
                 let ack = ack.to_vec();
                 tokio::spawn(async move {
-                    router::publish_internal(&account, &ack, b"+ACK");
+                    account.publish_internal(&ack, b"+ACK");
                 });
             }
         };
@@ -57,8 +56,9 @@ impl Subscriber for Session {
         if !stored
             && view.qos != QoS::AtMostOnce
             && stored_qos != QoS::AtMostOnce
-            && STORED_IN.with(Cell::get) != 0
-            && STORED_IN.with(Cell::get) == Arc::as_ptr(&self.account()) as usize
+            && msg
+                .stored_in
+                .is_some_and(|a| std::ptr::eq(a, Arc::as_ptr(&self.account())))
         {
             // Stored by its MQTT publisher: this subscription's consumer brings it.
             return;
@@ -68,7 +68,7 @@ impl Subscriber for Session {
                 let source = crate::jetstream::headers::get(headers, SOURCE_HEADER);
                 source.is_some() && source.map(str::as_bytes) == self.client_id.get().map(|c| c.as_bytes())
             } else {
-                PUBLISHING.with(Cell::get) == self.id
+                msg.origin.kind == ConnKind::Mqtt && msg.origin.conn == self.id
             };
             if mine {
                 return skip(producer);
@@ -91,7 +91,7 @@ impl Subscriber for Session {
             && if stored {
                 crate::jetstream::headers::get(headers, RETAIN_HEADER).is_some()
             } else {
-                PUBLISHING_RETAINED.with(Cell::get)
+                msg.retain
             };
         let topic = topic::subject_to_topic(subject);
         // `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<stored ns>.…`

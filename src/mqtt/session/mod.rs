@@ -26,7 +26,6 @@ mod reader;
 mod sid;
 mod state;
 
-use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -42,7 +41,6 @@ use crate::account::Account;
 use crate::conn::{CloseReason, Counters};
 use crate::outlet::{Outlet, Producer, Queued};
 use crate::permissions::ClientPermissions;
-use crate::router;
 use crate::server::Server;
 
 use aliases::OutAliases;
@@ -58,21 +56,6 @@ const MAX_READ_BUFFER: usize = 64 * 1024;
 const TOPIC_ALIAS_MAXIMUM: u16 = 64;
 /// Extra room over `max_payload` for a packet's topic and properties.
 const PACKET_OVERHEAD: usize = 64 * 1024;
-
-thread_local! {
-    /// The MQTT session whose publish is being routed on this thread, for
-    /// MQTT 5's no-local subscriptions (delivery happens inside the publish).
-    static PUBLISHING: Cell<u64> = const { Cell::new(0) };
-    /// Whether that publish has the RETAIN flag, for MQTT 5's
-    /// retain-as-published subscriptions.
-    static PUBLISHING_RETAINED: Cell<bool> = const { Cell::new(false) };
-    /// The account (its address) whose `$MQTT_msgs` stored the QoS 1/2
-    /// publish being routed: its QoS 1/2 subscriptions take it from their
-    /// consumers, not from the live path. A NATS message that merely
-    /// carries an `Nmqtt-Pub` header (a reply echoing a request's headers,
-    /// a message passed on by a NATS client) was stored nowhere.
-    static STORED_IN: Cell<usize> = const { Cell::new(0) };
-}
 
 /// The shared half of an MQTT connection.
 pub struct Session {
@@ -231,7 +214,7 @@ impl Session {
         let mut i = 0;
         while i < acks.len() {
             let (Some(mqtt), Some((name, seq))) = (&mqtt, parse(&acks[i])) else {
-                router::publish_internal_with(&self.account(), &acks[i], b"+ACK", producer);
+                self.account().publish_internal_with(&acks[i], b"+ACK", producer);
                 i += 1;
                 continue;
             };

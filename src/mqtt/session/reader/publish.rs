@@ -1,20 +1,19 @@
 //! PUBLISH from the client (and its will): mapping, permissions, QoS 2
 //! bookkeeping, storing and routing.
 
-use crate::mapping::Mapped;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use junction_mqtt::{reason, Ack, Packet, Properties, Publish, QoS, Will};
 
 use super::super::*;
 use super::*;
+use crate::account::Admitted;
 use crate::conn::CloseReason;
+use crate::message::{ConnKind, Origin};
 use crate::mqtt::store;
 use crate::mqtt::{reply, topic};
 use crate::outlet::Producer;
-use crate::router;
 use crate::subscription::Message;
 
 impl Reader {
@@ -54,22 +53,18 @@ impl Reader {
                 return Err(Stop);
             }
         };
-        let Some(subject) = self.mapped(subject) else {
+        let subject = match self.admit(&subject) {
+            Ok(Some(subject)) => subject,
             // The account's mappings send it nowhere: accepted, not delivered.
-            self.ack_publish(&p, reason::SUCCESS);
-            return Ok(());
+            Ok(None) => {
+                self.ack_publish(&p, reason::SUCCESS);
+                return Ok(());
+            }
+            Err(()) => {
+                self.ack_publish(&p, reason::NOT_AUTHORIZED);
+                return Ok(());
+            }
         };
-        let allowed = self
-            .session
-            .permissions
-            .load()
-            .as_ref()
-            .is_none_or(|perms| perms.may_publish(subject.as_bytes()));
-        if !allowed {
-            tracing::error!(cid = self.session.id, "Publish Violation - Subject {subject:?}");
-            self.ack_publish(&p, reason::NOT_AUTHORIZED);
-            return Ok(());
-        }
         if p.qos == QoS::ExactlyOnce {
             let pid = p.packet_id.unwrap_or(0);
             let mut st = self.session.state.lock();
@@ -122,12 +117,19 @@ impl Reader {
         Ok(())
     }
 
-    /// The subject after the account's mappings; `None` when they send it nowhere.
-    pub(in crate::mqtt::session) fn mapped(&self, subject: String) -> Option<String> {
-        match self.account.map_subject(subject.as_bytes()) {
-            Mapped::Unchanged => Some(subject),
-            Mapped::To(to) => Some(to),
-            Mapped::Lost => None,
+    /// The subject after the account's mappings (`None` when they send it
+    /// nowhere), if this client may publish to it.
+    fn admit(&self, subject: &str) -> Result<Option<String>, ()> {
+        let perms = self.session.permissions.load();
+        match self.account.admit(subject.as_bytes(), perms.as_deref(), false) {
+            // Topic names and mappings are UTF-8 throughout.
+            Admitted::Subject(to) => Ok(Some(String::from_utf8_lossy(&to).into_owned())),
+            Admitted::Lost => Ok(None),
+            Admitted::Invalid(to) | Admitted::Denied(to) => {
+                let to = String::from_utf8_lossy(&to);
+                tracing::error!(cid = self.session.id, "Publish Violation - Subject {to:?}");
+                Err(())
+            }
         }
     }
 
@@ -196,7 +198,7 @@ impl Reader {
             (Some(headers.len()), &joined[..])
         };
         let mqtt = self.session.state.lock().mqtt.clone();
-        let mut stored_in = 0;
+        let mut stored_in = false;
         if let Some(mqtt) = &mqtt {
             // The stored copies keep the request's reply subject and the
             // RETAIN flag in headers: a consumer's delivery has its ack
@@ -235,27 +237,23 @@ impl Reader {
                     mqtt.store(subject, headers.len(), payload, &mut self.producer)?;
                 }
                 self.unflushed = Some(mqtt.clone());
-                stored_in = Arc::as_ptr(&self.account) as usize;
+                stored_in = true;
             }
         }
-        let result = self.cache.lookup(&self.account.sublist, subject.as_bytes());
-        if result.is_empty() {
-            return Ok(());
-        }
         let msg = Message {
-            subject: subject.as_bytes(),
-            reply: reply_to.as_deref().map(str::as_bytes),
-            header_len,
-            payload,
-            hops: 0,
+            stored_in: stored_in.then_some(&*self.account),
+            retain: p.retain,
+            ..Message::new(
+                subject.as_bytes(),
+                reply_to.as_deref().map(str::as_bytes),
+                header_len,
+                payload,
+                Origin::new(self.session.id, ConnKind::Mqtt, true),
+            )
         };
-        PUBLISHING.with(|c| c.set(self.session.id));
-        PUBLISHING_RETAINED.with(|c| c.set(p.retain));
-        let outer = STORED_IN.with(|c| c.replace(stored_in));
-        let delivered = router::deliver(&result, &msg, None, &mut self.producer) as u64;
-        STORED_IN.with(|c| c.set(outer));
-        PUBLISHING.with(|c| c.set(0));
-        PUBLISHING_RETAINED.with(|c| c.set(false));
+        let delivered = self
+            .account
+            .publish(&msg, Some(&mut self.cache), &mut self.producer) as u64;
         self.tally.out_msgs += delivered;
         self.tally.out_bytes += delivered * p.payload.len() as u64;
         Ok(())
@@ -274,22 +272,14 @@ impl Reader {
             payload: will.payload.clone(),
         };
         self.connected = true;
-        match topic::topic_to_subject(&will.topic).map(|s| self.mapped(s)) {
-            Ok(None) => {}
-            Ok(Some(subject)) => {
-                let allowed = self
-                    .session
-                    .permissions
-                    .load()
-                    .as_ref()
-                    .is_none_or(|perms| perms.may_publish(subject.as_bytes()));
-                if allowed {
-                    if let Err(e) = self.route(&subject, &p, self.session.v5()) {
-                        tracing::error!(cid = self.session.id, "MQTT: publishing the will: {e}");
-                    }
-                    self.release_acks();
+        match topic::topic_to_subject(&will.topic).map(|s| self.admit(&s)) {
+            Ok(Ok(Some(subject))) => {
+                if let Err(e) = self.route(&subject, &p, self.session.v5()) {
+                    tracing::error!(cid = self.session.id, "MQTT: publishing the will: {e}");
                 }
+                self.release_acks();
             }
+            Ok(_) => {}
             Err(e) => tracing::debug!(cid = self.session.id, "MQTT: will topic {:?}: {e}", will.topic),
         }
         std::mem::swap(&mut self.producer, producer);
