@@ -169,7 +169,7 @@ impl Subscriber for ServiceImport {
         if self.response_type == ResponseType::Singleton {
             route.set_max(1);
         }
-        if exporter.sublist.insert(route.clone()).is_err() {
+        if exporter.subscribe(route.clone()).is_err() {
             return;
         }
         exporter.track_response(route);
@@ -213,7 +213,7 @@ impl Subscriber for ResponseForward {
 
     fn expire(&self, sub: &Arc<Subscription>) {
         if let Some(home) = self.home.upgrade() {
-            home.sublist.remove(sub);
+            home.unsubscribe(sub);
         }
     }
 }

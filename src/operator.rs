@@ -366,7 +366,7 @@ impl OperatorMode {
     fn unwire(&self, out: impl Fn(&WiredImport) -> bool) {
         self.wired.lock().retain(|w| {
             if out(w) {
-                w.owner.sublist.remove(&w.sub);
+                w.owner.unsubscribe(&w.sub);
                 return false;
             }
             true
@@ -653,7 +653,7 @@ impl ClaimsService {
                 Bytes::new(),
                 service.clone(),
             );
-            let _ = server.accounts.system.sublist.insert(Arc::new(sub));
+            let _ = server.accounts.system.subscribe(Arc::new(sub));
         }
     }
 }

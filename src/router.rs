@@ -7,8 +7,9 @@ use bytes::Bytes;
 use rand::Rng;
 use rustc_hash::FxHashMap;
 
+use crate::account::Account;
 use crate::outlet::Producer;
-use crate::sublist::{MatchResult, Sublist};
+use crate::sublist::MatchResult;
 use crate::subscription::Message;
 
 /// Per-connection cache of match results, valid while the sublist's
@@ -25,15 +26,15 @@ const MATCH_CACHE_MAX: usize = 1024;
 
 impl MatchCache {
     /// The match result for `subject`, from the cache when still current.
-    pub fn lookup(&mut self, sublist: &Sublist, subject: &[u8]) -> Arc<MatchResult> {
-        let generation = sublist.generation();
+    pub fn lookup(&mut self, account: &Account, subject: &[u8]) -> Arc<MatchResult> {
+        let generation = account.interest_generation();
         if generation != self.generation {
             self.entries.clear();
             self.generation = generation;
         } else if let Some(hit) = self.entries.get(subject) {
             return hit.clone();
         }
-        let result = Arc::new(sublist.matches(subject));
+        let result = Arc::new(account.matches(subject));
         if self.entries.len() >= MATCH_CACHE_MAX {
             self.entries.clear();
         }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::message::ConnKind;
 pub use crate::message::Message;
 use crate::outlet::Producer;
 
@@ -15,6 +16,11 @@ use crate::outlet::Producer;
 pub trait Subscriber: Send + Sync {
     /// The connection id, used for `echo: false`.
     fn client_id(&self) -> u64;
+    /// What kind of connection it is; the server's own subscribers are
+    /// internal.
+    fn kind(&self) -> ConnKind {
+        ConnKind::Internal
+    }
     /// Queue one message for this subscriber. A subscriber with a connection
     /// queues into its outlet and hands that to `producer`, which writes it
     /// out at the end of its round and waits if the subscriber fell behind.

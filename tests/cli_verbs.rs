@@ -26,7 +26,7 @@ async fn output(mut cmd: Command) -> Output {
 /// Waits until a verb running in the background has subscribed.
 async fn wait_for_subscription(server: &junction::RunningServer) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while server.server.global.sublist.count() == 0 {
+    while server.server.global.subscription_count() == 0 {
         assert!(std::time::Instant::now() < deadline, "the verb never subscribed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

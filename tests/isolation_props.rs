@@ -109,7 +109,7 @@ proptest! {
             .collect();
         for (acc, pattern, probe) in &probes {
             let sub = Subscription::new(Bytes::from(*pattern), None, Bytes::from_static(b"1"), probe.clone());
-            accounts.get(&name(*acc)).unwrap().sublist.insert(Arc::new(sub)).unwrap();
+            accounts.get(&name(*acc)).unwrap().subscribe(Arc::new(sub)).unwrap();
         }
         for &(acc, subj) in &s.pubs {
             let subject = SUBJECTS[subj];

@@ -159,7 +159,7 @@ async fn auto_unsubscribe_after_n_messages() {
     assert_eq!(got, ["0", "1", "2"]);
     // The server dropped the subscription itself.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(server.server.global.sublist.count(), 0);
+    assert_eq!(server.server.global.subscription_count(), 0);
 }
 
 #[tokio::test]

@@ -62,14 +62,14 @@ impl Account {
     ) -> usize {
         match cache {
             Some(cache) => {
-                let result = cache.lookup(&self.sublist, msg.subject);
+                let result = cache.lookup(self, msg.subject);
                 if result.is_empty() {
                     return 0;
                 }
                 router::deliver(&result, msg, producer)
             }
             None => {
-                let result = self.sublist.matches(msg.subject);
+                let result = self.matches(msg.subject);
                 if result.is_empty() {
                     return 0;
                 }
@@ -104,7 +104,7 @@ impl Account {
     ) -> usize {
         // Matched first: most internal publishes (acks, flow control,
         // advisories) have no one listening, and then nothing is joined.
-        let result = self.sublist.matches(subject);
+        let result = self.matches(subject);
         if result.is_empty() {
             return 0;
         }

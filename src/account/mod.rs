@@ -4,9 +4,11 @@
 //! only through the exports and imports wired in `imports.rs`.
 
 mod ingress;
+mod interest;
 pub mod registry;
 
 pub use ingress::Admitted;
+pub use interest::{InterestChange, InterestListener};
 
 pub use registry::Accounts;
 
@@ -43,7 +45,10 @@ pub struct Export {
 
 pub struct Account {
     pub name: String,
-    pub sublist: Sublist,
+    /// Private: subscriptions come and go through [`Account::subscribe`]
+    /// and [`Account::unsubscribe`], which report interest changes.
+    sublist: Sublist,
+    interest: interest::Interest,
     exports: RwLock<Vec<Export>>,
     /// Routes for responses to service requests, oldest first, so that
     /// unanswered ones can be dropped after [`RESPONSE_TTL`].
@@ -66,6 +71,7 @@ impl Account {
         Account {
             name: name.into(),
             sublist: Sublist::new(),
+            interest: interest::Interest::default(),
             exports: RwLock::new(Vec::new()),
             responses: Mutex::new(VecDeque::new()),
             mappings: arc_swap::ArcSwapOption::empty(),
@@ -152,7 +158,7 @@ impl Account {
                 break;
             }
             if let Some((_, old)) = forwards.pop_front() {
-                self.sublist.remove(&old);
+                self.unsubscribe(&old);
             }
         }
         forwards.push_back((now, forward));

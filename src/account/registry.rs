@@ -146,7 +146,7 @@ impl Accounts {
             let keep = wanted.iter().any(|(n, i)| *n == w.importer && *i == w.config)
                 && !changed_exporters.contains(&w.config.account);
             if !keep {
-                w.owner.sublist.remove(&w.sub);
+                w.owner.unsubscribe(&w.sub);
             }
             keep
         });
@@ -219,7 +219,7 @@ impl Accounts {
 
     /// Subscriptions in all accounts.
     pub fn subscription_count(&self) -> u64 {
-        self.map.read().values().map(|a| a.sublist.count()).sum()
+        self.map.read().values().map(|a| a.subscription_count()).sum()
     }
 
     pub fn all(&self) -> Vec<Arc<Account>> {
@@ -270,7 +270,7 @@ impl Accounts {
                     Bytes::new(),
                     Arc::new(forwarder),
                 ));
-                exporter.sublist.insert(sub.clone()).map_err(|_| invalid())?;
+                exporter.subscribe(sub.clone()).map_err(|_| invalid())?;
                 Ok((exporter, sub))
             }
             ExportKind::Service => {
@@ -287,7 +287,7 @@ impl Accounts {
                     Bytes::new(),
                     Arc::new(forwarder),
                 ));
-                importer.sublist.insert(sub.clone()).map_err(|_| invalid())?;
+                importer.subscribe(sub.clone()).map_err(|_| invalid())?;
                 Ok((importer.clone(), sub))
             }
         }

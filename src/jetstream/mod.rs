@@ -462,7 +462,7 @@ impl JetStream {
         }
         for subject in subjects {
             let sub = Subscription::new(subject, None, Bytes::new(), api.clone());
-            let _ = account.sublist.insert(Arc::new(sub));
+            let _ = account.subscribe(Arc::new(sub));
         }
     }
 

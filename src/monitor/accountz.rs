@@ -42,7 +42,7 @@ pub async fn accountz(
             "jetstream_enabled": server.jetstream().is_some_and(|js| js.account(&account.name).is_some()),
             "leafnode_connections": 0,
             "client_connections": conns,
-            "subscriptions": account.sublist.count(),
+            "subscriptions": account.subscription_count(),
         });
         // Where nats-server puts them: after `subscriptions`, when there are any.
         if let Some(mappings) = account.mappings_json() {

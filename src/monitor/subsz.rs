@@ -35,7 +35,7 @@ pub async fn subsz(
         if account_filter.is_some_and(|a| a != &account.name) {
             continue;
         }
-        for sub in account.sublist.all() {
+        for sub in account.subscriptions() {
             if test.is_some_and(|t| !matches(&sub.subject, t.as_bytes())) {
                 continue;
             }

@@ -68,7 +68,7 @@ impl Bridge {
             bytes::Bytes::new(),
             bridge,
         );
-        let _ = account.sublist.insert(Arc::new(sub));
+        let _ = account.subscribe(Arc::new(sub));
     }
 }
 

@@ -25,6 +25,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::account::Account;
+use crate::message::ConnKind;
 use crate::outlet::{Outlet, Producer, Queued};
 use crate::permissions::ClientPermissions;
 use crate::server::Server;
@@ -334,7 +335,7 @@ impl Client {
         let subs: Vec<_> = self.subs.lock().drain().map(|(_, s)| s).collect();
         let account = self.account();
         for sub in subs {
-            account.sublist.remove(&sub);
+            account.unsubscribe(&sub);
         }
     }
 
@@ -436,6 +437,10 @@ impl Subscriber for Client {
         self.id
     }
 
+    fn kind(&self) -> ConnKind {
+        ConnKind::Client
+    }
+
     fn deliver(&self, sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
         let perms = self
             .has_permissions
@@ -474,7 +479,7 @@ impl Subscriber for Client {
             subs.remove(&sub.sid);
         }
         drop(subs);
-        self.account().sublist.remove(sub);
+        self.account().unsubscribe(sub);
     }
 }
 

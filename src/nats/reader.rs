@@ -479,7 +479,7 @@ impl Reader {
             sid.clone(),
             me,
         ));
-        if self.account.sublist.insert(sub.clone()).is_err() {
+        if self.account.subscribe(sub.clone()).is_err() {
             drop(subs);
             self.err("Invalid Subject");
             return;
@@ -497,7 +497,7 @@ impl Reader {
             if !keep {
                 subs.remove(sid);
                 drop(subs);
-                self.account.sublist.remove(&sub);
+                self.account.unsubscribe(&sub);
             }
         }
         self.ok();

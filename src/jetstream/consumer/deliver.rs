@@ -109,7 +109,7 @@ impl Consumer {
                 // it would have taken stays pending for the next one.
                 let reply = &st.waiting.front().expect("a waiting request").reply;
                 if matched.as_ref().is_none_or(|(t, _)| t != reply) {
-                    matched = Some((reply.clone(), Arc::new(account.sublist.matches(reply))));
+                    matched = Some((reply.clone(), Arc::new(account.matches(reply))));
                 }
                 if matched.as_ref().is_some_and(|(_, m)| m.is_empty()) {
                     st.waiting.pop_front();
@@ -506,13 +506,13 @@ pub(super) struct Round<'a> {
 /// The subscribers of a push consumer's deliver subject, matched again only
 /// when the account's subscriptions changed.
 pub(super) fn push_targets(st: &mut State, account: &Account, subject: &str) -> Arc<MatchResult> {
-    let generation = account.sublist.generation();
+    let generation = account.interest_generation();
     if let Some((g, targets)) = &st.push_match {
         if *g == generation {
             return targets.clone();
         }
     }
-    let targets = Arc::new(account.sublist.matches(subject.as_bytes()));
+    let targets = Arc::new(account.matches(subject.as_bytes()));
     st.push_match = Some((generation, targets.clone()));
     targets
 }

@@ -323,7 +323,7 @@ impl Consumer {
                     Bytes::new(),
                     Arc::new(Acker(Arc::downgrade(self))),
                 ));
-                if account.sublist.insert(sub.clone()).is_ok() {
+                if account.subscribe(sub.clone()).is_ok() {
                     self.subs.lock().push(sub);
                 }
             }
@@ -341,7 +341,7 @@ impl Consumer {
         };
         if let Some(account) = self.account.upgrade() {
             for sub in self.subs.lock().drain(..) {
-                account.sublist.remove(&sub);
+                account.unsubscribe(&sub);
             }
             if notify {
                 let mut producer = Producer::default();
@@ -402,7 +402,7 @@ impl Consumer {
         let listened = deliver_subject.is_some_and(|s| {
             self.account
                 .upgrade()
-                .is_some_and(|a| !a.sublist.matches(s.as_bytes()).is_empty())
+                .is_some_and(|a| !a.matches(s.as_bytes()).is_empty())
         });
         if listened {
             // Inactivity counts from when the last listener went away.

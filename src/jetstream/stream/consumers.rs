@@ -87,7 +87,7 @@ impl Stream {
                 .as_deref()
                 .filter(|_| old.deliver_subject != config.deliver_subject)
             {
-                if !account.sublist.matches(from.as_bytes()).is_empty() {
+                if !account.matches(from.as_bytes()).is_empty() {
                     return Err(ApiError::consumer_name_exist());
                 }
             }

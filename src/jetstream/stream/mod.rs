@@ -172,7 +172,7 @@ impl Stream {
         let subjects = self.inner.lock().config.subjects.clone();
         let mut subs = self.subs.lock();
         for sub in subs.drain(..) {
-            account.sublist.remove(&sub);
+            account.unsubscribe(&sub);
         }
         let capture: Arc<dyn Subscriber> = Arc::new(Capture(Arc::downgrade(self)));
         for subject in subjects {
@@ -182,7 +182,7 @@ impl Stream {
                 Bytes::new(),
                 capture.clone(),
             ));
-            if account.sublist.insert(sub.clone()).is_ok() {
+            if account.subscribe(sub.clone()).is_ok() {
                 subs.push(sub);
             }
         }
@@ -193,7 +193,7 @@ impl Stream {
         self.released.store(true, std::sync::atomic::Ordering::Release);
         if let Some(account) = self.account.upgrade() {
             for sub in self.subs.lock().drain(..) {
-                account.sublist.remove(&sub);
+                account.unsubscribe(&sub);
             }
         }
         let consumers: Vec<_> = std::mem::take(&mut *self.consumers.write())

@@ -19,6 +19,10 @@ impl Subscriber for Session {
         self.id
     }
 
+    fn kind(&self) -> ConnKind {
+        ConnKind::Mqtt
+    }
+
     fn deliver(&self, sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
         let Some(view) = read_sid(&sub.sid) else { return };
         let (headers, body) = match msg.header_len {

@@ -111,7 +111,7 @@ pub(super) fn finish(session: &Arc<Session>) {
     let account = session.account();
     for (_, sub) in subs {
         for s in &sub.subs {
-            account.sublist.remove(s);
+            account.unsubscribe(s);
         }
         if clean && !taken_over && topic::shared(&sub.record.filter).is_none() {
             if let (Some(mqtt), Some(name)) = (&mqtt, &sub.record.consumer) {

@@ -307,7 +307,7 @@ impl Session {
     fn drop_sub(&self, sub: ActiveSub, delete_consumer: bool) {
         let account = self.account();
         for s in &sub.subs {
-            account.sublist.remove(s);
+            account.unsubscribe(s);
         }
         // A shared subscription's consumer serves the other members too.
         let shared = topic::shared(&sub.record.filter).is_some();

@@ -100,7 +100,7 @@ impl Reader {
                 let account = old.account();
                 for sub in st.subs.values() {
                     for s in &sub.subs {
-                        account.sublist.remove(s);
+                        account.unsubscribe(s);
                     }
                 }
                 st.subs.clear();

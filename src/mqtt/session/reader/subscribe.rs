@@ -105,7 +105,7 @@ impl Reader {
                 core_sid.clone(),
                 me.clone(),
             ));
-            if self.account.sublist.insert(sub.clone()).is_ok() {
+            if self.account.subscribe(sub.clone()).is_ok() {
                 subs.push(sub);
             }
         }
@@ -226,8 +226,7 @@ impl Reader {
             me,
         ));
         self.account
-            .sublist
-            .insert(sub.clone())
+            .subscribe(sub.clone())
             .map_err(|e| format!("{e:?}"))?;
         if restoring {
             // Messages sent before the client went away are sent again now.

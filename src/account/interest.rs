@@ -1,0 +1,267 @@
+//! Interest as events: every subscription enters and leaves an account
+//! here, so the account sees the first subscription to a subject (or
+//! queue group) and the last one going away, and tells its listeners —
+//! the place routes will learn what to announce to their peers (RS+/RS-
+//! with queue weights). The sublist itself is private to the account.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
+
+use super::Account;
+use crate::message::ConnKind;
+use crate::sublist::{MatchResult, SublistError};
+use crate::subscription::Subscription;
+
+/// A change in an account's interest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterestChange<'a> {
+    pub subject: &'a [u8],
+    pub queue: Option<&'a [u8]>,
+    /// Subscriptions to this subject (in this queue group) after the
+    /// change. A plain subject is reported when it goes from 0 to 1 and
+    /// from 1 to 0; a queue group at every change, its count being the
+    /// group's weight.
+    pub count: u32,
+}
+
+/// Called for every interest change, in order, with the account's
+/// interest lock held: a listener must not subscribe or unsubscribe.
+pub type InterestListener = Arc<dyn Fn(&Account, &InterestChange<'_>) + Send + Sync>;
+
+/// Subscriptions counted by subject and queue group.
+type Counts = FxHashMap<(Bytes, Option<Bytes>), u32>;
+
+/// The account's interest: counts of its own subscriptions and who
+/// listens to their changes.
+#[derive(Default)]
+pub(super) struct Interest {
+    counts: Mutex<Counts>,
+    listeners: arc_swap::ArcSwap<Vec<InterestListener>>,
+}
+
+/// Whether a subscription is this server's own interest. One made on
+/// behalf of another server is that server's, and is not announced back.
+fn counted(sub: &Subscription) -> bool {
+    !matches!(sub.subscriber.kind(), ConnKind::Route | ConnKind::Gateway)
+}
+
+impl Account {
+    /// Adds a subscription.
+    pub fn subscribe(&self, sub: Arc<Subscription>) -> Result<(), SublistError> {
+        if !counted(&sub) {
+            return self.sublist.insert(sub);
+        }
+        let mut counts = self.interest.counts.lock();
+        self.sublist.insert(sub.clone())?;
+        let count = counts
+            .entry((sub.subject.clone(), sub.queue.clone()))
+            .or_default();
+        *count += 1;
+        let count = *count;
+        if count == 1 || sub.queue.is_some() {
+            self.tell(&sub, count);
+        }
+        Ok(())
+    }
+
+    /// Removes a subscription; returns whether it was present.
+    pub fn unsubscribe(&self, sub: &Arc<Subscription>) -> bool {
+        if !counted(sub) {
+            return self.sublist.remove(sub);
+        }
+        let mut counts = self.interest.counts.lock();
+        if !self.sublist.remove(sub) {
+            return false;
+        }
+        let key = (sub.subject.clone(), sub.queue.clone());
+        let count = match counts.get_mut(&key) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                *n
+            }
+            _ => {
+                counts.remove(&key);
+                0
+            }
+        };
+        if count == 0 || sub.queue.is_some() {
+            self.tell(sub, count);
+        }
+        true
+    }
+
+    fn tell(&self, sub: &Subscription, count: u32) {
+        let listeners = self.interest.listeners.load();
+        if listeners.is_empty() {
+            return;
+        }
+        let change = InterestChange {
+            subject: &sub.subject,
+            queue: sub.queue.as_deref(),
+            count,
+        };
+        for listener in listeners.iter() {
+            listener(self, &change);
+        }
+    }
+
+    /// Calls `listener` for every interest change from now on, and returns
+    /// the interest as it is, so that nothing falls between the two.
+    pub fn on_interest(&self, listener: InterestListener) -> Vec<(Bytes, Option<Bytes>, u32)> {
+        let counts = self.interest.counts.lock();
+        let mut listeners = Vec::clone(&self.interest.listeners.load());
+        listeners.push(listener);
+        self.interest.listeners.store(Arc::new(listeners));
+        counts
+            .iter()
+            .map(|((subject, queue), n)| (subject.clone(), queue.clone(), *n))
+            .collect()
+    }
+
+    /// All subscriptions whose subject matches the literal `subject`.
+    pub fn matches(&self, subject: &[u8]) -> MatchResult {
+        self.sublist.matches(subject)
+    }
+
+    /// Whether any subscription matches the literal `subject`.
+    pub fn has_interest(&self, subject: &[u8]) -> bool {
+        !self.sublist.matches(subject).is_empty()
+    }
+
+    /// Changes every time a subscription comes or goes: match results
+    /// cached under an older one are stale.
+    pub fn interest_generation(&self) -> u64 {
+        self.sublist.generation()
+    }
+
+    /// Number of subscriptions in the account.
+    pub fn subscription_count(&self) -> u64 {
+        self.sublist.count()
+    }
+
+    /// Every subscription, for monitoring.
+    pub fn subscriptions(&self) -> Vec<Arc<Subscription>> {
+        self.sublist.all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Message;
+    use crate::outlet::Producer;
+    use crate::subscription::Subscriber;
+
+    struct Probe(ConnKind);
+
+    impl Subscriber for Probe {
+        fn client_id(&self) -> u64 {
+            1
+        }
+        fn kind(&self) -> ConnKind {
+            self.0
+        }
+        fn deliver(&self, _: &Subscription, _: &Message<'_>, _: &mut Producer) {}
+        fn expire(&self, _: &Arc<Subscription>) {}
+    }
+
+    fn sub(subject: &'static str, queue: Option<&'static str>, kind: ConnKind) -> Arc<Subscription> {
+        Arc::new(Subscription::new(
+            Bytes::from_static(subject.as_bytes()),
+            queue.map(|q| Bytes::from_static(q.as_bytes())),
+            Bytes::from_static(b"1"),
+            Arc::new(Probe(kind)),
+        ))
+    }
+
+    type Seen = Arc<Mutex<Vec<(String, Option<String>, u32)>>>;
+
+    fn listen(account: &Account) -> Seen {
+        let seen: Seen = Arc::default();
+        let into = seen.clone();
+        account.on_interest(Arc::new(move |_, c| {
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            into.lock().push((text(c.subject), c.queue.map(text), c.count));
+        }));
+        seen
+    }
+
+    #[test]
+    fn plain_interest_is_reported_first_and_last() {
+        let account = Account::new("A");
+        let seen = listen(&account);
+        let (a, b) = (
+            sub("foo.*", None, ConnKind::Client),
+            sub("foo.*", None, ConnKind::Mqtt),
+        );
+        account.subscribe(a.clone()).unwrap();
+        account.subscribe(b.clone()).unwrap();
+        assert!(account.unsubscribe(&a));
+        assert!(!account.unsubscribe(&a), "already gone: no event");
+        assert!(account.unsubscribe(&b));
+        assert_eq!(
+            *seen.lock(),
+            vec![("foo.*".into(), None, 1), ("foo.*".into(), None, 0)]
+        );
+    }
+
+    #[test]
+    fn queue_groups_report_their_weight_at_every_change() {
+        let account = Account::new("A");
+        let seen = listen(&account);
+        let (a, b) = (
+            sub("q", Some("g"), ConnKind::Client),
+            sub("q", Some("g"), ConnKind::Internal),
+        );
+        account.subscribe(a.clone()).unwrap();
+        account.subscribe(b.clone()).unwrap();
+        account.subscribe(sub("q", Some("h"), ConnKind::Client)).unwrap();
+        account.unsubscribe(&b);
+        account.unsubscribe(&a);
+        let g = |n| ("q".to_string(), Some("g".to_string()), n);
+        assert_eq!(
+            *seen.lock(),
+            vec![g(1), g(2), ("q".into(), Some("h".into()), 1), g(1), g(0)]
+        );
+    }
+
+    #[test]
+    fn other_servers_interest_is_not_announced_but_is_delivered_to() {
+        let account = Account::new("A");
+        let seen = listen(&account);
+        let routed = sub("foo", None, ConnKind::Route);
+        account.subscribe(routed.clone()).unwrap();
+        assert!(account.has_interest(b"foo"));
+        account.unsubscribe(&routed);
+        assert!(seen.lock().is_empty());
+    }
+
+    #[test]
+    fn a_late_listener_gets_the_interest_so_far() {
+        let account = Account::new("A");
+        account.subscribe(sub("a", None, ConnKind::Client)).unwrap();
+        account.subscribe(sub("b", Some("g"), ConnKind::Client)).unwrap();
+        account.subscribe(sub("b", Some("g"), ConnKind::Client)).unwrap();
+        let mut now = account.on_interest(Arc::new(|_, _| {}));
+        now.sort();
+        assert_eq!(
+            now,
+            vec![
+                (Bytes::from_static(b"a"), None, 1),
+                (Bytes::from_static(b"b"), Some(Bytes::from_static(b"g")), 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn an_invalid_subject_changes_nothing() {
+        let account = Account::new("A");
+        let seen = listen(&account);
+        assert!(account.subscribe(sub("a..b", None, ConnKind::Client)).is_err());
+        assert!(seen.lock().is_empty());
+        assert!(account.on_interest(Arc::new(|_, _| {})).is_empty());
+    }
+}
