@@ -9,7 +9,6 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod conn;
-pub mod imports;
 pub mod jetstream;
 pub mod jwt;
 pub mod listener;

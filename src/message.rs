@@ -3,8 +3,6 @@
 //! receiver can decide by the message alone (`echo`, MQTT's No Local and
 //! retain-as-published, and later one-hop forwarding between routes).
 
-use crate::account::Account;
-
 /// What kind of connection a message entered through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnKind {
@@ -66,11 +64,11 @@ pub struct Message<'a> {
     pub origin: Origin,
     /// Published with MQTT's RETAIN flag (for retain-as-published).
     pub retain: bool,
-    /// The account whose MQTT message stream stored this QoS 1/2 publish:
-    /// that account's QoS 1/2 MQTT subscriptions take it from their
-    /// consumers, not from here. A message that merely carries MQTT's
+    /// The name of the account whose MQTT message stream stored this QoS
+    /// 1/2 publish: that account's QoS 1/2 MQTT subscriptions take it from
+    /// their consumers, not from here. A message that merely carries MQTT's
     /// headers (a reply echoing a request's) was stored nowhere.
-    pub stored_in: Option<&'a Account>,
+    pub stored_in: Option<&'a str>,
 }
 
 impl<'a> Message<'a> {

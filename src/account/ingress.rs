@@ -6,11 +6,12 @@
 use std::borrow::Cow;
 
 use super::Account;
+use super::MatchCache;
 use crate::mapping::Mapped;
 use crate::message::Message;
 use crate::outlet::Producer;
 use crate::permissions::ClientPermissions;
-use crate::router::{self, MatchCache};
+use crate::router;
 
 /// What the account makes of a subject a client publishes to.
 #[derive(Debug, PartialEq, Eq)]

@@ -3,10 +3,13 @@
 //! accounts cannot see each other's messages by construction; they meet
 //! only through the exports and imports wired in `imports.rs`.
 
+mod cache;
+pub mod imports;
 mod ingress;
 mod interest;
 pub mod registry;
 
+pub use cache::MatchCache;
 pub use ingress::Admitted;
 pub use interest::{InterestChange, InterestListener};
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
+use super::imports::{ServiceImport, StreamImport, SubjectMapping};
 use crate::account::{Account, Export, GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
-use crate::imports::{ServiceImport, StreamImport, SubjectMapping};
 use crate::mapping::Mappings;
 use crate::options::{ExportKind, ImportConfig, Options};
 use crate::subscription::Subscription;

@@ -13,10 +13,10 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::{timeout_at, Instant};
 
 use super::{Client, CloseReason};
+use crate::account::MatchCache;
 use crate::account::{Account, Admitted};
 use crate::message::{ConnKind, Origin};
 use crate::outlet::Producer;
-use crate::router::MatchCache;
 use crate::server::Tally;
 use crate::subscription::{Message, Subscription};
 

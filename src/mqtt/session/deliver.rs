@@ -60,9 +60,7 @@ impl Subscriber for Session {
         if !stored
             && view.qos != QoS::AtMostOnce
             && stored_qos != QoS::AtMostOnce
-            && msg
-                .stored_in
-                .is_some_and(|a| std::ptr::eq(a, Arc::as_ptr(&self.account())))
+            && msg.stored_in.is_some_and(|a| a == self.account().name)
         {
             // Stored by its MQTT publisher: this subscription's consumer brings it.
             return;

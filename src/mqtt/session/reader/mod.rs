@@ -17,10 +17,10 @@ use tokio::time::{timeout_at, Instant};
 
 use super::*;
 use crate::account::Account;
+use crate::account::MatchCache;
 use crate::conn::CloseReason;
 use crate::mqtt::store::{self, MqttAccount};
 use crate::outlet::Producer;
-use crate::router::MatchCache;
 use crate::server::Tally;
 
 /// Stop reading: the connection is closing.

@@ -241,7 +241,7 @@ impl Reader {
             }
         }
         let msg = Message {
-            stored_in: stored_in.then_some(&*self.account),
+            stored_in: stored_in.then_some(self.account.name.as_str()),
             retain: p.retain,
             ..Message::new(
                 subject.as_bytes(),

@@ -10,7 +10,7 @@ use std::sync::{Arc, Weak};
 use bytes::Bytes;
 use rand::Rng;
 
-use crate::account::Account;
+use super::Account;
 use crate::options::ResponseType;
 use crate::outlet::Producer;
 use crate::subscription::{Message, Subscriber, Subscription};
