@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{lookup_host, TcpListener, TcpSocket, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use crate::server::Server;
+use crate::lifecycle::Lifecycle;
 
 /// A byte stream a listener accepted: TCP, or TLS over TCP.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -67,13 +67,13 @@ pub enum LameDuck {
 /// (when the listener has TLS) and then runs `serve`. `what` names the
 /// listener in log lines.
 pub fn spawn_accept_loop<F, Fut>(
-    server: Arc<Server>,
+    lifecycle: Arc<Lifecycle>,
     listener: TcpListener,
     tls: Option<Arc<TlsSlot>>,
     (what, lame_duck): (&'static str, LameDuck),
     serve: F,
 ) where
-    F: Fn(Arc<Server>, Accepted, SocketAddr) -> Fut + Send + Sync + 'static,
+    F: Fn(Accepted, SocketAddr) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let serve = Arc::new(serve);
@@ -88,9 +88,9 @@ pub fn spawn_accept_loop<F, Fut>(
                         continue;
                     }
                 },
-                _ = server.stopped() => break,
+                _ = lifecycle.stopped() => break,
             };
-            if lame_duck == LameDuck::Refuse && server.is_lame_duck() {
+            if lame_duck == LameDuck::Refuse && lifecycle.is_lame_duck() {
                 continue;
             }
             let _ = stream.set_nodelay(true);
@@ -98,13 +98,13 @@ pub fn spawn_accept_loop<F, Fut>(
             let tls = tls
                 .as_ref()
                 .map(|t| ((*t.acceptor.load_full()).clone(), t.timeout));
-            let (server, serve) = (server.clone(), serve.clone());
+            let serve = serve.clone();
             tokio::spawn(async move {
                 match tls {
-                    None => serve(server, Accepted::Tcp(stream), remote).await,
+                    None => serve(Accepted::Tcp(stream), remote).await,
                     Some((acceptor, timeout)) => {
                         match crate::tls::handshake(&acceptor, stream, timeout).await {
-                            Ok(stream) => serve(server, Accepted::Tls(Box::new(stream)), remote).await,
+                            Ok(stream) => serve(Accepted::Tls(Box::new(stream)), remote).await,
                             Err(e) => tracing::debug!(%remote, "{what} TLS handshake error: {e}"),
                         }
                     }

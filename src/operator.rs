@@ -631,16 +631,27 @@ fn permissions_from(
     (p.publish.is_some() || p.subscribe.is_some() || p.allow_responses.is_some()).then_some(p)
 }
 
+/// What the claims service needs of the server it runs in.
+pub trait ClaimsHost: Send + Sync {
+    fn operator(&self) -> Option<&OperatorMode>;
+    fn accounts(&self) -> &Accounts;
+    /// The server's name and id, for the responses.
+    fn identity(&self) -> (&str, &str);
+    /// An account JWT was updated: revocations and JetStream limits follow.
+    fn claims_updated(&self, account: &str);
+}
+
 /// The system account's handler for account JWT updates and lookups.
 pub struct ClaimsService {
-    pub server: std::sync::Weak<crate::server::Server>,
+    host: std::sync::Weak<dyn ClaimsHost>,
 }
 
 impl ClaimsService {
-    /// Subscribes the service in the system account.
-    pub fn install(server: &Arc<crate::server::Server>) {
+    /// Subscribes the service in `host`'s system account.
+    pub fn install(host: Arc<dyn ClaimsHost>) {
+        let system = host.accounts().system.clone();
         let service: Arc<dyn Subscriber> = Arc::new(ClaimsService {
-            server: Arc::downgrade(server),
+            host: Arc::downgrade(&host),
         });
         for subject in [
             "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE",
@@ -653,7 +664,7 @@ impl ClaimsService {
                 Bytes::new(),
                 service.clone(),
             );
-            let _ = server.accounts.system.subscribe(Arc::new(sub));
+            let _ = system.subscribe(Arc::new(sub));
         }
     }
 }
@@ -664,10 +675,10 @@ impl Subscriber for ClaimsService {
     }
 
     fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
-        let Some(server) = self.server.upgrade() else {
+        let Some(host) = self.host.upgrade() else {
             return;
         };
-        let Some(operator) = server.operator.as_ref() else {
+        let Some(operator) = host.operator() else {
             return;
         };
         let subject = String::from_utf8_lossy(msg.subject).into_owned();
@@ -677,20 +688,19 @@ impl Subscriber for ClaimsService {
             operator.lookup(key).unwrap_or_default().into_bytes()
         } else {
             let text = String::from_utf8_lossy(body);
-            let data = match operator.update(&server.accounts, &text) {
+            let data = match operator.update(host.accounts(), &text) {
                 Ok(key) => {
-                    server.enforce_revocations(&key);
-                    server.jetstream_claims_updated(&key);
+                    host.claims_updated(&key);
                     serde_json::json!({"account": key, "code": 200, "message": "jwt updated"})
                 }
                 Err(e) => serde_json::json!({"code": 400, "description": e}),
             };
-            let body = serde_json::json!({"server": {"name": server.name, "id": server.id}, "data": data});
+            let (name, id) = host.identity();
+            let body = serde_json::json!({"server": {"name": name, "id": id}, "data": data});
             serde_json::to_vec(&body).unwrap_or_default()
         };
         if let Some(reply) = msg.reply {
-            server
-                .accounts
+            host.accounts()
                 .system
                 .publish_internal_with(reply, &response, producer);
         }

@@ -10,7 +10,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::{reload, EnvFilter, Registry};
 
 use crate::options::Options;
-use crate::server::Server;
+use crate::server::{RunningServer, Server};
 
 /// The level `-D`/`-V` (`debug`, `trace`) ask for.
 fn level(opts: &Options) -> &'static str {
@@ -111,10 +111,16 @@ pub fn log_output_changed() {
     }
 }
 
+/// Starts a server with its NATS client port; the other listeners are
+/// started by [`serve`].
+pub async fn start(opts: Options) -> anyhow::Result<RunningServer> {
+    crate::nats::listen(Server::prepare(opts)?).await
+}
+
 /// Runs the server until it is stopped by a signal; `reload` reads the
 /// configuration again for SIGHUP.
 pub async fn serve(opts: Options, reload: impl Fn() -> anyhow::Result<Options>) -> anyhow::Result<()> {
-    let running = Server::start(opts.clone()).await?;
+    let running = start(opts.clone()).await?;
     let server = running.server.clone();
     let http = crate::monitor::start_configured(server.clone(), &opts).await?;
     let websocket = match &opts.websocket {

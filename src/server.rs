@@ -3,25 +3,20 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::Context;
 use arc_swap::ArcSwap;
-use bytes::BytesMut;
-use junction_nats::{encode, ConnectOptions, ServerInfo};
+use junction_nats::{ConnectOptions, ServerInfo};
 use parking_lot::Mutex;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 
 use crate::account::Account;
 use crate::account::Accounts;
 use crate::auth::{AuthError, Authenticator, Identity};
-use crate::conn::{CloseReason, Connection};
-use crate::monitor::connz::ConnInfo;
-use crate::nats::{self, Client};
-use crate::operator::{ClaimsService, OperatorMode};
+use crate::conn::{CloseReason, ConnRecord, Connection};
+use crate::lifecycle::Lifecycle;
+use crate::operator::{ClaimsHost, ClaimsService, OperatorMode};
 use crate::options::{Options, WebsocketOptions};
 
 /// The NATS protocol level Junction speaks, reported as `version` in INFO:
@@ -81,9 +76,8 @@ pub struct Server {
     pub started: SystemTime,
     clients: Mutex<HashMap<u64, Arc<dyn Connection>>>,
     next_cid: AtomicU64,
-    lame_duck: AtomicBool,
-    /// Flips to true when the server stops; every long-running task watches it.
-    shutdown: watch::Sender<bool>,
+    /// Stopping and lame duck mode, shared with the listeners.
+    pub lifecycle: Arc<Lifecycle>,
     client_addr: Mutex<Option<SocketAddr>>,
     http_addr: Mutex<Option<SocketAddr>>,
     websocket_addr: Mutex<Option<SocketAddr>>,
@@ -98,7 +92,7 @@ pub struct Server {
     /// The HTTPS monitoring port's TLS, which follows the NATS port's on reload.
     pub(crate) monitor_tls: Mutex<Option<Arc<crate::listener::TlsSlot>>>,
     /// Recently closed connections, newest last, for `/connz?state=closed`.
-    closed: Mutex<VecDeque<ConnInfo>>,
+    closed: Mutex<VecDeque<ConnRecord>>,
     started_at: Instant,
     /// JetStream, when enabled (`-js`, `jetstream {}`).
     jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
@@ -112,7 +106,7 @@ pub struct Server {
 pub struct RunningServer {
     pub server: Arc<Server>,
     pub addr: SocketAddr,
-    accept_task: tokio::task::JoinHandle<()>,
+    pub accept_task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -161,8 +155,7 @@ impl Server {
             started: SystemTime::now(),
             clients: Mutex::new(HashMap::new()),
             next_cid: AtomicU64::new(0),
-            lame_duck: AtomicBool::new(false),
-            shutdown: watch::channel(false).0,
+            lifecycle: Arc::default(),
             client_addr: Mutex::new(None),
             http_addr: Mutex::new(None),
             websocket_addr: Mutex::new(None),
@@ -175,28 +168,17 @@ impl Server {
         }))
     }
 
-    /// Binds the client port and starts accepting.
-    pub async fn start(opts: Options) -> anyhow::Result<RunningServer> {
+    /// Builds a server and starts what runs inside it before any listener
+    /// does: the operator's claims service and JetStream.
+    pub fn prepare(opts: Options) -> anyhow::Result<Arc<Self>> {
         let server = Server::new(opts)?;
         if server.operator.is_some() {
-            ClaimsService::install(&server);
+            ClaimsService::install(server.clone());
         }
         if server.opts().jetstream {
             server.enable_jetstream()?;
         }
-        let bind = format!("{}:{}", server.opts().host, server.opts().port);
-        let listener = crate::listener::bind(&bind)
-            .await
-            .with_context(|| format!("Error listening on port: {bind}"))?;
-        let addr = listener.local_addr()?;
-        *server.client_addr.lock() = Some(addr);
-        tracing::info!("Listening for client connections on {addr}");
-        let accept_task = tokio::spawn(server.clone().accept_loop(listener));
-        Ok(RunningServer {
-            server,
-            addr,
-            accept_task,
-        })
+        Ok(server)
     }
 
     /// Starts JetStream: recovers the streams of every account that has it,
@@ -463,7 +445,7 @@ impl Server {
     }
 
     pub fn is_lame_duck(&self) -> bool {
-        self.lame_duck.load(Ordering::Relaxed)
+        self.lifecycle.is_lame_duck()
     }
 
     pub fn num_clients(&self) -> usize {
@@ -490,7 +472,7 @@ impl Server {
         self.clients.lock().remove(&client.id());
         let max = self.opts().max_closed_clients;
         if max > 0 {
-            let info = ConnInfo::of(client, true);
+            let info = ConnRecord::of(client, true);
             let mut closed = self.closed.lock();
             if closed.len() >= max {
                 closed.pop_front();
@@ -500,7 +482,7 @@ impl Server {
     }
 
     /// Snapshots of recently closed connections.
-    pub fn closed_connections(&self) -> Vec<ConnInfo> {
+    pub fn closed_connections(&self) -> Vec<ConnRecord> {
         self.closed.lock().iter().cloned().collect()
     }
 
@@ -539,29 +521,11 @@ impl Server {
 
     /// Resolves once the server has been told to stop.
     pub async fn stopped(&self) {
-        let mut rx = self.shutdown.subscribe();
-        let _ = rx.wait_for(|s| *s).await;
+        self.lifecycle.stopped().await
     }
 
-    /// The INFO line for one client.
-    pub fn info_for(&self, client: &Client) -> BytesMut {
-        let mut info = self.base_info();
-        info.auth_required = self.auth_required_for(client.transport);
-        if client.transport == "nats" {
-            if let Some(tls) = &self.opts().tls {
-                info.tls_required = true;
-                info.tls_verify = tls.verify;
-            }
-        }
-        info.client_id = client.id;
-        info.client_ip = client.remote.ip().to_string();
-        info.nonce = client.nonce.clone();
-        let mut buf = BytesMut::with_capacity(512);
-        encode::info(&mut buf, &info);
-        buf
-    }
-
-    fn base_info(&self) -> ServerInfo {
+    /// INFO's fields common to every client of this server.
+    pub fn base_info(&self) -> ServerInfo {
         let addr = *self.client_addr.lock();
         ServerInfo {
             server_id: self.id.clone(),
@@ -581,33 +545,6 @@ impl Server {
         }
     }
 
-    async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
-        let mut stop = self.shutdown.subscribe();
-        loop {
-            let accepted = tokio::select! {
-                a = listener.accept() => a,
-                _ = stop.wait_for(|s| *s) => break,
-            };
-            let (stream, remote) = match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Running out of file descriptors is transient: back off.
-                    tracing::error!("Error accepting client connection: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            if self.is_lame_duck() {
-                // Lame duck: no new clients; they reconnect elsewhere.
-                drop(stream);
-                continue;
-            }
-            self.accept(stream, remote);
-        }
-        drop(listener);
-        self.close_all(CloseReason::ServerShutdown);
-    }
-
     /// A new connection id, counted in `total_connections`.
     pub(crate) fn next_client_id(&self) -> u64 {
         self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
@@ -619,115 +556,6 @@ impl Server {
         self.num_clients() >= self.opts().max_connections
     }
 
-    /// Hands a new connection to a task of its own at once: the accept loop
-    /// does nothing else, so a burst of connects never waits on it.
-    fn accept(self: &Arc<Self>, stream: TcpStream, remote: SocketAddr) {
-        let server = self.clone();
-        tokio::spawn(async move {
-            let _ = stream.set_nodelay(true);
-            let id = server.next_client_id();
-            let over_limit = server.at_max_connections();
-            if let Some(acceptor) = server.tls.load_full() {
-                return server
-                    .accept_tls((*acceptor).clone(), stream, id, remote, over_limit)
-                    .await;
-            }
-            let (reader, writer) = stream.into_split();
-            if over_limit {
-                refuse_max_connections(server, id, remote, writer).await;
-                return;
-            }
-            nats::serve(
-                server,
-                id,
-                remote,
-                "nats",
-                nats::CookieCredentials::default(),
-                reader,
-                writer,
-            )
-            .await;
-        });
-    }
-
-    /// A client on a TLS port: INFO in the clear, then the TLS handshake, then the
-    /// protocol over TLS, as nats-server does; with `handshake_first`, TLS comes first.
-    async fn accept_tls(
-        self: Arc<Self>,
-        acceptor: tokio_rustls::TlsAcceptor,
-        mut stream: TcpStream,
-        id: u64,
-        remote: SocketAddr,
-        over_limit: bool,
-    ) {
-        use tokio::io::AsyncWriteExt;
-        let opts = self.opts();
-        let tls = opts.tls.as_ref().expect("TLS options with an acceptor");
-        let handshake_first = tls.handshake_first;
-        let timeout = tls.timeout;
-        if over_limit {
-            if !handshake_first {
-                refuse_max_connections(self, id, remote, stream).await;
-            } else if let Ok(tls) = crate::tls::handshake(&acceptor, stream, timeout).await {
-                refuse_max_connections(self, id, remote, tls).await;
-            }
-            return;
-        }
-        let client = nats::register(
-            self.clone(),
-            id,
-            remote,
-            "nats",
-            nats::CookieCredentials::default(),
-        );
-        let info = self.info_for(&client);
-        if !handshake_first && stream.write_all(&info).await.is_err() {
-            nats::abandon(&client, CloseReason::WriteError);
-            return;
-        }
-        // Like Go's TLS, hang up without an alert on a client that speaks plain text.
-        let mut first = [0u8; 1];
-        match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
-            Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD => {}
-            _ => {
-                tracing::error!(
-                    %remote,
-                    cid = id,
-                    "TLS handshake error: first record does not look like a TLS handshake"
-                );
-                nats::abandon(&client, CloseReason::TlsHandshakeError);
-                return;
-            }
-        }
-        let stream = match crate::tls::handshake(&acceptor, stream, timeout).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(%remote, cid = id, "TLS handshake error: {e}");
-                nats::abandon(&client, CloseReason::TlsHandshakeError);
-                return;
-            }
-        };
-        let (_, session) = stream.get_ref();
-        client.set_tls(nats::TlsInfo {
-            version: match session.protocol_version() {
-                Some(rustls::ProtocolVersion::TLSv1_3) => "1.3".into(),
-                Some(rustls::ProtocolVersion::TLSv1_2) => "1.2".into(),
-                other => format!("{other:?}"),
-            },
-            // rustls spells TLS 1.3 suites `TLS13_…`; Go, and so nats-server, `TLS_…`.
-            cipher_suite: session
-                .negotiated_cipher_suite()
-                .map(|c| format!("{:?}", c.suite()).replacen("TLS13_", "TLS_", 1))
-                .unwrap_or_default(),
-            handshake_first,
-        });
-        if handshake_first {
-            client.queue_proto(&info);
-        }
-        let (reader, writer) = tokio::io::split(stream);
-        nats::run(client, reader, writer).await;
-    }
-
     /// Closes every client connection.
     pub fn close_all(&self, reason: CloseReason) {
         for client in self.clients() {
@@ -737,14 +565,25 @@ impl Server {
 
     /// Stops accepting and closes every connection.
     pub fn shutdown(&self) {
-        self.shutdown.send_replace(true);
+        self.lifecycle.stop();
+    }
+
+    /// The NATS port's TLS, when it has one.
+    pub(crate) fn tls_acceptor(&self) -> Option<Arc<tokio_rustls::TlsAcceptor>> {
+        self.tls.load_full()
+    }
+
+    /// Records where the client port listens (its port may have been chosen
+    /// by the system, `-p -1`).
+    pub(crate) fn set_client_addr(&self, addr: SocketAddr) {
+        *self.client_addr.lock() = Some(addr);
     }
 
     /// Enters lame duck mode: stop accepting, tell clients (`ldm` in INFO)
     /// so they reconnect elsewhere, then close them gradually over
     /// `lame_duck_duration` after `lame_duck_grace_period`, then stop.
     pub async fn lame_duck(self: Arc<Self>) {
-        if self.lame_duck.swap(true, Ordering::Relaxed) {
+        if !self.lifecycle.enter_lame_duck() {
             return;
         }
         tracing::info!("Entering lame duck mode, stop accepting new clients");
@@ -777,33 +616,31 @@ impl Server {
     }
 }
 
+impl ClaimsHost for Server {
+    fn operator(&self) -> Option<&OperatorMode> {
+        self.operator.as_ref()
+    }
+
+    fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    fn identity(&self) -> (&str, &str) {
+        (&self.name, &self.id)
+    }
+
+    fn claims_updated(&self, account: &str) {
+        self.enforce_revocations(account);
+        self.jetstream_claims_updated(account);
+    }
+}
+
 /// A listener's own credentials (see `Server::listener_credentials`).
 pub struct ListenerCredentials<'a> {
     pub username: Option<&'a str>,
     pub password: Option<&'a str>,
     pub token: Option<&'a str>,
     pub no_auth_user: Option<&'a str>,
-}
-
-/// The content type of a TLS handshake record, the first byte a TLS client sends.
-const TLS_HANDSHAKE_RECORD: u8 = 0x16;
-
-async fn refuse_max_connections<W: tokio::io::AsyncWrite + Unpin>(
-    server: Arc<Server>,
-    id: u64,
-    remote: SocketAddr,
-    mut writer: W,
-) {
-    use tokio::io::AsyncWriteExt;
-    let mut info = server.base_info();
-    info.client_id = id;
-    info.client_ip = remote.ip().to_string();
-    let mut buf = BytesMut::new();
-    encode::info(&mut buf, &info);
-    encode::err(&mut buf, "maximum connections exceeded");
-    tracing::error!("maximum connections exceeded");
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer.write_all(&buf)).await;
-    let _ = writer.shutdown().await;
 }
 
 /// A server id shaped like nats-server's: 56 base32 characters starting

@@ -53,12 +53,12 @@ pub async fn start(server: Arc<Server>, opts: &WebsocketOptions) -> anyhow::Resu
     let tls = tls.map(|t| crate::listener::TlsSlot::new(t, tls_timeout));
     *server.websocket_tls.lock() = tls.clone();
     crate::listener::spawn_accept_loop(
-        server,
+        server.lifecycle.clone(),
         listener,
         tls,
         ("websocket", crate::listener::LameDuck::Refuse),
-        move |server, stream, remote| {
-            let cfg = cfg.clone();
+        move |stream, remote| {
+            let (server, cfg) = (server.clone(), cfg.clone());
             async move { upgrade(server, stream.into_stream(), remote, local, &cfg).await }
         },
     );

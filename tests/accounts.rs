@@ -184,7 +184,7 @@ async fn import_without_export_is_refused_at_start() {
         subject: "time.now".into(),
         ..Default::default()
     });
-    let err = junction::Server::start(opts)
+    let err = junction::run::start(opts)
         .await
         .err()
         .expect("C may not import A's private service");

@@ -855,9 +855,12 @@ async fn a_lower_max_pending_applies_to_connected_clients() {
     other.expect("PONG\r\n").await;
     let closed = server.server.closed_connections();
     assert!(
-        closed
-            .iter()
-            .any(|c| c.reason.as_deref() == Some("Slow Consumer (Pending Bytes)")),
+        closed.iter().any(|c| c
+            .stopped
+            .and_then(|(_, why)| why)
+            .map(|r| r.to_string())
+            .as_deref()
+            == Some("Slow Consumer (Pending Bytes)")),
         "{closed:?}"
     );
     flood.abort();

@@ -5,6 +5,7 @@
 //! sessions knows which protocol a connection speaks.
 
 mod close;
+mod record;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub use close::CloseReason;
+pub use record::ConnRecord;
 
 use crate::account::Account;
 

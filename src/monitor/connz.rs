@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::time::{go_duration, rfc3339, uptime};
 use super::{query_bool, query_number, BadRequest};
-use crate::conn::Connection;
+use crate::conn::{ConnRecord, Connection};
 use crate::server::Server;
 
 /// One connection, with nats-server's field names.
@@ -78,57 +78,49 @@ fn rtt_for_display(rtt: Duration) -> Duration {
 }
 
 impl ConnInfo {
-    /// A snapshot of `client` as it is now (or as it closed).
-    pub fn of(client: &dyn Connection, closed: bool) -> ConnInfo {
-        let now = SystemTime::now();
-        let meta = client.meta();
-        let (out_msgs, out_bytes) = client.out_counts();
-        let last = client.last_activity();
-        let subjects = client.subscription_subjects();
-        let tls = client.tls();
-        let tls = tls.as_ref();
+    /// A snapshot of `client` as it is now.
+    pub fn of(client: &dyn Connection) -> ConnInfo {
+        ConnInfo::from(ConnRecord::of(client, false))
+    }
+}
+
+impl From<ConnRecord> for ConnInfo {
+    /// A closed connection's times run to when it closed.
+    fn from(c: ConnRecord) -> ConnInfo {
+        let now = c.stopped.map_or_else(SystemTime::now, |(at, _)| at);
+        let tls = c.tls.as_ref();
         ConnInfo {
-            cid: client.id(),
+            cid: c.id,
             kind: "Client",
-            transport: client.transport(),
-            ip: client.remote().ip().to_string(),
-            port: client.remote().port(),
-            start: rfc3339(client.started()),
-            last_activity: rfc3339(last),
-            stop: closed.then(|| rfc3339(now)),
-            reason: if closed {
-                client.close_reason().map(|r| r.to_string())
-            } else {
-                None
-            },
-            rtt: go_duration(rtt_for_display(client.rtt())),
-            uptime: uptime(now.duration_since(client.started()).unwrap_or_default()),
-            idle: uptime(now.duration_since(last).unwrap_or_default()),
-            pending_bytes: if closed { 0 } else { client.pending_bytes() },
-            in_msgs: client
-                .counters()
-                .in_msgs
-                .load(std::sync::atomic::Ordering::Relaxed),
-            out_msgs,
-            in_bytes: client
-                .counters()
-                .in_bytes
-                .load(std::sync::atomic::Ordering::Relaxed),
-            out_bytes,
-            subscriptions: subjects.len(),
-            name: meta.name,
-            lang: meta.lang,
-            version: meta.version,
+            transport: c.transport,
+            ip: c.remote.ip().to_string(),
+            port: c.remote.port(),
+            start: rfc3339(c.started),
+            last_activity: rfc3339(c.last_activity),
+            stop: c.stopped.map(|(at, _)| rfc3339(at)),
+            reason: c.stopped.and_then(|(_, why)| why).map(|r| r.to_string()),
+            rtt: go_duration(rtt_for_display(c.rtt)),
+            uptime: uptime(now.duration_since(c.started).unwrap_or_default()),
+            idle: uptime(now.duration_since(c.last_activity).unwrap_or_default()),
+            pending_bytes: c.pending_bytes,
+            in_msgs: c.in_msgs,
+            out_msgs: c.out_msgs,
+            in_bytes: c.in_bytes,
+            out_bytes: c.out_bytes,
+            subscriptions: c.subjects.len(),
             tls_version: tls.map(|t| t.version.clone()),
             tls_cipher_suite: tls.map(|t| t.cipher_suite.clone()),
             tls_first: tls.is_some_and(|t| t.handshake_first),
-            user: client.user(),
-            account: client.account().name.clone(),
+            name: c.meta.name,
+            lang: c.meta.lang,
+            version: c.meta.version,
+            user: c.user,
+            account: c.account,
             subscriptions_list: Vec::new(),
-            mqtt_client: client.mqtt_client(),
-            started: client.started(),
-            last,
-            subjects,
+            mqtt_client: c.mqtt_client,
+            started: c.started,
+            last: c.last_activity,
+            subjects: c.subjects,
         }
     }
 }
@@ -192,10 +184,10 @@ pub fn build(server: &Server, q: &HashMap<String, String>) -> Result<Connz, BadR
     let account = q.get("acc");
     let mut conns: Vec<ConnInfo> = Vec::new();
     if open {
-        conns.extend(server.clients().iter().map(|c| ConnInfo::of(c.as_ref(), false)));
+        conns.extend(server.clients().iter().map(|c| ConnInfo::of(c.as_ref())));
     }
     if closed {
-        conns.extend(server.closed_connections());
+        conns.extend(server.closed_connections().into_iter().map(ConnInfo::from));
     }
     if let Some(id) = cid {
         conns.retain(|c| c.cid as usize == id);

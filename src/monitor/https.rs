@@ -43,11 +43,11 @@ impl TlsListener {
         let addr = listener.local_addr()?;
         let (tx, accepted) = mpsc::channel(64);
         crate::listener::spawn_accept_loop(
-            server,
+            server.lifecycle.clone(),
             listener,
             Some(tls),
             ("monitoring", LameDuck::Serve),
-            move |_, stream, remote| {
+            move |stream, remote| {
                 let tx = tx.clone();
                 async move {
                     let _ = tx.send((stream.into_stream(), remote)).await;

@@ -107,19 +107,22 @@ pub async fn start(server: Arc<Server>, opts: &MqttOptions) -> anyhow::Result<So
     });
     *server.mqtt.tls.lock() = tls.clone();
     crate::listener::spawn_accept_loop(
-        server,
+        server.lifecycle.clone(),
         listener,
         tls,
         ("MQTT", crate::listener::LameDuck::Refuse),
-        |server, stream, remote| async move {
-            match stream {
-                crate::listener::Accepted::Tcp(tcp) => {
-                    let (reader, writer) = tcp.into_split();
-                    serve(server, remote, "mqtt", reader, writer).await;
-                }
-                tls => {
-                    let (reader, writer) = tokio::io::split(tls.into_stream());
-                    serve(server, remote, "mqtt", reader, writer).await;
+        move |stream, remote| {
+            let server = server.clone();
+            async move {
+                match stream {
+                    crate::listener::Accepted::Tcp(tcp) => {
+                        let (reader, writer) = tcp.into_split();
+                        serve(server, remote, "mqtt", reader, writer).await;
+                    }
+                    tls => {
+                        let (reader, writer) = tokio::io::split(tls.into_stream());
+                        serve(server, remote, "mqtt", reader, writer).await;
+                    }
                 }
             }
         },

@@ -7,6 +7,9 @@
 //! whose writes make no progress for `write_deadline`, is a slow consumer and
 //! is cut off.
 
+mod accept;
+
+pub use accept::listen;
 mod reader;
 mod writer;
 
@@ -428,7 +431,7 @@ impl crate::conn::Connection for Client {
     }
     /// A new INFO with `ldm`, so the client reconnects elsewhere.
     fn lame_duck(&self) {
-        self.queue_proto(&self.server.info_for(self));
+        self.queue_proto(&self.info());
     }
 }
 
@@ -497,7 +500,7 @@ pub async fn serve<R, W>(
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let client = register(server.clone(), id, remote, transport, cookies);
-    client.queue_proto(&server.info_for(&client));
+    client.queue_proto(&client.info());
     run(client, reader, writer).await;
 }
 

@@ -8,7 +8,7 @@ pub mod pki;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use junction::{Options, RunningServer, Server};
+use junction::{Options, RunningServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 pub async fn start(mut opts: Options) -> RunningServer {
     opts.host = "127.0.0.1".into();
     opts.port = 0;
-    Server::start(opts).await.expect("server starts")
+    junction::run::start(opts).await.expect("server starts")
 }
 
 pub async fn start_default() -> RunningServer {
