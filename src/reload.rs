@@ -329,7 +329,7 @@ impl Server {
                 if mqtt_tls.is_some() {
                     tracing::info!("Reloaded: mqtt tls");
                 }
-                self.mqtt.reload(n, mqtt_tls);
+                self.reload_mqtt(n, mqtt_tls);
             }
         }
         if let Some(js) = self.jetstream() {

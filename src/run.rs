@@ -3,6 +3,7 @@
 //! `--signal` to a running server.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -123,15 +124,17 @@ pub async fn serve(opts: Options, reload: impl Fn() -> anyhow::Result<Options>) 
     let running = start(opts.clone()).await?;
     let server = running.server.clone();
     let http = crate::monitor::start_configured(server.clone(), &opts).await?;
+    // One MQTT state for the MQTT port and MQTT over WebSocket.
+    let mqtt = opts.mqtt.as_ref().map(|_| Arc::new(crate::mqtt::Mqtt::default()));
     let websocket = match &opts.websocket {
         Some(ws) => {
-            let addr = crate::websocket::start(server.clone(), ws).await?;
+            let addr = crate::websocket::start(server.clone(), ws, mqtt.clone()).await?;
             Some((if ws.tls.is_some() { "wss" } else { "ws" }, addr))
         }
         None => None,
     };
-    if let Some(mqtt) = &opts.mqtt {
-        crate::mqtt::start(server.clone(), mqtt).await?;
+    if let (Some(options), Some(mqtt)) = (&opts.mqtt, mqtt) {
+        crate::mqtt::start(server.clone(), options, mqtt).await?;
     }
     let pid_file = opts.pid_file.clone();
     if let Some(path) = &pid_file {

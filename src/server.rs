@@ -17,7 +17,7 @@ use crate::auth::{AuthError, Authenticator, Identity};
 use crate::conn::{CloseReason, ConnRecord, Connection};
 use crate::lifecycle::Lifecycle;
 use crate::operator::{ClaimsHost, ClaimsService, OperatorMode};
-use crate::options::{Options, WebsocketOptions};
+use crate::options::{MqttOptions, Options, WebsocketOptions};
 
 /// The NATS protocol level Junction speaks, reported as `version` in INFO:
 /// clients gate features (headers, no-responders, JetStream APIs) on it, so
@@ -71,8 +71,10 @@ pub struct Server {
     /// Decentralized JWT auth, when operators are configured.
     pub operator: Option<OperatorMode>,
     pub stats: ServerStats,
-    /// MQTT's listener and per-account state.
-    pub mqtt: crate::mqtt::Mqtt,
+    /// The running MQTT listener's address and options.
+    mqtt_listener: Mutex<Option<(SocketAddr, Arc<MqttOptions>)>>,
+    /// The MQTT listener's TLS, which a reload may give a new certificate.
+    pub(crate) mqtt_tls: Mutex<Option<Arc<crate::listener::TlsSlot>>>,
     pub started: SystemTime,
     clients: Mutex<HashMap<u64, Arc<dyn Connection>>>,
     next_cid: AtomicU64,
@@ -151,7 +153,8 @@ impl Server {
             auth: ArcSwap::from_pointee(auth),
             operator,
             stats: ServerStats::default(),
-            mqtt: crate::mqtt::Mqtt::default(),
+            mqtt_listener: Mutex::new(None),
+            mqtt_tls: Mutex::new(None),
             started: SystemTime::now(),
             clients: Mutex::new(HashMap::new()),
             next_cid: AtomicU64::new(0),
@@ -512,6 +515,35 @@ impl Server {
     /// The WebSocket options in force.
     pub fn websocket_options(&self) -> Option<Arc<WebsocketOptions>> {
         self.websocket_opts.lock().clone()
+    }
+
+    /// Records the running MQTT listener and the options it was started with.
+    pub fn set_mqtt_listener(&self, addr: SocketAddr, opts: MqttOptions) {
+        *self.mqtt_listener.lock() = Some((addr, Arc::new(opts)));
+    }
+
+    /// The running MQTT listener's address and options.
+    pub fn mqtt_listener(&self) -> Option<(SocketAddr, Arc<MqttOptions>)> {
+        self.mqtt_listener.lock().clone()
+    }
+
+    /// The MQTT options in force, when the MQTT listener runs.
+    pub fn mqtt_options(&self) -> Option<Arc<MqttOptions>> {
+        self.mqtt_listener().map(|(_, o)| o)
+    }
+
+    /// A reload's `mqtt {}` block, already checked to change only what may
+    /// change (see `reload::fixed_options`): subscriptions made from now on
+    /// take the new `ack_wait`, `max_ack_pending` and
+    /// `consumer_inactive_threshold`; new connections get `tls`, the
+    /// certificate already loaded by the caller.
+    pub(crate) fn reload_mqtt(&self, new: &MqttOptions, tls: Option<tokio_rustls::TlsAcceptor>) {
+        if let Some((_, opts)) = self.mqtt_listener.lock().as_mut() {
+            *opts = Arc::new(new.clone());
+        }
+        if let (Some(acceptor), Some(slot)) = (tls, self.mqtt_tls.lock().clone()) {
+            slot.acceptor.store(Arc::new(acceptor));
+        }
     }
 
     /// The running WebSocket listener's address and options.

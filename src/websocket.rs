@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use junction_websocket::{accept, WsConfig};
+
+use crate::mqtt::Mqtt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsAcceptor;
 
@@ -16,7 +18,13 @@ use crate::options::WebsocketOptions;
 use crate::server::Server;
 
 /// Binds the WebSocket port and accepts until the server stops.
-pub async fn start(server: Arc<Server>, opts: &WebsocketOptions) -> anyhow::Result<SocketAddr> {
+/// Binds the WebSocket port and accepts until the server stops. `mqtt` is
+/// the MQTT state its MQTT clients share with the MQTT port, when there is one.
+pub async fn start(
+    server: Arc<Server>,
+    opts: &WebsocketOptions,
+    mqtt: Option<Arc<Mqtt>>,
+) -> anyhow::Result<SocketAddr> {
     // As nats-server: TLS whenever configured, whatever `no_tls` says.
     let tls = match &opts.tls {
         Some(t) => Some(TlsAcceptor::from(
@@ -58,16 +66,22 @@ pub async fn start(server: Arc<Server>, opts: &WebsocketOptions) -> anyhow::Resu
         tls,
         ("websocket", crate::listener::LameDuck::Refuse),
         move |stream, remote| {
-            let (server, cfg) = (server.clone(), cfg.clone());
-            async move { upgrade(server, stream.into_stream(), remote, local, &cfg).await }
+            let (server, cfg, mqtt) = (server.clone(), cfg.clone(), mqtt.clone());
+            async move { upgrade(server, mqtt, stream.into_stream(), remote, local, &cfg).await }
         },
     );
     Ok(local)
 }
 
 /// Upgrades one connection (plain or TLS) and serves it as a NATS client.
-async fn upgrade<S>(server: Arc<Server>, stream: S, remote: SocketAddr, local: SocketAddr, cfg: &WsConfig)
-where
+async fn upgrade<S>(
+    server: Arc<Server>,
+    mqtt: Option<Arc<Mqtt>>,
+    stream: S,
+    remote: SocketAddr,
+    local: SocketAddr,
+    cfg: &WsConfig,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let ws = match accept(stream, remote, local, cfg).await {
@@ -83,12 +97,12 @@ where
         .map_or(remote, |ip| SocketAddr::new(ip, remote.port()));
     if ws.subprotocol.as_deref() == Some("mqtt") {
         // MQTT over WebSocket: the same MQTT session as on the MQTT port.
-        if server.mqtt.options().is_none() {
+        let Some(mqtt) = mqtt.filter(|_| server.mqtt_options().is_some()) else {
             // As nats-server: MQTT over WebSocket needs the `mqtt` block.
             let _ = writer.shutdown().await;
             return;
-        }
-        crate::mqtt::serve(server, remote, "mqtt", ws.reader, writer).await;
+        };
+        crate::mqtt::serve(server, mqtt, remote, "mqtt", ws.reader, writer).await;
         return;
     }
     let id = server.next_client_id();

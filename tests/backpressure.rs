@@ -90,7 +90,7 @@ async fn setup(limits: Limits) -> Setup {
             ..WebsocketOptions::default()
         };
         Some(
-            junction::websocket::start(server.server.clone(), &opts)
+            junction::websocket::start(server.server.clone(), &opts, None)
                 .await
                 .unwrap(),
         )

@@ -201,7 +201,9 @@ async fn mqtt_publishes_and_streams_see_the_mapped_subject() {
     };
     opts.mqtt = Some(mqtt.clone());
     let server = common::start(opts).await;
-    let mqtt_addr = junction::mqtt::start(server.server.clone(), &mqtt).await.unwrap();
+    let mqtt_addr = junction::mqtt::start(server.server.clone(), &mqtt, Default::default())
+        .await
+        .unwrap();
     let nc = async_nats::connect(common::url(&server)).await.unwrap();
     let js = async_nats::jetstream::new(nc.clone());
     js.create_stream(async_nats::jetstream::stream::Config {

@@ -14,6 +14,8 @@ use tokio::sync::mpsc;
 struct Broker {
     server: junction::RunningServer,
     mqtt: SocketAddr,
+    /// The accounts' MQTT state, shared with MQTT over WebSocket.
+    state: std::sync::Arc<junction::mqtt::Mqtt>,
 }
 
 async fn start_in(dir: &std::path::Path) -> Broker {
@@ -29,10 +31,11 @@ async fn start_from_file(dir: &std::path::Path, conf: &str) -> Broker {
     let opts = junction::config::load_options(&path).unwrap();
     let mqtt_opts = opts.mqtt.clone().expect("an mqtt block");
     let server = common::start(opts).await;
-    let mqtt = junction::mqtt::start(server.server.clone(), &mqtt_opts)
+    let state = std::sync::Arc::default();
+    let mqtt = junction::mqtt::start(server.server.clone(), &mqtt_opts, std::sync::Arc::clone(&state))
         .await
         .unwrap();
-    Broker { server, mqtt }
+    Broker { server, mqtt, state }
 }
 
 /// A broker with JetStream in `dir` and MQTT on a random local port, with
@@ -49,8 +52,11 @@ async fn start_with(dir: &std::path::Path, opts: junction::options::MqttOptions)
         port: 0,
         ..opts
     };
-    let mqtt = junction::mqtt::start(server.server.clone(), &opts).await.unwrap();
-    Broker { server, mqtt }
+    let state = std::sync::Arc::default();
+    let mqtt = junction::mqtt::start(server.server.clone(), &opts, std::sync::Arc::clone(&state))
+        .await
+        .unwrap();
+    Broker { server, mqtt, state }
 }
 
 /// An MQTT 3.1.1 client whose events arrive on a channel.
@@ -640,6 +646,7 @@ mod websocket {
                 port: 0,
                 ..Default::default()
             },
+            Some(broker.state.clone()),
         )
         .await
         .unwrap();

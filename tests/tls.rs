@@ -213,7 +213,9 @@ async fn a_reload_puts_new_mqtt_certificates_in_force() {
         ..Options::default()
     };
     let server = common::start(opts).await;
-    let addr = junction::mqtt::start(server.server.clone(), &mqtt).await.unwrap();
+    let addr = junction::mqtt::start(server.server.clone(), &mqtt, Default::default())
+        .await
+        .unwrap();
     // CONNECT (3.1.1, clean session) over TLS trusting `pki`; the CONNACK
     // proves the handshake and the session.
     // Each with its own client id: the same one would take the session over.

@@ -27,6 +27,7 @@ async fn start(ws: WebsocketOptions) -> (junction::RunningServer, SocketAddr) {
             port: 0,
             ..ws
         },
+        None,
     )
     .await
     .unwrap();

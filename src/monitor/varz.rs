@@ -119,7 +119,7 @@ pub async fn varz(State(server): State<Arc<Server>>) -> Json<Value> {
 /// The `mqtt` section: nats-server's fields, each left out when empty or at
 /// its default.
 fn mqtt(server: &Server) -> serde_json::Value {
-    let Some((addr, m)) = server.mqtt.listener() else {
+    let Some((addr, m)) = server.mqtt_listener() else {
         return json!({});
     };
     let mut v = serde_json::Map::new();

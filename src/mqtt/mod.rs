@@ -26,41 +26,17 @@ use crate::options::MqttOptions;
 use crate::server::Server;
 use store::MqttAccount;
 
-/// The server's MQTT side: the listener's options and each account's state.
+/// The MQTT side of a server: each account's MQTT state, shared by the
+/// MQTT port and MQTT over WebSocket. The listener's options live with the
+/// server's other settings (`Server::mqtt_options`).
 #[derive(Default)]
 pub struct Mqtt {
-    opts: Mutex<Option<(SocketAddr, Arc<MqttOptions>)>>,
-    /// The listener's TLS, which a reload may give a new certificate.
-    tls: Mutex<Option<Arc<crate::listener::TlsSlot>>>,
     accounts: Mutex<HashMap<String, Arc<MqttAccount>>>,
     /// Accounts whose request/response bridge is installed.
     bridges: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Mqtt {
-    /// The running listener's address and options.
-    pub fn listener(&self) -> Option<(SocketAddr, Arc<MqttOptions>)> {
-        self.opts.lock().clone()
-    }
-
-    pub fn options(&self) -> Option<Arc<MqttOptions>> {
-        self.listener().map(|(_, o)| o)
-    }
-
-    /// A reload's `mqtt {}` block, already checked to change only what may
-    /// change (see `reload::fixed_options`): subscriptions made from now on
-    /// take the new `ack_wait`, `max_ack_pending` and
-    /// `consumer_inactive_threshold`; new connections get `tls`, the
-    /// certificate already loaded by the caller.
-    pub(crate) fn reload(&self, new: &MqttOptions, tls: Option<TlsAcceptor>) {
-        if let Some((_, opts)) = self.opts.lock().as_mut() {
-            *opts = Arc::new(new.clone());
-        }
-        if let (Some(acceptor), Some(slot)) = (tls, self.tls.lock().clone()) {
-            slot.acceptor.store(Arc::new(acceptor));
-        }
-    }
-
     /// The MQTT state of `account`, opening its streams the first time.
     pub(crate) fn account(
         &self,
@@ -87,8 +63,9 @@ impl Mqtt {
     }
 }
 
-/// Binds the MQTT port and accepts until the server stops.
-pub async fn start(server: Arc<Server>, opts: &MqttOptions) -> anyhow::Result<SocketAddr> {
+/// Binds the MQTT port and accepts until the server stops; its sessions
+/// share `mqtt` with MQTT over WebSocket.
+pub async fn start(server: Arc<Server>, opts: &MqttOptions, mqtt: Arc<Mqtt>) -> anyhow::Result<SocketAddr> {
     let tls = match &opts.tls {
         Some(t) => Some(TlsAcceptor::from(
             crate::tls::server_config(t).context("mqtt TLS")?,
@@ -100,28 +77,28 @@ pub async fn start(server: Arc<Server>, opts: &MqttOptions) -> anyhow::Result<So
         .await
         .with_context(|| format!("can't listen for MQTT clients on {bind}"))?;
     let local = listener.local_addr()?;
-    *server.mqtt.opts.lock() = Some((local, Arc::new(opts.clone())));
+    server.set_mqtt_listener(local, opts.clone());
     tracing::info!("Listening for MQTT clients on mqtt://{local}");
     let tls = tls.map(|t| {
         crate::listener::TlsSlot::new(t, opts.tls.as_ref().map_or(Duration::from_secs(2), |o| o.timeout))
     });
-    *server.mqtt.tls.lock() = tls.clone();
+    *server.mqtt_tls.lock() = tls.clone();
     crate::listener::spawn_accept_loop(
         server.lifecycle.clone(),
         listener,
         tls,
         ("MQTT", crate::listener::LameDuck::Refuse),
         move |stream, remote| {
-            let server = server.clone();
+            let (server, mqtt) = (server.clone(), mqtt.clone());
             async move {
                 match stream {
                     crate::listener::Accepted::Tcp(tcp) => {
                         let (reader, writer) = tcp.into_split();
-                        serve(server, remote, "mqtt", reader, writer).await;
+                        serve(server, mqtt, remote, "mqtt", reader, writer).await;
                     }
                     tls => {
                         let (reader, writer) = tokio::io::split(tls.into_stream());
-                        serve(server, remote, "mqtt", reader, writer).await;
+                        serve(server, mqtt, remote, "mqtt", reader, writer).await;
                     }
                 }
             }

@@ -82,7 +82,7 @@ impl Connection for Session {
         let Some((username, password)) = self.credentials.lock().clone() else {
             return;
         };
-        let opts = self.server.mqtt.options();
+        let opts = self.server.mqtt_options();
         let checked = crate::mqtt::auth::authenticate(
             &self.server,
             opts.as_deref(),

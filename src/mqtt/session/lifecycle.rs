@@ -20,6 +20,7 @@ use crate::server::Server;
 /// Serves one MQTT connection over any byte transport until it closes.
 pub async fn serve<R, W>(
     server: Arc<Server>,
+    mqtt: Arc<crate::mqtt::Mqtt>,
     remote: SocketAddr,
     transport: &'static str,
     reader: R,
@@ -37,6 +38,7 @@ pub async fn serve<R, W>(
     let session = Arc::new(Session {
         id,
         server: server.clone(),
+        mqtt,
         remote,
         transport,
         started: SystemTime::now(),

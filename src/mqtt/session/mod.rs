@@ -61,6 +61,8 @@ const PACKET_OVERHEAD: usize = 64 * 1024;
 pub struct Session {
     pub id: u64,
     server: Arc<Server>,
+    /// The accounts' MQTT state.
+    mqtt: Arc<super::Mqtt>,
     remote: SocketAddr,
     transport: &'static str,
     started: SystemTime,

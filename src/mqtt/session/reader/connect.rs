@@ -50,7 +50,7 @@ impl Reader {
             assigned = Some(client_id.clone());
         }
         let server = session.server.clone();
-        let opts = server.mqtt.options();
+        let opts = server.mqtt_options();
         let id = match crate::mqtt::auth::authenticate(
             &server,
             opts.as_deref(),
@@ -75,7 +75,7 @@ impl Reader {
         session.permissions.store(id.permissions.map(Arc::new));
         *session.credentials.lock() = Some((c.username.clone(), c.password.clone()));
         self.account = id.account.clone();
-        let mqtt = match server.mqtt.account(&server, &id.account) {
+        let mqtt = match session.mqtt.account(&server, &id.account) {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(cid = session.id, "MQTT: {e}");

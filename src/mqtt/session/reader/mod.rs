@@ -53,8 +53,7 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(session: Arc<Session>, mut i
     let server = session.server.clone();
     let mut r = Reader::new(session.clone());
     let auth_timeout = server
-        .mqtt
-        .options()
+        .mqtt_options()
         .and_then(|o| o.auth_timeout)
         .filter(|d| !d.is_zero())
         .unwrap_or(server.opts().auth_timeout);

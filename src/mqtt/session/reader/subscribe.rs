@@ -173,7 +173,7 @@ impl Reader {
             _ => consumer_name(&owner, filter, clean),
         };
         let deliver = format!("$MQTT.sub.{name}");
-        let opts = self.session.server.mqtt.options();
+        let opts = self.session.server.mqtt_options();
         let ack_wait = opts.as_ref().map_or(Duration::from_secs(30), |o| o.ack_wait);
         // The client's receive maximum is kept over all its subscriptions
         // by the session (`Held`), not by each consumer.
