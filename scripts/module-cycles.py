@@ -92,6 +92,11 @@ def references(path, text):
         refs += expand([], body) if not body.startswith("{") else expand([], body[1:-1])
     for m in re.finditer(r"\b((?:crate|super|self)(?:::\w+)+)", text):
         refs.append(m.group(1).split("::"))
+    # Inline paths into the modules this file declares (`stream::Stream`).
+    declared = re.findall(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", text, re.M)
+    for child in declared:
+        for m in re.finditer(r"(?<![:\w])(" + child + r"(?:::\w+)+)", text):
+            refs.append(["self"] + m.group(1).split("::"))
     out = []
     for ref in refs:
         ref = [r for r in ref if r]

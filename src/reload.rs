@@ -346,7 +346,7 @@ impl Server {
             }
             for account in self.accounts.all() {
                 if !Arc::ptr_eq(&account, &self.accounts.system) && !js.has_api(&account.name) {
-                    js.install_api(&account);
+                    crate::jetstream::api::install(js, &account);
                 }
             }
         }

@@ -232,7 +232,7 @@ impl Server {
                     .unwrap_or_default();
                 js.enable(&account, limits)?;
             }
-            js.install_api(&account);
+            crate::jetstream::api::install(&js, &account);
         }
         js.spawn_housekeeping();
         Ok(())
@@ -252,7 +252,7 @@ impl Server {
                 tracing::error!("JetStream: account {}: {e:#}", account.name);
             }
         }
-        js.install_api(account);
+        crate::jetstream::api::install(js, account);
     }
 
     /// Applies an updated account JWT's JetStream claims to an account

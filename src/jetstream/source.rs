@@ -7,71 +7,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use super::errors::ApiError;
+use super::config::{parse_origins, StreamSource};
 use super::stream::Stream;
-use super::JsAccount;
 
 /// Messages copied from one origin before looking at the others.
 const BATCH: usize = 1000;
 /// How often a missing origin is looked for again.
 const RETRY: Duration = Duration::from_secs(1);
-
-/// One origin of a mirror or a source, as the API carries it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default)]
-pub struct StreamSource {
-    pub name: String,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub opt_start_seq: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub opt_start_time: Option<String>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub filter_subject: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub external: Option<serde_json::Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject_transforms: Option<serde_json::Value>,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-/// Reads and checks a stream's `mirror` and `sources`.
-pub fn parse(
-    mirror: &Option<serde_json::Value>,
-    sources: &Option<serde_json::Value>,
-) -> Result<(Option<StreamSource>, Vec<StreamSource>), ApiError> {
-    let invalid = |e: serde_json::Error| ApiError::stream_invalid_config(e);
-    let mirror: Option<StreamSource> = match mirror {
-        Some(v) if !v.is_null() => Some(serde_json::from_value(v.clone()).map_err(invalid)?),
-        _ => None,
-    };
-    let sources: Vec<StreamSource> = match sources {
-        Some(v) if !v.is_null() => serde_json::from_value(v.clone()).map_err(invalid)?,
-        _ => Vec::new(),
-    };
-    Ok((mirror, sources))
-}
-
-/// Refuses what this server's mirrors and sources do not do yet.
-pub fn check_supported<'a>(origins: impl Iterator<Item = &'a StreamSource>) -> Result<(), ApiError> {
-    for s in origins {
-        if s.external.as_ref().is_some_and(|e| !e.is_null()) {
-            return Err(ApiError::stream_invalid_config(
-                "sources and mirrors in other domains or accounts (external) are not supported by this server yet",
-            ));
-        }
-        if s.subject_transforms.as_ref().is_some_and(|t| !t.is_null()) {
-            return Err(ApiError::stream_invalid_config(
-                "subject transforms of sources are not supported by this server yet",
-            ));
-        }
-    }
-    Ok(())
-}
 
 /// Where copying from `origin` starts for a stream that has not copied yet.
 fn start_of(source: &StreamSource, origin: &Stream) -> u64 {
@@ -90,7 +32,12 @@ fn start_of(source: &StreamSource, origin: &Stream) -> u64 {
 }
 
 /// Follows the origins of `stream` until it is deleted.
-pub fn spawn(stream: &Arc<Stream>, account: Weak<JsAccount>) {
+/// Where a mirror or source finds its origin streams: its account's.
+pub trait Origins: Send + Sync {
+    fn stream(&self, name: &str) -> Option<Arc<Stream>>;
+}
+
+pub fn spawn(stream: &Arc<Stream>, account: Weak<dyn Origins>) {
     let weak = Arc::downgrade(stream);
     tokio::spawn(async move {
         let mut positions: HashMap<String, u64> = weak
@@ -104,7 +51,7 @@ pub fn spawn(stream: &Arc<Stream>, account: Weak<JsAccount>) {
             if stream.is_released() {
                 return;
             }
-            let (mirror, sources) = match parse(&stream.config().mirror, &stream.config().sources) {
+            let (mirror, sources) = match parse_origins(&stream.config().mirror, &stream.config().sources) {
                 Ok(p) => p,
                 Err(_) => return,
             };

@@ -311,7 +311,7 @@ impl MqttAccount {
                 headers: Bytes::copy_from_slice(headers),
                 payload: Bytes::copy_from_slice(payload),
                 qos: qos_of(headers),
-                stored_at: crate::jetstream::stream::now_nanos(),
+                stored_at: crate::jetstream::clock::now_nanos(),
             },
         );
         Ok(())

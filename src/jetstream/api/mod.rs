@@ -14,12 +14,13 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::accounts::{JetStream, JsAccount};
 use super::errors::ApiError;
 use super::headers;
-use super::{JetStream, JsAccount};
 use crate::account::Account;
 use crate::outlet::Producer;
 use crate::subscription::{Message, Subscriber, Subscription};
+use bytes::Bytes;
 
 pub use streams::info;
 
@@ -38,6 +39,23 @@ const API_LEVEL: u64 = 0;
 fn above_api_level(headers: &[u8]) -> bool {
     headers::get(headers, "Nats-Required-Api-Level")
         .is_some_and(|v| v.parse::<u64>().map_or(true, |l| l > API_LEVEL))
+}
+
+/// Installs the `$JS.API.>` handler in `account` (and `$JS.<domain>.API.>`
+/// with a domain). An account without JetStream gets nats-server's error.
+pub fn install(js: &Arc<JetStream>, account: &Arc<Account>) {
+    if !js.mark_api_installed(&account.name) {
+        return;
+    }
+    let api: Arc<dyn crate::subscription::Subscriber> = Arc::new(Api::new(js.clone(), account));
+    let mut subjects = vec![Bytes::from_static(b"$JS.API.>")];
+    if let Some(domain) = &js.config.domain {
+        subjects.push(Bytes::from(format!("$JS.{domain}.API.>")));
+    }
+    for subject in subjects {
+        let sub = Subscription::new(subject, None, Bytes::new(), api.clone());
+        let _ = account.subscribe(Arc::new(sub));
+    }
 }
 
 pub struct Api {

@@ -7,10 +7,11 @@ use data_encoding::BASE64;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::jetstream::clock::rfc3339;
 use crate::jetstream::config::StreamConfig;
 use crate::jetstream::errors::ApiError;
 use crate::jetstream::headers;
-use crate::jetstream::stream::{rfc3339, state_json, Stream};
+use crate::jetstream::stream::{state_json, Stream};
 use crate::jetstream::JsAccount;
 
 use super::*;
@@ -288,6 +289,6 @@ pub fn info(stream: &Stream, subjects_filter: Option<&str>) -> Value {
         "config": config,
         "created": rfc3339(stream.created()),
         "state": state_json(&state, stream.consumer_count(), extra),
-        "ts": rfc3339(crate::jetstream::stream::now_nanos()),
+        "ts": rfc3339(crate::jetstream::clock::now_nanos()),
     })
 }

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
+use crate::jetstream::clock::now_nanos;
 use crate::jetstream::config::Retention;
-use crate::jetstream::stream::now_nanos;
 
 use super::*;
 

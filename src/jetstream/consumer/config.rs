@@ -266,7 +266,7 @@ impl ConsumerConfig {
                 10153,
                 &format!(
                     "consumer inactive threshold exceeds system limit of {}",
-                    crate::jetstream::go_duration(limit_inactive)
+                    crate::jetstream::clock::go_duration(limit_inactive)
                 ),
             ));
         }

@@ -10,9 +10,10 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::account::Account;
+use crate::jetstream::clock::now_nanos;
 use crate::jetstream::config::Retention;
 use crate::jetstream::headers;
-use crate::jetstream::stream::{now_nanos, Stream};
+use crate::jetstream::stream::Stream;
 use crate::outlet::Producer;
 use crate::sublist::MatchResult;
 use crate::subscription::Message;

@@ -28,9 +28,10 @@ use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::clock::{now_nanos, rfc3339};
 use super::config::Retention;
 use super::headers;
-use super::stream::{now_nanos, rfc3339, Stream};
+use super::stream::Stream;
 use crate::account::Account;
 use crate::outlet::Producer;
 use crate::sublist::MatchResult;

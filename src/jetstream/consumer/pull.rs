@@ -6,8 +6,8 @@ use bytes::Bytes;
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use crate::jetstream::clock::now_nanos;
 use crate::jetstream::headers;
-use crate::jetstream::stream::now_nanos;
 use crate::outlet::Producer;
 
 use super::*;
@@ -67,7 +67,7 @@ impl Consumer {
                 409,
                 &format!(
                     "Exceeded MaxRequestExpires of {}",
-                    crate::jetstream::go_duration(st.config.max_expires)
+                    crate::jetstream::clock::go_duration(st.config.max_expires)
                 ),
             ))
         } else if st.waiting.len() as i64 >= st.config.max_waiting {

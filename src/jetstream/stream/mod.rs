@@ -15,13 +15,13 @@ mod sourcing;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 
-use super::config::{Retention, StreamConfig};
+use super::clock::{now_nanos, rfc3339};
+use super::config::{Retention, Storage, StreamConfig};
 use super::consumer::Consumer;
 use super::errors::ApiError;
 use super::store::{MsgStore, StoreState};
@@ -30,25 +30,16 @@ use crate::account::Account;
 use crate::outlet::Producer;
 use crate::subscription::{Message, Subscriber, Subscription};
 
-/// Unix time in nanoseconds.
-pub fn now_nanos() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
-
-/// RFC 3339 with nanoseconds in UTC, as Go prints `time.Time` in JSON; the
-/// zero time for 0.
-pub fn rfc3339(nanos: i64) -> String {
-    if nanos == 0 {
-        return "0001-01-01T00:00:00Z".into();
-    }
-    chrono::DateTime::from_timestamp_nanos(nanos).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-}
-
 /// What a publisher's answer depends on: the stream's `no_ack`, and its
 /// `republish` destination.
 type Answer = (bool, Option<Arc<(Transform, bool)>>);
+
+/// The limits a stream's stores count against: its account's, then the
+/// server's.
+pub trait Quota: Send + Sync {
+    /// Whether `bytes` more may be stored with `storage`.
+    fn check_quota(&self, storage: Storage, bytes: u64) -> Result<(), ApiError>;
+}
 
 pub struct Stream {
     pub name: String,
@@ -62,7 +53,7 @@ pub struct Stream {
     /// The stream's directory, for file storage.
     dir: Option<std::path::PathBuf>,
     /// The account whose storage limits a publish must fit in (when it has any).
-    quota: parking_lot::RwLock<Option<Weak<super::JsAccount>>>,
+    quota: parking_lot::RwLock<Option<Weak<dyn Quota>>>,
     /// Deleted: tasks following it stop.
     released: std::sync::atomic::AtomicBool,
     /// The start of every PubAck, up to the sequence: `{"stream":"S", "seq":`
@@ -143,8 +134,8 @@ impl Stream {
     }
 
     /// Makes publishes check `account`'s storage limits first.
-    pub(crate) fn set_quota(&self, account: Weak<super::JsAccount>) {
-        *self.quota.write() = Some(account);
+    pub(crate) fn set_quota(&self, quota: Weak<dyn Quota>) {
+        *self.quota.write() = Some(quota);
     }
 
     pub fn config(&self) -> StreamConfig {

@@ -1,6 +1,10 @@
 //! Stream configuration as the JetStream API carries it: nats-server's JSON
 //! field names, its defaults, and its checks.
 
+mod origins;
+
+pub use origins::{check_supported, parse_origins, StreamSource};
+
 use serde::{Deserialize, Serialize};
 
 use super::errors::ApiError;
@@ -231,7 +235,7 @@ impl StreamConfig {
         if self.max_age != 0 && self.max_age < MIN_WINDOW {
             return Err(invalid(&"max age needs to be >= 100ms"));
         }
-        let (mirror, sources) = super::source::parse(&self.mirror, &self.sources)?;
+        let (mirror, sources) = parse_origins(&self.mirror, &self.sources)?;
         // Mirrors and sourced streams keep no duplicate window by default:
         // what they copy was checked where it was first stored.
         if self.duplicate_window == 0 && mirror.is_none() && sources.is_empty() {
@@ -311,7 +315,7 @@ impl StreamConfig {
                 ));
             }
         }
-        super::source::check_supported(mirror.iter().chain(&sources))?;
+        check_supported(mirror.iter().chain(&sources))?;
         // A stream that only copies others listens on nothing by default.
         if self.subjects.is_empty() && mirror.is_none() && sources.is_empty() {
             self.subjects.push(self.name.clone());
