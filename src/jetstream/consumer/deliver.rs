@@ -13,7 +13,7 @@ use crate::account::Account;
 use crate::jetstream::clock::now_nanos;
 use crate::jetstream::config::Retention;
 use crate::jetstream::headers;
-use crate::jetstream::stream::Stream;
+use crate::jetstream::stream::{Outgoing, Stream};
 use crate::outlet::Producer;
 use crate::sublist::MatchResult;
 use crate::subscription::Message;
@@ -479,17 +479,6 @@ impl Consumer {
             }
         }
     }
-}
-
-/// One message going out: the header block and payload joined in `body`
-/// (`header_len` bytes of headers).
-pub(crate) struct Outgoing<'a> {
-    pub seq: u64,
-    pub subject: &'a [u8],
-    pub header_len: Option<usize>,
-    pub body: &'a [u8],
-    /// When it was stored (unix ns).
-    pub time: i64,
 }
 
 /// What stays the same over one round of deliveries.

@@ -14,6 +14,7 @@ mod deliver;
 mod durable;
 mod pending;
 mod pull;
+mod registry;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -39,7 +40,6 @@ use crate::subscription::{Message, Subscriber, Subscription};
 
 pub(crate) use config::DEFAULT_MAX_ACK_PENDING;
 pub use config::{AckPolicy, ConsumerConfig, DeliverPolicy};
-pub(crate) use deliver::Outgoing;
 use deliver::*;
 use durable::*;
 use pending::*;

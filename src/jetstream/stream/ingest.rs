@@ -8,7 +8,6 @@ use bytes::Bytes;
 use serde_json::json;
 
 use crate::jetstream::config::{Discard, Retention};
-use crate::jetstream::consumer::Outgoing;
 use crate::jetstream::errors::ApiError;
 use crate::jetstream::headers;
 use crate::jetstream::transform::Transform;
@@ -160,7 +159,7 @@ impl Stream {
         inner.enforce_limits(now, Some(msg.subject));
         let interest = inner.config.retention == Retention::Interest;
         drop(inner);
-        let consumers = self.consumers();
+        let consumers = self.followers();
         // An interest stream keeps a message only while a consumer wants it.
         if interest && !consumers.iter().any(|c| c.wants_new(seq, msg.subject)) {
             self.delete_msg_internal(seq);
@@ -317,6 +316,25 @@ impl Stream {
         self.drop_if_no_interest_many(&[seq]);
     }
 
+    /// Interest and work-queue retention: drops every message up to `upto`
+    /// that no consumer still wants.
+    pub(crate) fn drop_uninteresting(&self, upto: u64) {
+        let mut seqs = Vec::new();
+        {
+            let inner = self.inner.lock();
+            let index = inner.store.index();
+            let mut at = 0;
+            while let Some(seq) = index.finder.next_matching(at, &mut |_| true) {
+                if seq > upto {
+                    break;
+                }
+                seqs.push(seq);
+                at = seq + 1;
+            }
+        }
+        self.drop_if_no_interest_many(&seqs);
+    }
+
     /// `drop_if_no_interest` for several messages, taking each lock once
     /// rather than once a message: acks come in batches.
     pub fn drop_if_no_interest_many(&self, seqs: &[u64]) {
@@ -331,7 +349,7 @@ impl Stream {
             return;
         }
         let mut done = vec![true; subjects.len()];
-        for c in self.consumers() {
+        for c in self.followers() {
             c.done_with_many(&subjects, &mut done);
         }
         if done.iter().any(|&d| d) {

@@ -7,7 +7,6 @@
 //! Here: the stream, its configuration and capture. Beside it: `ingest`,
 //! `consumers`, `queries`, `removal` and `sourcing`.
 
-mod consumers;
 mod ingest;
 mod queries;
 mod removal;
@@ -22,7 +21,6 @@ use serde_json::{json, Value};
 
 use super::clock::{now_nanos, rfc3339};
 use super::config::{Retention, Storage, StreamConfig};
-use super::consumer::Consumer;
 use super::errors::ApiError;
 use super::store::{MsgStore, StoreState};
 use super::transform::Transform;
@@ -41,17 +39,55 @@ pub trait Quota: Send + Sync {
     fn check_quota(&self, storage: Storage, bytes: u64) -> Result<(), ApiError>;
 }
 
+/// One message going out: the header block and payload joined in `body`
+/// (`header_len` bytes of headers).
+pub struct Outgoing<'a> {
+    pub seq: u64,
+    pub subject: &'a [u8],
+    pub header_len: Option<usize>,
+    pub body: &'a [u8],
+    /// When it was stored (unix ns).
+    pub time: i64,
+}
+
+/// What a stream needs of one of its consumers, which live in
+/// `jetstream::consumer` and know their stream; the stream knows them only
+/// through this.
+pub trait StreamConsumer: Send + Sync {
+    /// Whether its filters take in `subject`.
+    fn takes(&self, subject: &[u8]) -> bool;
+    /// Whether it will want the message just stored as `seq` (interest
+    /// retention keeps a message only while some consumer does).
+    fn wants_new(&self, seq: u64, subject: &[u8]) -> bool;
+    /// Delivers a message just stored from the publisher's task, when it
+    /// can; false leaves it for the consumer's own task.
+    fn deliver_new(&self, stream: &Stream, out: &Outgoing<'_>, producer: &mut Producer) -> bool;
+    /// Wakes its task: something new was stored.
+    fn stored_new(&self);
+    /// Clears `done[i]` for each message it still wants.
+    fn done_with_many(&self, msgs: &[(u64, Bytes)], done: &mut [bool]);
+    /// The highest sequence below which it has everything acknowledged.
+    fn ack_floor(&self) -> u64;
+    /// Saves its delivery state.
+    fn persist(&self);
+    /// Stops it (the stream is deleted or released).
+    fn stop(&self, notify: bool);
+    /// Itself, for the registry that knows its type.
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
+}
+
 pub struct Stream {
     pub name: String,
-    account: Weak<Account>,
+    pub(crate) account: Weak<Account>,
     inner: Mutex<Inner>,
     /// The capture subscriptions in the account's sublist.
     subs: Mutex<Vec<Arc<Subscription>>>,
     /// The last sequence stored, watched by consumers waiting for more.
     pub(crate) appended: tokio::sync::watch::Sender<u64>,
-    consumers: parking_lot::RwLock<std::collections::BTreeMap<String, Arc<Consumer>>>,
+    /// Its consumers, by name (`jetstream::consumer::registry` keeps them).
+    pub(crate) consumers: parking_lot::RwLock<std::collections::BTreeMap<String, Arc<dyn StreamConsumer>>>,
     /// The stream's directory, for file storage.
-    dir: Option<std::path::PathBuf>,
+    pub(crate) dir: Option<std::path::PathBuf>,
     /// The account whose storage limits a publish must fit in (when it has any).
     quota: parking_lot::RwLock<Option<Weak<dyn Quota>>>,
     /// Deleted: tasks following it stop.
@@ -134,6 +170,22 @@ impl Stream {
     }
 
     /// Makes publishes check `account`'s storage limits first.
+    /// Its consumers, as the stream sees them.
+    pub(crate) fn followers(&self) -> Vec<Arc<dyn StreamConsumer>> {
+        self.consumers.read().values().cloned().collect()
+    }
+
+    pub fn consumer_count(&self) -> usize {
+        self.consumers.read().len()
+    }
+
+    /// Saves the consumers' delivery state.
+    pub fn persist_consumers(&self) {
+        for c in self.followers() {
+            c.persist();
+        }
+    }
+
     pub(crate) fn set_quota(&self, quota: Weak<dyn Quota>) {
         *self.quota.write() = Some(quota);
     }
@@ -216,7 +268,7 @@ impl Stream {
         if self.retention() == Retention::Limits {
             return;
         }
-        let Some(floor) = self.consumers().iter().map(|c| c.ack_floor()).max() else {
+        let Some(floor) = self.followers().iter().map(|c| c.ack_floor()).max() else {
             return;
         };
         self.drop_uninteresting(floor);

@@ -1,28 +1,70 @@
 //! A stream's consumers: created and updated with nats-server's checks
-//! (work queues included), recovered at start, removed.
+//! (work queues included), recovered at start, removed. The stream holds
+//! them as `StreamConsumer`s; here they are `Consumer`s again.
 
 use std::sync::Arc;
 
+use super::{Consumer, ConsumerConfig};
+use crate::jetstream::clock::now_nanos;
 use crate::jetstream::config::Retention;
-use crate::jetstream::consumer::{Consumer, ConsumerConfig};
 use crate::jetstream::errors::ApiError;
+use crate::jetstream::stream::{Outgoing, Stream, StreamConsumer};
+use crate::outlet::Producer;
+use bytes::Bytes;
 
-use super::*;
+/// A consumer as the registry knows it (every stream consumer is one).
+fn typed(c: Arc<dyn StreamConsumer>) -> Option<Arc<Consumer>> {
+    c.into_any().downcast::<Consumer>().ok()
+}
+
+impl StreamConsumer for Consumer {
+    fn takes(&self, subject: &[u8]) -> bool {
+        Consumer::takes(self, subject)
+    }
+
+    fn wants_new(&self, seq: u64, subject: &[u8]) -> bool {
+        Consumer::wants_new(self, seq, subject)
+    }
+
+    fn deliver_new(&self, stream: &Stream, out: &Outgoing<'_>, producer: &mut Producer) -> bool {
+        Consumer::deliver_new(self, stream, out, producer)
+    }
+
+    fn stored_new(&self) {
+        Consumer::stored_new(self)
+    }
+
+    fn done_with_many(&self, msgs: &[(u64, Bytes)], done: &mut [bool]) {
+        Consumer::done_with_many(self, msgs, done)
+    }
+
+    fn ack_floor(&self) -> u64 {
+        Consumer::ack_floor(self)
+    }
+
+    fn persist(&self) {
+        Consumer::persist(self)
+    }
+
+    fn stop(&self, notify: bool) {
+        Consumer::stop(self, notify)
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+}
 
 impl Stream {
     pub fn consumer(&self, name: &str) -> Option<Arc<Consumer>> {
-        self.consumers.read().get(name).cloned()
+        self.consumers.read().get(name).cloned().and_then(typed)
     }
 
     pub fn consumers(&self) -> Vec<Arc<Consumer>> {
-        self.consumers.read().values().cloned().collect()
+        self.followers().into_iter().filter_map(typed).collect()
     }
 
-    pub fn consumer_count(&self) -> usize {
-        self.consumers.read().len()
-    }
-
-    pub(super) fn consumer_dir(&self, name: &str) -> Option<std::path::PathBuf> {
+    fn consumer_dir(&self, name: &str) -> Option<std::path::PathBuf> {
         self.dir.as_ref().map(|d| d.join("obs").join(name))
     }
 
@@ -66,10 +108,10 @@ impl Stream {
         }
         let workqueue = cfg.retention == Retention::Workqueue;
         let mut consumers = self.consumers.write();
-        if let Some(existing) = consumers.get(&name) {
+        if let Some(existing) = consumers.get(&name).cloned().and_then(typed) {
             let old = existing.config();
             if old == config {
-                return Ok(existing.clone());
+                return Ok(existing);
             }
             if action == "create" {
                 return Err(ApiError::new(400, 10148, "consumer already exists"));
@@ -95,7 +137,7 @@ impl Stream {
             if let Some(dir) = self.consumer_dir(&name).filter(|_| config.is_durable_or_named()) {
                 write_consumer_meta(&dir, &config, now_nanos());
             }
-            return Ok(existing.clone());
+            return Ok(existing);
         }
         if action == "update" {
             return Err(ApiError::new(400, 10149, "consumer does not exist"));
@@ -188,7 +230,7 @@ impl Stream {
     }
 
     pub fn remove_consumer(&self, name: &str) -> bool {
-        let Some(consumer) = self.consumers.write().remove(name) else {
+        let Some(consumer) = self.consumers.write().remove(name).and_then(typed) else {
             return false;
         };
         consumer.stop(true);
@@ -198,32 +240,6 @@ impl Stream {
             self.drop_uninteresting(u64::MAX);
         }
         true
-    }
-
-    /// Interest and work-queue retention: drops every message up to `upto`
-    /// that no consumer still wants.
-    pub(super) fn drop_uninteresting(&self, upto: u64) {
-        let mut seqs = Vec::new();
-        {
-            let inner = self.inner.lock();
-            let index = inner.store.index();
-            let mut at = 0;
-            while let Some(seq) = index.finder.next_matching(at, &mut |_| true) {
-                if seq > upto {
-                    break;
-                }
-                seqs.push(seq);
-                at = seq + 1;
-            }
-        }
-        self.drop_if_no_interest_many(&seqs);
-    }
-
-    /// Saves the consumers' delivery state.
-    pub fn persist_consumers(&self) {
-        for c in self.consumers() {
-            c.persist();
-        }
     }
 }
 
@@ -256,7 +272,7 @@ pub(super) fn write_consumer_meta(dir: &std::path::Path, config: &ConsumerConfig
 /// subject with the stream's other consumers: none of them unfiltered, and
 /// no pair of filters that one subject could match both.
 pub(super) fn partition_unique(
-    consumers: &std::collections::BTreeMap<String, Arc<Consumer>>,
+    consumers: &std::collections::BTreeMap<String, Arc<dyn StreamConsumer>>,
     name: &str,
     filters: &[String],
 ) -> bool {
@@ -264,7 +280,9 @@ pub(super) fn partition_unique(
         .iter()
         .filter(|(n, _)| n.as_str() != name)
         .all(|(_, c)| {
-            let other = c.config();
+            let Some(other) = typed(c.clone()).map(|c| c.config()) else {
+                return true;
+            };
             let theirs = other.filters();
             !theirs.is_empty()
                 && filters
