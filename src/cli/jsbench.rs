@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use async_nats::jetstream::{self, consumer::pull, stream};
 use futures::StreamExt;
 
-use super::bench::BenchResult;
+use super::bench::report::BenchResult;
 use super::ConnArgs;
 
 /// One JetStream scenario.

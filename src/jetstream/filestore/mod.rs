@@ -26,19 +26,13 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
+mod record;
+
 use super::store::{Index, IndexView, MsgStore, Result, StoreError, StoreState, StoredMsg};
+use record::*;
 
 /// A block is closed and a new one started past this size.
 const BLOCK_MAX: u64 = 8 * 1024 * 1024;
-/// Bytes before the subject: length, CRC, kind, seq, time, two lengths.
-const HEADER: usize = 4 + 4 + 1 + 8 + 8 + 2 + 4;
-/// Bigger records are refused as corrupt (max_payload is at most 64 MiB).
-const RECORD_MAX: usize = 128 * 1024 * 1024;
-
-const KIND_MSG: u8 = 0;
-const KIND_ERASE: u8 = 1;
-const KIND_PURGE: u8 = 2;
-const KIND_SKIP: u8 = 3;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Location {
@@ -89,95 +83,6 @@ const READ_AHEAD: u64 = 256 * 1024;
 
 fn block_path(dir: &Path, first: u64) -> PathBuf {
     dir.join(format!("{first:020}.blk"))
-}
-
-fn encode(out: &mut Vec<u8>, kind: u8, seq: u64, time: i64, subject: &[u8], headers: &[u8], payload: &[u8]) {
-    out.clear();
-    encode_after(out, kind, seq, time, subject, headers, payload);
-}
-
-/// The length of a record with these parts.
-fn record_len(subject: &[u8], headers: &[u8], payload: &[u8]) -> usize {
-    HEADER + subject.len() + headers.len() + payload.len()
-}
-
-/// `encode`, after what `out` holds already.
-fn encode_after(
-    out: &mut Vec<u8>,
-    kind: u8,
-    seq: u64,
-    time: i64,
-    subject: &[u8],
-    headers: &[u8],
-    payload: &[u8],
-) {
-    let start = out.len();
-    let rest = HEADER - 8 + subject.len() + headers.len() + payload.len();
-    out.extend_from_slice(&(rest as u32 + 4).to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.push(kind);
-    out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(&time.to_le_bytes());
-    out.extend_from_slice(&(subject.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(headers.len() as u32).to_le_bytes());
-    out.extend_from_slice(subject);
-    out.extend_from_slice(headers);
-    out.extend_from_slice(payload);
-    let crc = crc32fast::hash(&out[start + 8..]);
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-}
-
-/// One decoded record, borrowing its bytes.
-struct Record<'a> {
-    kind: u8,
-    seq: u64,
-    time: i64,
-    subject: &'a [u8],
-    headers: &'a [u8],
-    payload: &'a [u8],
-}
-
-/// Decodes the record at the start of `buf`: `Ok(None)` when `buf` ends
-/// before it does, `Err` when it fails its checks. Returns its length too.
-fn decode(buf: &[u8]) -> std::result::Result<Option<(Record<'_>, usize)>, String> {
-    if buf.len() < 4 {
-        return Ok(None);
-    }
-    let len = u32::from_le_bytes(buf[0..4].try_into().unwrap_or_default()) as usize;
-    if !(HEADER - 4..=RECORD_MAX).contains(&len) {
-        return Err(format!("bad record length {len}"));
-    }
-    let total = 4 + len;
-    if buf.len() < total {
-        return Ok(None);
-    }
-    let rec = &buf[..total];
-    let crc = u32::from_le_bytes(rec[4..8].try_into().unwrap_or_default());
-    if crc32fast::hash(&rec[8..]) != crc {
-        return Err("checksum mismatch".into());
-    }
-    let kind = rec[8];
-    let seq = u64::from_le_bytes(rec[9..17].try_into().unwrap_or_default());
-    let time = i64::from_le_bytes(rec[17..25].try_into().unwrap_or_default());
-    let slen = u16::from_le_bytes(rec[25..27].try_into().unwrap_or_default()) as usize;
-    let hlen = u32::from_le_bytes(rec[27..31].try_into().unwrap_or_default()) as usize;
-    if HEADER + slen + hlen > total {
-        return Err("lengths past the record".into());
-    }
-    let subject = &rec[HEADER..HEADER + slen];
-    let headers = &rec[HEADER + slen..HEADER + slen + hlen];
-    let payload = &rec[HEADER + slen + hlen..];
-    Ok(Some((
-        Record {
-            kind,
-            seq,
-            time,
-            subject,
-            headers,
-            payload,
-        },
-        total,
-    )))
 }
 
 impl FileStore {

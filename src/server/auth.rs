@@ -1,0 +1,173 @@
+//! Who may connect: authentication for each listener, the credentials a
+//! listener has of its own, and revocations from the operator's claims.
+
+use std::time::Duration;
+
+use junction_nats::ConnectOptions;
+
+use crate::account::Accounts;
+use crate::auth::{AuthError, Identity};
+use crate::operator::{ClaimsHost, OperatorMode};
+
+use super::*;
+
+impl Server {
+    pub fn auth_required(&self) -> bool {
+        self.operator.is_some() || self.auth().required()
+    }
+
+    /// Whether clients of this transport must CONNECT with credentials: the
+    /// `websocket` block's own user, token or `no_auth_user` turn auth on for
+    /// WebSocket clients even when the server has none, as in nats-server.
+    pub fn auth_required_for(&self, transport: &str) -> bool {
+        self.auth_required()
+            || (transport == "websocket"
+                && self.websocket_options().is_some_and(|ws| {
+                    ws.username.is_some() || ws.token.is_some() || ws.no_auth_user.is_some()
+                }))
+    }
+
+    /// How long clients of this transport have to CONNECT when auth is required: the
+    /// `websocket { authorization { timeout } }` for WebSocket clients, `auth_timeout` otherwise.
+    pub fn auth_timeout_for(&self, transport: &str) -> Duration {
+        let ws = (transport == "websocket")
+            .then(|| self.websocket_options().and_then(|w| w.auth_timeout))
+            .flatten();
+        ws.filter(|d| !d.is_zero()).unwrap_or(self.opts().auth_timeout)
+    }
+
+    /// The keep-alive PING interval for clients of this transport.
+    pub fn ping_interval_for(&self, transport: &str) -> Duration {
+        let ws = (transport == "websocket")
+            .then(|| self.websocket_options().and_then(|w| w.ping_interval))
+            .flatten();
+        ws.filter(|d| !d.is_zero()).unwrap_or(self.opts().ping_interval)
+    }
+
+    /// Whether INFO carries a nonce for nkey or JWT signatures.
+    pub fn needs_nonce(&self) -> bool {
+        self.operator.is_some() || self.auth().needs_nonce()
+    }
+
+    /// Authenticates a CONNECT, whatever the method; `transport` is the
+    /// connection type (`STANDARD`, `WEBSOCKET`, `MQTT`).
+    pub fn authenticate(
+        &self,
+        connect: &ConnectOptions,
+        nonce: &str,
+        transport: &str,
+    ) -> Result<Identity, AuthError> {
+        if transport == "WEBSOCKET" {
+            if let Some(ws) = self.websocket_options() {
+                let own = ListenerCredentials {
+                    username: ws.username.as_deref(),
+                    password: ws.password.as_deref(),
+                    token: ws.token.as_deref(),
+                    no_auth_user: ws.no_auth_user.as_deref(),
+                };
+                if let Some(id) = self.listener_credentials(&own, connect, transport)? {
+                    return Ok(id);
+                }
+            }
+        }
+        match &self.operator {
+            Some(op) if connect.jwt.is_some() => {
+                let id = op.authenticate(&self.accounts, connect, nonce, transport)?;
+                self.jetstream_for_account(&id.account);
+                if let Some(max) = op.max_connections(&id.account.name) {
+                    let name = &id.account.name;
+                    // The connection being authenticated is still counted in `$G`.
+                    if self.clients_in(name).len() >= max {
+                        return Err(AuthError::AccountConnections);
+                    }
+                }
+                Ok(id)
+            }
+            Some(_) if !self.auth().required() => Err(AuthError::NoCredentials),
+            _ => self.auth().authenticate(connect, nonce, transport),
+        }
+    }
+
+    /// A listener's own `authorization { user, password | token }` and
+    /// `no_auth_user` (`websocket {}`, `mqtt {}`), which apply to its clients
+    /// only, as in nats-server. `Ok(None)` means they do not decide and the
+    /// server-wide rules apply.
+    pub(crate) fn listener_credentials(
+        &self,
+        own: &ListenerCredentials<'_>,
+        connect: &ConnectOptions,
+        transport: &str,
+    ) -> Result<Option<Identity>, AuthError> {
+        let anonymous = Identity::anonymous(self.global.clone());
+        if let Some(token) = own.token {
+            return match &connect.auth_token {
+                Some(given) if crate::auth::secret_matches(token, given) => Ok(Some(anonymous)),
+                _ => Err(AuthError::BadToken),
+            };
+        }
+        if let Some(user) = own.username {
+            let ok = connect.user.as_deref() == Some(user)
+                && crate::auth::secret_matches(
+                    own.password.unwrap_or(""),
+                    connect.pass.as_deref().unwrap_or(""),
+                );
+            return if ok {
+                Ok(Some(Identity {
+                    user: user.to_string(),
+                    ..anonymous
+                }))
+            } else {
+                Err(AuthError::BadPassword(user.to_string()))
+            };
+        }
+        let no_credentials = connect.user.is_none()
+            && connect.auth_token.is_none()
+            && connect.nkey.is_none()
+            && connect.jwt.is_none();
+        if let (Some(name), true) = (own.no_auth_user, no_credentials) {
+            let as_user = ConnectOptions {
+                user: Some(name.to_string()),
+                ..connect.clone()
+            };
+            return self.auth().authenticate_as(&as_user, transport).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// Disconnects clients of `account` whose user JWT is now revoked.
+    pub fn enforce_revocations(&self, account: &str) {
+        let Some(op) = &self.operator else { return };
+        for client in self.clients_in(account) {
+            if op.is_revoked(account, &client.user(), client.issued_at()) {
+                client.revoke();
+            }
+        }
+    }
+}
+
+/// A listener's own credentials (see `Server::listener_credentials`).
+pub struct ListenerCredentials<'a> {
+    pub username: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub token: Option<&'a str>,
+    pub no_auth_user: Option<&'a str>,
+}
+
+impl ClaimsHost for Server {
+    fn operator(&self) -> Option<&OperatorMode> {
+        self.operator.as_ref()
+    }
+
+    fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    fn identity(&self) -> (&str, &str) {
+        (&self.name, &self.id)
+    }
+
+    fn claims_updated(&self, account: &str) {
+        self.enforce_revocations(account);
+        self.jetstream_claims_updated(account);
+    }
+}

@@ -1,0 +1,108 @@
+//! Where the server listens and what it tells clients there: the client,
+//! monitoring, WebSocket and MQTT ports with their options and TLS, and
+//! INFO's common fields.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use junction_nats::ServerInfo;
+
+use crate::options::{MqttOptions, WebsocketOptions};
+
+use super::*;
+
+impl Server {
+    /// The port clients connect to (the bound one when `-p -1` was used).
+    pub fn client_port(&self) -> u16 {
+        self.client_addr.lock().map_or(self.opts().port, |a| a.port())
+    }
+
+    pub fn set_http_addr(&self, addr: SocketAddr) {
+        *self.http_addr.lock() = Some(addr);
+    }
+
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        *self.http_addr.lock()
+    }
+
+    /// Records the running WebSocket listener and the options it was started with.
+    pub fn set_websocket(&self, addr: SocketAddr, opts: WebsocketOptions) {
+        *self.websocket_opts.lock() = Some(Arc::new(opts));
+        *self.websocket_addr.lock() = Some(addr);
+    }
+
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        *self.websocket_addr.lock()
+    }
+
+    /// The WebSocket options in force.
+    pub fn websocket_options(&self) -> Option<Arc<WebsocketOptions>> {
+        self.websocket_opts.lock().clone()
+    }
+
+    /// Records the running MQTT listener and the options it was started with.
+    pub fn set_mqtt_listener(&self, addr: SocketAddr, opts: MqttOptions) {
+        *self.mqtt_listener.lock() = Some((addr, Arc::new(opts)));
+    }
+
+    /// The running MQTT listener's address and options.
+    pub fn mqtt_listener(&self) -> Option<(SocketAddr, Arc<MqttOptions>)> {
+        self.mqtt_listener.lock().clone()
+    }
+
+    /// The MQTT options in force, when the MQTT listener runs.
+    pub fn mqtt_options(&self) -> Option<Arc<MqttOptions>> {
+        self.mqtt_listener().map(|(_, o)| o)
+    }
+
+    /// A reload's `mqtt {}` block, already checked to change only what may
+    /// change (see `reload::fixed_options`): subscriptions made from now on
+    /// take the new `ack_wait`, `max_ack_pending` and
+    /// `consumer_inactive_threshold`; new connections get `tls`, the
+    /// certificate already loaded by the caller.
+    pub(crate) fn reload_mqtt(&self, new: &MqttOptions, tls: Option<tokio_rustls::TlsAcceptor>) {
+        if let Some((_, opts)) = self.mqtt_listener.lock().as_mut() {
+            *opts = Arc::new(new.clone());
+        }
+        if let (Some(acceptor), Some(slot)) = (tls, self.mqtt_tls.lock().clone()) {
+            slot.acceptor.store(Arc::new(acceptor));
+        }
+    }
+
+    /// The running WebSocket listener's address and options.
+    pub fn websocket_listener(&self) -> Option<(SocketAddr, Arc<WebsocketOptions>)> {
+        self.websocket_addr().zip(self.websocket_options())
+    }
+
+    /// INFO's fields common to every client of this server.
+    pub fn base_info(&self) -> ServerInfo {
+        let addr = *self.client_addr.lock();
+        ServerInfo {
+            server_id: self.id.clone(),
+            server_name: self.name.clone(),
+            version: NATS_COMPAT_VERSION.to_string(),
+            proto: 1,
+            go: format!("junction {}", env!("CARGO_PKG_VERSION")),
+            host: self.opts().host.clone(),
+            port: addr.map_or(self.opts().port, |a| a.port()),
+            headers: true,
+            auth_required: self.auth_required(),
+            max_payload: self.opts().max_payload,
+            jetstream: self.jetstream.get().is_some(),
+            connect_urls: self.opts().client_advertise.iter().cloned().collect(),
+            ldm: self.is_lame_duck(),
+            ..ServerInfo::default()
+        }
+    }
+
+    /// The NATS port's TLS, when it has one.
+    pub(crate) fn tls_acceptor(&self) -> Option<Arc<tokio_rustls::TlsAcceptor>> {
+        self.tls.load_full()
+    }
+
+    /// Records where the client port listens (its port may have been chosen
+    /// by the system, `-p -1`).
+    pub(crate) fn set_client_addr(&self, addr: SocketAddr) {
+        *self.client_addr.lock() = Some(addr);
+    }
+}
