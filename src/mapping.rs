@@ -57,7 +57,9 @@ enum Part {
 /// A compiled destination: the subject a source maps to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transform {
-    source: Vec<String>,
+    /// The source pattern, and how many tokens it has.
+    source: String,
+    source_tokens: usize,
     /// `None` when the source has no wildcards: the destination is used as written.
     parts: Option<Vec<Part>>,
     literal: String,
@@ -125,7 +127,8 @@ impl Transform {
             .collect();
         if stars.is_empty() && !rest {
             return Ok(Transform {
-                source: source_tokens,
+                source: source.to_string(),
+                source_tokens: source_tokens.len(),
                 parts: None,
                 literal: dest.to_string(),
                 rest,
@@ -167,7 +170,8 @@ impl Transform {
             return Err(destination(NOT_ALL_WILDCARDS, dest));
         }
         Ok(Transform {
-            source: source_tokens,
+            source: source.to_string(),
+            source_tokens: source_tokens.len(),
             parts: Some(parts),
             literal: dest.to_string(),
             rest,
@@ -176,7 +180,7 @@ impl Transform {
 
     /// Whether `subject` matches the source.
     pub fn matches(&self, subject: &str) -> bool {
-        source_matches(&self.source, subject)
+        junction_nats::subject::matches(self.source.as_bytes(), subject.as_bytes())
     }
 
     /// The destination for `subject`, which matches the source.
@@ -189,7 +193,7 @@ impl Transform {
         // Built in one string: this runs for every mapped publish.
         let mut out = String::with_capacity(subject.len() + self.literal.len());
         let rest = if self.rest {
-            &tokens[self.source.len() - 1..]
+            &tokens[self.source_tokens - 1..]
         } else {
             &[][..]
         };
@@ -234,21 +238,6 @@ impl Transform {
         }
         out
     }
-}
-
-/// Whether `subject` matches the source tokens `pattern`.
-fn source_matches(pattern: &[String], subject: &str) -> bool {
-    let mut tokens = subject.split('.');
-    for s in pattern {
-        match (s.as_str(), tokens.next()) {
-            (">", Some(_)) => return true,
-            (_, None) => return false,
-            ("*", Some(_)) => {}
-            (lit, Some(t)) if lit == t => {}
-            _ => return false,
-        }
-    }
-    tokens.next().is_none()
 }
 
 /// `token` cut in two at byte `at`, when that is inside it.
@@ -407,7 +396,7 @@ struct Weighted {
 #[derive(Debug, Clone)]
 struct Mapping {
     source: String,
-    pattern: Vec<String>,
+    pattern: String,
     /// Destinations without a cluster, lightest first.
     dests: Vec<Weighted>,
     /// Destinations of named clusters, shown by `/accountz` only.
@@ -458,7 +447,11 @@ impl Mappings {
 
     /// The subject `subject` is published to after mapping.
     pub fn map(&self, subject: &str) -> Mapped {
-        let Some(m) = self.list.iter().find(|m| source_matches(&m.pattern, subject)) else {
+        let Some(m) = self
+            .list
+            .iter()
+            .find(|m| junction_nats::subject::matches(m.pattern.as_bytes(), subject.as_bytes()))
+        else {
             return Mapped::Unchanged;
         };
         let chosen = match m.dests.as_slice() {
@@ -551,7 +544,7 @@ impl Mapping {
         }
         Ok(Mapping {
             source: source.to_string(),
-            pattern: source.split('.').map(str::to_string).collect(),
+            pattern: source.to_string(),
             dests: dests_plain,
             clustered,
         })

@@ -3,11 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use data_encoding::{BASE64URL_NOPAD, BASE64_NOPAD};
-
 use crate::config::apply::{boolean, invalid, other_key, parse_duration_value, string, wrong_type, Result};
 use crate::config::error::ConfigError;
 use crate::config::value::{Entry, Pos, ValueKind};
+use crate::jwt::{self, JwtError};
 use crate::options::{Options, ResolverConfig};
 
 use super::*;
@@ -48,11 +47,7 @@ pub(in crate::config) fn operators(opts: &mut Options, entry: &Entry, state: &mu
         match read_operator_jwt(item, &pos.file) {
             Ok((jwt, claims)) => {
                 opts.operators.push(jwt);
-                let system = claims
-                    .pointer("/nats/system_account")
-                    .and_then(|v| v.as_str())
-                    .filter(|s| !s.is_empty())
-                    .map(String::from);
+                let system = Some(claims.nats.system_account).filter(|s| !s.is_empty());
                 state.operator_system_accounts.push(system);
             }
             Err(message) => errors.add(invalid_at(
@@ -70,7 +65,7 @@ pub(in crate::config) fn operators(opts: &mut Options, entry: &Entry, state: &mu
 pub(super) fn read_operator_jwt(
     item: &str,
     config_file: &Path,
-) -> std::result::Result<(String, serde_json::Value), String> {
+) -> std::result::Result<(String, jwt::Claims<jwt::Operator>), String> {
     let item = item.trim();
     let text = if item.starts_with("eyJ") {
         item.to_string()
@@ -85,7 +80,7 @@ pub(super) fn read_operator_jwt(
         std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
     };
     let jwt = undecorate_jwt(&text);
-    let claims = check_jwt(&jwt, "operator")?;
+    let claims = check_jwt::<jwt::Operator>(&jwt)?;
     Ok((jwt, claims))
 }
 
@@ -106,56 +101,19 @@ pub(super) fn undecorate_jwt(text: &str) -> String {
     text.trim().to_string()
 }
 
-/// Checks a NATS JWT: three base64url parts, a JSON claims object whose type is `kind`, and a
-/// signature by its issuer's nkey. Returns the claims.
-pub(super) fn check_jwt(jwt: &str, kind: &str) -> std::result::Result<serde_json::Value, String> {
-    let parts: Vec<&str> = jwt.split('.').collect();
-    let [header, payload, signature] = parts[..] else {
-        return Err("not a JWT (expected three dot-separated parts)".into());
-    };
-    let decode = |part: &str| {
-        let part = part.trim_end_matches('=');
-        BASE64URL_NOPAD
-            .decode(part.as_bytes())
-            .or_else(|_| BASE64_NOPAD.decode(part.as_bytes()))
-            .map_err(|_| "not a JWT (a part is not base64)".to_string())
-    };
-    let header: serde_json::Value =
-        serde_json::from_slice(&decode(header)?).map_err(|_| "not a JWT (bad header)".to_string())?;
-    if header
-        .get("typ")
-        .and_then(|t| t.as_str())
-        .is_some_and(|t| !t.eq_ignore_ascii_case("jwt"))
-    {
-        return Err("not a JWT (bad header type)".into());
-    }
-    let claims: serde_json::Value =
-        serde_json::from_slice(&decode(payload)?).map_err(|_| "not a JWT (bad claims)".to_string())?;
-    let claim_type = claims
-        .pointer("/nats/type")
-        .or_else(|| claims.get("type"))
-        .and_then(|t| t.as_str())
-        .unwrap_or_default();
-    if claim_type != kind {
-        return Err(format!("not an {kind} JWT (its type is {claim_type:?})"));
-    }
-    let issuer = claims.get("iss").and_then(|i| i.as_str()).unwrap_or_default();
-    let key = nkeys::KeyPair::from_public_key(issuer).map_err(|_| format!("bad issuer {issuer:?}"))?;
-    let signature = decode(signature)?;
-    // A v1 JWT (`"alg":"ed25519"`) is signed over its claims part alone, a
-    // v2 one (`ed25519-nkey`) over `header.claims`.
-    let v1 = header
-        .get("alg")
-        .and_then(|a| a.as_str())
-        .is_some_and(|a| a.eq_ignore_ascii_case(crate::jwt::ALGORITHM_NKEY_V1));
-    let signed = if v1 {
-        parts[1]
-    } else {
-        &jwt[..jwt.len() - parts[2].len() - 1]
-    };
-    key.verify(signed.as_bytes(), &signature)
-        .map_err(|_| "the signature does not match the issuer".to_string())?;
-    Ok(claims)
+/// Checks a NATS JWT of kind `T` with the one JWT verifier
+/// ([`jwt::decode_without_time_check`]), and says what is wrong in the
+/// words of a configuration error.
+pub(super) fn check_jwt<T: jwt::ClaimKind>(text: &str) -> std::result::Result<jwt::Claims<T>, String> {
+    jwt::decode_without_time_check::<T>(text).map_err(|e| match e {
+        JwtError::Malformed(m) if m.starts_with("expected 3 parts") => {
+            "not a JWT (expected three dot-separated parts)".to_string()
+        }
+        JwtError::Malformed(m) => format!("not a JWT ({m})"),
+        JwtError::WrongType { expected, found } => format!("not an {expected} JWT (its type is {found:?})"),
+        JwtError::BadSignature => "the signature does not match the issuer".to_string(),
+        other => other.to_string(),
+    })
 }
 
 /// `trusted_keys` / `trusted`: operator public keys, one or an array.
@@ -278,7 +236,7 @@ pub(in crate::config) fn resolver_preload(opts: &mut Options, entry: &Entry) -> 
         let Some(jwt) = errors.ok(string(e)) else {
             continue;
         };
-        match check_jwt(jwt, "account") {
+        match check_jwt::<jwt::Account>(jwt) {
             Ok(_) => preload.push((e.key.clone(), jwt.to_string())),
             Err(message) => errors.add(invalid(e, format!("invalid account JWT: {message}"))),
         }
