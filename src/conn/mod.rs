@@ -5,6 +5,7 @@
 //! sessions knows which protocol a connection speaks.
 
 mod close;
+mod common;
 mod record;
 
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub use close::CloseReason;
+pub use common::ConnCore;
 pub use record::ConnRecord;
 
 use crate::account::Account;
@@ -44,29 +46,61 @@ pub struct ClientMeta {
     pub version: String,
 }
 
-/// One client connection, as the server and monitoring see it.
+/// One client connection, as the server and monitoring see it. What every
+/// protocol has in common is read from its [`ConnCore`].
 pub trait Connection: Send + Sync {
-    fn id(&self) -> u64;
+    fn core(&self) -> &ConnCore;
+    fn id(&self) -> u64 {
+        self.core().id
+    }
     /// Which listener it came through: `nats`, `websocket` or `mqtt`.
-    fn transport(&self) -> &'static str;
-    fn remote(&self) -> SocketAddr;
+    fn transport(&self) -> &'static str {
+        self.core().transport
+    }
+    fn remote(&self) -> SocketAddr {
+        self.core().remote
+    }
     /// The account authentication bound it to.
-    fn account(&self) -> Arc<Account>;
+    fn account(&self) -> Arc<Account> {
+        self.core().account()
+    }
     /// The user name or nkey it authenticated as.
-    fn user(&self) -> String;
+    fn user(&self) -> String {
+        self.core().user()
+    }
     /// `iat` of its user JWT, checked against revocations.
-    fn issued_at(&self) -> i64;
-    fn started(&self) -> SystemTime;
-    fn last_activity(&self) -> SystemTime;
-    fn rtt(&self) -> Duration;
-    fn counters(&self) -> &Counters;
+    fn issued_at(&self) -> i64 {
+        self.core().issued_at()
+    }
+    fn started(&self) -> SystemTime {
+        self.core().started
+    }
+    fn last_activity(&self) -> SystemTime {
+        self.core().last_activity()
+    }
+    fn rtt(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn counters(&self) -> &Counters {
+        &self.core().counters
+    }
     /// Messages and bytes sent to it.
-    fn out_counts(&self) -> (u64, u64);
-    fn pending_bytes(&self) -> usize;
+    fn out_counts(&self) -> (u64, u64) {
+        self.core().outlet.out_counts()
+    }
+    fn pending_bytes(&self) -> usize {
+        self.core().outlet.pending()
+    }
     fn subscription_subjects(&self) -> Vec<String>;
-    fn meta(&self) -> ClientMeta;
-    fn tls(&self) -> Option<TlsInfo>;
-    fn close_reason(&self) -> Option<CloseReason>;
+    fn meta(&self) -> ClientMeta {
+        ClientMeta::default()
+    }
+    fn tls(&self) -> Option<TlsInfo> {
+        None
+    }
+    fn close_reason(&self) -> Option<CloseReason> {
+        self.core().close_reason()
+    }
     /// The MQTT client identifier, for MQTT connections.
     fn mqtt_client(&self) -> Option<String> {
         None
@@ -83,7 +117,9 @@ pub trait Connection: Send + Sync {
     /// The server entered lame duck mode: tell the client if its protocol can.
     fn lame_duck(&self) {}
     /// A reload changed `max_pending`: hold this client's outgoing bytes to it.
-    fn set_max_pending(&self, _bytes: usize) {}
+    fn set_max_pending(&self, bytes: usize) {
+        self.core().outlet.set_max_pending(bytes);
+    }
     /// A reload lowered `max_connections` below the connections open: tell
     /// the client if its protocol can, then close.
     fn max_connections_exceeded(&self) {

@@ -13,81 +13,66 @@ pub use accept::listen;
 mod reader;
 mod writer;
 
+use crate::conn::ConnCore;
 pub use crate::conn::{ClientMeta, CloseReason, Counters, TlsInfo};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use junction_nats::encode;
 pub use junction_websocket::CookieCredentials;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::account::Account;
 use crate::message::ConnKind;
-use crate::outlet::{Outlet, Producer, Queued};
-use crate::permissions::ClientPermissions;
+use crate::outlet::{Producer, Queued};
 use crate::server::Server;
 use crate::subscription::{Message, Subscriber, Subscription};
 
-fn unix_nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
-}
-
-/// The shared half of a connection.
+/// The shared half of a NATS connection: the connection core (reached
+/// through `Deref`, so `client.id` or `client.outlet` read the core's) and
+/// what the NATS protocol adds.
 pub struct Client {
-    pub id: u64,
+    core: ConnCore,
     pub server: Arc<Server>,
-    /// The account, fixed by authentication at the first CONNECT.
-    account: RwLock<Arc<Account>>,
-    /// User name or nkey the client authenticated as.
-    user: Mutex<String>,
-    /// Replaced when a configuration reload changes them.
-    permissions: arc_swap::ArcSwapOption<ClientPermissions>,
-    /// Whether `permissions` holds any: a delivery to a client without
-    /// permissions then costs one plain atomic load, not a swap's load.
-    has_permissions: AtomicBool,
     /// What it authenticated with and through which listener, checked
     /// again on a configuration reload.
     credentials: Mutex<Option<(junction_nats::ConnectOptions, &'static str)>>,
-    /// `iat` of the user JWT, checked against revocations.
-    issued_at: AtomicU64,
     /// Credentials from the WebSocket cookies (`jwt_cookie`, `user_cookie` …), each used
     /// when CONNECT lacks it.
     pub cookies: CookieCredentials,
     /// The nonce offered in INFO, for nkey and JWT signatures.
     pub nonce: String,
-    pub remote: SocketAddr,
-    /// Which listener the connection came through ("nats", later "websocket", "mqtt").
-    pub transport: &'static str,
-    pub counters: Counters,
     headers: AtomicBool,
     no_responders: AtomicBool,
-    /// What is queued for the client, and its transport.
-    pub outlet: Arc<Outlet>,
     subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
     pings_out: AtomicU32,
-    close_reason: Mutex<Option<CloseReason>>,
     /// `name`, `lang` and `version` from CONNECT.
     meta: Mutex<ClientMeta>,
     /// The TLS session, for clients that came through TLS.
     tls: OnceLock<TlsInfo>,
-    /// When the connection was accepted.
-    pub started: SystemTime,
-    /// The same moment on the monotonic clock, the origin of the RTT timings.
+    /// The moment of accepting on the monotonic clock, the origin of the
+    /// RTT timings.
     born: Instant,
     /// Round-trip time in nanoseconds: first estimated from accept to
     /// CONNECT, then measured by each server PING and its PONG.
     rtt: AtomicU64,
     /// Nanoseconds after `born` at which the last server PING went out.
     ping_sent: AtomicU64,
-    /// Unix time in nanoseconds of the last operation received.
-    last_activity: AtomicU64,
     me: Weak<Client>,
+}
+
+impl std::ops::Deref for Client {
+    type Target = ConnCore;
+
+    fn deref(&self) -> &ConnCore {
+        &self.core
+    }
 }
 
 impl Client {
@@ -104,82 +89,29 @@ impl Client {
         } else {
             String::new()
         };
-        let outlet = Arc::new(Outlet::new(server.opts().max_pending));
+        let max_pending = server.opts().max_pending;
         Arc::new_cyclic(|me| Client {
-            id,
+            core: ConnCore::new(id, ConnKind::Client, transport, remote, account, max_pending),
             server,
-            account: RwLock::new(account),
-            user: Mutex::new(String::new()),
-            permissions: arc_swap::ArcSwapOption::empty(),
-            has_permissions: AtomicBool::new(false),
             credentials: Mutex::new(None),
-            issued_at: AtomicU64::new(0),
             nonce,
             cookies,
-            remote,
-            transport,
-            counters: Counters::default(),
             headers: AtomicBool::new(false),
             no_responders: AtomicBool::new(false),
-            outlet,
             subs: Mutex::new(HashMap::new()),
             pings_out: AtomicU32::new(0),
-            close_reason: Mutex::new(None),
             meta: Mutex::new(ClientMeta::default()),
             tls: OnceLock::new(),
-            started: SystemTime::now(),
             born: Instant::now(),
             rtt: AtomicU64::new(0),
             ping_sent: AtomicU64::new(0),
-            last_activity: AtomicU64::new(unix_nanos(SystemTime::now())),
             me: me.clone(),
         })
-    }
-
-    /// The account the client belongs to.
-    pub fn account(&self) -> Arc<Account> {
-        self.account.read().clone()
-    }
-
-    /// The user the client authenticated as (empty without auth).
-    pub fn user(&self) -> String {
-        self.user.lock().clone()
-    }
-
-    /// Binds the client to who authentication says it is.
-    fn set_identity(&self, id: crate::auth::Identity) {
-        *self.account.write() = id.account;
-        *self.user.lock() = id.user;
-        self.issued_at
-            .store(id.issued_at.max(0) as u64, Ordering::Relaxed);
-        self.set_permissions(id.permissions);
-    }
-
-    fn set_permissions(&self, permissions: Option<ClientPermissions>) {
-        self.has_permissions
-            .store(permissions.is_some(), Ordering::Release);
-        self.permissions.store(permissions.map(Arc::new));
     }
 
     /// Keeps what the client authenticated with, for `recheck_auth`.
     pub(crate) fn keep_credentials(&self, opts: &junction_nats::ConnectOptions, kind: &'static str) {
         *self.credentials.lock() = Some((opts.clone(), kind));
-    }
-
-    /// `iat` of the user JWT the client connected with (0 without JWTs).
-    pub fn issued_at(&self) -> i64 {
-        self.issued_at.load(Ordering::Relaxed) as i64
-    }
-
-    pub fn permissions(&self) -> Option<Arc<ClientPermissions>> {
-        self.permissions.load_full()
-    }
-
-    /// The permissions without taking a reference: for per-message checks.
-    pub fn permissions_guard(&self) -> Option<arc_swap::Guard<Option<Arc<ClientPermissions>>>> {
-        self.has_permissions
-            .load(Ordering::Acquire)
-            .then(|| self.permissions.load())
     }
 
     /// Whether the client negotiated headers in CONNECT.
@@ -234,26 +166,6 @@ impl Client {
         }
     }
 
-    /// When the client last sent something.
-    pub fn last_activity(&self) -> SystemTime {
-        UNIX_EPOCH + std::time::Duration::from_nanos(self.last_activity.load(Ordering::Relaxed))
-    }
-
-    fn touch(&self) {
-        self.last_activity
-            .store(unix_nanos(SystemTime::now()), Ordering::Relaxed);
-    }
-
-    /// Bytes queued for the client and not yet written.
-    pub fn pending_bytes(&self) -> usize {
-        self.outlet.pending()
-    }
-
-    /// Messages and bytes delivered to this client.
-    pub fn out_counts(&self) -> (u64, u64) {
-        self.outlet.out_counts()
-    }
-
     /// The subjects of the client's subscriptions.
     pub fn subscription_subjects(&self) -> Vec<String> {
         self.subs
@@ -266,11 +178,6 @@ impl Client {
     /// Number of subscriptions the client holds.
     pub fn subscription_count(&self) -> usize {
         self.subs.lock().len()
-    }
-
-    /// Why the connection closed, once it has.
-    pub fn close_reason(&self) -> Option<CloseReason> {
-        *self.close_reason.lock()
     }
 
     /// Queues raw protocol bytes (INFO, PONG, +OK, -ERR …) behind any
@@ -294,13 +201,9 @@ impl Client {
 
     /// Pending bytes passed `max_pending`: cut the client off.
     fn slow_consumer(&self) {
-        tracing::warn!(
-            cid = self.id,
-            "Slow Consumer Detected: MaxPending of {} Exceeded",
-            self.server.opts().max_pending
-        );
-        self.server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
-        self.close_now(CloseReason::SlowConsumerPendingBytes);
+        let max_pending = self.server.opts().max_pending;
+        self.core
+            .slow_consumer(max_pending, &self.server.stats.slow_consumers);
     }
 
     /// Queues `-ERR 'text'`.
@@ -314,19 +217,6 @@ impl Client {
     pub fn close(&self, reason: CloseReason) {
         self.set_reason(reason);
         self.outlet.close();
-    }
-
-    /// Closes the connection dropping anything still queued.
-    fn close_now(&self, reason: CloseReason) {
-        self.set_reason(reason);
-        self.outlet.close_now();
-    }
-
-    fn set_reason(&self, reason: CloseReason) {
-        let mut r = self.close_reason.lock();
-        if r.is_none() {
-            *r = Some(reason);
-        }
     }
 
     pub fn is_closing(&self) -> bool {
@@ -348,41 +238,11 @@ impl Client {
 }
 
 impl crate::conn::Connection for Client {
-    fn id(&self) -> u64 {
-        self.id
-    }
-    fn transport(&self) -> &'static str {
-        self.transport
-    }
-    fn remote(&self) -> SocketAddr {
-        self.remote
-    }
-    fn account(&self) -> Arc<Account> {
-        Client::account(self)
-    }
-    fn user(&self) -> String {
-        Client::user(self)
-    }
-    fn issued_at(&self) -> i64 {
-        Client::issued_at(self)
-    }
-    fn started(&self) -> SystemTime {
-        self.started
-    }
-    fn last_activity(&self) -> SystemTime {
-        Client::last_activity(self)
+    fn core(&self) -> &ConnCore {
+        &self.core
     }
     fn rtt(&self) -> Duration {
         Client::rtt(self)
-    }
-    fn counters(&self) -> &Counters {
-        &self.counters
-    }
-    fn out_counts(&self) -> (u64, u64) {
-        Client::out_counts(self)
-    }
-    fn pending_bytes(&self) -> usize {
-        Client::pending_bytes(self)
     }
     fn subscription_subjects(&self) -> Vec<String> {
         Client::subscription_subjects(self)
@@ -393,18 +253,12 @@ impl crate::conn::Connection for Client {
     fn tls(&self) -> Option<TlsInfo> {
         Client::tls(self).cloned()
     }
-    fn close_reason(&self) -> Option<CloseReason> {
-        Client::close_reason(self)
-    }
     fn close(&self, reason: CloseReason) {
         Client::close(self, reason)
     }
     fn revoke(&self) {
         self.queue_err("Authorization Violation");
         Client::close(self, CloseReason::AuthenticationViolation);
-    }
-    fn set_max_pending(&self, bytes: usize) {
-        self.outlet.set_max_pending(bytes);
     }
     fn max_connections_exceeded(&self) {
         self.queue_err("maximum connections exceeded");
@@ -416,8 +270,7 @@ impl crate::conn::Connection for Client {
         };
         match self.server.authenticate(&opts, &self.nonce, kind) {
             Ok(id) if Arc::ptr_eq(&id.account, &self.account()) => {
-                *self.user.lock() = id.user;
-                self.set_permissions(id.permissions);
+                self.core.set_user(id.user, id.permissions);
             }
             Ok(id) => {
                 tracing::info!(cid = self.id, account = %id.account.name, "Client's account changed by the reload");
@@ -445,10 +298,7 @@ impl Subscriber for Client {
     }
 
     fn deliver(&self, sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
-        let perms = self
-            .has_permissions
-            .load(Ordering::Acquire)
-            .then(|| self.permissions.load());
+        let perms = self.permissions_guard();
         if let Some(perms) = perms.as_ref().and_then(|p| p.as_ref()) {
             if !perms.may_receive(msg.subject) {
                 return;

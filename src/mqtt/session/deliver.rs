@@ -76,7 +76,7 @@ impl Subscriber for Session {
                 return skip(producer);
             }
         }
-        if let Some(perms) = self.permissions.load().as_ref() {
+        if let Some(perms) = self.permissions_guard().as_ref().and_then(|g| g.as_deref()) {
             if !perms.may_receive(subject) {
                 return skip(producer);
             }

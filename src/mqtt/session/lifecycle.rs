@@ -4,17 +4,17 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use junction_mqtt::Will;
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::*;
-use crate::conn::{CloseReason, Connection, Counters};
+use crate::conn::{CloseReason, Connection};
 use crate::mqtt::store::{self, MqttAccount};
 use crate::mqtt::topic;
-use crate::outlet::{Outlet, Producer, Stopped};
+use crate::outlet::{Producer, Stopped};
 use crate::server::Server;
 
 /// Serves one MQTT connection over any byte transport until it closes.
@@ -35,22 +35,20 @@ pub async fn serve<R, W>(
         drop((reader, writer));
         return;
     }
-    let session = Arc::new(Session {
+    let max_pending = server.opts().max_pending;
+    let core = ConnCore::new(
         id,
+        ConnKind::Mqtt,
+        transport,
+        remote,
+        server.global.clone(),
+        max_pending,
+    );
+    let session = Arc::new(Session {
+        core,
         server: server.clone(),
         mqtt,
-        remote,
-        transport,
-        started: SystemTime::now(),
-        last_activity: AtomicU64::new(now_nanos()),
-        account: Mutex::new(server.global.clone()),
-        user: Mutex::new(String::new()),
-        issued_at: AtomicU64::new(0),
-        permissions: arc_swap::ArcSwapOption::empty(),
         credentials: Mutex::new(None),
-        counters: Counters::default(),
-        outlet: Arc::new(Outlet::new(server.opts().max_pending)),
-        close_reason: Mutex::new(None),
         client_id: OnceLock::new(),
         version: OnceLock::new(),
         max_packet_out: AtomicUsize::new(0),

@@ -26,8 +26,7 @@ mod reader;
 mod sid;
 mod state;
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -37,10 +36,9 @@ use parking_lot::Mutex;
 
 use super::store;
 use super::topic;
-use crate::account::Account;
-use crate::conn::{CloseReason, Counters};
-use crate::outlet::{Outlet, Producer, Queued};
-use crate::permissions::ClientPermissions;
+use crate::conn::{CloseReason, ConnCore};
+use crate::message::ConnKind;
+use crate::outlet::{Producer, Queued};
 use crate::server::Server;
 
 use aliases::OutAliases;
@@ -57,26 +55,15 @@ const TOPIC_ALIAS_MAXIMUM: u16 = 64;
 /// Extra room over `max_payload` for a packet's topic and properties.
 const PACKET_OVERHEAD: usize = 64 * 1024;
 
-/// The shared half of an MQTT connection.
+/// The shared half of an MQTT connection: the connection core (reached
+/// through `Deref`) and what MQTT adds.
 pub struct Session {
-    pub id: u64,
+    core: ConnCore,
     server: Arc<Server>,
     /// The accounts' MQTT state.
     mqtt: Arc<super::Mqtt>,
-    remote: SocketAddr,
-    transport: &'static str,
-    started: SystemTime,
-    last_activity: AtomicU64,
-    account: Mutex<Arc<Account>>,
-    user: Mutex<String>,
-    issued_at: AtomicU64,
-    /// Replaced when a configuration reload changes them.
-    permissions: arc_swap::ArcSwapOption<ClientPermissions>,
     /// The CONNECT user name and password, checked again on a reload.
     credentials: Mutex<Option<(Option<String>, Option<Bytes>)>>,
-    counters: Counters,
-    pub outlet: Arc<Outlet>,
-    close_reason: Mutex<Option<CloseReason>>,
     client_id: OnceLock<String>,
     version: OnceLock<Version>,
     /// The client's maximum packet size (MQTT 5); 0 for none.
@@ -95,6 +82,14 @@ fn now_nanos() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
+impl std::ops::Deref for Session {
+    type Target = ConnCore;
+
+    fn deref(&self) -> &ConnCore {
+        &self.core
+    }
+}
+
 impl Session {
     fn version(&self) -> Version {
         self.version.get().copied().unwrap_or(Version::V311)
@@ -102,10 +97,6 @@ impl Session {
 
     fn v5(&self) -> bool {
         self.version() == Version::V5
-    }
-
-    fn account(&self) -> Arc<Account> {
-        self.account.lock().clone()
     }
 
     /// Queues one encoded packet, for `producer` to flush (or the writer).
@@ -125,21 +116,9 @@ impl Session {
     }
 
     fn slow_consumer(&self) {
-        tracing::warn!(
-            cid = self.id,
-            "Slow Consumer Detected: MaxPending of {} Exceeded",
-            self.server.opts().max_pending
-        );
-        self.server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
-        self.set_reason(CloseReason::SlowConsumerPendingBytes);
-        self.outlet.close_now();
-    }
-
-    fn set_reason(&self, reason: CloseReason) {
-        let mut r = self.close_reason.lock();
-        if r.is_none() {
-            *r = Some(reason);
-        }
+        let max_pending = self.server.opts().max_pending;
+        self.core
+            .slow_consumer(max_pending, &self.server.stats.slow_consumers);
     }
 
     fn close_with(&self, reason: CloseReason) {

@@ -67,15 +67,11 @@ impl Reader {
                 );
             }
         };
-        *session.account.lock() = id.account.clone();
-        *session.user.lock() = id.user.clone();
-        session
-            .issued_at
-            .store(id.issued_at.max(0) as u64, Ordering::Relaxed);
-        session.permissions.store(id.permissions.map(Arc::new));
+        let account = id.account.clone();
+        session.set_identity(id);
         *session.credentials.lock() = Some((c.username.clone(), c.password.clone()));
-        self.account = id.account.clone();
-        let mqtt = match session.mqtt.account(&server, &id.account) {
+        self.account = account.clone();
+        let mqtt = match session.mqtt.account(&server, &account) {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(cid = session.id, "MQTT: {e}");

@@ -119,7 +119,7 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(session: Arc<Session>, mut i
             }
         }
         r.flush_tally();
-        session.last_activity.store(now_nanos(), Ordering::Relaxed);
+        session.touch();
         if let Some(k) = r.keep_alive {
             deadline = Instant::now() + k;
         }

@@ -120,8 +120,12 @@ impl Reader {
     /// The subject after the account's mappings (`None` when they send it
     /// nowhere), if this client may publish to it.
     fn admit(&self, subject: &str) -> Result<Option<String>, ()> {
-        let perms = self.session.permissions.load();
-        match self.account.admit(subject.as_bytes(), perms.as_deref(), false) {
+        let perms = self.session.permissions_guard();
+        match self.account.admit(
+            subject.as_bytes(),
+            perms.as_ref().and_then(|g| g.as_deref()),
+            false,
+        ) {
             // Topic names and mappings are UTF-8 throughout.
             Admitted::Subject(to) => Ok(Some(String::from_utf8_lossy(&to).into_owned())),
             Admitted::Lost => Ok(None),

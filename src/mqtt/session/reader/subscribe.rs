@@ -72,7 +72,7 @@ impl Reader {
             Ok(s) => s,
             Err(_) => return failure(reason::TOPIC_FILTER_INVALID),
         };
-        if let Some(perms) = self.session.permissions.load().as_ref() {
+        if let Some(perms) = self.session.permissions() {
             if !subjects.iter().all(|s| perms.may_subscribe(s.as_bytes())) {
                 tracing::error!(
                     cid = self.session.id,
@@ -251,7 +251,7 @@ impl Reader {
         let v5 = self.session.v5();
         let now = now_nanos();
         for r in mqtt.retained_matching(&subjects, topic::starts_with_wildcard(&record.filter)) {
-            if let Some(perms) = self.session.permissions.load().as_ref() {
+            if let Some(perms) = self.session.permissions() {
                 if !perms.may_receive(r.subject.as_bytes()) {
                     continue;
                 }
