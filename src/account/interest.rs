@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use super::Account;
 use crate::message::ConnKind;
 use crate::sublist::{MatchResult, SublistError};
-use crate::subscription::Subscription;
+use crate::subscription::{Subscriber, Subscription};
 
 /// A change in an account's interest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +65,15 @@ impl Account {
             self.tell(&sub, count);
         }
         Ok(())
+    }
+
+    /// Subscribes one of the server's own services (JetStream's API, the
+    /// claims service, MQTT's reply bridge) to `subject`.
+    pub fn subscribe_service(&self, subject: impl Into<Bytes>, service: Arc<dyn Subscriber>) {
+        let sub = Subscription::new(subject.into(), None, Bytes::new(), service);
+        if let Err(e) = self.subscribe(Arc::new(sub)) {
+            tracing::error!(account = %self.name, "a service could not subscribe: {e}");
+        }
     }
 
     /// Removes a subscription; returns whether it was present.

@@ -10,6 +10,17 @@ use super::error::ConfigError;
 use super::value::{Entry, Pos};
 use crate::options::Options;
 
+/// A listener block's `listen: [host:]port`: the port checked, the host
+/// kept when given.
+pub(super) fn listen(entry: &Entry, port: &mut i64, host: &mut String) -> Result<()> {
+    let (given, p) = super::apply::listen_address(entry)?;
+    *port = check_port(entry, p)?;
+    if let Some(given) = given {
+        *host = given;
+    }
+    Ok(())
+}
+
 /// A listener's port: -1 is a random port, 0 is off.
 pub(super) fn check_port(entry: &Entry, port: i64) -> Result<i64> {
     if (-1..=65535).contains(&port) {

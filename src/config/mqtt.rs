@@ -3,11 +3,9 @@
 //! block without a port (or with port 0) leaves MQTT off, and MQTT needs
 //! JetStream, its store.
 
-use super::apply::{
-    boolean, duration_or_seconds, integer, invalid, listen_address, other_key, string, wrong_type, Result,
-};
+use super::apply::{boolean, duration_or_seconds, integer, invalid, other_key, string, wrong_type, Result};
 use super::error::ConfigError;
-use super::listener::{authorization, check_auth, check_port, AuthPositions, Credentials};
+use super::listener::{authorization, check_auth, check_port, listen, AuthPositions, Credentials};
 use super::value::{Entry, ValueKind};
 use crate::options::{MqttOptions, Options};
 
@@ -41,13 +39,7 @@ pub(super) fn mqtt(entry: &Entry, state: &mut MqttState) -> Result<()> {
         let key = e.key.to_ascii_lowercase();
         let o = &mut block.options;
         let result = match key.as_str() {
-            "listen" => listen_address(e).and_then(|(host, port)| {
-                block.port = check_port(e, port)?;
-                if let Some(host) = host {
-                    o.host = host;
-                }
-                Ok(())
-            }),
+            "listen" => listen(e, &mut block.port, &mut o.host),
             "port" => integer(e).and_then(|p| check_port(e, p)).map(|p| block.port = p),
             "host" | "net" => string(e).map(|h| o.host = h.to_string()),
             "tls" => super::tls::tls(e, "mqtt.tls.").map(|t| o.tls = Some(t)),

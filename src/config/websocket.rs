@@ -6,11 +6,10 @@
 //! enabled block needs a `tls { }` block or `no_tls: true`.
 
 use super::apply::{
-    boolean, duration_or_seconds, integer, invalid, listen_address, map, other_key, string, wrong_type,
-    Result,
+    boolean, duration_or_seconds, integer, invalid, map, other_key, string, wrong_type, Result,
 };
 use super::error::ConfigError;
-use super::listener::{authorization, check_auth, check_port, AuthPositions, Credentials};
+use super::listener::{authorization, check_auth, check_port, listen, AuthPositions, Credentials};
 use super::value::{Entry, Pos, ValueKind};
 use crate::options::{Options, WebsocketOptions};
 
@@ -56,13 +55,7 @@ pub(super) fn websocket(entry: &Entry, state: &mut WebsocketState) -> Result<()>
         let key = e.key.to_ascii_lowercase();
         let o = &mut block.options;
         let result = match key.as_str() {
-            "listen" => listen_address(e).and_then(|(host, port)| {
-                block.port = check_port(e, port)?;
-                if let Some(host) = host {
-                    o.host = host;
-                }
-                Ok(())
-            }),
+            "listen" => listen(e, &mut block.port, &mut o.host),
             "port" => integer(e).and_then(|p| check_port(e, p)).map(|p| block.port = p),
             "host" | "net" => string(e).map(|h| o.host = h.to_string()),
             "no_tls" => boolean(e).map(|b| o.no_tls = b),

@@ -62,13 +62,7 @@ impl Bridge {
         let bridge: Arc<dyn Subscriber> = Arc::new(Bridge {
             account: Arc::downgrade(account),
         });
-        let sub = Subscription::new(
-            bytes::Bytes::from(format!("{PREFIX}>")),
-            None,
-            bytes::Bytes::new(),
-            bridge,
-        );
-        let _ = account.subscribe(Arc::new(sub));
+        account.subscribe_service(format!("{PREFIX}>"), bridge);
     }
 }
 

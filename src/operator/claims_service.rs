@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use crate::account::Accounts;
 use crate::outlet::Producer;
 use crate::subscription::{Message, Subscriber, Subscription};
@@ -39,13 +37,7 @@ impl ClaimsService {
             "$SYS.REQ.CLAIMS.UPDATE",
             "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP",
         ] {
-            let sub = Subscription::new(
-                Bytes::from_static(subject.as_bytes()),
-                None,
-                Bytes::new(),
-                service.clone(),
-            );
-            let _ = system.subscribe(Arc::new(sub));
+            system.subscribe_service(subject, service.clone());
         }
     }
 }

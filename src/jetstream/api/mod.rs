@@ -53,8 +53,7 @@ pub fn install(js: &Arc<JetStream>, account: &Arc<Account>) {
         subjects.push(Bytes::from(format!("$JS.{domain}.API.>")));
     }
     for subject in subjects {
-        let sub = Subscription::new(subject, None, Bytes::new(), api.clone());
-        let _ = account.subscribe(Arc::new(sub));
+        account.subscribe_service(subject, api.clone());
     }
 }
 

@@ -290,7 +290,7 @@ impl ExternalAuthorization {
 }
 
 /// The `nats` section of an account JWT.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Account {
     /// Imports from other accounts.
     #[serde(
@@ -364,42 +364,12 @@ pub struct Account {
     pub extra: Map<String, Value>,
 }
 
-impl Default for Account {
-    fn default() -> Self {
-        Account {
-            imports: Vec::new(),
-            exports: Vec::new(),
-            limits: AccountLimits::default(),
-            signing_keys: Vec::new(),
-            revocations: BTreeMap::new(),
-            default_permissions: Permissions::default(),
-            mappings: Map::new(),
-            authorization: ExternalAuthorization::default(),
-            description: String::new(),
-            info_url: String::new(),
-            tags: Vec::new(),
-            kind: String::new(),
-            version: 0,
-            extra: Map::new(),
-        }
-    }
-}
-
 impl ClaimKind for Account {
     const TYPE: &'static str = "account";
     const ISSUER_PREFIXES: &'static [char] = &['O', 'A'];
     const SUBJECT_PREFIX: char = 'A';
 
-    fn kind(&self) -> &str {
-        &self.kind
-    }
-    fn set_type_version(&mut self, version: u32) {
-        self.kind = Self::TYPE.to_string();
-        self.version = version;
-    }
-    fn version(&self) -> u32 {
-        self.version
-    }
+    type_and_version!(kind);
     fn prepare_encode(&mut self) {
         self.exports.sort_by(|a, b| a.subject.cmp(&b.subject));
         self.imports.sort_by(|a, b| a.subject.cmp(&b.subject));

@@ -7,6 +7,23 @@
 //! Here: the generic claim fields. Beside it: `user`, `account` and
 //! `operator` (with activations).
 
+/// The `ClaimKind` methods of a section whose type is in the field
+/// `$kind` and whose version is in `version`, as in every kind here.
+macro_rules! type_and_version {
+    ($kind:ident) => {
+        fn kind(&self) -> &str {
+            &self.$kind
+        }
+        fn set_type_version(&mut self, version: u32) {
+            self.$kind = Self::TYPE.to_string();
+            self.version = version;
+        }
+        fn version(&self) -> u32 {
+            self.version
+        }
+    };
+}
+
 mod account;
 mod operator;
 mod user;

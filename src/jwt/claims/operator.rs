@@ -57,16 +57,7 @@ impl ClaimKind for Operator {
     const ISSUER_PREFIXES: &'static [char] = &['O'];
     const SUBJECT_PREFIX: char = 'O';
 
-    fn kind(&self) -> &str {
-        &self.kind
-    }
-    fn set_type_version(&mut self, version: u32) {
-        self.kind = Self::TYPE.to_string();
-        self.version = version;
-    }
-    fn version(&self) -> u32 {
-        self.version
-    }
+    type_and_version!(kind);
 }
 
 impl OperatorClaims {
@@ -116,16 +107,7 @@ impl ClaimKind for Activation {
     const ISSUER_PREFIXES: &'static [char] = &['A'];
     const SUBJECT_PREFIX: char = 'A';
 
-    fn kind(&self) -> &str {
-        &self.kind_name
-    }
-    fn set_type_version(&mut self, version: u32) {
-        self.kind_name = Self::TYPE.to_string();
-        self.version = version;
-    }
-    fn version(&self) -> u32 {
-        self.version
-    }
+    type_and_version!(kind_name);
 }
 
 impl ActivationClaims {

@@ -172,7 +172,7 @@ impl Default for UserPermissionLimits {
 }
 
 /// The `nats` section of a user JWT.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct User {
     /// Permissions and limits.
     #[serde(flatten)]
@@ -198,34 +198,12 @@ pub struct User {
     pub extra: Map<String, Value>,
 }
 
-impl Default for User {
-    fn default() -> Self {
-        User {
-            limits: UserPermissionLimits::default(),
-            issuer_account: String::new(),
-            tags: Vec::new(),
-            kind: String::new(),
-            version: 0,
-            extra: Map::new(),
-        }
-    }
-}
-
 impl ClaimKind for User {
     const TYPE: &'static str = "user";
     const ISSUER_PREFIXES: &'static [char] = &['A'];
     const SUBJECT_PREFIX: char = 'U';
 
-    fn kind(&self) -> &str {
-        &self.kind
-    }
-    fn set_type_version(&mut self, version: u32) {
-        self.kind = Self::TYPE.to_string();
-        self.version = version;
-    }
-    fn version(&self) -> u32 {
-        self.version
-    }
+    type_and_version!(kind);
     fn migrate_v1(&mut self, top: &Map<String, Value>) {
         if self.issuer_account.is_empty() {
             if let Some(Value::String(a)) = top.get("issuer_account") {
