@@ -2145,6 +2145,33 @@ mod requests_and_infos {
         );
     }
 
+    /// An unknown `Nats-Rollup` value is refused before anything is
+    /// stored, as nats-server 2.15.1 does (the publish is decided first,
+    /// then applied).
+    #[tokio::test]
+    async fn an_invalid_rollup_is_refused_and_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path()).await;
+        raw(
+            &server,
+            "$JS.API.STREAM.CREATE.R",
+            r#"{"name":"R","subjects":["r.>"],"allow_rollup_hdrs":true}"#,
+        )
+        .await;
+        let client = async_nats::connect(common::url(&server)).await.unwrap();
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Rollup", "bogus");
+        let answer = client
+            .request_with_headers("r.a", headers, "x".into())
+            .await
+            .unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+        assert_eq!(answer["error"]["err_code"], 10111, "{answer}");
+        assert_eq!(answer["error"]["description"], "rollup value invalid: \"bogus\"");
+        let info = raw(&server, "$JS.API.STREAM.INFO.R", "").await;
+        assert_eq!(info["state"]["messages"], 0, "{info}");
+    }
+
     /// `Nats-Required-Api-Level` above the level served (0, nats-server
     /// 2.10's features) is refused as nats-server 2.11+ refuses it.
     #[tokio::test]

@@ -14,6 +14,7 @@ use crate::jetstream::transform::Transform;
 use crate::outlet::Producer;
 use crate::subscription::Message;
 
+use super::decide::Decision;
 use super::*;
 
 impl Stream {
@@ -45,118 +46,14 @@ impl Stream {
             }
             None => msg,
         };
-        let (hdrs, body) = match msg.header_len {
-            Some(h) => msg.payload.split_at(h),
-            None => (&[][..], msg.payload),
-        };
-        let cfg = &inner.config;
-        if cfg.sealed {
-            return Err(ApiError::sealed());
-        }
-        if cfg.max_msg_size > 0 && (hdrs.len() + body.len()) as i64 > cfg.max_msg_size {
-            return Err(ApiError::message_too_big());
-        }
-        let state = inner.store.state();
-        // Only `Nats-…` headers ask anything of the stream.
-        let nats_headers = headers::has_nats_headers(hdrs);
-        if nats_headers {
-            if headers::get(hdrs, "Nats-TTL").is_some() {
-                // Told, not kept forever in silence.
-                return Err(ApiError::new(
-                    400,
-                    10166,
-                    "per-message TTL is not supported by this server yet",
-                ));
-            }
-            if let Some(expected) = headers::get(hdrs, "Nats-Expected-Stream") {
-                if expected != self.name {
-                    return Err(ApiError::stream_not_match());
-                }
-            }
-            if let Some(expected) = headers::get(hdrs, "Nats-Expected-Last-Sequence") {
-                if expected.parse::<u64>().ok() != Some(state.last_seq) {
-                    return Err(ApiError::wrong_last_sequence(state.last_seq));
-                }
-            }
-            if let Some(expected) = headers::get(hdrs, "Nats-Expected-Last-Subject-Sequence") {
-                let last = {
-                    let index = inner.store.index();
-                    index.finder.last_matching(&mut |s| s == msg.subject).unwrap_or(0)
-                };
-                if expected.parse::<u64>().ok() != Some(last) {
-                    return Err(ApiError::wrong_last_sequence(last));
-                }
-            }
-            if let Some(expected) = headers::get(hdrs, "Nats-Expected-Last-Msg-Id") {
-                let last = inner.last_msg_id.clone().unwrap_or_default();
-                if expected != last {
-                    return Err(ApiError::wrong_last_msg_id(&last));
-                }
-            }
-        }
-        let msg_id = nats_headers
-            .then(|| headers::get(hdrs, "Nats-Msg-Id").map(str::to_string))
-            .flatten();
+        // Housekeeping first: de-duplication looks at the window as of now.
         inner.forget_old_msg_ids(now);
-        if let Some(id) = &msg_id {
-            if let Some(&seq) = inner.msg_ids.get(id) {
-                return Ok((seq, true));
-            }
-        }
-        let rollup = nats_headers
-            .then(|| headers::get(hdrs, "Nats-Rollup").map(str::to_string))
-            .flatten();
-        if rollup.is_some() && !inner.config.allow_rollup_hdrs {
-            return Err(ApiError::new_rollup("rollup not permitted"));
-        }
-        inner.check_discard_new(msg.subject, hdrs.len() + body.len())?;
-        let seq = if deferred {
-            inner.store.append_deferred(msg.subject, hdrs, body, now)
-        } else {
-            inner.store.append(msg.subject, hdrs, body, now)
-        }
-        .map_err(ApiError::store_failed)?;
-        match rollup.as_deref() {
-            Some("all") => {
-                let _ = inner.store.purge_below(seq);
-            }
-            Some("sub") => {
-                // A subject with wildcards (a KV purge of `hello.*`) rolls
-                // up every subject it matches, as in nats-server.
-                let wild = !junction_nats::subject::is_literal(msg.subject);
-                let mut same = |s: &[u8]| {
-                    if wild {
-                        junction_nats::subject::matches(msg.subject, s)
-                    } else {
-                        s == msg.subject
-                    }
-                };
-                let older: Vec<u64> = {
-                    let index = inner.store.index();
-                    let mut v = Vec::new();
-                    let mut at = 0;
-                    while let Some(s) = index.finder.next_matching(at, &mut same) {
-                        if s >= seq {
-                            break;
-                        }
-                        v.push(s);
-                        at = s + 1;
-                    }
-                    v
-                };
-                for s in older {
-                    let _ = inner.store.remove(s);
-                }
-            }
-            Some(other) => return Err(ApiError::new_rollup(format!("rollup value invalid: {other:?}"))),
-            None => {}
-        }
-        if let Some(id) = msg_id {
-            inner.msg_ids.insert(id.clone(), seq);
-            inner.msg_id_order.push_back((now, id.clone()));
-            inner.last_msg_id = Some(id);
-        }
-        inner.enforce_limits(now, Some(msg.subject));
+        // Decided first, on the stream as it is; applied only if accepted.
+        let append = match inner.decide(&self.name, msg)? {
+            Decision::Duplicate(seq) => return Ok((seq, true)),
+            Decision::Append(append) => append,
+        };
+        let seq = inner.apply(append, now, deferred)?;
         let interest = inner.config.retention == Retention::Interest;
         drop(inner);
         let consumers = self.followers();

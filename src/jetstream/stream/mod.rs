@@ -7,6 +7,7 @@
 //! Here: the stream, its configuration and capture. Beside it: `ingest`,
 //! `consumers`, `queries`, `removal` and `sourcing`.
 
+mod decide;
 mod ingest;
 mod queries;
 mod removal;
