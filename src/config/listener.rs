@@ -5,15 +5,15 @@
 
 use std::time::Duration;
 
-use super::apply::{invalid, map, other_key, seconds, string, Result};
 use super::error::ConfigError;
+use super::read::{invalid, map, other_key, seconds, string, Result};
 use super::value::{Entry, Pos};
 use crate::options::Options;
 
 /// A listener block's `listen: [host:]port`: the port checked, the host
 /// kept when given.
 pub(super) fn listen(entry: &Entry, port: &mut i64, host: &mut String) -> Result<()> {
-    let (given, p) = super::apply::listen_address(entry)?;
+    let (given, p) = super::read::listen_address(entry)?;
     *port = check_port(entry, p)?;
     if let Some(given) = given {
         *host = given;

@@ -16,6 +16,7 @@ mod listener;
 mod mapping;
 mod mqtt;
 mod parser;
+mod read;
 mod tls;
 mod units;
 mod value;

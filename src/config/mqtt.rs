@@ -3,9 +3,9 @@
 //! block without a port (or with port 0) leaves MQTT off, and MQTT needs
 //! JetStream, its store.
 
-use super::apply::{boolean, duration_or_seconds, integer, invalid, other_key, string, wrong_type, Result};
 use super::error::ConfigError;
 use super::listener::{authorization, check_auth, check_port, listen, AuthPositions, Credentials};
+use super::read::{boolean, duration_or_seconds, integer, invalid, other_key, string, wrong_type, Result};
 use super::value::{Entry, ValueKind};
 use crate::options::{MqttOptions, Options};
 

@@ -2,8 +2,8 @@
 //! key, CAs) as its `GenTLSConfig` does while the file is read, so `-t` reports bad files with
 //! the position of the block.
 
-use super::apply::{boolean, map, other_key, seconds, string, wrong_type, Result};
 use super::error::ConfigError;
+use super::read::{boolean, map, other_key, seconds, string, wrong_type, Result};
 use super::value::Entry;
 use crate::tls::{TlsOptions, TlsVersion};
 
@@ -44,7 +44,7 @@ pub(super) fn tls(entry: &Entry, block: &str) -> Result<TlsOptions> {
             "min_version" => match e.value.as_str() {
                 Some(v) => TlsVersion::parse(v)
                     .map(|v| o.min_version = v)
-                    .map_err(|m| super::apply::invalid(e, format!("error parsing tls config: {m}"))),
+                    .map_err(|m| super::read::invalid(e, format!("error parsing tls config: {m}"))),
                 None => Err(wrong_type(e, "a string")),
             },
             "handshake_first" | "first" | "immediate" => handshake_first(e).map(|b| o.handshake_first = b),
@@ -58,7 +58,7 @@ pub(super) fn tls(entry: &Entry, block: &str) -> Result<TlsOptions> {
         return Err(e);
     }
     if let Err(e) = crate::tls::server_config(&o) {
-        return Err(super::apply::invalid(entry, e.to_string()));
+        return Err(super::read::invalid(entry, e.to_string()));
     }
     Ok(o)
 }
@@ -72,7 +72,7 @@ fn handshake_first(e: &Entry) -> Result<bool> {
     match e.value.as_str().map(str::to_ascii_lowercase).as_deref() {
         Some("true" | "on") => Ok(true),
         Some("false" | "off") => Ok(false),
-        Some(v) => Err(super::apply::invalid(
+        Some(v) => Err(super::read::invalid(
             e,
             format!("handshake_first {v:?} is not supported by junction yet (use true or false)"),
         )),

@@ -5,11 +5,11 @@
 //! As in nats-server, a block without a port (or with port 0) leaves WebSocket off, and an
 //! enabled block needs a `tls { }` block or `no_tls: true`.
 
-use super::apply::{
-    boolean, duration_or_seconds, integer, invalid, map, other_key, string, wrong_type, Result,
-};
 use super::error::ConfigError;
 use super::listener::{authorization, check_auth, check_port, listen, AuthPositions, Credentials};
+use super::read::{
+    boolean, duration_or_seconds, integer, invalid, map, other_key, string, wrong_type, Result,
+};
 use super::value::{Entry, Pos, ValueKind};
 use crate::options::{Options, WebsocketOptions};
 

@@ -1,7 +1,7 @@
 //! `accounts { }`: each account's users, JetStream limits, exports and
 //! imports, as written.
 
-use crate::config::apply::{boolean, invalid, other_key, parse_duration_value, string, wrong_type, Result};
+use crate::config::read::{boolean, invalid, other_key, parse_duration_value, string, wrong_type, Result};
 use crate::config::value::{Entry, Map, Pos, Value, ValueKind};
 use crate::options::{AccountConfig, ExportConfig, ExportKind, ImportConfig, ResponseType};
 

@@ -14,8 +14,8 @@ mod users;
 
 use std::collections::{HashMap, HashSet};
 
-use super::apply::{article, wrong_type, Result};
 use super::error::ConfigError;
+use super::read::{article, wrong_type, Result};
 use super::value::{Entry, Pos, Value, ValueKind};
 use crate::options::{AccountConfig, ExportKind, Options, UserConfig};
 

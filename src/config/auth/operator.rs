@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::apply::{boolean, invalid, other_key, parse_duration_value, string, wrong_type, Result};
 use crate::config::error::ConfigError;
+use crate::config::read::{boolean, invalid, other_key, parse_duration_value, string, wrong_type, Result};
 use crate::config::value::{Entry, Pos, ValueKind};
 use crate::jwt::{self, JwtError};
 use crate::options::{Options, ResolverConfig};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::config::apply::{
+use crate::config::read::{
     invalid, map, or_default, other_key, parse_duration_value, seconds, string, wrong_type, Result,
 };
 use crate::config::units::parse_duration;
