@@ -47,6 +47,10 @@ cargo fmt --all -- --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+say "import cycles (src/ and src/jetstream/)"
+python3 scripts/module-cycles.py
+python3 scripts/module-cycles.py jetstream
+
 say "cargo test"
 cargo test --workspace
 
