@@ -1,6 +1,7 @@
 //! PUBLISH from the client (and its will): mapping, permissions, QoS 2
 //! bookkeeping, storing and routing.
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
@@ -53,7 +54,7 @@ impl Reader {
                 return Err(Stop);
             }
         };
-        let subject = match self.admit(&subject) {
+        let subject = match self.admit(subject) {
             Ok(Some(subject)) => subject,
             // The account's mappings send it nowhere: accepted, not delivered.
             Ok(None) => {
@@ -119,22 +120,31 @@ impl Reader {
 
     /// The subject after the account's mappings (`None` when they send it
     /// nowhere), if this client may publish to it.
-    fn admit(&self, subject: &str) -> Result<Option<String>, ()> {
+    fn admit(&self, subject: String) -> Result<Option<String>, ()> {
         let perms = self.session.permissions_guard();
-        match self.account.admit(
+        let admitted = self.account.admit(
             subject.as_bytes(),
             perms.as_ref().and_then(|g| g.as_deref()),
             false,
-        ) {
-            // Topic names and mappings are UTF-8 throughout.
-            Admitted::Subject(to) => Ok(Some(String::from_utf8_lossy(&to).into_owned())),
-            Admitted::Lost => Ok(None),
+        );
+        let mapped = match admitted {
+            // Unchanged: the topic's own subject goes on, not a copy.
+            Admitted::Subject(Cow::Borrowed(_)) => None,
+            Admitted::Subject(Cow::Owned(to)) => Some(to),
+            Admitted::Lost => return Ok(None),
             Admitted::Invalid(to) | Admitted::Denied(to) => {
                 let to = String::from_utf8_lossy(&to);
                 tracing::error!(cid = self.session.id, "Publish Violation - Subject {to:?}");
-                Err(())
+                return Err(());
             }
-        }
+        };
+        // Topic names and mappings are UTF-8 throughout.
+        Ok(Some(match mapped {
+            None => subject,
+            Some(to) => {
+                String::from_utf8(to).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+            }
+        }))
     }
 
     /// PUBACK or PUBREC for a received PUBLISH.
@@ -276,7 +286,7 @@ impl Reader {
             payload: will.payload.clone(),
         };
         self.connected = true;
-        match topic::topic_to_subject(&will.topic).map(|s| self.admit(&s)) {
+        match topic::topic_to_subject(&will.topic).map(|s| self.admit(s)) {
             Ok(Ok(Some(subject))) => {
                 if let Err(e) = self.route(&subject, &p, self.session.v5()) {
                     tracing::error!(cid = self.session.id, "MQTT: publishing the will: {e}");
