@@ -363,9 +363,9 @@ impl Server {
         // permissions.
         for client in self.clients() {
             client.recheck_auth();
-            if old.max_pending != new.max_pending {
-                client.set_max_pending(new.max_pending);
-            }
+            client
+                .core()
+                .set_settings(self.client_settings(client.transport()));
         }
         // A lower `max_connections` closes the newest connections past it,
         // as nats-server closes some (it picks them at random).

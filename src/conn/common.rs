@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 
-use super::{CloseReason, Counters};
+use super::{ClientSettings, CloseReason, Counters};
 use crate::account::Account;
 use crate::message::ConnKind;
 use crate::outlet::Outlet;
@@ -36,6 +36,8 @@ pub struct ConnCore {
     /// Whether `permissions` holds any: a delivery to a connection without
     /// permissions then costs one plain atomic load, not a swap's load.
     has_permissions: AtomicBool,
+    /// Its limits and timers, handed to it at start and at each reload.
+    settings: arc_swap::ArcSwap<ClientSettings>,
     /// Inbound messages and bytes; the outbound pair is the outlet's.
     pub counters: Counters,
     /// What is queued for the peer, and its transport.
@@ -51,15 +53,14 @@ fn unix_nanos(t: SystemTime) -> u64 {
 
 impl ConnCore {
     /// A connection in `account` (its listener's default until
-    /// authentication says otherwise), holding at most `max_pending`
-    /// bytes for its peer.
+    /// authentication says otherwise), living by `settings`.
     pub fn new(
         id: u64,
         kind: ConnKind,
         transport: &'static str,
         remote: SocketAddr,
         account: Arc<Account>,
-        max_pending: usize,
+        settings: Arc<ClientSettings>,
     ) -> ConnCore {
         let now = SystemTime::now();
         ConnCore {
@@ -74,10 +75,25 @@ impl ConnCore {
             permissions: arc_swap::ArcSwapOption::empty(),
             has_permissions: AtomicBool::new(false),
             counters: Counters::default(),
-            outlet: Arc::new(Outlet::new(max_pending)),
+            outlet: Arc::new(Outlet::new(settings.max_pending)),
+            settings: arc_swap::ArcSwap::new(settings),
             close_reason: Mutex::new(None),
             last_activity: AtomicU64::new(unix_nanos(now)),
         }
+    }
+
+    /// Its settings as they are now.
+    pub fn settings(&self) -> arc_swap::Guard<Arc<ClientSettings>> {
+        self.settings.load()
+    }
+
+    /// A reload's settings: from now on the connection lives by them
+    /// (its outlet holds the new `max_pending` at once).
+    pub fn set_settings(&self, settings: Arc<ClientSettings>) {
+        if settings.max_pending != self.settings().max_pending {
+            self.outlet.set_max_pending(settings.max_pending);
+        }
+        self.settings.store(settings);
     }
 
     /// The account the connection belongs to.
@@ -154,7 +170,8 @@ impl ConnCore {
 
     /// Its pending bytes passed `max_pending`: it is cut off, and counted
     /// in `slow_consumers`.
-    pub fn slow_consumer(&self, max_pending: usize, slow_consumers: &AtomicU64) {
+    pub fn slow_consumer(&self, slow_consumers: &AtomicU64) {
+        let max_pending = self.settings().max_pending;
         tracing::warn!(
             cid = self.id,
             "Slow Consumer Detected: MaxPending of {max_pending} Exceeded"

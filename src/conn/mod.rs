@@ -7,6 +7,7 @@
 mod close;
 mod common;
 mod record;
+mod settings;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -16,6 +17,7 @@ use std::time::{Duration, SystemTime};
 pub use close::CloseReason;
 pub use common::ConnCore;
 pub use record::ConnRecord;
+pub use settings::ClientSettings;
 
 use crate::account::Account;
 
@@ -116,10 +118,6 @@ pub trait Connection: Send + Sync {
     fn recheck_auth(&self) {}
     /// The server entered lame duck mode: tell the client if its protocol can.
     fn lame_duck(&self) {}
-    /// A reload changed `max_pending`: hold this client's outgoing bytes to it.
-    fn set_max_pending(&self, bytes: usize) {
-        self.core().outlet.set_max_pending(bytes);
-    }
     /// A reload lowered `max_connections` below the connections open: tell
     /// the client if its protocol can, then close.
     fn max_connections_exceeded(&self) {

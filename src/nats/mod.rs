@@ -89,9 +89,9 @@ impl Client {
         } else {
             String::new()
         };
-        let max_pending = server.opts().max_pending;
+        let settings = server.client_settings(transport);
         Arc::new_cyclic(|me| Client {
-            core: ConnCore::new(id, ConnKind::Client, transport, remote, account, max_pending),
+            core: ConnCore::new(id, ConnKind::Client, transport, remote, account, settings),
             server,
             credentials: Mutex::new(None),
             nonce,
@@ -201,9 +201,7 @@ impl Client {
 
     /// Pending bytes passed `max_pending`: cut the client off.
     fn slow_consumer(&self) {
-        let max_pending = self.server.opts().max_pending;
-        self.core
-            .slow_consumer(max_pending, &self.server.stats.slow_consumers);
+        self.core.slow_consumer(&self.server.stats.slow_consumers);
     }
 
     /// Queues `-ERR 'text'`.

@@ -15,6 +15,7 @@ use tokio::time::{timeout_at, Instant};
 use super::{Client, CloseReason};
 use crate::account::MatchCache;
 use crate::account::{Account, Admitted};
+use crate::conn::ClientSettings;
 use crate::message::{ConnKind, Origin};
 use crate::outlet::Producer;
 use crate::server::Tally;
@@ -47,8 +48,9 @@ struct Reader {
     trace: bool,
     /// A user's own payload limit (from its JWT).
     max_payload: Option<usize>,
-    /// The configuration generation the limits above were taken from.
-    generation: u64,
+    /// The settings the limits above were taken from; a reload hands the
+    /// connection new ones.
+    settings: Arc<ClientSettings>,
 }
 
 /// Stop reading: the connection is closing.
@@ -56,23 +58,24 @@ struct Stop;
 
 pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R) {
     let server = client.server.clone();
+    let settings = Arc::clone(&client.settings());
     let mut r = Reader {
-        parser: Parser::new(server.opts().max_control_line, server.opts().max_payload),
+        parser: Parser::new(settings.max_control_line, settings.max_payload),
         opts: ConnectOptions::default(),
         connected: false,
         cache: MatchCache::default(),
         tally: Tally::default(),
         producer: Producer::default(),
         account: client.account(),
-        trace: server.opts().trace,
+        trace: settings.trace,
         max_subs: None,
         max_payload: None,
-        generation: server.config_generation(),
+        settings,
         client,
     };
     let auth_deadline = server
         .auth_required_for(r.client.transport)
-        .then(|| Instant::now() + server.auth_timeout_for(r.client.transport));
+        .then(|| Instant::now() + r.settings.auth_timeout);
     let mut buf = BytesMut::with_capacity(MIN_READ_BUFFER);
     let mut size = MIN_READ_BUFFER;
     loop {
@@ -114,16 +117,13 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         } else if n < size / 4 && size > MIN_READ_BUFFER {
             size /= 2;
         }
-        let generation = server.config_generation();
-        if generation != r.generation {
-            // A reload changed the limits: connected clients take them too.
-            r.generation = generation;
-            let opts = server.opts();
-            r.parser.max_payload = r
-                .max_payload
-                .map_or(opts.max_payload, |m| m.min(opts.max_payload));
-            r.parser.max_control_line = opts.max_control_line;
-            r.trace = opts.trace;
+        let now = r.client.settings();
+        if !Arc::ptr_eq(&now, &r.settings) {
+            // A reload handed new settings: connected clients take them too.
+            r.settings = Arc::clone(&now);
+            r.parser.max_payload = r.max_payload.map_or(now.max_payload, |m| m.min(now.max_payload));
+            r.parser.max_control_line = now.max_control_line;
+            r.trace = now.trace;
         }
         let mut at = 0;
         loop {
@@ -437,7 +437,7 @@ impl Reader {
 
     fn subscribe(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
         let client = &self.client;
-        let server_max = client.server.opts().max_subscriptions;
+        let server_max = client.settings().max_subscriptions;
         let max_subs = match self.max_subs {
             Some(user) if server_max > 0 => user.min(server_max),
             Some(user) => user,

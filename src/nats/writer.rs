@@ -13,23 +13,11 @@ use super::{Client, CloseReason};
 use crate::outlet::Stopped;
 
 pub(super) async fn run(client: Arc<Client>) {
-    // Asked each round, and worked out again after a reload: a reload's
-    // `write_deadline` and `ping_interval` reach this connection too.
-    let read = || {
-        let period = client
-            .server
-            .ping_interval_for(client.transport)
-            .max(Duration::from_millis(10));
-        (client.server.opts().write_deadline, period)
-    };
-    let cached = parking_lot::Mutex::new((client.server.config_generation(), read()));
+    // Asked each round: a reload hands the connection new settings, and
+    // its `write_deadline` and `ping_interval` apply from the next round.
     let settings = || {
-        let mut cached = cached.lock();
-        let now = client.server.config_generation();
-        if now != cached.0 {
-            *cached = (now, read());
-        }
-        cached.1
+        let s = client.settings();
+        (s.write_deadline, s.ping_interval.max(Duration::from_millis(10)))
     };
     let first = first_ping(settings().1);
     let outlet = client.outlet.clone();
@@ -41,7 +29,7 @@ pub(super) async fn run(client: Arc<Client>) {
             tracing::warn!(
                 cid = client.id,
                 "Slow Consumer Detected: WriteDeadline of {:?} exceeded",
-                client.server.opts().write_deadline
+                client.settings().write_deadline
             );
             client.server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
             client.close_now(CloseReason::SlowConsumerWriteDeadline);
@@ -62,7 +50,7 @@ fn first_ping(period: Duration) -> Duration {
 const FIRST_PING: Duration = Duration::from_secs(2);
 
 fn send_ping(client: &Client) {
-    let max = client.server.opts().ping_max;
+    let max = client.settings().ping_max;
     if client.pings_out.load(Ordering::Relaxed) >= max {
         tracing::debug!(cid = client.id, "Stale Client Connection - Closing");
         client.queue_err("Stale Connection");

@@ -1,12 +1,11 @@
 //! Who may connect: authentication for each listener, the credentials a
 //! listener has of its own, and revocations from the operator's claims.
 
-use std::time::Duration;
-
 use junction_nats::ConnectOptions;
 
 use crate::account::Accounts;
 use crate::auth::{AuthError, Identity};
+use crate::conn::ClientSettings;
 use crate::operator::{ClaimsHost, OperatorMode};
 
 use super::*;
@@ -27,21 +26,19 @@ impl Server {
                 }))
     }
 
-    /// How long clients of this transport have to CONNECT when auth is required: the
-    /// `websocket { authorization { timeout } }` for WebSocket clients, `auth_timeout` otherwise.
-    pub fn auth_timeout_for(&self, transport: &str) -> Duration {
-        let ws = (transport == "websocket")
-            .then(|| self.websocket_options().and_then(|w| w.auth_timeout))
-            .flatten();
-        ws.filter(|d| !d.is_zero()).unwrap_or(self.opts().auth_timeout)
-    }
-
-    /// The keep-alive PING interval for clients of this transport.
-    pub fn ping_interval_for(&self, transport: &str) -> Duration {
-        let ws = (transport == "websocket")
-            .then(|| self.websocket_options().and_then(|w| w.ping_interval))
-            .flatten();
-        ws.filter(|d| !d.is_zero()).unwrap_or(self.opts().ping_interval)
+    /// The settings of a connection of `transport` (`nats`, `websocket`,
+    /// `mqtt`) under the options in force: handed to it when it starts and
+    /// again at each reload.
+    pub fn client_settings(&self, transport: &str) -> Arc<ClientSettings> {
+        let opts = self.opts();
+        let (ping_interval, auth_timeout) = match transport {
+            "websocket" => self
+                .websocket_options()
+                .map_or((None, None), |w| (w.ping_interval, w.auth_timeout)),
+            "mqtt" => (None, self.mqtt_options().and_then(|m| m.auth_timeout)),
+            _ => (None, None),
+        };
+        Arc::new(ClientSettings::new(&opts, ping_interval, auth_timeout))
     }
 
     /// Whether INFO carries a nonce for nkey or JWT signatures.

@@ -112,8 +112,6 @@ pub struct Server {
     jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
     /// When the configuration in force was loaded (start or last reload).
     pub config_load_time: Mutex<SystemTime>,
-    /// Counts reloads, so readers notice new limits with one atomic load.
-    config_generation: AtomicU64,
 }
 
 /// A started server: where it listens and how to stop it.
@@ -179,7 +177,6 @@ impl Server {
             started_at: Instant::now(),
             jetstream: std::sync::OnceLock::new(),
             config_load_time: Mutex::new(SystemTime::now()),
-            config_generation: AtomicU64::new(0),
         }))
     }
 
@@ -215,12 +212,6 @@ impl Server {
     pub(crate) fn replace_config(&self, opts: Arc<Options>, auth: Authenticator) {
         self.auth.store(Arc::new(auth));
         self.options.store(opts);
-        self.config_generation.fetch_add(1, Ordering::Release);
-    }
-
-    /// Which configuration is in force (it changes with each reload).
-    pub fn config_generation(&self) -> u64 {
-        self.config_generation.load(Ordering::Acquire)
     }
 
     pub fn uptime(&self) -> Duration {

@@ -35,14 +35,14 @@ pub async fn serve<R, W>(
         drop((reader, writer));
         return;
     }
-    let max_pending = server.opts().max_pending;
+    let settings = server.client_settings(transport);
     let core = ConnCore::new(
         id,
         ConnKind::Mqtt,
         transport,
         remote,
         server.global.clone(),
-        max_pending,
+        settings,
     );
     let session = Arc::new(Session {
         core,
@@ -63,7 +63,7 @@ pub async fn serve<R, W>(
     let stopped = session
         .outlet
         .run_writer(
-            || (server.opts().write_deadline, Duration::from_secs(3600)),
+            || (session.settings().write_deadline, Duration::from_secs(3600)),
             Duration::from_secs(3600),
             || {},
         )

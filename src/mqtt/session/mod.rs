@@ -116,9 +116,7 @@ impl Session {
     }
 
     fn slow_consumer(&self) {
-        let max_pending = self.server.opts().max_pending;
-        self.core
-            .slow_consumer(max_pending, &self.server.stats.slow_consumers);
+        self.core.slow_consumer(&self.server.stats.slow_consumers);
     }
 
     fn close_with(&self, reason: CloseReason) {

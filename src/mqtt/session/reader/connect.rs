@@ -168,7 +168,7 @@ impl Reader {
             props.wildcard_subscription_available = Some(1);
             props.subscription_identifier_available = Some(1);
             props.shared_subscription_available = Some(1);
-            props.maximum_packet_size = Some((server.opts().max_payload + PACKET_OVERHEAD) as u32);
+            props.maximum_packet_size = Some((session.settings().max_payload + PACKET_OVERHEAD) as u32);
             props.receive_maximum = Some(session.state.lock().receive_max_in);
         }
         self.send(Packet::ConnAck(ConnAck {

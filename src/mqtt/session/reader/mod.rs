@@ -50,13 +50,8 @@ pub(super) struct Reader {
 }
 
 pub(super) async fn read_loop<R: AsyncRead + Unpin>(session: Arc<Session>, mut io: R) {
-    let server = session.server.clone();
     let mut r = Reader::new(session.clone());
-    let auth_timeout = server
-        .mqtt_options()
-        .and_then(|o| o.auth_timeout)
-        .filter(|d| !d.is_zero())
-        .unwrap_or(server.opts().auth_timeout);
+    let auth_timeout = session.settings().auth_timeout;
     let mut deadline = Instant::now() + auth_timeout;
     let mut buf = BytesMut::with_capacity(MIN_READ_BUFFER);
     let mut size = MIN_READ_BUFFER;
@@ -132,7 +127,7 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(session: Arc<Session>, mut i
 
 impl Reader {
     pub(super) fn new(session: Arc<Session>) -> Reader {
-        let max_packet = session.server.opts().max_payload + PACKET_OVERHEAD;
+        let max_packet = session.settings().max_payload + PACKET_OVERHEAD;
         Reader {
             account: session.account(),
             decoder: Decoder::server(max_packet),
