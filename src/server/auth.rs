@@ -30,6 +30,12 @@ impl Server {
     /// `mqtt`) under the options in force: handed to it when it starts and
     /// again at each reload.
     pub fn client_settings(&self, transport: &str) -> Arc<ClientSettings> {
+        // Made under the cache's lock: a reload empties the cache after it
+        // puts the new options in force, so nothing older can stay in it.
+        let mut cache = self.client_settings.lock();
+        if let Some((_, made)) = cache.iter().find(|(t, _)| t == transport) {
+            return made.clone();
+        }
         let opts = self.opts();
         let (ping_interval, auth_timeout) = match transport {
             "websocket" => self
@@ -38,7 +44,9 @@ impl Server {
             "mqtt" => (None, self.mqtt_options().and_then(|m| m.auth_timeout)),
             _ => (None, None),
         };
-        Arc::new(ClientSettings::new(&opts, ping_interval, auth_timeout))
+        let made = Arc::new(ClientSettings::new(&opts, ping_interval, auth_timeout));
+        cache.push((transport.to_string(), made.clone()));
+        made
     }
 
     /// Whether INFO carries a nonce for nkey or JWT signatures.

@@ -29,6 +29,7 @@ impl Server {
     pub fn set_websocket(&self, addr: SocketAddr, opts: WebsocketOptions) {
         *self.websocket_opts.lock() = Some(Arc::new(opts));
         *self.websocket_addr.lock() = Some(addr);
+        self.client_settings.lock().clear();
     }
 
     pub fn websocket_addr(&self) -> Option<SocketAddr> {
@@ -43,6 +44,7 @@ impl Server {
     /// Records the running MQTT listener and the options it was started with.
     pub fn set_mqtt_listener(&self, addr: SocketAddr, opts: MqttOptions) {
         *self.mqtt_listener.lock() = Some((addr, Arc::new(opts)));
+        self.client_settings.lock().clear();
     }
 
     /// The running MQTT listener's address and options.
@@ -64,6 +66,7 @@ impl Server {
         if let Some((_, opts)) = self.mqtt_listener.lock().as_mut() {
             *opts = Arc::new(new.clone());
         }
+        self.client_settings.lock().clear();
         if let (Some(acceptor), Some(slot)) = (tls, self.mqtt_tls.lock().clone()) {
             slot.acceptor.store(Arc::new(acceptor));
         }

@@ -85,6 +85,9 @@ pub struct Server {
     pub stats: ServerStats,
     /// The running MQTT listener's address and options.
     mqtt_listener: Mutex<Option<(SocketAddr, Arc<MqttOptions>)>>,
+    /// Connection settings by listener, made once per configuration and
+    /// shared by its connections; emptied when the options change.
+    client_settings: Mutex<Vec<(String, Arc<crate::conn::ClientSettings>)>>,
     /// The MQTT listener's TLS, which a reload may give a new certificate.
     pub(crate) mqtt_tls: Mutex<Option<Arc<crate::listener::TlsSlot>>>,
     pub started: SystemTime,
@@ -164,6 +167,7 @@ impl Server {
             operator,
             stats: ServerStats::default(),
             mqtt_listener: Mutex::new(None),
+            client_settings: Mutex::new(Vec::new()),
             mqtt_tls: Mutex::new(None),
             started: SystemTime::now(),
             clients: Mutex::new(HashMap::new()),
@@ -212,6 +216,7 @@ impl Server {
     pub(crate) fn replace_config(&self, opts: Arc<Options>, auth: Authenticator) {
         self.auth.store(Arc::new(auth));
         self.options.store(opts);
+        self.client_settings.lock().clear();
     }
 
     pub fn uptime(&self) -> Duration {
