@@ -38,6 +38,9 @@ pub struct ConnCore {
     has_permissions: AtomicBool,
     /// Its limits and timers, handed to it at start and at each reload.
     settings: arc_swap::ArcSwap<ClientSettings>,
+    /// Counts the settings handed to it, so a reader notices new ones
+    /// with one atomic load.
+    settings_version: AtomicU64,
     /// Inbound messages and bytes; the outbound pair is the outlet's.
     pub counters: Counters,
     /// What is queued for the peer, and its transport.
@@ -77,6 +80,7 @@ impl ConnCore {
             counters: Counters::default(),
             outlet: Arc::new(Outlet::new(settings.max_pending)),
             settings: arc_swap::ArcSwap::new(settings),
+            settings_version: AtomicU64::new(0),
             close_reason: Mutex::new(None),
             last_activity: AtomicU64::new(unix_nanos(now)),
         }
@@ -94,6 +98,12 @@ impl ConnCore {
             self.outlet.set_max_pending(settings.max_pending);
         }
         self.settings.store(settings);
+        self.settings_version.fetch_add(1, Ordering::Release);
+    }
+
+    /// Changes each time new settings are handed to it.
+    pub fn settings_version(&self) -> u64 {
+        self.settings_version.load(Ordering::Acquire)
     }
 
     /// The account the connection belongs to.

@@ -15,7 +15,6 @@ use tokio::time::{timeout_at, Instant};
 use super::{Client, CloseReason};
 use crate::account::MatchCache;
 use crate::account::{Account, Admitted};
-use crate::conn::ClientSettings;
 use crate::message::{ConnKind, Origin};
 use crate::outlet::Producer;
 use crate::server::Tally;
@@ -48,9 +47,9 @@ struct Reader {
     trace: bool,
     /// A user's own payload limit (from its JWT).
     max_payload: Option<usize>,
-    /// The settings the limits above were taken from; a reload hands the
-    /// connection new ones.
-    settings: Arc<ClientSettings>,
+    /// The version of the connection's settings the limits above were
+    /// taken from; a reload hands the connection new ones.
+    settings_version: u64,
 }
 
 /// Stop reading: the connection is closing.
@@ -58,6 +57,7 @@ struct Stop;
 
 pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R) {
     let server = client.server.clone();
+    let settings_version = client.settings_version();
     let settings = Arc::clone(&client.settings());
     let mut r = Reader {
         parser: Parser::new(settings.max_control_line, settings.max_payload),
@@ -70,12 +70,12 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         trace: settings.trace,
         max_subs: None,
         max_payload: None,
-        settings,
+        settings_version,
         client,
     };
     let auth_deadline = server
         .auth_required_for(r.client.transport)
-        .then(|| Instant::now() + r.settings.auth_timeout);
+        .then(|| Instant::now() + settings.auth_timeout);
     let mut buf = BytesMut::with_capacity(MIN_READ_BUFFER);
     let mut size = MIN_READ_BUFFER;
     loop {
@@ -117,10 +117,11 @@ pub(super) async fn run<R: AsyncRead + Unpin>(client: Arc<Client>, mut reader: R
         } else if n < size / 4 && size > MIN_READ_BUFFER {
             size /= 2;
         }
-        let now = r.client.settings();
-        if !Arc::ptr_eq(&now, &r.settings) {
+        let version = r.client.settings_version();
+        if version != r.settings_version {
             // A reload handed new settings: connected clients take them too.
-            r.settings = Arc::clone(&now);
+            r.settings_version = version;
+            let now = r.client.settings();
             r.parser.max_payload = r.max_payload.map_or(now.max_payload, |m| m.min(now.max_payload));
             r.parser.max_control_line = now.max_control_line;
             r.trace = now.trace;
