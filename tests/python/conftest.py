@@ -51,6 +51,9 @@ def start_junction_ports(*args):
                     return proc, ports
             except (ValueError, KeyError):
                 pass
+        if proc.poll() is not None:
+            # It stopped (say, a port it was given is taken): no use waiting.
+            break
         time.sleep(0.02)
     proc.kill()
     raise RuntimeError("junction did not write its ports file")
@@ -102,7 +105,6 @@ def start_broker(tls=False, jetstream_from="file"):
     """junction with JetStream and MQTT (over TLS with a certificate made
     here); returns (process, nats url, mqtt port, certificate or None)."""
     tmp = tempfile.mkdtemp(prefix="junction-mqtt-")
-    port = free_port()
     conf = os.path.join(tmp, "mqtt.conf")
     cert = None
     block = ""
@@ -110,10 +112,19 @@ def start_broker(tls=False, jetstream_from="file"):
         cert, key = make_cert(tmp)
         block = f'tls {{ cert_file: "{cert}", key_file: "{key}" }}'
     jetstream = f'jetstream {{ store_dir: "{tmp}/store" }}\n' if jetstream_from == "file" else ""
-    with open(conf, "w") as f:
-        f.write(f'{jetstream}mqtt {{\n  listen: "127.0.0.1:{port}"\n  {block}\n}}\n')
     flags = ["-js", "-sd", f"{tmp}/store"] if jetstream_from == "flags" else []
-    proc, url = start_junction(*flags, "-c", conf)
+    # The free port can be taken by someone else before junction binds it
+    # (then junction stops at once): try another.
+    for attempt in range(3):
+        port = free_port()
+        with open(conf, "w") as f:
+            f.write(f'{jetstream}mqtt {{\n  listen: "127.0.0.1:{port}"\n  {block}\n}}\n')
+        try:
+            proc, url = start_junction(*flags, "-c", conf)
+            break
+        except RuntimeError:
+            if attempt == 2:
+                raise
     deadline = time.time() + 10
     while True:
         try:
