@@ -496,15 +496,7 @@ pub(super) struct Round<'a> {
 /// The subscribers of a push consumer's deliver subject, matched again only
 /// when the account's subscriptions changed.
 pub(super) fn push_targets(st: &mut State, account: &Account, subject: &str) -> Arc<MatchResult> {
-    let generation = account.interest_generation();
-    if let Some((g, targets)) = &st.push_match {
-        if *g == generation {
-            return targets.clone();
-        }
-    }
-    let targets = Arc::new(account.matches(subject.as_bytes()));
-    st.push_match = Some((generation, targets.clone()));
-    targets
+    st.push_cache.lookup(account, subject.as_bytes())
 }
 
 /// Whether the consumer's filters take in every subject of the stream

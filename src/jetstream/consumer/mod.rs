@@ -35,7 +35,6 @@ use super::headers;
 use super::stream::Stream;
 use crate::account::Account;
 use crate::outlet::Producer;
-use crate::sublist::MatchResult;
 use crate::subscription::{Message, Subscriber, Subscription};
 
 pub(crate) use config::DEFAULT_MAX_ACK_PENDING;
@@ -117,9 +116,9 @@ struct State {
     /// When the task looks for work next unless woken: a message sent from
     /// a publisher's path whose ack is due earlier wakes it.
     task_due: Instant,
-    /// The subscribers of the push deliver subject, with the generation of
-    /// the account's subscriptions they were matched at.
-    push_match: Option<(u64, Arc<MatchResult>)>,
+    /// The subscribers of the push deliver subject, matched again only
+    /// when the account's subscriptions change (the publishers' cache).
+    push_cache: crate::account::MatchCache,
 }
 
 impl State {
@@ -268,7 +267,7 @@ impl Consumer {
                 np: None,
                 pending_due: 0,
                 task_due: Instant::now(),
-                push_match: None,
+                push_cache: crate::account::MatchCache::default(),
             }),
             wake: Notify::new(),
             subs: Mutex::new(Vec::new()),
@@ -308,7 +307,7 @@ impl Consumer {
             *self.filters_copy.write() = config.filters().to_vec();
             st.config = config;
             st.np = None;
-            st.push_match = None;
+            st.push_cache = crate::account::MatchCache::default();
         }
         self.wake.notify_one();
     }
