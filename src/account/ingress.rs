@@ -61,22 +61,21 @@ impl Account {
         cache: Option<&mut MatchCache>,
         producer: &mut Producer,
     ) -> usize {
-        match cache {
+        let (cached, uncached);
+        let result = match cache {
             Some(cache) => {
-                let result = cache.lookup(self, msg.subject);
-                if result.is_empty() {
-                    return 0;
-                }
-                router::deliver(&result, msg, producer)
+                cached = cache.lookup(self, msg.subject);
+                &*cached
             }
             None => {
-                let result = self.matches(msg.subject);
-                if result.is_empty() {
-                    return 0;
-                }
-                router::deliver(&result, msg, producer)
+                uncached = self.matches(msg.subject);
+                &uncached
             }
+        };
+        if result.is_empty() {
+            return 0;
         }
+        router::deliver(result, msg, producer)
     }
 
     /// Publishes a message from the server itself (a system service's

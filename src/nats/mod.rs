@@ -8,10 +8,10 @@
 //! is cut off.
 
 mod accept;
-
-pub use accept::listen;
 mod reader;
 mod writer;
+
+pub use accept::listen;
 
 use crate::conn::ConnCore;
 pub use crate::conn::{ClientMeta, CloseReason, Counters, TlsInfo};
@@ -292,7 +292,7 @@ impl Subscriber for Client {
     }
 
     fn kind(&self) -> ConnKind {
-        ConnKind::Client
+        self.core.kind
     }
 
     fn deliver(&self, sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {

@@ -13,8 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::{timeout_at, Instant};
 
 use super::{Client, CloseReason};
-use crate::account::MatchCache;
-use crate::account::{Account, Admitted};
+use crate::account::{Account, Admitted, MatchCache};
 use crate::message::{ConnKind, Origin};
 use crate::outlet::Producer;
 use crate::server::Tally;
@@ -348,12 +347,7 @@ impl Reader {
         let perms = guard.as_ref().and_then(|g| g.as_deref());
         let admitted = self.account.admit(subject, perms, self.opts.pedantic);
         drop(guard);
-        let mapped = |s: &Cow<[u8]>| matches!(s, Cow::Owned(_));
-        let subject = match &admitted {
-            Admitted::Subject(to) | Admitted::Invalid(to) | Admitted::Denied(to) if mapped(to) => {
-                self.trace_mapping(subject, &String::from_utf8_lossy(to));
-                to
-            }
+        let to = match &admitted {
             Admitted::Subject(to) | Admitted::Invalid(to) | Admitted::Denied(to) => to,
             Admitted::Lost => {
                 self.trace_mapping(subject, "");
@@ -361,6 +355,10 @@ impl Reader {
                 return Ok(());
             }
         };
+        if let Cow::Owned(mapped) = to {
+            self.trace_mapping(subject, &String::from_utf8_lossy(mapped));
+        }
+        let subject: &[u8] = to;
         match &admitted {
             Admitted::Invalid(_) => {
                 self.err("Invalid Publish Subject");
@@ -378,7 +376,7 @@ impl Reader {
             _ => {}
         }
         self.ok();
-        if subject.as_ref() == USER_INFO {
+        if subject == USER_INFO {
             if let Some(reply) = reply {
                 self.user_info(reply);
                 return Ok(());

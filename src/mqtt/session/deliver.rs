@@ -20,7 +20,7 @@ impl Subscriber for Session {
     }
 
     fn kind(&self) -> ConnKind {
-        ConnKind::Mqtt
+        self.core.kind
     }
 
     fn deliver(&self, sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
