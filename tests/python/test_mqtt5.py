@@ -230,6 +230,9 @@ def test_disconnect_sets_a_new_session_expiry(broker):
     assert session_present(b)
     b.disconnect(properties=props(PacketTypes.DISCONNECT, SessionExpiryInterval=0))
     b.loop_stop()
+    # The DISCONNECT and the next CONNECT travel on two connections, between
+    # which no broker owes an order: give the first a moment to arrive.
+    time.sleep(0.5)
     c = v5(port, "longer", clean=False, expiry=300)
     assert not session_present(c)
     close(c)
