@@ -52,7 +52,7 @@ fn go_user_jwt() -> String {
 fn decodes_the_go_tooling_operator_account_user_chain() {
     let op = decode::<Operator>(GO_OPERATOR).expect("operator");
     assert_eq!(op.name, "js-test");
-    assert_eq!(op.nats.version, 2);
+    assert_eq!(op.nats.generic.version, 2);
     let sys = decode::<Account>(GO_SYS_ACCOUNT).expect("sys account");
     let one = decode::<Account>(GO_ACCOUNT_ONE).expect("account one");
     assert_eq!(one.name, "one");
@@ -93,8 +93,8 @@ fn decodes_a_go_operator_with_signing_keys_and_system_account() {
 fn decodes_a_v1_operator_with_the_legacy_algorithm() {
     let op = decode_without_time_check::<Operator>(GO_V1_OPERATOR).expect("v1 operator");
     assert_eq!(op.name, "Synadia Communications Inc.");
-    assert_eq!(op.nats.version, 1);
-    assert_eq!(op.nats.kind, "operator");
+    assert_eq!(op.nats.generic.version, 1);
+    assert_eq!(op.nats.generic.kind, "operator");
     assert_eq!(op.nats.signing_keys.len(), 3);
     assert_eq!(op.aud.as_deref(), Some("TESTS"));
     assert_eq!(op.exp, Some(1_859_121_275));
@@ -190,13 +190,13 @@ fn operator_claims_round_trip() {
     claims.nats.system_account = KeyPair::new_account().public_key();
     claims.nats.account_server_url = "http://localhost:9090/jwt/v1".into();
     claims.nats.operator_service_urls = vec!["nats://localhost:4222".into()];
-    claims.nats.tags = vec!["t1".into()];
+    claims.nats.generic.tags = vec!["t1".into()];
     let jwt = encode(&claims, &op_kp).expect("encode");
     let back = decode::<Operator>(&jwt).expect("decode");
     assert_eq!(back.iss, op_kp.public_key());
     assert!(back.iat > 0 && !back.jti.is_empty());
-    assert_eq!(back.nats.kind, "operator");
-    assert_eq!(back.nats.version, 2);
+    assert_eq!(back.nats.generic.kind, "operator");
+    assert_eq!(back.nats.generic.version, 2);
     let mut expected = claims.clone();
     expected.iss = back.iss.clone();
     expected.iat = back.iat;
@@ -286,12 +286,12 @@ fn user_claims_round_trip() {
     l.payload = 1024;
     l.bearer_token = true;
     l.allowed_connection_types = vec!["STANDARD".into(), "WEBSOCKET".into()];
-    claims.nats.tags = vec!["team-a".into()];
+    claims.nats.generic.tags = vec!["team-a".into()];
     claims.nbf = Some(now_unix() - 10);
     let jwt = encode(&claims, &acct_kp).expect("encode");
     let back = decode::<User>(&jwt).expect("decode");
     assert_eq!(back.nats.limits, claims.nats.limits);
-    assert_eq!(back.nats.tags, claims.nats.tags);
+    assert_eq!(back.nats.generic.tags, claims.nats.generic.tags);
     assert_eq!(back.nbf, claims.nbf);
     assert_eq!(back.sub, user_kp.public_key());
     assert_eq!(back.iss, acct_kp.public_key());
@@ -356,13 +356,13 @@ fn scoped_signing_keys_and_unknown_fields_are_accepted() {
     assert_eq!(scope.template.publish.allow, vec!["dev.>"]);
     assert_eq!(scope.template.src, vec!["10.0.0.0/8", "192.168.1.0/24"]);
     assert!(acct_claims.nats.limits.jetstream_enabled());
-    assert_eq!(acct_claims.nats.extra["brand_new_field"], json!(true));
+    assert_eq!(acct_claims.nats.generic.extra["brand_new_field"], json!(true));
     assert_eq!(acct_claims.extra["future_top_level"], json!({"a": [1, 2]}));
     // Re-signing keeps everything.
     let again = decode::<Account>(&encode(&acct_claims, &op_kp).expect("encode")).expect("decode");
     assert_eq!(again.nats.signing_keys, acct_claims.nats.signing_keys);
     assert_eq!(again.nats.mappings, acct_claims.nats.mappings);
-    assert_eq!(again.nats.extra, acct_claims.nats.extra);
+    assert_eq!(again.nats.generic.extra, acct_claims.nats.generic.extra);
     assert_eq!(again.extra, acct_claims.extra);
     assert_eq!(
         again.nats.exports[0].service_latency,
@@ -919,7 +919,7 @@ fn unknown_user_fields_survive_re_signing_without_duplicates() {
     );
     let claims = decode::<User>(&jwt).expect("decode");
     assert_eq!(claims.nats.limits.publish.allow, vec!["a"]);
-    assert_eq!(claims.nats.extra.len(), 1);
+    assert_eq!(claims.nats.generic.extra.len(), 1);
     let again = encode(&claims, &acct_kp).expect("encode");
     let text = payload_json(&again);
     assert_eq!(text.matches("\"pub\"").count(), 1, "{text}");

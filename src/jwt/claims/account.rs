@@ -23,49 +23,49 @@ pub enum ExportType {
 
 /// An account export.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Export {
     /// Name.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Subject exported.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub subject: String,
     /// Stream or service.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub export_type: Option<ExportType>,
     /// Importers need an activation token.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(skip_serializing_if = "is_false")]
     pub token_req: bool,
     /// Revoked activations: public key -> unix time.
     #[serde(
-        default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub revocations: BTreeMap<String, i64>,
     /// `Singleton`, `Stream` or `Chunked` (services).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub response_type: String,
     /// Response threshold, nanoseconds.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub response_threshold: i64,
     /// Latency tracking (`{"sampling": "headers" | 1..100, "results": subject}`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_latency: Option<Value>,
     /// Token position of the importing account in a wildcard subject.
-    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    #[serde(skip_serializing_if = "is_zero_u32")]
     pub account_token_position: u32,
     /// Advertise the export.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(skip_serializing_if = "is_false")]
     pub advertise: bool,
     /// Allow message tracing through the export.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(skip_serializing_if = "is_false")]
     pub allow_trace: bool,
     /// Description.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// Info URL.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub info_url: String,
     /// Fields this module does not model.
     #[serde(flatten)]
@@ -74,33 +74,34 @@ pub struct Export {
 
 /// An account import.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Import {
     /// Name.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Subject in the exporting account.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub subject: String,
     /// Public key of the exporting account.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub account: String,
     /// Activation token, when the export requires one.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub token: String,
     /// Deprecated local subject (prefix for streams, rename for services).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub to: String,
     /// Local subject (may reference wildcards as `$1`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub local_subject: String,
     /// Stream or service.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub import_type: Option<ExportType>,
     /// Share latency tracking information (services).
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(skip_serializing_if = "is_false")]
     pub share: bool,
     /// Allow message tracing (streams).
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(skip_serializing_if = "is_false")]
     pub allow_trace: bool,
     /// Fields this module does not model.
     #[serde(flatten)]
@@ -109,30 +110,31 @@ pub struct Import {
 
 /// JetStream limits of an account or one of its tiers. 0 disables a storage kind; -1 is unlimited.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct JetStreamLimits {
     /// Bytes of memory storage.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub mem_storage: i64,
     /// Bytes of file storage.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub disk_storage: i64,
     /// Number of streams.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub streams: i64,
     /// Number of consumers.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub consumer: i64,
     /// Max ack pending of a stream.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub max_ack_pending: i64,
     /// Max bytes of one memory stream.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub mem_max_stream_bytes: i64,
     /// Max bytes of one file stream.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub disk_max_stream_bytes: i64,
     /// Streams must declare max bytes.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(skip_serializing_if = "is_false")]
     pub max_bytes_required: bool,
 }
 
@@ -217,21 +219,17 @@ impl AccountLimits {
 
 /// A scoped signing key: users it signs get the template's permissions and limits.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct UserScope {
     /// `"user_scope"`.
-    #[serde(default)]
     pub kind: String,
     /// The signing key's public key.
-    #[serde(default)]
     pub key: String,
     /// Role name.
-    #[serde(default)]
     pub role: String,
     /// Permissions and limits applied to users it signs.
-    #[serde(default)]
     pub template: UserPermissionLimits,
     /// Description.
-    #[serde(default)]
     pub description: String,
     /// Fields this module does not model.
     #[serde(flatten)]
@@ -263,23 +261,16 @@ impl SigningKey {
 
 /// Access granted to an external authorization (auth callout) service.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ExternalAuthorization {
     /// Users that the callout service connects as.
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
     pub auth_users: Vec<String>,
     /// Accounts the callout may place users in.
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
     pub allowed_accounts: Vec<String>,
     /// Curve key for encrypting requests.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub xkey: String,
 }
 
@@ -291,77 +282,46 @@ impl ExternalAuthorization {
 
 /// The `nats` section of an account JWT.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct Account {
     /// Imports from other accounts.
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
     pub imports: Vec<Import>,
     /// Exports to other accounts.
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
     pub exports: Vec<Export>,
     /// Limits set by the operator.
-    #[serde(default)]
     pub limits: AccountLimits,
     /// Keys that may sign users of this account besides the account key itself.
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
     pub signing_keys: Vec<SigningKey>,
     /// Revoked users: public key (or `*`) -> unix time; user JWTs issued at or before it are rejected.
     #[serde(
-        default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub revocations: BTreeMap<String, i64>,
     /// Permissions of users whose JWT has none.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(deserialize_with = "null_as_default")]
     pub default_permissions: Permissions,
     /// Subject mappings (kept as JSON).
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Map::is_empty"
-    )]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Map::is_empty")]
     pub mappings: Map<String, Value>,
     /// External authorization (auth callout).
     #[serde(
-        default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "ExternalAuthorization::is_empty"
     )]
     pub authorization: ExternalAuthorization,
     /// Description.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// Info URL.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub info_url: String,
-    /// Tags.
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub tags: Vec<String>,
-    /// `"account"`.
-    #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
-    pub kind: String,
-    /// 2 for JWTs written by this module.
-    #[serde(default, skip_serializing_if = "is_zero_u32")]
-    pub version: u32,
-    /// Fields this module does not model (e.g. `trace`, `cluster_traffic`).
+    /// Tags, `type` (`"account"`), version and the fields this module does not model.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub generic: GenericFields,
 }
 
 impl ClaimKind for Account {
@@ -369,7 +329,7 @@ impl ClaimKind for Account {
     const ISSUER_PREFIXES: &'static [char] = &['O', 'A'];
     const SUBJECT_PREFIX: char = 'A';
 
-    type_and_version!(kind);
+    generic_fields!();
     fn prepare_encode(&mut self) {
         self.exports.sort_by(|a, b| a.subject.cmp(&b.subject));
         self.imports.sort_by(|a, b| a.subject.cmp(&b.subject));

@@ -7,19 +7,19 @@
 //! Here: the generic claim fields. Beside it: `user`, `account` and
 //! `operator` (with activations).
 
-/// The `ClaimKind` methods of a section whose type is in the field
-/// `$kind` and whose version is in `version`, as in every kind here.
-macro_rules! type_and_version {
-    ($kind:ident) => {
+/// The `ClaimKind` methods of a section, which keeps its type and version in
+/// its `generic` fields, as every kind here does.
+macro_rules! generic_fields {
+    () => {
         fn kind(&self) -> &str {
-            &self.$kind
+            &self.generic.kind
         }
         fn set_type_version(&mut self, version: u32) {
-            self.$kind = Self::TYPE.to_string();
-            self.version = version;
+            self.generic.kind = Self::TYPE.to_string();
+            self.generic.version = version;
         }
         fn version(&self) -> u32 {
-            self.version
+            self.generic.version
         }
     };
 }
@@ -85,6 +85,27 @@ where
     T: Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The fields that close every `nats` section (Go's `GenericFields`): tags, the
+/// section's type and version, and whatever this module does not model (such as
+/// an account's `trace` or `cluster_traffic`), kept so that a re-signed JWT
+/// loses nothing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GenericFields {
+    /// Tags.
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// `operator`, `account`, `user` or `activation`.
+    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// 2 for JWTs written by this module.
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub version: u32,
+    /// Fields this module does not model.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// What one kind of claim (the `nats` section of an operator, account or user JWT) must tell the codec.

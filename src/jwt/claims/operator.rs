@@ -1,55 +1,34 @@
 //! The `nats` sections of operator JWTs and of activation tokens.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use super::*;
 
 /// The `nats` section of an operator JWT.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Operator {
     /// Operator signing keys: they, like the operator key, may sign account JWTs.
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
     pub signing_keys: Vec<String>,
     /// URL of an account JWT server.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub account_server_url: String,
     /// URLs of NATS servers of this operator.
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
     pub operator_service_urls: Vec<String>,
     /// Public key of the system account.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub system_account: String,
     /// Minimum server version, `major.minor.patch`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub assert_server_version: String,
     /// Account JWTs must be signed by a signing key, not the operator key.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(skip_serializing_if = "is_false")]
     pub strict_signing_key_usage: bool,
-    /// Tags.
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub tags: Vec<String>,
-    /// `"operator"`.
-    #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
-    pub kind: String,
-    /// 2 for JWTs written by this module.
-    #[serde(default, skip_serializing_if = "is_zero_u32")]
-    pub version: u32,
-    /// Fields this module does not model.
+    /// Tags, `type` (`"operator"`), version and the fields this module does not model.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub generic: GenericFields,
 }
 
 impl ClaimKind for Operator {
@@ -57,7 +36,7 @@ impl ClaimKind for Operator {
     const ISSUER_PREFIXES: &'static [char] = &['O'];
     const SUBJECT_PREFIX: char = 'O';
 
-    type_and_version!(kind);
+    generic_fields!();
 }
 
 impl OperatorClaims {
@@ -81,25 +60,20 @@ impl OperatorClaims {
 /// The `nats` section of an activation token (`sub` is the importing account,
 /// `iss` the exporting account or one of its signing keys).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Activation {
     /// The exported subject the token grants.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub subject: String,
     /// `stream` or `service`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<ExportType>,
     /// The exporting account, when signed by one of its signing keys.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub issuer_account: String,
-    /// `"activation"`.
-    #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
-    pub kind_name: String,
-    /// 2 for tokens written by this module.
-    #[serde(default, skip_serializing_if = "is_zero_u32")]
-    pub version: u32,
-    /// Fields this module does not model.
+    /// Tags, `type` (`"activation"`), version and the fields this module does not model.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub generic: GenericFields,
 }
 
 impl ClaimKind for Activation {
@@ -107,7 +81,7 @@ impl ClaimKind for Activation {
     const ISSUER_PREFIXES: &'static [char] = &['A'];
     const SUBJECT_PREFIX: char = 'A';
 
-    type_and_version!(kind_name);
+    generic_fields!();
 }
 
 impl ActivationClaims {

@@ -8,20 +8,13 @@ use super::*;
 
 /// Publish or subscribe permission lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Permission {
     /// Subjects allowed (empty: everything not denied).
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,
     /// Subjects denied.
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
     pub deny: Vec<String>,
 }
 
@@ -34,12 +27,11 @@ impl Permission {
 
 /// Permission to publish to reply subjects of received requests.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ResponsePermission {
     /// Number of responses allowed per request.
-    #[serde(default)]
     pub max: i64,
     /// How long the permission lasts, in nanoseconds (a Go `time.Duration`).
-    #[serde(default)]
     pub ttl: i64,
 }
 
@@ -47,15 +39,16 @@ pub struct ResponsePermission {
 ///
 /// Go never leaves out `pub` and `sub` (they are structs), so they are always written, possibly as `{}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Permissions {
     /// The `pub` permission.
-    #[serde(rename = "pub", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "pub", deserialize_with = "null_as_default")]
     pub publish: Permission,
     /// The `sub` permission.
-    #[serde(rename = "sub", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "sub", deserialize_with = "null_as_default")]
     pub subscribe: Permission,
     /// The `resp` permission.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub resp: Option<ResponsePermission>,
 }
 
@@ -68,12 +61,13 @@ impl Permissions {
 
 /// A daily time window (`"HH:MM:SS"`) in which a user may connect.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TimeRange {
     /// Start, `HH:MM:SS`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub start: String,
     /// End, `HH:MM:SS`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub end: String,
 }
 
@@ -173,29 +167,17 @@ impl Default for UserPermissionLimits {
 
 /// The `nats` section of a user JWT.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct User {
     /// Permissions and limits.
     #[serde(flatten)]
     pub limits: UserPermissionLimits,
     /// The account's public key when the JWT is signed by one of that account's signing keys.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub issuer_account: String,
-    /// Tags.
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub tags: Vec<String>,
-    /// `"user"`.
-    #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
-    pub kind: String,
-    /// 2 for JWTs written by this module.
-    #[serde(default, skip_serializing_if = "is_zero_u32")]
-    pub version: u32,
-    /// Fields this module does not model.
+    /// Tags, `type` (`"user"`), version and the fields this module does not model.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub generic: GenericFields,
 }
 
 impl ClaimKind for User {
@@ -203,7 +185,7 @@ impl ClaimKind for User {
     const ISSUER_PREFIXES: &'static [char] = &['A'];
     const SUBJECT_PREFIX: char = 'U';
 
-    type_and_version!(kind);
+    generic_fields!();
     fn migrate_v1(&mut self, top: &Map<String, Value>) {
         if self.issuer_account.is_empty() {
             if let Some(Value::String(a)) = top.get("issuer_account") {
