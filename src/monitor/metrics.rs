@@ -14,68 +14,26 @@ use crate::server::Server;
 pub async fn metrics(State(server): State<Arc<Server>>) -> impl IntoResponse {
     let st = &server.stats;
     let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+    // One table, laid out by hand: name, Prometheus type, help, value.
+    #[rustfmt::skip]
+    let figures: [(&str, &str, &str, u64); 10] = [
+        ("connections", "gauge", "Client connections open now.", server.num_clients() as u64),
+        ("total_connections", "counter", "Client connections accepted since start.", st.total_connections.load(Relaxed)),
+        ("in_msgs_total", "counter", "Messages received from clients.", st.in_msgs.load(Relaxed)),
+        ("out_msgs_total", "counter", "Messages delivered to subscribers.", st.out_msgs.load(Relaxed)),
+        ("in_bytes_total", "counter", "Payload bytes received from clients.", st.in_bytes.load(Relaxed)),
+        ("out_bytes_total", "counter", "Payload bytes delivered to subscribers.", st.out_bytes.load(Relaxed)),
+        ("slow_consumers_total", "counter", "Clients disconnected as slow consumers.", st.slow_consumers.load(Relaxed)),
+        ("subscriptions", "gauge", "Subscriptions in all accounts.", server.accounts.subscription_count()),
+        ("mem_bytes", "gauge", "Resident memory of the server process.", super::varz::resident_bytes()),
+        ("uptime_seconds", "counter", "Seconds since the server started.", server.uptime().as_secs()),
+    ];
+    for (name, kind, help, value) in figures {
         let _ = writeln!(
             out,
             "# HELP junction_{name} {help}\n# TYPE junction_{name} {kind}\njunction_{name} {value}"
         );
-    };
-    metric(
-        "connections",
-        "gauge",
-        "Client connections open now.",
-        server.num_clients() as u64,
-    );
-    metric(
-        "total_connections",
-        "counter",
-        "Client connections accepted since start.",
-        st.total_connections.load(Relaxed),
-    );
-    metric(
-        "in_msgs_total",
-        "counter",
-        "Messages received from clients.",
-        st.in_msgs.load(Relaxed),
-    );
-    metric(
-        "out_msgs_total",
-        "counter",
-        "Messages delivered to subscribers.",
-        st.out_msgs.load(Relaxed),
-    );
-    metric(
-        "in_bytes_total",
-        "counter",
-        "Payload bytes received from clients.",
-        st.in_bytes.load(Relaxed),
-    );
-    metric(
-        "out_bytes_total",
-        "counter",
-        "Payload bytes delivered to subscribers.",
-        st.out_bytes.load(Relaxed),
-    );
-    metric(
-        "slow_consumers_total",
-        "counter",
-        "Clients disconnected as slow consumers.",
-        st.slow_consumers.load(Relaxed),
-    );
-    let subs: u64 = server.accounts.subscription_count();
-    metric("subscriptions", "gauge", "Subscriptions in all accounts.", subs);
-    metric(
-        "mem_bytes",
-        "gauge",
-        "Resident memory of the server process.",
-        super::varz::resident_bytes(),
-    );
-    metric(
-        "uptime_seconds",
-        "counter",
-        "Seconds since the server started.",
-        server.uptime().as_secs(),
-    );
+    }
     let _ = writeln!(
         out,
         "# HELP junction_account_connections Client connections open now, by account and listener."
