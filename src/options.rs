@@ -110,6 +110,19 @@ pub struct Options {
     pub max_closed_clients: usize,
 }
 
+/// A listener's own `authorization { user, password, token, timeout }` and
+/// `no_auth_user` (`websocket {}`, `mqtt {}`): they apply to that listener's
+/// clients only, as in nats-server.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListenerAuth {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    /// The listener's clients' time to CONNECT, instead of `auth_timeout`.
+    pub timeout: Option<Duration>,
+    pub no_auth_user: Option<String>,
+}
+
 /// `websocket { host, port, advertise, no_tls, tls, same_origin, allowed_origins, compression,
 /// handshake_timeout, jwt_cookie, user_cookie, pass_cookie, token_cookie, headers,
 /// no_auth_user, authorization { username/password/token, timeout } }`.
@@ -142,13 +155,8 @@ pub struct WebsocketOptions {
     pub ping_interval: Option<Duration>,
     /// The URL advertised for this listener (shown in `/varz`).
     pub advertise: Option<String>,
-    pub no_auth_user: Option<String>,
     /// Credentials that apply to WebSocket clients only.
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub token: Option<String>,
-    /// `authorization { timeout }`: WebSocket clients' time to CONNECT, instead of `auth_timeout`.
-    pub auth_timeout: Option<Duration>,
+    pub auth: ListenerAuth,
 }
 
 impl Default for WebsocketOptions {
@@ -169,11 +177,7 @@ impl Default for WebsocketOptions {
             headers: Vec::new(),
             ping_interval: None,
             advertise: None,
-            no_auth_user: None,
-            username: None,
-            password: None,
-            token: None,
-            auth_timeout: None,
+            auth: ListenerAuth::default(),
         }
     }
 }
@@ -187,13 +191,8 @@ pub struct MqttOptions {
     /// 0 picks a free port (`-1` in the file).
     pub port: u16,
     pub tls: Option<crate::tls::TlsOptions>,
-    pub no_auth_user: Option<String>,
     /// Credentials that apply to MQTT clients only.
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub token: Option<String>,
-    /// MQTT clients' time to send CONNECT, instead of `auth_timeout`.
-    pub auth_timeout: Option<Duration>,
+    pub auth: ListenerAuth,
     /// How long a QoS 1 or 2 message waits for its acknowledgement before it
     /// is sent again.
     pub ack_wait: Duration,
@@ -221,11 +220,7 @@ impl Default for MqttOptions {
             host: "0.0.0.0".into(),
             port: 1883,
             tls: None,
-            no_auth_user: None,
-            username: None,
-            password: None,
-            token: None,
-            auth_timeout: None,
+            auth: ListenerAuth::default(),
             ack_wait: Duration::from_secs(30),
             max_ack_pending: 1024,
             js_domain: None,

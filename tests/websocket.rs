@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use junction::options::WebsocketOptions;
+use junction::options::{ListenerAuth, WebsocketOptions};
 use junction::Options;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -203,7 +203,10 @@ async fn protocol_errors_over_websocket_match_tcp() {
 #[tokio::test]
 async fn websocket_block_credentials_apply_to_websocket_clients_only() {
     let ws_opts = WebsocketOptions {
-        token: Some("browser-secret".into()),
+        auth: ListenerAuth {
+            token: Some("browser-secret".into()),
+            ..ListenerAuth::default()
+        },
         ..WebsocketOptions::default()
     };
     let (server, addr) = start(ws_opts).await;
@@ -241,11 +244,14 @@ async fn websocket_block_credentials_apply_to_websocket_clients_only() {
 #[tokio::test]
 async fn credentials_from_cookies_and_the_websocket_auth_timeout() {
     let ws_opts = WebsocketOptions {
-        username: Some("browser".into()),
-        password: Some("s3cr3t".into()),
+        auth: ListenerAuth {
+            username: Some("browser".into()),
+            password: Some("s3cr3t".into()),
+            timeout: Some(Duration::from_millis(300)),
+            ..ListenerAuth::default()
+        },
         user_cookie: Some("nats_user".into()),
         pass_cookie: Some("nats_pass".into()),
-        auth_timeout: Some(Duration::from_millis(300)),
         ..WebsocketOptions::default()
     };
     let (_server, addr) = start(ws_opts).await;

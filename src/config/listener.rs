@@ -3,12 +3,10 @@
 //! of the file as nats-server's `validateWebsocketOptions` and
 //! `validateMQTTOptions` check them.
 
-use std::time::Duration;
-
 use super::error::ConfigError;
 use super::read::{invalid, map, other_key, seconds, string, Result};
 use super::value::{Entry, Pos};
-use crate::options::Options;
+use crate::options::{ListenerAuth, Options};
 
 /// A listener block's `listen: [host:]port`: the port checked, the host
 /// kept when given.
@@ -41,20 +39,12 @@ pub(super) struct AuthPositions {
     pub no_auth_user: Option<Pos>,
 }
 
-/// The listener's own credentials, in its options.
-pub(super) struct Credentials<'a> {
-    pub username: &'a mut Option<String>,
-    pub password: &'a mut Option<String>,
-    pub token: &'a mut Option<String>,
-    pub timeout: &'a mut Option<Duration>,
-}
-
 /// `authorization { user, password, token, timeout }` (nats-server's
 /// `parseSimpleAuth`: no users list). `prefix` names the block in errors.
 pub(super) fn authorization(
     entry: &Entry,
     prefix: &str,
-    creds: Credentials<'_>,
+    auth: &mut ListenerAuth,
     at: &mut AuthPositions,
 ) -> Result<()> {
     let mut errors = Vec::new();
@@ -62,15 +52,15 @@ pub(super) fn authorization(
         let key = e.key.to_ascii_lowercase();
         let result = match key.as_str() {
             "user" | "username" => string(e).map(|u| {
-                *creds.username = Some(u.to_string());
+                auth.username = Some(u.to_string());
                 at.username = Some(e.key_pos.clone());
             }),
-            "pass" | "password" => string(e).map(|p| *creds.password = Some(p.to_string())),
+            "pass" | "password" => string(e).map(|p| auth.password = Some(p.to_string())),
             "token" => string(e).map(|t| {
-                *creds.token = Some(t.to_string());
+                auth.token = Some(t.to_string());
                 at.token = Some(e.key_pos.clone());
             }),
-            "timeout" => seconds(e).map(|d| *creds.timeout = Some(d)),
+            "timeout" => seconds(e).map(|d| auth.timeout = Some(d)),
             _ => other_key(e, &key, &format!("{prefix}authorization."), &[]),
         };
         if let Err(err) = result {
@@ -83,15 +73,20 @@ pub(super) fn authorization(
     }
 }
 
+/// A listener's `no_auth_user`, whose position is kept for `check_auth`.
+pub(super) fn no_auth_user(entry: &Entry, auth: &mut ListenerAuth, at: &mut AuthPositions) -> Result<()> {
+    auth.no_auth_user = Some(string(entry)?.to_string());
+    at.no_auth_user = Some(entry.key_pos.clone());
+    Ok(())
+}
+
 /// nats-server's checks of a listener's `no_auth_user`, user and token
 /// against the server's users and operators. `listener` is `websocket` or
 /// `mqtt`, as the messages name it.
 pub(super) fn check_auth(
     opts: &Options,
     listener: &str,
-    no_auth_user: Option<&str>,
-    username: Option<&str>,
-    token: Option<&str>,
+    auth: &ListenerAuth,
     at: &AuthPositions,
     errors: &mut Vec<ConfigError>,
 ) {
@@ -100,7 +95,7 @@ pub(super) fn check_auth(
         key: key.to_string(),
         message,
     };
-    if let (Some(user), Some(pos)) = (no_auth_user, &at.no_auth_user) {
+    if let (Some(user), Some(pos)) = (auth.no_auth_user.as_deref(), &at.no_auth_user) {
         let known = opts
             .users
             .iter()
@@ -124,14 +119,14 @@ pub(super) fn check_auth(
         }
     }
     if !opts.users.is_empty() {
-        if let (Some(_), Some(pos)) = (username.filter(|u| !u.is_empty()), &at.username) {
+        if let (Some(_), Some(pos)) = (auth.username.as_deref().filter(|u| !u.is_empty()), &at.username) {
             errors.push(fail(
                 pos,
                 "user",
                 format!("{listener} authentication username not compatible with presence of users/nkeys"),
             ));
         }
-        if let (Some(_), Some(pos)) = (token.filter(|t| !t.is_empty()), &at.token) {
+        if let (Some(_), Some(pos)) = (auth.token.as_deref().filter(|t| !t.is_empty()), &at.token) {
             errors.push(fail(
                 pos,
                 "token",

@@ -4,7 +4,7 @@
 //! JetStream, its store.
 
 use super::error::ConfigError;
-use super::listener::{authorization, check_auth, check_port, listen, AuthPositions, Credentials};
+use super::listener::{authorization, check_auth, check_port, listen, no_auth_user, AuthPositions};
 use super::read::{boolean, duration_or_seconds, integer, invalid, other_key, string, wrong_type, Result};
 use super::value::{Entry, ValueKind};
 use crate::options::{MqttOptions, Options};
@@ -43,21 +43,8 @@ pub(super) fn mqtt(entry: &Entry, state: &mut MqttState) -> Result<()> {
             "port" => integer(e).and_then(|p| check_port(e, p)).map(|p| block.port = p),
             "host" | "net" => string(e).map(|h| o.host = h.to_string()),
             "tls" => super::tls::tls(e, "mqtt.tls.").map(|t| o.tls = Some(t)),
-            "authorization" | "authentication" => authorization(
-                e,
-                "mqtt.",
-                Credentials {
-                    username: &mut o.username,
-                    password: &mut o.password,
-                    token: &mut o.token,
-                    timeout: &mut o.auth_timeout,
-                },
-                &mut block.at,
-            ),
-            "no_auth_user" => string(e).map(|u| {
-                o.no_auth_user = Some(u.to_string());
-                block.at.no_auth_user = Some(e.key_pos.clone());
-            }),
+            "authorization" | "authentication" => authorization(e, "mqtt.", &mut o.auth, &mut block.at),
+            "no_auth_user" => no_auth_user(e, &mut o.auth, &mut block.at),
             "ack_wait" | "ackwait" => duration_or_seconds(e).map(|d| o.ack_wait = d),
             "max_ack_pending" | "max_pending" | "max_inflight" => integer(e).and_then(|n| {
                 if (0..=u16::MAX as i64).contains(&n) {
@@ -114,15 +101,7 @@ pub(super) fn finish(opts: &mut Options, state: &mut MqttState) -> Result<()> {
     let o = &block.options;
     // That MQTT needs JetStream is checked once the command-line flags are
     // merged (`Options::check_merged`): `-js` may enable it.
-    check_auth(
-        opts,
-        "mqtt",
-        o.no_auth_user.as_deref(),
-        o.username.as_deref(),
-        o.token.as_deref(),
-        &block.at,
-        &mut errors,
-    );
+    check_auth(opts, "mqtt", &o.auth, &block.at, &mut errors);
     if let Some(e) = ConfigError::from_list(errors) {
         return Err(e);
     }

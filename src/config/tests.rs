@@ -1243,10 +1243,10 @@ fn mqtt_block_maps_nats_server_keys_and_needs_jetstream() {
     assert_eq!((m.ack_wait, m.max_ack_pending), (Duration::from_secs(5), 100));
     assert_eq!(m.js_domain.as_deref(), Some("hub"));
     assert_eq!(
-        (m.username.as_deref(), m.password.as_deref()),
+        (m.auth.username.as_deref(), m.auth.password.as_deref()),
         (Some("dev"), Some("pw"))
     );
-    assert_eq!(m.auth_timeout, Some(Duration::from_millis(2500)));
+    assert_eq!(m.auth.timeout, Some(Duration::from_millis(2500)));
     assert_eq!(m.consumer_inactive_threshold, Some(Duration::from_secs(3600)));
     assert_eq!(m.receive_maximum, 20);
     let e = opts_err("jetstream: enabled\nmqtt {\n port: 1883\n receive_maximum: 0\n}");

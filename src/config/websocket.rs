@@ -6,7 +6,7 @@
 //! enabled block needs a `tls { }` block or `no_tls: true`.
 
 use super::error::ConfigError;
-use super::listener::{authorization, check_auth, check_port, listen, AuthPositions, Credentials};
+use super::listener::{authorization, check_auth, check_port, listen, no_auth_user, AuthPositions};
 use super::read::{
     boolean, duration_or_seconds, integer, invalid, map, other_key, string, wrong_type, Result,
 };
@@ -65,17 +65,7 @@ pub(super) fn websocket(entry: &Entry, state: &mut WebsocketState) -> Result<()>
             | "origin" => allowed_origins(e).map(|list| o.allowed_origins = list),
             "handshake_timeout" => duration_or_seconds(e).map(|d| o.handshake_timeout = d),
             "compress" | "compression" => boolean(e).map(|b| o.compression = b),
-            "authorization" | "authentication" => authorization(
-                e,
-                "websocket.",
-                Credentials {
-                    username: &mut o.username,
-                    password: &mut o.password,
-                    token: &mut o.token,
-                    timeout: &mut o.auth_timeout,
-                },
-                &mut block.at,
-            ),
+            "authorization" | "authentication" => authorization(e, "websocket.", &mut o.auth, &mut block.at),
             "jwt_cookie" => string(e).map(|c| {
                 o.jwt_cookie = Some(c.to_string());
                 block.jwt_cookie_pos = Some(e.key_pos.clone());
@@ -86,10 +76,7 @@ pub(super) fn websocket(entry: &Entry, state: &mut WebsocketState) -> Result<()>
             "ping_interval" => duration_or_seconds(e).map(|d| o.ping_interval = Some(d)),
             "advertise" => string(e).map(|a| o.advertise = Some(a.to_string())),
             "headers" => headers(e).map(|h| o.headers = h),
-            "no_auth_user" => string(e).map(|u| {
-                o.no_auth_user = Some(u.to_string());
-                block.at.no_auth_user = Some(e.key_pos.clone());
-            }),
+            "no_auth_user" => no_auth_user(e, &mut o.auth, &mut block.at),
             _ => other_key(e, &key, "websocket.", &[]),
         };
         if let Err(err) = result {
@@ -183,15 +170,7 @@ pub(super) fn finish(opts: &mut Options, state: &mut WebsocketState) -> Result<(
             "websocket requires TLS configuration".into(),
         ));
     }
-    check_auth(
-        opts,
-        "websocket",
-        o.no_auth_user.as_deref(),
-        o.username.as_deref(),
-        o.token.as_deref(),
-        &block.at,
-        &mut errors,
-    );
+    check_auth(opts, "websocket", &o.auth, &block.at, &mut errors);
     if let (Some(cookie), Some(pos)) = (&o.jwt_cookie, &block.jwt_cookie_pos) {
         if opts.operators.is_empty() && opts.trusted_keys.is_empty() {
             errors.push(fail(

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
-use crate::options::{Options, WebsocketOptions};
+use crate::options::{ListenerAuth, Options, WebsocketOptions};
 
 use super::test_support::{err, opts, ORIGIN};
 
@@ -64,11 +64,13 @@ fn every_key_is_mapped() {
             ],
             ping_interval: Some(Duration::from_secs(30)),
             advertise: Some("ws.example.com:443".into()),
-            no_auth_user: None,
-            username: Some("ws".into()),
-            password: Some("pw".into()),
-            token: None,
-            auth_timeout: Some(Duration::from_millis(1500)),
+            auth: ListenerAuth {
+                username: Some("ws".into()),
+                password: Some("pw".into()),
+                token: None,
+                timeout: Some(Duration::from_millis(1500)),
+                no_auth_user: None,
+            },
         }
     );
 }
@@ -89,7 +91,7 @@ fn aliases_and_value_forms() {
     assert_eq!((o.port, o.handshake_timeout), (0, Duration::from_secs(3)));
     // Keys are matched ignoring case; the timeout defaults to 2s and 0 means none.
     let o = ws("WebSocket { PORT: 80, No_TLS: true, authentication { token: t } }");
-    assert_eq!((o.port, o.token.as_deref()), (80, Some("t")));
+    assert_eq!((o.port, o.auth.token.as_deref()), (80, Some("t")));
     assert_eq!(o.handshake_timeout, Duration::from_secs(2));
     assert_eq!(
         ws("websocket { port: 80, no_tls: true, handshake_timeout: \"0s\" }").handshake_timeout,
@@ -283,11 +285,11 @@ fn credentials_are_checked_against_users_and_operators() {
     let o = ws(&format!(
         "{users}websocket {{ port: 1, no_tls: true, no_auth_user: a }}"
     ));
-    assert_eq!(o.no_auth_user.as_deref(), Some("a"));
+    assert_eq!(o.auth.no_auth_user.as_deref(), Some("a"));
     // Users of accounts count too.
     let o = ws("accounts { A { users: [{user: x, password: y}] } }\n\
                 websocket { port: 1, no_tls: true, no_auth_user: x }");
-    assert_eq!(o.no_auth_user.as_deref(), Some("x"));
+    assert_eq!(o.auth.no_auth_user.as_deref(), Some("x"));
 
     assert_err(
         "websocket { port: 1, no_tls: true, no_auth_user: bob }",
@@ -319,6 +321,7 @@ fn credentials_are_checked_against_users_and_operators() {
     // Without users, a websocket user or token is fine.
     assert_eq!(
         ws("websocket { port: 1, no_tls: true, authorization { user: x, pass: y } }")
+            .auth
             .password
             .as_deref(),
         Some("y")
@@ -373,7 +376,7 @@ fn the_example_file_holds_the_documented_values() {
     );
     assert_eq!(w.handshake_timeout, Duration::from_secs(5));
     assert_eq!(
-        (w.username.as_deref(), w.password.as_deref()),
+        (w.auth.username.as_deref(), w.auth.password.as_deref()),
         (Some("browser"), Some("s3cr3t"))
     );
 }

@@ -125,10 +125,10 @@ fn mqtt(server: &Server) -> serde_json::Value {
     let mut v = serde_json::Map::new();
     v.insert("host".into(), json!(m.host));
     v.insert("port".into(), json!(addr.port()));
-    if let Some(user) = &m.no_auth_user {
+    if let Some(user) = &m.auth.no_auth_user {
         v.insert("no_auth_user".into(), json!(user));
     }
-    if let Some(t) = m.auth_timeout {
+    if let Some(t) = m.auth.timeout {
         v.insert("auth_timeout".into(), json!(t.as_secs_f64()));
     }
     let tls_timeout = m.tls.as_ref().map_or(2.0, |t| t.timeout.as_secs_f64());
@@ -156,7 +156,7 @@ fn websocket(server: &Server) -> serde_json::Value {
     if let Some(a) = &ws.advertise {
         v.insert("advertise".into(), json!(a));
     }
-    if let Some(user) = &ws.no_auth_user {
+    if let Some(user) = &ws.auth.no_auth_user {
         v.insert("no_auth_user".into(), json!(user));
     }
     if let Some(cookie) = &ws.jwt_cookie {
@@ -168,7 +168,7 @@ fn websocket(server: &Server) -> serde_json::Value {
             json!(ws.handshake_timeout.as_nanos() as u64),
         );
     }
-    if let Some(t) = ws.auth_timeout {
+    if let Some(t) = ws.auth.timeout {
         v.insert("auth_timeout".into(), json!(t.as_secs_f64()));
     }
     if ws.no_tls {

@@ -11,35 +11,29 @@
 use junction_nats::ConnectOptions;
 
 use crate::auth::{AuthError, Identity};
-use crate::options::MqttOptions;
-use crate::server::{ListenerCredentials, Server};
+use crate::options::ListenerAuth;
+use crate::server::Server;
 
 /// The connection type MQTT clients have in `allowed_connection_types`.
 pub const CONNECTION_TYPE: &str = "MQTT";
 
 pub fn authenticate(
     server: &Server,
-    opts: Option<&MqttOptions>,
+    own: Option<&ListenerAuth>,
     username: Option<&str>,
     password: Option<&[u8]>,
 ) -> Result<Identity, AuthError> {
     let password = password.map(|p| String::from_utf8_lossy(p).into_owned());
-    if let Some(opts) = opts {
+    if let Some(own) = own {
         // The `mqtt { authorization { } no_auth_user }` rules, which apply to
         // MQTT only: the password stands for the token.
-        let own = ListenerCredentials {
-            username: opts.username.as_deref().filter(|u| !u.is_empty()),
-            password: opts.password.as_deref(),
-            token: opts.token.as_deref().filter(|t| !t.is_empty()),
-            no_auth_user: opts.no_auth_user.as_deref(),
-        };
         let connect = ConnectOptions {
             user: username.map(str::to_string),
             pass: password.clone(),
             auth_token: password.clone(),
             ..ConnectOptions::default()
         };
-        if let Some(id) = server.listener_credentials(&own, &connect, CONNECTION_TYPE)? {
+        if let Some(id) = server.listener_credentials(own, &connect, CONNECTION_TYPE)? {
             return Ok(id);
         }
     }

@@ -7,6 +7,7 @@ use crate::account::Accounts;
 use crate::auth::{AuthError, Identity};
 use crate::conn::ClientSettings;
 use crate::operator::{ClaimsHost, OperatorMode};
+use crate::options::ListenerAuth;
 
 use super::*;
 
@@ -22,7 +23,7 @@ impl Server {
         self.auth_required()
             || (transport == "websocket"
                 && self.websocket_options().is_some_and(|ws| {
-                    ws.username.is_some() || ws.token.is_some() || ws.no_auth_user.is_some()
+                    ws.auth.username.is_some() || ws.auth.token.is_some() || ws.auth.no_auth_user.is_some()
                 }))
     }
 
@@ -40,8 +41,8 @@ impl Server {
         let (ping_interval, auth_timeout) = match transport {
             "websocket" => self
                 .websocket_options()
-                .map_or((None, None), |w| (w.ping_interval, w.auth_timeout)),
-            "mqtt" => (None, self.mqtt_options().and_then(|m| m.auth_timeout)),
+                .map_or((None, None), |w| (w.ping_interval, w.auth.timeout)),
+            "mqtt" => (None, self.mqtt_options().and_then(|m| m.auth.timeout)),
             _ => (None, None),
         };
         let made = Arc::new(ClientSettings::new(&opts, ping_interval, auth_timeout));
@@ -64,13 +65,7 @@ impl Server {
     ) -> Result<Identity, AuthError> {
         if transport == "WEBSOCKET" {
             if let Some(ws) = self.websocket_options() {
-                let own = ListenerCredentials {
-                    username: ws.username.as_deref(),
-                    password: ws.password.as_deref(),
-                    token: ws.token.as_deref(),
-                    no_auth_user: ws.no_auth_user.as_deref(),
-                };
-                if let Some(id) = self.listener_credentials(&own, connect, transport)? {
+                if let Some(id) = self.listener_credentials(&ws.auth, connect, transport)? {
                     return Ok(id);
                 }
             }
@@ -99,21 +94,21 @@ impl Server {
     /// server-wide rules apply.
     pub(crate) fn listener_credentials(
         &self,
-        own: &ListenerCredentials<'_>,
+        own: &ListenerAuth,
         connect: &ConnectOptions,
         transport: &str,
     ) -> Result<Option<Identity>, AuthError> {
         let anonymous = Identity::anonymous(self.global.clone());
-        if let Some(token) = own.token {
+        if let Some(token) = own.token.as_deref().filter(|t| !t.is_empty()) {
             return match &connect.auth_token {
                 Some(given) if crate::auth::secret_matches(token, given) => Ok(Some(anonymous)),
                 _ => Err(AuthError::BadToken),
             };
         }
-        if let Some(user) = own.username {
+        if let Some(user) = own.username.as_deref().filter(|u| !u.is_empty()) {
             let ok = connect.user.as_deref() == Some(user)
                 && crate::auth::secret_matches(
-                    own.password.unwrap_or(""),
+                    own.password.as_deref().unwrap_or(""),
                     connect.pass.as_deref().unwrap_or(""),
                 );
             return if ok {
@@ -129,7 +124,7 @@ impl Server {
             && connect.auth_token.is_none()
             && connect.nkey.is_none()
             && connect.jwt.is_none();
-        if let (Some(name), true) = (own.no_auth_user, no_credentials) {
+        if let (Some(name), true) = (own.no_auth_user.as_deref(), no_credentials) {
             let as_user = ConnectOptions {
                 user: Some(name.to_string()),
                 ..connect.clone()
@@ -148,14 +143,6 @@ impl Server {
             }
         }
     }
-}
-
-/// A listener's own credentials (see `Server::listener_credentials`).
-pub struct ListenerCredentials<'a> {
-    pub username: Option<&'a str>,
-    pub password: Option<&'a str>,
-    pub token: Option<&'a str>,
-    pub no_auth_user: Option<&'a str>,
 }
 
 impl ClaimsHost for Server {

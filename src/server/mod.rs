@@ -12,8 +12,6 @@ mod clients;
 mod jetstream;
 mod listeners;
 
-pub use auth::ListenerCredentials;
-
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -342,7 +342,8 @@ impl MsgStore for FileStore {
     fn append(&mut self, subject: &[u8], headers: &[u8], payload: &[u8], time: i64) -> Result<u64> {
         let seq = self.index.last_seq + 1;
         let mut scratch = std::mem::take(&mut self.scratch);
-        encode(&mut scratch, KIND_MSG, seq, time, subject, headers, payload);
+        scratch.clear();
+        encode_after(&mut scratch, KIND_MSG, seq, time, subject, headers, payload);
         let len = scratch.len() as u32;
         self.scratch = scratch;
         let (block, offset) = self.write_record(seq)?;
@@ -431,7 +432,7 @@ impl MsgStore for FileStore {
             return Ok(false);
         }
         let mut scratch = std::mem::take(&mut self.scratch);
-        encode(&mut scratch, KIND_ERASE, seq, 0, b"", b"", b"");
+        encode_marker(&mut scratch, KIND_ERASE, seq);
         self.scratch = scratch;
         self.write_record(self.index.last_seq + 1)?;
         self.erase(seq);
@@ -447,7 +448,7 @@ impl MsgStore for FileStore {
             return self.remove(seq);
         }
         let mut scratch = std::mem::take(&mut self.scratch);
-        encode(&mut scratch, KIND_ERASE, seq, 0, b"", b"", b"");
+        encode_marker(&mut scratch, KIND_ERASE, seq);
         self.held.extend_from_slice(&scratch);
         self.scratch = scratch;
         self.erase(seq);
@@ -475,7 +476,7 @@ impl MsgStore for FileStore {
 
     fn purge_below(&mut self, seq: u64) -> Result<u64> {
         let mut scratch = std::mem::take(&mut self.scratch);
-        encode(&mut scratch, KIND_PURGE, seq, 0, b"", b"", b"");
+        encode_marker(&mut scratch, KIND_PURGE, seq);
         self.scratch = scratch;
         self.write_record(self.index.last_seq + 1)?;
         let gone = self.index.below(seq);
@@ -492,7 +493,7 @@ impl MsgStore for FileStore {
             return Ok(());
         }
         let mut scratch = std::mem::take(&mut self.scratch);
-        encode(&mut scratch, KIND_SKIP, seq, 0, b"", b"", b"");
+        encode_marker(&mut scratch, KIND_SKIP, seq);
         self.scratch = scratch;
         self.write_record(self.index.last_seq + 1)?;
         self.index.skip_to(seq);

@@ -11,17 +11,10 @@ pub(super) const KIND_ERASE: u8 = 1;
 pub(super) const KIND_PURGE: u8 = 2;
 pub(super) const KIND_SKIP: u8 = 3;
 
-pub(super) fn encode(
-    out: &mut Vec<u8>,
-    kind: u8,
-    seq: u64,
-    time: i64,
-    subject: &[u8],
-    headers: &[u8],
-    payload: &[u8],
-) {
+/// A record that marks an erased, purged or skipped sequence: its kind and sequence, nothing else.
+pub(super) fn encode_marker(out: &mut Vec<u8>, kind: u8, seq: u64) {
     out.clear();
-    encode_after(out, kind, seq, time, subject, headers, payload);
+    encode_after(out, kind, seq, 0, b"", b"", b"");
 }
 
 /// The length of a record with these parts.
@@ -29,7 +22,7 @@ pub(super) fn record_len(subject: &[u8], headers: &[u8], payload: &[u8]) -> usiz
     HEADER + subject.len() + headers.len() + payload.len()
 }
 
-/// `encode`, after what `out` holds already.
+/// Appends one record after what `out` holds already.
 pub(super) fn encode_after(
     out: &mut Vec<u8>,
     kind: u8,

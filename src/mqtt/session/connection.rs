@@ -36,7 +36,7 @@ impl Connection for Session {
         let opts = self.server.mqtt_options();
         let checked = crate::mqtt::auth::authenticate(
             &self.server,
-            opts.as_deref(),
+            opts.as_deref().map(|o| &o.auth),
             username.as_deref(),
             password.as_deref(),
         );

@@ -53,7 +53,7 @@ impl Reader {
         let opts = server.mqtt_options();
         let id = match crate::mqtt::auth::authenticate(
             &server,
-            opts.as_deref(),
+            opts.as_deref().map(|o| &o.auth),
             c.username.as_deref(),
             c.password.as_deref(),
         ) {
