@@ -1,16 +1,114 @@
-//! What the `websocket {}` and `mqtt {}` blocks share: their port rule, and
-//! their own `authorization {}` and `no_auth_user`, checked against the rest
-//! of the file as nats-server's `validateWebsocketOptions` and
-//! `validateMQTTOptions` check them.
+//! What the `websocket {}` and `mqtt {}` blocks share: the block as written,
+//! their address keys and port rule, `tls {}`, and their own
+//! `authorization {}` and `no_auth_user`, checked against the rest of the
+//! file as nats-server's `validateWebsocketOptions` and `validateMQTTOptions`
+//! check them.
 
 use super::error::ConfigError;
-use super::read::{invalid, map, other_key, seconds, string, Result};
-use super::value::{Entry, Pos};
-use crate::options::{ListenerAuth, Options};
+use super::read::{integer, invalid, map, other_key, seconds, string, wrong_type, Result};
+use super::value::{Entry, Pos, ValueKind};
+use crate::options::{ListenerAuth, MqttOptions, Options, WebsocketOptions};
+use crate::tls::TlsOptions;
+
+/// The options of a listener whose block this module reads.
+pub(super) trait ListenerOptions {
+    /// Its host, `tls {}` and own credentials.
+    fn common(&mut self) -> (&mut String, &mut Option<TlsOptions>, &mut ListenerAuth);
+    /// Sets the port to bind.
+    fn set_port(&mut self, port: u16);
+}
+
+/// Every listener's options keep these under the same names.
+macro_rules! listener_options {
+    ($($options:ty),*) => {$(
+        impl ListenerOptions for $options {
+            fn common(&mut self) -> (&mut String, &mut Option<TlsOptions>, &mut ListenerAuth) {
+                (&mut self.host, &mut self.tls, &mut self.auth)
+            }
+            fn set_port(&mut self, port: u16) {
+                self.port = port;
+            }
+        }
+    )*};
+}
+
+listener_options!(MqttOptions, WebsocketOptions);
+
+/// A listener block as written, kept until the whole file has been read.
+pub(super) struct ListenerBlock<O> {
+    /// Where the block was written.
+    pub pos: Pos,
+    /// Port as written: 0 (or absent) is off, -1 a random port.
+    pub port: i64,
+    pub options: O,
+    /// Where the keys that are cross-checked were written.
+    pub at: AuthPositions,
+    /// Some key was refused: the block is not checked further, to avoid follow-on errors.
+    pub refused: bool,
+}
+
+impl<O: ListenerOptions> ListenerBlock<O> {
+    pub fn new(pos: Pos, options: O) -> Self {
+        ListenerBlock {
+            pos,
+            port: 0,
+            options,
+            at: AuthPositions::default(),
+            refused: false,
+        }
+    }
+
+    /// Reads `entry`, the block `name` (a block given twice adds to the
+    /// first): the keys every listener takes here, and the block's own keys
+    /// with `own`, which answers `None` for a key it does not know.
+    pub fn read(
+        &mut self,
+        entry: &Entry,
+        name: &str,
+        mut own: impl FnMut(&Entry, &str, &mut O) -> Option<Result<()>>,
+    ) -> Result<()> {
+        let ValueKind::Map(fields) = &entry.value.kind else {
+            return Err(wrong_type(entry, "a map"));
+        };
+        let prefix = format!("{name}.");
+        let mut errors = Vec::new();
+        for e in fields {
+            let key = e.key.to_ascii_lowercase();
+            let (host, tls, auth) = self.options.common();
+            let result = match key.as_str() {
+                "listen" => listen(e, &mut self.port, host),
+                "port" => integer(e).and_then(|p| check_port(e, p)).map(|p| self.port = p),
+                "host" | "net" => string(e).map(|h| *host = h.to_string()),
+                "tls" => super::tls::tls(e, &format!("{prefix}tls.")).map(|t| *tls = Some(t)),
+                "authorization" | "authentication" => authorization(e, &prefix, auth, &mut self.at),
+                "no_auth_user" => no_auth_user(e, auth, &mut self.at),
+                _ => own(e, &key, &mut self.options).unwrap_or_else(|| other_key(e, &key, &prefix, &[])),
+            };
+            if let Err(err) = result {
+                errors.push(err);
+            }
+        }
+        self.refused |= !errors.is_empty();
+        ConfigError::from_list(errors).map_or(Ok(()), Err)
+    }
+
+    /// The options of an enabled block, once its credentials are checked
+    /// against the rest of the file; `errors` are what the caller found.
+    pub fn finish(self, opts: &Options, name: &str, mut errors: Vec<ConfigError>) -> Result<O> {
+        let mut options = self.options;
+        check_auth(opts, name, options.common().2, &self.at, &mut errors);
+        if let Some(e) = ConfigError::from_list(errors) {
+            return Err(e);
+        }
+        // -1 as written is 0 here: a free port.
+        options.set_port(if self.port == -1 { 0 } else { self.port as u16 });
+        Ok(options)
+    }
+}
 
 /// A listener block's `listen: [host:]port`: the port checked, the host
 /// kept when given.
-pub(super) fn listen(entry: &Entry, port: &mut i64, host: &mut String) -> Result<()> {
+fn listen(entry: &Entry, port: &mut i64, host: &mut String) -> Result<()> {
     let (given, p) = super::read::listen_address(entry)?;
     *port = check_port(entry, p)?;
     if let Some(given) = given {
@@ -20,7 +118,7 @@ pub(super) fn listen(entry: &Entry, port: &mut i64, host: &mut String) -> Result
 }
 
 /// A listener's port: -1 is a random port, 0 is off.
-pub(super) fn check_port(entry: &Entry, port: i64) -> Result<i64> {
+fn check_port(entry: &Entry, port: i64) -> Result<i64> {
     if (-1..=65535).contains(&port) {
         Ok(port)
     } else {
@@ -41,12 +139,7 @@ pub(super) struct AuthPositions {
 
 /// `authorization { user, password, token, timeout }` (nats-server's
 /// `parseSimpleAuth`: no users list). `prefix` names the block in errors.
-pub(super) fn authorization(
-    entry: &Entry,
-    prefix: &str,
-    auth: &mut ListenerAuth,
-    at: &mut AuthPositions,
-) -> Result<()> {
+fn authorization(entry: &Entry, prefix: &str, auth: &mut ListenerAuth, at: &mut AuthPositions) -> Result<()> {
     let mut errors = Vec::new();
     for e in map(entry)? {
         let key = e.key.to_ascii_lowercase();
@@ -74,7 +167,7 @@ pub(super) fn authorization(
 }
 
 /// A listener's `no_auth_user`, whose position is kept for `check_auth`.
-pub(super) fn no_auth_user(entry: &Entry, auth: &mut ListenerAuth, at: &mut AuthPositions) -> Result<()> {
+fn no_auth_user(entry: &Entry, auth: &mut ListenerAuth, at: &mut AuthPositions) -> Result<()> {
     auth.no_auth_user = Some(string(entry)?.to_string());
     at.no_auth_user = Some(entry.key_pos.clone());
     Ok(())
@@ -83,7 +176,7 @@ pub(super) fn no_auth_user(entry: &Entry, auth: &mut ListenerAuth, at: &mut Auth
 /// nats-server's checks of a listener's `no_auth_user`, user and token
 /// against the server's users and operators. `listener` is `websocket` or
 /// `mqtt`, as the messages name it.
-pub(super) fn check_auth(
+fn check_auth(
     opts: &Options,
     listener: &str,
     auth: &ListenerAuth,

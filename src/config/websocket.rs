@@ -6,69 +6,40 @@
 //! enabled block needs a `tls { }` block or `no_tls: true`.
 
 use super::error::ConfigError;
-use super::listener::{authorization, check_auth, check_port, listen, no_auth_user, AuthPositions};
-use super::read::{
-    boolean, duration_or_seconds, integer, invalid, map, other_key, string, wrong_type, Result,
-};
+use super::listener::ListenerBlock;
+use super::read::{boolean, duration_or_seconds, invalid, map, string, wrong_type, Result};
 use super::value::{Entry, Pos, ValueKind};
 use crate::options::{Options, WebsocketOptions};
 
 /// The block as written, kept until the whole file has been read.
 #[derive(Default)]
 pub(super) struct WebsocketState {
-    block: Option<Block>,
-}
-
-struct Block {
-    /// Where `websocket` was written.
-    pos: Pos,
-    /// Port as written: 0 (or absent) is off, -1 a random port.
-    port: i64,
-    options: WebsocketOptions,
-    /// Where the keys that are cross-checked were written.
-    at: AuthPositions,
+    block: Option<ListenerBlock<WebsocketOptions>>,
     jwt_cookie_pos: Option<Pos>,
-    /// Some key was refused: the block is not checked further, to avoid follow-on errors.
-    refused: bool,
 }
 
 /// `websocket { ... }`. A second block (`ws` and `websocket`) adds to the first.
 pub(super) fn websocket(entry: &Entry, state: &mut WebsocketState) -> Result<()> {
-    let fields = match &entry.value.kind {
-        ValueKind::Map(m) => m,
-        _ => return Err(wrong_type(entry, "a map")),
-    };
-    let block = state.block.get_or_insert_with(|| Block {
-        pos: entry.key_pos.clone(),
-        port: 0,
-        options: WebsocketOptions {
+    let block = state.block.get_or_insert_with(|| {
+        let options = WebsocketOptions {
             // nats-server's default; an enabled block must say `no_tls: true`.
             no_tls: false,
             ..WebsocketOptions::default()
-        },
-        at: AuthPositions::default(),
-        jwt_cookie_pos: None,
-        refused: false,
+        };
+        ListenerBlock::new(entry.key_pos.clone(), options)
     });
-    let mut errors = Vec::new();
-    for e in fields {
-        let key = e.key.to_ascii_lowercase();
-        let o = &mut block.options;
-        let result = match key.as_str() {
-            "listen" => listen(e, &mut block.port, &mut o.host),
-            "port" => integer(e).and_then(|p| check_port(e, p)).map(|p| block.port = p),
-            "host" | "net" => string(e).map(|h| o.host = h.to_string()),
+    let jwt_cookie_pos = &mut state.jwt_cookie_pos;
+    block.read(entry, "websocket", |e, key, o| {
+        Some(match key {
             "no_tls" => boolean(e).map(|b| o.no_tls = b),
-            "tls" => super::tls::tls(e, "websocket.tls.").map(|t| o.tls = Some(t)),
             "same_origin" => boolean(e).map(|b| o.same_origin = b),
             "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin" | "origins"
             | "origin" => allowed_origins(e).map(|list| o.allowed_origins = list),
             "handshake_timeout" => duration_or_seconds(e).map(|d| o.handshake_timeout = d),
             "compress" | "compression" => boolean(e).map(|b| o.compression = b),
-            "authorization" | "authentication" => authorization(e, "websocket.", &mut o.auth, &mut block.at),
             "jwt_cookie" => string(e).map(|c| {
                 o.jwt_cookie = Some(c.to_string());
-                block.jwt_cookie_pos = Some(e.key_pos.clone());
+                *jwt_cookie_pos = Some(e.key_pos.clone());
             }),
             "user_cookie" => string(e).map(|c| o.user_cookie = Some(c.to_string())),
             "pass_cookie" => string(e).map(|c| o.pass_cookie = Some(c.to_string())),
@@ -76,18 +47,9 @@ pub(super) fn websocket(entry: &Entry, state: &mut WebsocketState) -> Result<()>
             "ping_interval" => duration_or_seconds(e).map(|d| o.ping_interval = Some(d)),
             "advertise" => string(e).map(|a| o.advertise = Some(a.to_string())),
             "headers" => headers(e).map(|h| o.headers = h),
-            "no_auth_user" => no_auth_user(e, &mut o.auth, &mut block.at),
-            _ => other_key(e, &key, "websocket.", &[]),
-        };
-        if let Err(err) = result {
-            errors.push(err);
-        }
-    }
-    block.refused |= !errors.is_empty();
-    match ConfigError::from_list(errors) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+            _ => return None,
+        })
+    })
 }
 
 /// A string or an array of strings, each an absolute http or https URL (nats-server checks this
@@ -170,8 +132,7 @@ pub(super) fn finish(opts: &mut Options, state: &mut WebsocketState) -> Result<(
             "websocket requires TLS configuration".into(),
         ));
     }
-    check_auth(opts, "websocket", &o.auth, &block.at, &mut errors);
-    if let (Some(cookie), Some(pos)) = (&o.jwt_cookie, &block.jwt_cookie_pos) {
+    if let (Some(cookie), Some(pos)) = (&o.jwt_cookie, &state.jwt_cookie_pos) {
         if opts.operators.is_empty() && opts.trusted_keys.is_empty() {
             errors.push(fail(
                 pos,
@@ -183,11 +144,6 @@ pub(super) fn finish(opts: &mut Options, state: &mut WebsocketState) -> Result<(
             ));
         }
     }
-    if let Some(e) = ConfigError::from_list(errors) {
-        return Err(e);
-    }
-    let mut options = block.options;
-    options.port = if block.port == -1 { 0 } else { block.port as u16 };
-    opts.websocket = Some(options);
+    opts.websocket = Some(block.finish(opts, "websocket", errors)?);
     Ok(())
 }

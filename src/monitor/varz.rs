@@ -9,6 +9,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::time::{rfc3339, uptime};
+use crate::options::ListenerAuth;
 use crate::server::{Server, NATS_COMPAT_VERSION};
 
 /// Resident memory of this process, from /proc.
@@ -116,21 +117,28 @@ pub async fn varz(State(server): State<Arc<Server>>) -> Json<Value> {
     Json(varz_json(&server))
 }
 
+/// What the `mqtt` and `websocket` sections share: the address, and the
+/// listener's own `no_auth_user` and `auth_timeout` when it has them.
+fn listener(host: &str, port: u16, auth: &ListenerAuth) -> serde_json::Map<String, Value> {
+    let mut v = serde_json::Map::new();
+    v.insert("host".into(), json!(host));
+    v.insert("port".into(), json!(port));
+    if let Some(user) = &auth.no_auth_user {
+        v.insert("no_auth_user".into(), json!(user));
+    }
+    if let Some(t) = auth.timeout {
+        v.insert("auth_timeout".into(), json!(t.as_secs_f64()));
+    }
+    v
+}
+
 /// The `mqtt` section: nats-server's fields, each left out when empty or at
 /// its default.
 fn mqtt(server: &Server) -> serde_json::Value {
     let Some((addr, m)) = server.mqtt_listener() else {
         return json!({});
     };
-    let mut v = serde_json::Map::new();
-    v.insert("host".into(), json!(m.host));
-    v.insert("port".into(), json!(addr.port()));
-    if let Some(user) = &m.auth.no_auth_user {
-        v.insert("no_auth_user".into(), json!(user));
-    }
-    if let Some(t) = m.auth.timeout {
-        v.insert("auth_timeout".into(), json!(t.as_secs_f64()));
-    }
+    let mut v = listener(&m.host, addr.port(), &m.auth);
     let tls_timeout = m.tls.as_ref().map_or(2.0, |t| t.timeout.as_secs_f64());
     v.insert("tls_timeout".into(), json!(tls_timeout));
     if let Some(d) = &m.js_domain {
@@ -150,14 +158,9 @@ fn websocket(server: &Server) -> serde_json::Value {
     let Some((addr, ws)) = server.websocket_listener() else {
         return json!({});
     };
-    let mut v = serde_json::Map::new();
-    v.insert("host".into(), json!(ws.host));
-    v.insert("port".into(), json!(addr.port()));
+    let mut v = listener(&ws.host, addr.port(), &ws.auth);
     if let Some(a) = &ws.advertise {
         v.insert("advertise".into(), json!(a));
-    }
-    if let Some(user) = &ws.auth.no_auth_user {
-        v.insert("no_auth_user".into(), json!(user));
     }
     if let Some(cookie) = &ws.jwt_cookie {
         v.insert("jwt_cookie".into(), json!(cookie));
@@ -167,9 +170,6 @@ fn websocket(server: &Server) -> serde_json::Value {
             "handshake_timeout".into(),
             json!(ws.handshake_timeout.as_nanos() as u64),
         );
-    }
-    if let Some(t) = ws.auth.timeout {
-        v.insert("auth_timeout".into(), json!(t.as_secs_f64()));
     }
     if ws.no_tls {
         v.insert("no_tls".into(), json!(true));
