@@ -153,53 +153,31 @@ fn changes(old: &Options, new: &Options) -> Vec<String> {
         old.default_permissions != new.default_permissions,
         "default_permissions".into(),
     );
-    note(
-        old.max_payload != new.max_payload,
-        format!("max_payload = {}", new.max_payload),
+    // A setting that changed, logged as `name = value`.
+    macro_rules! settings {
+        ($($field:ident $format:literal),*) => {$(
+            note(
+                old.$field != new.$field,
+                format!(concat!(stringify!($field), " = ", $format), new.$field),
+            );
+        )*};
+    }
+    settings!(
+        max_payload "{}",
+        max_connections "{}",
+        max_subscriptions "{}",
+        max_pending "{}",
+        max_control_line "{}",
+        write_deadline "{:?}",
+        ping_interval "{:?}",
+        ping_max "{}",
+        auth_timeout "{:?}",
+        lame_duck_duration "{:?}",
+        lame_duck_grace_period "{:?}",
+        debug "{}",
+        trace "{}",
+        logtime "{}"
     );
-    note(
-        old.max_connections != new.max_connections,
-        format!("max_connections = {}", new.max_connections),
-    );
-    note(
-        old.max_subscriptions != new.max_subscriptions,
-        format!("max_subscriptions = {}", new.max_subscriptions),
-    );
-    note(
-        old.max_pending != new.max_pending,
-        format!("max_pending = {}", new.max_pending),
-    );
-    note(
-        old.max_control_line != new.max_control_line,
-        format!("max_control_line = {}", new.max_control_line),
-    );
-    note(
-        old.write_deadline != new.write_deadline,
-        format!("write_deadline = {:?}", new.write_deadline),
-    );
-    note(
-        old.ping_interval != new.ping_interval,
-        format!("ping_interval = {:?}", new.ping_interval),
-    );
-    note(
-        old.ping_max != new.ping_max,
-        format!("ping_max = {}", new.ping_max),
-    );
-    note(
-        old.auth_timeout != new.auth_timeout,
-        format!("auth_timeout = {:?}", new.auth_timeout),
-    );
-    note(
-        old.lame_duck_duration != new.lame_duck_duration,
-        format!("lame_duck_duration = {:?}", new.lame_duck_duration),
-    );
-    note(
-        old.lame_duck_grace_period != new.lame_duck_grace_period,
-        format!("lame_duck_grace_period = {:?}", new.lame_duck_grace_period),
-    );
-    note(old.debug != new.debug, format!("debug = {}", new.debug));
-    note(old.trace != new.trace, format!("trace = {}", new.trace));
-    note(old.logtime != new.logtime, format!("logtime = {}", new.logtime));
     note(
         (old.log_size_limit, old.log_max_num) != (new.log_size_limit, new.log_max_num),
         format!(

@@ -198,27 +198,40 @@ pub(super) fn account_jetstream(entry: &Entry) -> Result<(bool, crate::options::
 
 /// `exports = [ {stream: "subj", accounts: [...]}, {service: "subj", response_type, ...} ]`.
 pub(super) fn exports(entry: &Entry, prefix: &str) -> Result<Vec<(ExportConfig, Pos)>> {
-    let Some(items) = entry.value.as_array() else {
-        return Err(wrong_type(entry, "an array of exports"));
-    };
     let block = format!("{prefix}exports.");
     let mut errors = Errors::default();
     let mut out = Vec::new();
-    for item in items {
-        let Some(fields) = item.as_map() else {
-            errors.add(wrong_element(
-                item,
-                &entry.key,
-                "a map with a stream or a service",
-            ));
-            continue;
-        };
+    for (item, fields) in stream_or_service_maps(entry, "an array of exports", &mut errors)? {
         if let Some(export) = errors.ok(export(item, fields, &block)) {
             out.push(export);
         }
     }
     errors.take()?;
     Ok(out)
+}
+
+/// The elements of `exports` or `imports`, each a map with a stream or a
+/// service; one that is not a map is an error, kept in `errors`.
+fn stream_or_service_maps<'a>(
+    entry: &'a Entry,
+    expected: &'static str,
+    errors: &mut Errors,
+) -> Result<Vec<(&'a Value, &'a Map)>> {
+    let Some(items) = entry.value.as_array() else {
+        return Err(wrong_type(entry, expected));
+    };
+    let mut maps = Vec::with_capacity(items.len());
+    for item in items {
+        match item.as_map() {
+            Some(fields) => maps.push((item, fields)),
+            None => errors.add(wrong_element(
+                item,
+                &entry.key,
+                "a map with a stream or a service",
+            )),
+        }
+    }
+    Ok(maps)
 }
 
 pub(super) fn export(item: &Value, fields: &Map, block: &str) -> Result<(ExportConfig, Pos)> {
@@ -317,20 +330,9 @@ pub(super) fn account_names(entry: &Entry) -> Result<Vec<String>> {
 
 /// `imports = [ {stream: {account, subject}, prefix | to}, {service: {account, subject}, to} ]`.
 pub(super) fn imports(entry: &Entry) -> Result<Vec<(ImportConfig, Pos)>> {
-    let Some(items) = entry.value.as_array() else {
-        return Err(wrong_type(entry, "an array of imports"));
-    };
     let mut errors = Errors::default();
     let mut out: Vec<(ImportConfig, Pos)> = Vec::new();
-    for item in items {
-        let Some(fields) = item.as_map() else {
-            errors.add(wrong_element(
-                item,
-                &entry.key,
-                "a map with a stream or a service",
-            ));
-            continue;
-        };
+    for (item, fields) in stream_or_service_maps(entry, "an array of imports", &mut errors)? {
         let Some((import, pos)) = errors.ok(import(item, fields)) else {
             continue;
         };
