@@ -75,10 +75,7 @@ pub(crate) async fn consumer(args: ConsumerArgs) -> Result<()> {
     match args.cmd {
         ConsumerCommand::Ls { stream, conn } => {
             let js = context(&conn, "junction consumer ls").await?;
-            let s = js
-                .get_stream(&stream)
-                .await
-                .with_context(|| format!("stream {stream}"))?;
+            let s = get_stream(&js, &stream).await?;
             let mut names: Vec<String> = s.consumer_names().try_collect().await?;
             names.sort();
             if names.is_empty() {
@@ -94,10 +91,7 @@ pub(crate) async fn consumer(args: ConsumerArgs) -> Result<()> {
             conn,
         } => {
             let js = context(&conn, "junction consumer add").await?;
-            let s = js
-                .get_stream(&stream)
-                .await
-                .with_context(|| format!("stream {stream}"))?;
+            let s = get_stream(&js, &stream).await?;
             let deliver_policy = match deliver.as_str() {
                 "all" => jetstream::consumer::DeliverPolicy::All,
                 "new" => jetstream::consumer::DeliverPolicy::New,
@@ -129,10 +123,7 @@ pub(crate) async fn consumer(args: ConsumerArgs) -> Result<()> {
                     .with_context(|| format!("consumer {stream} > {name}"))?;
                 return print(format!("{}\n", serde_json::to_string_pretty(&raw)?));
             }
-            let s = js
-                .get_stream(&stream)
-                .await
-                .with_context(|| format!("stream {stream}"))?;
+            let s = get_stream(&js, &stream).await?;
             let info = s
                 .consumer_info(&name)
                 .await
@@ -163,10 +154,7 @@ pub(crate) async fn consumer(args: ConsumerArgs) -> Result<()> {
             conn,
         } => {
             let js = context(&conn, "junction consumer next").await?;
-            let s = js
-                .get_stream(&stream)
-                .await
-                .with_context(|| format!("stream {stream}"))?;
+            let s = get_stream(&js, &stream).await?;
             let c: jetstream::consumer::Consumer<pull::Config> = s
                 .get_consumer(&name)
                 .await
@@ -205,10 +193,7 @@ pub(crate) async fn consumer(args: ConsumerArgs) -> Result<()> {
         }
         ConsumerCommand::Rm { stream, name, conn } => {
             let js = context(&conn, "junction consumer rm").await?;
-            let s = js
-                .get_stream(&stream)
-                .await
-                .with_context(|| format!("stream {stream}"))?;
+            let s = get_stream(&js, &stream).await?;
             s.delete_consumer(&name)
                 .await
                 .with_context(|| format!("deleting consumer {stream} > {name}"))?;

@@ -49,6 +49,13 @@ async fn context(conn: &ConnArgs, name: &str) -> Result<jetstream::Context> {
     })
 }
 
+/// The stream `name`, or an error that names it.
+async fn get_stream(js: &jetstream::Context, name: &str) -> Result<jetstream::stream::Stream> {
+    js.get_stream(name)
+        .await
+        .with_context(|| format!("stream {name}"))
+}
+
 fn print(text: String) -> Result<()> {
     with_stdout(|out| out.write_all(text.as_bytes()))?;
     Ok(())

@@ -137,10 +137,7 @@ pub(crate) async fn stream(args: StreamArgs) -> Result<()> {
                     .with_context(|| format!("stream {name}"))?;
                 return print(format!("{}\n", serde_json::to_string_pretty(&raw)?));
             }
-            let mut s = js
-                .get_stream(&name)
-                .await
-                .with_context(|| format!("stream {name}"))?;
+            let mut s = get_stream(&js, &name).await?;
             let info = s.info().await?;
             print(describe_stream(info))
         }
@@ -158,10 +155,7 @@ pub(crate) async fn stream(args: StreamArgs) -> Result<()> {
             conn,
         } => {
             let js = context(&conn, "junction stream purge").await?;
-            let s = js
-                .get_stream(&name)
-                .await
-                .with_context(|| format!("stream {name}"))?;
+            let s = get_stream(&js, &name).await?;
             let purged = match (subject, keep) {
                 (Some(subj), Some(k)) => s.purge().filter(subj).keep(k).await,
                 (Some(subj), None) => s.purge().filter(subj).await,
@@ -178,10 +172,7 @@ pub(crate) async fn stream(args: StreamArgs) -> Result<()> {
             conn,
         } => {
             let js = context(&conn, "junction stream get").await?;
-            let s = js
-                .get_stream(&name)
-                .await
-                .with_context(|| format!("stream {name}"))?;
+            let s = get_stream(&js, &name).await?;
             let m = match (seq, last_for) {
                 (_, Some(subject)) => s.get_last_raw_message_by_subject(&subject).await,
                 (Some(seq), None) => s.get_raw_message(seq).await,
