@@ -323,7 +323,7 @@ enum OpKind {
     Err,
 }
 
-fn skip_blanks(line: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_blanks(line: &[u8], mut i: usize) -> usize {
     while i < line.len() && (line[i] == b' ' || line[i] == b'\t') {
         i += 1;
     }
@@ -352,7 +352,7 @@ fn split_args(args: &[u8]) -> ([(usize, usize); 5], usize) {
 }
 
 /// Parses a non-negative decimal size as nats-server does: digits only.
-fn parse_size(digits: &[u8]) -> Option<usize> {
+pub(crate) fn parse_size(digits: &[u8]) -> Option<usize> {
     if digits.is_empty() || digits.len() > 12 {
         return None;
     }

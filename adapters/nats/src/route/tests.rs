@@ -1,0 +1,204 @@
+//! The route codec against exchanges captured between nats-server 2.9.10 and
+//! 2.15.1 on loopback.
+
+use super::*;
+
+fn parse_all(input: &[u8], leaf_unsub_origin: bool) -> Result<Vec<RouteOp<'_>>, ProtocolError> {
+    let mut p = RouteParser::new(4096, 1024 * 1024);
+    p.leaf_unsub_origin = leaf_unsub_origin;
+    let mut at = 0;
+    let mut ops = Vec::new();
+    while let Some((op, n)) = p.parse(&input[at..])? {
+        ops.push(op);
+        at += n;
+    }
+    assert_eq!(at, input.len(), "all consumed");
+    Ok(ops)
+}
+
+fn interest<'a>(account: &'a str, subject: &'a str, queue: Option<&'a str>, weight: u32) -> RemoteInterest<'a> {
+    RemoteInterest {
+        account: account.as_bytes(),
+        subject: subject.as_bytes(),
+        queue: queue.map(str::as_bytes),
+        weight,
+    }
+}
+
+fn routed<'a>(account: &'a str, subject: &'a str, reply: Option<&'a str>, queues: &'a str) -> RoutedMsg<'a> {
+    RoutedMsg {
+        origin: None,
+        account: account.as_bytes(),
+        subject: subject.as_bytes(),
+        reply: reply.map(str::as_bytes),
+        queue_list: queues.as_bytes(),
+        header_len: None,
+        payload: b"",
+    }
+}
+
+// Sent by 2.9.10 to 2.15.1 as a client subscribed to `foo.>` and twice to
+// `bar` in group q1, then left.
+const INTEREST: &[u8] = b"RS+ $G foo.>\r\nRS+ $G bar q1 1\r\nRS+ $G bar q1 2\r\nRS+ $G bar q1 1\r\nRS- $G foo.>\r\nRS- $G bar q1\r\n";
+
+#[test]
+fn remote_interest_as_nats_server_sends_it() {
+    let ops = parse_all(INTEREST, false).unwrap();
+    assert_eq!(
+        ops,
+        vec![
+            RouteOp::Sub(interest("$G", "foo.>", None, 0)),
+            RouteOp::Sub(interest("$G", "bar", Some("q1"), 1)),
+            RouteOp::Sub(interest("$G", "bar", Some("q1"), 2)),
+            RouteOp::Sub(interest("$G", "bar", Some("q1"), 1)),
+            RouteOp::Unsub(interest("$G", "foo.>", None, 0)),
+            RouteOp::Unsub(interest("$G", "bar", Some("q1"), 0)),
+        ]
+    );
+    let mut out = BytesMut::new();
+    for op in &ops {
+        match op {
+            RouteOp::Sub(i) => sub(&mut out, None, i),
+            RouteOp::Unsub(i) => unsub(&mut out, false, None, i),
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(&out[..], INTEREST);
+}
+
+// Sent by 2.15.1 to 2.9.10: a plain message with a reply, one with headers,
+// one for a queue group only, a request for a queue group, and messages
+// from a leaf node of 2.15.1 (its origin `leaf1`).
+const MESSAGES: &[u8] = b"RMSG $G foo.x r.1 5\r\nhello\r\nHMSG $G foo.y 18 21\r\nNATS/1.0\r\nA: 1\r\n\r\nhdr\r\nRMSG $G bar | q1 1\r\nq\r\nRMSG $G svc + _INBOX.1 workers 3\r\nreq\r\nLMSG leaf1 $G from.leaf rr 0 1\r\nx\r\nLMSG leaf1 $G from.q | g 0 1\r\ny\r\n";
+
+#[test]
+fn routed_messages_as_nats_server_sends_them() {
+    let ops = parse_all(MESSAGES, false).unwrap();
+    let expected = vec![
+        RoutedMsg {
+            payload: b"hello",
+            ..routed("$G", "foo.x", Some("r.1"), "")
+        },
+        RoutedMsg {
+            header_len: Some(18),
+            payload: b"NATS/1.0\r\nA: 1\r\n\r\nhdr",
+            ..routed("$G", "foo.y", None, "")
+        },
+        RoutedMsg {
+            payload: b"q",
+            ..routed("$G", "bar", None, "q1")
+        },
+        RoutedMsg {
+            payload: b"req",
+            ..routed("$G", "svc", Some("_INBOX.1"), "workers")
+        },
+        RoutedMsg {
+            origin: Some(b"leaf1"),
+            payload: b"x",
+            ..routed("$G", "from.leaf", Some("rr"), "")
+        },
+        RoutedMsg {
+            origin: Some(b"leaf1"),
+            payload: b"y",
+            ..routed("$G", "from.q", None, "g")
+        },
+    ];
+    assert_eq!(ops, expected.iter().copied().map(RouteOp::Msg).collect::<Vec<_>>());
+    let mut out = BytesMut::new();
+    for m in &expected {
+        msg(&mut out, m);
+    }
+    assert_eq!(&out[..], MESSAGES);
+}
+
+#[test]
+fn a_message_for_several_queue_groups_lists_them_all() {
+    let ops = parse_all(b"RMSG $G s + r a b c 2\r\nhi\r\nHMSG $G s | a b 12 12\r\nNATS/1.0\r\n\r\n\r\n", false).unwrap();
+    let RouteOp::Msg(first) = &ops[0] else { panic!("{ops:?}") };
+    assert_eq!(first.queues().collect::<Vec<_>>(), vec![&b"a"[..], b"b", b"c"]);
+    assert_eq!(first.reply, Some(&b"r"[..]));
+    let RouteOp::Msg(second) = &ops[1] else { panic!("{ops:?}") };
+    assert_eq!(second.queues().count(), 2);
+    assert_eq!(second.reply, None);
+    assert_eq!(second.header_len, Some(12));
+}
+
+#[test]
+fn leaf_interest_with_and_without_the_origin_in_ls_minus() {
+    // 2.15.1 to 2.9.10, which did not announce `lnocu`.
+    let old = b"LS+ leaf1 $G leaf.>\r\nLS+ leaf1 $G leafq lq 1\r\nLS- $G leaf.>\r\nLS- $G leafq lq\r\n";
+    let ops = parse_all(old, false).unwrap();
+    assert_eq!(
+        ops,
+        vec![
+            RouteOp::LeafSub {
+                origin: b"leaf1",
+                interest: interest("$G", "leaf.>", None, 0)
+            },
+            RouteOp::LeafSub {
+                origin: b"leaf1",
+                interest: interest("$G", "leafq", Some("lq"), 1)
+            },
+            RouteOp::LeafUnsub {
+                origin: None,
+                interest: interest("$G", "leaf.>", None, 0)
+            },
+            RouteOp::LeafUnsub {
+                origin: None,
+                interest: interest("$G", "leafq", Some("lq"), 0)
+            },
+        ]
+    );
+    let ops = parse_all(b"LS- leaf1 $G leafq lq\r\n", true).unwrap();
+    assert_eq!(
+        ops,
+        vec![RouteOp::LeafUnsub {
+            origin: Some(b"leaf1"),
+            interest: interest("$G", "leafq", Some("lq"), 0)
+        }]
+    );
+    let mut out = BytesMut::new();
+    sub(&mut out, Some(b"leaf1"), &interest("$G", "leafq", Some("lq"), 1));
+    unsub(&mut out, true, None, &interest("$G", "leaf.>", None, 0));
+    unsub(&mut out, true, Some(b"leaf1"), &interest("$G", "leafq", Some("lq"), 0));
+    assert_eq!(&out[..], &b"LS+ leaf1 $G leafq lq 1\r\nLS- $G leaf.>\r\nLS- leaf1 $G leafq lq\r\n"[..]);
+}
+
+#[test]
+fn the_handshake_and_keepalive_of_a_route() {
+    let input = b"CONNECT {\"echo\":true,\"cluster\":\"c1\"}\r\nINFO {\"server_id\":\"N\"} \r\nPING\r\nPONG\r\n+OK\r\n-ERR 'Unknown'\r\n";
+    let ops = parse_all(input, false).unwrap();
+    assert_eq!(
+        ops,
+        vec![
+            RouteOp::Connect(br#"{"echo":true,"cluster":"c1"}"#),
+            RouteOp::Info(br#"{"server_id":"N"} "#),
+            RouteOp::Ping,
+            RouteOp::Pong,
+            RouteOp::Ok,
+            RouteOp::Err(b"'Unknown'"),
+        ]
+    );
+}
+
+#[test]
+fn malformed_lines_are_errors() {
+    let bad = |input: &[u8]| parse_all(input, false).unwrap_err();
+    assert_eq!(bad(b"RS+ $G\r\n"), ProtocolError::BadArguments { op: "RS+" });
+    assert_eq!(bad(b"RS+ $G foo q\r\n"), ProtocolError::BadArguments { op: "RS+" });
+    assert_eq!(bad(b"RS+ $G foo q x\r\n"), ProtocolError::BadArguments { op: "RS+" });
+    assert_eq!(bad(b"RS- $G foo q 1\r\n"), ProtocolError::BadArguments { op: "RS-" });
+    assert_eq!(bad(b"RMSG $G\r\n"), ProtocolError::BadArguments { op: "RMSG" });
+    assert_eq!(bad(b"RMSG $G foo x\r\n"), ProtocolError::BadArguments { op: "RMSG" });
+    assert_eq!(bad(b"RMSG $G foo ? a b 1\r\nx\r\n"), ProtocolError::BadArguments { op: "RMSG" });
+    assert_eq!(bad(b"RMSG $G foo + r 1\r\nx\r\n"), ProtocolError::BadArguments { op: "RMSG" });
+    assert_eq!(bad(b"HMSG $G foo 5 3\r\nabc\r\n"), ProtocolError::BadArguments { op: "HMSG" });
+    assert_eq!(bad(b"LMSG $G foo 1\r\nx\r\n"), ProtocolError::BadArguments { op: "LMSG" });
+    assert_eq!(bad(b"RMSG $G foo 1\r\nxy\r\n"), ProtocolError::UnknownOperation);
+    assert_eq!(bad(b"SUB foo 1\r\n"), ProtocolError::UnknownOperation);
+    assert_eq!(bad(b"PUB"), ProtocolError::UnknownOperation);
+    assert!(matches!(
+        bad(b"RMSG $G foo 2000000\r\n"),
+        ProtocolError::MaxPayload { .. }
+    ));
+}
