@@ -20,6 +20,10 @@
 //! Like the client parser, it finds whole operations in the read buffer and
 //! borrows from it: nothing is copied to parse.
 
+mod handshake;
+
+pub use handshake::{RouteConnect, RouteInfo};
+
 use bytes::{BufMut, BytesMut};
 
 use crate::parser::{parse_size, skip_blanks, ProtocolError};
@@ -75,7 +79,10 @@ pub enum RouteOp<'a> {
     /// `RS-`.
     Unsub(RemoteInterest<'a>),
     /// `LS+`, with the cluster the leaf interest came from.
-    LeafSub { origin: &'a [u8], interest: RemoteInterest<'a> },
+    LeafSub {
+        origin: &'a [u8],
+        interest: RemoteInterest<'a>,
+    },
     /// `LS-`; the origin only from peers that announced `lnocu`.
     LeafUnsub {
         origin: Option<&'a [u8]>,
@@ -88,8 +95,8 @@ pub enum RouteOp<'a> {
 /// Operation names a peer may send, upper case.
 /// Messages first: they are by far the most frequent.
 const ROUTE_OPS: [&[u8]; 13] = [
-    b"RMSG", b"HMSG", b"LMSG", b"RS+", b"RS-", b"LS+", b"LS-", b"PING", b"PONG", b"INFO", b"CONNECT",
-    b"+OK", b"-ERR",
+    b"RMSG", b"HMSG", b"LMSG", b"RS+", b"RS-", b"LS+", b"LS-", b"PING", b"PONG", b"INFO", b"CONNECT", b"+OK",
+    b"-ERR",
 ];
 
 /// The most arguments a line may have: origin, account, subject, `+`,
@@ -141,13 +148,20 @@ impl RouteParser {
             self.check_partial_line(input)?;
             return Ok(None);
         };
-        let line_end = if nl > 0 && input[nl - 1] == b'\r' { nl - 1 } else { nl };
+        let line_end = if nl > 0 && input[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
         let line = &input[..line_end];
         let op_end = line
             .iter()
             .position(|&b| b == b' ' || b == b'\t')
             .unwrap_or(line.len());
-        let Some(op) = ROUTE_OPS.iter().find(|name| name.eq_ignore_ascii_case(&line[..op_end])) else {
+        let Some(op) = ROUTE_OPS
+            .iter()
+            .find(|name| name.eq_ignore_ascii_case(&line[..op_end]))
+        else {
             return Err(ProtocolError::UnknownOperation);
         };
         let args_start = skip_blanks(line, op_end);
@@ -181,7 +195,11 @@ impl RouteParser {
     }
 
     /// The message once its payload and `\r\n` are all in `input`.
-    fn complete<'a>(&mut self, input: &'a [u8], p: Pending) -> Result<Option<(RouteOp<'a>, usize)>, ProtocolError> {
+    fn complete<'a>(
+        &mut self,
+        input: &'a [u8],
+        p: Pending,
+    ) -> Result<Option<(RouteOp<'a>, usize)>, ProtocolError> {
         let end = p.start + p.size;
         if input.len() < end + 2 {
             if input.len() > end && input[end] != b'\r' {
@@ -379,7 +397,13 @@ fn message_line(op: &[u8], args: &[u8], base: usize, start: usize) -> Result<Pen
 /// `RS+ account subject [queue weight]\r\n`, or `LS+ origin …` when
 /// `origin` is given.
 pub fn sub(out: &mut BytesMut, origin: Option<&[u8]>, interest: &RemoteInterest<'_>) {
-    interest_line(out, if origin.is_some() { b"LS+ " } else { b"RS+ " }, origin, interest, true);
+    interest_line(
+        out,
+        if origin.is_some() { b"LS+ " } else { b"RS+ " },
+        origin,
+        interest,
+        true,
+    );
 }
 
 /// `RS- account subject [queue]\r\n`, or `LS- [origin] …`: pass `leaf` for

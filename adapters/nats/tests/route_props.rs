@@ -64,15 +64,17 @@ fn op() -> impl Strategy<Value = Op> {
         any::<bool>(),
         prop::collection::vec(any::<u8>(), 0..64),
     )
-        .prop_map(|(origin, account, subject, reply, queues, headers, payload)| Op::Msg {
-            origin,
-            account,
-            subject,
-            reply,
-            queues,
-            headers,
-            payload,
-        });
+        .prop_map(
+            |(origin, account, subject, reply, queues, headers, payload)| Op::Msg {
+                origin,
+                account,
+                subject,
+                reply,
+                queues,
+                headers,
+                payload,
+            },
+        );
     prop_oneof![interest, msg]
 }
 

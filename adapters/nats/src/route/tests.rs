@@ -16,7 +16,12 @@ fn parse_all(input: &[u8], leaf_unsub_origin: bool) -> Result<Vec<RouteOp<'_>>, 
     Ok(ops)
 }
 
-fn interest<'a>(account: &'a str, subject: &'a str, queue: Option<&'a str>, weight: u32) -> RemoteInterest<'a> {
+fn interest<'a>(
+    account: &'a str,
+    subject: &'a str,
+    queue: Option<&'a str>,
+    weight: u32,
+) -> RemoteInterest<'a> {
     RemoteInterest {
         account: account.as_bytes(),
         subject: subject.as_bytes(),
@@ -103,7 +108,10 @@ fn routed_messages_as_nats_server_sends_them() {
             ..routed("$G", "from.q", None, "g")
         },
     ];
-    assert_eq!(ops, expected.iter().copied().map(RouteOp::Msg).collect::<Vec<_>>());
+    assert_eq!(
+        ops,
+        expected.iter().copied().map(RouteOp::Msg).collect::<Vec<_>>()
+    );
     let mut out = BytesMut::new();
     for m in &expected {
         msg(&mut out, m);
@@ -113,11 +121,19 @@ fn routed_messages_as_nats_server_sends_them() {
 
 #[test]
 fn a_message_for_several_queue_groups_lists_them_all() {
-    let ops = parse_all(b"RMSG $G s + r a b c 2\r\nhi\r\nHMSG $G s | a b 12 12\r\nNATS/1.0\r\n\r\n\r\n", false).unwrap();
-    let RouteOp::Msg(first) = &ops[0] else { panic!("{ops:?}") };
+    let ops = parse_all(
+        b"RMSG $G s + r a b c 2\r\nhi\r\nHMSG $G s | a b 12 12\r\nNATS/1.0\r\n\r\n\r\n",
+        false,
+    )
+    .unwrap();
+    let RouteOp::Msg(first) = &ops[0] else {
+        panic!("{ops:?}")
+    };
     assert_eq!(first.queues().collect::<Vec<_>>(), vec![&b"a"[..], b"b", b"c"]);
     assert_eq!(first.reply, Some(&b"r"[..]));
-    let RouteOp::Msg(second) = &ops[1] else { panic!("{ops:?}") };
+    let RouteOp::Msg(second) = &ops[1] else {
+        panic!("{ops:?}")
+    };
     assert_eq!(second.queues().count(), 2);
     assert_eq!(second.reply, None);
     assert_eq!(second.header_len, Some(12));
@@ -160,8 +176,16 @@ fn leaf_interest_with_and_without_the_origin_in_ls_minus() {
     let mut out = BytesMut::new();
     sub(&mut out, Some(b"leaf1"), &interest("$G", "leafq", Some("lq"), 1));
     unsub(&mut out, true, None, &interest("$G", "leaf.>", None, 0));
-    unsub(&mut out, true, Some(b"leaf1"), &interest("$G", "leafq", Some("lq"), 0));
-    assert_eq!(&out[..], &b"LS+ leaf1 $G leafq lq 1\r\nLS- $G leaf.>\r\nLS- leaf1 $G leafq lq\r\n"[..]);
+    unsub(
+        &mut out,
+        true,
+        Some(b"leaf1"),
+        &interest("$G", "leafq", Some("lq"), 0),
+    );
+    assert_eq!(
+        &out[..],
+        &b"LS+ leaf1 $G leafq lq 1\r\nLS- $G leaf.>\r\nLS- leaf1 $G leafq lq\r\n"[..]
+    );
 }
 
 #[test]
@@ -185,15 +209,39 @@ fn the_handshake_and_keepalive_of_a_route() {
 fn malformed_lines_are_errors() {
     let bad = |input: &[u8]| parse_all(input, false).unwrap_err();
     assert_eq!(bad(b"RS+ $G\r\n"), ProtocolError::BadArguments { op: "RS+" });
-    assert_eq!(bad(b"RS+ $G foo q\r\n"), ProtocolError::BadArguments { op: "RS+" });
-    assert_eq!(bad(b"RS+ $G foo q x\r\n"), ProtocolError::BadArguments { op: "RS+" });
-    assert_eq!(bad(b"RS- $G foo q 1\r\n"), ProtocolError::BadArguments { op: "RS-" });
+    assert_eq!(
+        bad(b"RS+ $G foo q\r\n"),
+        ProtocolError::BadArguments { op: "RS+" }
+    );
+    assert_eq!(
+        bad(b"RS+ $G foo q x\r\n"),
+        ProtocolError::BadArguments { op: "RS+" }
+    );
+    assert_eq!(
+        bad(b"RS- $G foo q 1\r\n"),
+        ProtocolError::BadArguments { op: "RS-" }
+    );
     assert_eq!(bad(b"RMSG $G\r\n"), ProtocolError::BadArguments { op: "RMSG" });
-    assert_eq!(bad(b"RMSG $G foo x\r\n"), ProtocolError::BadArguments { op: "RMSG" });
-    assert_eq!(bad(b"RMSG $G foo ? a b 1\r\nx\r\n"), ProtocolError::BadArguments { op: "RMSG" });
-    assert_eq!(bad(b"RMSG $G foo + r 1\r\nx\r\n"), ProtocolError::BadArguments { op: "RMSG" });
-    assert_eq!(bad(b"HMSG $G foo 5 3\r\nabc\r\n"), ProtocolError::BadArguments { op: "HMSG" });
-    assert_eq!(bad(b"LMSG $G foo 1\r\nx\r\n"), ProtocolError::BadArguments { op: "LMSG" });
+    assert_eq!(
+        bad(b"RMSG $G foo x\r\n"),
+        ProtocolError::BadArguments { op: "RMSG" }
+    );
+    assert_eq!(
+        bad(b"RMSG $G foo ? a b 1\r\nx\r\n"),
+        ProtocolError::BadArguments { op: "RMSG" }
+    );
+    assert_eq!(
+        bad(b"RMSG $G foo + r 1\r\nx\r\n"),
+        ProtocolError::BadArguments { op: "RMSG" }
+    );
+    assert_eq!(
+        bad(b"HMSG $G foo 5 3\r\nabc\r\n"),
+        ProtocolError::BadArguments { op: "HMSG" }
+    );
+    assert_eq!(
+        bad(b"LMSG $G foo 1\r\nx\r\n"),
+        ProtocolError::BadArguments { op: "LMSG" }
+    );
     assert_eq!(bad(b"RMSG $G foo 1\r\nxy\r\n"), ProtocolError::UnknownOperation);
     assert_eq!(bad(b"SUB foo 1\r\n"), ProtocolError::UnknownOperation);
     assert_eq!(bad(b"PUB"), ProtocolError::UnknownOperation);
