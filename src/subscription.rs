@@ -14,8 +14,11 @@ use crate::outlet::Producer;
 /// Anything that receives messages: a NATS connection today, MQTT sessions
 /// and internal services later. The router does not know which.
 pub trait Subscriber: Send + Sync {
-    /// The connection id, used for `echo: false`.
-    fn client_id(&self) -> u64;
+    /// The connection id, used for `echo: false`; 0 for the server's own
+    /// subscribers.
+    fn client_id(&self) -> u64 {
+        0
+    }
     /// What kind of connection it is; the server's own subscribers are
     /// internal.
     fn kind(&self) -> ConnKind {
@@ -25,8 +28,9 @@ pub trait Subscriber: Send + Sync {
     /// queues into its outlet and hands that to `producer`, which writes it
     /// out at the end of its round and waits if the subscriber fell behind.
     fn deliver(&self, sub: &Subscription, msg: &Message<'_>, producer: &mut Producer);
-    /// `sub` reached its auto-unsubscribe limit and must be removed.
-    fn expire(&self, sub: &Arc<Subscription>);
+    /// `sub` reached its auto-unsubscribe limit and must be removed (the
+    /// server's own subscribers set none).
+    fn expire(&self, _sub: &Arc<Subscription>) {}
 }
 
 pub struct Subscription {

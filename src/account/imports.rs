@@ -19,9 +19,6 @@ use crate::subscription::{Message, Subscriber, Subscription};
 /// from each other cannot loop forever.
 const MAX_HOPS: u8 = 8;
 
-/// Internal subscribers have no connection; id 0 never matches a client.
-const INTERNAL_CLIENT: u64 = 0;
-
 /// Rewrites subjects from an import's source pattern to its local form.
 #[derive(Debug, Clone)]
 pub struct SubjectMapping {
@@ -96,6 +93,15 @@ fn republish(
     account.publish(&forwarded, None, producer)
 }
 
+/// The account at the other end of an import, unless the message has
+/// crossed too many imports already (a loop) or that account is gone.
+fn far_end(msg: &Message<'_>, account: &Weak<Account>) -> Option<Arc<Account>> {
+    if msg.hops >= MAX_HOPS {
+        return None;
+    }
+    account.upgrade()
+}
+
 /// Lives in the exporting account's sublist; republishes into the importer.
 pub struct StreamImport {
     pub importer: Weak<Account>,
@@ -103,22 +109,13 @@ pub struct StreamImport {
 }
 
 impl Subscriber for StreamImport {
-    fn client_id(&self) -> u64 {
-        INTERNAL_CLIENT
-    }
-
     fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
-        if msg.hops >= MAX_HOPS {
-            return;
-        }
-        let Some(importer) = self.importer.upgrade() else {
+        let Some(importer) = far_end(msg, &self.importer) else {
             return;
         };
         let subject = self.mapping.apply(msg.subject);
         republish(&importer, msg, &subject, msg.reply, producer);
     }
-
-    fn expire(&self, _sub: &Arc<Subscription>) {}
 }
 
 /// Lives in the importing account's sublist on the local subject; forwards
@@ -132,15 +129,8 @@ pub struct ServiceImport {
 }
 
 impl Subscriber for ServiceImport {
-    fn client_id(&self) -> u64 {
-        INTERNAL_CLIENT
-    }
-
     fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
-        if msg.hops >= MAX_HOPS {
-            return;
-        }
-        let Some(exporter) = self.exporter.upgrade() else {
+        let Some(exporter) = far_end(msg, &self.exporter) else {
             return;
         };
         let subject = self.mapping.apply(msg.subject);
@@ -175,8 +165,6 @@ impl Subscriber for ServiceImport {
         exporter.track_response(route);
         republish(&exporter, msg, &subject, Some(&route_subject), producer);
     }
-
-    fn expire(&self, _sub: &Arc<Subscription>) {}
 }
 
 /// `_R_.` plus random characters: a reply subject in the exporting account
@@ -200,10 +188,6 @@ pub struct ResponseForward {
 }
 
 impl Subscriber for ResponseForward {
-    fn client_id(&self) -> u64 {
-        INTERNAL_CLIENT
-    }
-
     fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
         let Some(importer) = self.importer.upgrade() else {
             return;

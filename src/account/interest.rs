@@ -174,7 +174,6 @@ mod tests {
             self.0
         }
         fn deliver(&self, _: &Subscription, _: &Message<'_>, _: &mut Producer) {}
-        fn expire(&self, _: &Arc<Subscription>) {}
     }
 
     fn sub(subject: &'static str, queue: Option<&'static str>, kind: ConnKind) -> Arc<Subscription> {

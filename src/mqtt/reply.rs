@@ -67,10 +67,6 @@ impl Bridge {
 }
 
 impl Subscriber for Bridge {
-    fn client_id(&self) -> u64 {
-        0
-    }
-
     fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
         let Some(account) = self.account.upgrade() else {
             return;
@@ -98,8 +94,6 @@ impl Subscriber for Bridge {
         block.extend_from_slice(b"\r\n");
         account.publish_full(subject.as_bytes(), None, &block, body, producer);
     }
-
-    fn expire(&self, _sub: &Arc<Subscription>) {}
 }
 
 #[cfg(test)]

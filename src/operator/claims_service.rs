@@ -43,10 +43,6 @@ impl ClaimsService {
 }
 
 impl Subscriber for ClaimsService {
-    fn client_id(&self) -> u64 {
-        0
-    }
-
     fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
         let Some(host) = self.host.upgrade() else {
             return;
@@ -78,6 +74,4 @@ impl Subscriber for ClaimsService {
                 .publish_internal_with(reply, &response, producer);
         }
     }
-
-    fn expire(&self, _sub: &Arc<Subscription>) {}
 }

@@ -219,10 +219,6 @@ fn typed_json_error(e: serde_json::Error) -> ApiError {
 }
 
 impl Subscriber for Api {
-    fn client_id(&self) -> u64 {
-        0
-    }
-
     fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
         let Some(reply) = msg.reply else { return };
         let Some(account) = self.account.upgrade() else {
@@ -294,6 +290,4 @@ impl Subscriber for Api {
             }
         }
     }
-
-    fn expire(&self, _sub: &Arc<Subscription>) {}
 }

@@ -465,18 +465,12 @@ impl Consumer {
 struct Acker(Weak<Consumer>);
 
 impl Subscriber for Acker {
-    fn client_id(&self) -> u64 {
-        0
-    }
-
     fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, _producer: &mut Producer) {
         if let Some(consumer) = self.0.upgrade() {
             let body = &msg.payload[msg.header_len.unwrap_or(0)..];
             consumer.ack(msg.subject, body, msg.reply);
         }
     }
-
-    fn expire(&self, _sub: &Arc<Subscription>) {}
 }
 
 #[cfg(test)]

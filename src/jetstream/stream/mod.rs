@@ -284,17 +284,11 @@ impl Stream {
 struct Capture(Weak<Stream>);
 
 impl Subscriber for Capture {
-    fn client_id(&self) -> u64 {
-        0
-    }
-
     fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
         if let Some(stream) = self.0.upgrade() {
             stream.ingest(msg, producer);
         }
     }
-
-    fn expire(&self, _sub: &Arc<Subscription>) {}
 }
 
 /// The `state` object of a stream info.

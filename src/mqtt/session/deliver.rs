@@ -1,7 +1,6 @@
 //! The session as a subscriber: a routed or stored message becomes a
 //! PUBLISH to the client, at the QoS, flags and properties it is due.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -176,6 +175,4 @@ impl Subscriber for Session {
             producer,
         );
     }
-
-    fn expire(&self, _sub: &Arc<Subscription>) {}
 }
