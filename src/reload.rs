@@ -122,6 +122,9 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
         })
     };
     check("MQTT", &mqtt_fixed(&old.mqtt), &mqtt_fixed(&new.mqtt))?;
+    // Changing routes and their credentials on a reload comes with the rest
+    // of clustering; until then a reload refuses it rather than ignore it.
+    check("Cluster", &old.cluster, &new.cluster)?;
     check("PidFile", &old.pid_file, &new.pid_file)?;
     check("PortsFileDir", &old.ports_file_dir, &new.ports_file_dir)?;
     Ok(())

@@ -2,6 +2,7 @@
 //! (SIGINT/SIGTERM stop, SIGUSR1 log reopen, SIGUSR2 lame duck) and
 //! `--signal` to a running server.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::{reload, EnvFilter, Registry};
 
 use crate::options::Options;
-use crate::server::{RunningServer, Server};
+use crate::server::Server;
 
 /// The level `-D`/`-V` (`debug`, `trace`) ask for.
 fn level(opts: &Options) -> &'static str {
@@ -112,10 +113,38 @@ pub fn log_output_changed() {
     }
 }
 
-/// Starts a server with its NATS client port; the other listeners are
-/// started by [`serve`].
+/// A started server: where it listens and how to stop it.
+pub struct RunningServer {
+    pub server: Arc<Server>,
+    pub addr: SocketAddr,
+    pub accept_task: tokio::task::JoinHandle<()>,
+    /// Its routes, when it is part of a cluster.
+    pub cluster: Option<Arc<crate::route::Cluster>>,
+}
+
+impl RunningServer {
+    /// Resolves when the server has fully stopped.
+    pub async fn wait(self) {
+        let _ = self.accept_task.await;
+    }
+}
+
+/// Starts a server with its NATS client port and its cluster routes; the
+/// other listeners are started by [`serve`].
 pub async fn start(opts: Options) -> anyhow::Result<RunningServer> {
-    crate::nats::listen(Server::prepare(opts)?).await
+    let cluster_options = opts.cluster.clone();
+    let server = Server::prepare(opts)?;
+    let (addr, accept_task) = crate::nats::listen(server.clone()).await?;
+    let cluster = match &cluster_options {
+        Some(options) => Some(crate::route::start(server.clone(), options).await?),
+        None => None,
+    };
+    Ok(RunningServer {
+        server,
+        addr,
+        accept_task,
+        cluster,
+    })
 }
 
 /// Runs the server until it is stopped by a signal; `reload` reads the

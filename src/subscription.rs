@@ -2,7 +2,7 @@
 //! client's sid, an optional auto-unsubscribe limit, and whoever receives
 //! its messages, whatever protocol they speak.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -31,6 +31,17 @@ pub trait Subscriber: Send + Sync {
     /// `sub` reached its auto-unsubscribe limit and must be removed (the
     /// server's own subscribers set none).
     fn expire(&self, _sub: &Arc<Subscription>) {}
+    /// A peer server (kind `Route`) takes one copy of a message for all
+    /// its subscriptions that match (`sub` is one of them), with the queue
+    /// groups it was chosen for; `deliver` is not called for it.
+    fn deliver_routed(
+        &self,
+        _sub: &Subscription,
+        _msg: &Message<'_>,
+        _queues: &[&[u8]],
+        _producer: &mut Producer,
+    ) {
+    }
 }
 
 pub struct Subscription {
@@ -38,6 +49,11 @@ pub struct Subscription {
     pub queue: Option<Bytes>,
     pub sid: Bytes,
     pub subscriber: Arc<dyn Subscriber>,
+    /// Made for a peer server: the router gathers these per peer.
+    pub routed: bool,
+    /// A peer's queue group stands for this many members there (its
+    /// weight in `RS+`); 1 for everyone else.
+    weight: AtomicU32,
     /// Auto-unsubscribe after this many messages; 0 means never.
     max: AtomicU64,
     delivered: AtomicU64,
@@ -60,10 +76,22 @@ impl Subscription {
             subject,
             queue,
             sid,
+            routed: subscriber.kind() == ConnKind::Route,
+            weight: AtomicU32::new(1),
             subscriber,
             max: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
         }
+    }
+
+    /// How many members it stands for in its queue group.
+    pub fn weight(&self) -> u32 {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    /// A peer announced a new member count for its queue group.
+    pub fn set_weight(&self, weight: u32) {
+        self.weight.store(weight.max(1), Ordering::Relaxed);
     }
 
     /// Messages delivered so far.

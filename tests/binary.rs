@@ -476,3 +476,44 @@ async fn monitoring_rules_see_the_flags_over_the_file() {
     std::fs::create_dir(&ports).unwrap();
     healthz_over_https(&pki, &ports, &["-c", conf.to_str().unwrap()]).await;
 }
+
+#[tokio::test]
+async fn cluster_flags_mesh_two_processes() {
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let seed_port = common::free_port();
+    let seed_cluster = format!("nats://127.0.0.1:{seed_port}");
+    // Go-style single-dash flags, as in nats-server's quick starts.
+    let (_seed, seed_addr) = start(dir.path(), &["-cluster", &seed_cluster, "-cluster_name", "c1"]);
+    let (_other, other_addr) = start(
+        dir.path(),
+        &[
+            "--cluster",
+            "nats://127.0.0.1:-1",
+            "--cluster_name",
+            "c1",
+            "--routes",
+            &seed_cluster,
+        ],
+    );
+    let service = async_nats::connect(format!("nats://{other_addr}")).await.unwrap();
+    let mut requests = service.subscribe("across").await.unwrap();
+    let answer = service.clone();
+    tokio::spawn(async move {
+        while let Some(m) = requests.next().await {
+            let _ = answer
+                .publish(m.reply.unwrap(), "from the other node".into())
+                .await;
+        }
+    });
+    service.flush().await.unwrap();
+    let asker = async_nats::connect(format!("nats://{seed_addr}")).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match asker.request("across", "".into()).await {
+            Ok(reply) => break assert_eq!(reply.payload, "from the other node"),
+            Err(e) => assert!(Instant::now() < deadline, "no route formed: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

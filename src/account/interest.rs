@@ -130,6 +130,16 @@ impl Account {
             .collect()
     }
 
+    /// Calls `f` with each subject (and queue group) this server has
+    /// interest in and its count, holding the interest lock: a change
+    /// cannot come between, so what `f` sends goes before any later change.
+    pub fn each_interest(&self, mut f: impl FnMut(&[u8], Option<&[u8]>, u32)) {
+        let counts = self.interest.counts.lock();
+        for ((subject, queue), n) in counts.iter() {
+            f(subject, queue.as_deref(), *n);
+        }
+    }
+
     /// All subscriptions whose subject matches the literal `subject`.
     pub fn matches(&self, subject: &[u8]) -> MatchResult {
         self.sublist.matches(subject)

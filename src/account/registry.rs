@@ -9,6 +9,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use super::imports::{ServiceImport, StreamImport, SubjectMapping};
+use super::InterestListener;
 use crate::account::{Account, Export, GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
 use crate::mapping::Mappings;
 use crate::options::{ExportKind, ImportConfig, Options};
@@ -45,6 +46,9 @@ pub struct Accounts {
     wired: Mutex<Vec<Wired>>,
     /// Accounts holding mappings from the configuration file.
     config_mapped: Mutex<Vec<String>>,
+    /// Told of the interest of every account, also of those created later.
+    /// Taken after `map`'s lock, never before.
+    interest_listeners: RwLock<Vec<InterestListener>>,
 }
 
 /// One configured import and the subscription that carries it.
@@ -94,6 +98,7 @@ impl Accounts {
             system,
             wired: Mutex::new(Vec::new()),
             config_mapped: Mutex::new(Vec::new()),
+            interest_listeners: RwLock::new(Vec::new()),
         };
         accounts.set_mappings(opts)?;
         for cfg in &opts.accounts {
@@ -210,11 +215,27 @@ impl Accounts {
         if let Some(a) = self.get(name) {
             return a;
         }
-        self.map
-            .write()
-            .entry(name.to_string())
-            .or_insert_with(|| Arc::new(Account::new(name)))
+        let mut map = self.map.write();
+        map.entry(name.to_string())
+            .or_insert_with(|| {
+                let account = Arc::new(Account::new(name));
+                // Before anyone can subscribe in it.
+                for listener in self.interest_listeners.read().iter() {
+                    account.on_interest(listener.clone());
+                }
+                account
+            })
             .clone()
+    }
+
+    /// Tells `listener` of every interest change in every account, those
+    /// there are and those created later (routes announce them to peers).
+    pub fn on_interest_everywhere(&self, listener: InterestListener) {
+        let map = self.map.write();
+        self.interest_listeners.write().push(listener.clone());
+        for account in map.values() {
+            account.on_interest(listener.clone());
+        }
     }
 
     /// Subscriptions in all accounts.

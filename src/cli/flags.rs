@@ -63,6 +63,19 @@ pub struct ServerFlags {
     /// Client URL to advertise to other servers
     #[arg(long = "client_advertise", value_name = "string")]
     pub client_advertise: Option<String>,
+    /// Routes to solicit and connect (comma separated)
+    #[arg(long = "routes", value_name = "rurl-1, rurl-2")]
+    pub routes: Option<String>,
+    /// Cluster URL for solicited routes
+    #[arg(
+        long = "cluster",
+        visible_alias = "cluster_listen",
+        value_name = "cluster-url"
+    )]
+    pub cluster: Option<String>,
+    /// Cluster Name, if not set one will be dynamically generated
+    #[arg(long = "cluster_name", value_name = "string")]
+    pub cluster_name: Option<String>,
     /// Creates a ports file in the specified directory (<executable_name>_<pid>.ports)
     #[arg(long = "ports_file_dir", value_name = "dir")]
     pub ports_file_dir: Option<PathBuf>,
@@ -139,6 +152,10 @@ const GO_STYLE: &[&str] = &[
     "config",
     "signal",
     "client_advertise",
+    "routes",
+    "cluster",
+    "cluster_listen",
+    "cluster_name",
     "ports_file_dir",
     "log",
     "logtime",
@@ -176,6 +193,40 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 impl ServerFlags {
+    /// `--cluster`, `--cluster_name` and `--routes` over the `cluster {}`
+    /// block, as nats-server merges them.
+    fn apply_cluster(&self, opts: &mut Options) -> anyhow::Result<()> {
+        if self.cluster.is_none() && self.cluster_name.is_none() && self.routes.is_none() {
+            return Ok(());
+        }
+        let mut cluster = opts.cluster.take().unwrap_or_default();
+        if let Some(url) = &self.cluster {
+            // `:-1` picks a free port, as for the client port.
+            let given = url.strip_suffix(":-1").map(|u| format!("{u}:0"));
+            let listen = crate::route::RouteUrl::parse(given.as_deref().unwrap_or(url))
+                .map_err(|e| anyhow::anyhow!("error parsing cluster url {url:?}: {e}"))?;
+            cluster.host = listen.host;
+            cluster.port = listen.port;
+            if listen.user.is_some() {
+                cluster.auth.username = listen.user;
+                cluster.auth.password = listen.password;
+            }
+        }
+        if let Some(name) = &self.cluster_name {
+            cluster.name = Some(name.clone());
+        }
+        if let Some(routes) = &self.routes {
+            cluster.routes = Vec::new();
+            for url in routes.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+                crate::route::RouteUrl::parse(url)
+                    .map_err(|e| anyhow::anyhow!("error parsing route url {url:?}: {e}"))?;
+                cluster.routes.push(url.to_string());
+            }
+        }
+        opts.cluster = Some(cluster);
+        Ok(())
+    }
+
     /// The options as at start: the config file (`-c`) read again, then the
     /// flags over it. A reload calls this.
     pub fn load(&self) -> anyhow::Result<Options> {
@@ -207,6 +258,7 @@ impl ServerFlags {
         if let Some(p) = self.https_port {
             opts.https_port = monitor_port_value(p, "https_port")?;
         }
+        self.apply_cluster(opts)?;
         if let Some(a) = &self.client_advertise {
             opts.client_advertise = Some(a.clone());
         }

@@ -108,7 +108,7 @@ impl<O: ListenerOptions> ListenerBlock<O> {
 
 /// A listener block's `listen: [host:]port`: the port checked, the host
 /// kept when given.
-fn listen(entry: &Entry, port: &mut i64, host: &mut String) -> Result<()> {
+pub(super) fn listen(entry: &Entry, port: &mut i64, host: &mut String) -> Result<()> {
     let (given, p) = super::read::listen_address(entry)?;
     *port = check_port(entry, p)?;
     if let Some(given) = given {
@@ -118,7 +118,7 @@ fn listen(entry: &Entry, port: &mut i64, host: &mut String) -> Result<()> {
 }
 
 /// A listener's port: -1 is a random port, 0 is off.
-fn check_port(entry: &Entry, port: i64) -> Result<i64> {
+pub(super) fn check_port(entry: &Entry, port: i64) -> Result<i64> {
     if (-1..=65535).contains(&port) {
         Ok(port)
     } else {
@@ -139,7 +139,12 @@ pub(super) struct AuthPositions {
 
 /// `authorization { user, password, token, timeout }` (nats-server's
 /// `parseSimpleAuth`: no users list). `prefix` names the block in errors.
-fn authorization(entry: &Entry, prefix: &str, auth: &mut ListenerAuth, at: &mut AuthPositions) -> Result<()> {
+pub(super) fn authorization(
+    entry: &Entry,
+    prefix: &str,
+    auth: &mut ListenerAuth,
+    at: &mut AuthPositions,
+) -> Result<()> {
     let mut errors = Vec::new();
     for e in map(entry)? {
         let key = e.key.to_ascii_lowercase();

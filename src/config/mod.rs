@@ -11,6 +11,7 @@
 
 mod apply;
 mod auth;
+mod cluster;
 mod error;
 mod listener;
 mod mapping;
@@ -24,6 +25,8 @@ mod websocket;
 
 #[cfg(test)]
 mod auth_tests;
+#[cfg(test)]
+mod cluster_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]

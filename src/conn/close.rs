@@ -23,6 +23,8 @@ pub enum CloseReason {
     ServerShutdown,
     /// A second MQTT connection with the same client identifier took over.
     DuplicateClientId,
+    /// A second route to the same peer server (both dialled at once).
+    DuplicateRoute,
 }
 
 impl fmt::Display for CloseReason {
@@ -45,6 +47,7 @@ impl fmt::Display for CloseReason {
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::TlsHandshakeError => "TLS Handshake Error",
             CloseReason::DuplicateClientId => "Duplicate Client ID",
+            CloseReason::DuplicateRoute => "Duplicate Route",
         })
     }
 }

@@ -12,10 +12,11 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::Client;
 use crate::conn::CloseReason;
-use crate::server::{RunningServer, Server};
+use crate::server::Server;
 
-/// Binds the client port and starts accepting NATS clients.
-pub async fn listen(server: Arc<Server>) -> anyhow::Result<RunningServer> {
+/// Binds the client port and starts accepting NATS clients: the address
+/// bound, and the task that accepts until the server stops.
+pub async fn listen(server: Arc<Server>) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let bind = format!("{}:{}", server.opts().host, server.opts().port);
     let listener = crate::listener::bind(&bind)
         .await
@@ -24,11 +25,7 @@ pub async fn listen(server: Arc<Server>) -> anyhow::Result<RunningServer> {
     server.set_client_addr(addr);
     tracing::info!("Listening for client connections on {addr}");
     let accept_task = tokio::spawn(accept_loop(server.clone(), listener));
-    Ok(RunningServer {
-        server,
-        addr,
-        accept_task,
-    })
+    Ok((addr, accept_task))
 }
 
 async fn accept_loop(server: Arc<Server>, listener: TcpListener) {

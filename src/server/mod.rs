@@ -115,20 +115,6 @@ pub struct Server {
     pub config_load_time: Mutex<SystemTime>,
 }
 
-/// A started server: where it listens and how to stop it.
-pub struct RunningServer {
-    pub server: Arc<Server>,
-    pub addr: SocketAddr,
-    pub accept_task: tokio::task::JoinHandle<()>,
-}
-
-impl RunningServer {
-    /// Resolves when the server has fully stopped.
-    pub async fn wait(self) {
-        let _ = self.accept_task.await;
-    }
-}
-
 impl Server {
     /// Builds a server from options; fails on an inconsistent account or
     /// user setup (unknown accounts, imports without exports …).
@@ -238,7 +224,7 @@ impl Server {
 
 /// A server id shaped like nats-server's: 56 base32 characters starting
 /// with `N`, the prefix of a server nkey.
-fn new_server_id() -> String {
+pub(crate) fn new_server_id() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut rng = rand::thread_rng();

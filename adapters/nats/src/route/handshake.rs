@@ -1,0 +1,129 @@
+//! The JSON of a route's `INFO` and `CONNECT`, with nats-server's field
+//! names and order. Fields this codec does not model are kept, so that an
+//! `INFO` read from a newer peer can be inspected whole.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A server's `INFO` to a route peer: at the start of the route, and again
+/// when what it tells changes (new peers to gossip, client URLs, lame duck).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteInfo {
+    pub server_id: String,
+    pub server_name: String,
+    pub version: String,
+    pub proto: i32,
+    pub go: String,
+    pub host: String,
+    pub port: u16,
+    pub headers: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub auth_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_verify: bool,
+    pub max_payload: usize,
+    #[serde(skip_serializing_if = "is_false")]
+    pub jetstream: bool,
+    /// The URL peers gossip to reach this server (`nats-route://host:port/`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub ip: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub nonce: String,
+    pub cluster: String,
+    /// The cluster name was not configured: peers may impose theirs.
+    #[serde(skip_serializing_if = "is_false")]
+    pub cluster_dynamic: bool,
+    /// Client URLs of this server, which peers add to their clients' INFO.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub connect_urls: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ws_connect_urls: Vec<String>,
+    /// Lame duck mode: peers drop this server's client URLs.
+    #[serde(skip_serializing_if = "is_false")]
+    pub ldm: bool,
+    /// Route compression offered (2.10+); absent means none.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub compression: String,
+    /// Understands `LS+` with an origin cluster.
+    #[serde(skip_serializing_if = "is_false")]
+    pub lnoc: bool,
+    /// Understands `LS-` with an origin cluster.
+    #[serde(skip_serializing_if = "is_false")]
+    pub lnocu: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub ln: bool,
+    /// Routes in this server's pool (2.10+); absent means one route
+    /// carrying every account.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub route_pool_size: usize,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A route's `CONNECT`: who dials, with the credentials of the listening
+/// side's `cluster { authorization }`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteConnect {
+    pub echo: bool,
+    pub verbose: bool,
+    pub pedantic: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub pass: String,
+    pub tls_required: bool,
+    pub headers: bool,
+    /// The dialing server's id.
+    pub name: String,
+    pub cluster: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub dynamic: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub lnoc: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub lnocu: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // As nats-server 2.9.10 and 2.15.1 sent them to each other.
+    const CONNECT_2_9: &str = r#"{"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"NADJ2U7JIVB2WVWVRG5WNVT2KPM36Q3DS6JTF32ASYASADVSAMPZTWTX","cluster":"c1","lnoc":true}"#;
+    const INFO_2_9: &str = r#"{"server_id":"NADJ2U7JIVB2WVWVRG5WNVT2KPM36Q3DS6JTF32ASYASADVSAMPZTWTX","server_name":"ns9","version":"2.9.10","proto":2,"go":"go1.19.8","host":"127.0.0.1","port":16223,"headers":true,"max_payload":1048576,"nonce":"RmC-ebf1RuSakmc","cluster":"c1","lnoc":true}"#;
+    const INFO_2_15: &str = r#"{"server_id":"NDAH3IRBZNIQXLYW2GCNVIRMJ6FPTTEOUGBRT3OHQMSRP632RYWNR6AT","server_name":"nsA","version":"2.15.1","proto":3,"go":"go1.27.2","host":"127.0.0.1","port":16222,"headers":true,"max_payload":1048576,"nonce":"dRAAF5_3m7kRksM","cluster":"c1","connect_urls":["192.0.2.2:14222","[fd00::2]:14222"],"compression":"accept","lnoc":true,"lnocu":true,"ln":true,"route_pool_size":3}"#;
+
+    #[test]
+    fn route_info_and_connect_read_and_write_as_nats_server_does() {
+        for text in [INFO_2_9, INFO_2_15] {
+            let info: RouteInfo = serde_json::from_str(text).unwrap();
+            assert!(info.extra.is_empty(), "{:?}", info.extra);
+            assert_eq!(serde_json::to_string(&info).unwrap(), text);
+        }
+        let new: RouteInfo = serde_json::from_str(INFO_2_15).unwrap();
+        assert_eq!((new.route_pool_size, new.lnocu), (3, true));
+        let connect: RouteConnect = serde_json::from_str(CONNECT_2_9).unwrap();
+        assert_eq!(connect.cluster, "c1");
+        assert_eq!(serde_json::to_string(&connect).unwrap(), CONNECT_2_9);
+    }
+
+    #[test]
+    fn fields_of_later_versions_are_kept() {
+        let info: RouteInfo = serde_json::from_str(r#"{"server_id":"N","gossip_mode":1}"#).unwrap();
+        assert_eq!(info.extra["gossip_mode"], 1);
+    }
+}

@@ -1,0 +1,91 @@
+//! The `cluster { }` block, mapped as nats-server's `parseCluster` maps it:
+//! the route listener, the peers to connect to and the credentials peers
+//! must present. A block whose port is 0 leaves clustering off.
+
+use super::listener::{authorization, check_port, listen, AuthPositions};
+use super::read::{integer, invalid, map, other_key, string, wrong_type, Result};
+use super::value::{Entry, ValueKind};
+use crate::options::Options;
+
+/// `cluster { }` keys nats-server has and Junction does not implement yet.
+const UNSUPPORTED_CLUSTER: &[&str] = &[
+    "tls",
+    "permissions",
+    "pool_size",
+    "accounts",
+    "compression",
+    "ping_interval",
+    "ping_max",
+    "cluster_advertise",
+    "no_pool",
+    // Gossip of discovered peers and client URLs comes later.
+    "advertise",
+    "no_advertise",
+    "connect_retries",
+];
+
+pub(super) fn cluster(opts: &mut Options, entry: &Entry) -> Result<()> {
+    let mut cluster = opts.cluster.take().unwrap_or_default();
+    let mut port: i64 = cluster.port.into();
+    let mut at = AuthPositions::default();
+    let mut errors = Vec::new();
+    for e in map(entry)? {
+        let key = e.key.to_ascii_lowercase();
+        let result = match key.as_str() {
+            "name" => string(e).and_then(|n| {
+                if n.contains(' ') {
+                    return Err(invalid(e, "cluster name cannot contain spaces"));
+                }
+                cluster.name = Some(n.to_string());
+                Ok(())
+            }),
+            "listen" => listen(e, &mut port, &mut cluster.host),
+            "port" => integer(e).and_then(|p| check_port(e, p)).map(|p| port = p),
+            "host" | "net" => string(e).map(|h| cluster.host = h.to_string()),
+            "routes" => routes(e).map(|r| cluster.routes = r),
+            "authorization" | "authentication" => {
+                authorization(e, "cluster.", &mut cluster.auth, &mut at).and_then(|()| match &at.token {
+                    // nats-server: routes authenticate with a user and password only.
+                    Some(_) => Err(invalid(e, "Cluster authorization does not support tokens")),
+                    None => Ok(()),
+                })
+            }
+            _ => other_key(e, &key, "cluster.", UNSUPPORTED_CLUSTER),
+        };
+        if let Err(err) = result {
+            errors.push(err);
+        }
+    }
+    if let Some(e) = super::error::ConfigError::from_list(errors) {
+        return Err(e);
+    }
+    if port == 0 {
+        opts.cluster = None;
+        return Ok(());
+    }
+    cluster.port = if port == -1 { 0 } else { port as u16 };
+    opts.cluster = Some(cluster);
+    Ok(())
+}
+
+/// `routes`: one URL or an array of them.
+fn routes(entry: &Entry) -> Result<Vec<String>> {
+    let urls: Vec<&str> = match &entry.value.kind {
+        ValueKind::String(s) => vec![s],
+        ValueKind::Array(items) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .ok_or_else(|| wrong_type(entry, "an array of route URLs"))
+            })
+            .collect::<Result<_>>()?,
+        _ => return Err(wrong_type(entry, "an array of route URLs")),
+    };
+    urls.into_iter()
+        .map(|u| {
+            crate::route::RouteUrl::parse(u)
+                .map(|_| u.to_string())
+                .map_err(|e| invalid(entry, format!("error parsing route url [{u:?}]: {e}")))
+        })
+        .collect()
+}

@@ -1,0 +1,619 @@
+//! One route: the handshake (`INFO` and `CONNECT` both ways, the peer's
+//! credentials and cluster name checked), the peer's interest kept as
+//! subscriptions here, the messages it routes published here, and the
+//! messages it has interest in written to it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use junction_nats::route::{
+    self as proto, RemoteInterest, RouteConnect, RouteInfo, RouteOp, RouteParser, RoutedMsg,
+};
+use junction_nats::ProtocolError;
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::TcpStream;
+
+use super::{Cluster, RouteUrl};
+use crate::account::MatchCache;
+use crate::conn::{CloseReason, ConnCore};
+use crate::message::{ConnKind, Origin};
+use crate::outlet::{Producer, Queued, Stopped};
+use crate::subscription::{Message, Subscriber, Subscription};
+
+/// How long a new route has to complete its handshake, and to wait
+/// between attempts to reach a configured peer (nats-server's defaults).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// The first keep-alive PING on a route goes out after a second.
+const FIRST_PING: Duration = Duration::from_secs(1);
+
+/// A peer's interest, by account, subject and queue group.
+type InterestKey = (Bytes, Bytes, Option<Bytes>);
+
+/// A route to one peer server.
+pub struct Route {
+    core: ConnCore,
+    /// Who dialled: this server (to a configured URL) or the peer.
+    solicited: bool,
+    /// The peer's `INFO`, once received.
+    peer: OnceLock<RouteInfo>,
+    /// The handshake is done: interest and messages may flow.
+    established: AtomicBool,
+    /// The peer's interest, as subscriptions in its accounts here.
+    subs: Mutex<HashMap<InterestKey, Arc<Subscription>>>,
+    pings_out: AtomicU32,
+    me: Weak<Route>,
+}
+
+impl std::ops::Deref for Route {
+    type Target = ConnCore;
+
+    fn deref(&self) -> &ConnCore {
+        &self.core
+    }
+}
+
+impl Route {
+    fn new(cluster: &Arc<Cluster>, remote: SocketAddr, solicited: bool) -> Arc<Route> {
+        let server = &cluster.server;
+        let settings = server.client_settings("route");
+        Arc::new_cyclic(|me| Route {
+            core: ConnCore::new(
+                server.next_client_id(),
+                ConnKind::Route,
+                "route",
+                remote,
+                server.global.clone(),
+                settings,
+            ),
+            solicited,
+            peer: OnceLock::new(),
+            established: AtomicBool::new(false),
+            subs: Mutex::new(HashMap::new()),
+            pings_out: AtomicU32::new(0),
+            me: me.clone(),
+        })
+    }
+
+    /// The peer's server id, once its `INFO` arrived.
+    pub fn peer_id(&self) -> Option<&str> {
+        self.peer.get().map(|i| i.server_id.as_str())
+    }
+
+    /// The peer's `INFO`, once it arrived.
+    pub fn peer_info(&self) -> Option<&RouteInfo> {
+        self.peer.get()
+    }
+
+    /// Whether this server dialled the route.
+    pub fn is_solicited(&self) -> bool {
+        self.solicited
+    }
+
+    /// Tells the peer of another server of the cluster (gossip).
+    pub(super) fn send_info(&self, info: &RouteInfo) {
+        send_json(self, b"INFO ", info, b" \r\n");
+    }
+
+    /// Announces a change in this server's interest (`RS+`/`RS-`).
+    pub(super) fn send_interest(&self, account: &str, subject: &[u8], queue: Option<&[u8]>, count: u32) {
+        let interest = RemoteInterest {
+            account: account.as_bytes(),
+            subject,
+            queue,
+            weight: count,
+        };
+        let mut buf = BytesMut::with_capacity(subject.len() + account.len() + 32);
+        if count == 0 {
+            proto::unsub(&mut buf, false, None, &interest);
+        } else {
+            proto::sub(&mut buf, None, &interest);
+        }
+        self.queue_proto(&buf);
+    }
+
+    fn queue_proto(&self, bytes: &[u8]) {
+        match self.outlet.push_proto(bytes) {
+            Queued::Yes { .. } => self.outlet.flush(),
+            Queued::OverLimit => self.close_now(CloseReason::SlowConsumerPendingBytes),
+            Queued::Closed => {}
+        }
+    }
+
+    /// Closes a route another one to the same peer replaced.
+    pub(super) fn close_duplicate(&self) {
+        self.established.store(false, Ordering::Relaxed);
+        self.close(CloseReason::DuplicateRoute);
+    }
+
+    fn close(&self, reason: CloseReason) {
+        self.set_reason(reason);
+        self.outlet.close();
+    }
+
+    fn close_now(&self, reason: CloseReason) {
+        self.set_reason(reason);
+        self.outlet.close_now();
+    }
+
+    /// This server's `INFO` for the peer.
+    fn info(&self, cluster: &Cluster) -> RouteInfo {
+        let server = &cluster.server;
+        RouteInfo {
+            server_id: server.id.clone(),
+            server_name: server.name.clone(),
+            version: crate::server::NATS_COMPAT_VERSION.to_string(),
+            // The route protocol with accounts in its lines.
+            proto: 2,
+            go: format!("junction {}", env!("CARGO_PKG_VERSION")),
+            host: cluster.addr.ip().to_string(),
+            port: cluster.addr.port(),
+            headers: true,
+            auth_required: cluster.options.auth.username.is_some(),
+            max_payload: server.opts().max_payload,
+            cluster: cluster.name.clone(),
+            cluster_dynamic: cluster.options.name.is_none(),
+            lnoc: true,
+            lnocu: true,
+            ..RouteInfo::default()
+        }
+    }
+
+    /// This server's `CONNECT` to a peer it dialled at `url`.
+    fn connect(&self, cluster: &Cluster, url: &RouteUrl) -> RouteConnect {
+        let own = &cluster.options.auth;
+        RouteConnect {
+            echo: true,
+            user: url
+                .user
+                .clone()
+                .or_else(|| own.username.clone())
+                .unwrap_or_default(),
+            pass: url
+                .password
+                .clone()
+                .or_else(|| own.password.clone())
+                .unwrap_or_default(),
+            headers: true,
+            name: cluster.server.id.clone(),
+            cluster: cluster.name.clone(),
+            dynamic: cluster.options.name.is_none(),
+            lnoc: true,
+            lnocu: true,
+            ..RouteConnect::default()
+        }
+    }
+
+    /// The peer announced interest (`RS+`, `LS+`): a subscription here,
+    /// or a queue group's new member count.
+    fn remote_sub(&self, cluster: &Cluster, i: &RemoteInterest<'_>) {
+        let Some(account) = cluster.server.accounts.get(&String::from_utf8_lossy(i.account)) else {
+            tracing::debug!(cid = self.id, "interest in an unknown account ignored");
+            return;
+        };
+        let key = key(i);
+        let mut subs = self.subs.lock();
+        if let Some(sub) = subs.get(&key) {
+            sub.set_weight(i.weight);
+            return;
+        }
+        let Some(me) = self.me.upgrade() else { return };
+        let sub = Arc::new(Subscription::new(
+            key.1.clone(),
+            key.2.clone(),
+            // The router hands a peer one of its subscriptions: this says
+            // which account the message is in.
+            key.0.clone(),
+            me,
+        ));
+        sub.set_weight(i.weight);
+        match account.subscribe(sub.clone()) {
+            Ok(()) => {
+                subs.insert(key, sub);
+            }
+            Err(e) => tracing::debug!(cid = self.id, "a peer's interest was refused: {e}"),
+        }
+    }
+
+    /// The peer's interest went (`RS-`, `LS-`).
+    fn remote_unsub(&self, cluster: &Cluster, i: &RemoteInterest<'_>) {
+        let Some(sub) = self.subs.lock().remove(&key(i)) else {
+            return;
+        };
+        if let Some(account) = cluster.server.accounts.get(&String::from_utf8_lossy(i.account)) {
+            account.unsubscribe(&sub);
+        }
+    }
+
+    /// Drops every subscription the peer made here.
+    fn remove_all_subscriptions(&self, cluster: &Cluster) {
+        let subs: Vec<_> = self.subs.lock().drain().collect();
+        for ((account, _, _), sub) in subs {
+            if let Some(account) = cluster.server.accounts.get(&String::from_utf8_lossy(&account)) {
+                account.unsubscribe(&sub);
+            }
+        }
+    }
+}
+
+fn key(i: &RemoteInterest<'_>) -> InterestKey {
+    (
+        Bytes::copy_from_slice(i.account),
+        Bytes::copy_from_slice(i.subject),
+        i.queue.map(Bytes::copy_from_slice),
+    )
+}
+
+impl Subscriber for Route {
+    fn client_id(&self) -> u64 {
+        self.id
+    }
+
+    fn kind(&self) -> ConnKind {
+        ConnKind::Route
+    }
+
+    /// Not called: the router hands peers `deliver_routed`.
+    fn deliver(&self, _sub: &Subscription, _msg: &Message<'_>, _producer: &mut Producer) {}
+
+    fn deliver_routed(
+        &self,
+        sub: &Subscription,
+        msg: &Message<'_>,
+        queues: &[&[u8]],
+        producer: &mut Producer,
+    ) {
+        if !self.established.load(Ordering::Relaxed) {
+            return;
+        }
+        let queue_list = queues.join(&b' ');
+        let routed = RoutedMsg {
+            origin: None,
+            account: &sub.sid,
+            subject: msg.subject,
+            reply: msg.reply,
+            queue_list: &queue_list,
+            header_len: msg.header_len,
+            payload: msg.payload,
+        };
+        match self
+            .outlet
+            .push_msg(msg.payload.len(), |buf| proto::msg(buf, &routed))
+        {
+            Queued::Yes { pending, .. } => producer.touch(&self.outlet, pending),
+            Queued::OverLimit => {
+                tracing::warn!(cid = self.id, "Slow Consumer Detected on a route");
+                self.close_now(CloseReason::SlowConsumerPendingBytes);
+            }
+            Queued::Closed => {}
+        }
+    }
+}
+
+/// Serves a route a peer dialled.
+pub(super) async fn accepted(cluster: Arc<Cluster>, stream: TcpStream, remote: SocketAddr) {
+    let route = Route::new(&cluster, remote, false);
+    let (reader, writer) = stream.into_split();
+    let info = route.info(&cluster);
+    send_json(&route, b"INFO ", &info, b" \r\n");
+    run(cluster, route, reader, writer).await;
+}
+
+/// Keeps a route to a configured peer: dials, serves it while it lasts,
+/// and dials again after a pause.
+/// A route learnt by gossip (`implicit`) is dialled until it has served
+/// once, or failed once, as nats-server does with `connect_retries: 0`.
+pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, implicit: bool) {
+    let mut peer_id: Option<String> = None;
+    loop {
+        let Some(c) = cluster.upgrade() else { return };
+        if c.server.lifecycle.is_stopped() {
+            return;
+        }
+        // Already linked to that peer (it dialled us): nothing to do until
+        // that route goes.
+        let linked = peer_id
+            .as_deref()
+            .is_some_and(|id| c.routes.read().iter().any(|r| r.peer_id() == Some(id)));
+        if !linked {
+            match TcpStream::connect(url.address()).await {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    let remote = stream.peer_addr().unwrap_or_else(|_| c.addr);
+                    let route = Route::new(&c, remote, true);
+                    let connect = route.connect(&c, &url);
+                    let info = route.info(&c);
+                    send_json(&route, b"CONNECT ", &connect, b"\r\n");
+                    send_json(&route, b"INFO ", &info, b" \r\n");
+                    tracing::debug!("route connection to {url} opened");
+                    let (reader, writer) = stream.into_split();
+                    run(c.clone(), route.clone(), reader, writer).await;
+                    if let Some(id) = route.peer_id() {
+                        peer_id = Some(id.to_string());
+                    }
+                }
+                Err(e) => tracing::debug!("connecting to route {url}: {e}"),
+            }
+        }
+        if implicit {
+            return;
+        }
+        drop(c);
+        tokio::time::sleep(RECONNECT_DELAY).await;
+    }
+}
+
+fn send_json(route: &Route, op: &[u8], value: &impl serde::Serialize, end: &[u8]) {
+    let mut buf = op.to_vec();
+    // Serializing plain strings and numbers cannot fail.
+    if serde_json::to_writer(&mut buf, value).is_ok() {
+        buf.extend_from_slice(end);
+        route.queue_proto(&buf);
+    }
+}
+
+/// Serves a route until it closes, then forgets the peer's interest.
+async fn run<R, W>(cluster: Arc<Cluster>, route: Arc<Route>, reader: R, writer: W)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    route.outlet.attach(Box::new(writer));
+    let read_task = tokio::spawn(read(cluster.clone(), route.clone(), reader));
+    let keepalive = {
+        let route = route.clone();
+        move || {
+            let s = route.settings();
+            (s.write_deadline, s.ping_interval.max(Duration::from_millis(10)))
+        }
+    };
+    let pinger = route.clone();
+    let stopped = route
+        .outlet
+        .run_writer(keepalive, FIRST_PING, || {
+            if pinger.pings_out.fetch_add(1, Ordering::Relaxed) >= pinger.settings().ping_max {
+                tracing::debug!(cid = pinger.id, "Stale Route Connection - Closing");
+                pinger.close(CloseReason::StaleConnection);
+            } else {
+                let _ = pinger.outlet.push_proto(junction_nats::PING);
+            }
+        })
+        .await;
+    if stopped == Stopped::WriteDeadline {
+        route.set_reason(CloseReason::SlowConsumerWriteDeadline);
+    }
+    route.outlet.shut_transport().await;
+    read_task.abort();
+    route.established.store(false, Ordering::Relaxed);
+    cluster.remove(&route);
+    route.remove_all_subscriptions(&cluster);
+    if let Some(peer) = route.peer_info() {
+        tracing::info!(
+            cid = route.id,
+            "Route connection to {} ({}) closed: {}",
+            peer.server_name,
+            peer.server_id,
+            route.close_reason().unwrap_or(CloseReason::ClientClosed)
+        );
+    }
+}
+
+/// The reader: the handshake first, then interest and messages.
+async fn read<R: AsyncRead + Unpin>(cluster: Arc<Cluster>, route: Arc<Route>, mut reader: R) {
+    let settings = route.settings();
+    let mut parser = RouteParser::new(settings.max_control_line, settings.max_payload);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut producer = Producer::default();
+    // Match caches by account: routed messages are in any of them.
+    let mut caches: HashMap<Bytes, MatchCache> = HashMap::new();
+    // An accepted route must CONNECT first, and then say who it is.
+    let mut connected = route.solicited;
+    let deadline = tokio::time::Instant::now() + cluster.options.auth.timeout.unwrap_or(HANDSHAKE_TIMEOUT);
+    loop {
+        if buf.capacity() - buf.len() < 16 * 1024 {
+            buf.reserve(64 * 1024);
+        }
+        let read = reader.read_buf(&mut buf);
+        let n = if route.established.load(Ordering::Relaxed) {
+            read.await
+        } else {
+            match tokio::time::timeout_at(deadline, read).await {
+                Ok(n) => n,
+                Err(_) => {
+                    tracing::debug!(cid = route.id, "route handshake timed out");
+                    route.close(CloseReason::AuthenticationTimeout);
+                    return;
+                }
+            }
+        };
+        match n {
+            Ok(0) | Err(_) => {
+                route.close(CloseReason::ClientClosed);
+                return;
+            }
+            Ok(_) => {}
+        }
+        let mut at = 0;
+        loop {
+            let op = match parser.parse(&buf[at..]) {
+                Ok(Some((op, used))) => {
+                    at += used;
+                    op
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    protocol_error(&route, &e);
+                    return;
+                }
+            };
+            let outcome =
+                match op {
+                    RouteOp::Msg(m) => {
+                        publish(&cluster, &route, &m, &mut caches, &mut producer);
+                        Ok(())
+                    }
+                    RouteOp::Sub(i) | RouteOp::LeafSub { interest: i, .. } => {
+                        route.remote_sub(&cluster, &i);
+                        Ok(())
+                    }
+                    RouteOp::Unsub(i) | RouteOp::LeafUnsub { interest: i, .. } => {
+                        route.remote_unsub(&cluster, &i);
+                        Ok(())
+                    }
+                    RouteOp::Ping => {
+                        route.queue_proto(junction_nats::PONG);
+                        Ok(())
+                    }
+                    RouteOp::Pong => {
+                        route.pings_out.store(0, Ordering::Relaxed);
+                        Ok(())
+                    }
+                    RouteOp::Ok => Ok(()),
+                    RouteOp::Err(text) => {
+                        tracing::warn!(
+                            cid = route.id,
+                            "route error from peer: {}",
+                            String::from_utf8_lossy(text)
+                        );
+                        Err(CloseReason::ParseError)
+                    }
+                    RouteOp::Connect(json) => check_connect(&cluster, json)
+                        .map(|()| connected = true)
+                        .map_err(|text| {
+                            tracing::warn!(cid = route.id, "route refused: {text}");
+                            let mut b = BytesMut::new();
+                            junction_nats::encode::err(&mut b, text);
+                            route.queue_proto(&b);
+                            CloseReason::AuthenticationViolation
+                        }),
+                    RouteOp::Info(json) if connected => on_info(&cluster, &route, json, &mut parser),
+                    RouteOp::Info(_) => Err(CloseReason::AuthenticationViolation),
+                };
+            if let Err(reason) = outcome {
+                route.close(reason);
+                return;
+            }
+            if producer.is_behind() {
+                producer.flush_and_wait(Some(&route.outlet)).await;
+            }
+        }
+        buf.advance(at);
+        route.touch();
+        producer.flush_and_wait(Some(&route.outlet)).await;
+        if route.outlet.is_closing() {
+            return;
+        }
+    }
+}
+
+/// An accepted route's `CONNECT`: its credentials and cluster name.
+fn check_connect(cluster: &Cluster, json: &[u8]) -> Result<(), &'static str> {
+    let connect: RouteConnect = serde_json::from_slice(json).map_err(|_| "Authorization Violation")?;
+    let auth = &cluster.options.auth;
+    if let Some(user) = &auth.username {
+        let ok = connect.user == *user
+            && crate::auth::secret_matches(auth.password.as_deref().unwrap_or(""), &connect.pass);
+        if !ok {
+            return Err("Authorization Violation");
+        }
+    }
+    if cluster.options.name.is_some() && !connect.dynamic && connect.cluster != cluster.name {
+        return Err("Rejecting connection, cluster name does not match");
+    }
+    Ok(())
+}
+
+/// The peer's `INFO`. The first completes the handshake. A later one about
+/// another server is gossip: a peer tells of a server that joined it, and
+/// this server connects to that one too, so the cluster becomes a full
+/// mesh however it was seeded.
+fn on_info(
+    cluster: &Arc<Cluster>,
+    route: &Arc<Route>,
+    json: &[u8],
+    parser: &mut RouteParser,
+) -> Result<(), CloseReason> {
+    let mut info: RouteInfo = serde_json::from_slice(json).map_err(|_| CloseReason::ParseError)?;
+    if let Some(peer) = route.peer.get() {
+        if info.server_id != peer.server_id {
+            super::implicit_route(cluster, &info);
+        }
+        return Ok(());
+    }
+    if cluster.options.name.is_some() && !info.cluster_dynamic && info.cluster != cluster.name {
+        tracing::warn!(
+            "Rejecting route from {}: cluster name {:?} does not match {:?}",
+            info.server_name,
+            info.cluster,
+            cluster.name
+        );
+        return Err(CloseReason::AuthenticationViolation);
+    }
+    parser.leaf_unsub_origin = info.lnocu;
+    if info.ip.is_empty() {
+        // Where peers can reach it: its address as seen here, its route port.
+        let host = route.remote.ip();
+        info.ip = match host {
+            std::net::IpAddr::V6(h) => format!("nats-route://[{h}]:{}/", info.port),
+            std::net::IpAddr::V4(h) => format!("nats-route://{h}:{}/", info.port),
+        };
+    }
+    // Nonces are not used between servers, and this INFO will be gossiped.
+    info.nonce.clear();
+    let id = info.server_id.clone();
+    let name = info.server_name.clone();
+    let _ = route.peer.set(info);
+    if let Err(why) = cluster.establish(route, &id) {
+        tracing::debug!(cid = route.id, "route to {name} ({id}) dropped: {why}");
+        return Err(CloseReason::DuplicateRoute);
+    }
+    route.established.store(true, Ordering::Relaxed);
+    tracing::info!(cid = route.id, "Route connection created with {name} ({id})");
+    Ok(())
+}
+
+/// A message the peer routed: delivered to this server's subscribers.
+fn publish(
+    cluster: &Cluster,
+    route: &Route,
+    m: &RoutedMsg<'_>,
+    caches: &mut HashMap<Bytes, MatchCache>,
+    producer: &mut Producer,
+) {
+    route.counters.in_msgs.fetch_add(1, Ordering::Relaxed);
+    route
+        .counters
+        .in_bytes
+        .fetch_add(m.payload.len() as u64, Ordering::Relaxed);
+    let Some(account) = cluster.server.accounts.get(&String::from_utf8_lossy(m.account)) else {
+        return;
+    };
+    let mut msg = Message::new(
+        m.subject,
+        m.reply,
+        m.header_len,
+        m.payload,
+        Origin::new(route.id, ConnKind::Route, true),
+    );
+    msg.queues = Some(m.queue_list);
+    let cache = match caches.get_mut(m.account) {
+        Some(cache) => cache,
+        None => caches.entry(Bytes::copy_from_slice(m.account)).or_default(),
+    };
+    account.publish(&msg, Some(cache), producer);
+}
+
+fn protocol_error(route: &Route, e: &ProtocolError) {
+    tracing::warn!(cid = route.id, error = %e, "route protocol error");
+    if let Some(text) = e.client_message() {
+        let mut b = BytesMut::new();
+        junction_nats::encode::err(&mut b, text);
+        route.queue_proto(&b);
+    }
+    route.close(CloseReason::ParseError);
+}

