@@ -464,3 +464,48 @@ async fn a_junction_node_joins_a_nats_server_cluster_through_one_seed() {
     on_seed.flush().await.unwrap();
     take_exactly(&mut at_j, 100).await;
 }
+
+#[tokio::test]
+async fn routez_lists_the_routes_and_the_interest_they_carry() {
+    let a = node(&[], None).await;
+    let b = node(&[route_url(&a)], None).await;
+    wait_for_routes(&a, 1).await;
+    let http = junction::monitor::start(a.server.clone(), "127.0.0.1", 0)
+        .await
+        .unwrap();
+    let on_b = client(&common::url(&b)).await;
+    let on_a = client(&common::url(&a)).await;
+    let _sub = on_b.queue_subscribe("routez.x", "g".into()).await.unwrap();
+    ready(&on_b, &on_a).await;
+    let routez = common::http_json(http, "/routez?subs=1").await;
+    assert_eq!(routez["server_id"], a.server.id);
+    assert_eq!(routez["num_routes"], 1);
+    let route = &routez["routes"][0];
+    assert_eq!(route["remote_id"], b.server.id);
+    assert_eq!(route["remote_name"], b.server.name);
+    assert_eq!(route["did_solicit"], false);
+    assert_eq!(route["is_configured"], false);
+    let list: Vec<&str> = route["subscriptions_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(list.contains(&"$G routez.x g"), "{list:?}");
+    assert!(route["in_msgs"].as_u64().is_some() && route["uptime"].as_str().is_some());
+    for key in [
+        "rid",
+        "ip",
+        "port",
+        "start",
+        "last_activity",
+        "idle",
+        "pending_size",
+        "out_msgs",
+        "in_bytes",
+        "out_bytes",
+        "subscriptions",
+    ] {
+        assert!(route.get(key).is_some(), "{key} in {route}");
+    }
+}

@@ -6,6 +6,7 @@
 
 mod close;
 mod common;
+mod links;
 mod record;
 mod settings;
 
@@ -16,6 +17,7 @@ use std::time::{Duration, SystemTime};
 
 pub use close::CloseReason;
 pub use common::ConnCore;
+pub use links::{Links, RouteView};
 pub use record::ConnRecord;
 pub use settings::ClientSettings;
 

@@ -1,17 +1,69 @@
-//! `/routez`, `/gatewayz` and `/leafz`: nats-server's shapes, empty, since
-//! Junction runs standalone.
+//! `/routez` (the cluster's routes), `/gatewayz` and `/leafz` (empty until
+//! there are gateways and leaf nodes), in nats-server's shapes.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use std::time::SystemTime;
+
+use axum::extract::{Query, State};
 use axum::Json;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::time::now;
+use super::time::{go_duration, now, rfc3339, uptime};
 use crate::server::Server;
 
-pub async fn routez(State(server): State<Arc<Server>>) -> Json<Value> {
-    Json(json!({"server_id": server.id, "now": now(), "num_routes": 0, "routes": []}))
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RoutezQuery {
+    /// `subs=1` (or `true`, `detail`) lists each route's subscriptions.
+    subs: Option<String>,
+}
+
+pub async fn routez(State(server): State<Arc<Server>>, Query(q): Query<RoutezQuery>) -> Json<Value> {
+    let with_subs = q
+        .subs
+        .as_deref()
+        .is_some_and(|s| matches!(s, "1" | "true" | "detail"));
+    let now_time = SystemTime::now();
+    let routes: Vec<Value> = server
+        .links()
+        .map(|l| l.routes())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| {
+            let mut v = json!({
+                "rid": r.rid,
+                "remote_id": r.remote_id,
+                "remote_name": r.remote_name,
+                "did_solicit": r.did_solicit,
+                "is_configured": r.is_configured,
+                "ip": r.ip,
+                "port": r.port,
+                "start": rfc3339(r.start),
+                "last_activity": rfc3339(r.last_activity),
+                "uptime": uptime(now_time.duration_since(r.start).unwrap_or_default()),
+                "idle": go_duration(now_time.duration_since(r.last_activity).unwrap_or_default()),
+                "pending_size": r.pending,
+                "in_msgs": r.in_msgs,
+                "out_msgs": r.out_msgs,
+                "in_bytes": r.in_bytes,
+                "out_bytes": r.out_bytes,
+                "subscriptions": r.subscriptions.len(),
+            });
+            if with_subs && !r.subscriptions.is_empty() {
+                v["subscriptions_list"] = json!(r.subscriptions);
+            }
+            v
+        })
+        .collect();
+    Json(json!({
+        "server_id": server.id,
+        "server_name": server.name,
+        "now": now(),
+        "num_routes": routes.len(),
+        "routes": routes,
+    }))
 }
 
 pub async fn gatewayz(State(server): State<Arc<Server>>) -> Json<Value> {

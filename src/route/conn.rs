@@ -38,8 +38,10 @@ type InterestKey = (Bytes, Bytes, Option<Bytes>);
 /// A route to one peer server.
 pub struct Route {
     core: ConnCore,
-    /// Who dialled: this server (to a configured URL) or the peer.
+    /// Who dialled: this server or the peer.
     solicited: bool,
+    /// Dialled to a URL of the configuration, not one learnt by gossip.
+    configured: bool,
     /// The peer's `INFO`, once received.
     peer: OnceLock<RouteInfo>,
     /// The handshake is done: interest and messages may flow.
@@ -59,7 +61,7 @@ impl std::ops::Deref for Route {
 }
 
 impl Route {
-    fn new(cluster: &Arc<Cluster>, remote: SocketAddr, solicited: bool) -> Arc<Route> {
+    fn new(cluster: &Arc<Cluster>, remote: SocketAddr, solicited: bool, configured: bool) -> Arc<Route> {
         let server = &cluster.server;
         let settings = server.client_settings("route");
         Arc::new_cyclic(|me| Route {
@@ -72,6 +74,7 @@ impl Route {
                 settings,
             ),
             solicited,
+            configured,
             peer: OnceLock::new(),
             established: AtomicBool::new(false),
             subs: Mutex::new(HashMap::new()),
@@ -93,6 +96,42 @@ impl Route {
     /// Whether this server dialled the route.
     pub fn is_solicited(&self) -> bool {
         self.solicited
+    }
+
+    /// What `/routez` shows of it.
+    pub(super) fn view(&self) -> crate::conn::RouteView {
+        let (out_msgs, out_bytes) = self.outlet.out_counts();
+        let peer = self.peer_info();
+        let mut subscriptions: Vec<String> = self
+            .subs
+            .lock()
+            .keys()
+            .map(|(account, subject, queue)| {
+                let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+                match queue {
+                    Some(q) => format!("{} {} {}", text(account), text(subject), text(q)),
+                    None => format!("{} {}", text(account), text(subject)),
+                }
+            })
+            .collect();
+        subscriptions.sort();
+        crate::conn::RouteView {
+            rid: self.id,
+            remote_id: peer.map(|p| p.server_id.clone()).unwrap_or_default(),
+            remote_name: peer.map(|p| p.server_name.clone()).unwrap_or_default(),
+            did_solicit: self.solicited,
+            is_configured: self.configured,
+            ip: self.remote.ip().to_string(),
+            port: self.remote.port(),
+            start: self.started,
+            last_activity: self.last_activity(),
+            pending: self.outlet.pending(),
+            in_msgs: self.counters.in_msgs.load(Ordering::Relaxed),
+            out_msgs,
+            in_bytes: self.counters.in_bytes.load(Ordering::Relaxed),
+            out_bytes,
+            subscriptions,
+        }
     }
 
     /// Tells the peer of another server of the cluster (gossip).
@@ -297,7 +336,7 @@ impl Subscriber for Route {
 
 /// Serves a route a peer dialled.
 pub(super) async fn accepted(cluster: Arc<Cluster>, stream: TcpStream, remote: SocketAddr) {
-    let route = Route::new(&cluster, remote, false);
+    let route = Route::new(&cluster, remote, false, false);
     let (reader, writer) = stream.into_split();
     let info = route.info(&cluster);
     send_json(&route, b"INFO ", &info, b" \r\n");
@@ -325,7 +364,7 @@ pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, implicit: boo
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
                     let remote = stream.peer_addr().unwrap_or_else(|_| c.addr);
-                    let route = Route::new(&c, remote, true);
+                    let route = Route::new(&c, remote, true, !implicit);
                     let connect = route.connect(&c, &url);
                     let info = route.info(&c);
                     send_json(&route, b"CONNECT ", &connect, b"\r\n");

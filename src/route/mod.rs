@@ -63,6 +63,8 @@ pub async fn start(server: Arc<Server>, options: &ClusterOptions) -> anyhow::Res
         routes: RwLock::new(Vec::new()),
         dialing: Mutex::new(HashSet::new()),
     });
+    let links: Weak<dyn crate::conn::Links> = Arc::downgrade(&cluster) as Weak<Cluster>;
+    server.set_links(links);
     let weak = Arc::downgrade(&cluster);
     server.accounts.on_interest_everywhere(Arc::new(
         move |account: &Account, change: &InterestChange<'_>| {
@@ -135,6 +137,16 @@ async fn accept(cluster: Weak<Cluster>, listener: TcpListener) {
         }
         let _ = stream.set_nodelay(true);
         tokio::spawn(conn::accepted(c, stream, peer));
+    }
+}
+
+impl crate::conn::Links for Cluster {
+    fn cluster_name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn routes(&self) -> Vec<crate::conn::RouteView> {
+        self.routes.read().iter().map(|r| r.view()).collect()
     }
 }
 

@@ -89,6 +89,9 @@ pub struct Server {
     /// The MQTT listener's TLS, which a reload may give a new certificate.
     pub(crate) mqtt_tls: Mutex<Option<Arc<crate::listener::TlsSlot>>>,
     pub started: SystemTime,
+    /// Its routes to other servers, once the cluster has started (weak:
+    /// the cluster holds the server).
+    links: std::sync::OnceLock<std::sync::Weak<dyn crate::conn::Links>>,
     clients: Mutex<HashMap<u64, Arc<dyn Connection>>>,
     next_cid: AtomicU64,
     /// Stopping and lame duck mode, shared with the listeners.
@@ -116,6 +119,17 @@ pub struct Server {
 }
 
 impl Server {
+    /// Registers the server's links to other servers (the cluster, once
+    /// started).
+    pub fn set_links(&self, links: std::sync::Weak<dyn crate::conn::Links>) {
+        let _ = self.links.set(links);
+    }
+
+    /// Its links to other servers, when it is part of a cluster.
+    pub fn links(&self) -> Option<Arc<dyn crate::conn::Links>> {
+        self.links.get().and_then(std::sync::Weak::upgrade)
+    }
+
     /// Builds a server from options; fails on an inconsistent account or
     /// user setup (unknown accounts, imports without exports …).
     pub fn new(opts: Options) -> anyhow::Result<Arc<Self>> {
@@ -154,6 +168,7 @@ impl Server {
             client_settings: Mutex::new(Vec::new()),
             mqtt_tls: Mutex::new(None),
             started: SystemTime::now(),
+            links: std::sync::OnceLock::new(),
             clients: Mutex::new(HashMap::new()),
             next_cid: AtomicU64::new(0),
             lifecycle: Arc::default(),

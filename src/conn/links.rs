@@ -1,0 +1,38 @@
+//! What the rest of the server sees of its links to other servers: routes
+//! now, leaf nodes and gateways later. The cluster registers itself with
+//! the server as [`Links`], so monitoring can list them without knowing
+//! the route module.
+
+use std::time::SystemTime;
+
+/// One route, as `/routez` shows it.
+#[derive(Debug, Clone)]
+pub struct RouteView {
+    pub rid: u64,
+    pub remote_id: String,
+    pub remote_name: String,
+    /// This server dialled it.
+    pub did_solicit: bool,
+    /// To a URL of the configuration (not one learnt by gossip).
+    pub is_configured: bool,
+    /// The peer's address on this connection.
+    pub ip: String,
+    pub port: u16,
+    pub start: SystemTime,
+    pub last_activity: SystemTime,
+    pub pending: usize,
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    /// The peer's interest here, as `account subject [queue]`.
+    pub subscriptions: Vec<String>,
+}
+
+/// The server's links to other servers.
+pub trait Links: Send + Sync {
+    /// The cluster's name.
+    fn cluster_name(&self) -> String;
+    /// The routes whose handshake is done.
+    fn routes(&self) -> Vec<RouteView>;
+}
