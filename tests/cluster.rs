@@ -509,3 +509,65 @@ async fn routez_lists_the_routes_and_the_interest_they_carry() {
         assert!(route.get(key).is_some(), "{key} in {route}");
     }
 }
+
+/// Reads INFO lines from `raw` until one lists `url` in `connect_urls`.
+async fn info_listing(raw: &mut common::Raw, url: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "no INFO listing {url}");
+        let line = tokio::time::timeout(Duration::from_secs(10), raw.read_line())
+            .await
+            .expect("an INFO update");
+        if line.starts_with("INFO ") && line.contains(&format!("\"{url}\"")) {
+            return line;
+        }
+    }
+}
+
+#[tokio::test]
+async fn clients_learn_the_cluster_s_urls_and_their_changes() {
+    let a = node(&[], None).await;
+    // A protocol 1 client on a, before anyone else is there.
+    let mut raw = common::Raw::connect(a.addr).await;
+    assert!(
+        raw.info.contains(&format!("\"connect_urls\":[\"{}\"]", a.addr)),
+        "{}",
+        raw.info
+    );
+    assert!(raw.info.contains("\"cluster\":\"c1\""), "{}", raw.info);
+    raw.send("CONNECT {\"protocol\":1,\"verbose\":false}\r\nPING\r\n")
+        .await;
+    raw.expect("PONG\r\n").await;
+    // A node joins: the client is told, and so are clients that come later.
+    let b = node(&[route_url(&a)], None).await;
+    let update = info_listing(&mut raw, &b.addr.to_string()).await;
+    assert!(update.contains(&a.addr.to_string()), "{update}");
+    let fresh = common::Raw::connect(a.addr).await;
+    assert!(fresh.info.contains(&b.addr.to_string()), "{}", fresh.info);
+    // nats-server 2.15.1 joins through b: its clients learn of a and b, and
+    // a's of it.
+    let n15 = reference("2.15", "n15", &[route_url(&b)]);
+    let n15_url = format!("127.0.0.1:{}", n15.client);
+    info_listing(&mut raw, &n15_url).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(stream) = tokio::net::TcpStream::connect(&n15_url).await {
+            drop(stream);
+            let theirs = common::Raw::connect(n15_url.parse().unwrap()).await;
+            if theirs.info.contains(&a.addr.to_string()) && theirs.info.contains(&b.addr.to_string()) {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nats-server never listed the Junction nodes"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A node that leaves takes its URL away.
+    drop(n15);
+    wait_for_routes(&a, 1).await;
+    let after = common::Raw::connect(a.addr).await;
+    assert!(!after.info.contains(&n15_url), "{}", after.info);
+    assert!(after.info.contains(&b.addr.to_string()), "{}", after.info);
+}

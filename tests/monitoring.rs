@@ -322,7 +322,7 @@ async fn account_and_cluster_endpoints_have_reference_shapes() {
     );
     assert_eq!(
         keys(&http_json(http, "/routez").await),
-        ["server_id", "now", "num_routes", "routes"]
+        ["server_id", "server_name", "now", "num_routes", "routes"]
     );
     assert_eq!(
         keys(&http_json(http, "/gatewayz").await),

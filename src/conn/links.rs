@@ -35,4 +35,6 @@ pub trait Links: Send + Sync {
     fn cluster_name(&self) -> String;
     /// The routes whose handshake is done.
     fn routes(&self) -> Vec<RouteView>;
+    /// The client URLs the peers announced (`connect_urls` of their INFO).
+    fn peer_client_urls(&self) -> Vec<String>;
 }

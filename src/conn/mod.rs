@@ -120,6 +120,8 @@ pub trait Connection: Send + Sync {
     fn recheck_auth(&self) {}
     /// The server entered lame duck mode: tell the client if its protocol can.
     fn lame_duck(&self) {}
+    /// The cluster's client URLs changed: tell the client if its protocol can.
+    fn client_urls_changed(&self) {}
     /// A reload lowered `max_connections` below the connections open: tell
     /// the client if its protocol can, then close.
     fn max_connections_exceeded(&self) {

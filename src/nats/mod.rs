@@ -50,6 +50,8 @@ pub struct Client {
     pub nonce: String,
     headers: AtomicBool,
     no_responders: AtomicBool,
+    /// CONNECT said `protocol: 1`: the client takes INFO updates.
+    info_updates: AtomicBool,
     subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
     pings_out: AtomicU32,
     /// `name`, `lang` and `version` from CONNECT.
@@ -98,6 +100,7 @@ impl Client {
             cookies,
             headers: AtomicBool::new(false),
             no_responders: AtomicBool::new(false),
+            info_updates: AtomicBool::new(false),
             subs: Mutex::new(HashMap::new()),
             pings_out: AtomicU32::new(0),
             meta: Mutex::new(ClientMeta::default()),
@@ -283,6 +286,12 @@ impl crate::conn::Connection for Client {
     /// A new INFO with `ldm`, so the client reconnects elsewhere.
     fn lame_duck(&self) {
         self.queue_proto(&self.info());
+    }
+
+    fn client_urls_changed(&self) {
+        if self.info_updates.load(Ordering::Relaxed) {
+            self.queue_proto(&self.info());
+        }
     }
 }
 

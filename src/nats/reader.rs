@@ -312,6 +312,10 @@ impl Reader {
         }
         self.client.estimate_rtt();
         self.client.headers.store(opts.headers, Ordering::Relaxed);
+        // Protocol 1 clients take INFO updates (the cluster's client URLs).
+        self.client
+            .info_updates
+            .store(opts.protocol >= 1, Ordering::Relaxed);
         self.client
             .no_responders
             .store(opts.no_responders, Ordering::Relaxed);

@@ -44,6 +44,8 @@ pub struct Route {
     configured: bool,
     /// The peer's `INFO`, once received.
     peer: OnceLock<RouteInfo>,
+    /// The peer's client URLs: from its first INFO, then its updates.
+    client_urls: Mutex<Vec<String>>,
     /// The handshake is done: interest and messages may flow.
     established: AtomicBool,
     /// The peer's interest, as subscriptions in its accounts here.
@@ -76,6 +78,7 @@ impl Route {
             solicited,
             configured,
             peer: OnceLock::new(),
+            client_urls: Mutex::new(Vec::new()),
             established: AtomicBool::new(false),
             subs: Mutex::new(HashMap::new()),
             pings_out: AtomicU32::new(0),
@@ -132,6 +135,11 @@ impl Route {
             out_bytes,
             subscriptions,
         }
+    }
+
+    /// The client URLs the peer announced, latest first.
+    pub(super) fn client_urls(&self) -> Vec<String> {
+        self.client_urls.lock().clone()
     }
 
     /// Tells the peer of another server of the cluster (gossip).
@@ -196,6 +204,7 @@ impl Route {
             auth_required: cluster.options.auth.username.is_some(),
             max_payload: server.opts().max_payload,
             cluster: cluster.name.clone(),
+            connect_urls: server.client_urls(),
             cluster_dynamic: cluster.options.name.is_none(),
             lnoc: true,
             lnocu: true,
@@ -581,6 +590,14 @@ fn on_info(
     if let Some(peer) = route.peer.get() {
         if info.server_id != peer.server_id {
             super::implicit_route(cluster, &info);
+        } else {
+            // The peer's own update: its client URLs (lame duck empties them).
+            let urls = if info.ldm { Vec::new() } else { info.connect_urls };
+            let changed = *route.client_urls.lock() != urls;
+            if changed {
+                *route.client_urls.lock() = urls;
+                cluster.server.client_urls_changed();
+            }
         }
         return Ok(());
     }
@@ -606,6 +623,7 @@ fn on_info(
     info.nonce.clear();
     let id = info.server_id.clone();
     let name = info.server_name.clone();
+    *route.client_urls.lock() = info.connect_urls.clone();
     let _ = route.peer.set(info);
     if let Err(why) = cluster.establish(route, &id) {
         tracing::debug!(cid = route.id, "route to {name} ({id}) dropped: {why}");

@@ -148,6 +148,18 @@ impl crate::conn::Links for Cluster {
     fn routes(&self) -> Vec<crate::conn::RouteView> {
         self.routes.read().iter().map(|r| r.view()).collect()
     }
+
+    fn peer_client_urls(&self) -> Vec<String> {
+        let mut urls = Vec::new();
+        for route in self.routes.read().iter() {
+            for url in route.client_urls() {
+                if !urls.contains(&url) {
+                    urls.push(url);
+                }
+            }
+        }
+        urls
+    }
 }
 
 impl Cluster {
@@ -204,6 +216,7 @@ impl Cluster {
                 route.send_interest(&account.name, subject, queue, count);
             });
         }
+        self.server.client_urls_changed();
         Ok(())
     }
 
@@ -212,8 +225,16 @@ impl Cluster {
         self.routes.read().iter().any(|r| r.peer_id() == Some(id))
     }
 
-    /// Forgets a route that closed.
+    /// Forgets a route that closed; its peer's client URLs go with it.
     fn remove(&self, route: &Route) {
-        self.routes.write().retain(|r| !std::ptr::eq(r.as_ref(), route));
+        let removed = {
+            let mut routes = self.routes.write();
+            let before = routes.len();
+            routes.retain(|r| !std::ptr::eq(r.as_ref(), route));
+            routes.len() != before
+        };
+        if removed {
+            self.server.client_urls_changed();
+        }
     }
 }

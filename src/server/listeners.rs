@@ -92,9 +92,60 @@ impl Server {
             auth_required: self.auth_required(),
             max_payload: self.opts().max_payload,
             jetstream: self.jetstream.get().is_some(),
-            connect_urls: self.opts().client_advertise.iter().cloned().collect(),
+            cluster: self.links().map(|l| l.cluster_name()).unwrap_or_default(),
+            connect_urls: self.connect_urls(),
             ldm: self.is_lame_duck(),
             ..ServerInfo::default()
+        }
+    }
+
+    /// Where clients reach this server: `client_advertise`, else the client
+    /// port's address, or on every interface but loopback when it listens
+    /// on all of them, as nats-server announces it.
+    pub fn client_urls(&self) -> Vec<String> {
+        if let Some(advertised) = &self.opts().client_advertise {
+            return vec![advertised.clone()];
+        }
+        let Some(addr) = *self.client_addr.lock() else {
+            return Vec::new();
+        };
+        let url = |ip: std::net::IpAddr| std::net::SocketAddr::new(ip, addr.port()).to_string();
+        if !addr.ip().is_unspecified() {
+            return vec![url(addr.ip())];
+        }
+        let found: Vec<String> = if_addrs::get_if_addrs()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|i| !i.is_loopback())
+            .map(|i| url(i.ip()))
+            .collect();
+        if found.is_empty() {
+            vec![url(addr.ip())]
+        } else {
+            found
+        }
+    }
+
+    /// INFO's `connect_urls`: in a cluster, this server's client URLs and
+    /// those its peers announced; alone, only `client_advertise`.
+    fn connect_urls(&self) -> Vec<String> {
+        let Some(links) = self.links() else {
+            return self.opts().client_advertise.iter().cloned().collect();
+        };
+        let mut urls = self.client_urls();
+        for url in links.peer_client_urls() {
+            if !urls.contains(&url) {
+                urls.push(url);
+            }
+        }
+        urls
+    }
+
+    /// The cluster's client URLs changed: clients that take INFO updates
+    /// get a new one.
+    pub fn client_urls_changed(&self) {
+        for client in self.clients() {
+            client.client_urls_changed();
         }
     }
 

@@ -108,6 +108,9 @@ pub struct ServerInfo {
     pub client_ip: String,
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub nonce: String,
+    /// The cluster's name, when the server is part of one.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub cluster: String,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub connect_urls: Vec<String>,
     #[serde(skip_serializing_if = "is_false", default)]
