@@ -571,3 +571,99 @@ async fn clients_learn_the_cluster_s_urls_and_their_changes() {
     assert!(!after.info.contains(&n15_url), "{}", after.info);
     assert!(after.info.contains(&b.addr.to_string()), "{}", after.info);
 }
+
+/// Reads INFO lines from `raw` until one no longer lists `url`.
+async fn info_without(raw: &mut common::Raw, url: &str) -> String {
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(10), raw.read_line())
+            .await
+            .unwrap_or_else(|_| panic!("no INFO without {url}"));
+        if line.starts_with("INFO ") && !line.contains(&format!("\"{url}\"")) {
+            return line;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_peer_in_lame_duck_mode_is_no_longer_offered_to_clients() {
+    let a = node(&[], None).await;
+    let b = node(&[route_url(&a)], None).await;
+    let n15 = reference("2.15", "n15", &[route_url(&a)]);
+    let n15_url = format!("127.0.0.1:{}", n15.client);
+    let mut raw = common::Raw::connect(a.addr).await;
+    raw.send("CONNECT {\"protocol\":1,\"verbose\":false}\r\nPING\r\n").await;
+    raw.expect("PONG\r\n").await;
+    info_listing(&mut raw, &n15_url).await;
+    // A Junction peer enters lame duck mode.
+    tokio::spawn(b.server.clone().lame_duck());
+    let update = info_without(&mut raw, &b.addr.to_string()).await;
+    assert!(update.contains(&n15_url), "{update}");
+    // And a nats-server peer (SIGUSR2).
+    unsafe { libc::kill(n15.child.id() as i32, libc::SIGUSR2) };
+    let update = info_without(&mut raw, &n15_url).await;
+    assert!(update.contains(&a.addr.to_string()), "{update}");
+}
+
+#[tokio::test]
+async fn mqtt_qos0_traffic_crosses_the_cluster_both_ways() {
+    use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
+    let dir = tempfile::tempdir().unwrap();
+    // Node a has JetStream (MQTT's store) and the MQTT port; b only NATS.
+    let mut opts = Options {
+        jetstream: true,
+        store_dir: Some(dir.path().to_path_buf()),
+        ..Options::default()
+    };
+    opts.cluster = Some(ClusterOptions {
+        name: Some("c1".into()),
+        host: "127.0.0.1".into(),
+        port: 0,
+        ..ClusterOptions::default()
+    });
+    let a = common::start(opts).await;
+    let mqtt_opts = junction::options::MqttOptions {
+        host: "127.0.0.1".into(),
+        port: 0,
+        ..Default::default()
+    };
+    let mqtt = junction::mqtt::start(a.server.clone(), &mqtt_opts, std::sync::Arc::default())
+        .await
+        .unwrap();
+    let b = node(&[route_url(&a)], None).await;
+    wait_for_routes(&b, 1).await;
+
+    let (device, mut events) = AsyncClient::new(MqttOptions::new("sensor-1", "127.0.0.1", mqtt.port()), 64);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(event) = events.poll().await {
+            if let Event::Incoming(i) = event {
+                let _ = tx.send(i);
+            }
+        }
+    });
+    device.subscribe("commands/#", QoS::AtMostOnce).await.unwrap();
+    loop {
+        if let Some(Incoming::SubAck(_)) = rx.recv().await {
+            break;
+        }
+    }
+    let on_b = client(&common::url(&b)).await;
+    let mut readings = on_b.subscribe("sensors.>").await.unwrap();
+    let on_a = client(&common::url(&a)).await;
+    ready(&on_b, &on_a).await;
+    // The device's subscription is interest on a, which b learns.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let command = loop {
+        on_b.publish("commands.lamp", "on".into()).await.unwrap();
+        on_b.flush().await.unwrap();
+        if let Ok(Some(Incoming::Publish(p))) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "the command never reached the device");
+    };
+    assert_eq!((command.topic.as_str(), &command.payload[..]), ("commands/lamp", &b"on"[..]));
+    // And the device's readings reach a NATS subscriber on b.
+    device.publish("sensors/temp", QoS::AtMostOnce, false, "21.5").await.unwrap();
+    let reading = tokio::time::timeout(Duration::from_secs(5), readings.next()).await.unwrap().unwrap();
+    assert_eq!((reading.subject.as_str(), &reading.payload[..]), ("sensors.temp", &b"21.5"[..]));
+}

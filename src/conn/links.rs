@@ -37,4 +37,6 @@ pub trait Links: Send + Sync {
     fn routes(&self) -> Vec<RouteView>;
     /// The client URLs the peers announced (`connect_urls` of their INFO).
     fn peer_client_urls(&self) -> Vec<String>;
+    /// The server entered lame duck mode: tell the peers.
+    fn lame_duck(&self);
 }

@@ -142,6 +142,15 @@ impl Route {
         self.client_urls.lock().clone()
     }
 
+    /// Tells the peer this server is in lame duck mode (`ldm` in its INFO).
+    pub(super) fn send_lame_duck(&self, cluster: &Cluster) {
+        let info = RouteInfo {
+            ldm: true,
+            ..self.info(cluster)
+        };
+        send_json(self, b"INFO ", &info, b" \r\n");
+    }
+
     /// Tells the peer of another server of the cluster (gossip).
     pub(super) fn send_info(&self, info: &RouteInfo) {
         send_json(self, b"INFO ", info, b" \r\n");

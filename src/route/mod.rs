@@ -149,6 +149,12 @@ impl crate::conn::Links for Cluster {
         self.routes.read().iter().map(|r| r.view()).collect()
     }
 
+    fn lame_duck(&self) {
+        for route in self.routes.read().iter() {
+            route.send_lame_duck(self);
+        }
+    }
+
     fn peer_client_urls(&self) -> Vec<String> {
         let mut urls = Vec::new();
         for route in self.routes.read().iter() {

@@ -75,6 +75,11 @@ impl Server {
             return;
         }
         tracing::info!("Entering lame duck mode, stop accepting new clients");
+        // Peers first: they drop this server's client URLs from their
+        // clients' INFO, so clients moving away do not come back here.
+        if let Some(links) = self.links() {
+            links.lame_duck();
+        }
         for client in self.clients() {
             client.lame_duck();
         }
