@@ -591,7 +591,8 @@ async fn a_peer_in_lame_duck_mode_is_no_longer_offered_to_clients() {
     let n15 = reference("2.15", "n15", &[route_url(&a)]);
     let n15_url = format!("127.0.0.1:{}", n15.client);
     let mut raw = common::Raw::connect(a.addr).await;
-    raw.send("CONNECT {\"protocol\":1,\"verbose\":false}\r\nPING\r\n").await;
+    raw.send("CONNECT {\"protocol\":1,\"verbose\":false}\r\nPING\r\n")
+        .await;
     raw.expect("PONG\r\n").await;
     info_listing(&mut raw, &n15_url).await;
     // A Junction peer enters lame duck mode.
@@ -656,14 +657,28 @@ async fn mqtt_qos0_traffic_crosses_the_cluster_both_ways() {
     let command = loop {
         on_b.publish("commands.lamp", "on".into()).await.unwrap();
         on_b.flush().await.unwrap();
-        if let Ok(Some(Incoming::Publish(p))) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
+        if let Ok(Some(Incoming::Publish(p))) =
+            tokio::time::timeout(Duration::from_millis(200), rx.recv()).await
+        {
             break p;
         }
         assert!(Instant::now() < deadline, "the command never reached the device");
     };
-    assert_eq!((command.topic.as_str(), &command.payload[..]), ("commands/lamp", &b"on"[..]));
+    assert_eq!(
+        (command.topic.as_str(), &command.payload[..]),
+        ("commands/lamp", &b"on"[..])
+    );
     // And the device's readings reach a NATS subscriber on b.
-    device.publish("sensors/temp", QoS::AtMostOnce, false, "21.5").await.unwrap();
-    let reading = tokio::time::timeout(Duration::from_secs(5), readings.next()).await.unwrap().unwrap();
-    assert_eq!((reading.subject.as_str(), &reading.payload[..]), ("sensors.temp", &b"21.5"[..]));
+    device
+        .publish("sensors/temp", QoS::AtMostOnce, false, "21.5")
+        .await
+        .unwrap();
+    let reading = tokio::time::timeout(Duration::from_secs(5), readings.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (reading.subject.as_str(), &reading.payload[..]),
+        ("sensors.temp", &b"21.5"[..])
+    );
 }
