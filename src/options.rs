@@ -126,7 +126,8 @@ pub struct ListenerAuth {
 }
 
 /// `cluster { name, listen, routes, authorization { user, password,
-/// timeout } }`, as nats-server reads it.
+/// timeout }, advertise, no_advertise, connect_retries }`, as nats-server
+/// reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterOptions {
     /// The cluster's name; without one, a name is picked and peers may
@@ -137,6 +138,13 @@ pub struct ClusterOptions {
     pub port: u16,
     /// Peers to connect to, as URLs (`nats://[user:pass@]host:port`).
     pub routes: Vec<String>,
+    /// `host:port` peers are told to reach this server at.
+    pub advertise: Option<String>,
+    /// Tell clients nothing of the other servers, and peers nothing of
+    /// this server's client URLs.
+    pub no_advertise: bool,
+    /// Attempts after the first to reach a server learnt by gossip.
+    pub connect_retries: u32,
     /// Credentials peers must present (`user`, `password`, `timeout`).
     pub auth: ListenerAuth,
 }
@@ -148,6 +156,9 @@ impl Default for ClusterOptions {
             host: "0.0.0.0".into(),
             port: 6222,
             routes: Vec::new(),
+            advertise: None,
+            no_advertise: false,
+            connect_retries: 0,
             auth: ListenerAuth::default(),
         }
     }

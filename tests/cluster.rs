@@ -30,6 +30,7 @@ async fn node(routes: &[String], auth: Option<(&str, &str)>) -> RunningServer {
                 password: auth.map(|a| a.1.to_string()),
                 ..ListenerAuth::default()
             },
+            ..ClusterOptions::default()
         }),
         ..Options::default()
     };
@@ -681,4 +682,28 @@ async fn mqtt_qos0_traffic_crosses_the_cluster_both_ways() {
         (reading.subject.as_str(), &reading.payload[..]),
         ("sensors.temp", &b"21.5"[..])
     );
+}
+
+#[tokio::test]
+async fn no_advertise_keeps_the_cluster_s_urls_from_clients() {
+    let quiet = common::start(Options {
+        cluster: Some(ClusterOptions {
+            name: Some("c1".into()),
+            host: "127.0.0.1".into(),
+            port: 0,
+            no_advertise: true,
+            ..ClusterOptions::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    let b = node(&[route_url(&quiet)], None).await;
+    wait_for_routes(&b, 1).await;
+    wait_for_routes(&quiet, 1).await;
+    // Its clients hear only of it; its peer's clients never hear of it.
+    let at_quiet = common::Raw::connect(quiet.addr).await;
+    assert!(!at_quiet.info.contains(&b.addr.to_string()), "{}", at_quiet.info);
+    let at_b = common::Raw::connect(b.addr).await;
+    assert!(!at_b.info.contains(&quiet.addr.to_string()), "{}", at_b.info);
+    assert!(at_b.info.contains(&b.addr.to_string()), "{}", at_b.info);
 }

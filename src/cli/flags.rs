@@ -76,6 +76,15 @@ pub struct ServerFlags {
     /// Cluster Name, if not set one will be dynamically generated
     #[arg(long = "cluster_name", value_name = "string")]
     pub cluster_name: Option<String>,
+    /// Cluster URL to advertise to other servers
+    #[arg(long = "cluster_advertise", value_name = "string")]
+    pub cluster_advertise: Option<String>,
+    /// Do not advertise known cluster information to clients
+    #[arg(long = "no_advertise", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub no_advertise: Option<bool>,
+    /// For implicit routes, number of connect retries
+    #[arg(long = "connect_retries", value_name = "number")]
+    pub connect_retries: Option<u32>,
     /// Creates a ports file in the specified directory (<executable_name>_<pid>.ports)
     #[arg(long = "ports_file_dir", value_name = "dir")]
     pub ports_file_dir: Option<PathBuf>,
@@ -156,6 +165,9 @@ const GO_STYLE: &[&str] = &[
     "cluster",
     "cluster_listen",
     "cluster_name",
+    "cluster_advertise",
+    "no_advertise",
+    "connect_retries",
     "ports_file_dir",
     "log",
     "logtime",
@@ -196,7 +208,13 @@ impl ServerFlags {
     /// `--cluster`, `--cluster_name` and `--routes` over the `cluster {}`
     /// block, as nats-server merges them.
     fn apply_cluster(&self, opts: &mut Options) -> anyhow::Result<()> {
-        if self.cluster.is_none() && self.cluster_name.is_none() && self.routes.is_none() {
+        if self.cluster.is_none()
+            && self.cluster_name.is_none()
+            && self.routes.is_none()
+            && self.cluster_advertise.is_none()
+            && self.no_advertise.is_none()
+            && self.connect_retries.is_none()
+        {
             return Ok(());
         }
         let mut cluster = opts.cluster.take().unwrap_or_default();
@@ -214,6 +232,15 @@ impl ServerFlags {
         }
         if let Some(name) = &self.cluster_name {
             cluster.name = Some(name.clone());
+        }
+        if let Some(advertise) = &self.cluster_advertise {
+            cluster.advertise = Some(advertise.clone());
+        }
+        if let Some(no) = self.no_advertise {
+            cluster.no_advertise = no;
+        }
+        if let Some(n) = self.connect_retries {
+            cluster.connect_retries = n;
         }
         if let Some(routes) = &self.routes {
             cluster.routes = Vec::new();

@@ -3,7 +3,7 @@
 //! must present. A block whose port is 0 leaves clustering off.
 
 use super::listener::{authorization, check_port, listen, AuthPositions};
-use super::read::{integer, invalid, map, other_key, string, wrong_type, Result};
+use super::read::{boolean, integer, invalid, map, other_key, string, wrong_type, Result};
 use super::value::{Entry, ValueKind};
 use crate::options::Options;
 
@@ -16,12 +16,7 @@ const UNSUPPORTED_CLUSTER: &[&str] = &[
     "compression",
     "ping_interval",
     "ping_max",
-    "cluster_advertise",
     "no_pool",
-    // Gossip of discovered peers and client URLs comes later.
-    "advertise",
-    "no_advertise",
-    "connect_retries",
 ];
 
 pub(super) fn cluster(opts: &mut Options, entry: &Entry) -> Result<()> {
@@ -43,6 +38,13 @@ pub(super) fn cluster(opts: &mut Options, entry: &Entry) -> Result<()> {
             "port" => integer(e).and_then(|p| check_port(e, p)).map(|p| port = p),
             "host" | "net" => string(e).map(|h| cluster.host = h.to_string()),
             "routes" => routes(e).map(|r| cluster.routes = r),
+            "advertise" | "cluster_advertise" => string(e).map(|a| cluster.advertise = Some(a.to_string())),
+            "no_advertise" => boolean(e).map(|b| cluster.no_advertise = b),
+            "connect_retries" => integer(e).and_then(|n| {
+                u32::try_from(n)
+                    .map(|n| cluster.connect_retries = n)
+                    .map_err(|_| invalid(e, format!("invalid value {n}, should not be negative")))
+            }),
             "authorization" | "authentication" => {
                 authorization(e, "cluster.", &mut cluster.auth, &mut at).and_then(|()| match &at.token {
                     // nats-server: routes authenticate with a user and password only.

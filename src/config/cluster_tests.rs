@@ -22,6 +22,18 @@ fn a_cluster_block_sets_the_route_listener_peers_and_credentials() {
 }
 
 #[test]
+fn advertising_and_retries() {
+    let c = opts(
+        "cluster { listen: 6222, advertise: \"10.1.2.3:7222\", no_advertise: true, connect_retries: 5 }",
+    )
+    .cluster
+    .unwrap();
+    assert_eq!(c.advertise.as_deref(), Some("10.1.2.3:7222"));
+    assert!(c.no_advertise);
+    assert_eq!(c.connect_retries, 5);
+}
+
+#[test]
 fn host_and_port_keys_a_random_port_and_port_zero() {
     let c = opts("cluster { host: 10.0.0.1, port: -1 }").cluster.unwrap();
     assert_eq!((c.host.as_str(), c.port), ("10.0.0.1", 0));
@@ -47,13 +59,7 @@ fn refused_cluster_keys_get_nats_servers_words() {
     assert!(err("cluster { listen: 6222, routes: [\"nats://h:x\"] }")
         .contains("error parsing route url [\"nats://h:x\"]"));
     // Known to nats-server, not built here yet: said so, never ignored.
-    for key in [
-        "tls {}",
-        "pool_size: 3",
-        "accounts: [A]",
-        "no_advertise: true",
-        "compression: s2_auto",
-    ] {
+    for key in ["tls {}", "pool_size: 3", "accounts: [A]", "compression: s2_auto"] {
         let e = err(&format!("cluster {{ listen: 6222\n{key} }}"));
         assert!(e.contains("is not supported by junction yet"), "{key}: {e}");
     }

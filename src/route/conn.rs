@@ -200,6 +200,15 @@ impl Route {
     /// This server's `INFO` for the peer.
     fn info(&self, cluster: &Cluster) -> RouteInfo {
         let server = &cluster.server;
+        // `advertise` (`host:port`) stands for the listener's address.
+        let advertised = cluster
+            .options
+            .advertise
+            .as_ref()
+            .and_then(|a| RouteUrl::parse(&format!("nats://{a}")).ok())
+            .map_or((cluster.addr.ip().to_string(), cluster.addr.port()), |u| {
+                (u.host, u.port)
+            });
         RouteInfo {
             server_id: server.id.clone(),
             server_name: server.name.clone(),
@@ -207,13 +216,24 @@ impl Route {
             // The route protocol with accounts in its lines.
             proto: 2,
             go: format!("junction {}", env!("CARGO_PKG_VERSION")),
-            host: cluster.addr.ip().to_string(),
-            port: cluster.addr.port(),
+            host: advertised.0,
+            port: advertised.1,
+            ip: cluster
+                .options
+                .advertise
+                .as_ref()
+                .map(|a| format!("nats-route://{a}/"))
+                .unwrap_or_default(),
             headers: true,
             auth_required: cluster.options.auth.username.is_some(),
             max_payload: server.opts().max_payload,
             cluster: cluster.name.clone(),
-            connect_urls: server.client_urls(),
+            // `no_advertise`: peers are told nothing of this server's clients' URLs.
+            connect_urls: if cluster.options.no_advertise {
+                Vec::new()
+            } else {
+                server.client_urls()
+            },
             cluster_dynamic: cluster.options.name.is_none(),
             lnoc: true,
             lnocu: true,
@@ -364,9 +384,11 @@ pub(super) async fn accepted(cluster: Arc<Cluster>, stream: TcpStream, remote: S
 /// Keeps a route to a configured peer: dials, serves it while it lasts,
 /// and dials again after a pause.
 /// A route learnt by gossip (`implicit`) is dialled until it has served
-/// once, or failed once, as nats-server does with `connect_retries: 0`.
+/// once, or until `connect_retries` more attempts have failed, as nats-server
+/// does.
 pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, implicit: bool) {
     let mut peer_id: Option<String> = None;
+    let mut failures = 0u32;
     loop {
         let Some(c) = cluster.upgrade() else { return };
         if c.server.lifecycle.is_stopped() {
@@ -393,12 +415,18 @@ pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, implicit: boo
                     if let Some(id) = route.peer_id() {
                         peer_id = Some(id.to_string());
                     }
+                    if implicit {
+                        return;
+                    }
                 }
-                Err(e) => tracing::debug!("connecting to route {url}: {e}"),
+                Err(e) => {
+                    tracing::debug!("connecting to route {url}: {e}");
+                    failures += 1;
+                    if implicit && failures > c.options.connect_retries {
+                        return;
+                    }
+                }
             }
-        }
-        if implicit {
-            return;
         }
         drop(c);
         tokio::time::sleep(RECONNECT_DELAY).await;

@@ -126,13 +126,22 @@ impl Server {
         }
     }
 
-    /// INFO's `connect_urls`: in a cluster, this server's client URLs and
-    /// those its peers announced; alone, only `client_advertise`.
+    /// INFO's `connect_urls`: in a cluster, this server's client URLs
+    /// (not in lame duck mode, when clients must go elsewhere) and those
+    /// its peers announced (unless `no_advertise`); alone, only
+    /// `client_advertise`.
     fn connect_urls(&self) -> Vec<String> {
         let Some(links) = self.links() else {
             return self.opts().client_advertise.iter().cloned().collect();
         };
-        let mut urls = self.client_urls();
+        let mut urls = if self.is_lame_duck() {
+            Vec::new()
+        } else {
+            self.client_urls()
+        };
+        if self.opts().cluster.as_ref().is_some_and(|c| c.no_advertise) {
+            return urls;
+        }
         for url in links.peer_client_urls() {
             if !urls.contains(&url) {
                 urls.push(url);
