@@ -145,6 +145,8 @@ pub struct ClusterOptions {
     pub no_advertise: bool,
     /// Attempts after the first to reach a server learnt by gossip.
     pub connect_retries: u32,
+    /// `tls {}`: routes are TLS both ways, with this certificate.
+    pub tls: Option<crate::tls::TlsOptions>,
     /// Credentials peers must present (`user`, `password`, `timeout`).
     pub auth: ListenerAuth,
 }
@@ -159,6 +161,7 @@ impl Default for ClusterOptions {
             advertise: None,
             no_advertise: false,
             connect_retries: 0,
+            tls: None,
             auth: ListenerAuth::default(),
         }
     }

@@ -1,5 +1,6 @@
 //! TLS for listeners, with rustls: nats-server's `tls { cert_file, key_file, ca_file, verify,
-//! timeout, min_version }` turned into a rustls server configuration.
+//! timeout, min_version }` turned into a rustls server configuration, and, for the routes
+//! this server dials, into a client configuration.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 /// nats-server's default for `tls { timeout }`.
 pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -111,8 +112,10 @@ where
     }
 }
 
-/// Loads the certificates and keys named by `opts` and builds the server side of TLS.
-pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, TlsError> {
+/// The certificate chain and key named by `opts`.
+fn cert_and_key(
+    opts: &TlsOptions,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
     let (cert_file, key_file) = match (&opts.cert_file, &opts.key_file) {
         (Some(c), Some(k)) => (c, k),
         (None, _) => return Err(TlsError::MissingCert),
@@ -131,28 +134,60 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, TlsError> {
     let pem = std::fs::read(key_file).map_err(|e| read_error(key_file, e))?;
     let key = PrivateKeyDer::from_pem_slice(&pem)
         .map_err(|e| TlsError::KeyPair(format!("{}: {e}", key_file.display())))?;
+    Ok((certs, key))
+}
 
+/// The CAs of `ca_file`.
+fn roots(ca_file: &Path) -> Result<RootCertStore, TlsError> {
+    let pem = std::fs::read(ca_file).map_err(|e| read_error(ca_file, e))?;
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        roots
+            .add(cert.map_err(|_| TlsError::BadCa)?)
+            .map_err(|_| TlsError::BadCa)?;
+    }
+    if roots.is_empty() {
+        return Err(TlsError::BadCa);
+    }
+    Ok(roots)
+}
+
+static TLS12_AND_13: [&rustls::SupportedProtocolVersion; 2] =
+    [&rustls::version::TLS13, &rustls::version::TLS12];
+static TLS13_ONLY: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+
+fn versions(opts: &TlsOptions) -> &'static [&'static rustls::SupportedProtocolVersion] {
+    match opts.min_version {
+        TlsVersion::Tls12 => &TLS12_AND_13,
+        TlsVersion::Tls13 => &TLS13_ONLY,
+    }
+}
+
+/// The dialling side of TLS for a route: this server's certificate as the
+/// client certificate, and the peer's checked against `ca_file`.
+pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError> {
+    let (certs, key) = cert_and_key(opts)?;
+    let ca_file = opts.ca_file.as_ref().ok_or(TlsError::VerifyWithoutCa)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let versions: &[&rustls::SupportedProtocolVersion] = match opts.min_version {
-        TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
-        TlsVersion::Tls13 => &[&rustls::version::TLS13],
-    };
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions(opts))
+        .map_err(|e| TlsError::Rustls(e.to_string()))?
+        .with_root_certificates(roots(ca_file)?)
+        .with_client_auth_cert(certs, key)
+        .map_err(|e| TlsError::KeyPair(e.to_string()))?;
+    Ok(Arc::new(config))
+}
+
+/// Loads the certificates and keys named by `opts` and builds the server side of TLS.
+pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, TlsError> {
+    let (certs, key) = cert_and_key(opts)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(versions)
+        .with_protocol_versions(versions(opts))
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     let builder = if opts.verify {
         let ca_file = opts.ca_file.as_ref().ok_or(TlsError::VerifyWithoutCa)?;
-        let pem = std::fs::read(ca_file).map_err(|e| read_error(ca_file, e))?;
-        let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            roots
-                .add(cert.map_err(|_| TlsError::BadCa)?)
-                .map_err(|_| TlsError::BadCa)?;
-        }
-        if roots.is_empty() {
-            return Err(TlsError::BadCa);
-        }
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_file)?), provider)
             .build()
             .map_err(|e| TlsError::Rustls(e.to_string()))?;
         builder.with_client_cert_verifier(verifier)

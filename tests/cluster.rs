@@ -707,3 +707,66 @@ async fn no_advertise_keeps_the_cluster_s_urls_from_clients() {
     assert!(!at_b.info.contains(&quiet.addr.to_string()), "{}", at_b.info);
     assert!(at_b.info.contains(&b.addr.to_string()), "{}", at_b.info);
 }
+
+#[tokio::test]
+async fn routes_over_tls_with_verified_certificates_and_a_nats_server_peer() {
+    let pki = common::pki::Pki::new();
+    let tls_node = |routes: Vec<String>| {
+        common::start(Options {
+            cluster: Some(ClusterOptions {
+                name: Some("c1".into()),
+                host: "127.0.0.1".into(),
+                port: 0,
+                routes,
+                tls: Some(pki.tls(true)),
+                ..ClusterOptions::default()
+            }),
+            ..Options::default()
+        })
+    };
+    let a = tls_node(Vec::new()).await;
+    let a_port = a.cluster.as_ref().unwrap().addr.port();
+    // Peers dial `localhost`, the name on the certificate.
+    let b = tls_node(vec![format!("nats://localhost:{a_port}")]).await;
+    wait_for_routes(&b, 1).await;
+    // A node without TLS does not get in.
+    let plain = node(&[format!("nats://localhost:{a_port}")], None).await;
+    // nats-server 2.15.1 with the same certificates joins over TLS.
+    let conf = pki.dir.path().join("n15.conf");
+    let n15_client = common::free_port();
+    std::fs::write(
+        &conf,
+        format!(
+            "port: {n15_client}\nserver_name: n15\ncluster {{\n  name: c1\n  listen: 127.0.0.1:{}\n  routes: [nats://localhost:{a_port}]\n  \
+             tls {{ cert_file: {:?}, key_file: {:?}, ca_file: {:?}, verify: true }}\n}}\n",
+            common::free_port(),
+            pki.path("server.pem"),
+            pki.path("server-key.pem"),
+            pki.path("ca.pem"),
+        ),
+    )
+    .unwrap();
+    let child = Command::new(reference_binary("2.15"))
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let n15 = Reference {
+        child,
+        client: n15_client,
+        cluster: 0,
+    };
+    wait_for_routes(&a, 2).await;
+    assert_eq!(plain.cluster.as_ref().unwrap().routes().len(), 0);
+    let on_b = client(&common::url(&b)).await;
+    let on_n15 = client_of(&n15).await;
+    let mut sub = on_b.subscribe("secure.>").await.unwrap();
+    ready(&on_b, &on_n15).await;
+    for i in 0..10u32 {
+        on_n15.publish("secure.x", i.to_string().into()).await.unwrap();
+    }
+    on_n15.flush().await.unwrap();
+    take_exactly(&mut sub, 10).await;
+}

@@ -9,7 +9,6 @@ use crate::options::Options;
 
 /// `cluster { }` keys nats-server has and Junction does not implement yet.
 const UNSUPPORTED_CLUSTER: &[&str] = &[
-    "tls",
     "permissions",
     "pool_size",
     "accounts",
@@ -40,6 +39,7 @@ pub(super) fn cluster(opts: &mut Options, entry: &Entry) -> Result<()> {
             "routes" => routes(e).map(|r| cluster.routes = r),
             "advertise" | "cluster_advertise" => string(e).map(|a| cluster.advertise = Some(a.to_string())),
             "no_advertise" => boolean(e).map(|b| cluster.no_advertise = b),
+            "tls" => super::tls::tls(e, "cluster.tls.").map(|t| cluster.tls = Some(t)),
             "connect_retries" => integer(e).and_then(|n| {
                 u32::try_from(n)
                     .map(|n| cluster.connect_retries = n)

@@ -226,6 +226,8 @@ impl Route {
                 .unwrap_or_default(),
             headers: true,
             auth_required: cluster.options.auth.username.is_some(),
+            tls_required: cluster.tls.is_some(),
+            tls_verify: cluster.options.tls.as_ref().is_some_and(|t| t.verify),
             max_payload: server.opts().max_payload,
             cluster: cluster.name.clone(),
             // `no_advertise`: peers are told nothing of this server's clients' URLs.
@@ -257,6 +259,7 @@ impl Route {
                 .or_else(|| own.password.clone())
                 .unwrap_or_default(),
             headers: true,
+            tls_required: cluster.tls.is_some(),
             name: cluster.server.id.clone(),
             cluster: cluster.name.clone(),
             dynamic: cluster.options.name.is_none(),
@@ -375,10 +378,22 @@ impl Subscriber for Route {
 /// Serves a route a peer dialled.
 pub(super) async fn accepted(cluster: Arc<Cluster>, stream: TcpStream, remote: SocketAddr) {
     let route = Route::new(&cluster, remote, false, false);
-    let (reader, writer) = stream.into_split();
     let info = route.info(&cluster);
     send_json(&route, b"INFO ", &info, b" \r\n");
-    run(cluster, route, reader, writer).await;
+    // With `tls {}`, TLS comes first, before INFO, as between nats-servers.
+    match &cluster.tls {
+        None => {
+            let (reader, writer) = stream.into_split();
+            run(cluster, route, reader, writer).await;
+        }
+        Some(tls) => match crate::tls::handshake(&tls.acceptor, stream, tls.timeout).await {
+            Ok(stream) => {
+                let (reader, writer) = tokio::io::split(stream);
+                run(cluster, route, reader, writer).await;
+            }
+            Err(e) => tracing::warn!("route TLS handshake from {remote} failed: {e}"),
+        },
+    }
 }
 
 /// Keeps a route to a configured peer: dials, serves it while it lasts,
@@ -410,8 +425,19 @@ pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, implicit: boo
                     send_json(&route, b"CONNECT ", &connect, b"\r\n");
                     send_json(&route, b"INFO ", &info, b" \r\n");
                     tracing::debug!("route connection to {url} opened");
-                    let (reader, writer) = stream.into_split();
-                    run(c.clone(), route.clone(), reader, writer).await;
+                    match &c.tls {
+                        None => {
+                            let (reader, writer) = stream.into_split();
+                            run(c.clone(), route.clone(), reader, writer).await;
+                        }
+                        Some(tls) => match tls.connect(&url, stream).await {
+                            Ok(stream) => {
+                                let (reader, writer) = tokio::io::split(stream);
+                                run(c.clone(), route.clone(), reader, writer).await;
+                            }
+                            Err(e) => tracing::warn!("route TLS handshake with {url} failed: {e}"),
+                        },
+                    }
                     if let Some(id) = route.peer_id() {
                         peer_id = Some(id.to_string());
                     }

@@ -42,10 +42,59 @@ pub struct Cluster {
     routes: RwLock<Vec<Arc<Route>>>,
     /// Servers learnt by gossip that are being dialled.
     dialing: Mutex<HashSet<String>>,
+    /// `cluster { tls {} }`: routes are TLS both ways.
+    tls: Option<RouteTls>,
+}
+
+/// TLS for routes: this server accepts as a TLS server and dials as a TLS
+/// client, presenting the same certificate both ways.
+struct RouteTls {
+    acceptor: tokio_rustls::TlsAcceptor,
+    connector: tokio_rustls::TlsConnector,
+    timeout: Duration,
+    /// The name to check a peer's certificate against when it is dialled
+    /// by address (learnt by gossip): the host of a configured route, as
+    /// nats-server does.
+    name: Option<String>,
+}
+
+impl RouteTls {
+    fn new(options: &ClusterOptions) -> anyhow::Result<Option<RouteTls>> {
+        let Some(tls) = &options.tls else { return Ok(None) };
+        let name = options
+            .routes
+            .iter()
+            .filter_map(|u| RouteUrl::parse(u).ok())
+            .map(|u| u.host)
+            .find(|h| h.parse::<std::net::IpAddr>().is_err());
+        Ok(Some(RouteTls {
+            acceptor: tokio_rustls::TlsAcceptor::from(crate::tls::server_config(tls).context("cluster tls")?),
+            connector: tokio_rustls::TlsConnector::from(
+                crate::tls::client_config(tls).context("cluster tls")?,
+            ),
+            timeout: tls.timeout,
+            name,
+        }))
+    }
+
+    /// The client side of the handshake with the peer at `url`.
+    async fn connect(
+        &self,
+        url: &RouteUrl,
+        stream: tokio::net::TcpStream,
+    ) -> anyhow::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        let host = match (url.host.parse::<std::net::IpAddr>(), &self.name) {
+            (Ok(_), Some(name)) => name.clone(),
+            _ => url.host.clone(),
+        };
+        let name = rustls::pki_types::ServerName::try_from(host)?;
+        Ok(tokio::time::timeout(self.timeout, self.connector.connect(name, stream)).await??)
+    }
 }
 
 /// Starts accepting routes and connecting to the configured ones.
 pub async fn start(server: Arc<Server>, options: &ClusterOptions) -> anyhow::Result<Arc<Cluster>> {
+    let tls = RouteTls::new(options)?;
     let bind = format!("{}:{}", options.host, options.port);
     let listener = TcpListener::bind(&bind)
         .await
@@ -62,6 +111,7 @@ pub async fn start(server: Arc<Server>, options: &ClusterOptions) -> anyhow::Res
         addr,
         routes: RwLock::new(Vec::new()),
         dialing: Mutex::new(HashSet::new()),
+        tls,
     });
     let links: Weak<dyn crate::conn::Links> = Arc::downgrade(&cluster) as Weak<Cluster>;
     server.set_links(links);
