@@ -125,27 +125,17 @@ impl Parser {
         if let Some(p) = self.pending {
             return self.complete_pub(input, p);
         }
-        let Some(nl) = memchr::memchr(b'\n', input) else {
-            self.check_partial_line(input)?;
+        let Some(ControlLine {
+            op_end,
+            args_start,
+            line_end,
+            consumed,
+        }) = control_line(input, &CLIENT_OPS, self.max_control_line)?
+        else {
             return Ok(None);
         };
-        let line_end = if nl > 0 && input[nl - 1] == b'\r' {
-            nl - 1
-        } else {
-            nl
-        };
-        let line = &input[..line_end];
-        let op_end = line
-            .iter()
-            .position(|&b| b == b' ' || b == b'\t')
-            .unwrap_or(line.len());
-        let op = &line[..op_end];
-        let args_start = skip_blanks(line, op_end);
-        if line_end - args_start > self.max_control_line {
-            return Err(ProtocolError::MaxControlLine);
-        }
+        let op = &input[..op_end];
         let has_args = args_start < line_end;
-        let consumed = nl + 1;
 
         // PUB first: it is by far the most frequent operation.
         let kind = if op.eq_ignore_ascii_case(b"PUB") {
@@ -285,27 +275,6 @@ impl Parser {
         Ok(Some((op, end + 2)))
     }
 
-    /// With no newline yet, reject early what can never become valid: an
-    /// unknown operation name, or a control line already too long.
-    fn check_partial_line(&self, buf: &[u8]) -> Result<(), ProtocolError> {
-        let op_end = buf.iter().position(|&b| b == b' ' || b == b'\t' || b == b'\r');
-        let op = &buf[..op_end.unwrap_or(buf.len())];
-        let known = CLIENT_OPS.iter().any(|name| {
-            if op_end.is_some() {
-                name.eq_ignore_ascii_case(op)
-            } else {
-                op.len() <= name.len() && name[..op.len()].eq_ignore_ascii_case(op)
-            }
-        });
-        if !known {
-            return Err(ProtocolError::UnknownOperation);
-        }
-        if buf.len() > self.max_control_line + 8 {
-            return Err(ProtocolError::MaxControlLine);
-        }
-        Ok(())
-    }
-
     /// True while a payload is only partly received.
     pub fn awaiting_payload(&self) -> bool {
         self.pending.is_some()
@@ -328,6 +297,73 @@ pub(crate) fn skip_blanks(line: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// A control line found at the front of the input: its operation name,
+/// where its arguments start and end, and the bytes it takes with its line
+/// end. Positions are offsets into the input.
+pub(crate) struct ControlLine {
+    pub op_end: usize,
+    pub args_start: usize,
+    pub line_end: usize,
+    pub consumed: usize,
+}
+
+/// Finds the control line at the front of `input`: `Ok(None)` while its
+/// line end has not arrived (after rejecting early what can never become
+/// one of `ops`, or a line already too long).
+#[inline]
+pub(crate) fn control_line(
+    input: &[u8],
+    ops: &[&[u8]],
+    max_control_line: usize,
+) -> Result<Option<ControlLine>, ProtocolError> {
+    let Some(nl) = memchr::memchr(b'\n', input) else {
+        check_partial_line(input, ops, max_control_line)?;
+        return Ok(None);
+    };
+    let line_end = if nl > 0 && input[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    let line = &input[..line_end];
+    let op_end = line
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(line.len());
+    let args_start = skip_blanks(line, op_end);
+    if line_end - args_start > max_control_line {
+        return Err(ProtocolError::MaxControlLine);
+    }
+    Ok(Some(ControlLine {
+        op_end,
+        args_start,
+        line_end,
+        consumed: nl + 1,
+    }))
+}
+
+/// With no newline yet, rejects early what can never become valid: an
+/// operation name none of `ops` starts with, or a control line already too
+/// long.
+fn check_partial_line(buf: &[u8], ops: &[&[u8]], max_control_line: usize) -> Result<(), ProtocolError> {
+    let op_end = buf.iter().position(|&b| b == b' ' || b == b'\t' || b == b'\r');
+    let op = &buf[..op_end.unwrap_or(buf.len())];
+    let known = ops.iter().any(|name| {
+        if op_end.is_some() {
+            name.eq_ignore_ascii_case(op)
+        } else {
+            op.len() <= name.len() && name[..op.len()].eq_ignore_ascii_case(op)
+        }
+    });
+    if !known {
+        return Err(ProtocolError::UnknownOperation);
+    }
+    if buf.len() > max_control_line + 8 {
+        return Err(ProtocolError::MaxControlLine);
+    }
+    Ok(())
 }
 
 /// Splits arguments on runs of spaces and tabs. Returns up to five ranges and

@@ -26,7 +26,7 @@ pub use handshake::{RouteConnect, RouteInfo};
 
 use bytes::{BufMut, BytesMut};
 
-use crate::parser::{parse_size, skip_blanks, ProtocolError};
+use crate::parser::{control_line, parse_size, skip_blanks, ControlLine, ProtocolError};
 
 /// Interest one server announces to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,31 +144,22 @@ impl RouteParser {
         if let Some(p) = self.pending {
             return self.complete(input, p);
         }
-        let Some(nl) = memchr::memchr(b'\n', input) else {
-            self.check_partial_line(input)?;
+        let Some(ControlLine {
+            op_end,
+            args_start,
+            line_end,
+            consumed,
+        }) = control_line(input, &ROUTE_OPS, self.max_control_line)?
+        else {
             return Ok(None);
         };
-        let line_end = if nl > 0 && input[nl - 1] == b'\r' {
-            nl - 1
-        } else {
-            nl
-        };
         let line = &input[..line_end];
-        let op_end = line
-            .iter()
-            .position(|&b| b == b' ' || b == b'\t')
-            .unwrap_or(line.len());
         let Some(op) = ROUTE_OPS
             .iter()
             .find(|name| name.eq_ignore_ascii_case(&line[..op_end]))
         else {
             return Err(ProtocolError::UnknownOperation);
         };
-        let args_start = skip_blanks(line, op_end);
-        if line_end - args_start > self.max_control_line {
-            return Err(ProtocolError::MaxControlLine);
-        }
-        let consumed = nl + 1;
         let args = &input[args_start..line_end];
         let no_args = args.is_empty();
         let op = match *op {
@@ -223,26 +214,6 @@ impl RouteParser {
             payload: &input[p.start..end],
         };
         Ok(Some((RouteOp::Msg(msg), end + 2)))
-    }
-
-    /// With no newline yet, rejects early what can never become valid.
-    fn check_partial_line(&self, buf: &[u8]) -> Result<(), ProtocolError> {
-        let op_end = buf.iter().position(|&b| b == b' ' || b == b'\t' || b == b'\r');
-        let op = &buf[..op_end.unwrap_or(buf.len())];
-        let known = ROUTE_OPS.iter().any(|name| {
-            if op_end.is_some() {
-                name.eq_ignore_ascii_case(op)
-            } else {
-                op.len() <= name.len() && name[..op.len()].eq_ignore_ascii_case(op)
-            }
-        });
-        if !known {
-            return Err(ProtocolError::UnknownOperation);
-        }
-        if buf.len() > self.max_control_line + 8 {
-            return Err(ProtocolError::MaxControlLine);
-        }
-        Ok(())
     }
 
     /// True while a payload is only partly received.
