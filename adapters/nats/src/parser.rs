@@ -312,7 +312,7 @@ pub(crate) struct ControlLine {
 /// Finds the control line at the front of `input`: `Ok(None)` while its
 /// line end has not arrived (after rejecting early what can never become
 /// one of `ops`, or a line already too long).
-#[inline]
+#[inline(always)]
 pub(crate) fn control_line(
     input: &[u8],
     ops: &[&[u8]],
