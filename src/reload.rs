@@ -122,9 +122,22 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
         })
     };
     check("MQTT", &mqtt_fixed(&old.mqtt), &mqtt_fixed(&new.mqtt))?;
-    // Changing routes and their credentials on a reload comes with the rest
-    // of clustering; until then a reload refuses it rather than ignore it.
-    check("Cluster", &old.cluster, &new.cluster)?;
+    // The routes, their credentials and what is advertised reload; where
+    // routes are accepted does not, as in nats-server. Nor (here) the
+    // cluster's name or TLS.
+    match (&old.cluster, &new.cluster) {
+        (None, None) => {}
+        (Some(o), Some(n)) => {
+            check("cluster host", &o.host, &n.host)?;
+            check("cluster port", &o.port, &n.port)?;
+            check("cluster name", &o.name, &n.name)?;
+            check("cluster tls", &o.tls, &n.tls)?;
+        }
+        (o, n) => {
+            let port = |c: &Option<crate::options::ClusterOptions>| c.as_ref().map_or(0, |c| c.port);
+            check("cluster port", &port(o), &port(n))?;
+        }
+    }
     check("PidFile", &old.pid_file, &new.pid_file)?;
     check("PortsFileDir", &old.ports_file_dir, &new.ports_file_dir)?;
     Ok(())
@@ -293,6 +306,12 @@ impl Server {
                 tracing::info!("Reloaded: log_file = ");
             }
             None => {}
+        }
+        if let (Some(links), Some(cluster)) = (self.links(), &new.cluster) {
+            if old.cluster.as_ref() != Some(cluster) {
+                links.reload(cluster);
+                tracing::info!("Reloaded: cluster");
+            }
         }
         if let Some(a) = nats_tls {
             self.replace_tls(a);

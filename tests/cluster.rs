@@ -770,3 +770,46 @@ async fn routes_over_tls_with_verified_certificates_and_a_nats_server_peer() {
     on_n15.flush().await.unwrap();
     take_exactly(&mut sub, 10).await;
 }
+
+#[tokio::test]
+async fn a_reload_adds_and_drops_routes_and_changes_their_credentials() {
+    let a = node(&[], None).await;
+    let b = node(&[], None).await;
+    let with_cluster = |node: &RunningServer, edit: &dyn Fn(&mut ClusterOptions)| {
+        let mut opts = (*node.server.opts()).clone();
+        edit(opts.cluster.as_mut().unwrap());
+        opts
+    };
+    // A route added by a reload is dialled.
+    let b_url = route_url(&b);
+    let opts = with_cluster(&a, &|c| c.routes = vec![b_url.clone()]);
+    a.server.reload(opts).unwrap();
+    wait_for_routes(&a, 1).await;
+    wait_for_routes(&b, 1).await;
+    assert!(a.cluster.as_ref().unwrap().routes()[0].is_solicited());
+    // Taken out again: the route closes and is not dialled again.
+    let opts = with_cluster(&a, &|c| c.routes.clear());
+    a.server.reload(opts).unwrap();
+    wait_for_routes(&a, 0).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(a.cluster.as_ref().unwrap().routes().len(), 0);
+    // New credentials hold for the routes that come after.
+    let opts = with_cluster(&a, &|c| {
+        c.auth.username = Some("ruser".into());
+        c.auth.password = Some("s3cret".into());
+    });
+    a.server.reload(opts).unwrap();
+    let addr = a.cluster.as_ref().unwrap().addr;
+    let wrong = node(&[format!("nats://ruser:old@{addr}")], None).await;
+    let right = node(&[format!("nats://ruser:s3cret@{addr}")], None).await;
+    wait_for_routes(&right, 1).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(wrong.cluster.as_ref().unwrap().routes().len(), 0);
+    // Where routes are accepted cannot change while running.
+    let opts = with_cluster(&a, &|c| c.port = 1);
+    let e = a.server.reload(opts).unwrap_err().to_string();
+    assert!(
+        e.starts_with("config reload not supported for cluster port"),
+        "{e}"
+    );
+}

@@ -39,4 +39,7 @@ pub trait Links: Send + Sync {
     fn peer_client_urls(&self) -> Vec<String>;
     /// The server entered lame duck mode: tell the peers.
     fn lame_duck(&self);
+    /// A reload's `cluster {}`: routes dialled and dropped, new credentials
+    /// and advertising.
+    fn reload(&self, options: &crate::options::ClusterOptions);
 }

@@ -40,8 +40,9 @@ pub struct Route {
     core: ConnCore,
     /// Who dialled: this server or the peer.
     solicited: bool,
-    /// Dialled to a URL of the configuration, not one learnt by gossip.
-    configured: bool,
+    /// The URL of the configuration it was dialled to (not for routes
+    /// accepted or learnt by gossip).
+    configured_url: Option<String>,
     /// The peer's `INFO`, once received.
     peer: OnceLock<RouteInfo>,
     /// The peer's client URLs: from its first INFO, then its updates.
@@ -63,7 +64,12 @@ impl std::ops::Deref for Route {
 }
 
 impl Route {
-    fn new(cluster: &Arc<Cluster>, remote: SocketAddr, solicited: bool, configured: bool) -> Arc<Route> {
+    fn new(
+        cluster: &Arc<Cluster>,
+        remote: SocketAddr,
+        solicited: bool,
+        configured_url: Option<String>,
+    ) -> Arc<Route> {
         let server = &cluster.server;
         let settings = server.client_settings("route");
         Arc::new_cyclic(|me| Route {
@@ -76,7 +82,7 @@ impl Route {
                 settings,
             ),
             solicited,
-            configured,
+            configured_url,
             peer: OnceLock::new(),
             client_urls: Mutex::new(Vec::new()),
             established: AtomicBool::new(false),
@@ -101,6 +107,16 @@ impl Route {
         self.solicited
     }
 
+    /// The configured URL it was dialled to.
+    pub(super) fn configured_url(&self) -> Option<&str> {
+        self.configured_url.as_deref()
+    }
+
+    /// Closes a route whose URL a reload took out of the configuration.
+    pub(super) fn close_unconfigured(&self) {
+        self.close(CloseReason::ServerShutdown);
+    }
+
     /// What `/routez` shows of it.
     pub(super) fn view(&self) -> crate::conn::RouteView {
         let (out_msgs, out_bytes) = self.outlet.out_counts();
@@ -123,7 +139,7 @@ impl Route {
             remote_id: peer.map(|p| p.server_id.clone()).unwrap_or_default(),
             remote_name: peer.map(|p| p.server_name.clone()).unwrap_or_default(),
             did_solicit: self.solicited,
-            is_configured: self.configured,
+            is_configured: self.configured_url.is_some(),
             ip: self.remote.ip().to_string(),
             port: self.remote.port(),
             start: self.started,
@@ -201,8 +217,8 @@ impl Route {
     fn info(&self, cluster: &Cluster) -> RouteInfo {
         let server = &cluster.server;
         // `advertise` (`host:port`) stands for the listener's address.
-        let advertised = cluster
-            .options
+        let options = cluster.options();
+        let advertised = options
             .advertise
             .as_ref()
             .and_then(|a| RouteUrl::parse(&format!("nats://{a}")).ok())
@@ -218,25 +234,24 @@ impl Route {
             go: format!("junction {}", env!("CARGO_PKG_VERSION")),
             host: advertised.0,
             port: advertised.1,
-            ip: cluster
-                .options
+            ip: options
                 .advertise
                 .as_ref()
                 .map(|a| format!("nats-route://{a}/"))
                 .unwrap_or_default(),
             headers: true,
-            auth_required: cluster.options.auth.username.is_some(),
+            auth_required: options.auth.username.is_some(),
             tls_required: cluster.tls.is_some(),
-            tls_verify: cluster.options.tls.as_ref().is_some_and(|t| t.verify),
+            tls_verify: options.tls.as_ref().is_some_and(|t| t.verify),
             max_payload: server.opts().max_payload,
             cluster: cluster.name.clone(),
             // `no_advertise`: peers are told nothing of this server's clients' URLs.
-            connect_urls: if cluster.options.no_advertise {
+            connect_urls: if options.no_advertise {
                 Vec::new()
             } else {
                 server.client_urls()
             },
-            cluster_dynamic: cluster.options.name.is_none(),
+            cluster_dynamic: options.name.is_none(),
             lnoc: true,
             lnocu: true,
             ..RouteInfo::default()
@@ -245,7 +260,8 @@ impl Route {
 
     /// This server's `CONNECT` to a peer it dialled at `url`.
     fn connect(&self, cluster: &Cluster, url: &RouteUrl) -> RouteConnect {
-        let own = &cluster.options.auth;
+        let options = cluster.options();
+        let own = &options.auth;
         RouteConnect {
             echo: true,
             user: url
@@ -262,7 +278,7 @@ impl Route {
             tls_required: cluster.tls.is_some(),
             name: cluster.server.id.clone(),
             cluster: cluster.name.clone(),
-            dynamic: cluster.options.name.is_none(),
+            dynamic: options.name.is_none(),
             lnoc: true,
             lnocu: true,
             ..RouteConnect::default()
@@ -377,7 +393,7 @@ impl Subscriber for Route {
 
 /// Serves a route a peer dialled.
 pub(super) async fn accepted(cluster: Arc<Cluster>, stream: TcpStream, remote: SocketAddr) {
-    let route = Route::new(&cluster, remote, false, false);
+    let route = Route::new(&cluster, remote, false, None);
     let info = route.info(&cluster);
     send_json(&route, b"INFO ", &info, b" \r\n");
     // With `tls {}`, TLS comes first, before INFO, as between nats-servers.
@@ -398,16 +414,23 @@ pub(super) async fn accepted(cluster: Arc<Cluster>, stream: TcpStream, remote: S
 
 /// Keeps a route to a configured peer: dials, serves it while it lasts,
 /// and dials again after a pause.
-/// A route learnt by gossip (`implicit`) is dialled until it has served
-/// once, or until `connect_retries` more attempts have failed, as nats-server
-/// does.
-pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, implicit: bool) {
+/// A configured route (`configured` is its URL as written) is kept while
+/// it stays in the configuration. A route learnt by gossip is dialled until
+/// it has served once, or until `connect_retries` more attempts have
+/// failed, as nats-server does.
+pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, configured: Option<String>) {
+    let implicit = configured.is_none();
     let mut peer_id: Option<String> = None;
     let mut failures = 0u32;
     loop {
         let Some(c) = cluster.upgrade() else { return };
         if c.server.lifecycle.is_stopped() {
             return;
+        }
+        if let Some(text) = &configured {
+            if !c.options().routes.contains(text) {
+                return;
+            }
         }
         // Already linked to that peer (it dialled us): nothing to do until
         // that route goes.
@@ -419,7 +442,7 @@ pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, implicit: boo
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
                     let remote = stream.peer_addr().unwrap_or_else(|_| c.addr);
-                    let route = Route::new(&c, remote, true, !implicit);
+                    let route = Route::new(&c, remote, true, configured.clone());
                     let connect = route.connect(&c, &url);
                     let info = route.info(&c);
                     send_json(&route, b"CONNECT ", &connect, b"\r\n");
@@ -448,7 +471,7 @@ pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, implicit: boo
                 Err(e) => {
                     tracing::debug!("connecting to route {url}: {e}");
                     failures += 1;
-                    if implicit && failures > c.options.connect_retries {
+                    if implicit && failures > c.options().connect_retries {
                         return;
                     }
                 }
@@ -524,7 +547,7 @@ async fn read<R: AsyncRead + Unpin>(cluster: Arc<Cluster>, route: Arc<Route>, mu
     let mut caches: HashMap<Bytes, MatchCache> = HashMap::new();
     // An accepted route must CONNECT first, and then say who it is.
     let mut connected = route.solicited;
-    let deadline = tokio::time::Instant::now() + cluster.options.auth.timeout.unwrap_or(HANDSHAKE_TIMEOUT);
+    let deadline = tokio::time::Instant::now() + cluster.options().auth.timeout.unwrap_or(HANDSHAKE_TIMEOUT);
     loop {
         if buf.capacity() - buf.len() < 16 * 1024 {
             buf.reserve(64 * 1024);
@@ -625,7 +648,8 @@ async fn read<R: AsyncRead + Unpin>(cluster: Arc<Cluster>, route: Arc<Route>, mu
 /// An accepted route's `CONNECT`: its credentials and cluster name.
 fn check_connect(cluster: &Cluster, json: &[u8]) -> Result<(), &'static str> {
     let connect: RouteConnect = serde_json::from_slice(json).map_err(|_| "Authorization Violation")?;
-    let auth = &cluster.options.auth;
+    let options = cluster.options();
+    let auth = &options.auth;
     if let Some(user) = &auth.username {
         let ok = connect.user == *user
             && crate::auth::secret_matches(auth.password.as_deref().unwrap_or(""), &connect.pass);
@@ -633,7 +657,7 @@ fn check_connect(cluster: &Cluster, json: &[u8]) -> Result<(), &'static str> {
             return Err("Authorization Violation");
         }
     }
-    if cluster.options.name.is_some() && !connect.dynamic && connect.cluster != cluster.name {
+    if options.name.is_some() && !connect.dynamic && connect.cluster != cluster.name {
         return Err("Rejecting connection, cluster name does not match");
     }
     Ok(())
@@ -664,7 +688,7 @@ fn on_info(
         }
         return Ok(());
     }
-    if cluster.options.name.is_some() && !info.cluster_dynamic && info.cluster != cluster.name {
+    if cluster.options().name.is_some() && !info.cluster_dynamic && info.cluster != cluster.name {
         tracing::warn!(
             "Rejecting route from {}: cluster name {:?} does not match {:?}",
             info.server_name,

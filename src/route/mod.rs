@@ -32,8 +32,11 @@ use crate::server::Server;
 
 /// The cluster as this server takes part in it.
 pub struct Cluster {
+    me: Weak<Cluster>,
     server: Arc<Server>,
-    options: ClusterOptions,
+    /// The `cluster {}` options in force; a reload may change the routes,
+    /// their credentials and what is advertised.
+    options: arc_swap::ArcSwap<ClusterOptions>,
     /// The cluster's name: configured, or one this server made up.
     name: String,
     /// The address routes are accepted on.
@@ -104,9 +107,10 @@ pub async fn start(server: Arc<Server>, options: &ClusterOptions) -> anyhow::Res
         .name
         .clone()
         .unwrap_or_else(|| crate::server::new_server_id()[..22].to_string());
-    let cluster = Arc::new(Cluster {
+    let cluster = Arc::new_cyclic(|me| Cluster {
+        me: me.clone(),
         server: server.clone(),
-        options: options.clone(),
+        options: arc_swap::ArcSwap::from_pointee(options.clone()),
         name,
         addr,
         routes: RwLock::new(Vec::new()),
@@ -128,12 +132,7 @@ pub async fn start(server: Arc<Server>, options: &ClusterOptions) -> anyhow::Res
     tracing::info!("Listening for route connections on {addr}");
     tokio::spawn(accept(Arc::downgrade(&cluster), listener));
     for url in &options.routes {
-        match RouteUrl::parse(url) {
-            Ok(url) => {
-                tokio::spawn(conn::solicit(Arc::downgrade(&cluster), url, false));
-            }
-            Err(e) => tracing::error!("route {url}: {e}"),
-        }
+        cluster.dial_configured(url);
     }
     Ok(cluster)
 }
@@ -149,8 +148,9 @@ fn implicit_route(cluster: &Arc<Cluster>, info: &junction_nats::route::RouteInfo
     let url = match RouteUrl::parse(&info.ip) {
         Ok(mut url) => {
             if info.auth_required {
-                url.user = cluster.options.auth.username.clone();
-                url.password = cluster.options.auth.password.clone();
+                let options = cluster.options();
+                url.user = options.auth.username.clone();
+                url.password = options.auth.password.clone();
             }
             url
         }
@@ -164,7 +164,7 @@ fn implicit_route(cluster: &Arc<Cluster>, info: &junction_nats::route::RouteInfo
     let weak = Arc::downgrade(cluster);
     let id = info.server_id.clone();
     tokio::spawn(async move {
-        conn::solicit(weak.clone(), url, true).await;
+        conn::solicit(weak.clone(), url, None).await;
         if let Some(c) = weak.upgrade() {
             c.dialing.lock().remove(&id);
         }
@@ -205,6 +205,25 @@ impl crate::conn::Links for Cluster {
         }
     }
 
+    fn reload(&self, options: &ClusterOptions) {
+        let old = self.options();
+        self.options.store(Arc::new(options.clone()));
+        // Routes no longer configured are closed (their dialers stop too).
+        for route in self.routes.read().iter() {
+            if route
+                .configured_url()
+                .is_some_and(|u| !options.routes.iter().any(|r| r == u))
+            {
+                route.close_unconfigured();
+            }
+        }
+        for url in options.routes.iter().filter(|u| !old.routes.contains(u)) {
+            self.dial_configured(url);
+        }
+        // Advertising may have changed.
+        self.server.client_urls_changed();
+    }
+
     fn peer_client_urls(&self) -> Vec<String> {
         let mut urls = Vec::new();
         for route in self.routes.read().iter() {
@@ -219,6 +238,21 @@ impl crate::conn::Links for Cluster {
 }
 
 impl Cluster {
+    /// Keeps a route to the configured `url`, while it stays configured.
+    fn dial_configured(&self, url: &str) {
+        match RouteUrl::parse(url) {
+            Ok(parsed) => {
+                tokio::spawn(conn::solicit(self.me.clone(), parsed, Some(url.to_string())));
+            }
+            Err(e) => tracing::error!("route {url}: {e}"),
+        }
+    }
+
+    /// The options in force.
+    fn options(&self) -> Arc<ClusterOptions> {
+        self.options.load_full()
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
