@@ -509,6 +509,18 @@ async fn routez_lists_the_routes_and_the_interest_they_carry() {
     ] {
         assert!(route.get(key).is_some(), "{key} in {route}");
     }
+    // `/varz` has the cluster block and the route count.
+    let varz = common::http_json(http, "/varz").await;
+    assert_eq!(varz["cluster"]["name"], "c1");
+    assert_eq!(
+        varz["cluster"]["cluster_port"],
+        a.cluster.as_ref().unwrap().addr.port()
+    );
+    assert_eq!(varz["cluster"]["addr"], "127.0.0.1");
+    assert_eq!(
+        (varz["routes"].as_u64(), varz["remotes"].as_u64()),
+        (Some(1), Some(1))
+    );
 }
 
 /// Reads INFO lines from `raw` until one lists `url` in `connect_urls`.

@@ -33,6 +33,8 @@ pub struct RouteView {
 pub trait Links: Send + Sync {
     /// The cluster's name.
     fn cluster_name(&self) -> String;
+    /// The port routes are accepted on.
+    fn listen_port(&self) -> u16;
     /// The routes whose handshake is done.
     fn routes(&self) -> Vec<RouteView>;
     /// The client URLs the peers announced (`connect_urls` of their INFO).

@@ -56,6 +56,8 @@ fn varz_body(server: &Server) -> Value {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let subscriptions: u64 = server.accounts.subscription_count();
     let http = server.http_addr();
+    // One route per peer: routes and remote servers are the same count.
+    let routes = server.links().map_or(0, |l| l.routes().len());
     // The bound port goes under the scheme it is served with.
     let (http_port, https_port) = match (http, o.https_port.is_some()) {
         (Some(a), false) => (a.port(), 0),
@@ -81,7 +83,7 @@ fn varz_body(server: &Server) -> Value {
         "max_control_line": o.max_control_line,
         "max_payload": o.max_payload,
         "max_pending": o.max_pending,
-        "cluster": {},
+        "cluster": cluster(server),
         "gateway": {},
         "leaf": {},
         "mqtt": mqtt(server),
@@ -98,8 +100,8 @@ fn varz_body(server: &Server) -> Value {
         "cpu": 0,
         "connections": server.num_clients(),
         "total_connections": st.total_connections.load(Relaxed),
-        "routes": 0,
-        "remotes": 0,
+        "routes": routes,
+        "remotes": routes,
         "leafnodes": 0,
         "in_msgs": st.in_msgs.load(Relaxed),
         "out_msgs": st.out_msgs.load(Relaxed),
@@ -115,6 +117,43 @@ fn varz_body(server: &Server) -> Value {
 
 pub async fn varz(State(server): State<Arc<Server>>) -> Json<Value> {
     Json(varz_json(&server))
+}
+
+/// The `cluster` section: empty alone, else the route listener, the
+/// configured routes (`host:port`) and the timeouts, as nats-server shows them.
+fn cluster(server: &Server) -> Value {
+    let (Some(links), Some(c)) = (server.links(), server.opts().cluster.clone()) else {
+        return json!({});
+    };
+    let urls: Vec<String> = c
+        .routes
+        .iter()
+        .filter_map(|u| crate::route::RouteUrl::parse(u).ok())
+        .map(|u| u.address())
+        .collect();
+    let mut v = serde_json::Map::new();
+    v.insert("name".into(), json!(links.cluster_name()));
+    v.insert("addr".into(), json!(c.host));
+    v.insert("cluster_port".into(), json!(links.listen_port()));
+    v.insert(
+        "auth_timeout".into(),
+        json!(c.auth.timeout.map_or(2.0, |t| t.as_secs_f64())),
+    );
+    if !urls.is_empty() {
+        v.insert("urls".into(), json!(urls));
+    }
+    v.insert(
+        "tls_timeout".into(),
+        json!(c.tls.as_ref().map_or(2.0, |t| t.timeout.as_secs_f64())),
+    );
+    if c.tls.is_some() {
+        v.insert("tls_required".into(), json!(true));
+        v.insert(
+            "tls_verify".into(),
+            json!(c.tls.as_ref().is_some_and(|t| t.verify)),
+        );
+    }
+    Value::Object(v)
 }
 
 /// What the `mqtt` and `websocket` sections share: the address, and the

@@ -195,6 +195,10 @@ impl crate::conn::Links for Cluster {
         self.name.clone()
     }
 
+    fn listen_port(&self) -> u16 {
+        self.addr.port()
+    }
+
     fn routes(&self) -> Vec<crate::conn::RouteView> {
         self.routes.read().iter().map(|r| r.view()).collect()
     }
