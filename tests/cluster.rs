@@ -825,3 +825,28 @@ async fn a_reload_adds_and_drops_routes_and_changes_their_credentials() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_restarted_node_rejoins_a_mixed_cluster() {
+    let a = node(&[], None).await;
+    let b = node(&[route_url(&a)], None).await;
+    let n15 = reference("2.15", "n15", &[route_url(&a)]);
+    wait_for_routes(&a, 2).await;
+    wait_for_routes(&b, 2).await;
+    // b stops: its routes close at once, and its peers forget it.
+    b.server.shutdown();
+    wait_for_routes(&a, 1).await;
+    // It comes back (a new server, as after a restart) and meshes again.
+    let b = node(&[route_url(&a)], None).await;
+    wait_for_routes(&b, 2).await;
+    wait_for_routes(&a, 2).await;
+    let on_b = client(&common::url(&b)).await;
+    let on_n15 = client_of(&n15).await;
+    let mut sub = on_b.subscribe("back.>").await.unwrap();
+    ready(&on_b, &on_n15).await;
+    for i in 0..30u32 {
+        on_n15.publish("back.x", i.to_string().into()).await.unwrap();
+    }
+    on_n15.flush().await.unwrap();
+    take_exactly(&mut sub, 30).await;
+}

@@ -112,7 +112,8 @@ impl Route {
         self.configured_url.as_deref()
     }
 
-    /// Closes a route whose URL a reload took out of the configuration.
+    /// Closes a route whose URL a reload took out of the configuration, or
+    /// of a server that stops.
     pub(super) fn close_unconfigured(&self) {
         self.close(CloseReason::ServerShutdown);
     }

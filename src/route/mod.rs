@@ -131,6 +131,17 @@ pub async fn start(server: Arc<Server>, options: &ClusterOptions) -> anyhow::Res
     ));
     tracing::info!("Listening for route connections on {addr}");
     tokio::spawn(accept(Arc::downgrade(&cluster), listener));
+    // When the server stops, its routes close at once, so peers drop its
+    // interest and client URLs without waiting for PINGs to go unanswered.
+    let weak = Arc::downgrade(&cluster);
+    tokio::spawn(async move {
+        server.lifecycle.stopped().await;
+        if let Some(cluster) = weak.upgrade() {
+            for route in cluster.routes() {
+                route.close_unconfigured();
+            }
+        }
+    });
     for url in &options.routes {
         cluster.dial_configured(url);
     }
@@ -172,8 +183,16 @@ fn implicit_route(cluster: &Arc<Cluster>, info: &junction_nats::route::RouteInfo
 }
 
 async fn accept(cluster: Weak<Cluster>, listener: TcpListener) {
+    let Some(lifecycle) = cluster.upgrade().map(|c| c.server.lifecycle.clone()) else {
+        return;
+    };
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            // A stopped server stops listening for routes.
+            () = lifecycle.stopped() => return,
+        };
+        let (stream, peer) = match accepted {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!("accepting a route: {e}");
