@@ -16,6 +16,7 @@ const UNSUPPORTED_CLUSTER: &[&str] = &[
     "ping_interval",
     "ping_max",
     "no_pool",
+    "connect_backoff",
 ];
 
 pub(super) fn cluster(opts: &mut Options, entry: &Entry) -> Result<()> {

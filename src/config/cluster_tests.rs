@@ -59,7 +59,12 @@ fn refused_cluster_keys_get_nats_servers_words() {
     assert!(err("cluster { listen: 6222, routes: [\"nats://h:x\"] }")
         .contains("error parsing route url [\"nats://h:x\"]"));
     // Known to nats-server, not built here yet: said so, never ignored.
-    for key in ["pool_size: 3", "accounts: [A]", "compression: s2_auto"] {
+    for key in [
+        "pool_size: 3",
+        "accounts: [A]",
+        "compression: s2_auto",
+        "connect_backoff: true",
+    ] {
         let e = err(&format!("cluster {{ listen: 6222\n{key} }}"));
         assert!(e.contains("is not supported by junction yet"), "{key}: {e}");
     }
