@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::{Cluster, RouteUrl};
-use crate::account::MatchCache;
+use crate::account::{Account, MatchCache};
 use crate::conn::{CloseReason, ConnCore};
 use crate::message::{ConnKind, Origin};
 use crate::outlet::{Producer, Queued, Stopped};
@@ -544,8 +544,9 @@ async fn read<R: AsyncRead + Unpin>(cluster: Arc<Cluster>, route: Arc<Route>, mu
     let mut parser = RouteParser::new(settings.max_control_line, settings.max_payload);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut producer = Producer::default();
-    // Match caches by account: routed messages are in any of them.
-    let mut caches: HashMap<Bytes, MatchCache> = HashMap::new();
+    // The accounts routed messages arrive in, each with its match cache:
+    // looked up in the registry once, not for every message.
+    let mut caches: HashMap<Bytes, (Arc<Account>, MatchCache)> = HashMap::new();
     // An accepted route must CONNECT first, and then say who it is.
     let mut connected = route.solicited;
     let deadline = tokio::time::Instant::now() + cluster.options().auth.timeout.unwrap_or(HANDSHAKE_TIMEOUT);
@@ -727,7 +728,7 @@ fn publish(
     cluster: &Cluster,
     route: &Route,
     m: &RoutedMsg<'_>,
-    caches: &mut HashMap<Bytes, MatchCache>,
+    caches: &mut HashMap<Bytes, (Arc<Account>, MatchCache)>,
     producer: &mut Producer,
 ) {
     route.counters.in_msgs.fetch_add(1, Ordering::Relaxed);
@@ -735,8 +736,17 @@ fn publish(
         .counters
         .in_bytes
         .fetch_add(m.payload.len() as u64, Ordering::Relaxed);
-    let Some(account) = cluster.server.accounts.get(&String::from_utf8_lossy(m.account)) else {
-        return;
+    let (account, cache) = match caches.get_mut(m.account) {
+        Some(entry) => entry,
+        None => {
+            // An account unknown here: dropped, and looked up again next time.
+            let Some(account) = cluster.server.accounts.get(&String::from_utf8_lossy(m.account)) else {
+                return;
+            };
+            caches
+                .entry(Bytes::copy_from_slice(m.account))
+                .or_insert((account, MatchCache::default()))
+        }
     };
     let mut msg = Message::new(
         m.subject,
@@ -746,10 +756,6 @@ fn publish(
         Origin::new(route.id, ConnKind::Route, true),
     );
     msg.queues = Some(m.queue_list);
-    let cache = match caches.get_mut(m.account) {
-        Some(cache) => cache,
-        None => caches.entry(Bytes::copy_from_slice(m.account)).or_default(),
-    };
     account.publish(&msg, Some(cache), producer);
 }
 
