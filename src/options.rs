@@ -149,6 +149,13 @@ pub struct ClusterOptions {
     pub tls: Option<crate::tls::TlsOptions>,
     /// Credentials peers must present (`user`, `password`, `timeout`).
     pub auth: ListenerAuth,
+    /// Keep-alive of routes; the server's `ping_interval` (at most 30 s, as
+    /// nats-server caps it for routes) when not set.
+    pub ping_interval: Option<std::time::Duration>,
+    /// Unanswered PINGs before a route is stale; the server's when not set.
+    pub ping_max: Option<u32>,
+    /// How long a route may make no write progress before it is closed.
+    pub write_deadline: Option<std::time::Duration>,
 }
 
 impl Default for ClusterOptions {
@@ -163,6 +170,9 @@ impl Default for ClusterOptions {
             connect_retries: 0,
             tls: None,
             auth: ListenerAuth::default(),
+            ping_interval: None,
+            ping_max: None,
+            write_deadline: None,
         }
     }
 }

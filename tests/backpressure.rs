@@ -19,7 +19,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use junction::options::WebsocketOptions;
+use junction::options::{ClusterOptions, WebsocketOptions};
 use junction::Options;
 use tokio_tungstenite::tungstenite;
 
@@ -34,33 +34,55 @@ enum Target {
     Reference(std::process::Child),
 }
 
+/// The servers of a scenario: one, or two joined by a route.
 struct Setup {
+    /// Where publishers connect.
     nats: SocketAddr,
+    /// Where readers connect: `nats`, or the other node of a cluster.
+    far: SocketAddr,
     ws: Option<SocketAddr>,
-    target: Target,
+    targets: Vec<Target>,
 }
 
 impl Drop for Setup {
     fn drop(&mut self) {
-        if let Target::Reference(child) = &mut self.target {
-            let _ = child.kill();
-            let _ = child.wait();
+        for target in &mut self.targets {
+            if let Target::Reference(child) = target {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
     }
 }
 
 impl Setup {
-    /// Slow consumers counted by the server (Junction only).
+    /// Slow consumers counted by the servers (Junction only).
     fn slow_consumers(&self) -> Option<u64> {
-        match &self.target {
-            Target::Junction(s) => Some(
-                s.server
-                    .stats
-                    .slow_consumers
-                    .load(std::sync::atomic::Ordering::Relaxed),
-            ),
-            Target::Reference(_) => None,
+        let mut total = 0;
+        for target in &self.targets {
+            match target {
+                Target::Junction(s) => {
+                    total += s
+                        .server
+                        .stats
+                        .slow_consumers
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                }
+                Target::Reference(_) => return None,
+            }
         }
+        Some(total)
+    }
+
+    /// Routes each node has (Junction only).
+    fn routes(&self) -> Option<Vec<usize>> {
+        self.targets
+            .iter()
+            .map(|t| match t {
+                Target::Junction(s) => Some(s.cluster.as_ref().map_or(0, |c| c.routes().len())),
+                Target::Reference(_) => None,
+            })
+            .collect()
     }
 }
 
@@ -70,6 +92,8 @@ struct Limits {
     max_pending: Option<usize>,
     write_deadline: Option<Duration>,
     websocket: bool,
+    /// Two nodes joined by a route: publishers on one, readers on the other.
+    across_route: bool,
 }
 
 async fn setup(limits: Limits) -> Setup {
@@ -77,12 +101,35 @@ async fn setup(limits: Limits) -> Setup {
         return reference(&bin, limits);
     }
     let defaults = Options::default();
-    let server = common::start(Options {
-        max_pending: limits.max_pending.unwrap_or(defaults.max_pending),
-        write_deadline: limits.write_deadline.unwrap_or(defaults.write_deadline),
-        ..defaults
-    })
-    .await;
+    let node = |routes: Vec<String>| {
+        let cluster = limits.across_route.then(|| ClusterOptions {
+            name: Some("bp".into()),
+            host: "127.0.0.1".into(),
+            port: 0,
+            routes,
+            ..ClusterOptions::default()
+        });
+        common::start(Options {
+            max_pending: limits.max_pending.unwrap_or(defaults.max_pending),
+            write_deadline: limits.write_deadline.unwrap_or(defaults.write_deadline),
+            cluster,
+            ..Options::default()
+        })
+    };
+    let server = node(Vec::new()).await;
+    let mut far = server.addr;
+    let mut targets = Vec::new();
+    if limits.across_route {
+        let seed = format!("nats://{}", server.cluster.as_ref().unwrap().addr);
+        let other = node(vec![seed]).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while other.cluster.as_ref().unwrap().routes().len() != 1 {
+            assert!(Instant::now() < deadline, "the route did not form");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        far = other.addr;
+        targets.push(Target::Junction(other));
+    }
     let ws = if limits.websocket {
         let opts = WebsocketOptions {
             host: "127.0.0.1".into(),
@@ -97,47 +144,101 @@ async fn setup(limits: Limits) -> Setup {
     } else {
         None
     };
+    let nats = server.addr;
+    targets.insert(0, Target::Junction(server));
     Setup {
-        nats: server.addr,
+        nats,
+        far,
         ws,
-        target: Target::Junction(server),
+        targets,
     }
 }
 
-/// Starts a reference server (nats-server) with the same limits.
+/// Starts reference servers (nats-server) with the same limits.
 fn reference(bin: &str, limits: Limits) -> Setup {
-    let port = common::free_port();
-    let mut conf = format!("listen: 127.0.0.1:{port}\n");
-    if let Some(mp) = limits.max_pending {
-        conf += &format!("max_pending: {mp}\n");
-    }
-    if let Some(wd) = limits.write_deadline {
-        conf += &format!("write_deadline: \"{}ms\"\n", wd.as_millis());
-    }
-    let ws = limits.websocket.then(|| {
-        let p = common::free_port();
-        conf += &format!("websocket {{ listen: \"127.0.0.1:{p}\", no_tls: true }}\n");
-        SocketAddr::from(([127, 0, 0, 1], p))
-    });
-    let path = std::env::temp_dir().join(format!("backpressure-{port}.conf"));
-    std::fs::write(&path, conf).unwrap();
-    let child = std::process::Command::new(bin)
-        .arg("-c")
-        .arg(&path)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let nats = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while TcpStream::connect(nats).is_err() {
-        assert!(Instant::now() < deadline, "reference server did not start");
-        thread::sleep(Duration::from_millis(20));
+    let cluster_ports = [common::free_port(), common::free_port()];
+    let start = |i: usize| {
+        let port = common::free_port();
+        let mut conf = format!("listen: 127.0.0.1:{port}\n");
+        if let Some(mp) = limits.max_pending {
+            conf += &format!("max_pending: {mp}\n");
+        }
+        if let Some(wd) = limits.write_deadline {
+            conf += &format!("write_deadline: \"{}ms\"\n", wd.as_millis());
+        }
+        let ws = (limits.websocket && i == 0).then(|| {
+            let p = common::free_port();
+            conf += &format!("websocket {{ listen: \"127.0.0.1:{p}\", no_tls: true }}\n");
+            SocketAddr::from(([127, 0, 0, 1], p))
+        });
+        if limits.across_route {
+            conf += &format!(
+                "cluster {{ name: bp, listen: \"127.0.0.1:{}\", routes: [\"nats://127.0.0.1:{}\"] }}\n",
+                cluster_ports[i],
+                cluster_ports[1 - i]
+            );
+        }
+        let path = std::env::temp_dir().join(format!("backpressure-{port}.conf"));
+        std::fs::write(&path, conf).unwrap();
+        let child = std::process::Command::new(bin)
+            .arg("-c")
+            .arg(&path)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let nats = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect(nats).is_err() {
+            assert!(Instant::now() < deadline, "reference server did not start");
+            thread::sleep(Duration::from_millis(20));
+        }
+        (nats, ws, Target::Reference(child))
+    };
+    let (nats, ws, first) = start(0);
+    let mut targets = vec![first];
+    let mut far = nats;
+    if limits.across_route {
+        let (other, _, second) = start(1);
+        far = other;
+        targets.push(second);
     }
     Setup {
         nats,
+        far,
         ws,
-        target: Target::Reference(child),
+        targets,
     }
+}
+
+/// Waits until a subscription made on `far` is known on `near`: a probe
+/// subscribed after it on `far` receives what `near` publishes (interest
+/// from one node travels in order over the route).
+fn wait_for_interest(near: SocketAddr, far: SocketAddr) {
+    if near == far {
+        return;
+    }
+    let mut probe = Conn::tcp(far);
+    probe.subscribe("probe");
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publishing = {
+        let done = done.clone();
+        thread::spawn(move || {
+            let mut publisher = Conn::tcp(near);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                publisher.wire.send(b"PUB probe 8\r\n12345678\r\n").unwrap();
+                thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    loop {
+        match probe.next(|_| {}) {
+            Event::Msg { .. } => break,
+            Event::Pong => {}
+            Event::Closed => panic!("probe closed"),
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    publishing.join().unwrap();
 }
 
 /// Bytes to and from the server, over TCP or WebSocket frames.
@@ -413,9 +514,9 @@ fn assert_all(r: &Received, publishers: u32, expected: u32) {
 async fn one_paced_reader(limits: Limits, burst_bytes: usize, rate: usize) {
     let s = setup(limits).await;
     let count = (burst_bytes / MSG_SIZE) as u32;
-    let reader_addr = s.ws.unwrap_or(s.nats);
+    let reader_addr = s.ws.unwrap_or(s.far);
     let ws = limits.websocket;
-    let nats = s.nats;
+    let (nats, far) = (s.nats, s.far);
     let received = tokio::task::spawn_blocking(move || {
         let mut sub = if ws {
             Conn::ws(reader_addr)
@@ -423,6 +524,7 @@ async fn one_paced_reader(limits: Limits, burst_bytes: usize, rate: usize) {
             Conn::tcp(reader_addr)
         };
         sub.subscribe("burst");
+        wait_for_interest(nats, far);
         let reader = thread::spawn(move || read_paced(sub, Some(rate), 1, count));
         publish_burst(Conn::tcp(nats), "burst", 0, count);
         reader.join().unwrap()
@@ -431,6 +533,12 @@ async fn one_paced_reader(limits: Limits, burst_bytes: usize, rate: usize) {
     .unwrap();
     assert_all(&received, 1, count);
     assert_eq!(s.slow_consumers().unwrap_or(0), 0);
+    if let Some(routes) = s.routes() {
+        assert!(
+            routes.iter().all(|&n| n == usize::from(limits.across_route)),
+            "{routes:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -459,16 +567,17 @@ async fn paced_websocket_reader_gets_a_burst_with_1mb_max_pending() {
 
 /// A subscriber that never reads is cut off after `write_deadline`; the one
 /// reading beside it gets everything.
-async fn stalled_and_paced(websocket: bool) {
+async fn stalled_and_paced(websocket: bool, across_route: bool) {
     let limits = Limits {
         max_pending: Some(MIB),
         write_deadline: Some(Duration::from_secs(1)),
         websocket,
+        across_route,
     };
     let s = setup(limits).await;
     let count = (50 * MB / MSG_SIZE) as u32;
-    let reader_addr = s.ws.unwrap_or(s.nats);
-    let nats = s.nats;
+    let reader_addr = s.ws.unwrap_or(s.far);
+    let (nats, far) = (s.nats, s.far);
     let (received, stalled_closed) = tokio::task::spawn_blocking(move || {
         let open = |addr| {
             if websocket {
@@ -481,6 +590,7 @@ async fn stalled_and_paced(websocket: bool) {
         stalled.subscribe("burst");
         let mut sub = open(reader_addr);
         sub.subscribe("burst");
+        wait_for_interest(nats, far);
         let reader = thread::spawn(move || read_paced(sub, Some(50 * MB), 1, count));
         publish_burst(Conn::tcp(nats), "burst", 0, count);
         let received = reader.join().unwrap();
@@ -493,16 +603,51 @@ async fn stalled_and_paced(websocket: bool) {
     if let Some(n) = s.slow_consumers() {
         assert_eq!(n, 1);
     }
+    if let Some(routes) = s.routes() {
+        assert!(
+            routes.iter().all(|&n| n == usize::from(across_route)),
+            "{routes:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_subscriber_is_cut_off_and_paced_one_gets_everything() {
-    stalled_and_paced(false).await;
+    stalled_and_paced(false, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_websocket_subscriber_is_cut_off_and_paced_one_gets_everything() {
-    stalled_and_paced(true).await;
+    stalled_and_paced(true, false).await;
+}
+
+/// The reader on one node, the publisher on another: the pressure goes
+/// back through the route to the publishing client, as the Go
+/// client run showed nats-server does not do (it cut the reader).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paced_reader_across_a_route_gets_a_300mb_burst() {
+    let limits = Limits {
+        across_route: true,
+        ..Limits::default()
+    };
+    one_paced_reader(limits, 300 * MB, 60 * MB).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paced_reader_across_a_route_gets_a_burst_with_1mb_max_pending() {
+    let limits = Limits {
+        max_pending: Some(MIB),
+        across_route: true,
+        ..Limits::default()
+    };
+    one_paced_reader(limits, 100 * MB, 50 * MB).await;
+}
+
+/// A stalled reader on the far node is cut off; the route stays up and the
+/// reader beside it gets everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_subscriber_across_a_route_is_cut_off_and_the_route_stays() {
+    stalled_and_paced(false, true).await;
 }
 
 /// While one publisher waits for a subscriber that stopped reading, another
@@ -569,19 +714,20 @@ async fn fan_out_to_one_paced_and_three_fast_readers() {
     assert_eq!(s.slow_consumers().unwrap_or(0), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_publishers_to_one_paced_reader() {
+async fn many_publishers_to_one_paced_reader(across_route: bool) {
     let s = setup(Limits {
         max_pending: Some(MIB),
+        across_route,
         ..Limits::default()
     })
     .await;
     const PUBLISHERS: u32 = 8;
     let count = (40 * MB / MSG_SIZE) as u32 / PUBLISHERS;
-    let nats = s.nats;
+    let (nats, far) = (s.nats, s.far);
     let received = tokio::task::spawn_blocking(move || {
-        let mut sub = Conn::tcp(nats);
+        let mut sub = Conn::tcp(far);
         sub.subscribe("many.*");
+        wait_for_interest(nats, far);
         let reader = thread::spawn(move || read_paced(sub, Some(40 * MB), PUBLISHERS, count));
         let go = Arc::new(Barrier::new(PUBLISHERS as usize));
         let publishers: Vec<_> = (0..PUBLISHERS)
@@ -603,6 +749,24 @@ async fn many_publishers_to_one_paced_reader() {
     .unwrap();
     assert_all(&received, PUBLISHERS, count);
     assert_eq!(s.slow_consumers().unwrap_or(0), 0);
+    if let Some(routes) = s.routes() {
+        assert!(
+            routes.iter().all(|&n| n == usize::from(across_route)),
+            "{routes:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_publishers_to_one_paced_reader_on_one_node() {
+    many_publishers_to_one_paced_reader(false).await;
+}
+
+/// Eight publishers fill the route at once; with `max_pending: 1MB` the
+/// route must hold them back, not be cut off as a slow consumer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_publishers_to_one_paced_reader_across_a_route() {
+    many_publishers_to_one_paced_reader(true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -638,8 +802,19 @@ fn reference_server_behaves_the_same() {
     stalled_subscriber_is_cut_off_and_paced_one_gets_everything();
     stalled_subscriber_does_not_hold_back_other_publishers();
     fan_out_to_one_paced_and_three_fast_readers();
-    many_publishers_to_one_paced_reader();
+    many_publishers_to_one_paced_reader_on_one_node();
     paced_websocket_reader_gets_a_burst_with_1mb_max_pending();
     stalled_websocket_subscriber_is_cut_off_and_paced_one_gets_everything();
     websocket_publisher_is_slowed_to_a_paced_tcp_reader();
+}
+
+/// The route scenarios against two `JUNCTION_REFERENCE_SERVER` nodes.
+#[test]
+#[ignore = "needs JUNCTION_REFERENCE_SERVER"]
+fn reference_cluster_behaves_the_same() {
+    assert!(std::env::var("JUNCTION_REFERENCE_SERVER").is_ok());
+    paced_reader_across_a_route_gets_a_300mb_burst();
+    paced_reader_across_a_route_gets_a_burst_with_1mb_max_pending();
+    stalled_subscriber_across_a_route_is_cut_off_and_the_route_stays();
+    many_publishers_to_one_paced_reader_across_a_route();
 }

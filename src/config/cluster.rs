@@ -3,7 +3,9 @@
 //! must present. A block whose port is 0 leaves clustering off.
 
 use super::listener::{authorization, check_port, listen, AuthPositions};
-use super::read::{boolean, integer, invalid, map, other_key, string, wrong_type, Result};
+use super::read::{
+    boolean, duration_or_seconds, integer, invalid, map, other_key, string, wrong_type, Result,
+};
 use super::value::{Entry, ValueKind};
 use crate::options::Options;
 
@@ -13,8 +15,6 @@ const UNSUPPORTED_CLUSTER: &[&str] = &[
     "pool_size",
     "accounts",
     "compression",
-    "ping_interval",
-    "ping_max",
     "no_pool",
     "connect_backoff",
 ];
@@ -46,6 +46,13 @@ pub(super) fn cluster(opts: &mut Options, entry: &Entry) -> Result<()> {
                     .map(|n| cluster.connect_retries = n)
                     .map_err(|_| invalid(e, format!("invalid value {n}, should not be negative")))
             }),
+            "ping_interval" => duration_or_seconds(e).map(|d| cluster.ping_interval = Some(d)),
+            "ping_max" => integer(e).and_then(|n| {
+                u32::try_from(n)
+                    .map(|n| cluster.ping_max = Some(n))
+                    .map_err(|_| invalid(e, format!("invalid value {n}, should not be negative")))
+            }),
+            "write_deadline" => duration_or_seconds(e).map(|d| cluster.write_deadline = Some(d)),
             "authorization" | "authentication" => {
                 authorization(e, "cluster.", &mut cluster.auth, &mut at).and_then(|()| match &at.token {
                     // nats-server: routes authenticate with a user and password only.

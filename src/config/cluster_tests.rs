@@ -34,6 +34,22 @@ fn advertising_and_retries() {
 }
 
 #[test]
+fn route_keepalive_and_write_deadline() {
+    let c = opts("cluster { listen: 6222, ping_interval: \"5s\", ping_max: 3, write_deadline: 20 }")
+        .cluster
+        .unwrap();
+    assert_eq!(c.ping_interval, Some(Duration::from_secs(5)));
+    assert_eq!(c.ping_max, Some(3));
+    assert_eq!(c.write_deadline, Some(Duration::from_secs(20)));
+    let c = opts("cluster { listen: 6222 }").cluster.unwrap();
+    assert_eq!(
+        (c.ping_interval, c.ping_max, c.write_deadline),
+        (None, None, None)
+    );
+    assert!(err("cluster { listen: 6222, ping_max: -1 }").contains("should not be negative"));
+}
+
+#[test]
 fn host_and_port_keys_a_random_port_and_port_zero() {
     let c = opts("cluster { host: 10.0.0.1, port: -1 }").cluster.unwrap();
     assert_eq!((c.host.as_str(), c.port), ("10.0.0.1", 0));

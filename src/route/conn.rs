@@ -492,6 +492,39 @@ fn send_json(route: &Route, op: &[u8], value: &impl serde::Serialize, end: &[u8]
     }
 }
 
+/// nats-server sends PINGs on routes at least every 30 s, whatever the
+/// clients' interval.
+const ROUTE_MAX_PING_INTERVAL: Duration = Duration::from_secs(30);
+
+/// How a route is kept alive and when it is given up: `cluster {}`'s own
+/// settings, else the server's.
+struct Keepalive {
+    ping_interval: Duration,
+    ping_max: u32,
+    write_deadline: Duration,
+}
+
+impl Keepalive {
+    fn of(route: &Route, cluster: &Cluster) -> Keepalive {
+        let s = route.settings();
+        let options = cluster.options();
+        let ping_interval = options
+            .ping_interval
+            .unwrap_or(s.ping_interval)
+            .min(ROUTE_MAX_PING_INTERVAL)
+            .max(Duration::from_millis(10));
+        Keepalive {
+            ping_interval,
+            ping_max: options.ping_max.unwrap_or(s.ping_max),
+            // A route waits for the peer's slowest reader (backpressure),
+            // which that peer cuts off after its own `write_deadline`; a
+            // route given only as long would be cut before its reader, for
+            // the peer's slow client. Twice the clients' leaves it the margin.
+            write_deadline: options.write_deadline.unwrap_or(s.write_deadline * 2),
+        }
+    }
+}
+
 /// Serves a route until it closes, then forgets the peer's interest.
 async fn run<R, W>(cluster: Arc<Cluster>, route: Arc<Route>, reader: R, writer: W)
 where
@@ -501,17 +534,19 @@ where
     route.outlet.attach(Box::new(writer));
     let read_task = tokio::spawn(read(cluster.clone(), route.clone(), reader));
     let keepalive = {
-        let route = route.clone();
+        let (route, cluster) = (route.clone(), cluster.clone());
         move || {
-            let s = route.settings();
-            (s.write_deadline, s.ping_interval.max(Duration::from_millis(10)))
+            let k = Keepalive::of(&route, &cluster);
+            (k.write_deadline, k.ping_interval)
         }
     };
     let pinger = route.clone();
+    let ping_cluster = cluster.clone();
     let stopped = route
         .outlet
         .run_writer(keepalive, FIRST_PING, || {
-            if pinger.pings_out.fetch_add(1, Ordering::Relaxed) >= pinger.settings().ping_max {
+            let ping_max = Keepalive::of(&pinger, &ping_cluster).ping_max;
+            if pinger.pings_out.fetch_add(1, Ordering::Relaxed) >= ping_max {
                 tracing::debug!(cid = pinger.id, "Stale Route Connection - Closing");
                 pinger.close(CloseReason::StaleConnection);
             } else {
