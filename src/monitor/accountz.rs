@@ -1,22 +1,15 @@
 //! `/accountz` and `/accstatz`: the accounts, their imports, exports and
 //! mappings, and their connection and message figures.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 
-use axum::extract::{Query, State};
-use axum::Json;
 use serde_json::{json, Value};
 
 use super::time::{now, rfc3339};
-use super::{query_bool, BadRequest};
+use super::{query_bool, BadRequest, Params};
 use crate::server::Server;
 
-pub async fn accountz(
-    State(server): State<Arc<Server>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, BadRequest> {
+pub fn accountz(server: &Server, q: &Params) -> Result<Value, BadRequest> {
     if let Some(name) = q.get("acc") {
         let account = server
             .accounts
@@ -49,26 +42,23 @@ pub async fn accountz(
             detail["mappings"] = mappings;
         }
         detail["exports"] = exports.into();
-        return Ok(Json(json!({
+        return Ok(json!({
             "server_id": server.id,
             "now": now(),
             "system_account": server.accounts.system.name,
             "account_detail": detail,
-        })));
+        }));
     }
     let names: Vec<String> = server.accounts.all().iter().map(|a| a.name.clone()).collect();
-    Ok(Json(json!({
+    Ok(json!({
         "server_id": server.id,
         "now": now(),
         "system_account": server.accounts.system.name,
         "accounts": names,
-    })))
+    }))
 }
 
-pub async fn accstatz(
-    State(server): State<Arc<Server>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, BadRequest> {
+pub fn accstatz(server: &Server, q: &Params) -> Result<Value, BadRequest> {
     let include_unused = query_bool("unused", q.get("unused"))?;
     let mut stats = Vec::new();
     for account in server.accounts.all() {
@@ -94,7 +84,5 @@ pub async fn accstatz(
             "slow_consumers": 0,
         }));
     }
-    Ok(Json(
-        json!({"server_id": server.id, "now": now(), "account_statz": stats}),
-    ))
+    Ok(json!({"server_id": server.id, "now": now(), "account_statz": stats}))
 }

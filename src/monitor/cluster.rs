@@ -1,30 +1,17 @@
 //! `/routez` (the cluster's routes), `/gatewayz` and `/leafz` (empty until
 //! there are gateways and leaf nodes), in nats-server's shapes.
 
-use std::sync::Arc;
-
 use std::time::SystemTime;
 
-use axum::extract::{Query, State};
-use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::time::{go_duration, now, rfc3339, uptime};
+use super::{query_bool, BadRequest, Params};
 use crate::server::Server;
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct RoutezQuery {
-    /// `subs=1` (or `true`, `detail`) lists each route's subscriptions.
-    subs: Option<String>,
-}
-
-pub async fn routez(State(server): State<Arc<Server>>, Query(q): Query<RoutezQuery>) -> Json<Value> {
-    let with_subs = q
-        .subs
-        .as_deref()
-        .is_some_and(|s| matches!(s, "1" | "true" | "detail"));
+/// `?subs=1` (or `true`, `detail`) lists each route's subscriptions.
+pub fn routez(server: &Server, q: &Params) -> Result<Value, BadRequest> {
+    let with_subs = query_bool("subs", q.get("subs"))?;
     let now_time = SystemTime::now();
     let routes: Vec<Value> = server
         .links()
@@ -57,7 +44,7 @@ pub async fn routez(State(server): State<Arc<Server>>, Query(q): Query<RoutezQue
             v
         })
         .collect();
-    Json(json!({
+    Ok(json!({
         "server_id": server.id,
         "server_name": server.name,
         "now": now(),
@@ -66,10 +53,10 @@ pub async fn routez(State(server): State<Arc<Server>>, Query(q): Query<RoutezQue
     }))
 }
 
-pub async fn gatewayz(State(server): State<Arc<Server>>) -> Json<Value> {
-    Json(json!({"server_id": server.id, "now": now(), "outbound_gateways": {}, "inbound_gateways": {}}))
+pub fn gatewayz(server: &Server, _q: &Params) -> Result<Value, BadRequest> {
+    Ok(json!({"server_id": server.id, "now": now(), "outbound_gateways": {}, "inbound_gateways": {}}))
 }
 
-pub async fn leafz(State(server): State<Arc<Server>>) -> Json<Value> {
-    Json(json!({"server_id": server.id, "now": now(), "leafnodes": 0, "leafs": null}))
+pub fn leafz(server: &Server, _q: &Params) -> Result<Value, BadRequest> {
+    Ok(json!({"server_id": server.id, "now": now(), "leafnodes": 0, "leafs": null}))
 }

@@ -1,16 +1,13 @@
 //! `/connz`: open and closed connections, sorted and paged like
 //! nats-server's, with subscriptions, account and user on request.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use axum::extract::{Query, State};
-use axum::Json;
 use serde::Serialize;
+use serde_json::Value;
 
 use super::time::{go_duration, rfc3339, uptime};
-use super::{query_bool, query_number, BadRequest};
+use super::{query_bool, query_number, BadRequest, Params};
 use crate::conn::{ConnRecord, Connection};
 use crate::server::Server;
 
@@ -152,14 +149,11 @@ const SORTS: [&str; 13] = [
     "reason",
 ];
 
-pub async fn connz(
-    State(server): State<Arc<Server>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Connz>, BadRequest> {
-    Ok(Json(build(&server, &q)?))
+pub fn connz(server: &Server, q: &Params) -> Result<Value, BadRequest> {
+    serde_json::to_value(build(server, q)?).map_err(|e| BadRequest(e.to_string()))
 }
 
-pub fn build(server: &Server, q: &HashMap<String, String>) -> Result<Connz, BadRequest> {
+pub fn build(server: &Server, q: &Params) -> Result<Connz, BadRequest> {
     let subs = query_bool("subs", q.get("subs"))?;
     let auth = query_bool("auth", q.get("auth"))?;
     let offset = query_number("offset", q.get("offset"))?.unwrap_or(0);

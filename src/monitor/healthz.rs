@@ -1,27 +1,22 @@
 //! `/healthz` and the index page of the endpoints.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Html;
-use axum::Json;
 use serde_json::{json, Value};
 
-use super::{query_bool, BadRequest};
+use super::{query_bool, BadRequest, Params};
 use crate::server::Server;
 
-pub async fn healthz(
-    State(_server): State<Arc<Server>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, BadRequest> {
+pub fn healthz(_server: &Server, q: &Params) -> Result<Value, BadRequest> {
     // nats-server 2.9.10 answers ok to `js-enabled-only` whether JetStream
     // is on or not (checked against it); the streams it has are all served
     // locally, so there is nothing more to check.
     for key in ["js-enabled-only", "js-server-only", "js-enabled"] {
         query_bool(key, q.get(key))?;
     }
-    Ok(Json(json!({"status": "ok"})))
+    Ok(json!({"status": "ok"}))
 }
 
 pub async fn index(State(_server): State<Arc<Server>>) -> Html<&'static str> {

@@ -1,16 +1,12 @@
 //! `/jsz` (JetStream's figures, by account, stream and consumer on
 //! request) and the JetStream part of `/varz`.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 
-use axum::extract::{Query, State};
-use axum::Json;
 use serde_json::{json, Value};
 
 use super::time::now;
-use super::{query_bool, BadRequest};
+use super::{query_bool, BadRequest, Params};
 use crate::server::Server;
 
 /// JetStream's figures across accounts, as `/jsz` and `/varz` show them.
@@ -88,16 +84,13 @@ pub(crate) fn js_config(js: &crate::jetstream::JetStream) -> Value {
     v
 }
 
-pub async fn jsz(
-    State(server): State<Arc<Server>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, BadRequest> {
+pub fn jsz(server: &Server, q: &Params) -> Result<Value, BadRequest> {
     let accounts = query_bool("accounts", q.get("accounts"))?;
     let streams = query_bool("streams", q.get("streams"))?;
     let consumers = query_bool("consumers", q.get("consumers"))?;
     let config = query_bool("config", q.get("config"))?;
     let Some(js) = server.jetstream() else {
-        return Ok(Json(json!({
+        return Ok(json!({
             "server_id": server.id,
             "now": now(),
             "disabled": true,
@@ -113,7 +106,7 @@ pub async fn jsz(
             "consumers": 0,
             "messages": 0,
             "bytes": 0,
-        })));
+        }));
     };
     let t = js_totals(js);
     let mut v = json!({"server_id": server.id, "now": now(), "config": js_config(js)});
@@ -170,5 +163,5 @@ pub async fn jsz(
         }
         v["account_details"] = Value::Array(details);
     }
-    Ok(Json(v))
+    Ok(v)
 }

@@ -15,21 +15,52 @@ mod subsz;
 pub mod time;
 mod varz;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde_json::Value;
 
 use crate::listener::TlsSlot;
 use crate::options::Options;
 use crate::server::Server;
 use crate::tls::TlsOptions;
+
+/// An endpoint's query parameters, by name.
+pub type Params = HashMap<String, String>;
+
+/// Builds an endpoint's JSON from the server and the query parameters.
+pub type Build = fn(&Server, &Params) -> Result<Value, BadRequest>;
+
+/// The JSON endpoints, by path; the system account's services answer with
+/// the same builders (`$SYS.REQ.SERVER.PING.VARZ` is `/varz`).
+pub const ENDPOINTS: [(&str, Build); 10] = [
+    ("/varz", varz::varz),
+    ("/connz", connz::connz),
+    ("/subsz", subsz::subsz),
+    ("/accountz", accountz::accountz),
+    ("/accstatz", accountz::accstatz),
+    ("/routez", cluster::routez),
+    ("/gatewayz", cluster::gatewayz),
+    ("/leafz", cluster::leafz),
+    ("/jsz", jsz::jsz),
+    ("/healthz", healthz::healthz),
+];
+
+async fn serve_json(
+    build: Build,
+    State(server): State<Arc<Server>>,
+    Query(q): Query<Params>,
+) -> Result<Json<Value>, BadRequest> {
+    build(&server, &q).map(Json)
+}
 
 /// A bad query parameter: 400 with a JSON body naming it.
 pub struct BadRequest(pub String);
@@ -64,18 +95,12 @@ fn base_path(configured: &str) -> String {
 pub fn router(server: Arc<Server>) -> Router {
     let base = base_path(&server.opts().http_base_path);
     let at = |path: &str| format!("{base}{path}");
-    let mut routes = Router::new()
-        .route(&at("/varz"), get(varz::varz))
-        .route(&at("/connz"), get(connz::connz))
-        .route(&at("/subsz"), get(subsz::subsz))
-        .route(&at("/subscriptionsz"), get(subsz::subsz))
-        .route(&at("/accountz"), get(accountz::accountz))
-        .route(&at("/accstatz"), get(accountz::accstatz))
-        .route(&at("/routez"), get(cluster::routez))
-        .route(&at("/gatewayz"), get(cluster::gatewayz))
-        .route(&at("/leafz"), get(cluster::leafz))
-        .route(&at("/jsz"), get(jsz::jsz))
-        .route(&at("/healthz"), get(healthz::healthz))
+    let mut routes = Router::new();
+    for (path, build) in ENDPOINTS {
+        routes = routes.route(&at(path), get(move |s, q| serve_json(build, s, q)));
+    }
+    let mut routes = routes
+        .route(&at("/subscriptionsz"), get(|s, q| serve_json(subsz::subsz, s, q)))
         .route(&at("/metrics"), get(metrics::metrics))
         .route(&at("/monitor"), get(healthz::index))
         .route(&at("/"), get(demo::index))

@@ -1,23 +1,16 @@
 //! `/subsz`: subscription counts, and with `?subs=1` the subscriptions
 //! themselves; `?test=subject` keeps those matching a subject.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::SystemTime;
 
-use axum::extract::{Query, State};
-use axum::Json;
 use junction_nats::subject::{is_valid_literal_subject, matches};
 use serde_json::{json, Value};
 
 use super::time::rfc3339;
-use super::{query_bool, query_number, BadRequest};
+use super::{query_bool, query_number, BadRequest, Params};
 use crate::server::Server;
 
-pub async fn subsz(
-    State(server): State<Arc<Server>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, BadRequest> {
+pub fn subsz(server: &Server, q: &Params) -> Result<Value, BadRequest> {
     let detail = query_bool("subs", q.get("subs"))?;
     let offset = query_number("offset", q.get("offset"))?.unwrap_or(0);
     let limit = query_number("limit", q.get("limit"))?.unwrap_or(1024);
@@ -82,5 +75,5 @@ pub async fn subsz(
             .collect();
         body["subscriptions_list"] = json!(list);
     }
-    Ok(Json(body))
+    Ok(body)
 }

@@ -1,11 +1,8 @@
 //! `/varz`: the server's identity, options and message counters.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 use std::time::SystemTime;
 
-use axum::extract::State;
-use axum::Json;
 use serde_json::{json, Value};
 
 use super::time::{rfc3339, uptime};
@@ -115,8 +112,8 @@ fn varz_body(server: &Server) -> Value {
     })
 }
 
-pub async fn varz(State(server): State<Arc<Server>>) -> Json<Value> {
-    Json(varz_json(&server))
+pub fn varz(server: &Server, _q: &super::Params) -> Result<Value, super::BadRequest> {
+    Ok(varz_json(server))
 }
 
 /// The `cluster` section: empty alone, else the route listener, the
