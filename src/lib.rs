@@ -30,6 +30,7 @@ pub mod run;
 pub mod server;
 pub mod sublist;
 pub mod subscription;
+pub mod system;
 pub mod tls;
 pub mod websocket;
 

@@ -134,6 +134,7 @@ impl RunningServer {
 pub async fn start(opts: Options) -> anyhow::Result<RunningServer> {
     let cluster_options = opts.cluster.clone();
     let server = Server::prepare(opts)?;
+    crate::system::install(&server);
     let (addr, accept_task) = crate::nats::listen(server.clone()).await?;
     let cluster = match &cluster_options {
         Some(options) => Some(crate::route::start(server.clone(), options).await?),

@@ -286,25 +286,8 @@ impl Drop for Reference {
     }
 }
 
-/// The nats-server binary of `version` (`2.15` or `2.9`).
-fn reference_binary(version: &str) -> String {
-    let env = format!("NATS_SERVER_{}", version.replace('.', "_"));
-    let candidates: Vec<String> = match version {
-        "2.15" => vec![concat!(env!("CARGO_MANIFEST_DIR"), "/.venv-test/bin/nats-server").into()],
-        _ => vec!["/usr/sbin/nats-server".into(), "/usr/bin/nats-server".into()],
-    };
-    std::env::var(&env)
-        .ok()
-        .into_iter()
-        .chain(candidates)
-        .find(|p| std::path::Path::new(p).exists())
-        .unwrap_or_else(|| {
-            panic!("no nats-server {version}: set {env}, or run scripts/test-all.sh, which installs it")
-        })
-}
-
 fn reference(version: &str, name: &str, routes: &[String]) -> Reference {
-    let bin = reference_binary(version);
+    let bin = common::reference_binary(version);
     let out = Command::new(&bin)
         .arg("--version")
         .output()
@@ -758,7 +741,7 @@ async fn routes_over_tls_with_verified_certificates_and_a_nats_server_peer() {
         ),
     )
     .unwrap();
-    let child = Command::new(reference_binary("2.15"))
+    let child = Command::new(common::reference_binary("2.15"))
         .arg("-c")
         .arg(&conf)
         .stdout(Stdio::null())

@@ -25,8 +25,10 @@ pub struct RouteView {
     pub out_msgs: u64,
     pub in_bytes: u64,
     pub out_bytes: u64,
-    /// The peer's interest here, as `account subject [queue]`.
-    pub subscriptions: Vec<String>,
+    /// How many subjects and queue groups the peer has interest in.
+    pub num_subscriptions: usize,
+    /// That interest, as `account subject [queue]`, when asked for.
+    pub subscriptions: Option<Vec<String>>,
 }
 
 /// The server's links to other servers.
@@ -35,8 +37,9 @@ pub trait Links: Send + Sync {
     fn cluster_name(&self) -> String;
     /// The port routes are accepted on.
     fn listen_port(&self) -> u16;
-    /// The routes whose handshake is done.
-    fn routes(&self) -> Vec<RouteView>;
+    /// The routes whose handshake is done, with the peers' interest
+    /// listed when `with_subs`.
+    fn routes(&self, with_subs: bool) -> Vec<RouteView>;
     /// The client URLs the peers announced (`connect_urls` of their INFO).
     fn peer_client_urls(&self) -> Vec<String>;
     /// The server entered lame duck mode: tell the peers.

@@ -15,7 +15,7 @@ pub fn routez(server: &Server, q: &Params) -> Result<Value, BadRequest> {
     let now_time = SystemTime::now();
     let routes: Vec<Value> = server
         .links()
-        .map(|l| l.routes())
+        .map(|l| l.routes(with_subs))
         .unwrap_or_default()
         .into_iter()
         .map(|r| {
@@ -36,10 +36,10 @@ pub fn routez(server: &Server, q: &Params) -> Result<Value, BadRequest> {
                 "out_msgs": r.out_msgs,
                 "in_bytes": r.in_bytes,
                 "out_bytes": r.out_bytes,
-                "subscriptions": r.subscriptions.len(),
+                "subscriptions": r.num_subscriptions,
             });
-            if with_subs && !r.subscriptions.is_empty() {
-                v["subscriptions_list"] = json!(r.subscriptions);
+            if let Some(list) = r.subscriptions.filter(|l| !l.is_empty()) {
+                v["subscriptions_list"] = json!(list);
             }
             v
         })

@@ -33,6 +33,14 @@ use crate::options::Options;
 use crate::server::Server;
 use crate::tls::TlsOptions;
 
+pub use varz::resident_bytes;
+
+/// `/varz`'s `jetstream` block (its configuration and usage), when
+/// JetStream is on.
+pub fn jetstream_varz(server: &Server) -> Option<Value> {
+    server.jetstream().map(|_| varz::jetstream(server))
+}
+
 /// An endpoint's query parameters, by name.
 pub type Params = HashMap<String, String>;
 

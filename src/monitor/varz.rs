@@ -54,7 +54,7 @@ fn varz_body(server: &Server) -> Value {
     let subscriptions: u64 = server.accounts.subscription_count();
     let http = server.http_addr();
     // One route per peer: routes and remote servers are the same count.
-    let routes = server.links().map_or(0, |l| l.routes().len());
+    let routes = server.links().map_or(0, |l| l.routes(false).len());
     // The bound port goes under the scheme it is served with.
     let (http_port, https_port) = match (http, o.https_port.is_some()) {
         (Some(a), false) => (a.port(), 0),
@@ -223,7 +223,7 @@ fn websocket(server: &Server) -> serde_json::Value {
 }
 
 /// `/varz`'s `jetstream` section: its configuration and totals.
-fn jetstream(server: &Server) -> serde_json::Value {
+pub(super) fn jetstream(server: &Server) -> serde_json::Value {
     let Some(js) = server.jetstream() else {
         return serde_json::json!({});
     };

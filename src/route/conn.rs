@@ -118,23 +118,28 @@ impl Route {
         self.close(CloseReason::ServerShutdown);
     }
 
-    /// What `/routez` shows of it.
-    pub(super) fn view(&self) -> crate::conn::RouteView {
+    /// What `/routez` shows of it; the peer's interest listed only when
+    /// `with_subs` (it may be long).
+    pub(super) fn view(&self, with_subs: bool) -> crate::conn::RouteView {
         let (out_msgs, out_bytes) = self.outlet.out_counts();
         let peer = self.peer_info();
-        let mut subscriptions: Vec<String> = self
-            .subs
-            .lock()
-            .keys()
-            .map(|(account, subject, queue)| {
-                let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
-                match queue {
-                    Some(q) => format!("{} {} {}", text(account), text(subject), text(q)),
-                    None => format!("{} {}", text(account), text(subject)),
-                }
-            })
-            .collect();
-        subscriptions.sort();
+        let subs = self.subs.lock();
+        let num_subscriptions = subs.len();
+        let subscriptions = with_subs.then(|| {
+            let mut list: Vec<String> = subs
+                .keys()
+                .map(|(account, subject, queue)| {
+                    let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+                    match queue {
+                        Some(q) => format!("{} {} {}", text(account), text(subject), text(q)),
+                        None => format!("{} {}", text(account), text(subject)),
+                    }
+                })
+                .collect();
+            list.sort();
+            list
+        });
+        drop(subs);
         crate::conn::RouteView {
             rid: self.id,
             remote_id: peer.map(|p| p.server_id.clone()).unwrap_or_default(),
@@ -150,6 +155,7 @@ impl Route {
             out_msgs,
             in_bytes: self.counters.in_bytes.load(Ordering::Relaxed),
             out_bytes,
+            num_subscriptions,
             subscriptions,
         }
     }

@@ -218,8 +218,8 @@ impl crate::conn::Links for Cluster {
         self.addr.port()
     }
 
-    fn routes(&self) -> Vec<crate::conn::RouteView> {
-        self.routes.read().iter().map(|r| r.view()).collect()
+    fn routes(&self, with_subs: bool) -> Vec<crate::conn::RouteView> {
+        self.routes.read().iter().map(|r| r.view(with_subs)).collect()
     }
 
     fn lame_duck(&self) {

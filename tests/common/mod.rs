@@ -161,3 +161,20 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The nats-server binary of `version` (`2.15` or `2.9`).
+pub fn reference_binary(version: &str) -> String {
+    let env = format!("NATS_SERVER_{}", version.replace('.', "_"));
+    let candidates: Vec<String> = match version {
+        "2.15" => vec![concat!(env!("CARGO_MANIFEST_DIR"), "/.venv-test/bin/nats-server").into()],
+        _ => vec!["/usr/sbin/nats-server".into(), "/usr/bin/nats-server".into()],
+    };
+    std::env::var(&env)
+        .ok()
+        .into_iter()
+        .chain(candidates)
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or_else(|| {
+            panic!("no nats-server {version}: set {env}, or run scripts/test-all.sh, which installs it")
+        })
+}

@@ -1,0 +1,245 @@
+//! The system account's services, as nats-server runs them: requests on
+//! `$SYS.REQ.SERVER.PING[.<endpoint>]`, `$SYS.REQ.SERVER.<id>.<endpoint>`
+//! and `$SYS.REQ.ACCOUNT.<account>.<endpoint>` answered with the monitoring
+//! endpoints' JSON in nats-server's envelope, and `$SYS.SERVER.<id>.STATSZ`
+//! sent now and then. Their subscriptions are interest like any other, so
+//! a request made on one node of a cluster reaches, and is answered by,
+//! every node, nats-server's included.
+
+mod envelope;
+mod request;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::monitor::{self, Build, Params};
+use crate::outlet::Producer;
+use crate::server::Server;
+use crate::subscription::{Message, Subscriber, Subscription};
+
+use request::Request;
+
+/// The server endpoints nats-server answers under `$SYS.REQ.SERVER.…`,
+/// with the HTTP endpoint each stands for (STATSZ and IDZ have no page).
+const SERVER_ENDPOINTS: [&str; 11] = [
+    "STATSZ", "IDZ", "VARZ", "SUBSZ", "CONNZ", "ROUTEZ", "GATEWAYZ", "LEAFZ", "ACCOUNTZ", "JSZ", "HEALTHZ",
+];
+
+/// The per-account endpoints under `$SYS.REQ.ACCOUNT.<account>.…`.
+const ACCOUNT_ENDPOINTS: [&str; 7] = ["SUBSZ", "CONNZ", "LEAFZ", "JSZ", "INFO", "STATZ", "CONNS"];
+
+/// STATSZ goes out quickly after start, then less and less often, up to
+/// every 10 s, as nats-server sends it.
+const FIRST_STATSZ: Duration = Duration::from_millis(250);
+const STATSZ_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The services, subscribed in the system account.
+pub struct SystemServices {
+    server: Weak<Server>,
+    /// Messages this server sent from the system account: `seq` of the
+    /// envelope, so receivers can order them.
+    seq: AtomicU64,
+}
+
+/// Subscribes the services in `server`'s system account and starts the
+/// periodic STATSZ; both end with the server.
+pub fn install(server: &Arc<Server>) -> Arc<SystemServices> {
+    let services = Arc::new(SystemServices {
+        server: Arc::downgrade(server),
+        seq: AtomicU64::new(0),
+    });
+    let system = server.accounts.system.clone();
+    let subscriber: Arc<dyn Subscriber> = services.clone();
+    system.subscribe_service("$SYS.REQ.SERVER.PING", subscriber.clone());
+    for name in SERVER_ENDPOINTS {
+        system.subscribe_service(format!("$SYS.REQ.SERVER.PING.{name}"), subscriber.clone());
+        system.subscribe_service(
+            format!("$SYS.REQ.SERVER.{}.{name}", server.id),
+            subscriber.clone(),
+        );
+    }
+    for name in ACCOUNT_ENDPOINTS {
+        system.subscribe_service(format!("$SYS.REQ.ACCOUNT.*.{name}"), subscriber.clone());
+    }
+    tokio::spawn(send_statsz(services.clone()));
+    services
+}
+
+/// Sends `$SYS.SERVER.<id>.STATSZ` until the server stops; nobody
+/// listening costs a lookup.
+async fn send_statsz(services: Arc<SystemServices>) {
+    let mut every = FIRST_STATSZ;
+    loop {
+        let Some(server) = services.server.upgrade() else {
+            return;
+        };
+        let stopped = server.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stopped.stopped() => return,
+        }
+        let subject = format!("$SYS.SERVER.{}.STATSZ", server.id);
+        let body = services.statsz(&server);
+        server.accounts.system.publish_internal(subject.as_bytes(), &body);
+        every = (every * 2).min(STATSZ_INTERVAL);
+    }
+}
+
+impl SystemServices {
+    fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// `{"server": …, "statsz": …}`, nats-server's `ServerStatsMsg`.
+    fn statsz(&self, server: &Server) -> Vec<u8> {
+        let body = json!({
+            "server": envelope::server_info(server, self.next_seq()),
+            "statsz": envelope::statsz(server),
+        });
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    /// `{"server": …, "data": …}` or `{"server": …, "error": …}`.
+    fn response(&self, server: &Server, answer: Result<Value, (u16, String)>) -> Vec<u8> {
+        let info = envelope::server_info(server, self.next_seq());
+        let body = match answer {
+            Ok(data) => json!({"server": info, "data": data}),
+            Err((code, description)) => {
+                json!({"server": info, "error": {"code": code, "description": description}})
+            }
+        };
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    /// The answer to one request, or `None` when this server stays silent
+    /// (filtered out, or nothing to report).
+    fn answer(&self, server: &Server, subject: &str, body: &[u8]) -> Option<Vec<u8>> {
+        let tokens: Vec<&str> = subject.split('.').collect();
+        match tokens[..] {
+            ["$SYS", "REQ", "SERVER", "PING"] => self.server_request(server, "STATSZ", body),
+            ["$SYS", "REQ", "SERVER", "PING", name] => self.server_request(server, name, body),
+            ["$SYS", "REQ", "SERVER", id, name] if id == server.id => self.server_request(server, name, body),
+            ["$SYS", "REQ", "ACCOUNT", account, name] => self.account_request(server, account, name, body),
+            _ => None,
+        }
+    }
+
+    fn server_request(&self, server: &Server, name: &str, body: &[u8]) -> Option<Vec<u8>> {
+        let request = match Request::parse(body) {
+            Ok(r) => r,
+            Err(e) => return Some(self.response(server, Err((400, e)))),
+        };
+        if !request.selects(server) {
+            return None;
+        }
+        match name {
+            "STATSZ" => Some(self.statsz(server)),
+            // IDZ comes bare, without the envelope.
+            "IDZ" => serde_json::to_vec(&envelope::server_id(server)).ok(),
+            _ => {
+                let build = endpoint(&format!("/{}", name.to_ascii_lowercase()))?;
+                Some(self.response(server, run(build, server, &request.params)))
+            }
+        }
+    }
+
+    fn account_request(&self, server: &Server, account: &str, name: &str, body: &[u8]) -> Option<Vec<u8>> {
+        let request = match Request::parse(body) {
+            Ok(r) => r,
+            Err(e) => return Some(self.response(server, Err((400, e)))),
+        };
+        if !request.selects(server) {
+            return None;
+        }
+        // `$SYS.REQ.ACCOUNT.PING.STATZ` asks for every account in use.
+        let every = account == "PING";
+        if every && name != "STATZ" {
+            return None;
+        }
+        let mut params = request.params;
+        if !every {
+            params.insert("acc".into(), account.into());
+        }
+        let answer = match name {
+            "SUBSZ" => {
+                params.insert("subs".into(), "true".into());
+                run(endpoint("/subsz")?, server, &params)
+            }
+            "CONNZ" => run(endpoint("/connz")?, server, &params),
+            "LEAFZ" => run(endpoint("/leafz")?, server, &params),
+            "JSZ" => run(endpoint("/jsz")?, server, &params),
+            "INFO" => run(endpoint("/accountz")?, server, &params).map(|mut v| v["account_detail"].take()),
+            "STATZ" => {
+                let statz = run(endpoint("/accstatz")?, server, &params).ok()?;
+                let unused = params.contains_key("unused");
+                let accounts: Vec<&Value> = statz["account_statz"]
+                    .as_array()
+                    .map(|list| list.iter().filter(|a| every || a["acc"] == account).collect())
+                    .unwrap_or_default();
+                if accounts.is_empty() && !unused {
+                    return None;
+                }
+                Ok(json!({"server_id": statz["server_id"], "now": statz["now"], "account_statz": accounts}))
+            }
+            "CONNS" => return self.conns(server, account),
+            _ => return None,
+        };
+        Some(self.response(server, answer))
+    }
+
+    /// nats-server's `AccountNumConns`, from a server with connections in
+    /// the account.
+    fn conns(&self, server: &Server, account: &str) -> Option<Vec<u8>> {
+        let mut params = Params::new();
+        params.insert("acc".into(), account.into());
+        let statz = run(endpoint("/accstatz")?, server, &params).ok()?;
+        let stat = statz["account_statz"]
+            .as_array()?
+            .iter()
+            .find(|a| a["acc"] == account)?
+            .clone();
+        let mut body = json!({
+            "type": "io.nats.server.advisory.v1.account_connections",
+            "id": envelope::event_id(),
+            "timestamp": monitor::time::now(),
+            "server": envelope::server_info(server, self.next_seq()),
+        });
+        if let (Some(map), Value::Object(stat)) = (body.as_object_mut(), stat) {
+            map.extend(stat);
+        }
+        serde_json::to_vec(&body).ok()
+    }
+}
+
+/// The builder of the monitoring endpoint at `path`.
+fn endpoint(path: &str) -> Option<Build> {
+    monitor::ENDPOINTS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, build)| *build)
+}
+
+/// An endpoint's JSON; its complaints are the server's (500) here, as in
+/// nats-server, since the request's options were already read.
+fn run(build: Build, server: &Server, params: &Params) -> Result<Value, (u16, String)> {
+    build(server, params).map_err(|e| (500, e.0))
+}
+
+impl Subscriber for SystemServices {
+    fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
+        let (Some(reply), Some(server)) = (msg.reply, self.server.upgrade()) else {
+            return;
+        };
+        let subject = String::from_utf8_lossy(msg.subject);
+        let body = &msg.payload[msg.header_len.unwrap_or(0)..];
+        if let Some(answer) = self.answer(&server, &subject, body) {
+            server
+                .accounts
+                .system
+                .publish_internal_with(reply, &answer, producer);
+        }
+    }
+}

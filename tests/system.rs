@@ -1,0 +1,285 @@
+//! The system account's services with real peers: async-nats clients of
+//! the system account asking `$SYS.REQ.SERVER.…` and `$SYS.REQ.ACCOUNT.…`,
+//! on one Junction node, and on a cluster of Junction and nats-server
+//! 2.15.1 and 2.9.10 nodes where every node answers a request made on any.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use junction::RunningServer;
+use serde_json::Value;
+
+/// One configuration for Junction and nats-server alike: a system account
+/// and an application account, each with a user.
+fn config(name: &str, client_port: u16, cluster_port: Option<u16>, routes: &[String]) -> String {
+    let mut conf = format!(
+        "listen: 127.0.0.1:{client_port}\nserver_name: {name}\n\
+         accounts {{\n  SYS: {{ users: [{{user: sys, password: sys}}] }}\n  \
+         APP: {{ users: [{{user: app, password: app}}] }}\n}}\nsystem_account: SYS\n"
+    );
+    if let Some(port) = cluster_port {
+        let routes: Vec<String> = routes.iter().map(|r| format!("\"{r}\"")).collect();
+        conf += &format!(
+            "cluster {{ name: c1, listen: 127.0.0.1:{port}, routes: [{}] }}\n",
+            routes.join(", ")
+        );
+    }
+    conf
+}
+
+fn write_config(name: &str, text: &str) -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("system-{name}-{}-{n}.conf", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn junction_node(name: &str, cluster_port: Option<u16>, routes: &[String]) -> RunningServer {
+    let path = write_config(name, &config(name, 0, cluster_port, routes));
+    let opts = junction::config::load_options(&path).expect("configuration loads");
+    common::start(opts).await
+}
+
+struct Reference {
+    child: Child,
+    client: u16,
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn reference(version: &str, name: &str, cluster_port: u16, routes: &[String]) -> Reference {
+    let client = common::free_port();
+    let path = write_config(name, &config(name, client, Some(cluster_port), routes));
+    let child = Command::new(common::reference_binary(version))
+        .arg("-c")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server starts");
+    Reference { child, client }
+}
+
+async fn connect(url: &str, user: &str) -> async_nats::Client {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match async_nats::ConnectOptions::with_user_and_password(user.into(), user.into())
+            .connect(url)
+            .await
+        {
+            Ok(c) => return c,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "{url}: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn request(client: &async_nats::Client, subject: &str, body: &str) -> Value {
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.request(subject.to_string(), body.to_string().into()),
+    )
+    .await
+    .expect("answered in time")
+    .expect("answered");
+    serde_json::from_slice(&reply.payload).expect("JSON")
+}
+
+/// Every answer to one request within `wait`.
+async fn gather(client: &async_nats::Client, subject: &str, body: &str, wait: Duration) -> Vec<Value> {
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+    client
+        .publish_with_reply(subject.to_string(), inbox, body.to_string().into())
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    let mut answers = Vec::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, replies.next()).await {
+        answers.push(serde_json::from_slice(&m.payload).expect("JSON"));
+    }
+    answers
+}
+
+#[tokio::test]
+async fn the_system_account_answers_server_and_account_requests() {
+    let node = junction_node("j1", None, &[]).await;
+    let url = common::url(&node);
+    let sys = connect(&url, "sys").await;
+    let app = connect(&url, "app").await;
+    let _watch = app.subscribe("orders.>").await.unwrap();
+    app.flush().await.unwrap();
+    let id = node.server.id.clone();
+
+    // STATSZ, by its old name and its new one.
+    for subject in ["$SYS.REQ.SERVER.PING", "$SYS.REQ.SERVER.PING.STATSZ"] {
+        let statsz = request(&sys, subject, "").await;
+        assert_eq!(statsz["server"]["id"], id.as_str());
+        assert_eq!(statsz["server"]["name"], "j1");
+        assert_eq!(statsz["server"]["host"], "127.0.0.1");
+        assert!(statsz["server"]["seq"].as_u64().unwrap() > 0);
+        assert_eq!(statsz["statsz"]["connections"], 2);
+        assert_eq!(statsz["statsz"]["active_accounts"], 2);
+        assert_eq!(statsz["statsz"]["active_servers"], 1);
+    }
+    // IDZ comes without the envelope.
+    let idz = request(&sys, "$SYS.REQ.SERVER.PING.IDZ", "").await;
+    assert_eq!(
+        idz,
+        serde_json::json!({"name": "j1", "host": "127.0.0.1", "id": id})
+    );
+    // Endpoints by PING and by this server's id, with /varz's and /connz's JSON.
+    let varz = request(&sys, "$SYS.REQ.SERVER.PING.VARZ", "").await;
+    assert_eq!(varz["data"]["server_id"], id.as_str());
+    assert_eq!(varz["data"]["system_account"], "SYS");
+    let connz = request(
+        &sys,
+        &format!("$SYS.REQ.SERVER.{id}.CONNZ"),
+        r#"{"subscriptions":true,"account":"APP"}"#,
+    )
+    .await;
+    assert_eq!(connz["server"]["id"], id.as_str());
+    assert_eq!(connz["data"]["num_connections"], 1);
+    assert_eq!(
+        connz["data"]["connections"][0]["subscriptions_list"][0],
+        "orders.>"
+    );
+    let healthz = request(&sys, "$SYS.REQ.SERVER.PING.HEALTHZ", "").await;
+    assert_eq!(healthz["data"]["status"], "ok");
+    // Per account.
+    let subsz = request(&sys, "$SYS.REQ.ACCOUNT.APP.SUBSZ", "").await;
+    let subjects: Vec<&str> = subsz["data"]["subscriptions_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["subject"].as_str().unwrap())
+        .collect();
+    assert!(subjects.contains(&"orders.>"), "{subsz}");
+    assert!(
+        subjects.iter().all(|s| !s.starts_with("$SYS.REQ")),
+        "only APP's: {subjects:?}"
+    );
+    let info = request(&sys, "$SYS.REQ.ACCOUNT.APP.INFO", "").await;
+    assert_eq!(info["data"]["account_name"], "APP");
+    assert_eq!(info["data"]["client_connections"], 1);
+    let statz = request(&sys, "$SYS.REQ.ACCOUNT.APP.STATZ", "").await;
+    assert_eq!(statz["data"]["account_statz"][0]["acc"], "APP");
+    assert_eq!(statz["data"]["account_statz"][0]["conns"], 1);
+    let conns = request(&sys, "$SYS.REQ.ACCOUNT.APP.CONNS", "").await;
+    assert_eq!(conns["type"], "io.nats.server.advisory.v1.account_connections");
+    assert_eq!(
+        (conns["acc"].as_str(), conns["conns"].as_u64()),
+        (Some("APP"), Some(1))
+    );
+    // A body that is not JSON: nats-server's 400 in the envelope.
+    let bad = request(&sys, "$SYS.REQ.SERVER.PING.VARZ", "{nope").await;
+    assert_eq!(bad["error"]["code"], 400);
+    assert_eq!(bad["server"]["id"], id.as_str());
+    // A filter that leaves this server out: no answer at all.
+    let none = gather(
+        &sys,
+        "$SYS.REQ.SERVER.PING.VARZ",
+        r#"{"server_name":"other"}"#,
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(none.is_empty(), "{none:?}");
+    let exact = gather(
+        &sys,
+        "$SYS.REQ.SERVER.PING.VARZ",
+        r#"{"server_name":"j","exact_match":true}"#,
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(exact.is_empty());
+    let partial = gather(
+        &sys,
+        "$SYS.REQ.SERVER.PING.VARZ",
+        r#"{"server_name":"j"}"#,
+        Duration::from_millis(300),
+    )
+    .await;
+    assert_eq!(partial.len(), 1);
+    // An application account has no access to the system's subjects.
+    let err = app
+        .request("$SYS.REQ.SERVER.PING", "".into())
+        .await
+        .expect_err("no responders in APP");
+    assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
+}
+
+#[tokio::test]
+async fn statsz_is_sent_periodically() {
+    let node = junction_node("j1", None, &[]).await;
+    let sys = connect(&common::url(&node), "sys").await;
+    let mut events = sys.subscribe("$SYS.SERVER.*.STATSZ").await.unwrap();
+    sys.flush().await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("a STATSZ within seconds")
+        .unwrap();
+    assert_eq!(
+        first.subject.as_str(),
+        format!("$SYS.SERVER.{}.STATSZ", node.server.id)
+    );
+    let body: Value = serde_json::from_slice(&first.payload).unwrap();
+    assert_eq!(body["server"]["name"], "j1");
+    assert!(body["statsz"]["start"].is_string());
+}
+
+/// A request on any node of a mixed cluster is answered by every node.
+#[tokio::test]
+async fn every_node_of_a_mixed_cluster_answers_ping() {
+    let j_port = common::free_port();
+    let j = junction_node("j1", Some(j_port), &[]).await;
+    let seed = format!("nats://127.0.0.1:{j_port}");
+    let n15 = reference("2.15", "n15", common::free_port(), std::slice::from_ref(&seed));
+    let n29 = reference("2.9", "n29", common::free_port(), &[seed]);
+    let expected: BTreeSet<String> = ["j1", "n15", "n29"].map(String::from).into();
+    let urls = [
+        common::url(&j),
+        format!("nats://127.0.0.1:{}", n15.client),
+        format!("nats://127.0.0.1:{}", n29.client),
+    ];
+    for url in &urls {
+        let sys = connect(url, "sys").await;
+        // Until the mesh has formed and the interest has spread.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let answers = gather(&sys, "$SYS.REQ.SERVER.PING", "", Duration::from_millis(500)).await;
+            let names: BTreeSet<String> = answers
+                .iter()
+                .map(|a| a["server"]["name"].as_str().unwrap().to_string())
+                .collect();
+            if names == expected && answers.len() == 3 {
+                let junction = answers.iter().find(|a| a["server"]["name"] == "j1").unwrap();
+                assert_eq!(junction["server"]["cluster"], "c1");
+                assert_eq!(junction["statsz"]["active_servers"], 3);
+                assert_eq!(junction["statsz"]["routes"].as_array().unwrap().len(), 2);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "on {url}: answers from {names:?} ({} answers)",
+                answers.len()
+            );
+        }
+        // One server, by id, through the cluster.
+        let id = &j.server.id;
+        let routez = request(&sys, &format!("$SYS.REQ.SERVER.{id}.ROUTEZ"), "").await;
+        assert_eq!(routez["data"]["num_routes"], 2, "{routez}");
+    }
+}
