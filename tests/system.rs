@@ -282,4 +282,54 @@ async fn every_node_of_a_mixed_cluster_answers_ping() {
         let routez = request(&sys, &format!("$SYS.REQ.SERVER.{id}.ROUTEZ"), "").await;
         assert_eq!(routez["data"]["num_routes"], 2, "{routez}");
     }
+
+    // The CLI verbs, from a nats-server node: every server, Junction's too.
+    let n15_url = format!("nats://127.0.0.1:{}", n15.client);
+    let ping = cli(&n15_url, &["server", "ping"]).await;
+    for name in ["j1", "n15", "n29"] {
+        assert!(ping.contains(name), "{ping}");
+    }
+    assert!(ping.contains("3 replies"), "{ping}");
+    assert!(!ping.contains("Missing"), "{ping}");
+    let list = cli(&n15_url, &["server", "list", "3"]).await;
+    assert!(list.contains("Server Overview"), "{list}");
+    let rows: Vec<&str> = list.lines().filter(|l| l.contains("│ c1")).collect();
+    assert_eq!(rows.len(), 3, "{list}");
+    let varz = cli(&n15_url, &["server", "request", "varz", "--name", "j1"]).await;
+    let answer: Value = serde_json::from_str(&varz).expect("one JSON answer");
+    assert_eq!(answer["data"]["server_name"], "j1");
+}
+
+/// Runs `junction <args> -s url` as the system user; its standard output.
+async fn cli(url: &str, args: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_junction"));
+    cmd.args(args)
+        .args(["-s", url, "--user", "sys", "--password", "sys"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("junction runs"))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn server_ping_outside_the_system_account_says_so() {
+    let node = junction_node("j1", None, &[]).await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_junction"));
+    cmd.args([
+        "server",
+        "ping",
+        "-s",
+        &common::url(&node),
+        "--user",
+        "app",
+        "--password",
+        "app",
+    ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("system account"), "{err}");
 }

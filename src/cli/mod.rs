@@ -19,7 +19,9 @@ pub mod publish;
 pub mod reply;
 pub mod request;
 pub mod server_info;
+mod server_system;
 pub mod subscribe;
+mod table;
 mod template;
 
 pub use flags::{normalize_args, ServerFlags};

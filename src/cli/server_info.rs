@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use super::table::ibytes;
 use super::{with_stdout, ConnArgs};
 
 #[derive(clap::Args, Debug)]
@@ -19,6 +20,14 @@ pub enum ServerCommand {
     /// Show what the server says about itself in its INFO
     #[command(visible_alias = "i")]
     Info(InfoArgs),
+    /// List the servers of the cluster, with their figures (system account)
+    #[command(visible_alias = "ls")]
+    List(super::server_system::ListArgs),
+    /// Ping every server of the cluster (system account)
+    Ping(super::server_system::PingArgs),
+    /// Ask every server for a monitoring endpoint's JSON (system account)
+    #[command(visible_alias = "req")]
+    Request(super::server_system::RequestArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -33,6 +42,9 @@ pub struct InfoArgs {
 pub(crate) async fn run(args: ServerArgs) -> Result<()> {
     match args.cmd {
         ServerCommand::Info(args) => info(args).await,
+        ServerCommand::List(args) => super::server_system::list(args).await,
+        ServerCommand::Ping(args) => super::server_system::ping(args).await,
+        ServerCommand::Request(args) => super::server_system::request(args).await,
     }
 }
 
@@ -168,36 +180,5 @@ impl Table {
             }
         }
         out
-    }
-}
-
-/// Bytes in IEC units the way natscli prints them (`1.0 MiB`, `64 KiB`, `512 B`).
-fn ibytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value < 10.0 {
-        format!("{value:.1} {}", UNITS[unit])
-    } else {
-        format!("{value:.0} {}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ibytes;
-
-    #[test]
-    fn ibytes_matches_natscli() {
-        assert_eq!(ibytes(512), "512 B");
-        assert_eq!(ibytes(1024 * 1024), "1.0 MiB");
-        assert_eq!(ibytes(64 * 1024 * 1024), "64 MiB");
     }
 }
