@@ -427,6 +427,29 @@ async fn private_export_needs_an_activation_token() {
         .is_err());
 }
 
+/// What a raw CONNECT with `creds` gets back before the server closes.
+async fn raw_connect(addr: std::net::SocketAddr, creds: &str) -> common::Raw {
+    let (token, seed) = jwt::parse_creds(creds).unwrap();
+    let mut raw = common::Raw::connect(addr).await;
+    let nonce = raw
+        .info
+        .split("\"nonce\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let sig = jwt::sign_nonce(&seed, &nonce).unwrap();
+    raw.send(&format!(
+        "CONNECT {{\"jwt\":\"{token}\",\"sig\":\"{sig}\"}}\r\nPING\r\n"
+    ))
+    .await;
+    raw
+}
+
+const TOO_MANY: &str = "-ERR 'maximum account active connections exceeded'\r\n";
+
 #[tokio::test]
 async fn account_connection_limit() {
     let org = org();
@@ -438,24 +461,73 @@ async fn account_connection_limit() {
     let (_, _, creds) = org.user(|_| {}, false);
     let first = connect_creds(&common::url(&server), &creds).await.unwrap();
     first.flush().await.unwrap();
-    let (token, seed) = jwt::parse_creds(&creds).unwrap();
-    let mut raw = common::Raw::connect(server.addr).await;
-    let nonce = raw
-        .info
-        .split("\"nonce\":\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let sig = jwt::sign_nonce(&seed, &nonce).unwrap();
-    raw.send(&format!("CONNECT {{\"jwt\":\"{token}\",\"sig\":\"{sig}\"}}\r\n"))
-        .await;
-    assert_eq!(
-        raw.read_to_close().await,
-        "-ERR 'maximum account active connections exceeded'\r\n"
-    );
+    let mut raw = raw_connect(server.addr, &creds).await;
+    assert_eq!(raw.read_to_close().await, TOO_MANY);
+}
+
+/// The limit counts the account's connections on every node of a cluster,
+/// as the nodes tell each other (`$SYS.ACCOUNT.<acc>.SERVER.CONNS`).
+#[tokio::test]
+async fn account_connection_limit_holds_across_a_cluster() {
+    use junction::options::ClusterOptions;
+    let org = org();
+    let mut app = org.account_claims.clone();
+    app.nats.limits.conn = 2;
+    let clustered = |routes: Vec<String>| {
+        let mut opts = org.options();
+        opts.resolver_preload[1].1 = jwt::encode(&app, &org.operator).unwrap();
+        opts.cluster = Some(ClusterOptions {
+            name: Some("c1".into()),
+            host: "127.0.0.1".into(),
+            port: 0,
+            routes,
+            ..ClusterOptions::default()
+        });
+        opts
+    };
+    let a = common::start(clustered(Vec::new())).await;
+    let seed = format!("nats://{}", a.cluster.as_ref().unwrap().addr);
+    let b = common::start(clustered(vec![seed])).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while a.cluster.as_ref().unwrap().routes().len() != 1 {
+        assert!(std::time::Instant::now() < deadline, "no route");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, _, creds) = org.user(|_| {}, false);
+    let on_a = connect_creds(&common::url(&a), &creds).await.unwrap();
+    on_a.flush().await.unwrap();
+    let on_b = connect_creds(&common::url(&b), &creds).await.unwrap();
+    on_b.flush().await.unwrap();
+    // Until B's count has reached A, a third on A is let in; then refused.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut raw = raw_connect(a.addr, &creds).await;
+        let answer = raw.read_line().await;
+        if answer == TOO_MANY {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a third connection was let in: {answer}"
+        );
+        drop(raw);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // One going away on B makes room on A.
+    on_b.drain().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut raw = raw_connect(a.addr, &creds).await;
+        // `+OK`: CONNECT without `verbose: false` is acknowledged.
+        if raw.read_line().await == "+OK\r\n" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no room after a connection went"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

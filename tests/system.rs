@@ -240,6 +240,95 @@ async fn statsz_is_sent_periodically() {
     assert!(body["statsz"]["start"].is_string());
 }
 
+#[tokio::test]
+async fn clients_connecting_and_going_are_announced() {
+    let node = junction_node("j1", None, &[]).await;
+    let url = common::url(&node);
+    let sys = connect(&url, "sys").await;
+    let mut events = sys.subscribe("$SYS.ACCOUNT.APP.>").await.unwrap();
+    sys.flush().await.unwrap();
+    let app = async_nats::ConnectOptions::with_user_and_password("app".into(), "app".into())
+        .name("sensor-7")
+        .connect(&url)
+        .await
+        .unwrap();
+    app.publish("readings", "12".into()).await.unwrap();
+    app.flush().await.unwrap();
+    app.drain().await.unwrap();
+    let (subject, connect) = next_event(&mut events).await;
+    assert_eq!(subject, "$SYS.ACCOUNT.APP.CONNECT");
+    assert_eq!(connect["type"], "io.nats.server.advisory.v1.client_connect");
+    assert_eq!(connect["server"]["name"], "j1");
+    let client = &connect["client"];
+    assert_eq!(
+        (client["acc"].as_str(), client["user"].as_str()),
+        (Some("APP"), Some("app"))
+    );
+    assert_eq!(client["name"], "sensor-7");
+    assert_eq!(client["lang"], "rust");
+    assert_eq!(
+        (client["kind"].as_str(), client["client_type"].as_str()),
+        (Some("Client"), Some("nats"))
+    );
+    let (subject, disconnect) = next_event(&mut events).await;
+    assert_eq!(subject, "$SYS.ACCOUNT.APP.DISCONNECT");
+    assert_eq!(disconnect["type"], "io.nats.server.advisory.v1.client_disconnect");
+    assert_eq!(disconnect["client"]["id"], client["id"]);
+    assert!(disconnect["client"]["stop"].is_string());
+    assert_eq!(disconnect["sent"]["msgs"], 1);
+    assert_eq!(disconnect["sent"]["bytes"], 2);
+    assert_eq!(disconnect["reason"], "Client Closed");
+}
+
+/// MQTT clients are clients too: their events say so, with their client id.
+#[tokio::test]
+async fn mqtt_clients_are_announced_too() {
+    use rumqttc::{AsyncClient, Event, Incoming, MqttOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "listen: 127.0.0.1:0\nserver_name: j1\njetstream {{ store_dir: \"{}\" }}\n\
+         accounts {{\n  SYS: {{ users: [{{user: sys, password: sys}}] }}\n  \
+         APP: {{ jetstream: enabled, users: [{{user: app, password: app}}] }}\n}}\nsystem_account: SYS\n",
+        dir.path().display()
+    );
+    let opts = junction::config::load_options(&write_config("mqtt", &text)).unwrap();
+    let node = common::start(opts).await;
+    let mqtt_opts = junction::options::MqttOptions {
+        host: "127.0.0.1".into(),
+        port: 0,
+        ..Default::default()
+    };
+    let mqtt = junction::mqtt::start(node.server.clone(), &mqtt_opts, std::sync::Arc::default())
+        .await
+        .unwrap();
+    let sys = connect(&common::url(&node), "sys").await;
+    let mut events = sys.subscribe("$SYS.ACCOUNT.APP.CONNECT").await.unwrap();
+    sys.flush().await.unwrap();
+    let mut options = MqttOptions::new("dev-1", "127.0.0.1", mqtt.port());
+    options.set_credentials("app", "app");
+    let (_device, mut loop_) = AsyncClient::new(options, 10);
+    tokio::spawn(async move {
+        while let Ok(event) = loop_.poll().await {
+            if let Event::Incoming(Incoming::Disconnect) = event {
+                break;
+            }
+        }
+    });
+    let (_, connect) = next_event(&mut events).await;
+    assert_eq!(connect["client"]["client_type"], "mqtt");
+    assert_eq!(connect["client"]["client_id"], "dev-1");
+    assert_eq!(connect["client"]["acc"], "APP");
+}
+
+async fn next_event(events: &mut async_nats::Subscriber) -> (String, Value) {
+    let m = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("an event")
+        .unwrap();
+    let body: Value = serde_json::from_slice(&m.payload).unwrap();
+    (m.subject.to_string(), body)
+}
+
 /// A request on any node of a mixed cluster is answered by every node.
 #[tokio::test]
 async fn every_node_of_a_mixed_cluster_answers_ping() {

@@ -48,6 +48,8 @@ pub struct ConnCore {
     close_reason: Mutex<Option<CloseReason>>,
     /// Unix time in nanoseconds of the last operation received.
     last_activity: AtomicU64,
+    /// Its connect event went out, so its disconnect event must follow.
+    announced: AtomicBool,
 }
 
 fn unix_nanos(t: SystemTime) -> u64 {
@@ -83,7 +85,18 @@ impl ConnCore {
             settings_version: AtomicU64::new(0),
             close_reason: Mutex::new(None),
             last_activity: AtomicU64::new(unix_nanos(now)),
+            announced: AtomicBool::new(false),
         }
+    }
+
+    /// Marks its connect event as sent; false when it already was.
+    pub fn announce(&self) -> bool {
+        !self.announced.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether its connect event went out.
+    pub fn was_announced(&self) -> bool {
+        self.announced.load(Ordering::Acquire)
     }
 
     /// Its settings as they are now.

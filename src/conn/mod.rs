@@ -6,6 +6,7 @@
 
 mod close;
 mod common;
+mod events;
 mod links;
 mod record;
 mod settings;
@@ -17,6 +18,7 @@ use std::time::{Duration, SystemTime};
 
 pub use close::CloseReason;
 pub use common::ConnCore;
+pub use events::ConnEvents;
 pub use links::{Links, RouteView};
 pub use record::ConnRecord;
 pub use settings::ClientSettings;

@@ -327,6 +327,7 @@ impl Reader {
         self.opts = opts;
         self.connected = true;
         self.ok();
+        self.client.server.client_connected(self.client.as_ref());
         Ok(())
     }
 

@@ -76,8 +76,10 @@ impl Server {
                 self.jetstream_for_account(&id.account);
                 if let Some(max) = op.max_connections(&id.account.name) {
                     let name = &id.account.name;
-                    // The connection being authenticated is still counted in `$G`.
-                    if self.clients_in(name).len() >= max {
+                    // The connection being authenticated is still counted in `$G`;
+                    // the other servers of the cluster count theirs too.
+                    let remote = self.events().map_or(0, |e| e.remote_connections(name));
+                    if self.clients_in(name).len() + remote >= max {
                         return Err(AuthError::AccountConnections);
                     }
                 }

@@ -31,8 +31,23 @@ impl Server {
         self.clients.lock().insert(client.id(), client);
     }
 
+    /// A client is authenticated and its CONNECT accepted: the system
+    /// account's events hear of it, once.
+    pub(crate) fn client_connected(&self, client: &dyn Connection) {
+        if client.core().announce() {
+            if let Some(events) = self.events() {
+                events.connected(client);
+            }
+        }
+    }
+
     pub(crate) fn unregister(&self, client: &dyn Connection) {
         self.clients.lock().remove(&client.id());
+        if client.core().was_announced() {
+            if let Some(events) = self.events() {
+                events.disconnected(client);
+            }
+        }
         let max = self.opts().max_closed_clients;
         if max > 0 {
             let info = ConnRecord::of(client, true);

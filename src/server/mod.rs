@@ -92,6 +92,9 @@ pub struct Server {
     /// Its routes to other servers, once the cluster has started (weak:
     /// the cluster holds the server).
     links: std::sync::OnceLock<std::sync::Weak<dyn crate::conn::Links>>,
+    /// Who hears of clients connecting and going (the system account's
+    /// events), once installed.
+    events: std::sync::OnceLock<std::sync::Weak<dyn crate::conn::ConnEvents>>,
     clients: Mutex<HashMap<u64, Arc<dyn Connection>>>,
     next_cid: AtomicU64,
     /// Stopping and lame duck mode, shared with the listeners.
@@ -123,6 +126,15 @@ impl Server {
     /// started).
     pub fn set_links(&self, links: std::sync::Weak<dyn crate::conn::Links>) {
         let _ = self.links.set(links);
+    }
+
+    /// Registers who hears of clients connecting and going.
+    pub fn set_events(&self, events: std::sync::Weak<dyn crate::conn::ConnEvents>) {
+        let _ = self.events.set(events);
+    }
+
+    pub(crate) fn events(&self) -> Option<Arc<dyn crate::conn::ConnEvents>> {
+        self.events.get().and_then(std::sync::Weak::upgrade)
     }
 
     /// Its links to other servers, when it is part of a cluster.
@@ -169,6 +181,7 @@ impl Server {
             mqtt_tls: Mutex::new(None),
             started: SystemTime::now(),
             links: std::sync::OnceLock::new(),
+            events: std::sync::OnceLock::new(),
             clients: Mutex::new(HashMap::new()),
             next_cid: AtomicU64::new(0),
             lifecycle: Arc::default(),

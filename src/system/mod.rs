@@ -7,12 +7,14 @@
 //! every node, nats-server's included.
 
 mod envelope;
+mod events;
 mod request;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 use crate::monitor::{self, Build, Params};
@@ -42,6 +44,8 @@ pub struct SystemServices {
     /// Messages this server sent from the system account: `seq` of the
     /// envelope, so receivers can order them.
     seq: AtomicU64,
+    /// The other servers' connections, by account.
+    remote: Mutex<events::RemoteConns>,
 }
 
 /// Subscribes the services in `server`'s system account and starts the
@@ -50,9 +54,16 @@ pub fn install(server: &Arc<Server>) -> Arc<SystemServices> {
     let services = Arc::new(SystemServices {
         server: Arc::downgrade(server),
         seq: AtomicU64::new(0),
+        remote: Mutex::default(),
     });
+    let events: Arc<dyn crate::conn::ConnEvents> = services.clone();
+    server.set_events(Arc::downgrade(&events));
     let system = server.accounts.system.clone();
     let subscriber: Arc<dyn Subscriber> = services.clone();
+    // The other servers' connection counts: their events, and their
+    // answers to this server's requests.
+    system.subscribe_service("$SYS.ACCOUNT.*.SERVER.CONNS", subscriber.clone());
+    system.subscribe_service(format!("$SYS._INBOX_.{}", server.id), subscriber.clone());
     system.subscribe_service("$SYS.REQ.SERVER.PING", subscriber.clone());
     for name in SERVER_ENDPOINTS {
         system.subscribe_service(format!("$SYS.REQ.SERVER.PING.{name}"), subscriber.clone());
@@ -82,8 +93,10 @@ async fn send_statsz(services: Arc<SystemServices>) {
             _ = stopped.stopped() => return,
         }
         let subject = format!("$SYS.SERVER.{}.STATSZ", server.id);
-        let body = services.statsz(&server);
-        server.accounts.system.publish_internal(subject.as_bytes(), &body);
+        let system = &server.accounts.system;
+        if !system.matches(subject.as_bytes()).is_empty() {
+            system.publish_internal(subject.as_bytes(), &services.statsz(&server));
+        }
         every = (every * 2).min(STATSZ_INTERVAL);
     }
 }
@@ -184,33 +197,13 @@ impl SystemServices {
                 }
                 Ok(json!({"server_id": statz["server_id"], "now": statz["now"], "account_statz": accounts}))
             }
-            "CONNS" => return self.conns(server, account),
+            // Answered by servers with connections in the account only.
+            "CONNS" if !server.clients_in(account).is_empty() => {
+                return serde_json::to_vec(&self.account_conns(server, account)).ok();
+            }
             _ => return None,
         };
         Some(self.response(server, answer))
-    }
-
-    /// nats-server's `AccountNumConns`, from a server with connections in
-    /// the account.
-    fn conns(&self, server: &Server, account: &str) -> Option<Vec<u8>> {
-        let mut params = Params::new();
-        params.insert("acc".into(), account.into());
-        let statz = run(endpoint("/accstatz")?, server, &params).ok()?;
-        let stat = statz["account_statz"]
-            .as_array()?
-            .iter()
-            .find(|a| a["acc"] == account)?
-            .clone();
-        let mut body = json!({
-            "type": "io.nats.server.advisory.v1.account_connections",
-            "id": envelope::event_id(),
-            "timestamp": monitor::time::now(),
-            "server": envelope::server_info(server, self.next_seq()),
-        });
-        if let (Some(map), Value::Object(stat)) = (body.as_object_mut(), stat) {
-            map.extend(stat);
-        }
-        serde_json::to_vec(&body).ok()
     }
 }
 
@@ -230,11 +223,18 @@ fn run(build: Build, server: &Server, params: &Params) -> Result<Value, (u16, St
 
 impl Subscriber for SystemServices {
     fn deliver(&self, _sub: &Subscription, msg: &Message<'_>, producer: &mut Producer) {
-        let (Some(reply), Some(server)) = (msg.reply, self.server.upgrade()) else {
+        let Some(server) = self.server.upgrade() else {
             return;
         };
         let subject = String::from_utf8_lossy(msg.subject);
         let body = &msg.payload[msg.header_len.unwrap_or(0)..];
+        if subject.ends_with(".SERVER.CONNS") || subject.starts_with("$SYS._INBOX_.") {
+            self.remote_account_conns(&server, body);
+            return;
+        }
+        let Some(reply) = msg.reply else {
+            return;
+        };
         if let Some(answer) = self.answer(&server, &subject, body) {
             server
                 .accounts

@@ -177,6 +177,7 @@ impl Reader {
             properties: props,
         }));
         self.connected = true;
+        server.client_connected(session.as_ref());
         self.keep_alive = (c.keep_alive > 0).then(|| Duration::from_millis(c.keep_alive as u64 * 1500));
         // Restore a persistent session's subscriptions, and release again
         // the QoS 2 messages whose PUBCOMP had not come (MQTT-4.4.0-1).
