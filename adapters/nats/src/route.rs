@@ -17,6 +17,12 @@
 //! - `INFO`, `CONNECT`, `PING`, `PONG`, `+OK` and `-ERR` as between clients
 //!   and servers.
 //!
+//! A leaf node connection speaks the same operations for one account, which
+//! its lines leave out (the leaf dialect, [`RouteParser::leaf`]): `LS+
+//! subject [queue weight]`, `LS- subject [queue]`, `LMSG subject [reply]
+//! size` and `HMSG subject [reply] header_size size`, with queue groups as
+//! in `RMSG`.
+//!
 //! Like the client parser, it finds whole operations in the read buffer and
 //! borrows from it: nothing is copied to parse.
 
@@ -124,6 +130,8 @@ pub struct RouteParser {
     pub max_payload: usize,
     /// The peer sends `LS-` with the origin cluster (it announced `lnocu`).
     pub leaf_unsub_origin: bool,
+    /// The leaf dialect: no accounts, no origins (see the module's notes).
+    pub leaf: bool,
     pending: Option<Pending>,
 }
 
@@ -133,7 +141,16 @@ impl RouteParser {
             max_control_line,
             max_payload,
             leaf_unsub_origin: false,
+            leaf: false,
             pending: None,
+        }
+    }
+
+    /// A parser for a leaf node connection.
+    pub fn leaf(max_control_line: usize, max_payload: usize) -> Self {
+        RouteParser {
+            leaf: true,
+            ..RouteParser::new(max_control_line, max_payload)
         }
     }
 
@@ -169,9 +186,12 @@ impl RouteParser {
             b"INFO" if !no_args => RouteOp::Info(args),
             b"CONNECT" if !no_args => RouteOp::Connect(args),
             b"-ERR" => RouteOp::Err(args),
+            b"RS+" | b"RS-" if self.leaf => return Err(ProtocolError::UnknownOperation),
+            b"LS+" | b"LS-" if self.leaf => leaf_interest(op, args)?,
             b"RS+" | b"RS-" | b"LS+" | b"LS-" => interest(op, args, self.leaf_unsub_origin)?,
+            b"RMSG" if self.leaf => return Err(ProtocolError::UnknownOperation),
             b"RMSG" | b"HMSG" | b"LMSG" => {
-                let pending = message_line(op, args, args_start, consumed)?;
+                let pending = message_line(op, args, args_start, consumed, self.leaf)?;
                 if pending.size > self.max_payload {
                     return Err(ProtocolError::MaxPayload {
                         size: pending.size,
@@ -305,9 +325,41 @@ fn interest<'a>(op: &[u8], args: &'a [u8], leaf_unsub_origin: bool) -> Result<Ro
     })
 }
 
+/// A leaf connection's `LS+ subject [queue weight]` or `LS- subject [queue]`.
+fn leaf_interest<'a>(op: &[u8], args: &'a [u8]) -> Result<RouteOp<'a>, ProtocolError> {
+    let subscribing = op == b"LS+";
+    let bad = ProtocolError::BadArguments {
+        op: if subscribing { "LS+" } else { "LS-" },
+    };
+    let a = split(args)?;
+    let arg = |i: usize| &args[a[i].0..a[i].1];
+    let (queue, weight) = match (a.len(), subscribing) {
+        (1, _) => (None, 0),
+        (2, false) => (Some(arg(1)), 0),
+        (3, true) => {
+            let w = parse_size(arg(2)).ok_or(bad.clone())?;
+            (Some(arg(1)), u32::try_from(w).map_err(|_| bad)?)
+        }
+        _ => return Err(bad),
+    };
+    let interest = RemoteInterest {
+        account: &[],
+        subject: arg(0),
+        queue,
+        weight,
+    };
+    Ok(if subscribing {
+        RouteOp::LeafSub { origin: &[], interest }
+    } else {
+        RouteOp::LeafUnsub { origin: None, interest }
+    })
+}
+
 /// The line of `RMSG`, `HMSG` or `LMSG`: positions relative to the input,
-/// whose arguments start at `base` and whose payload at `start`.
-fn message_line(op: &[u8], args: &[u8], base: usize, start: usize) -> Result<Pending, ProtocolError> {
+/// whose arguments start at `base` and whose payload at `start`. On a leaf
+/// connection (`leaf`) there is neither origin nor account, and only
+/// `HMSG` carries a header size.
+fn message_line(op: &[u8], args: &[u8], base: usize, start: usize, leaf: bool) -> Result<Pending, ProtocolError> {
     let name = match op {
         b"RMSG" => "RMSG",
         b"HMSG" => "HMSG",
@@ -315,10 +367,10 @@ fn message_line(op: &[u8], args: &[u8], base: usize, start: usize) -> Result<Pen
     };
     let bad = ProtocolError::BadArguments { op: name };
     let a = split(args)?;
-    let has_origin = name == "LMSG";
-    let has_header = name != "RMSG";
-    // Before the reply or queues: [origin] account subject.
-    let fixed = 2 + usize::from(has_origin);
+    let has_origin = name == "LMSG" && !leaf;
+    let has_header = name == "HMSG" || has_origin;
+    // Before the reply or queues: [origin] [account] subject.
+    let fixed = if leaf { 1 } else { 2 + usize::from(has_origin) };
     let sizes = 1 + usize::from(has_header);
     if a.len() < fixed + sizes {
         return Err(bad);
@@ -355,7 +407,7 @@ fn message_line(op: &[u8], args: &[u8], base: usize, start: usize) -> Result<Pen
     };
     Ok(Pending {
         origin: has_origin.then(|| pos(0)),
-        account: pos(fixed - 2),
+        account: if leaf { (base, base) } else { pos(fixed - 2) },
         subject: pos(fixed - 1),
         reply,
         queues,
@@ -436,6 +488,20 @@ pub fn msg(out: &mut BytesMut, msg: &RoutedMsg<'_>) {
     out.put_u8(b' ');
     out.put_slice(msg.subject);
     out.put_u8(b' ');
+    reply_and_queues(out, msg);
+    let mut n = itoa::Buffer::new();
+    if msg.origin.is_some() || msg.header_len.is_some() {
+        out.put_slice(n.format(msg.header_len.unwrap_or(0)).as_bytes());
+        out.put_u8(b' ');
+    }
+    out.put_slice(n.format(msg.payload.len()).as_bytes());
+    out.put_slice(b"\r\n");
+    out.put_slice(msg.payload);
+    out.put_slice(b"\r\n");
+}
+
+/// `reply `, `+ reply queues `, `| queues ` or nothing.
+fn reply_and_queues(out: &mut BytesMut, msg: &RoutedMsg<'_>) {
     match (msg.reply, msg.queue_list.is_empty()) {
         (Some(reply), true) => {
             out.put_slice(reply);
@@ -455,9 +521,45 @@ pub fn msg(out: &mut BytesMut, msg: &RoutedMsg<'_>) {
         }
         (None, true) => {}
     }
+}
+
+/// A leaf connection's `LS+ subject [queue weight]\r\n`.
+pub fn leaf_sub(out: &mut BytesMut, interest: &RemoteInterest<'_>) {
+    leaf_interest_line(out, b"LS+ ", interest, true);
+}
+
+/// A leaf connection's `LS- subject [queue]\r\n`.
+pub fn leaf_unsub(out: &mut BytesMut, interest: &RemoteInterest<'_>) {
+    leaf_interest_line(out, b"LS- ", interest, false);
+}
+
+fn leaf_interest_line(out: &mut BytesMut, op: &[u8], interest: &RemoteInterest<'_>, weighted: bool) {
+    out.put_slice(op);
+    out.put_slice(interest.subject);
+    if let Some(queue) = interest.queue {
+        out.put_u8(b' ');
+        out.put_slice(queue);
+        if weighted {
+            out.put_u8(b' ');
+            out.put_slice(itoa::Buffer::new().format(interest.weight).as_bytes());
+        }
+    }
+    out.put_slice(b"\r\n");
+}
+
+/// A leaf connection's `LMSG subject …` or, with headers, `HMSG subject …`
+/// (`msg.account` and `msg.origin` are not written).
+pub fn leaf_msg(out: &mut BytesMut, msg: &RoutedMsg<'_>) {
+    out.reserve(
+        msg.subject.len() + msg.reply.map_or(0, |r| r.len() + 3) + msg.queue_list.len() + msg.payload.len() + 32,
+    );
+    out.put_slice(if msg.header_len.is_some() { b"HMSG " } else { b"LMSG " });
+    out.put_slice(msg.subject);
+    out.put_u8(b' ');
+    reply_and_queues(out, msg);
     let mut n = itoa::Buffer::new();
-    if msg.origin.is_some() || msg.header_len.is_some() {
-        out.put_slice(n.format(msg.header_len.unwrap_or(0)).as_bytes());
+    if let Some(h) = msg.header_len {
+        out.put_slice(n.format(h).as_bytes());
         out.put_u8(b' ');
     }
     out.put_slice(n.format(msg.payload.len()).as_bytes());

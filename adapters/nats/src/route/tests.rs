@@ -250,3 +250,84 @@ fn malformed_lines_are_errors() {
         ProtocolError::MaxPayload { .. }
     ));
 }
+
+// Sent by a nats-server 2.9.10 leaf node to a 2.15.1 hub (no compression),
+// and by the hub back: interest and messages of the one account the
+// connection is bound to, which the lines leave out.
+const LEAF_FROM_LEAF: &[u8] = b"LS+ $LDS.xMhW7UJ2ujnqKNRHzVx5xM\r\nLS+ leaf.y\r\nLMSG hub.a | qq 5\r\nhello\r\n\
+LS+ _INBOX.GowoEMrp69mnkrwHUguPRs.*\r\nLMSG hub.b + _INBOX.GowoEMrp69mnkrwHUguPRs.GowoEMrp69mnkrwHUguPPz qq 1\r\nq\r\n\
+LS- _INBOX.GowoEMrp69mnkrwHUguPRs.*\r\nHMSG hub.h | qq 18 20\r\nNATS/1.0\r\nA: b\r\n\r\nhi\r\n";
+const LEAF_FROM_HUB: &[u8] = b"LS+ hub.> qq 1\r\nLMSG leaf.y 4\r\nback\r\n";
+
+fn parse_leaf(input: &[u8]) -> Vec<RouteOp<'_>> {
+    let mut p = RouteParser::leaf(4096, 1024 * 1024);
+    let mut at = 0;
+    let mut ops = Vec::new();
+    while let Some((op, n)) = p.parse(&input[at..]).unwrap() {
+        ops.push(op);
+        at += n;
+    }
+    assert_eq!(at, input.len(), "all consumed");
+    ops
+}
+
+fn leaf_msg_of<'a>(
+    subject: &'a str,
+    reply: Option<&'a str>,
+    queues: &'a str,
+    header_len: Option<usize>,
+    payload: &'a [u8],
+) -> RoutedMsg<'a> {
+    RoutedMsg {
+        header_len,
+        payload,
+        ..routed("", subject, reply, queues)
+    }
+}
+
+#[test]
+fn a_leaf_connection_as_nats_server_speaks_it() {
+    let inbox = "_INBOX.GowoEMrp69mnkrwHUguPRs.*";
+    let reply = "_INBOX.GowoEMrp69mnkrwHUguPRs.GowoEMrp69mnkrwHUguPPz";
+    let ls_plus = |subject, queue, weight| RouteOp::LeafSub {
+        origin: b"",
+        interest: interest("", subject, queue, weight),
+    };
+    let expected = vec![
+        ls_plus("$LDS.xMhW7UJ2ujnqKNRHzVx5xM", None, 0),
+        ls_plus("leaf.y", None, 0),
+        RouteOp::Msg(leaf_msg_of("hub.a", None, "qq", None, b"hello")),
+        ls_plus(inbox, None, 0),
+        RouteOp::Msg(leaf_msg_of("hub.b", Some(reply), "qq", None, b"q")),
+        RouteOp::LeafUnsub {
+            origin: None,
+            interest: interest("", inbox, None, 0),
+        },
+        RouteOp::Msg(leaf_msg_of("hub.h", None, "qq", Some(18), b"NATS/1.0\r\nA: b\r\n\r\nhi")),
+    ];
+    assert_eq!(parse_leaf(LEAF_FROM_LEAF), expected);
+    // Written back the same, byte for byte.
+    let mut out = BytesMut::new();
+    for op in &expected {
+        match op {
+            RouteOp::LeafSub { interest, .. } => leaf_sub(&mut out, interest),
+            RouteOp::LeafUnsub { interest, .. } => leaf_unsub(&mut out, interest),
+            RouteOp::Msg(m) => leaf_msg(&mut out, m),
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(&out[..], LEAF_FROM_LEAF);
+    let ops = parse_leaf(LEAF_FROM_HUB);
+    assert_eq!(
+        ops,
+        vec![
+            ls_plus("hub.>", Some("qq"), 1),
+            RouteOp::Msg(leaf_msg_of("leaf.y", None, "", None, b"back")),
+        ]
+    );
+    // Route lines are not the leaf dialect.
+    let mut p = RouteParser::leaf(4096, 1024);
+    assert!(p.parse(b"RS+ $G foo\r\n").is_err());
+    assert!(p.parse(b"RMSG $G foo 1\r\nx\r\n").is_err());
+    assert!(RouteParser::leaf(4096, 1024).parse(b"LS+ a b c d\r\n").is_err());
+}
