@@ -11,6 +11,7 @@ pub mod config;
 pub mod conn;
 pub mod jetstream;
 pub mod jwt;
+pub mod leaf;
 pub mod lifecycle;
 pub mod listener;
 pub mod logfile;

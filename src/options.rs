@@ -106,6 +106,8 @@ pub struct Options {
     pub mqtt: Option<MqttOptions>,
     /// `cluster {}` / `--cluster`: routes to the other servers of a cluster.
     pub cluster: Option<ClusterOptions>,
+    /// `leafnodes {}`: leaf node connections accepted and made.
+    pub leafnodes: Option<LeafNodeOptions>,
     /// `tls { }` (or `--tls*` flags): clients on the NATS port must use TLS.
     pub tls: Option<crate::tls::TlsOptions>,
     /// Closed connections kept for `/connz?state=closed` (`max_closed_clients`, default 10000).
@@ -175,6 +177,30 @@ impl Default for ClusterOptions {
             write_deadline: None,
         }
     }
+}
+
+/// `leafnodes { listen, authorization { user, password, account, timeout },
+/// remotes [...] }`, as nats-server reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LeafNodeOptions {
+    /// Where leaf nodes of this server (a hub) connect; `None` accepts none.
+    pub listen: Option<(String, u16)>,
+    /// Credentials the leaf nodes must present.
+    pub auth: ListenerAuth,
+    /// The account leaf nodes bind to here (`authorization { account }`);
+    /// the global account by default.
+    pub account: Option<String>,
+    /// Hubs this server connects to as a leaf node.
+    pub remotes: Vec<LeafRemote>,
+}
+
+/// One of `leafnodes { remotes [...] }`: a hub to connect to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LeafRemote {
+    /// `url` or `urls`, tried in turn (`nats-leaf://`, `nats://`).
+    pub urls: Vec<String>,
+    /// The local account the connection binds (the global one by default).
+    pub account: Option<String>,
 }
 
 /// `websocket { host, port, advertise, no_tls, tls, same_origin, allowed_origins, compression,
@@ -484,6 +510,7 @@ impl Default for Options {
             websocket: None,
             mqtt: None,
             cluster: None,
+            leafnodes: None,
             tls: None,
             max_closed_clients: 10_000,
         }

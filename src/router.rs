@@ -2,11 +2,12 @@
 //! one account: every plain subscriber, one member of each queue group,
 //! and one copy for each peer server with interest.
 //!
-//! A peer server (a route) has a subscription for each subject and queue
-//! group it announced. However many of them match, it gets the message
-//! once, with the queue groups it was chosen for, and the peer delivers to
-//! its own members. A message that came from a route goes to local
-//! subscribers only (one hop), and to the queue groups it names.
+//! A peer server (a route or a leaf node) has a subscription for each
+//! subject and queue group it announced. However many of them match, it
+//! gets the message once, with the queue groups it was chosen for, and the
+//! peer delivers to its own members. A message that came from a route goes
+//! to local subscribers and leaf nodes only (one hop), and to the queue
+//! groups it names; one from a leaf node goes everywhere but back to it.
 
 use rand::Rng;
 
@@ -25,12 +26,11 @@ type RouteTargets<'r> = Vec<(&'r Subscription, Vec<&'r [u8]>)>;
 /// subscriptions received the message; what they queued is left for
 /// `producer` to write out.
 pub fn deliver(result: &MatchResult, msg: &Message<'_>, producer: &mut Producer) -> usize {
-    let from_route = msg.origin.kind == ConnKind::Route;
     let mut routes: RouteTargets<'_> = Vec::new();
     let mut delivered = 0;
     for sub in &result.psubs {
         if sub.routed {
-            if !from_route {
+            if takes(sub, msg) {
                 add_target(&mut routes, sub, None);
             }
             continue;
@@ -58,7 +58,7 @@ pub fn deliver(result: &MatchResult, msg: &Message<'_>, producer: &mut Producer)
             for i in 0..members.len() {
                 let sub = &members[(start + i) % members.len()];
                 if sub.routed {
-                    if from_route {
+                    if !takes(sub, msg) {
                         continue;
                     }
                     add_target(&mut routes, sub, sub.queue.as_deref());
@@ -79,6 +79,17 @@ pub fn deliver(result: &MatchResult, msg: &Message<'_>, producer: &mut Producer)
         delivered += 1;
     }
     delivered
+}
+
+/// Whether the peer server behind `sub` takes `msg`: not one that came
+/// from a route to another route (one hop), never back to the leaf node it
+/// came from.
+fn takes(sub: &Subscription, msg: &Message<'_>) -> bool {
+    match msg.origin.kind {
+        ConnKind::Route => sub.subscriber.kind() != ConnKind::Route,
+        ConnKind::Leaf => sub.subscriber.client_id() != msg.origin.conn,
+        _ => true,
+    }
 }
 
 /// A random member of a queue group, each peer's in proportion to the

@@ -120,6 +120,8 @@ pub struct RunningServer {
     pub accept_task: tokio::task::JoinHandle<()>,
     /// Its routes, when it is part of a cluster.
     pub cluster: Option<Arc<crate::route::Cluster>>,
+    /// Its leaf node connections, when `leafnodes {}` is configured.
+    pub leafnodes: Option<Arc<crate::leaf::LeafNodes>>,
 }
 
 impl RunningServer {
@@ -140,11 +142,16 @@ pub async fn start(opts: Options) -> anyhow::Result<RunningServer> {
         Some(options) => Some(crate::route::start(server.clone(), options).await?),
         None => None,
     };
+    let leafnodes = match server.opts().leafnodes.clone() {
+        Some(options) => Some(crate::leaf::start(server.clone(), &options).await?),
+        None => None,
+    };
     Ok(RunningServer {
         server,
         addr,
         accept_task,
         cluster,
+        leafnodes,
     })
 }
 

@@ -76,7 +76,7 @@ impl Subscription {
             subject,
             queue,
             sid,
-            routed: subscriber.kind() == ConnKind::Route,
+            routed: matches!(subscriber.kind(), ConnKind::Route | ConnKind::Leaf),
             weight: AtomicU32::new(1),
             subscriber,
             max: AtomicU64::new(0),

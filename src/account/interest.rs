@@ -21,10 +21,20 @@ pub struct InterestChange<'a> {
     pub subject: &'a [u8],
     pub queue: Option<&'a [u8]>,
     /// Subscriptions to this subject (in this queue group) after the
-    /// change. A plain subject is reported when it goes from 0 to 1 and
-    /// from 1 to 0; a queue group at every change, its count being the
-    /// group's weight.
+    /// change, reported at every change; a queue group's count is its
+    /// weight.
     pub count: u32,
+    /// A subscription came (else one went).
+    pub added: bool,
+}
+
+impl InterestChange<'_> {
+    /// Whether peers that count no plain subscriptions must hear of it: a
+    /// plain subject's first subscription and its last one going, and any
+    /// change of a queue group's weight (`RS+`/`RS-` between routes).
+    pub fn is_announced(&self) -> bool {
+        self.queue.is_some() || (self.added && self.count == 1) || (!self.added && self.count == 0)
+    }
 }
 
 /// Called for every interest change, in order, with the account's
@@ -61,9 +71,7 @@ impl Account {
             .or_default();
         *count += 1;
         let count = *count;
-        if count == 1 || sub.queue.is_some() {
-            self.tell(&sub, count);
-        }
+        self.tell(&sub, count, true);
         Ok(())
     }
 
@@ -96,13 +104,11 @@ impl Account {
                 0
             }
         };
-        if count == 0 || sub.queue.is_some() {
-            self.tell(sub, count);
-        }
+        self.tell(sub, count, false);
         true
     }
 
-    fn tell(&self, sub: &Subscription, count: u32) {
+    fn tell(&self, sub: &Subscription, count: u32, added: bool) {
         let listeners = self.interest.listeners.load();
         if listeners.is_empty() {
             return;
@@ -111,6 +117,7 @@ impl Account {
             subject: &sub.subject,
             queue: sub.queue.as_deref(),
             count,
+            added,
         };
         for listener in listeners.iter() {
             listener(self, &change);
@@ -201,6 +208,9 @@ mod tests {
         let seen: Seen = Arc::default();
         let into = seen.clone();
         account.on_interest(Arc::new(move |_, c| {
+            if !c.is_announced() {
+                return;
+            }
             let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
             into.lock().push((text(c.subject), c.queue.map(text), c.count));
         }));

@@ -26,7 +26,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "default_sentinel",
     "gateway",
     "leaf",
-    "leafnodes",
     "syslog",
     "remote_syslog",
     "prof_port",
@@ -213,6 +212,7 @@ fn apply_top(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
         "websocket" | "ws" => websocket::websocket(entry, &mut state.websocket)?,
         "mqtt" => mqtt::mqtt(entry, &mut state.mqtt)?,
         "cluster" => super::cluster::cluster(opts, entry)?,
+        "leafnodes" => super::leafnode::leafnodes(opts, entry)?,
         "tls" => opts.tls = Some(super::tls::tls(entry, "tls.")?),
         _ => other_key(entry, &key, "", UNSUPPORTED_TOP)?,
     }

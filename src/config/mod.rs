@@ -13,6 +13,7 @@ mod apply;
 mod auth;
 mod cluster;
 mod error;
+mod leafnode;
 mod listener;
 mod mapping;
 mod mqtt;

@@ -1124,7 +1124,6 @@ fn used_variable_definitions_are_not_unknown_fields_but_unused_ones_are() {
 fn nats_keys_junction_lacks_are_reported_as_unsupported() {
     for key in [
         "gateway",
-        "leafnodes",
         "leaf",
         "resolver_tls",
         "resolver_pinned_accounts",

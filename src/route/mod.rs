@@ -122,6 +122,9 @@ pub async fn start(server: Arc<Server>, options: &ClusterOptions) -> anyhow::Res
     let weak = Arc::downgrade(&cluster);
     server.accounts.on_interest_everywhere(Arc::new(
         move |account: &Account, change: &InterestChange<'_>| {
+            if !change.is_announced() {
+                return;
+            }
             if let Some(cluster) = weak.upgrade() {
                 for route in cluster.routes.read().iter() {
                     route.send_interest(&account.name, change.subject, change.queue, change.count);

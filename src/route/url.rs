@@ -13,10 +13,20 @@ pub struct RouteUrl {
 
 impl RouteUrl {
     pub fn parse(text: &str) -> Result<RouteUrl, String> {
+        Self::parse_as(text, &["nats", "nats-route", "route"], 6222)
+    }
+
+    /// A leaf node remote's URL: `nats-leaf://`, `nats://` or
+    /// `leafnode://`, port 7422 unless given.
+    pub fn parse_leaf(text: &str) -> Result<RouteUrl, String> {
+        Self::parse_as(text, &["nats-leaf", "nats", "leafnode"], 7422)
+    }
+
+    fn parse_as(text: &str, schemes: &[&str], default_port: u16) -> Result<RouteUrl, String> {
         let (scheme, rest) = text
             .split_once("://")
             .ok_or("missing scheme (nats://host:port)")?;
-        if !["nats", "nats-route", "route"].contains(&scheme.to_ascii_lowercase().as_str()) {
+        if !schemes.contains(&scheme.to_ascii_lowercase().as_str()) {
             return Err(format!("unsupported scheme {scheme:?}"));
         }
         let rest = rest.trim_end_matches('/');
@@ -35,7 +45,7 @@ impl RouteUrl {
             Some((h, p)) if !p.contains(']') => {
                 (h, p.parse::<u16>().map_err(|_| format!("invalid port {p:?}"))?)
             }
-            _ => (hostport, 6222),
+            _ => (hostport, default_port),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {

@@ -349,9 +349,15 @@ fn leaf_interest<'a>(op: &[u8], args: &'a [u8]) -> Result<RouteOp<'a>, ProtocolE
         weight,
     };
     Ok(if subscribing {
-        RouteOp::LeafSub { origin: &[], interest }
+        RouteOp::LeafSub {
+            origin: &[],
+            interest,
+        }
     } else {
-        RouteOp::LeafUnsub { origin: None, interest }
+        RouteOp::LeafUnsub {
+            origin: None,
+            interest,
+        }
     })
 }
 
@@ -359,7 +365,13 @@ fn leaf_interest<'a>(op: &[u8], args: &'a [u8]) -> Result<RouteOp<'a>, ProtocolE
 /// whose arguments start at `base` and whose payload at `start`. On a leaf
 /// connection (`leaf`) there is neither origin nor account, and only
 /// `HMSG` carries a header size.
-fn message_line(op: &[u8], args: &[u8], base: usize, start: usize, leaf: bool) -> Result<Pending, ProtocolError> {
+fn message_line(
+    op: &[u8],
+    args: &[u8],
+    base: usize,
+    start: usize,
+    leaf: bool,
+) -> Result<Pending, ProtocolError> {
     let name = match op {
         b"RMSG" => "RMSG",
         b"HMSG" => "HMSG",
@@ -551,9 +563,17 @@ fn leaf_interest_line(out: &mut BytesMut, op: &[u8], interest: &RemoteInterest<'
 /// (`msg.account` and `msg.origin` are not written).
 pub fn leaf_msg(out: &mut BytesMut, msg: &RoutedMsg<'_>) {
     out.reserve(
-        msg.subject.len() + msg.reply.map_or(0, |r| r.len() + 3) + msg.queue_list.len() + msg.payload.len() + 32,
+        msg.subject.len()
+            + msg.reply.map_or(0, |r| r.len() + 3)
+            + msg.queue_list.len()
+            + msg.payload.len()
+            + 32,
     );
-    out.put_slice(if msg.header_len.is_some() { b"HMSG " } else { b"LMSG " });
+    out.put_slice(if msg.header_len.is_some() {
+        b"HMSG "
+    } else {
+        b"LMSG "
+    });
     out.put_slice(msg.subject);
     out.put_u8(b' ');
     reply_and_queues(out, msg);

@@ -303,7 +303,13 @@ fn a_leaf_connection_as_nats_server_speaks_it() {
             origin: None,
             interest: interest("", inbox, None, 0),
         },
-        RouteOp::Msg(leaf_msg_of("hub.h", None, "qq", Some(18), b"NATS/1.0\r\nA: b\r\n\r\nhi")),
+        RouteOp::Msg(leaf_msg_of(
+            "hub.h",
+            None,
+            "qq",
+            Some(18),
+            b"NATS/1.0\r\nA: b\r\n\r\nhi",
+        )),
     ];
     assert_eq!(parse_leaf(LEAF_FROM_LEAF), expected);
     // Written back the same, byte for byte.

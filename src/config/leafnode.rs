@@ -1,0 +1,163 @@
+//! The `leafnodes { }` block, as nats-server's `parseLeafNodes` reads it:
+//! the listener leaf nodes connect to, the credentials and account they
+//! bind to, and the hubs (`remotes`) this server connects to as a leaf.
+
+use super::listener::{check_port, listen};
+use super::read::{invalid, map, other_key, seconds, string, wrong_type, Result};
+use super::value::{Entry, ValueKind};
+use crate::options::{LeafRemote, ListenerAuth, Options};
+
+/// `leafnodes { }` keys nats-server has and Junction does not implement yet.
+const UNSUPPORTED_LEAFNODES: &[&str] = &[
+    "tls",
+    "advertise",
+    "no_advertise",
+    "reconnect",
+    "reconnect_delay",
+    "compression",
+    "min_version",
+    "write_deadline",
+    "write_timeout",
+    "isolate_leafnode_interest",
+    "tls_handshake_first",
+];
+
+/// `remotes [{ }]` keys not implemented yet.
+const UNSUPPORTED_REMOTE: &[&str] = &[
+    "credentials",
+    "creds",
+    "nkey",
+    "tls",
+    "ws_compression",
+    "ws_no_masking",
+    "hub",
+    "deny_imports",
+    "deny_exports",
+    "deny_import",
+    "deny_export",
+    "compression",
+    "first_info_timeout",
+    "disabled",
+    "proxy",
+    "jetstream_cluster_migrate",
+    "local_is_hub",
+    "dont_randomize",
+    "no_randomize",
+];
+
+pub(super) fn leafnodes(opts: &mut Options, entry: &Entry) -> Result<()> {
+    let mut leaf = opts.leafnodes.take().unwrap_or_default();
+    let mut host = String::from("0.0.0.0");
+    let mut port: Option<i64> = None;
+    let mut errors = Vec::new();
+    for e in map(entry)? {
+        let key = e.key.to_ascii_lowercase();
+        let result = match key.as_str() {
+            "listen" => {
+                let mut p = 0;
+                listen(e, &mut p, &mut host).map(|()| port = Some(p))
+            }
+            "port" => super::read::integer(e)
+                .and_then(|p| check_port(e, p))
+                .map(|p| port = Some(p)),
+            "host" | "net" => string(e).map(|h| host = h.to_string()),
+            "authorization" | "authentication" => authorization(e, &mut leaf.auth, &mut leaf.account),
+            "remotes" => remotes(e).map(|r| leaf.remotes = r),
+            _ => other_key(e, &key, "leafnodes.", UNSUPPORTED_LEAFNODES),
+        };
+        if let Err(err) = result {
+            errors.push(err);
+        }
+    }
+    if let Some(e) = super::error::ConfigError::from_list(errors) {
+        return Err(e);
+    }
+    leaf.listen = match port {
+        None | Some(0) => None,
+        Some(-1) => Some((host, 0)),
+        Some(p) => Some((host, p as u16)),
+    };
+    opts.leafnodes = Some(leaf);
+    Ok(())
+}
+
+/// `authorization { user, password, account, timeout }`.
+fn authorization(entry: &Entry, auth: &mut ListenerAuth, account: &mut Option<String>) -> Result<()> {
+    for e in map(entry)? {
+        let key = e.key.to_ascii_lowercase();
+        match key.as_str() {
+            "user" | "username" => auth.username = Some(string(e)?.to_string()),
+            "pass" | "password" => auth.password = Some(string(e)?.to_string()),
+            "account" => *account = Some(string(e)?.to_string()),
+            "timeout" => auth.timeout = Some(seconds(e)?),
+            _ => other_key(e, &key, "leafnodes.authorization.", &["users", "nkey"])?,
+        }
+    }
+    Ok(())
+}
+
+fn remotes(entry: &Entry) -> Result<Vec<LeafRemote>> {
+    let ValueKind::Array(items) = &entry.value.kind else {
+        return Err(wrong_type(entry, "an array of remotes"));
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let item_entry = Entry {
+            value: item.clone(),
+            ..entry.clone()
+        };
+        let mut remote = LeafRemote::default();
+        for e in map(&item_entry)? {
+            let key = e.key.to_ascii_lowercase();
+            match key.as_str() {
+                "url" => remote.urls.push(url(e, string(e)?)?),
+                "urls" => {
+                    let ValueKind::Array(urls) = &e.value.kind else {
+                        return Err(wrong_type(e, "an array of URLs"));
+                    };
+                    for u in urls {
+                        match &u.kind {
+                            ValueKind::String(s) => remote.urls.push(url(e, s)?),
+                            _ => return Err(wrong_type(e, "an array of URLs")),
+                        }
+                    }
+                }
+                "account" | "local" => remote.account = Some(string(e)?.to_string()),
+                _ => other_key(e, &key, "leafnodes.remotes.", UNSUPPORTED_REMOTE)?,
+            }
+        }
+        if remote.urls.is_empty() {
+            return Err(invalid(&item_entry, "a remote needs a url"));
+        }
+        out.push(remote);
+    }
+    Ok(out)
+}
+
+/// A hub's URL: `nats-leaf://`, `nats://` or `leafnode://` with a host and
+/// port (7422 when left out). WebSocket and TLS remotes are not built yet.
+fn url(entry: &Entry, text: &str) -> Result<String> {
+    let (scheme, rest) = text.split_once("://").unwrap_or(("nats-leaf", text));
+    match scheme.to_ascii_lowercase().as_str() {
+        "nats-leaf" | "nats" | "leafnode" => {}
+        "ws" | "wss" | "tls" => {
+            return Err(super::error::ConfigError::Unsupported {
+                pos: entry.key_pos.clone(),
+                key: format!("leafnodes.remotes.url ({scheme}://)"),
+            })
+        }
+        _ => {
+            return Err(invalid(
+                entry,
+                format!("error parsing leafnode remote url [{text:?}]"),
+            ))
+        }
+    }
+    if rest.is_empty() || rest.starts_with(':') {
+        return Err(invalid(
+            entry,
+            format!("error parsing leafnode remote url [{text:?}]"),
+        ));
+    }
+    Ok(text.to_string())
+}

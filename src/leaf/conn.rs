@@ -1,0 +1,604 @@
+//! One leaf node connection, bound to one account on each side: the
+//! handshake (the hub's `INFO`, the leaf's `CONNECT`), the peer's interest
+//! kept as subscriptions of kind `Leaf` in the account, the messages it
+//! sends published here, and this side's interest announced to it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use junction_nats::route::{self as proto, RemoteInterest, RouteOp, RouteParser, RoutedMsg};
+use parking_lot::Mutex;
+use serde_json::json;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+
+use super::LeafNodes;
+use crate::account::{Account, InterestChange, MatchCache};
+use crate::conn::{CloseReason, ConnCore};
+use crate::message::{ConnKind, Origin};
+use crate::outlet::{Producer, Queued, Stopped};
+use crate::subscription::{Message, Subscriber, Subscription};
+
+/// How long a leaf node has to complete its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+const FIRST_PING: Duration = Duration::from_secs(1);
+
+/// Interest by subject and queue group (the account is the connection's).
+type Key = (Bytes, Option<Bytes>);
+
+/// A hub's `INFO`, as far as a leaf reads it.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct HubInfo {
+    server_id: String,
+    server_name: String,
+}
+
+/// A leaf's `CONNECT`, as far as a hub reads it.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct LeafConnect {
+    user: String,
+    pass: String,
+    server_id: String,
+    name: String,
+    /// Clients send `lang`; leaf nodes do not.
+    lang: String,
+}
+
+/// A leaf node connection: to a hub (solicited) or from a leaf.
+pub struct Leaf {
+    core: ConnCore,
+    solicited: bool,
+    /// The peer server's name (or id), once the handshake told it.
+    remote_name: OnceLock<String>,
+    established: AtomicBool,
+    /// The peer's interest, as subscriptions in the account here.
+    subs: Mutex<HashMap<Key, Arc<Subscription>>>,
+    /// What this side announced to the peer, with the weight sent.
+    sent: Mutex<HashMap<Key, u32>>,
+    pings_out: AtomicU32,
+    me: Weak<Leaf>,
+}
+
+impl std::ops::Deref for Leaf {
+    type Target = ConnCore;
+
+    fn deref(&self) -> &ConnCore {
+        &self.core
+    }
+}
+
+impl Leaf {
+    fn new(nodes: &LeafNodes, remote: SocketAddr, solicited: bool, account: Arc<Account>) -> Arc<Leaf> {
+        let server = &nodes.server;
+        Arc::new_cyclic(|me| Leaf {
+            core: ConnCore::new(
+                server.next_client_id(),
+                ConnKind::Leaf,
+                "leaf",
+                remote,
+                account,
+                server.client_settings("leaf"),
+            ),
+            solicited,
+            remote_name: OnceLock::new(),
+            established: AtomicBool::new(false),
+            subs: Mutex::new(HashMap::new()),
+            sent: Mutex::new(HashMap::new()),
+            pings_out: AtomicU32::new(0),
+            me: me.clone(),
+        })
+    }
+
+    /// The peer server's name, once known.
+    pub fn remote_name(&self) -> Option<&str> {
+        self.remote_name.get().map(String::as_str)
+    }
+
+    pub fn is_solicited(&self) -> bool {
+        self.solicited
+    }
+
+    fn queue_proto(&self, bytes: &[u8]) {
+        match self.outlet.push_proto(bytes) {
+            Queued::Yes { .. } => self.outlet.flush(),
+            Queued::OverLimit => self.close_now(CloseReason::SlowConsumerPendingBytes),
+            Queued::Closed => {}
+        }
+    }
+
+    /// Closes the connection of a server that stops.
+    pub(super) fn shut_down(&self) {
+        self.close(CloseReason::ServerShutdown);
+    }
+
+    fn close(&self, reason: CloseReason) {
+        self.set_reason(reason);
+        self.outlet.close();
+    }
+
+    fn close_now(&self, reason: CloseReason) {
+        self.set_reason(reason);
+        self.outlet.close_now();
+    }
+
+    /// An interest change in the account: the peer hears of what this side
+    /// has beyond the peer's own subscriptions (never its own interest
+    /// back), as `LS+` with a queue group's weight, or `LS-`.
+    pub(super) fn interest_changed(&self, change: &InterestChange<'_>) {
+        if !self.established.load(Ordering::Relaxed) {
+            return;
+        }
+        self.announce(change.subject, change.queue, change.count);
+    }
+
+    /// Announces `count` subscriptions to `subject`/`queue` here, less the
+    /// peer's own, if that changes what the peer was told.
+    fn announce(&self, subject: &[u8], queue: Option<&[u8]>, count: u32) {
+        let key: Key = (Bytes::copy_from_slice(subject), queue.map(Bytes::copy_from_slice));
+        let own = u32::from(self.subs.lock().contains_key(&key));
+        let others = count.saturating_sub(own);
+        let mut sent = self.sent.lock();
+        let before = sent.get(&key).copied();
+        let interest = RemoteInterest {
+            account: &[],
+            subject,
+            queue,
+            weight: others,
+        };
+        let mut buf = BytesMut::new();
+        match (before, others) {
+            (Some(_), 0) => {
+                sent.remove(&key);
+                proto::leaf_unsub(&mut buf, &interest);
+            }
+            (None, 0) => return,
+            // A plain subject's interest is told once; a queue group's
+            // weight at every change.
+            (Some(w), n) if queue.is_none() || w == n => return,
+            (_, n) => {
+                sent.insert(key, n);
+                proto::leaf_sub(&mut buf, &interest);
+            }
+        }
+        drop(sent);
+        self.queue_proto(&buf);
+    }
+
+    /// The peer announced interest (`LS+`): a subscription here, or a
+    /// queue group's new weight.
+    fn remote_sub(&self, i: &RemoteInterest<'_>) {
+        let key: Key = (
+            Bytes::copy_from_slice(i.subject),
+            i.queue.map(Bytes::copy_from_slice),
+        );
+        let Some(me) = self.me.upgrade() else { return };
+        let sub = {
+            let mut subs = self.subs.lock();
+            if let Some(sub) = subs.get(&key) {
+                sub.set_weight(i.weight.max(1));
+                return;
+            }
+            let sub = Arc::new(Subscription::new(key.0.clone(), key.1.clone(), Bytes::new(), me));
+            sub.set_weight(i.weight.max(1));
+            // In the map before the account hears of it, so the interest
+            // event it causes counts it as the peer's own.
+            subs.insert(key.clone(), sub.clone());
+            sub
+        };
+        if let Err(e) = self.account().subscribe(sub) {
+            tracing::debug!(cid = self.id, "a leaf node's interest was refused: {e}");
+            self.subs.lock().remove(&key);
+        }
+    }
+
+    /// The peer's interest went (`LS-`).
+    fn remote_unsub(&self, i: &RemoteInterest<'_>) {
+        let key: Key = (
+            Bytes::copy_from_slice(i.subject),
+            i.queue.map(Bytes::copy_from_slice),
+        );
+        let Some(sub) = self.subs.lock().remove(&key) else {
+            return;
+        };
+        self.account().unsubscribe(&sub);
+    }
+
+    fn remove_all_subscriptions(&self) {
+        let subs: Vec<_> = self.subs.lock().drain().map(|(_, s)| s).collect();
+        let account = self.account();
+        for sub in subs {
+            account.unsubscribe(&sub);
+        }
+    }
+
+    /// The handshake is done: the peer learns this side's interest, and the
+    /// account's loop detection subject.
+    fn establish(&self, nodes: &LeafNodes) {
+        let account = self.account();
+        self.established.store(true, Ordering::Relaxed);
+        account.each_interest(|subject, queue, count| self.announce(subject, queue, count));
+        let lds = nodes.loop_subject(&account.name);
+        let mut buf = BytesMut::new();
+        proto::leaf_sub(
+            &mut buf,
+            &RemoteInterest {
+                account: &[],
+                subject: lds.as_bytes(),
+                queue: None,
+                weight: 0,
+            },
+        );
+        self.queue_proto(&buf);
+        tracing::info!(
+            cid = self.id,
+            "Leafnode connection created for account: {} ({})",
+            account.name,
+            self.remote_name().unwrap_or("")
+        );
+    }
+}
+
+impl Subscriber for Leaf {
+    fn client_id(&self) -> u64 {
+        self.id
+    }
+
+    fn kind(&self) -> ConnKind {
+        ConnKind::Leaf
+    }
+
+    /// Not called: the router hands peers `deliver_routed`.
+    fn deliver(&self, _sub: &Subscription, _msg: &Message<'_>, _producer: &mut Producer) {}
+
+    fn deliver_routed(
+        &self,
+        _sub: &Subscription,
+        msg: &Message<'_>,
+        queues: &[&[u8]],
+        producer: &mut Producer,
+    ) {
+        if !self.established.load(Ordering::Relaxed) {
+            return;
+        }
+        let queue_list = queues.join(&b' ');
+        let out = RoutedMsg {
+            origin: None,
+            account: &[],
+            subject: msg.subject,
+            reply: msg.reply,
+            queue_list: &queue_list,
+            header_len: msg.header_len,
+            payload: msg.payload,
+        };
+        match self
+            .outlet
+            .push_msg(msg.payload.len(), |buf| proto::leaf_msg(buf, &out))
+        {
+            Queued::Yes { pending, .. } => producer.touch(&self.outlet, pending),
+            Queued::OverLimit => {
+                tracing::warn!(cid = self.id, "Slow Consumer Detected on a leaf node");
+                self.close_now(CloseReason::SlowConsumerPendingBytes);
+            }
+            Queued::Closed => {}
+        }
+    }
+}
+
+/// The hub's `INFO` for a leaf that connected.
+fn hub_info(nodes: &LeafNodes, leaf: &Leaf) -> Vec<u8> {
+    let server = &nodes.server;
+    let addr = nodes.addr.map(|a| a.to_string()).unwrap_or_default();
+    let info = json!({
+        "server_id": server.id,
+        "server_name": server.name,
+        "version": crate::server::NATS_COMPAT_VERSION,
+        "proto": 1,
+        "go": format!("junction {}", env!("CARGO_PKG_VERSION")),
+        "host": nodes.addr.map(|a| a.ip().to_string()).unwrap_or_default(),
+        "port": nodes.addr.map_or(0, |a| a.port()),
+        "headers": true,
+        "auth_required": nodes.options.auth.username.is_some(),
+        "max_payload": server.opts().max_payload,
+        "client_id": leaf.id,
+        // A leaf checks for these to know it reached a leaf node port.
+        "leafnode_urls": [addr],
+    });
+    format!("INFO {info} \r\n").into_bytes()
+}
+
+/// A leaf's `CONNECT` to the hub at `url` (credentials from the URL).
+fn leaf_connect(nodes: &LeafNodes, url: &crate::route::RouteUrl) -> Vec<u8> {
+    let server = &nodes.server;
+    let mut connect = json!({
+        "version": crate::server::NATS_COMPAT_VERSION,
+        "server_id": server.id,
+        "name": server.name,
+        "headers": true,
+    });
+    if let Some(user) = &url.user {
+        connect["user"] = json!(user);
+        connect["pass"] = json!(url.password.as_deref().unwrap_or(""));
+    }
+    format!("CONNECT {connect}\r\n").into_bytes()
+}
+
+/// Serves a leaf node that connected to this server's leaf node port.
+pub(super) async fn accepted(
+    nodes: Arc<LeafNodes>,
+    stream: tokio::net::TcpStream,
+    remote: SocketAddr,
+    account: Arc<Account>,
+) {
+    let leaf = Leaf::new(&nodes, remote, false, account);
+    leaf.queue_proto(&hub_info(&nodes, &leaf));
+    let (reader, writer) = stream.into_split();
+    run(nodes, leaf, reader, writer, None).await;
+}
+
+/// Connects to a hub at `url` as a leaf node and serves the connection
+/// until it closes.
+pub(super) async fn solicited(
+    nodes: Arc<LeafNodes>,
+    url: crate::route::RouteUrl,
+    account: Arc<Account>,
+) -> anyhow::Result<()> {
+    let stream = tokio::net::TcpStream::connect(url.address()).await?;
+    let _ = stream.set_nodelay(true);
+    let remote = stream.peer_addr()?;
+    let leaf = Leaf::new(&nodes, remote, true, account);
+    let (reader, writer) = stream.into_split();
+    run(nodes, leaf, reader, writer, Some(url)).await;
+    Ok(())
+}
+
+async fn run<R, W>(
+    nodes: Arc<LeafNodes>,
+    leaf: Arc<Leaf>,
+    reader: R,
+    writer: W,
+    url: Option<crate::route::RouteUrl>,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    leaf.outlet.attach(Box::new(writer));
+    nodes.add(&leaf);
+    let read_task = tokio::spawn(read(nodes.clone(), leaf.clone(), reader, url));
+    let keepalive = {
+        let leaf = leaf.clone();
+        move || {
+            let s = leaf.settings();
+            (
+                s.write_deadline * 2,
+                s.ping_interval.max(Duration::from_millis(10)),
+            )
+        }
+    };
+    let pinger = leaf.clone();
+    let stopped = leaf
+        .outlet
+        .run_writer(keepalive, FIRST_PING, || {
+            if pinger.pings_out.fetch_add(1, Ordering::Relaxed) >= pinger.settings().ping_max {
+                pinger.close(CloseReason::StaleConnection);
+            } else {
+                let _ = pinger.outlet.push_proto(junction_nats::PING);
+            }
+        })
+        .await;
+    if stopped == Stopped::WriteDeadline {
+        leaf.set_reason(CloseReason::SlowConsumerWriteDeadline);
+    }
+    leaf.outlet.shut_transport().await;
+    read_task.abort();
+    leaf.established.store(false, Ordering::Relaxed);
+    nodes.remove(&leaf);
+    leaf.remove_all_subscriptions();
+    tracing::info!(
+        cid = leaf.id,
+        "Leafnode connection to {} closed: {}",
+        leaf.remote_name().unwrap_or("?"),
+        leaf.close_reason().unwrap_or(CloseReason::ClientClosed)
+    );
+}
+
+/// The reader: the handshake, then interest and messages.
+async fn read<R: AsyncRead + Unpin>(
+    nodes: Arc<LeafNodes>,
+    leaf: Arc<Leaf>,
+    mut reader: R,
+    url: Option<crate::route::RouteUrl>,
+) {
+    let settings = leaf.settings();
+    let mut parser = RouteParser::leaf(settings.max_control_line, settings.max_payload);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut producer = Producer::default();
+    let mut cache = MatchCache::default();
+    let account = leaf.account();
+    let lds = nodes.loop_subject(&account.name);
+    let timeout = nodes.options.auth.timeout.unwrap_or(HANDSHAKE_TIMEOUT);
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if buf.capacity() - buf.len() < 16 * 1024 {
+            buf.reserve(64 * 1024);
+        }
+        let read = reader.read_buf(&mut buf);
+        let n = if leaf.established.load(Ordering::Relaxed) {
+            read.await
+        } else {
+            match tokio::time::timeout_at(deadline, read).await {
+                Ok(n) => n,
+                Err(_) => {
+                    leaf.close(CloseReason::AuthenticationTimeout);
+                    return;
+                }
+            }
+        };
+        if matches!(n, Ok(0) | Err(_)) {
+            leaf.close(CloseReason::ClientClosed);
+            return;
+        }
+        let mut at = 0;
+        loop {
+            let op = match parser.parse(&buf[at..]) {
+                Ok(Some((op, used))) => {
+                    at += used;
+                    op
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(cid = leaf.id, error = %e, "leaf node protocol error");
+                    if let Some(text) = e.client_message() {
+                        err(&leaf, text);
+                    }
+                    leaf.close(CloseReason::ParseError);
+                    return;
+                }
+            };
+            let established = leaf.established.load(Ordering::Relaxed);
+            let outcome = match op {
+                RouteOp::Msg(m) if established => {
+                    publish(&leaf, &account, &m, &mut cache, &mut producer);
+                    Ok(())
+                }
+                RouteOp::LeafSub { interest, .. } if established => {
+                    if interest.subject == lds.as_bytes() {
+                        tracing::error!(
+                            cid = leaf.id,
+                            "Loop detected for leafnode account={:?}",
+                            account.name
+                        );
+                        err(
+                            &leaf,
+                            &format!("Loop detected for leafnode account={:?}", account.name),
+                        );
+                        Err(CloseReason::ProtocolViolation)
+                    } else {
+                        leaf.remote_sub(&interest);
+                        Ok(())
+                    }
+                }
+                RouteOp::LeafUnsub { interest, .. } if established => {
+                    leaf.remote_unsub(&interest);
+                    Ok(())
+                }
+                RouteOp::Ping => {
+                    leaf.queue_proto(junction_nats::PONG);
+                    Ok(())
+                }
+                RouteOp::Pong => {
+                    leaf.pings_out.store(0, Ordering::Relaxed);
+                    Ok(())
+                }
+                RouteOp::Ok => Ok(()),
+                RouteOp::Err(text) => {
+                    tracing::warn!(
+                        cid = leaf.id,
+                        "leaf node error from {}: {}",
+                        leaf.remote_name().unwrap_or("peer"),
+                        String::from_utf8_lossy(text)
+                    );
+                    Err(CloseReason::ParseError)
+                }
+                // The hub's INFO: the leaf answers with its CONNECT and is
+                // linked. Later INFOs (URL updates) are not needed here.
+                RouteOp::Info(json) if leaf.solicited => {
+                    if !established {
+                        let info: HubInfo = serde_json::from_slice(json).unwrap_or_default();
+                        let name = if info.server_name.is_empty() {
+                            info.server_id
+                        } else {
+                            info.server_name
+                        };
+                        let _ = leaf.remote_name.set(name);
+                        if let Some(url) = &url {
+                            leaf.queue_proto(&leaf_connect(&nodes, url));
+                        }
+                        leaf.establish(&nodes);
+                    }
+                    Ok(())
+                }
+                RouteOp::Connect(json) if !leaf.solicited && !established => {
+                    check_connect(&nodes, json).map(|name| {
+                        let _ = leaf.remote_name.set(name);
+                        leaf.establish(&nodes);
+                    })
+                }
+                _ => {
+                    err(&leaf, "Authorization Violation");
+                    Err(CloseReason::AuthenticationViolation)
+                }
+            };
+            if let Err(reason) = outcome {
+                leaf.close(reason);
+                return;
+            }
+            if producer.is_behind() {
+                producer.flush_and_wait(Some(&leaf.outlet)).await;
+            }
+        }
+        buf.advance(at);
+        leaf.touch();
+        producer.flush_and_wait(Some(&leaf.outlet)).await;
+        if leaf.outlet.is_closing() {
+            return;
+        }
+    }
+}
+
+fn err(leaf: &Leaf, text: &str) {
+    let mut b = BytesMut::new();
+    junction_nats::encode::err(&mut b, text);
+    leaf.queue_proto(&b);
+}
+
+/// A leaf's `CONNECT`: its credentials. Returns the leaf's name.
+fn check_connect(nodes: &LeafNodes, json: &[u8]) -> Result<String, CloseReason> {
+    let connect: LeafConnect = serde_json::from_slice(json).map_err(|_| CloseReason::ProtocolViolation)?;
+    if !connect.lang.is_empty() {
+        // A client dialled the leaf node port.
+        return Err(CloseReason::ProtocolViolation);
+    }
+    let auth = &nodes.options.auth;
+    if let Some(user) = &auth.username {
+        let ok = connect.user == *user
+            && crate::auth::secret_matches(auth.password.as_deref().unwrap_or(""), &connect.pass);
+        if !ok {
+            return Err(CloseReason::AuthenticationViolation);
+        }
+    }
+    Ok(if connect.name.is_empty() {
+        connect.server_id
+    } else {
+        connect.name
+    })
+}
+
+/// A message the leaf node sent: published in the account here, to local
+/// subscribers, the routes and the other leaf nodes, and to the queue
+/// groups it names.
+fn publish(
+    leaf: &Leaf,
+    account: &Account,
+    m: &RoutedMsg<'_>,
+    cache: &mut MatchCache,
+    producer: &mut Producer,
+) {
+    leaf.counters.in_msgs.fetch_add(1, Ordering::Relaxed);
+    leaf.counters
+        .in_bytes
+        .fetch_add(m.payload.len() as u64, Ordering::Relaxed);
+    let mut msg = Message::new(
+        m.subject,
+        m.reply,
+        m.header_len,
+        m.payload,
+        Origin::new(leaf.id, ConnKind::Leaf, true),
+    );
+    msg.queues = Some(m.queue_list);
+    account.publish(&msg, Some(cache), producer);
+}

@@ -1,0 +1,193 @@
+//! Leaf nodes: this server as a hub that leaf nodes connect to (the
+//! `leafnodes { listen }` port, 7422 by default), and as a leaf node of
+//! other hubs (`leafnodes { remotes }`), with nats-server on either side.
+//!
+//! A leaf connection carries one account on each side (the leaf's local
+//! account, the account the hub binds it to). Each side tells the other of
+//! its interest in that account, less the other's own (`LS+`/`LS-`, queue
+//! groups with their weight), and sends it the messages that match
+//! (`LMSG`/`HMSG`). A message from a leaf node goes to the hub's clients,
+//! routes and other leaf nodes, never back to the leaf. Each account has a
+//! loop detection subject (`$LDS.<random>`) that both sides announce:
+//! receiving one's own back means the leaf connections form a loop, and
+//! that connection is closed.
+
+mod conn;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use parking_lot::{Mutex, RwLock};
+use tokio::net::TcpListener;
+
+pub use conn::Leaf;
+
+use crate::account::{Account, InterestChange};
+use crate::options::LeafNodeOptions;
+use crate::route::RouteUrl;
+use crate::server::Server;
+
+/// Wait between attempts to reach a hub (nats-server's reconnect delay).
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// This server's leaf node connections, both ways.
+pub struct LeafNodes {
+    server: Arc<Server>,
+    options: LeafNodeOptions,
+    /// Where leaf nodes connect, when this server is a hub.
+    pub addr: Option<SocketAddr>,
+    leafs: RwLock<Vec<Arc<Leaf>>>,
+    /// Each account's loop detection subject.
+    loop_subjects: Mutex<HashMap<String, String>>,
+}
+
+/// Starts the leaf node port and the connections to the remotes.
+pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Result<Arc<LeafNodes>> {
+    // Accounts named by the configuration must exist.
+    let hub_account = account(&server, options.account.as_deref())?;
+    let mut remotes = Vec::new();
+    for remote in &options.remotes {
+        let urls = remote
+            .urls
+            .iter()
+            .map(|u| RouteUrl::parse_leaf(u).map_err(|e| anyhow::anyhow!("leafnode remote {u}: {e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        remotes.push((urls, account(&server, remote.account.as_deref())?));
+    }
+    let listener = match &options.listen {
+        Some((host, port)) => {
+            let bind = format!("{host}:{port}");
+            Some(
+                TcpListener::bind(&bind)
+                    .await
+                    .with_context(|| format!("listening for leafnode connections on {bind}"))?,
+            )
+        }
+        None => None,
+    };
+    let addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let nodes = Arc::new(LeafNodes {
+        server: server.clone(),
+        options: options.clone(),
+        addr,
+        leafs: RwLock::new(Vec::new()),
+        loop_subjects: Mutex::new(HashMap::new()),
+    });
+    let weak = Arc::downgrade(&nodes);
+    server.accounts.on_interest_everywhere(Arc::new(
+        move |account: &Account, change: &InterestChange<'_>| {
+            if let Some(nodes) = weak.upgrade() {
+                for leaf in nodes.leafs.read().iter() {
+                    if leaf.account().name == account.name {
+                        leaf.interest_changed(change);
+                    }
+                }
+            }
+        },
+    ));
+    if let (Some(listener), Some(addr)) = (listener, addr) {
+        tracing::info!("Listening for leafnode connections on {addr}");
+        tokio::spawn(accept(Arc::downgrade(&nodes), listener, hub_account));
+    }
+    for (urls, account) in remotes {
+        tokio::spawn(solicit(Arc::downgrade(&nodes), urls, account));
+    }
+    // A stopping server closes its leaf connections.
+    let weak = Arc::downgrade(&nodes);
+    tokio::spawn(async move {
+        server.stopped().await;
+        if let Some(nodes) = weak.upgrade() {
+            for leaf in nodes.leafs() {
+                leaf.shut_down();
+            }
+        }
+    });
+    Ok(nodes)
+}
+
+/// The account called `name`, or the global account.
+fn account(server: &Server, name: Option<&str>) -> anyhow::Result<Arc<Account>> {
+    match name {
+        None => Ok(server.global.clone()),
+        Some(name) => server
+            .accounts
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("leafnode account {name:?} does not exist")),
+    }
+}
+
+async fn accept(nodes: Weak<LeafNodes>, listener: TcpListener, account: Arc<Account>) {
+    loop {
+        let Some(server) = nodes.upgrade().map(|n| n.server.clone()) else {
+            return;
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = server.stopped() => return,
+        };
+        drop(server);
+        let (stream, remote) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::debug!("accepting a leafnode connection: {e}");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        if let Some(n) = nodes.upgrade() {
+            tokio::spawn(conn::accepted(n, stream, remote, account.clone()));
+        }
+    }
+}
+
+/// Keeps a connection to one hub: its URLs in turn, again after a pause
+/// when the connection goes, until the server stops.
+async fn solicit(nodes: Weak<LeafNodes>, urls: Vec<RouteUrl>, account: Arc<Account>) {
+    let mut next = 0;
+    loop {
+        let Some(n) = nodes.upgrade() else { return };
+        if n.server.lifecycle.is_stopped() {
+            return;
+        }
+        let url = urls[next % urls.len()].clone();
+        next += 1;
+        let server = n.server.clone();
+        tokio::select! {
+            result = conn::solicited(n, url.clone(), account.clone()) => {
+                if let Err(e) = result {
+                    tracing::debug!("connecting to leafnode hub {url}: {e}");
+                }
+            }
+            _ = server.stopped() => return,
+        }
+        drop(server);
+        tokio::time::sleep(RECONNECT_DELAY).await;
+    }
+}
+
+impl LeafNodes {
+    /// The leaf connections open now.
+    pub fn leafs(&self) -> Vec<Arc<Leaf>> {
+        self.leafs.read().clone()
+    }
+
+    fn add(&self, leaf: &Arc<Leaf>) {
+        self.leafs.write().push(leaf.clone());
+    }
+
+    fn remove(&self, leaf: &Leaf) {
+        self.leafs.write().retain(|l| !std::ptr::eq(l.as_ref(), leaf));
+    }
+
+    /// The loop detection subject of `account` on this server.
+    fn loop_subject(&self, account: &str) -> String {
+        self.loop_subjects
+            .lock()
+            .entry(account.to_string())
+            .or_insert_with(|| format!("$LDS.{}", &crate::server::new_server_id()[1..23]))
+            .clone()
+    }
+}
