@@ -61,6 +61,9 @@ pub struct Leaf {
     /// What this side announced to the peer, with the weight sent.
     sent: Mutex<HashMap<Key, u32>>,
     pings_out: AtomicU32,
+    /// A loop was found through this connection: the leaf waits longer
+    /// before connecting again.
+    looped: AtomicBool,
     me: Weak<Leaf>,
 }
 
@@ -90,6 +93,7 @@ impl Leaf {
             subs: Mutex::new(HashMap::new()),
             sent: Mutex::new(HashMap::new()),
             pings_out: AtomicU32::new(0),
+            looped: AtomicBool::new(false),
             me: me.clone(),
         })
     }
@@ -341,19 +345,19 @@ pub(super) async fn accepted(
 }
 
 /// Connects to a hub at `url` as a leaf node and serves the connection
-/// until it closes.
+/// until it closes; returns whether it was closed for a loop.
 pub(super) async fn solicited(
     nodes: Arc<LeafNodes>,
     url: crate::route::RouteUrl,
     account: Arc<Account>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let stream = tokio::net::TcpStream::connect(url.address()).await?;
     let _ = stream.set_nodelay(true);
     let remote = stream.peer_addr()?;
     let leaf = Leaf::new(&nodes, remote, true, account);
     let (reader, writer) = stream.into_split();
-    run(nodes, leaf, reader, writer, Some(url)).await;
-    Ok(())
+    run(nodes, leaf.clone(), reader, writer, Some(url)).await;
+    Ok(leaf.looped.load(Ordering::Relaxed))
 }
 
 async fn run<R, W>(
@@ -467,15 +471,14 @@ async fn read<R: AsyncRead + Unpin>(
                 }
                 RouteOp::LeafSub { interest, .. } if established => {
                     if interest.subject == lds.as_bytes() {
-                        tracing::error!(
-                            cid = leaf.id,
-                            "Loop detected for leafnode account={:?}",
-                            account.name
+                        let text = format!(
+                            "Loop detected for leafnode account={:?}. Delaying attempt to reconnect for {}s",
+                            account.name,
+                            super::LOOP_DELAY.as_secs()
                         );
-                        err(
-                            &leaf,
-                            &format!("Loop detected for leafnode account={:?}", account.name),
-                        );
+                        tracing::error!(cid = leaf.id, "{text}");
+                        err(&leaf, &text);
+                        leaf.looped.store(true, Ordering::Relaxed);
                         Err(CloseReason::ProtocolViolation)
                     } else {
                         leaf.remote_sub(&interest);
@@ -496,6 +499,9 @@ async fn read<R: AsyncRead + Unpin>(
                 }
                 RouteOp::Ok => Ok(()),
                 RouteOp::Err(text) => {
+                    if text.windows(13).any(|w| w == b"Loop detected") {
+                        leaf.looped.store(true, Ordering::Relaxed);
+                    }
                     tracing::warn!(
                         cid = leaf.id,
                         "leaf node error from {}: {}",
@@ -523,10 +529,17 @@ async fn read<R: AsyncRead + Unpin>(
                     Ok(())
                 }
                 RouteOp::Connect(json) if !leaf.solicited && !established => {
-                    check_connect(&nodes, json).map(|name| {
-                        let _ = leaf.remote_name.set(name);
-                        leaf.establish(&nodes);
-                    })
+                    match check_connect(&nodes, json) {
+                        Ok(name) => {
+                            let _ = leaf.remote_name.set(name);
+                            leaf.establish(&nodes);
+                            Ok(())
+                        }
+                        Err((text, reason)) => {
+                            err(&leaf, text);
+                            Err(reason)
+                        }
+                    }
                 }
                 _ => {
                     err(&leaf, "Authorization Violation");
@@ -556,19 +569,23 @@ fn err(leaf: &Leaf, text: &str) {
     leaf.queue_proto(&b);
 }
 
-/// A leaf's `CONNECT`: its credentials. Returns the leaf's name.
-fn check_connect(nodes: &LeafNodes, json: &[u8]) -> Result<String, CloseReason> {
-    let connect: LeafConnect = serde_json::from_slice(json).map_err(|_| CloseReason::ProtocolViolation)?;
+/// A leaf's `CONNECT`: its credentials. Returns the leaf's name, or the
+/// error to send and why the connection closes.
+fn check_connect(nodes: &LeafNodes, json: &[u8]) -> Result<String, (&'static str, CloseReason)> {
+    const REFUSED: (&str, CloseReason) = ("Authorization Violation", CloseReason::AuthenticationViolation);
+    let connect: LeafConnect = serde_json::from_slice(json).map_err(|_| REFUSED)?;
     if !connect.lang.is_empty() {
-        // A client dialled the leaf node port.
-        return Err(CloseReason::ProtocolViolation);
+        return Err((
+            "attempted to connect to leaf node port",
+            CloseReason::ProtocolViolation,
+        ));
     }
     let auth = &nodes.options.auth;
     if let Some(user) = &auth.username {
         let ok = connect.user == *user
             && crate::auth::secret_matches(auth.password.as_deref().unwrap_or(""), &connect.pass);
         if !ok {
-            return Err(CloseReason::AuthenticationViolation);
+            return Err(REFUSED);
         }
     }
     Ok(if connect.name.is_empty() {

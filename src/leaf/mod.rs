@@ -30,8 +30,10 @@ use crate::options::LeafNodeOptions;
 use crate::route::RouteUrl;
 use crate::server::Server;
 
-/// Wait between attempts to reach a hub (nats-server's reconnect delay).
+/// Wait between attempts to reach a hub (nats-server's reconnect delay),
+/// and after a loop was detected.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+const LOOP_DELAY: Duration = Duration::from_secs(30);
 
 /// This server's leaf node connections, both ways.
 pub struct LeafNodes {
@@ -155,16 +157,17 @@ async fn solicit(nodes: Weak<LeafNodes>, urls: Vec<RouteUrl>, account: Arc<Accou
         let url = urls[next % urls.len()].clone();
         next += 1;
         let server = n.server.clone();
+        let mut delay = RECONNECT_DELAY;
         tokio::select! {
-            result = conn::solicited(n, url.clone(), account.clone()) => {
-                if let Err(e) = result {
-                    tracing::debug!("connecting to leafnode hub {url}: {e}");
-                }
-            }
+            result = conn::solicited(n, url.clone(), account.clone()) => match result {
+                Ok(true) => delay = LOOP_DELAY,
+                Ok(false) => {}
+                Err(e) => tracing::debug!("connecting to leafnode hub {url}: {e}"),
+            },
             _ = server.stopped() => return,
         }
         drop(server);
-        tokio::time::sleep(RECONNECT_DELAY).await;
+        tokio::time::sleep(delay).await;
     }
 }
 

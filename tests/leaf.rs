@@ -1,0 +1,302 @@
+//! Leaf nodes with real peers: Junction as a leaf of nats-server 2.15.1 and
+//! 2.9.10 hubs, nats-server leaf nodes of a Junction hub, and Junction on
+//! both sides; official clients on each side, exact delivery counts.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use junction::options::{LeafNodeOptions, LeafRemote};
+use junction::{Options, RunningServer};
+
+/// A Junction hub: its leaf node port on a free loopback port.
+async fn junction_hub(auth: Option<(&str, &str)>) -> RunningServer {
+    let mut leaf = LeafNodeOptions {
+        listen: Some(("127.0.0.1".into(), 0)),
+        ..LeafNodeOptions::default()
+    };
+    if let Some((user, pass)) = auth {
+        leaf.auth.username = Some(user.into());
+        leaf.auth.password = Some(pass.into());
+    }
+    common::start(Options {
+        leafnodes: Some(leaf),
+        ..Options::default()
+    })
+    .await
+}
+
+fn leaf_url(hub: &RunningServer) -> String {
+    format!("nats-leaf://{}", hub.leafnodes.as_ref().unwrap().addr.unwrap())
+}
+
+/// A Junction leaf of the hub at `url`.
+async fn junction_leaf(url: &str) -> RunningServer {
+    common::start(Options {
+        leafnodes: Some(LeafNodeOptions {
+            remotes: vec![LeafRemote {
+                urls: vec![url.to_string()],
+                account: None,
+            }],
+            ..LeafNodeOptions::default()
+        }),
+        ..Options::default()
+    })
+    .await
+}
+
+struct Reference {
+    child: Child,
+    client: u16,
+    leaf_port: u16,
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A nats-server of `version`: a hub (with a leaf node port) or, given
+/// `remote`, a leaf of that hub.
+fn reference(version: &str, remote: Option<&str>) -> Reference {
+    let client = common::free_port();
+    let leaf_port = common::free_port();
+    let leafnodes = match remote {
+        Some(url) => format!("leafnodes {{ remotes: [ {{ url: \"{url}\" }} ] }}"),
+        None => format!("leafnodes {{ listen: 127.0.0.1:{leaf_port} }}"),
+    };
+    let conf = format!("listen: 127.0.0.1:{client}\n{leafnodes}\n");
+    let path = std::env::temp_dir().join(format!("leaf-{client}.conf"));
+    std::fs::write(&path, conf).unwrap();
+    let child = Command::new(common::reference_binary(version))
+        .arg("-c")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server starts");
+    Reference {
+        child,
+        client,
+        leaf_port,
+    }
+}
+
+async fn connect(url: &str) -> async_nats::Client {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match async_nats::connect(url).await {
+            Ok(c) => return c,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "{url}: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Waits until a message published on `from` reaches a subscriber on `to`
+/// (the leaf connection is up and the interest has crossed it).
+async fn linked(to: &async_nats::Client, from: &async_nats::Client) {
+    let subject = format!("probe.{}", rand::random::<u32>());
+    let mut sub = to.subscribe(subject.clone()).await.unwrap();
+    to.flush().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        from.publish(subject.clone(), "p".into()).await.unwrap();
+        from.flush().await.unwrap();
+        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(200), sub.next()).await {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the leaf connection never carried a message"
+        );
+    }
+}
+
+/// Reads exactly `n` messages, then checks nothing more comes.
+async fn take_exactly(sub: &mut async_nats::Subscriber, n: usize) -> Vec<async_nats::Message> {
+    let mut got = Vec::with_capacity(n);
+    while got.len() < n {
+        match tokio::time::timeout(Duration::from_secs(10), sub.next()).await {
+            Ok(Some(m)) => got.push(m),
+            _ => panic!("{} of {n} messages arrived", got.len()),
+        }
+    }
+    if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), sub.next()).await {
+        panic!("one more than {n}: {:?}", m.payload);
+    }
+    got
+}
+
+/// Messages, headers, requests and queue groups, both ways between a
+/// client of the leaf and one of the hub.
+async fn both_ways(leaf: &async_nats::Client, hub: &async_nats::Client) {
+    linked(leaf, hub).await;
+    linked(hub, leaf).await;
+    // Hub to leaf, in order, once each, headers kept.
+    let mut on_leaf = leaf.subscribe("down.>").await.unwrap();
+    leaf.flush().await.unwrap();
+    linked(leaf, hub).await;
+    for i in 0..100 {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Seq", i.to_string().as_str());
+        hub.publish_with_headers(format!("down.{i}"), headers, i.to_string().into())
+            .await
+            .unwrap();
+    }
+    hub.flush().await.unwrap();
+    let got = take_exactly(&mut on_leaf, 100).await;
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(m.payload, i.to_string().as_bytes());
+        assert_eq!(
+            m.headers.as_ref().unwrap().get("Seq").unwrap().as_str(),
+            i.to_string()
+        );
+    }
+    // Leaf to hub, to a queue group of three there: each message to one.
+    let mut members = Vec::new();
+    for _ in 0..3 {
+        members.push(hub.queue_subscribe("up.work", "workers".into()).await.unwrap());
+    }
+    hub.flush().await.unwrap();
+    linked(hub, leaf).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // The group's interest reaches the leaf after the probe's.
+    loop {
+        let reply = leaf.request("up.work", "first".into());
+        if tokio::time::timeout(Duration::from_millis(100), reply)
+            .await
+            .is_err()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+    }
+    for i in 0..60 {
+        leaf.publish("up.work", i.to_string().into()).await.unwrap();
+    }
+    leaf.flush().await.unwrap();
+    let mut total = 0;
+    for m in members.iter_mut() {
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(500), m.next()).await {
+            total += 1;
+        }
+    }
+    // The probe request above may have reached a member too.
+    assert!((60..=61).contains(&total), "{total} deliveries for 60 messages");
+    // Requests both ways.
+    for (asker, answerer, subject) in [(leaf, hub, "svc.hub"), (hub, leaf, "svc.leaf")] {
+        let mut service = answerer.subscribe(subject).await.unwrap();
+        answerer.flush().await.unwrap();
+        let answering = answerer.clone();
+        let task = tokio::spawn(async move {
+            while let Some(m) = service.next().await {
+                let body = format!("re: {}", String::from_utf8_lossy(&m.payload));
+                answering.publish(m.reply.unwrap(), body.into()).await.unwrap();
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let answer = loop {
+            match tokio::time::timeout(Duration::from_millis(500), asker.request(subject, "q".into())).await {
+                Ok(Ok(m)) => break m,
+                _ => assert!(Instant::now() < deadline, "no answer on {subject}"),
+            }
+        };
+        assert_eq!(answer.payload, "re: q".as_bytes());
+        task.abort();
+    }
+}
+
+#[tokio::test]
+async fn a_junction_leaf_of_a_nats_server_2_15_hub() {
+    let hub = reference("2.15", None);
+    let leaf = junction_leaf(&format!("nats-leaf://127.0.0.1:{}", hub.leaf_port)).await;
+    let on_hub = connect(&format!("nats://127.0.0.1:{}", hub.client)).await;
+    let on_leaf = connect(&common::url(&leaf)).await;
+    both_ways(&on_leaf, &on_hub).await;
+}
+
+#[tokio::test]
+async fn a_junction_leaf_of_a_nats_server_2_9_hub() {
+    let hub = reference("2.9", None);
+    let leaf = junction_leaf(&format!("nats-leaf://127.0.0.1:{}", hub.leaf_port)).await;
+    let on_hub = connect(&format!("nats://127.0.0.1:{}", hub.client)).await;
+    let on_leaf = connect(&common::url(&leaf)).await;
+    both_ways(&on_leaf, &on_hub).await;
+}
+
+#[tokio::test]
+async fn nats_server_leaf_nodes_of_a_junction_hub() {
+    let hub = junction_hub(None).await;
+    let on_hub = connect(&common::url(&hub)).await;
+    for version in ["2.15", "2.9"] {
+        let leaf = reference(version, Some(&leaf_url(&hub)));
+        let on_leaf = connect(&format!("nats://127.0.0.1:{}", leaf.client)).await;
+        both_ways(&on_leaf, &on_hub).await;
+    }
+}
+
+#[tokio::test]
+async fn junction_on_both_sides_with_credentials() {
+    let hub = junction_hub(Some(("leafy", "s3cret"))).await;
+    let addr = hub.leafnodes.as_ref().unwrap().addr.unwrap();
+    // Wrong credentials: the hub never links it.
+    let refused = junction_leaf(&format!("nats-leaf://leafy:wrong@{addr}")).await;
+    let leaf = junction_leaf(&format!("nats-leaf://leafy:s3cret@{addr}")).await;
+    let on_hub = connect(&common::url(&hub)).await;
+    let on_leaf = connect(&common::url(&leaf)).await;
+    both_ways(&on_leaf, &on_hub).await;
+    assert_eq!(hub.leafnodes.as_ref().unwrap().leafs().len(), 1);
+    assert!(refused.leafnodes.as_ref().unwrap().leafs().len() <= 1);
+    let on_refused = connect(&common::url(&refused)).await;
+    let mut sub = on_hub.subscribe("never").await.unwrap();
+    on_hub.flush().await.unwrap();
+    on_refused.publish("never", "x".into()).await.unwrap();
+    on_refused.flush().await.unwrap();
+    assert!(tokio::time::timeout(Duration::from_millis(500), sub.next())
+        .await
+        .is_err());
+}
+
+/// A leaf that sends the hub's own loop detection subject back is in a
+/// loop: the hub says so in nats-server's words and closes the connection.
+#[tokio::test]
+async fn a_loop_is_detected_by_the_hub_s_own_subject_coming_back() {
+    let hub = junction_hub(None).await;
+    let addr = hub.leafnodes.as_ref().unwrap().addr.unwrap();
+    let mut raw = common::Raw::connect(addr).await;
+    assert!(raw.info.contains("\"leafnode_urls\""), "{}", raw.info);
+    raw.send("CONNECT {\"name\":\"raw\",\"server_id\":\"NRAW\",\"headers\":true}\r\n")
+        .await;
+    let lds = loop {
+        let line = raw.read_line().await;
+        if let Some(subject) = line.strip_prefix("LS+ $LDS.") {
+            break format!("$LDS.{}", subject.trim_end());
+        }
+    };
+    raw.send(&format!("LS+ {lds}\r\n")).await;
+    let rest = raw.read_to_close().await;
+    assert!(
+        rest.contains(
+            "-ERR 'Loop detected for leafnode account=\"$G\". Delaying attempt to reconnect for 30s'"
+        ),
+        "{rest}"
+    );
+}
+
+/// A leaf node's CONNECT is checked against `leafnodes { authorization }`.
+#[tokio::test]
+async fn wrong_leaf_credentials_are_refused() {
+    let hub = junction_hub(Some(("leafy", "s3cret"))).await;
+    let addr = hub.leafnodes.as_ref().unwrap().addr.unwrap();
+    let mut raw = common::Raw::connect(addr).await;
+    raw.send("CONNECT {\"name\":\"raw\",\"user\":\"leafy\",\"pass\":\"nope\"}\r\n")
+        .await;
+    assert_eq!(raw.read_to_close().await, "-ERR 'Authorization Violation'\r\n");
+}
