@@ -220,6 +220,15 @@ async fn a_junction_leaf_of_a_nats_server_2_15_hub() {
     let on_hub = connect(&format!("nats://127.0.0.1:{}", hub.client)).await;
     let on_leaf = connect(&common::url(&leaf)).await;
     both_ways(&on_leaf, &on_hub).await;
+    // The leaf's /leafz: one connection, dialled by it.
+    let http = junction::monitor::start(leaf.server.clone(), "127.0.0.1", 0).await.unwrap();
+    let leafz = common::http_json(http, "/leafz?subs=1").await;
+    assert_eq!(leafz["leafnodes"], 1, "{leafz}");
+    let l = &leafz["leafs"][0];
+    assert_eq!((l["is_spoke"].as_bool(), l["account"].as_str()), (Some(true), Some("$G")));
+    assert!(l["in_msgs"].as_u64().unwrap() >= 100, "{l}");
+    let list = l["subscriptions_list"].as_array().unwrap();
+    assert!(list.iter().any(|s| s.as_str().unwrap().starts_with("$LDS.")), "{l}");
 }
 
 #[tokio::test]
@@ -235,11 +244,22 @@ async fn a_junction_leaf_of_a_nats_server_2_9_hub() {
 async fn nats_server_leaf_nodes_of_a_junction_hub() {
     let hub = junction_hub(None).await;
     let on_hub = connect(&common::url(&hub)).await;
+    let mut leafs = Vec::new();
     for version in ["2.15", "2.9"] {
         let leaf = reference(version, Some(&leaf_url(&hub)));
         let on_leaf = connect(&format!("nats://127.0.0.1:{}", leaf.client)).await;
         both_ways(&on_leaf, &on_hub).await;
+        leafs.push(leaf);
     }
+    // The hub's /leafz and /varz, with both leaf nodes linked.
+    let http = junction::monitor::start(hub.server.clone(), "127.0.0.1", 0).await.unwrap();
+    let leafz = common::http_json(http, "/leafz").await;
+    assert_eq!(leafz["leafnodes"], 2, "{leafz}");
+    assert_eq!(leafz["leafs"][0]["is_spoke"], false);
+    let varz = common::http_json(http, "/varz").await;
+    assert_eq!(varz["leafnodes"], 2);
+    let port = hub.leafnodes.as_ref().unwrap().addr.unwrap().port();
+    assert_eq!(varz["leaf"]["port"], port);
 }
 
 #[tokio::test]

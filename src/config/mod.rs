@@ -29,6 +29,8 @@ mod auth_tests;
 #[cfg(test)]
 mod cluster_tests;
 #[cfg(test)]
+mod leafnode_tests;
+#[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod tests;

@@ -31,6 +31,38 @@ pub struct RouteView {
     pub subscriptions: Option<Vec<String>>,
 }
 
+/// One leaf node connection, as `/leafz` shows it.
+#[derive(Debug, Clone)]
+pub struct LeafView {
+    pub id: u64,
+    /// The peer server's name.
+    pub name: String,
+    /// This server is the leaf (it dialled the hub).
+    pub is_spoke: bool,
+    pub account: String,
+    pub ip: String,
+    pub port: u16,
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    pub num_subscriptions: usize,
+    /// The peer's interest, when asked for.
+    pub subscriptions: Option<Vec<String>>,
+    /// The round trip of the last keep-alive PING.
+    pub rtt: std::time::Duration,
+}
+
+/// The server's leaf node connections.
+pub trait LeafLinks: Send + Sync {
+    /// The leaf node port, when this server is a hub.
+    fn listen_addr(&self) -> Option<std::net::SocketAddr>;
+    /// `authorization { timeout }` of the leaf node port.
+    fn auth_timeout(&self) -> Option<std::time::Duration>;
+    /// The connections open now, with the peers' interest when `with_subs`.
+    fn leafs(&self, with_subs: bool) -> Vec<LeafView>;
+}
+
 /// The server's links to other servers.
 pub trait Links: Send + Sync {
     /// The cluster's name.

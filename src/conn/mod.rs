@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 pub use close::CloseReason;
 pub use common::ConnCore;
 pub use events::ConnEvents;
-pub use links::{Links, RouteView};
+pub use links::{LeafLinks, LeafView, Links, RouteView};
 pub use record::ConnRecord;
 pub use settings::ClientSettings;
 

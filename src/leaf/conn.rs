@@ -64,6 +64,9 @@ pub struct Leaf {
     /// A loop was found through this connection: the leaf waits longer
     /// before connecting again.
     looped: AtomicBool,
+    /// When the last keep-alive PING went, and the round trip it measured.
+    ping_sent: Mutex<Option<std::time::Instant>>,
+    rtt: Mutex<Duration>,
     me: Weak<Leaf>,
 }
 
@@ -94,8 +97,45 @@ impl Leaf {
             sent: Mutex::new(HashMap::new()),
             pings_out: AtomicU32::new(0),
             looped: AtomicBool::new(false),
+            ping_sent: Mutex::new(None),
+            rtt: Mutex::new(Duration::ZERO),
             me: me.clone(),
         })
+    }
+
+    /// What `/leafz` shows of it.
+    pub(super) fn view(&self, with_subs: bool) -> crate::conn::LeafView {
+        let (out_msgs, out_bytes) = self.outlet.out_counts();
+        let subs = self.subs.lock();
+        let subscriptions = with_subs.then(|| {
+            let mut list: Vec<String> = subs
+                .keys()
+                .map(|(subject, queue)| {
+                    let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+                    match queue {
+                        Some(q) => format!("{} {}", text(subject), text(q)),
+                        None => text(subject),
+                    }
+                })
+                .collect();
+            list.sort();
+            list
+        });
+        crate::conn::LeafView {
+            id: self.id,
+            name: self.remote_name().unwrap_or_default().to_string(),
+            is_spoke: self.solicited,
+            account: self.account().name.clone(),
+            ip: self.remote.ip().to_string(),
+            port: self.remote.port(),
+            in_msgs: self.counters.in_msgs.load(Ordering::Relaxed),
+            out_msgs,
+            in_bytes: self.counters.in_bytes.load(Ordering::Relaxed),
+            out_bytes,
+            num_subscriptions: subs.len(),
+            subscriptions,
+            rtt: *self.rtt.lock(),
+        }
     }
 
     /// The peer server's name, once known.
@@ -390,6 +430,7 @@ async fn run<R, W>(
             if pinger.pings_out.fetch_add(1, Ordering::Relaxed) >= pinger.settings().ping_max {
                 pinger.close(CloseReason::StaleConnection);
             } else {
+                *pinger.ping_sent.lock() = Some(std::time::Instant::now());
                 let _ = pinger.outlet.push_proto(junction_nats::PING);
             }
         })
@@ -495,6 +536,9 @@ async fn read<R: AsyncRead + Unpin>(
                 }
                 RouteOp::Pong => {
                     leaf.pings_out.store(0, Ordering::Relaxed);
+                    if let Some(sent) = leaf.ping_sent.lock().take() {
+                        *leaf.rtt.lock() = sent.elapsed();
+                    }
                     Ok(())
                 }
                 RouteOp::Ok => Ok(()),

@@ -78,6 +78,8 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
         leafs: RwLock::new(Vec::new()),
         loop_subjects: Mutex::new(HashMap::new()),
     });
+    let links: Weak<dyn crate::conn::LeafLinks> = Arc::downgrade(&nodes) as Weak<LeafNodes>;
+    server.set_leaf_links(links);
     let weak = Arc::downgrade(&nodes);
     server.accounts.on_interest_everywhere(Arc::new(
         move |account: &Account, change: &InterestChange<'_>| {
@@ -168,6 +170,20 @@ async fn solicit(nodes: Weak<LeafNodes>, urls: Vec<RouteUrl>, account: Arc<Accou
         }
         drop(server);
         tokio::time::sleep(delay).await;
+    }
+}
+
+impl crate::conn::LeafLinks for LeafNodes {
+    fn listen_addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
+    fn auth_timeout(&self) -> Option<Duration> {
+        self.options.auth.timeout
+    }
+
+    fn leafs(&self, with_subs: bool) -> Vec<crate::conn::LeafView> {
+        self.leafs.read().iter().map(|l| l.view(with_subs)).collect()
     }
 }
 

@@ -57,6 +57,37 @@ pub fn gatewayz(server: &Server, _q: &Params) -> Result<Value, BadRequest> {
     Ok(json!({"server_id": server.id, "now": now(), "outbound_gateways": {}, "inbound_gateways": {}}))
 }
 
-pub fn leafz(server: &Server, _q: &Params) -> Result<Value, BadRequest> {
-    Ok(json!({"server_id": server.id, "now": now(), "leafnodes": 0, "leafs": null}))
+/// `?subs=1` lists each leaf's interest; `?acc=` keeps one account's.
+pub fn leafz(server: &Server, q: &Params) -> Result<Value, BadRequest> {
+    let with_subs = query_bool("subs", q.get("subs"))?;
+    let account = q.get("acc");
+    let leafs: Vec<Value> = server
+        .leaf_links()
+        .map(|l| l.leafs(with_subs))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| account.is_none_or(|a| *a == l.account))
+        .map(|l| {
+            let mut v = json!({
+                "id": l.id,
+                "name": l.name,
+                "is_spoke": l.is_spoke,
+                "account": l.account,
+                "ip": l.ip,
+                "port": l.port,
+                "rtt": go_duration(l.rtt),
+                "in_msgs": l.in_msgs,
+                "out_msgs": l.out_msgs,
+                "in_bytes": l.in_bytes,
+                "out_bytes": l.out_bytes,
+                "subscriptions": l.num_subscriptions,
+            });
+            if let Some(list) = l.subscriptions.filter(|s| !s.is_empty()) {
+                v["subscriptions_list"] = json!(list);
+            }
+            v["compression"] = json!("not supported");
+            v
+        })
+        .collect();
+    Ok(json!({"server_id": server.id, "now": now(), "leafnodes": leafs.len(), "leafs": leafs}))
 }

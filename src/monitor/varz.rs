@@ -82,7 +82,7 @@ fn varz_body(server: &Server) -> Value {
         "max_pending": o.max_pending,
         "cluster": cluster(server),
         "gateway": {},
-        "leaf": {},
+        "leaf": leaf(server),
         "mqtt": mqtt(server),
         "websocket": websocket(server),
         "jetstream": jetstream(server),
@@ -99,7 +99,7 @@ fn varz_body(server: &Server) -> Value {
         "total_connections": st.total_connections.load(Relaxed),
         "routes": routes,
         "remotes": routes,
-        "leafnodes": 0,
+        "leafnodes": server.leaf_links().map_or(0, |l| l.leafs(false).len()),
         "in_msgs": st.in_msgs.load(Relaxed),
         "out_msgs": st.out_msgs.load(Relaxed),
         "in_bytes": st.in_bytes.load(Relaxed),
@@ -118,6 +118,20 @@ pub fn varz(server: &Server, _q: &super::Params) -> Result<Value, super::BadRequ
 
 /// The `cluster` section: empty alone, else the route listener, the
 /// configured routes (`host:port`) and the timeouts, as nats-server shows them.
+/// `leaf`: the leaf node port, when this server is a hub.
+fn leaf(server: &Server) -> Value {
+    let Some(addr) = server.leaf_links().and_then(|l| l.listen_addr()) else {
+        return json!({});
+    };
+    let timeout = server.leaf_links().and_then(|l| l.auth_timeout());
+    json!({
+        "host": addr.ip().to_string(),
+        "port": addr.port(),
+        "auth_timeout": timeout.map_or(2.0, |t| t.as_secs_f64()),
+        "tls_timeout": 2.0,
+    })
+}
+
 fn cluster(server: &Server) -> Value {
     let (Some(links), Some(c)) = (server.links(), server.opts().cluster.clone()) else {
         return json!({});

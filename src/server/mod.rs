@@ -92,6 +92,8 @@ pub struct Server {
     /// Its routes to other servers, once the cluster has started (weak:
     /// the cluster holds the server).
     links: std::sync::OnceLock<std::sync::Weak<dyn crate::conn::Links>>,
+    /// Its leaf node connections, once started (weak, as `links`).
+    leaf_links: std::sync::OnceLock<std::sync::Weak<dyn crate::conn::LeafLinks>>,
     /// Who hears of clients connecting and going (the system account's
     /// events), once installed.
     events: std::sync::OnceLock<std::sync::Weak<dyn crate::conn::ConnEvents>>,
@@ -126,6 +128,16 @@ impl Server {
     /// started).
     pub fn set_links(&self, links: std::sync::Weak<dyn crate::conn::Links>) {
         let _ = self.links.set(links);
+    }
+
+    /// Registers the server's leaf node connections.
+    pub fn set_leaf_links(&self, links: std::sync::Weak<dyn crate::conn::LeafLinks>) {
+        let _ = self.leaf_links.set(links);
+    }
+
+    /// Its leaf node connections, when `leafnodes {}` is configured.
+    pub fn leaf_links(&self) -> Option<Arc<dyn crate::conn::LeafLinks>> {
+        self.leaf_links.get().and_then(std::sync::Weak::upgrade)
     }
 
     /// Registers who hears of clients connecting and going.
@@ -182,6 +194,7 @@ impl Server {
             started: SystemTime::now(),
             links: std::sync::OnceLock::new(),
             events: std::sync::OnceLock::new(),
+            leaf_links: std::sync::OnceLock::new(),
             clients: Mutex::new(HashMap::new()),
             next_cid: AtomicU64::new(0),
             lifecycle: Arc::default(),

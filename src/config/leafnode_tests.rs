@@ -1,0 +1,52 @@
+//! The `leafnodes {}` block: the hub's port and credentials, the remotes,
+//! and what is refused.
+
+use std::time::Duration;
+
+use super::test_support::{err, opts};
+
+#[test]
+fn a_hub_port_with_credentials_and_an_account() {
+    let o = opts(
+        "accounts { EDGE: {} }\nleafnodes {\n  listen: 127.0.0.1:7422\n  \
+         authorization { user: leafy, password: s3cret, account: EDGE, timeout: 1.5 }\n}\n",
+    );
+    let l = o.leafnodes.expect("leafnodes");
+    assert_eq!(l.listen, Some(("127.0.0.1".to_string(), 7422)));
+    assert_eq!(l.auth.username.as_deref(), Some("leafy"));
+    assert_eq!(l.auth.password.as_deref(), Some("s3cret"));
+    assert_eq!(l.auth.timeout, Some(Duration::from_millis(1500)));
+    assert_eq!(l.account.as_deref(), Some("EDGE"));
+    assert!(l.remotes.is_empty());
+    // Port -1 picks one; port 0 or none accepts no leaf nodes.
+    assert_eq!(opts("leafnodes { port: -1 }").leafnodes.unwrap().listen, Some(("0.0.0.0".into(), 0)));
+    assert_eq!(opts("leafnodes { port: 0 }").leafnodes.unwrap().listen, None);
+}
+
+#[test]
+fn remotes_with_one_url_or_several_and_a_local_account() {
+    let o = opts(
+        "accounts { A: {} }\nleafnodes { remotes: [\n  { url: \"nats-leaf://hub:7422\" }\n  \
+         { urls: [\"nats://u:p@h1:7422\", \"nats-leaf://h2\"], account: A }\n] }\n",
+    );
+    let r = o.leafnodes.unwrap().remotes;
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].urls, vec!["nats-leaf://hub:7422"]);
+    assert_eq!(r[0].account, None);
+    assert_eq!(r[1].urls, vec!["nats://u:p@h1:7422", "nats-leaf://h2"]);
+    assert_eq!(r[1].account.as_deref(), Some("A"));
+}
+
+#[test]
+fn what_is_not_built_yet_is_refused_by_name() {
+    for (text, key) in [
+        ("leafnodes { remotes: [ { url: \"ws://hub:443\" } ] }", "ws://"),
+        ("leafnodes { remotes: [ { url: \"nats://hub\", credentials: \"x.creds\" } ] }", "credentials"),
+        ("leafnodes { port: 7422, tls { cert_file: a } }", "tls"),
+    ] {
+        let e = err(text);
+        assert!(e.contains("is not supported by junction yet") && e.contains(key), "{text}: {e}");
+    }
+    assert!(err("leafnodes { remotes: [ { account: A } ] }").contains("a remote needs a url"));
+    assert!(err("leafnodes { remotes: [ { url: \"http://x\" } ] }").contains("error parsing leafnode remote url"));
+}
