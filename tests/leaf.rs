@@ -221,14 +221,22 @@ async fn a_junction_leaf_of_a_nats_server_2_15_hub() {
     let on_leaf = connect(&common::url(&leaf)).await;
     both_ways(&on_leaf, &on_hub).await;
     // The leaf's /leafz: one connection, dialled by it.
-    let http = junction::monitor::start(leaf.server.clone(), "127.0.0.1", 0).await.unwrap();
+    let http = junction::monitor::start(leaf.server.clone(), "127.0.0.1", 0)
+        .await
+        .unwrap();
     let leafz = common::http_json(http, "/leafz?subs=1").await;
     assert_eq!(leafz["leafnodes"], 1, "{leafz}");
     let l = &leafz["leafs"][0];
-    assert_eq!((l["is_spoke"].as_bool(), l["account"].as_str()), (Some(true), Some("$G")));
+    assert_eq!(
+        (l["is_spoke"].as_bool(), l["account"].as_str()),
+        (Some(true), Some("$G"))
+    );
     assert!(l["in_msgs"].as_u64().unwrap() >= 100, "{l}");
     let list = l["subscriptions_list"].as_array().unwrap();
-    assert!(list.iter().any(|s| s.as_str().unwrap().starts_with("$LDS.")), "{l}");
+    assert!(
+        list.iter().any(|s| s.as_str().unwrap().starts_with("$LDS.")),
+        "{l}"
+    );
 }
 
 #[tokio::test]
@@ -252,7 +260,9 @@ async fn nats_server_leaf_nodes_of_a_junction_hub() {
         leafs.push(leaf);
     }
     // The hub's /leafz and /varz, with both leaf nodes linked.
-    let http = junction::monitor::start(hub.server.clone(), "127.0.0.1", 0).await.unwrap();
+    let http = junction::monitor::start(hub.server.clone(), "127.0.0.1", 0)
+        .await
+        .unwrap();
     let leafz = common::http_json(http, "/leafz").await;
     assert_eq!(leafz["leafnodes"], 2, "{leafz}");
     assert_eq!(leafz["leafs"][0]["is_spoke"], false);
@@ -319,4 +329,81 @@ async fn wrong_leaf_credentials_are_refused() {
     raw.send("CONNECT {\"name\":\"raw\",\"user\":\"leafy\",\"pass\":\"nope\"}\r\n")
         .await;
     assert_eq!(raw.read_to_close().await, "-ERR 'Authorization Violation'\r\n");
+}
+
+/// The edge: MQTT devices on a Junction leaf node, services on a central
+/// nats-server hub, talking both ways.
+#[tokio::test]
+async fn mqtt_devices_on_a_junction_leaf_talk_to_services_on_a_nats_server_hub() {
+    use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
+    let hub = reference("2.15", None);
+    let dir = tempfile::tempdir().unwrap();
+    let edge = common::start(Options {
+        jetstream: true,
+        store_dir: Some(dir.path().to_path_buf()),
+        leafnodes: Some(LeafNodeOptions {
+            remotes: vec![LeafRemote {
+                urls: vec![format!("nats-leaf://127.0.0.1:{}", hub.leaf_port)],
+                account: None,
+            }],
+            ..LeafNodeOptions::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    let mqtt_opts = junction::options::MqttOptions {
+        host: "127.0.0.1".into(),
+        port: 0,
+        ..Default::default()
+    };
+    let mqtt = junction::mqtt::start(edge.server.clone(), &mqtt_opts, std::sync::Arc::default())
+        .await
+        .unwrap();
+    let on_hub = connect(&format!("nats://127.0.0.1:{}", hub.client)).await;
+    let on_edge = connect(&common::url(&edge)).await;
+    linked(&on_hub, &on_edge).await;
+    let mut readings = on_hub.subscribe("sensors.>").await.unwrap();
+    on_hub.flush().await.unwrap();
+    linked(&on_hub, &on_edge).await;
+
+    let (device, mut events) = AsyncClient::new(MqttOptions::new("sensor-1", "127.0.0.1", mqtt.port()), 64);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(event) = events.poll().await {
+            if let Event::Incoming(i) = event {
+                let _ = tx.send(i);
+            }
+        }
+    });
+    device.subscribe("commands/#", QoS::AtMostOnce).await.unwrap();
+    while !matches!(rx.recv().await, Some(Incoming::SubAck(_))) {}
+    // A reading from the device reaches the service on the hub.
+    device
+        .publish("sensors/temp", QoS::AtMostOnce, false, "21.5")
+        .await
+        .unwrap();
+    let reading = tokio::time::timeout(Duration::from_secs(5), readings.next())
+        .await
+        .expect("the reading crossed the leaf connection")
+        .unwrap();
+    assert_eq!(
+        (reading.subject.as_str(), &reading.payload[..]),
+        ("sensors.temp", &b"21.5"[..])
+    );
+    // A command from the hub reaches the device, once its interest has.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let command = loop {
+        on_hub.publish("commands.lamp", "on".into()).await.unwrap();
+        on_hub.flush().await.unwrap();
+        if let Ok(Some(Incoming::Publish(p))) =
+            tokio::time::timeout(Duration::from_millis(200), rx.recv()).await
+        {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "the command never reached the device");
+    };
+    assert_eq!(
+        (command.topic.as_str(), &command.payload[..]),
+        ("commands/lamp", &b"on"[..])
+    );
 }

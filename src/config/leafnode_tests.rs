@@ -19,7 +19,10 @@ fn a_hub_port_with_credentials_and_an_account() {
     assert_eq!(l.account.as_deref(), Some("EDGE"));
     assert!(l.remotes.is_empty());
     // Port -1 picks one; port 0 or none accepts no leaf nodes.
-    assert_eq!(opts("leafnodes { port: -1 }").leafnodes.unwrap().listen, Some(("0.0.0.0".into(), 0)));
+    assert_eq!(
+        opts("leafnodes { port: -1 }").leafnodes.unwrap().listen,
+        Some(("0.0.0.0".into(), 0))
+    );
     assert_eq!(opts("leafnodes { port: 0 }").leafnodes.unwrap().listen, None);
 }
 
@@ -41,12 +44,20 @@ fn remotes_with_one_url_or_several_and_a_local_account() {
 fn what_is_not_built_yet_is_refused_by_name() {
     for (text, key) in [
         ("leafnodes { remotes: [ { url: \"ws://hub:443\" } ] }", "ws://"),
-        ("leafnodes { remotes: [ { url: \"nats://hub\", credentials: \"x.creds\" } ] }", "credentials"),
+        (
+            "leafnodes { remotes: [ { url: \"nats://hub\", credentials: \"x.creds\" } ] }",
+            "credentials",
+        ),
         ("leafnodes { port: 7422, tls { cert_file: a } }", "tls"),
     ] {
         let e = err(text);
-        assert!(e.contains("is not supported by junction yet") && e.contains(key), "{text}: {e}");
+        assert!(
+            e.contains("is not supported by junction yet") && e.contains(key),
+            "{text}: {e}"
+        );
     }
     assert!(err("leafnodes { remotes: [ { account: A } ] }").contains("a remote needs a url"));
-    assert!(err("leafnodes { remotes: [ { url: \"http://x\" } ] }").contains("error parsing leafnode remote url"));
+    assert!(
+        err("leafnodes { remotes: [ { url: \"http://x\" } ] }").contains("error parsing leafnode remote url")
+    );
 }
