@@ -407,3 +407,37 @@ async fn mqtt_devices_on_a_junction_leaf_talk_to_services_on_a_nats_server_hub()
         ("commands/lamp", &b"on"[..])
     );
 }
+
+/// A leaf node of one node of a Junction cluster reaches clients of the
+/// other node: the hub tells the leaf of its peers' interest, and the
+/// peers of the leaf's.
+#[tokio::test]
+async fn a_leaf_of_one_cluster_node_reaches_the_other_nodes() {
+    use junction::options::ClusterOptions;
+    let clustered = |routes: Vec<String>, leaf_port: bool| Options {
+        cluster: Some(ClusterOptions {
+            name: Some("c1".into()),
+            host: "127.0.0.1".into(),
+            port: 0,
+            routes,
+            ..ClusterOptions::default()
+        }),
+        leafnodes: leaf_port.then(|| LeafNodeOptions {
+            listen: Some(("127.0.0.1".into(), 0)),
+            ..LeafNodeOptions::default()
+        }),
+        ..Options::default()
+    };
+    let a = common::start(clustered(Vec::new(), true)).await;
+    let seed = format!("nats://{}", a.cluster.as_ref().unwrap().addr);
+    let b = common::start(clustered(vec![seed], false)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.cluster.as_ref().unwrap().routes().len() != 1 {
+        assert!(Instant::now() < deadline, "no route");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let leaf = reference("2.15", Some(&leaf_url(&a)));
+    let on_leaf = connect(&format!("nats://127.0.0.1:{}", leaf.client)).await;
+    let on_b = connect(&common::url(&b)).await;
+    both_ways(&on_leaf, &on_b).await;
+}

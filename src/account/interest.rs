@@ -20,12 +20,18 @@ use crate::subscription::{Subscriber, Subscription};
 pub struct InterestChange<'a> {
     pub subject: &'a [u8],
     pub queue: Option<&'a [u8]>,
-    /// Subscriptions to this subject (in this queue group) after the
-    /// change, reported at every change; a queue group's count is its
-    /// weight.
+    /// This server's own subscriptions to this subject (in this queue
+    /// group) after the change, reported at every change; a queue group's
+    /// count is its weight.
     pub count: u32,
+    /// With the subscriptions made for other servers of the cluster (one
+    /// per peer): all the interest there is here, which leaf nodes hear of.
+    pub total: u32,
     /// A subscription came (else one went).
     pub added: bool,
+    /// The change is in another server's interest (a route's), which
+    /// routes do not announce.
+    pub remote: bool,
 }
 
 impl InterestChange<'_> {
@@ -33,7 +39,8 @@ impl InterestChange<'_> {
     /// plain subject's first subscription and its last one going, and any
     /// change of a queue group's weight (`RS+`/`RS-` between routes).
     pub fn is_announced(&self) -> bool {
-        self.queue.is_some() || (self.added && self.count == 1) || (!self.added && self.count == 0)
+        !self.remote
+            && (self.queue.is_some() || (self.added && self.count == 1) || (!self.added && self.count == 0))
     }
 }
 
@@ -41,8 +48,9 @@ impl InterestChange<'_> {
 /// interest lock held: a listener must not subscribe or unsubscribe.
 pub type InterestListener = Arc<dyn Fn(&Account, &InterestChange<'_>) + Send + Sync>;
 
-/// Subscriptions counted by subject and queue group.
-type Counts = FxHashMap<(Bytes, Option<Bytes>), u32>;
+/// Subscriptions counted by subject and queue group: this server's own,
+/// and those made for other servers.
+type Counts = FxHashMap<(Bytes, Option<Bytes>), (u32, u32)>;
 
 /// The account's interest: counts of its own subscriptions and who
 /// listens to their changes.
@@ -61,17 +69,19 @@ fn counted(sub: &Subscription) -> bool {
 impl Account {
     /// Adds a subscription.
     pub fn subscribe(&self, sub: Arc<Subscription>) -> Result<(), SublistError> {
-        if !counted(&sub) {
-            return self.sublist.insert(sub);
-        }
+        let own = counted(&sub);
         let mut counts = self.interest.counts.lock();
         self.sublist.insert(sub.clone())?;
-        let count = counts
+        let entry = counts
             .entry((sub.subject.clone(), sub.queue.clone()))
             .or_default();
-        *count += 1;
-        let count = *count;
-        self.tell(&sub, count, true);
+        if own {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+        let (count, remote) = *entry;
+        self.tell(&sub, count, count + remote, true, !own);
         Ok(())
     }
 
@@ -86,29 +96,32 @@ impl Account {
 
     /// Removes a subscription; returns whether it was present.
     pub fn unsubscribe(&self, sub: &Arc<Subscription>) -> bool {
-        if !counted(sub) {
-            return self.sublist.remove(sub);
-        }
+        let own = counted(sub);
         let mut counts = self.interest.counts.lock();
         if !self.sublist.remove(sub) {
             return false;
         }
         let key = (sub.subject.clone(), sub.queue.clone());
-        let count = match counts.get_mut(&key) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
-                *n
+        let (count, remote) = match counts.get_mut(&key) {
+            Some(entry) => {
+                if own {
+                    entry.0 = entry.0.saturating_sub(1);
+                } else {
+                    entry.1 = entry.1.saturating_sub(1);
+                }
+                let now = *entry;
+                if now == (0, 0) {
+                    counts.remove(&key);
+                }
+                now
             }
-            _ => {
-                counts.remove(&key);
-                0
-            }
+            None => (0, 0),
         };
-        self.tell(sub, count, false);
+        self.tell(sub, count, count + remote, false, !own);
         true
     }
 
-    fn tell(&self, sub: &Subscription, count: u32, added: bool) {
+    fn tell(&self, sub: &Subscription, count: u32, total: u32, added: bool, remote: bool) {
         let listeners = self.interest.listeners.load();
         if listeners.is_empty() {
             return;
@@ -117,7 +130,9 @@ impl Account {
             subject: &sub.subject,
             queue: sub.queue.as_deref(),
             count,
+            total,
             added,
+            remote,
         };
         for listener in listeners.iter() {
             listener(self, &change);
@@ -133,7 +148,8 @@ impl Account {
         self.interest.listeners.store(Arc::new(listeners));
         counts
             .iter()
-            .map(|((subject, queue), n)| (subject.clone(), queue.clone(), *n))
+            .filter(|(_, (own, _))| *own > 0)
+            .map(|((subject, queue), (own, _))| (subject.clone(), queue.clone(), *own))
             .collect()
     }
 
@@ -142,8 +158,19 @@ impl Account {
     /// cannot come between, so what `f` sends goes before any later change.
     pub fn each_interest(&self, mut f: impl FnMut(&[u8], Option<&[u8]>, u32)) {
         let counts = self.interest.counts.lock();
-        for ((subject, queue), n) in counts.iter() {
-            f(subject, queue.as_deref(), *n);
+        for ((subject, queue), (own, _)) in counts.iter() {
+            if *own > 0 {
+                f(subject, queue.as_deref(), *own);
+            }
+        }
+    }
+
+    /// As [`Account::each_interest`], with the other servers' interest
+    /// counted too (what leaf nodes hear of).
+    pub fn each_total_interest(&self, mut f: impl FnMut(&[u8], Option<&[u8]>, u32)) {
+        let counts = self.interest.counts.lock();
+        for ((subject, queue), (own, remote)) in counts.iter() {
+            f(subject, queue.as_deref(), own + remote);
         }
     }
 
@@ -254,6 +281,47 @@ mod tests {
             *seen.lock(),
             vec![g(1), g(2), ("q".into(), Some("h".into()), 1), g(1), g(0)]
         );
+    }
+
+    #[test]
+    fn every_change_is_reported_with_the_other_servers_interest_apart() {
+        let account = Account::new("A");
+        // (count, total, added, remote) of each change.
+        type Changes = Arc<Mutex<Vec<(u32, u32, bool, bool)>>>;
+        let all: Changes = Arc::default();
+        let into = all.clone();
+        account.on_interest(Arc::new(move |_, c| {
+            into.lock().push((c.count, c.total, c.added, c.remote))
+        }));
+        let (a, b, r) = (
+            sub("foo", None, ConnKind::Client),
+            sub("foo", None, ConnKind::Leaf),
+            sub("foo", None, ConnKind::Route),
+        );
+        account.subscribe(a.clone()).unwrap();
+        account.subscribe(r.clone()).unwrap();
+        account.subscribe(b.clone()).unwrap();
+        account.unsubscribe(&a);
+        account.unsubscribe(&r);
+        account.unsubscribe(&b);
+        assert_eq!(
+            *all.lock(),
+            vec![
+                (1, 1, true, false),
+                (1, 2, true, true),
+                (2, 3, true, false),
+                (1, 2, false, false),
+                (1, 1, false, true),
+                (0, 0, false, false),
+            ]
+        );
+        let mut total = Vec::new();
+        account.subscribe(r).unwrap();
+        account.each_total_interest(|s, _, n| total.push((s.to_vec(), n)));
+        assert_eq!(total, vec![(b"foo".to_vec(), 1)]);
+        let mut own = Vec::new();
+        account.each_interest(|s, _, n| own.push((s.to_vec(), n)));
+        assert!(own.is_empty());
     }
 
     #[test]

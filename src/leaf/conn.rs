@@ -177,7 +177,7 @@ impl Leaf {
         if !self.established.load(Ordering::Relaxed) {
             return;
         }
-        self.announce(change.subject, change.queue, change.count);
+        self.announce(change.subject, change.queue, change.total);
     }
 
     /// Announces `count` subscriptions to `subject`/`queue` here, less the
@@ -265,7 +265,7 @@ impl Leaf {
     fn establish(&self, nodes: &LeafNodes) {
         let account = self.account();
         self.established.store(true, Ordering::Relaxed);
-        account.each_interest(|subject, queue, count| self.announce(subject, queue, count));
+        account.each_total_interest(|subject, queue, count| self.announce(subject, queue, count));
         let lds = nodes.loop_subject(&account.name);
         let mut buf = BytesMut::new();
         proto::leaf_sub(
