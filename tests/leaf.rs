@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -48,16 +47,9 @@ async fn junction_leaf(url: &str) -> RunningServer {
 }
 
 struct Reference {
-    child: Child,
+    _process: common::Process,
     client: u16,
     leaf_port: u16,
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A nats-server of `version`: a hub (with a leaf node port) or, given
@@ -70,33 +62,15 @@ fn reference(version: &str, remote: Option<&str>) -> Reference {
         None => format!("leafnodes {{ listen: 127.0.0.1:{leaf_port} }}"),
     };
     let conf = format!("listen: 127.0.0.1:{client}\n{leafnodes}\n");
-    let path = std::env::temp_dir().join(format!("leaf-{client}.conf"));
-    std::fs::write(&path, conf).unwrap();
-    let child = Command::new(common::reference_binary(version))
-        .arg("-c")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server starts");
     Reference {
-        child,
+        _process: common::reference_with_config(version, &conf),
         client,
         leaf_port,
     }
 }
 
 async fn connect(url: &str) -> async_nats::Client {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match async_nats::connect(url).await {
-            Ok(c) => return c,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "{url}: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    common::connect_retrying(url, async_nats::ConnectOptions::new).await
 }
 
 /// Waits until a message published on `from` reaches a subscriber on `to`

@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -46,44 +46,24 @@ async fn junction_node(name: &str, cluster_port: Option<u16>, routes: &[String])
 }
 
 struct Reference {
-    child: Child,
+    _process: common::Process,
     client: u16,
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn reference(version: &str, name: &str, cluster_port: u16, routes: &[String]) -> Reference {
     let client = common::free_port();
-    let path = write_config(name, &config(name, client, Some(cluster_port), routes));
-    let child = Command::new(common::reference_binary(version))
-        .arg("-c")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server starts");
-    Reference { child, client }
+    let conf = config(name, client, Some(cluster_port), routes);
+    Reference {
+        _process: common::reference_with_config(version, &conf),
+        client,
+    }
 }
 
 async fn connect(url: &str, user: &str) -> async_nats::Client {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match async_nats::ConnectOptions::with_user_and_password(user.into(), user.into())
-            .connect(url)
-            .await
-        {
-            Ok(c) => return c,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "{url}: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    common::connect_retrying(url, || {
+        async_nats::ConnectOptions::with_user_and_password(user.into(), user.into())
+    })
+    .await
 }
 
 async fn request(client: &async_nats::Client, subject: &str, body: &str) -> Value {

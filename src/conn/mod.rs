@@ -8,6 +8,7 @@ mod close;
 mod common;
 mod events;
 mod links;
+mod peer;
 mod record;
 mod settings;
 

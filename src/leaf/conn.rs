@@ -19,7 +19,7 @@ use super::LeafNodes;
 use crate::account::{Account, InterestChange, MatchCache};
 use crate::conn::{CloseReason, ConnCore};
 use crate::message::{ConnKind, Origin};
-use crate::outlet::{Producer, Queued, Stopped};
+use crate::outlet::{Producer, Stopped};
 use crate::subscription::{Message, Subscriber, Subscription};
 
 /// How long a leaf node has to complete its handshake.
@@ -147,27 +147,9 @@ impl Leaf {
         self.solicited
     }
 
-    fn queue_proto(&self, bytes: &[u8]) {
-        match self.outlet.push_proto(bytes) {
-            Queued::Yes { .. } => self.outlet.flush(),
-            Queued::OverLimit => self.close_now(CloseReason::SlowConsumerPendingBytes),
-            Queued::Closed => {}
-        }
-    }
-
     /// Closes the connection of a server that stops.
     pub(super) fn shut_down(&self) {
-        self.close(CloseReason::ServerShutdown);
-    }
-
-    fn close(&self, reason: CloseReason) {
-        self.set_reason(reason);
-        self.outlet.close();
-    }
-
-    fn close_now(&self, reason: CloseReason) {
-        self.set_reason(reason);
-        self.outlet.close_now();
+        self.close_after_flush(CloseReason::ServerShutdown);
     }
 
     /// An interest change in the account: the peer hears of what this side
@@ -210,7 +192,7 @@ impl Leaf {
             }
         }
         drop(sent);
-        self.queue_proto(&buf);
+        self.send_proto(&buf);
     }
 
     /// The peer announced interest (`LS+`): a subscription here, or a
@@ -277,7 +259,7 @@ impl Leaf {
                 weight: 0,
             },
         );
-        self.queue_proto(&buf);
+        self.send_proto(&buf);
         tracing::info!(
             cid = self.id,
             "Leafnode connection created for account: {} ({})",
@@ -309,27 +291,7 @@ impl Subscriber for Leaf {
         if !self.established.load(Ordering::Relaxed) {
             return;
         }
-        let queue_list = queues.join(&b' ');
-        let out = RoutedMsg {
-            origin: None,
-            account: &[],
-            subject: msg.subject,
-            reply: msg.reply,
-            queue_list: &queue_list,
-            header_len: msg.header_len,
-            payload: msg.payload,
-        };
-        match self
-            .outlet
-            .push_msg(msg.payload.len(), |buf| proto::leaf_msg(buf, &out))
-        {
-            Queued::Yes { pending, .. } => producer.touch(&self.outlet, pending),
-            Queued::OverLimit => {
-                tracing::warn!(cid = self.id, "Slow Consumer Detected on a leaf node");
-                self.close_now(CloseReason::SlowConsumerPendingBytes);
-            }
-            Queued::Closed => {}
-        }
+        self.push_routed(msg, &[], queues, producer, proto::leaf_msg);
     }
 }
 
@@ -379,7 +341,7 @@ pub(super) async fn accepted(
     account: Arc<Account>,
 ) {
     let leaf = Leaf::new(&nodes, remote, false, account);
-    leaf.queue_proto(&hub_info(&nodes, &leaf));
+    leaf.send_proto(&hub_info(&nodes, &leaf));
     let (reader, writer) = stream.into_split();
     run(nodes, leaf, reader, writer, None).await;
 }
@@ -428,7 +390,7 @@ async fn run<R, W>(
         .outlet
         .run_writer(keepalive, FIRST_PING, || {
             if pinger.pings_out.fetch_add(1, Ordering::Relaxed) >= pinger.settings().ping_max {
-                pinger.close(CloseReason::StaleConnection);
+                pinger.close_after_flush(CloseReason::StaleConnection);
             } else {
                 *pinger.ping_sent.lock() = Some(std::time::Instant::now());
                 let _ = pinger.outlet.push_proto(junction_nats::PING);
@@ -478,13 +440,13 @@ async fn read<R: AsyncRead + Unpin>(
             match tokio::time::timeout_at(deadline, read).await {
                 Ok(n) => n,
                 Err(_) => {
-                    leaf.close(CloseReason::AuthenticationTimeout);
+                    leaf.close_after_flush(CloseReason::AuthenticationTimeout);
                     return;
                 }
             }
         };
         if matches!(n, Ok(0) | Err(_)) {
-            leaf.close(CloseReason::ClientClosed);
+            leaf.close_after_flush(CloseReason::ClientClosed);
             return;
         }
         let mut at = 0;
@@ -500,7 +462,7 @@ async fn read<R: AsyncRead + Unpin>(
                     if let Some(text) = e.client_message() {
                         err(&leaf, text);
                     }
-                    leaf.close(CloseReason::ParseError);
+                    leaf.close_after_flush(CloseReason::ParseError);
                     return;
                 }
             };
@@ -531,7 +493,7 @@ async fn read<R: AsyncRead + Unpin>(
                     Ok(())
                 }
                 RouteOp::Ping => {
-                    leaf.queue_proto(junction_nats::PONG);
+                    leaf.send_proto(junction_nats::PONG);
                     Ok(())
                 }
                 RouteOp::Pong => {
@@ -566,7 +528,7 @@ async fn read<R: AsyncRead + Unpin>(
                         };
                         let _ = leaf.remote_name.set(name);
                         if let Some(url) = &url {
-                            leaf.queue_proto(&leaf_connect(&nodes, url));
+                            leaf.send_proto(&leaf_connect(&nodes, url));
                         }
                         leaf.establish(&nodes);
                     }
@@ -591,7 +553,7 @@ async fn read<R: AsyncRead + Unpin>(
                 }
             };
             if let Err(reason) = outcome {
-                leaf.close(reason);
+                leaf.close_after_flush(reason);
                 return;
             }
             if producer.is_behind() {
@@ -610,7 +572,7 @@ async fn read<R: AsyncRead + Unpin>(
 fn err(leaf: &Leaf, text: &str) {
     let mut b = BytesMut::new();
     junction_nats::encode::err(&mut b, text);
-    leaf.queue_proto(&b);
+    leaf.send_proto(&b);
 }
 
 /// A leaf's `CONNECT`: its credentials. Returns the leaf's name, or the

@@ -22,7 +22,7 @@ use super::{Cluster, RouteUrl};
 use crate::account::{Account, MatchCache};
 use crate::conn::{CloseReason, ConnCore};
 use crate::message::{ConnKind, Origin};
-use crate::outlet::{Producer, Queued, Stopped};
+use crate::outlet::{Producer, Stopped};
 use crate::subscription::{Message, Subscriber, Subscription};
 
 /// How long a new route has to complete its handshake, and to wait
@@ -115,7 +115,7 @@ impl Route {
     /// Closes a route whose URL a reload took out of the configuration, or
     /// of a server that stops.
     pub(super) fn close_unconfigured(&self) {
-        self.close(CloseReason::ServerShutdown);
+        self.close_after_flush(CloseReason::ServerShutdown);
     }
 
     /// What `/routez` shows of it; the peer's interest listed only when
@@ -193,31 +193,13 @@ impl Route {
         } else {
             proto::sub(&mut buf, None, &interest);
         }
-        self.queue_proto(&buf);
-    }
-
-    fn queue_proto(&self, bytes: &[u8]) {
-        match self.outlet.push_proto(bytes) {
-            Queued::Yes { .. } => self.outlet.flush(),
-            Queued::OverLimit => self.close_now(CloseReason::SlowConsumerPendingBytes),
-            Queued::Closed => {}
-        }
+        self.send_proto(&buf);
     }
 
     /// Closes a route another one to the same peer replaced.
     pub(super) fn close_duplicate(&self) {
         self.established.store(false, Ordering::Relaxed);
-        self.close(CloseReason::DuplicateRoute);
-    }
-
-    fn close(&self, reason: CloseReason) {
-        self.set_reason(reason);
-        self.outlet.close();
-    }
-
-    fn close_now(&self, reason: CloseReason) {
-        self.set_reason(reason);
-        self.outlet.close_now();
+        self.close_after_flush(CloseReason::DuplicateRoute);
     }
 
     /// This server's `INFO` for the peer.
@@ -374,27 +356,7 @@ impl Subscriber for Route {
         if !self.established.load(Ordering::Relaxed) {
             return;
         }
-        let queue_list = queues.join(&b' ');
-        let routed = RoutedMsg {
-            origin: None,
-            account: &sub.sid,
-            subject: msg.subject,
-            reply: msg.reply,
-            queue_list: &queue_list,
-            header_len: msg.header_len,
-            payload: msg.payload,
-        };
-        match self
-            .outlet
-            .push_msg(msg.payload.len(), |buf| proto::msg(buf, &routed))
-        {
-            Queued::Yes { pending, .. } => producer.touch(&self.outlet, pending),
-            Queued::OverLimit => {
-                tracing::warn!(cid = self.id, "Slow Consumer Detected on a route");
-                self.close_now(CloseReason::SlowConsumerPendingBytes);
-            }
-            Queued::Closed => {}
-        }
+        self.push_routed(msg, &sub.sid, queues, producer, proto::msg);
     }
 }
 
@@ -494,7 +456,7 @@ fn send_json(route: &Route, op: &[u8], value: &impl serde::Serialize, end: &[u8]
     // Serializing plain strings and numbers cannot fail.
     if serde_json::to_writer(&mut buf, value).is_ok() {
         buf.extend_from_slice(end);
-        route.queue_proto(&buf);
+        route.send_proto(&buf);
     }
 }
 
@@ -554,7 +516,7 @@ where
             let ping_max = Keepalive::of(&pinger, &ping_cluster).ping_max;
             if pinger.pings_out.fetch_add(1, Ordering::Relaxed) >= ping_max {
                 tracing::debug!(cid = pinger.id, "Stale Route Connection - Closing");
-                pinger.close(CloseReason::StaleConnection);
+                pinger.close_after_flush(CloseReason::StaleConnection);
             } else {
                 let _ = pinger.outlet.push_proto(junction_nats::PING);
             }
@@ -603,14 +565,14 @@ async fn read<R: AsyncRead + Unpin>(cluster: Arc<Cluster>, route: Arc<Route>, mu
                 Ok(n) => n,
                 Err(_) => {
                     tracing::debug!(cid = route.id, "route handshake timed out");
-                    route.close(CloseReason::AuthenticationTimeout);
+                    route.close_after_flush(CloseReason::AuthenticationTimeout);
                     return;
                 }
             }
         };
         match n {
             Ok(0) | Err(_) => {
-                route.close(CloseReason::ClientClosed);
+                route.close_after_flush(CloseReason::ClientClosed);
                 return;
             }
             Ok(_) => {}
@@ -643,7 +605,7 @@ async fn read<R: AsyncRead + Unpin>(cluster: Arc<Cluster>, route: Arc<Route>, mu
                         Ok(())
                     }
                     RouteOp::Ping => {
-                        route.queue_proto(junction_nats::PONG);
+                        route.send_proto(junction_nats::PONG);
                         Ok(())
                     }
                     RouteOp::Pong => {
@@ -665,14 +627,14 @@ async fn read<R: AsyncRead + Unpin>(cluster: Arc<Cluster>, route: Arc<Route>, mu
                             tracing::warn!(cid = route.id, "route refused: {text}");
                             let mut b = BytesMut::new();
                             junction_nats::encode::err(&mut b, text);
-                            route.queue_proto(&b);
+                            route.send_proto(&b);
                             CloseReason::AuthenticationViolation
                         }),
                     RouteOp::Info(json) if connected => on_info(&cluster, &route, json, &mut parser),
                     RouteOp::Info(_) => Err(CloseReason::AuthenticationViolation),
                 };
             if let Err(reason) = outcome {
-                route.close(reason);
+                route.close_after_flush(reason);
                 return;
             }
             if producer.is_behind() {
@@ -805,7 +767,7 @@ fn protocol_error(route: &Route, e: &ProtocolError) {
     if let Some(text) = e.client_message() {
         let mut b = BytesMut::new();
         junction_nats::encode::err(&mut b, text);
-        route.queue_proto(&b);
+        route.send_proto(&b);
     }
-    route.close(CloseReason::ParseError);
+    route.close_after_flush(CloseReason::ParseError);
 }

@@ -178,3 +178,46 @@ pub fn reference_binary(version: &str) -> String {
             panic!("no nats-server {version}: set {env}, or run scripts/test-all.sh, which installs it")
         })
 }
+
+/// A reference server process, stopped when dropped.
+pub struct Process(pub std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts nats-server `version` with the configuration `conf`.
+pub fn reference_with_config(version: &str, conf: &str) -> Process {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("reference-{}-{n}.conf", std::process::id()));
+    std::fs::write(&path, conf).unwrap();
+    let child = std::process::Command::new(reference_binary(version))
+        .arg("-c")
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nats-server starts");
+    Process(child)
+}
+
+/// Connects with `options`, trying again while the server starts.
+pub async fn connect_retrying(
+    url: &str,
+    options: impl Fn() -> async_nats::ConnectOptions,
+) -> async_nats::Client {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match options().connect(url).await {
+            Ok(c) => return c,
+            Err(e) => {
+                assert!(std::time::Instant::now() < deadline, "{url}: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
