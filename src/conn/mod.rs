@@ -21,6 +21,7 @@ pub use close::CloseReason;
 pub use common::ConnCore;
 pub use events::ConnEvents;
 pub use links::{LeafLinks, LeafView, Links, RouteView};
+pub use peer::PeerPings;
 pub use record::ConnRecord;
 pub use settings::ClientSettings;
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -13,18 +13,17 @@ use bytes::{Buf, Bytes, BytesMut};
 use junction_nats::route::{self as proto, RemoteInterest, RouteOp, RouteParser, RoutedMsg};
 use parking_lot::Mutex;
 use serde_json::json;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::LeafNodes;
 use crate::account::{Account, InterestChange, MatchCache};
-use crate::conn::{CloseReason, ConnCore};
+use crate::conn::{CloseReason, ConnCore, PeerPings};
 use crate::message::{ConnKind, Origin};
-use crate::outlet::{Producer, Stopped};
+use crate::outlet::Producer;
 use crate::subscription::{Message, Subscriber, Subscription};
 
 /// How long a leaf node has to complete its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
-const FIRST_PING: Duration = Duration::from_secs(1);
 
 /// Interest by subject and queue group (the account is the connection's).
 type Key = (Bytes, Option<Bytes>);
@@ -60,13 +59,10 @@ pub struct Leaf {
     subs: Mutex<HashMap<Key, Arc<Subscription>>>,
     /// What this side announced to the peer, with the weight sent.
     sent: Mutex<HashMap<Key, u32>>,
-    pings_out: AtomicU32,
+    pings: PeerPings,
     /// A loop was found through this connection: the leaf waits longer
     /// before connecting again.
     looped: AtomicBool,
-    /// When the last keep-alive PING went, and the round trip it measured.
-    ping_sent: Mutex<Option<std::time::Instant>>,
-    rtt: Mutex<Duration>,
     me: Weak<Leaf>,
 }
 
@@ -95,10 +91,8 @@ impl Leaf {
             established: AtomicBool::new(false),
             subs: Mutex::new(HashMap::new()),
             sent: Mutex::new(HashMap::new()),
-            pings_out: AtomicU32::new(0),
+            pings: PeerPings::default(),
             looped: AtomicBool::new(false),
-            ping_sent: Mutex::new(None),
-            rtt: Mutex::new(Duration::ZERO),
             me: me.clone(),
         })
     }
@@ -134,7 +128,7 @@ impl Leaf {
             out_bytes,
             num_subscriptions: subs.len(),
             subscriptions,
-            rtt: *self.rtt.lock(),
+            rtt: self.pings.rtt(),
         }
     }
 
@@ -385,22 +379,8 @@ async fn run<R, W>(
             )
         }
     };
-    let pinger = leaf.clone();
-    let stopped = leaf
-        .outlet
-        .run_writer(keepalive, FIRST_PING, || {
-            if pinger.pings_out.fetch_add(1, Ordering::Relaxed) >= pinger.settings().ping_max {
-                pinger.close_after_flush(CloseReason::StaleConnection);
-            } else {
-                *pinger.ping_sent.lock() = Some(std::time::Instant::now());
-                let _ = pinger.outlet.push_proto(junction_nats::PING);
-            }
-        })
+    leaf.write_to_peer(&leaf.pings, keepalive, || leaf.settings().ping_max)
         .await;
-    if stopped == Stopped::WriteDeadline {
-        leaf.set_reason(CloseReason::SlowConsumerWriteDeadline);
-    }
-    leaf.outlet.shut_transport().await;
     read_task.abort();
     leaf.established.store(false, Ordering::Relaxed);
     nodes.remove(&leaf);
@@ -430,23 +410,8 @@ async fn read<R: AsyncRead + Unpin>(
     let timeout = nodes.options.auth.timeout.unwrap_or(HANDSHAKE_TIMEOUT);
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        if buf.capacity() - buf.len() < 16 * 1024 {
-            buf.reserve(64 * 1024);
-        }
-        let read = reader.read_buf(&mut buf);
-        let n = if leaf.established.load(Ordering::Relaxed) {
-            read.await
-        } else {
-            match tokio::time::timeout_at(deadline, read).await {
-                Ok(n) => n,
-                Err(_) => {
-                    leaf.close_after_flush(CloseReason::AuthenticationTimeout);
-                    return;
-                }
-            }
-        };
-        if matches!(n, Ok(0) | Err(_)) {
-            leaf.close_after_flush(CloseReason::ClientClosed);
+        let handshake = (!leaf.established.load(Ordering::Relaxed)).then_some(deadline);
+        if !leaf.read_from_peer(&mut reader, &mut buf, handshake).await {
             return;
         }
         let mut at = 0;
@@ -497,10 +462,7 @@ async fn read<R: AsyncRead + Unpin>(
                     Ok(())
                 }
                 RouteOp::Pong => {
-                    leaf.pings_out.store(0, Ordering::Relaxed);
-                    if let Some(sent) = leaf.ping_sent.lock().take() {
-                        *leaf.rtt.lock() = sent.elapsed();
-                    }
+                    leaf.pings.pong();
                     Ok(())
                 }
                 RouteOp::Ok => Ok(()),

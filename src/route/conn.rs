@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -15,22 +15,20 @@ use junction_nats::route::{
 };
 use junction_nats::ProtocolError;
 use parking_lot::Mutex;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::{Cluster, RouteUrl};
 use crate::account::{Account, MatchCache};
-use crate::conn::{CloseReason, ConnCore};
+use crate::conn::{CloseReason, ConnCore, PeerPings};
 use crate::message::{ConnKind, Origin};
-use crate::outlet::{Producer, Stopped};
+use crate::outlet::Producer;
 use crate::subscription::{Message, Subscriber, Subscription};
 
 /// How long a new route has to complete its handshake, and to wait
 /// between attempts to reach a configured peer (nats-server's defaults).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
-/// The first keep-alive PING on a route goes out after a second.
-const FIRST_PING: Duration = Duration::from_secs(1);
 
 /// A peer's interest, by account, subject and queue group.
 type InterestKey = (Bytes, Bytes, Option<Bytes>);
@@ -51,7 +49,7 @@ pub struct Route {
     established: AtomicBool,
     /// The peer's interest, as subscriptions in its accounts here.
     subs: Mutex<HashMap<InterestKey, Arc<Subscription>>>,
-    pings_out: AtomicU32,
+    pings: PeerPings,
     me: Weak<Route>,
 }
 
@@ -87,7 +85,7 @@ impl Route {
             client_urls: Mutex::new(Vec::new()),
             established: AtomicBool::new(false),
             subs: Mutex::new(HashMap::new()),
-            pings_out: AtomicU32::new(0),
+            pings: PeerPings::default(),
             me: me.clone(),
         })
     }
@@ -508,24 +506,12 @@ where
             (k.write_deadline, k.ping_interval)
         }
     };
-    let pinger = route.clone();
-    let ping_cluster = cluster.clone();
-    let stopped = route
-        .outlet
-        .run_writer(keepalive, FIRST_PING, || {
-            let ping_max = Keepalive::of(&pinger, &ping_cluster).ping_max;
-            if pinger.pings_out.fetch_add(1, Ordering::Relaxed) >= ping_max {
-                tracing::debug!(cid = pinger.id, "Stale Route Connection - Closing");
-                pinger.close_after_flush(CloseReason::StaleConnection);
-            } else {
-                let _ = pinger.outlet.push_proto(junction_nats::PING);
-            }
+    let max_cluster = cluster.clone();
+    route
+        .write_to_peer(&route.pings, keepalive, || {
+            Keepalive::of(&route, &max_cluster).ping_max
         })
         .await;
-    if stopped == Stopped::WriteDeadline {
-        route.set_reason(CloseReason::SlowConsumerWriteDeadline);
-    }
-    route.outlet.shut_transport().await;
     read_task.abort();
     route.established.store(false, Ordering::Relaxed);
     cluster.remove(&route);
@@ -554,28 +540,9 @@ async fn read<R: AsyncRead + Unpin>(cluster: Arc<Cluster>, route: Arc<Route>, mu
     let mut connected = route.solicited;
     let deadline = tokio::time::Instant::now() + cluster.options().auth.timeout.unwrap_or(HANDSHAKE_TIMEOUT);
     loop {
-        if buf.capacity() - buf.len() < 16 * 1024 {
-            buf.reserve(64 * 1024);
-        }
-        let read = reader.read_buf(&mut buf);
-        let n = if route.established.load(Ordering::Relaxed) {
-            read.await
-        } else {
-            match tokio::time::timeout_at(deadline, read).await {
-                Ok(n) => n,
-                Err(_) => {
-                    tracing::debug!(cid = route.id, "route handshake timed out");
-                    route.close_after_flush(CloseReason::AuthenticationTimeout);
-                    return;
-                }
-            }
-        };
-        match n {
-            Ok(0) | Err(_) => {
-                route.close_after_flush(CloseReason::ClientClosed);
-                return;
-            }
-            Ok(_) => {}
+        let handshake = (!route.established.load(Ordering::Relaxed)).then_some(deadline);
+        if !route.read_from_peer(&mut reader, &mut buf, handshake).await {
+            return;
         }
         let mut at = 0;
         loop {
@@ -609,7 +576,7 @@ async fn read<R: AsyncRead + Unpin>(cluster: Arc<Cluster>, route: Arc<Route>, mu
                         Ok(())
                     }
                     RouteOp::Pong => {
-                        route.pings_out.store(0, Ordering::Relaxed);
+                        route.pings.pong();
                         Ok(())
                     }
                     RouteOp::Ok => Ok(()),
