@@ -402,3 +402,57 @@ async fn server_ping_outside_the_system_account_says_so() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("system account"), "{err}");
 }
+
+/// A node going away says so first: a nats-server peer's client sees its
+/// LAMEDUCK and then its SHUTDOWN event.
+#[tokio::test]
+async fn a_node_going_away_tells_the_cluster() {
+    let j_port = common::free_port();
+    let j = junction_node("j1", Some(j_port), &[]).await;
+    let n15 = reference(
+        "2.15",
+        "n15",
+        common::free_port(),
+        &[format!("nats://127.0.0.1:{j_port}")],
+    );
+    let sys = connect(&format!("nats://127.0.0.1:{}", n15.client), "sys").await;
+    let mut events = sys
+        .subscribe(format!("$SYS.SERVER.{}.*", j.server.id))
+        .await
+        .unwrap();
+    sys.flush().await.unwrap();
+    // Until the subscription has reached j (its PING answer comes back).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while gather(
+        &sys,
+        &format!("$SYS.REQ.SERVER.{}.IDZ", j.server.id),
+        "",
+        Duration::from_millis(300),
+    )
+    .await
+    .is_empty()
+    {
+        assert!(Instant::now() < deadline, "j never answered through the route");
+    }
+    let mut opts = (*j.server.opts()).clone();
+    opts.lame_duck_duration = Duration::from_millis(500);
+    opts.lame_duck_grace_period = Duration::ZERO;
+    j.server.reload(opts).unwrap();
+    tokio::spawn(j.server.clone().lame_duck());
+    // STATSZ events go out meanwhile.
+    let (subject, body) = next_event_but_statsz(&mut events).await;
+    assert_eq!(subject, format!("$SYS.SERVER.{}.LAMEDUCK", j.server.id));
+    assert_eq!(body["name"], "j1");
+    j.server.shutdown();
+    let (subject, _) = next_event_but_statsz(&mut events).await;
+    assert_eq!(subject, format!("$SYS.SERVER.{}.SHUTDOWN", j.server.id));
+}
+
+async fn next_event_but_statsz(events: &mut async_nats::Subscriber) -> (String, Value) {
+    loop {
+        let (subject, body) = next_event(events).await;
+        if !subject.ends_with(".STATSZ") {
+            return (subject, body);
+        }
+    }
+}

@@ -1,6 +1,8 @@
-//! Who hears of clients connecting and going: the system account's events
-//! (`$SYS.ACCOUNT.<account>.CONNECT`, `…DISCONNECT`), registered with the
-//! server as [`ConnEvents`] so the connection code need not know them.
+//! Who hears of clients connecting and going, and of the server going: the
+//! system account's events (`$SYS.ACCOUNT.<account>.CONNECT`,
+//! `…DISCONNECT`, `$SYS.SERVER.<id>.SHUTDOWN` and `…LAMEDUCK`), registered
+//! with the server as [`ConnEvents`] so the connection code need not know
+//! them.
 
 use super::Connection;
 
@@ -11,4 +13,7 @@ pub trait ConnEvents: Send + Sync {
     /// Connections other servers of the cluster have in `account`, as
     /// their events said (for account connection limits).
     fn remote_connections(&self, account: &str) -> usize;
+    /// The server enters lame duck mode (`lame_duck`) or stops: the other
+    /// servers hear of it before its links close.
+    fn going_away(&self, lame_duck: bool);
 }

@@ -90,6 +90,9 @@ impl Server {
             return;
         }
         tracing::info!("Entering lame duck mode, stop accepting new clients");
+        if let Some(events) = self.events() {
+            events.going_away(true);
+        }
         // Peers first: they drop this server's client URLs from their
         // clients' INFO, so clients moving away do not come back here.
         if let Some(links) = self.links() {

@@ -259,6 +259,11 @@ impl Server {
 
     /// Stops accepting and closes every connection.
     pub fn shutdown(&self) {
+        if !self.lifecycle.is_stopped() {
+            if let Some(events) = self.events() {
+                events.going_away(false);
+            }
+        }
         self.lifecycle.stop();
     }
 }

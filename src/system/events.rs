@@ -209,6 +209,16 @@ impl ConnEvents for SystemServices {
         });
     }
 
+    fn going_away(&self, lame_duck: bool) {
+        let Some(server) = self.server.upgrade() else {
+            return;
+        };
+        let what = if lame_duck { "LAMEDUCK" } else { "SHUTDOWN" };
+        self.send(&server, &format!("$SYS.SERVER.{}.{what}", server.id), || {
+            server_info(&server, self.next_seq())
+        });
+    }
+
     fn remote_connections(&self, account: &str) -> usize {
         let Some(server) = self.server.upgrade() else {
             return 0;
