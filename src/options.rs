@@ -201,6 +201,9 @@ pub struct LeafRemote {
     pub urls: Vec<String>,
     /// The local account the connection binds (the global one by default).
     pub account: Option<String>,
+    /// `credentials`: a `.creds` file (user JWT and seed) to authenticate
+    /// with the hub, signing its nonce.
+    pub credentials: Option<std::path::PathBuf>,
 }
 
 /// `websocket { host, port, advertise, no_tls, tls, same_origin, allowed_origins, compression,

@@ -37,7 +37,7 @@ async fn junction_leaf(url: &str) -> RunningServer {
         leafnodes: Some(LeafNodeOptions {
             remotes: vec![LeafRemote {
                 urls: vec![url.to_string()],
-                account: None,
+                ..LeafRemote::default()
             }],
             ..LeafNodeOptions::default()
         }),
@@ -318,7 +318,7 @@ async fn mqtt_devices_on_a_junction_leaf_talk_to_services_on_a_nats_server_hub()
         leafnodes: Some(LeafNodeOptions {
             remotes: vec![LeafRemote {
                 urls: vec![format!("nats-leaf://127.0.0.1:{}", hub.leaf_port)],
-                account: None,
+                ..LeafRemote::default()
             }],
             ..LeafNodeOptions::default()
         }),
@@ -414,4 +414,60 @@ async fn a_leaf_of_one_cluster_node_reaches_the_other_nodes() {
     let on_leaf = connect(&format!("nats://127.0.0.1:{}", leaf.client)).await;
     let on_b = connect(&common::url(&b)).await;
     both_ways(&on_leaf, &on_b).await;
+}
+
+/// A Junction leaf authenticates to a nats-server hub in operator mode with
+/// a `.creds` file (user JWT, nonce signed with its seed), as edges connect
+/// to a central NATS system; it is bound to the user's account there.
+#[tokio::test]
+async fn a_junction_leaf_with_credentials_joins_an_operator_mode_hub() {
+    use junction::jwt::{self, AccountClaims, OperatorClaims, UserClaims};
+    use nkeys::KeyPair;
+    let operator = KeyPair::new_operator();
+    let (system, app) = (KeyPair::new_account(), KeyPair::new_account());
+    let mut op = OperatorClaims::new("op", operator.public_key());
+    op.nats.system_account = system.public_key();
+    let operator_jwt = jwt::encode(&op, &operator).unwrap();
+    let system_jwt = jwt::encode(&AccountClaims::new("SYS", system.public_key()), &operator).unwrap();
+    let app_jwt = jwt::encode(&AccountClaims::new("APP", app.public_key()), &operator).unwrap();
+    let user = |name: &str| {
+        let kp = KeyPair::new_user();
+        let token = jwt::encode(&UserClaims::new(name, kp.public_key()), &app).unwrap();
+        jwt::format_creds(&token, &kp.seed().unwrap())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let operator_file = dir.path().join("op.jwt");
+    std::fs::write(&operator_file, &operator_jwt).unwrap();
+    let (client, leaf_port) = (common::free_port(), common::free_port());
+    let conf = format!(
+        "listen: 127.0.0.1:{client}\noperator: \"{}\"\nsystem_account: {}\nresolver: MEMORY\n\
+         resolver_preload: {{\n  {}: \"{system_jwt}\"\n  {}: \"{app_jwt}\"\n}}\n\
+         leafnodes {{ listen: 127.0.0.1:{leaf_port} }}\n",
+        operator_file.display(),
+        system.public_key(),
+        system.public_key(),
+        app.public_key(),
+    );
+    let _hub = common::reference_with_config("2.15", &conf);
+    let creds = dir.path().join("edge.creds");
+    std::fs::write(&creds, user("edge")).unwrap();
+    let edge = common::start(Options {
+        leafnodes: Some(LeafNodeOptions {
+            remotes: vec![LeafRemote {
+                urls: vec![format!("nats-leaf://127.0.0.1:{leaf_port}")],
+                account: None,
+                credentials: Some(creds),
+            }],
+            ..LeafNodeOptions::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    let service_creds = user("service");
+    let on_hub = common::connect_retrying(&format!("nats://127.0.0.1:{client}"), || {
+        async_nats::ConnectOptions::with_credentials(&service_creds).unwrap()
+    })
+    .await;
+    let on_edge = connect(&common::url(&edge)).await;
+    both_ways(&on_edge, &on_hub).await;
 }

@@ -24,8 +24,6 @@ const UNSUPPORTED_LEAFNODES: &[&str] = &[
 
 /// `remotes [{ }]` keys not implemented yet.
 const UNSUPPORTED_REMOTE: &[&str] = &[
-    "credentials",
-    "creds",
     "nkey",
     "tls",
     "ws_compression",
@@ -123,6 +121,7 @@ fn remotes(entry: &Entry) -> Result<Vec<LeafRemote>> {
                     }
                 }
                 "account" | "local" => remote.account = Some(string(e)?.to_string()),
+                "credentials" | "creds" => remote.credentials = Some(string(e)?.into()),
                 _ => other_key(e, &key, "leafnodes.remotes.", UNSUPPORTED_REMOTE)?,
             }
         }

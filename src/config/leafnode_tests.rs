@@ -38,6 +38,14 @@ fn remotes_with_one_url_or_several_and_a_local_account() {
     assert_eq!(r[0].account, None);
     assert_eq!(r[1].urls, vec!["nats://u:p@h1:7422", "nats-leaf://h2"]);
     assert_eq!(r[1].account.as_deref(), Some("A"));
+    let r = opts("leafnodes { remotes: [ { url: \"nats://hub\", credentials: \"/etc/edge.creds\" } ] }")
+        .leafnodes
+        .unwrap()
+        .remotes;
+    assert_eq!(
+        r[0].credentials.as_deref(),
+        Some(std::path::Path::new("/etc/edge.creds"))
+    );
 }
 
 #[test]
@@ -45,8 +53,8 @@ fn what_is_not_built_yet_is_refused_by_name() {
     for (text, key) in [
         ("leafnodes { remotes: [ { url: \"ws://hub:443\" } ] }", "ws://"),
         (
-            "leafnodes { remotes: [ { url: \"nats://hub\", credentials: \"x.creds\" } ] }",
-            "credentials",
+            "leafnodes { remotes: [ { url: \"nats://hub\", nkey: \"SU…\" } ] }",
+            "nkey",
         ),
         ("leafnodes { port: 7422, tls { cert_file: a } }", "tls"),
     ] {

@@ -34,6 +34,23 @@ type Key = (Bytes, Option<Bytes>);
 struct HubInfo {
     server_id: String,
     server_name: String,
+    /// Signed with the remote's credentials.
+    nonce: String,
+}
+
+/// A remote's `credentials`: the user JWT and the seed that signs the
+/// hub's nonce.
+pub(super) struct Credentials {
+    pub jwt: String,
+    pub seed: String,
+}
+
+/// One of `leafnodes { remotes }`: the local account it binds, and how it
+/// authenticates beyond the user and password of its URL.
+#[derive(Clone)]
+pub(super) struct Remote {
+    pub account: Arc<Account>,
+    pub credentials: Option<Arc<Credentials>>,
 }
 
 /// A leaf's `CONNECT`, as far as a hub reads it.
@@ -60,6 +77,8 @@ pub struct Leaf {
     /// What this side announced to the peer, with the weight sent.
     sent: Mutex<HashMap<Key, u32>>,
     pings: PeerPings,
+    /// A solicited leaf's credentials for the hub.
+    credentials: OnceLock<Option<Arc<Credentials>>>,
     /// A loop was found through this connection: the leaf waits longer
     /// before connecting again.
     looped: AtomicBool,
@@ -92,6 +111,7 @@ impl Leaf {
             subs: Mutex::new(HashMap::new()),
             sent: Mutex::new(HashMap::new()),
             pings: PeerPings::default(),
+            credentials: OnceLock::new(),
             looped: AtomicBool::new(false),
             me: me.clone(),
         })
@@ -312,7 +332,12 @@ fn hub_info(nodes: &LeafNodes, leaf: &Leaf) -> Vec<u8> {
 }
 
 /// A leaf's `CONNECT` to the hub at `url` (credentials from the URL).
-fn leaf_connect(nodes: &LeafNodes, url: &crate::route::RouteUrl) -> Vec<u8> {
+fn leaf_connect(
+    nodes: &LeafNodes,
+    url: &crate::route::RouteUrl,
+    credentials: Option<&Credentials>,
+    nonce: &str,
+) -> Vec<u8> {
     let server = &nodes.server;
     let mut connect = json!({
         "version": crate::server::NATS_COMPAT_VERSION,
@@ -323,6 +348,11 @@ fn leaf_connect(nodes: &LeafNodes, url: &crate::route::RouteUrl) -> Vec<u8> {
     if let Some(user) = &url.user {
         connect["user"] = json!(user);
         connect["pass"] = json!(url.password.as_deref().unwrap_or(""));
+    }
+    if let Some(c) = credentials {
+        connect["jwt"] = json!(c.jwt);
+        // A seed that cannot sign leaves the hub to refuse the connection.
+        connect["sig"] = json!(crate::jwt::sign_nonce(&c.seed, nonce).unwrap_or_default());
     }
     format!("CONNECT {connect}\r\n").into_bytes()
 }
@@ -345,12 +375,13 @@ pub(super) async fn accepted(
 pub(super) async fn solicited(
     nodes: Arc<LeafNodes>,
     url: crate::route::RouteUrl,
-    account: Arc<Account>,
+    remote: Remote,
 ) -> anyhow::Result<bool> {
     let stream = tokio::net::TcpStream::connect(url.address()).await?;
     let _ = stream.set_nodelay(true);
-    let remote = stream.peer_addr()?;
-    let leaf = Leaf::new(&nodes, remote, true, account);
+    let peer = stream.peer_addr()?;
+    let leaf = Leaf::new(&nodes, peer, true, remote.account.clone());
+    let _ = leaf.credentials.set(remote.credentials);
     let (reader, writer) = stream.into_split();
     run(nodes, leaf.clone(), reader, writer, Some(url)).await;
     Ok(leaf.looped.load(Ordering::Relaxed))
@@ -490,7 +521,8 @@ async fn read<R: AsyncRead + Unpin>(
                         };
                         let _ = leaf.remote_name.set(name);
                         if let Some(url) = &url {
-                            leaf.send_proto(&leaf_connect(&nodes, url));
+                            let credentials = leaf.credentials.get().and_then(|c| c.as_deref());
+                            leaf.send_proto(&leaf_connect(&nodes, url, credentials, &info.nonce));
                         }
                         leaf.establish(&nodes);
                     }

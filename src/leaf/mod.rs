@@ -57,7 +57,21 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
             .iter()
             .map(|u| RouteUrl::parse_leaf(u).map_err(|e| anyhow::anyhow!("leafnode remote {u}: {e}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        remotes.push((urls, account(&server, remote.account.as_deref())?));
+        let credentials = match &remote.credentials {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("leafnode remote credentials {}", path.display()))?;
+                let (jwt, seed) = crate::jwt::parse_creds(&text)
+                    .map_err(|e| anyhow::anyhow!("leafnode remote credentials {}: {e}", path.display()))?;
+                Some(Arc::new(conn::Credentials { jwt, seed }))
+            }
+            None => None,
+        };
+        let remote = conn::Remote {
+            account: account(&server, remote.account.as_deref())?,
+            credentials,
+        };
+        remotes.push((urls, remote));
     }
     let listener = match &options.listen {
         Some((host, port)) => {
@@ -96,8 +110,8 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
         tracing::info!("Listening for leafnode connections on {addr}");
         tokio::spawn(accept(Arc::downgrade(&nodes), listener, hub_account));
     }
-    for (urls, account) in remotes {
-        tokio::spawn(solicit(Arc::downgrade(&nodes), urls, account));
+    for (urls, remote) in remotes {
+        tokio::spawn(solicit(Arc::downgrade(&nodes), urls, remote));
     }
     // A stopping server closes its leaf connections.
     let weak = Arc::downgrade(&nodes);
@@ -149,7 +163,7 @@ async fn accept(nodes: Weak<LeafNodes>, listener: TcpListener, account: Arc<Acco
 
 /// Keeps a connection to one hub: its URLs in turn, again after a pause
 /// when the connection goes, until the server stops.
-async fn solicit(nodes: Weak<LeafNodes>, urls: Vec<RouteUrl>, account: Arc<Account>) {
+async fn solicit(nodes: Weak<LeafNodes>, urls: Vec<RouteUrl>, remote: conn::Remote) {
     let mut next = 0;
     loop {
         let Some(n) = nodes.upgrade() else { return };
@@ -161,7 +175,7 @@ async fn solicit(nodes: Weak<LeafNodes>, urls: Vec<RouteUrl>, account: Arc<Accou
         let server = n.server.clone();
         let mut delay = RECONNECT_DELAY;
         tokio::select! {
-            result = conn::solicited(n, url.clone(), account.clone()) => match result {
+            result = conn::solicited(n, url.clone(), remote.clone()) => match result {
                 Ok(true) => delay = LOOP_DELAY,
                 Ok(false) => {}
                 Err(e) => tracing::debug!("connecting to leafnode hub {url}: {e}"),
