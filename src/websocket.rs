@@ -95,6 +95,16 @@ async fn upgrade<S>(
     let remote = ws
         .forwarded_for
         .map_or(remote, |ip| SocketAddr::new(ip, remote.port()));
+    if ws.path.ends_with("/leafnode") {
+        // A leaf node through the WebSocket port, on nats-server's path.
+        match server.leaf_links() {
+            Some(leafs) => leafs.accept_websocket(remote, Box::new(ws.reader), Box::new(writer)),
+            None => {
+                let _ = writer.shutdown().await;
+            }
+        }
+        return;
+    }
     if ws.subprotocol.as_deref() == Some("mqtt") {
         // MQTT over WebSocket: the same MQTT session as on the MQTT port.
         let Some(mqtt) = mqtt.filter(|_| server.mqtt_options().is_some()) else {

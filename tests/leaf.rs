@@ -471,3 +471,42 @@ async fn a_junction_leaf_with_credentials_joins_an_operator_mode_hub() {
     let on_edge = connect(&common::url(&edge)).await;
     both_ways(&on_edge, &on_hub).await;
 }
+
+/// Leaf connections through a hub's WebSocket port (`ws://`, nats-server's
+/// `/leafnode` path), both ways with nats-server 2.15.1.
+#[tokio::test]
+async fn leaf_nodes_over_websocket_both_ways() {
+    use junction::options::WebsocketOptions;
+    // A Junction leaf of a nats-server hub's WebSocket port.
+    let (client, ws_port, leaf_port) = (common::free_port(), common::free_port(), common::free_port());
+    let _hub = common::reference_with_config(
+        "2.15",
+        &format!(
+            "listen: 127.0.0.1:{client}\nwebsocket {{ listen: \"127.0.0.1:{ws_port}\", no_tls: true }}\n\
+             leafnodes {{ listen: 127.0.0.1:{leaf_port} }}\n"
+        ),
+    );
+    let edge = junction_leaf(&format!("ws://127.0.0.1:{ws_port}")).await;
+    let on_hub = connect(&format!("nats://127.0.0.1:{client}")).await;
+    let on_edge = connect(&common::url(&edge)).await;
+    both_ways(&on_edge, &on_hub).await;
+
+    // A nats-server leaf of a Junction hub's WebSocket port.
+    let hub = junction_hub(None).await;
+    let ws = junction::websocket::start(
+        hub.server.clone(),
+        &WebsocketOptions {
+            host: "127.0.0.1".into(),
+            port: 0,
+            no_tls: true,
+            ..WebsocketOptions::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let leaf = reference("2.15", Some(&format!("ws://{ws}")));
+    let on_leaf = connect(&format!("nats://127.0.0.1:{}", leaf.client)).await;
+    let on_hub = connect(&common::url(&hub)).await;
+    both_ways(&on_leaf, &on_hub).await;
+}

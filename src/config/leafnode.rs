@@ -139,7 +139,8 @@ fn url(entry: &Entry, text: &str) -> Result<String> {
     let (scheme, rest) = text.split_once("://").unwrap_or(("nats-leaf", text));
     match scheme.to_ascii_lowercase().as_str() {
         "nats-leaf" | "nats" | "leafnode" => {}
-        "ws" | "wss" | "tls" => {
+        "ws" => {}
+        "wss" | "tls" => {
             return Err(super::error::ConfigError::Unsupported {
                 pos: entry.key_pos.clone(),
                 key: format!("leafnodes.remotes.url ({scheme}://)"),

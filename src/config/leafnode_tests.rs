@@ -51,7 +51,7 @@ fn remotes_with_one_url_or_several_and_a_local_account() {
 #[test]
 fn what_is_not_built_yet_is_refused_by_name() {
     for (text, key) in [
-        ("leafnodes { remotes: [ { url: \"ws://hub:443\" } ] }", "ws://"),
+        ("leafnodes { remotes: [ { url: \"wss://hub:443\" } ] }", "wss://"),
         (
             "leafnodes { remotes: [ { url: \"nats://hub\", nkey: \"SU…\" } ] }",
             "nkey",

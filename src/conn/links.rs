@@ -61,7 +61,14 @@ pub trait LeafLinks: Send + Sync {
     fn auth_timeout(&self) -> Option<std::time::Duration>;
     /// The connections open now, with the peers' interest when `with_subs`.
     fn leafs(&self, with_subs: bool) -> Vec<LeafView>;
+    /// Serves a leaf node that came through the WebSocket port
+    /// (nats-server's `/leafnode` path).
+    fn accept_websocket(&self, remote: std::net::SocketAddr, reader: BoxedReader, writer: BoxedWriter);
 }
+
+/// A transport's two halves, whatever it is (TCP, TLS, WebSocket frames).
+pub type BoxedReader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+pub type BoxedWriter = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
 
 /// The server's links to other servers.
 pub trait Links: Send + Sync {

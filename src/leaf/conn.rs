@@ -51,6 +51,8 @@ pub(super) struct Credentials {
 pub(super) struct Remote {
     pub account: Arc<Account>,
     pub credentials: Option<Arc<Credentials>>,
+    /// `ws://` URLs: the hub's WebSocket port.
+    pub websocket: bool,
 }
 
 /// A leaf's `CONNECT`, as far as a hub reads it.
@@ -358,15 +360,13 @@ fn leaf_connect(
 }
 
 /// Serves a leaf node that connected to this server's leaf node port.
-pub(super) async fn accepted(
-    nodes: Arc<LeafNodes>,
-    stream: tokio::net::TcpStream,
-    remote: SocketAddr,
-    account: Arc<Account>,
-) {
-    let leaf = Leaf::new(&nodes, remote, false, account);
+pub(super) async fn accepted<R, W>(nodes: Arc<LeafNodes>, remote: SocketAddr, reader: R, writer: W)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let leaf = Leaf::new(&nodes, remote, false, nodes.hub_account());
     leaf.send_proto(&hub_info(&nodes, &leaf));
-    let (reader, writer) = stream.into_split();
     run(nodes, leaf, reader, writer, None).await;
 }
 
@@ -382,6 +382,13 @@ pub(super) async fn solicited(
     let peer = stream.peer_addr()?;
     let leaf = Leaf::new(&nodes, peer, true, remote.account.clone());
     let _ = leaf.credentials.set(remote.credentials);
+    if remote.websocket {
+        // A hub's WebSocket port takes leaf nodes on nats-server's path.
+        let ws_url = format!("ws://{}/leafnode", url.address());
+        let (reader, writer) = junction_websocket::connect(stream, &ws_url).await?;
+        run(nodes, leaf.clone(), reader, writer, Some(url)).await;
+        return Ok(leaf.looped.load(Ordering::Relaxed));
+    }
     let (reader, writer) = stream.into_split();
     run(nodes, leaf.clone(), reader, writer, Some(url)).await;
     Ok(leaf.looped.load(Ordering::Relaxed))

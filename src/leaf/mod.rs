@@ -37,7 +37,10 @@ const LOOP_DELAY: Duration = Duration::from_secs(30);
 
 /// This server's leaf node connections, both ways.
 pub struct LeafNodes {
+    me: Weak<LeafNodes>,
     server: Arc<Server>,
+    /// The account leaf nodes that connect here are bound to.
+    hub_account: Arc<Account>,
     options: LeafNodeOptions,
     /// Where leaf nodes connect, when this server is a hub.
     pub addr: Option<SocketAddr>,
@@ -57,6 +60,11 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
             .iter()
             .map(|u| RouteUrl::parse_leaf(u).map_err(|e| anyhow::anyhow!("leafnode remote {u}: {e}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        // nats-server takes a remote's URLs all of one kind.
+        let websocket = remote
+            .urls
+            .iter()
+            .any(|u| u.to_ascii_lowercase().starts_with("ws://"));
         let credentials = match &remote.credentials {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -70,6 +78,7 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
         let remote = conn::Remote {
             account: account(&server, remote.account.as_deref())?,
             credentials,
+            websocket,
         };
         remotes.push((urls, remote));
     }
@@ -85,8 +94,10 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
         None => None,
     };
     let addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
-    let nodes = Arc::new(LeafNodes {
+    let nodes = Arc::new_cyclic(|me| LeafNodes {
+        me: me.clone(),
         server: server.clone(),
+        hub_account: hub_account.clone(),
         options: options.clone(),
         addr,
         leafs: RwLock::new(Vec::new()),
@@ -108,7 +119,7 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
     ));
     if let (Some(listener), Some(addr)) = (listener, addr) {
         tracing::info!("Listening for leafnode connections on {addr}");
-        tokio::spawn(accept(Arc::downgrade(&nodes), listener, hub_account));
+        tokio::spawn(accept(Arc::downgrade(&nodes), listener));
     }
     for (urls, remote) in remotes {
         tokio::spawn(solicit(Arc::downgrade(&nodes), urls, remote));
@@ -137,7 +148,7 @@ fn account(server: &Server, name: Option<&str>) -> anyhow::Result<Arc<Account>> 
     }
 }
 
-async fn accept(nodes: Weak<LeafNodes>, listener: TcpListener, account: Arc<Account>) {
+async fn accept(nodes: Weak<LeafNodes>, listener: TcpListener) {
     loop {
         let Some(server) = nodes.upgrade().map(|n| n.server.clone()) else {
             return;
@@ -156,7 +167,8 @@ async fn accept(nodes: Weak<LeafNodes>, listener: TcpListener, account: Arc<Acco
         };
         let _ = stream.set_nodelay(true);
         if let Some(n) = nodes.upgrade() {
-            tokio::spawn(conn::accepted(n, stream, remote, account.clone()));
+            let (reader, writer) = stream.into_split();
+            tokio::spawn(conn::accepted(n, remote, reader, writer));
         }
     }
 }
@@ -199,6 +211,17 @@ impl crate::conn::LeafLinks for LeafNodes {
     fn leafs(&self, with_subs: bool) -> Vec<crate::conn::LeafView> {
         self.leafs.read().iter().map(|l| l.view(with_subs)).collect()
     }
+
+    fn accept_websocket(
+        &self,
+        remote: SocketAddr,
+        reader: crate::conn::BoxedReader,
+        writer: crate::conn::BoxedWriter,
+    ) {
+        if let Some(nodes) = self.me.upgrade() {
+            tokio::spawn(conn::accepted(nodes, remote, reader, writer));
+        }
+    }
 }
 
 impl LeafNodes {
@@ -213,6 +236,11 @@ impl LeafNodes {
 
     fn remove(&self, leaf: &Leaf) {
         self.leafs.write().retain(|l| !std::ptr::eq(l.as_ref(), leaf));
+    }
+
+    /// The account leaf nodes that connect here are bound to.
+    fn hub_account(&self) -> Arc<Account> {
+        self.hub_account.clone()
     }
 
     /// The loop detection subject of `account` on this server.

@@ -183,3 +183,19 @@ pub fn validate_allowed_origin(origin: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Opens a WebSocket to `url` (`ws://host:port/path`) over `stream`, as a
+/// client (masked frames, no compression), and returns it as a byte reader
+/// and writer: what a leaf node uses to reach a hub's WebSocket port.
+pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    url: &str,
+) -> Result<(WsReader<S>, WsWriter<S>), WsError> {
+    use futures_util::StreamExt;
+    let transport = deflate::Transport::new(stream, false);
+    let (ws, _) = tokio_tungstenite::client_async(url, transport)
+        .await
+        .map_err(|e| WsError::Protocol(e.to_string()))?;
+    let (sink, source) = ws.split();
+    Ok((WsReader::new(source), WsWriter::new(sink)))
+}
