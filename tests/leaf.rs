@@ -510,3 +510,52 @@ async fn leaf_nodes_over_websocket_both_ways() {
     let on_hub = connect(&common::url(&hub)).await;
     both_ways(&on_leaf, &on_hub).await;
 }
+
+/// A leaf configured with one hub of a nats-server cluster learns the
+/// others' leaf node ports from its INFO, and moves to one when its hub
+/// goes away.
+#[tokio::test]
+async fn a_leaf_moves_to_another_hub_of_the_cluster_it_learnt_of() {
+    let (c1, c2) = (common::free_port(), common::free_port());
+    let (r1, r2) = (common::free_port(), common::free_port());
+    let (l1, l2) = (common::free_port(), common::free_port());
+    let hub = |name: &str, client: u16, route: u16, other: u16, leaf: u16| {
+        common::reference_with_config(
+            "2.15",
+            &format!(
+                "server_name: {name}\nlisten: 127.0.0.1:{client}\n\
+                 cluster {{ name: hubs, listen: 127.0.0.1:{route}, routes: [\"nats://127.0.0.1:{other}\"] }}\n\
+                 leafnodes {{ listen: 127.0.0.1:{leaf} }}\n"
+            ),
+        )
+    };
+    let hub1 = hub("hub1", c1, r1, r2, l1);
+    let _hub2 = hub("hub2", c2, r2, r1, l2);
+    let edge = junction_leaf(&format!("nats-leaf://127.0.0.1:{l1}")).await;
+    let on_edge = connect(&common::url(&edge)).await;
+    let on_hub2 = connect(&format!("nats://127.0.0.1:{c2}")).await;
+    // Linked through hub1, and told of hub2's leaf port.
+    linked(&on_edge, &on_hub2).await;
+    let leafs = edge.leafnodes.as_ref().unwrap();
+    assert_eq!(leafs.leafs()[0].remote_name(), Some("hub1"));
+    // hub1 tells its leaf of hub2's port once their route is up (both
+    // INFO and the leaf's interest crossed it above); a second's margin.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    drop(hub1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if leafs
+            .leafs()
+            .first()
+            .and_then(|l| l.remote_name().map(str::to_string))
+            .as_deref()
+            == Some("hub2")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the leaf never moved to hub2");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    linked(&on_edge, &on_hub2).await;
+    linked(&on_hub2, &on_edge).await;
+}

@@ -36,6 +36,8 @@ struct HubInfo {
     server_name: String,
     /// Signed with the remote's credentials.
     nonce: String,
+    /// The hub cluster's leaf node ports (`host:port`), to reconnect to.
+    leafnode_urls: Vec<String>,
 }
 
 /// A remote's `credentials`: the user JWT and the seed that signs the
@@ -53,6 +55,9 @@ pub(super) struct Remote {
     pub credentials: Option<Arc<Credentials>>,
     /// `ws://` URLs: the hub's WebSocket port.
     pub websocket: bool,
+    /// The hub's other leaf node ports it announced (`leafnode_urls`),
+    /// tried too when the connection goes.
+    pub discovered: Arc<Mutex<Vec<String>>>,
 }
 
 /// A leaf's `CONNECT`, as far as a hub reads it.
@@ -79,6 +84,8 @@ pub struct Leaf {
     /// What this side announced to the peer, with the weight sent.
     sent: Mutex<HashMap<Key, u32>>,
     pings: PeerPings,
+    /// Where a solicited leaf keeps the hub's announced leaf node ports.
+    discovered: OnceLock<Arc<Mutex<Vec<String>>>>,
     /// A solicited leaf's credentials for the hub.
     credentials: OnceLock<Option<Arc<Credentials>>>,
     /// A loop was found through this connection: the leaf waits longer
@@ -114,6 +121,7 @@ impl Leaf {
             sent: Mutex::new(HashMap::new()),
             pings: PeerPings::default(),
             credentials: OnceLock::new(),
+            discovered: OnceLock::new(),
             looped: AtomicBool::new(false),
             me: me.clone(),
         })
@@ -382,6 +390,7 @@ pub(super) async fn solicited(
     let peer = stream.peer_addr()?;
     let leaf = Leaf::new(&nodes, peer, true, remote.account.clone());
     let _ = leaf.credentials.set(remote.credentials);
+    let _ = leaf.discovered.set(remote.discovered);
     if remote.websocket {
         // A hub's WebSocket port takes leaf nodes on nats-server's path.
         let ws_url = format!("ws://{}/leafnode", url.address());
@@ -519,8 +528,13 @@ async fn read<R: AsyncRead + Unpin>(
                 // The hub's INFO: the leaf answers with its CONNECT and is
                 // linked. Later INFOs (URL updates) are not needed here.
                 RouteOp::Info(json) if leaf.solicited => {
+                    let info: HubInfo = serde_json::from_slice(json).unwrap_or_default();
+                    if let Some(discovered) = leaf.discovered.get() {
+                        if !info.leafnode_urls.is_empty() {
+                            *discovered.lock() = info.leafnode_urls.clone();
+                        }
+                    }
                     if !established {
-                        let info: HubInfo = serde_json::from_slice(json).unwrap_or_default();
                         let name = if info.server_name.is_empty() {
                             info.server_id
                         } else {

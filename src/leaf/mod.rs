@@ -79,6 +79,7 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
             account: account(&server, remote.account.as_deref())?,
             credentials,
             websocket,
+            discovered: Arc::default(),
         };
         remotes.push((urls, remote));
     }
@@ -182,7 +183,13 @@ async fn solicit(nodes: Weak<LeafNodes>, urls: Vec<RouteUrl>, remote: conn::Remo
         if n.server.lifecycle.is_stopped() {
             return;
         }
-        let url = urls[next % urls.len()].clone();
+        // WebSocket remotes keep to their own URLs.
+        let candidates = if remote.websocket {
+            urls.clone()
+        } else {
+            with_discovered(&urls, &remote.discovered.lock())
+        };
+        let url = candidates[next % candidates.len()].clone();
         next += 1;
         let server = n.server.clone();
         let mut delay = RECONNECT_DELAY;
@@ -197,6 +204,24 @@ async fn solicit(nodes: Weak<LeafNodes>, urls: Vec<RouteUrl>, remote: conn::Remo
         drop(server);
         tokio::time::sleep(delay).await;
     }
+}
+
+/// The configured URLs, then the hub's other leaf node ports it announced,
+/// with the credentials of the first configured URL (as nats-server does).
+fn with_discovered(urls: &[RouteUrl], discovered: &[String]) -> Vec<RouteUrl> {
+    let mut all = urls.to_vec();
+    for address in discovered {
+        let Ok(mut url) = RouteUrl::parse_leaf(&format!("nats-leaf://{address}")) else {
+            continue;
+        };
+        if all.iter().any(|u| u.host == url.host && u.port == url.port) {
+            continue;
+        }
+        url.user = urls[0].user.clone();
+        url.password = urls[0].password.clone();
+        all.push(url);
+    }
+    all
 }
 
 impl crate::conn::LeafLinks for LeafNodes {
