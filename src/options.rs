@@ -187,6 +187,8 @@ pub struct LeafNodeOptions {
     pub listen: Option<(String, u16)>,
     /// Credentials the leaf nodes must present.
     pub auth: ListenerAuth,
+    /// `tls {}`: leaf nodes must connect with TLS (after the hub's INFO).
+    pub tls: Option<crate::tls::TlsOptions>,
     /// The account leaf nodes bind to here (`authorization { account }`);
     /// the global account by default.
     pub account: Option<String>,
@@ -204,6 +206,9 @@ pub struct LeafRemote {
     /// `credentials`: a `.creds` file (user JWT and seed) to authenticate
     /// with the hub, signing its nonce.
     pub credentials: Option<std::path::PathBuf>,
+    /// `tls {}` (or a `tls://` URL): TLS to the hub, checked against
+    /// `ca_file` (the system's roots without one), with this certificate.
+    pub tls: Option<crate::tls::TlsOptions>,
 }
 
 /// `websocket { host, port, advertise, no_tls, tls, same_origin, allowed_origins, compression,

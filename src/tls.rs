@@ -178,6 +178,36 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError> {
     Ok(Arc::new(config))
 }
 
+/// The client side of TLS for a leaf node dialling a hub: its own
+/// certificate when it has one, the hub's checked against `ca_file`, or
+/// the system's roots without one (as nats-server does).
+pub fn leaf_client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError> {
+    let roots = match &opts.ca_file {
+        Some(ca_file) => roots(ca_file)?,
+        None => {
+            let mut store = rustls::RootCertStore::empty();
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = store.add(cert);
+            }
+            store
+        }
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions(opts))
+        .map_err(|e| TlsError::Rustls(e.to_string()))?
+        .with_root_certificates(roots);
+    let config = if opts.cert_file.is_some() {
+        let (certs, key) = cert_and_key(opts)?;
+        builder
+            .with_client_auth_cert(certs, key)
+            .map_err(|e| TlsError::KeyPair(e.to_string()))?
+    } else {
+        builder.with_no_client_auth()
+    };
+    Ok(Arc::new(config))
+}
+
 /// Loads the certificates and keys named by `opts` and builds the server side of TLS.
 pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, TlsError> {
     let (certs, key) = cert_and_key(opts)?;

@@ -455,8 +455,8 @@ async fn a_junction_leaf_with_credentials_joins_an_operator_mode_hub() {
         leafnodes: Some(LeafNodeOptions {
             remotes: vec![LeafRemote {
                 urls: vec![format!("nats-leaf://127.0.0.1:{leaf_port}")],
-                account: None,
                 credentials: Some(creds),
+                ..LeafRemote::default()
             }],
             ..LeafNodeOptions::default()
         }),
@@ -558,4 +558,64 @@ async fn a_leaf_moves_to_another_hub_of_the_cluster_it_learnt_of() {
     }
     linked(&on_edge, &on_hub2).await;
     linked(&on_hub2, &on_edge).await;
+}
+
+/// TLS leaf connections both ways with nats-server 2.15.1: the hub's INFO
+/// in the clear, then TLS, the hub's certificate checked against the CA.
+#[tokio::test]
+async fn leaf_nodes_over_tls_both_ways() {
+    let pki = common::pki::Pki::new();
+    // A Junction leaf of a nats-server hub that requires TLS.
+    let (client, leaf_port) = (common::free_port(), common::free_port());
+    let _hub = common::reference_with_config(
+        "2.15",
+        &format!(
+            "listen: 127.0.0.1:{client}\nleafnodes {{ listen: 127.0.0.1:{leaf_port}\n  \
+             tls {{ cert_file: {:?}, key_file: {:?} }}\n}}\n",
+            pki.path("server.pem"),
+            pki.path("server-key.pem"),
+        ),
+    );
+    let edge = common::start(Options {
+        leafnodes: Some(LeafNodeOptions {
+            remotes: vec![LeafRemote {
+                urls: vec![format!("tls://localhost:{leaf_port}")],
+                tls: Some(junction::tls::TlsOptions {
+                    ca_file: Some(pki.path("ca.pem")),
+                    ..Default::default()
+                }),
+                ..LeafRemote::default()
+            }],
+            ..LeafNodeOptions::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    let on_hub = connect(&format!("nats://127.0.0.1:{client}")).await;
+    let on_edge = connect(&common::url(&edge)).await;
+    both_ways(&on_edge, &on_hub).await;
+
+    // A nats-server leaf of a Junction hub that requires TLS.
+    let hub = common::start(Options {
+        leafnodes: Some(LeafNodeOptions {
+            listen: Some(("127.0.0.1".into(), 0)),
+            tls: Some(pki.tls(false)),
+            ..LeafNodeOptions::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    let port = hub.leafnodes.as_ref().unwrap().addr.unwrap().port();
+    let leaf_client = common::free_port();
+    let _leaf = common::reference_with_config(
+        "2.15",
+        &format!(
+            "listen: 127.0.0.1:{leaf_client}\nleafnodes {{ remotes: [ {{ url: \"tls://localhost:{port}\", \
+             tls {{ ca_file: {:?} }} }} ] }}\n",
+            pki.path("ca.pem"),
+        ),
+    );
+    let on_leaf = connect(&format!("nats://127.0.0.1:{leaf_client}")).await;
+    let on_hub = connect(&common::url(&hub)).await;
+    both_ways(&on_leaf, &on_hub).await;
 }

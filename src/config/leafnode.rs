@@ -9,7 +9,6 @@ use crate::options::{LeafRemote, ListenerAuth, Options};
 
 /// `leafnodes { }` keys nats-server has and Junction does not implement yet.
 const UNSUPPORTED_LEAFNODES: &[&str] = &[
-    "tls",
     "advertise",
     "no_advertise",
     "reconnect",
@@ -25,7 +24,6 @@ const UNSUPPORTED_LEAFNODES: &[&str] = &[
 /// `remotes [{ }]` keys not implemented yet.
 const UNSUPPORTED_REMOTE: &[&str] = &[
     "nkey",
-    "tls",
     "ws_compression",
     "ws_no_masking",
     "hub",
@@ -61,6 +59,7 @@ pub(super) fn leafnodes(opts: &mut Options, entry: &Entry) -> Result<()> {
             "host" | "net" => string(e).map(|h| host = h.to_string()),
             "authorization" | "authentication" => authorization(e, &mut leaf.auth, &mut leaf.account),
             "remotes" => remotes(e).map(|r| leaf.remotes = r),
+            "tls" => super::tls::tls(e, "leafnodes.tls.").map(|t| leaf.tls = Some(t)),
             _ => other_key(e, &key, "leafnodes.", UNSUPPORTED_LEAFNODES),
         };
         if let Err(err) = result {
@@ -122,6 +121,7 @@ fn remotes(entry: &Entry) -> Result<Vec<LeafRemote>> {
                 }
                 "account" | "local" => remote.account = Some(string(e)?.to_string()),
                 "credentials" | "creds" => remote.credentials = Some(string(e)?.into()),
+                "tls" => remote.tls = Some(super::tls::client_tls(e, "leafnodes.remotes.tls.")?),
                 _ => other_key(e, &key, "leafnodes.remotes.", UNSUPPORTED_REMOTE)?,
             }
         }
@@ -139,8 +139,8 @@ fn url(entry: &Entry, text: &str) -> Result<String> {
     let (scheme, rest) = text.split_once("://").unwrap_or(("nats-leaf", text));
     match scheme.to_ascii_lowercase().as_str() {
         "nats-leaf" | "nats" | "leafnode" => {}
-        "ws" => {}
-        "wss" | "tls" => {
+        "ws" | "tls" => {}
+        "wss" => {
             return Err(super::error::ConfigError::Unsupported {
                 pos: entry.key_pos.clone(),
                 key: format!("leafnodes.remotes.url ({scheme}://)"),

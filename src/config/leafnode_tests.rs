@@ -56,7 +56,7 @@ fn what_is_not_built_yet_is_refused_by_name() {
             "leafnodes { remotes: [ { url: \"nats://hub\", nkey: \"SU…\" } ] }",
             "nkey",
         ),
-        ("leafnodes { port: 7422, tls { cert_file: a } }", "tls"),
+        ("leafnodes { port: 7422, compression: s2_auto }", "compression"),
     ] {
         let e = err(text);
         assert!(

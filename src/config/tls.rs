@@ -28,6 +28,24 @@ const UNSUPPORTED_TLS: &[&str] = &[
 
 /// Reads the block at `entry` (`block` prefixes keys in messages, e.g. `websocket.tls.`).
 pub(super) fn tls(entry: &Entry, block: &str) -> Result<TlsOptions> {
+    let o = tls_fields(entry, block)?;
+    if let Err(e) = crate::tls::server_config(&o) {
+        return Err(super::read::invalid(entry, e.to_string()));
+    }
+    Ok(o)
+}
+
+/// A `tls {}` block of a connection this server makes (a leaf node's
+/// remote): its own certificate is optional.
+pub(super) fn client_tls(entry: &Entry, block: &str) -> Result<TlsOptions> {
+    let o = tls_fields(entry, block)?;
+    if let Err(e) = crate::tls::leaf_client_config(&o) {
+        return Err(super::read::invalid(entry, e.to_string()));
+    }
+    Ok(o)
+}
+
+fn tls_fields(entry: &Entry, block: &str) -> Result<TlsOptions> {
     let fields = map(entry)?;
     let mut o = TlsOptions::default();
     let mut errors = Vec::new();
@@ -56,9 +74,6 @@ pub(super) fn tls(entry: &Entry, block: &str) -> Result<TlsOptions> {
     }
     if let Some(e) = ConfigError::from_list(errors) {
         return Err(e);
-    }
-    if let Err(e) = crate::tls::server_config(&o) {
-        return Err(super::read::invalid(entry, e.to_string()));
     }
     Ok(o)
 }

@@ -55,6 +55,8 @@ pub(super) struct Remote {
     pub credentials: Option<Arc<Credentials>>,
     /// `ws://` URLs: the hub's WebSocket port.
     pub websocket: bool,
+    /// TLS to the hub: `tls {}`, or `tls://` URLs (with defaults).
+    pub tls: Option<crate::tls::TlsOptions>,
     /// The hub's other leaf node ports it announced (`leafnode_urls`),
     /// tried too when the connection goes.
     pub discovered: Arc<Mutex<Vec<String>>>,
@@ -335,6 +337,8 @@ fn hub_info(nodes: &LeafNodes, leaf: &Leaf) -> Vec<u8> {
         "auth_required": nodes.options.auth.username.is_some(),
         "max_payload": server.opts().max_payload,
         "client_id": leaf.id,
+        "tls_required": nodes.options.tls.is_some(),
+        "tls_verify": nodes.options.tls.as_ref().is_some_and(|t| t.verify),
         // A leaf checks for these to know it reached a leaf node port.
         "leafnode_urls": [addr],
     });
@@ -375,7 +379,44 @@ where
 {
     let leaf = Leaf::new(&nodes, remote, false, nodes.hub_account());
     leaf.send_proto(&hub_info(&nodes, &leaf));
-    run(nodes, leaf, reader, writer, None).await;
+    run(nodes, leaf, (reader, writer), None, Vec::new()).await;
+}
+
+/// Serves a leaf node on a hub with `leafnodes { tls {} }`: the INFO in
+/// the clear, then TLS, then the leaf's CONNECT, as nats-server does.
+pub(super) async fn accepted_tls(
+    nodes: Arc<LeafNodes>,
+    mut stream: tokio::net::TcpStream,
+    remote: SocketAddr,
+    acceptor: tokio_rustls::TlsAcceptor,
+    timeout: Duration,
+) {
+    use tokio::io::AsyncWriteExt;
+    let leaf = Leaf::new(&nodes, remote, false, nodes.hub_account());
+    if stream.write_all(&hub_info(&nodes, &leaf)).await.is_err() {
+        return;
+    }
+    match crate::tls::handshake(&acceptor, stream, timeout).await {
+        Ok(tls) => run(nodes, leaf, tokio::io::split(tls), None, Vec::new()).await,
+        Err(e) => tracing::warn!("leafnode TLS handshake from {remote} failed: {e}"),
+    }
+}
+
+/// Reads the hub's INFO line (and whatever came with it) before anything
+/// else, to know whether TLS comes next.
+async fn read_info(stream: &mut tokio::net::TcpStream) -> anyhow::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::with_capacity(4096);
+    let read = async {
+        while !got.windows(2).any(|w| w == b"\r\n") {
+            if got.len() > 64 * 1024 || stream.read_buf(&mut got).await? == 0 {
+                anyhow::bail!("no INFO from the hub");
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, read).await??;
+    Ok(got)
 }
 
 /// Connects to a hub at `url` as a leaf node and serves the connection
@@ -385,7 +426,7 @@ pub(super) async fn solicited(
     url: crate::route::RouteUrl,
     remote: Remote,
 ) -> anyhow::Result<bool> {
-    let stream = tokio::net::TcpStream::connect(url.address()).await?;
+    let mut stream = tokio::net::TcpStream::connect(url.address()).await?;
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr()?;
     let leaf = Leaf::new(&nodes, peer, true, remote.account.clone());
@@ -394,28 +435,40 @@ pub(super) async fn solicited(
     if remote.websocket {
         // A hub's WebSocket port takes leaf nodes on nats-server's path.
         let ws_url = format!("ws://{}/leafnode", url.address());
-        let (reader, writer) = junction_websocket::connect(stream, &ws_url).await?;
-        run(nodes, leaf.clone(), reader, writer, Some(url)).await;
+        let halves = junction_websocket::connect(stream, &ws_url).await?;
+        run(nodes, leaf.clone(), halves, Some(url), Vec::new()).await;
         return Ok(leaf.looped.load(Ordering::Relaxed));
     }
-    let (reader, writer) = stream.into_split();
-    run(nodes, leaf.clone(), reader, writer, Some(url)).await;
+    let info = read_info(&mut stream).await?;
+    let hub_wants_tls = String::from_utf8_lossy(&info).contains("\"tls_required\":true");
+    match (&remote.tls, hub_wants_tls) {
+        (None, false) => run(nodes, leaf.clone(), stream.into_split(), Some(url), info).await,
+        (tls, _) => {
+            // TLS when configured or when the hub asks, the hub checked
+            // against the system's roots without a `ca_file`.
+            let tls = tls.clone().unwrap_or_default();
+            let connector = tokio_rustls::TlsConnector::from(crate::tls::leaf_client_config(&tls)?);
+            let name = rustls::pki_types::ServerName::try_from(url.host.clone())?;
+            let stream = tokio::time::timeout(tls.timeout, connector.connect(name, stream)).await??;
+            run(nodes, leaf.clone(), tokio::io::split(stream), Some(url), info).await;
+        }
+    }
     Ok(leaf.looped.load(Ordering::Relaxed))
 }
 
 async fn run<R, W>(
     nodes: Arc<LeafNodes>,
     leaf: Arc<Leaf>,
-    reader: R,
-    writer: W,
+    (reader, writer): (R, W),
     url: Option<crate::route::RouteUrl>,
+    read_before: Vec<u8>,
 ) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
     leaf.outlet.attach(Box::new(writer));
     nodes.add(&leaf);
-    let read_task = tokio::spawn(read(nodes.clone(), leaf.clone(), reader, url));
+    let read_task = tokio::spawn(read(nodes.clone(), leaf.clone(), reader, url, read_before));
     let keepalive = {
         let leaf = leaf.clone();
         move || {
@@ -446,10 +499,14 @@ async fn read<R: AsyncRead + Unpin>(
     leaf: Arc<Leaf>,
     mut reader: R,
     url: Option<crate::route::RouteUrl>,
+    read_before: Vec<u8>,
 ) {
     let settings = leaf.settings();
     let mut parser = RouteParser::leaf(settings.max_control_line, settings.max_payload);
     let mut buf = BytesMut::with_capacity(64 * 1024);
+    // What was read before TLS started (the hub's INFO) is parsed first.
+    buf.extend_from_slice(&read_before);
+    let mut parse_first = !buf.is_empty();
     let mut producer = Producer::default();
     let mut cache = MatchCache::default();
     let account = leaf.account();
@@ -458,7 +515,7 @@ async fn read<R: AsyncRead + Unpin>(
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let handshake = (!leaf.established.load(Ordering::Relaxed)).then_some(deadline);
-        if !leaf.read_from_peer(&mut reader, &mut buf, handshake).await {
+        if !std::mem::take(&mut parse_first) && !leaf.read_from_peer(&mut reader, &mut buf, handshake).await {
             return;
         }
         let mut at = 0;

@@ -47,6 +47,8 @@ pub struct LeafNodes {
     leafs: RwLock<Vec<Arc<Leaf>>>,
     /// Each account's loop detection subject.
     loop_subjects: Mutex<HashMap<String, String>>,
+    /// `leafnodes { tls {} }`: leaf nodes connect with TLS.
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Starts the leaf node port and the connections to the remotes.
@@ -65,6 +67,14 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
             .urls
             .iter()
             .any(|u| u.to_ascii_lowercase().starts_with("ws://"));
+        let tls_url = remote
+            .urls
+            .iter()
+            .any(|u| u.to_ascii_lowercase().starts_with("tls://"));
+        let tls = remote
+            .tls
+            .clone()
+            .or_else(|| tls_url.then(crate::tls::TlsOptions::default));
         let credentials = match &remote.credentials {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -79,6 +89,7 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
             account: account(&server, remote.account.as_deref())?,
             credentials,
             websocket,
+            tls,
             discovered: Arc::default(),
         };
         remotes.push((urls, remote));
@@ -95,6 +106,12 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
         None => None,
     };
     let addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let tls = match &options.tls {
+        Some(t) => Some(tokio_rustls::TlsAcceptor::from(
+            crate::tls::server_config(t).context("leafnode tls")?,
+        )),
+        None => None,
+    };
     let nodes = Arc::new_cyclic(|me| LeafNodes {
         me: me.clone(),
         server: server.clone(),
@@ -103,6 +120,7 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
         addr,
         leafs: RwLock::new(Vec::new()),
         loop_subjects: Mutex::new(HashMap::new()),
+        tls,
     });
     let links: Weak<dyn crate::conn::LeafLinks> = Arc::downgrade(&nodes) as Weak<LeafNodes>;
     server.set_leaf_links(links);
@@ -168,8 +186,16 @@ async fn accept(nodes: Weak<LeafNodes>, listener: TcpListener) {
         };
         let _ = stream.set_nodelay(true);
         if let Some(n) = nodes.upgrade() {
-            let (reader, writer) = stream.into_split();
-            tokio::spawn(conn::accepted(n, remote, reader, writer));
+            match (n.tls.clone(), &n.options.tls) {
+                (Some(acceptor), Some(options)) => {
+                    let timeout = options.timeout;
+                    tokio::spawn(conn::accepted_tls(n, stream, remote, acceptor, timeout));
+                }
+                _ => {
+                    let (reader, writer) = stream.into_split();
+                    tokio::spawn(conn::accepted(n, remote, reader, writer));
+                }
+            }
         }
     }
 }

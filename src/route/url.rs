@@ -19,7 +19,7 @@ impl RouteUrl {
     /// A leaf node remote's URL: `nats-leaf://`, `nats://` or
     /// `leafnode://`, port 7422 unless given.
     pub fn parse_leaf(text: &str) -> Result<RouteUrl, String> {
-        Self::parse_as(text, &["nats-leaf", "nats", "leafnode", "ws"], 7422)
+        Self::parse_as(text, &["nats-leaf", "nats", "leafnode", "ws", "tls"], 7422)
     }
 
     fn parse_as(text: &str, schemes: &[&str], default_port: u16) -> Result<RouteUrl, String> {
