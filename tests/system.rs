@@ -1,7 +1,8 @@
 //! The system account's services with real peers: async-nats clients of
 //! the system account asking `$SYS.REQ.SERVER.…` and `$SYS.REQ.ACCOUNT.…`,
 //! on one Junction node, and on a cluster of Junction and nats-server
-//! 2.15.1 and 2.9.10 nodes where every node answers a request made on any.
+//! 2.15.1 and 2.9.10 nodes where every node answers a request made on any;
+//! and accounts with imports and mappings across such a cluster.
 
 mod common;
 
@@ -454,5 +455,86 @@ async fn next_event_but_statsz(events: &mut async_nats::Subscriber) -> (String, 
         if !subject.ends_with(".STATSZ") {
             return (subject, body);
         }
+    }
+}
+
+/// Service and stream imports, and subject mappings, across the nodes of a
+/// mixed cluster: each node applies its own configuration, the routes carry
+/// the accounts' traffic.
+#[tokio::test]
+async fn imports_and_mappings_across_a_mixed_cluster() {
+    let accounts = "accounts {\n  \
+        SVC: { users: [{user: svc, password: svc}], exports: [ {service: \"help.>\"}, {stream: \"news.>\"} ] }\n  \
+        APP: { users: [{user: app, password: app}], imports: [ {service: {account: SVC, subject: \"help.>\"}}, \
+        {stream: {account: SVC, subject: \"news.>\"}, prefix: from_svc} ], mappings: { \"old.*\": \"new.$1\" } }\n}\n";
+    let (j_port, n_port, n_client) = (common::free_port(), common::free_port(), common::free_port());
+    let j_conf = format!(
+        "listen: 127.0.0.1:0\nserver_name: j1\n{accounts}cluster {{ name: c1, listen: 127.0.0.1:{j_port}, routes: [\"nats://127.0.0.1:{n_port}\"] }}\n"
+    );
+    let j = common::start(junction::config::load_options(&write_config("imports", &j_conf)).unwrap()).await;
+    let n_conf = format!(
+        "listen: 127.0.0.1:{n_client}\nserver_name: n15\n{accounts}cluster {{ name: c1, listen: 127.0.0.1:{n_port}, routes: [\"nats://127.0.0.1:{j_port}\"] }}\n"
+    );
+    let _n15 = common::reference_with_config("2.15", &n_conf);
+    let n_url = format!("nats://127.0.0.1:{n_client}");
+    let as_user = |url: String, user: &'static str| async move {
+        common::connect_retrying(&url, || {
+            async_nats::ConnectOptions::with_user_and_password(user.into(), user.into())
+        })
+        .await
+    };
+    // Both ways: the service on one node, the importer on the other.
+    for (svc_url, app_url) in [(common::url(&j), n_url.clone()), (n_url.clone(), common::url(&j))] {
+        let svc = as_user(svc_url.clone(), "svc").await;
+        let app = as_user(app_url.clone(), "app").await;
+        let mut service = svc.subscribe("help.>").await.unwrap();
+        svc.flush().await.unwrap();
+        let answering = svc.clone();
+        let task = tokio::spawn(async move {
+            while let Some(m) = service.next().await {
+                let body = format!("{} answered", m.subject);
+                answering.publish(m.reply.unwrap(), body.into()).await.unwrap();
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let answer = loop {
+            match tokio::time::timeout(Duration::from_millis(500), app.request("help.me", "?".into())).await {
+                Ok(Ok(m)) => break m,
+                _ => assert!(Instant::now() < deadline, "no answer from {svc_url} to {app_url}"),
+            }
+        };
+        assert_eq!(answer.payload, "help.me answered".as_bytes());
+        task.abort();
+        // The stream import, with its prefix, across the route.
+        let mut news = app.subscribe("from_svc.news.>").await.unwrap();
+        app.flush().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            svc.publish("news.today", "sunny".into()).await.unwrap();
+            svc.flush().await.unwrap();
+            if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), news.next()).await {
+                assert_eq!(m.subject.as_str(), "from_svc.news.today");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the stream import never crossed the route"
+            );
+        }
+    }
+    // A mapping applied where the message is published, delivered across.
+    let on_n = as_user(n_url.clone(), "app").await;
+    let on_j = as_user(common::url(&j), "app").await;
+    let mut mapped = on_n.subscribe("new.*").await.unwrap();
+    on_n.flush().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        on_j.publish("old.x", "m".into()).await.unwrap();
+        on_j.flush().await.unwrap();
+        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), mapped.next()).await {
+            assert_eq!(m.subject.as_str(), "new.x");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the mapped message never arrived");
     }
 }
