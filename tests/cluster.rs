@@ -833,3 +833,63 @@ async fn a_restarted_node_rejoins_a_mixed_cluster() {
     on_n15.flush().await.unwrap();
     take_exactly(&mut sub, 30).await;
 }
+
+/// The first INFO a WebSocket client at `addr` gets.
+async fn ws_info(addr: &str) -> String {
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+        .await
+        .expect("websocket connects");
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            Ok(Some(Ok(Message::Binary(b)))) => return String::from_utf8_lossy(&b).into_owned(),
+            Ok(Some(Ok(Message::Text(t)))) => return t.to_string(),
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no INFO: {other:?}"),
+        }
+    }
+}
+
+/// WebSocket clients learn the cluster's WebSocket URLs (`ws_connect_urls`
+/// between servers), from Junction and nats-server peers alike.
+#[tokio::test]
+async fn websocket_clients_learn_the_cluster_s_websocket_urls() {
+    use junction::options::WebsocketOptions;
+    let j = node(&[], None).await;
+    let ws = junction::websocket::start(
+        j.server.clone(),
+        &WebsocketOptions {
+            host: "127.0.0.1".into(),
+            port: 0,
+            no_tls: true,
+            ..WebsocketOptions::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let (n_client, n_route, n_ws) = (common::free_port(), common::free_port(), common::free_port());
+    let _n15 = common::reference_with_config(
+        "2.15",
+        &format!(
+            "listen: 127.0.0.1:{n_client}\nwebsocket {{ listen: \"127.0.0.1:{n_ws}\", no_tls: true }}\n\
+             cluster {{ name: c1, listen: 127.0.0.1:{n_route}, routes: [\"{}\"] }}\n",
+            route_url(&j)
+        ),
+    );
+    wait_for_routes(&j, 1).await;
+    let n_ws_url = format!("127.0.0.1:{n_ws}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let at_j = ws_info(&ws.to_string()).await;
+        let at_n = ws_info(&n_ws_url).await;
+        let ok = at_j.contains(&n_ws_url) && at_j.contains(&ws.to_string()) && at_n.contains(&ws.to_string());
+        if ok {
+            // The NATS ports are for NATS clients only.
+            assert!(!at_j.contains(&format!("127.0.0.1:{n_client}")), "{at_j}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "junction: {at_j}\nnats-server: {at_n}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

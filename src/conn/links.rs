@@ -80,9 +80,12 @@ pub trait Links: Send + Sync {
     /// listed when `with_subs`.
     fn routes(&self, with_subs: bool) -> Vec<RouteView>;
     /// The client URLs the peers announced (`connect_urls` of their INFO).
-    fn peer_client_urls(&self) -> Vec<String>;
+    fn peer_client_urls(&self, websocket: bool) -> Vec<String>;
     /// The server entered lame duck mode: tell the peers.
     fn lame_duck(&self);
+    /// What this server tells its peers of itself changed (its WebSocket
+    /// URLs): they get a new INFO.
+    fn info_changed(&self);
     /// A reload's `cluster {}`: routes dialled and dropped, new credentials
     /// and advertising.
     fn reload(&self, options: &crate::options::ClusterOptions);

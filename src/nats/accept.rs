@@ -193,6 +193,10 @@ impl Client {
                 info.tls_verify = tls.verify;
             }
         }
+        if self.transport == "websocket" {
+            // WebSocket clients reconnect to WebSocket ports.
+            info.connect_urls = self.server.connect_urls(true);
+        }
         info.client_id = self.id;
         info.client_ip = self.remote.ip().to_string();
         info.nonce = self.nonce.clone();

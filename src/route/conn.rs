@@ -45,6 +45,8 @@ pub struct Route {
     peer: OnceLock<RouteInfo>,
     /// The peer's client URLs: from its first INFO, then its updates.
     client_urls: Mutex<Vec<String>>,
+    /// The peer's WebSocket URLs (`ws_connect_urls`), the same way.
+    ws_urls: Mutex<Vec<String>>,
     /// The handshake is done: interest and messages may flow.
     established: AtomicBool,
     /// The peer's interest, as subscriptions in its accounts here.
@@ -83,6 +85,7 @@ impl Route {
             configured_url,
             peer: OnceLock::new(),
             client_urls: Mutex::new(Vec::new()),
+            ws_urls: Mutex::new(Vec::new()),
             established: AtomicBool::new(false),
             subs: Mutex::new(HashMap::new()),
             pings: PeerPings::default(),
@@ -159,8 +162,12 @@ impl Route {
     }
 
     /// The client URLs the peer announced, latest first.
-    pub(super) fn client_urls(&self) -> Vec<String> {
-        self.client_urls.lock().clone()
+    pub(super) fn client_urls(&self, websocket: bool) -> Vec<String> {
+        if websocket {
+            self.ws_urls.lock().clone()
+        } else {
+            self.client_urls.lock().clone()
+        }
     }
 
     /// Tells the peer this server is in lame duck mode (`ldm` in its INFO).
@@ -170,6 +177,11 @@ impl Route {
             ..self.info(cluster)
         };
         send_json(self, b"INFO ", &info, b" \r\n");
+    }
+
+    /// Tells the peer this server's INFO again, after a change in it.
+    pub(super) fn send_own_info(&self, cluster: &Cluster) {
+        send_json(self, b"INFO ", &self.info(cluster), b" \r\n");
     }
 
     /// Tells the peer of another server of the cluster (gossip).
@@ -237,6 +249,11 @@ impl Route {
                 Vec::new()
             } else {
                 server.client_urls()
+            },
+            ws_connect_urls: if options.no_advertise {
+                Vec::new()
+            } else {
+                server.websocket_urls()
             },
             cluster_dynamic: options.name.is_none(),
             lnoc: true,
@@ -651,10 +668,15 @@ fn on_info(
             super::implicit_route(cluster, &info);
         } else {
             // The peer's own update: its client URLs (lame duck empties them).
-            let urls = if info.ldm { Vec::new() } else { info.connect_urls };
-            let changed = *route.client_urls.lock() != urls;
+            let (urls, ws_urls) = if info.ldm {
+                (Vec::new(), Vec::new())
+            } else {
+                (info.connect_urls, info.ws_connect_urls)
+            };
+            let changed = *route.client_urls.lock() != urls || *route.ws_urls.lock() != ws_urls;
             if changed {
                 *route.client_urls.lock() = urls;
+                *route.ws_urls.lock() = ws_urls;
                 cluster.server.client_urls_changed();
             }
         }
@@ -683,6 +705,7 @@ fn on_info(
     let id = info.server_id.clone();
     let name = info.server_name.clone();
     *route.client_urls.lock() = info.connect_urls.clone();
+    *route.ws_urls.lock() = info.ws_connect_urls.clone();
     let _ = route.peer.set(info);
     if let Err(why) = cluster.establish(route, &id) {
         tracing::debug!(cid = route.id, "route to {name} ({id}) dropped: {why}");

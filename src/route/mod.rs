@@ -231,6 +231,12 @@ impl crate::conn::Links for Cluster {
         }
     }
 
+    fn info_changed(&self) {
+        for route in self.routes.read().iter() {
+            route.send_own_info(self);
+        }
+    }
+
     fn reload(&self, options: &ClusterOptions) {
         let old = self.options();
         self.options.store(Arc::new(options.clone()));
@@ -250,10 +256,10 @@ impl crate::conn::Links for Cluster {
         self.server.client_urls_changed();
     }
 
-    fn peer_client_urls(&self) -> Vec<String> {
+    fn peer_client_urls(&self, websocket: bool) -> Vec<String> {
         let mut urls = Vec::new();
         for route in self.routes.read().iter() {
-            for url in route.client_urls() {
+            for url in route.client_urls(websocket) {
                 if !urls.contains(&url) {
                     urls.push(url);
                 }

@@ -30,6 +30,10 @@ impl Server {
         *self.websocket_opts.lock() = Some(Arc::new(opts));
         *self.websocket_addr.lock() = Some(addr);
         self.client_settings.lock().clear();
+        // Peers learn the WebSocket URLs for their WebSocket clients.
+        if let Some(links) = self.links() {
+            links.info_changed();
+        }
     }
 
     pub fn websocket_addr(&self) -> Option<SocketAddr> {
@@ -93,7 +97,7 @@ impl Server {
             max_payload: self.opts().max_payload,
             jetstream: self.jetstream.get().is_some(),
             cluster: self.links().map(|l| l.cluster_name()).unwrap_or_default(),
-            connect_urls: self.connect_urls(),
+            connect_urls: self.connect_urls(false),
             ldm: self.is_lame_duck(),
             ..ServerInfo::default()
         }
@@ -103,46 +107,41 @@ impl Server {
     /// port's address, or on every interface but loopback when it listens
     /// on all of them, as nats-server announces it.
     pub fn client_urls(&self) -> Vec<String> {
-        if let Some(advertised) = &self.opts().client_advertise {
-            return vec![advertised.clone()];
-        }
-        let Some(addr) = *self.client_addr.lock() else {
-            return Vec::new();
-        };
-        let url = |ip: std::net::IpAddr| std::net::SocketAddr::new(ip, addr.port()).to_string();
-        if !addr.ip().is_unspecified() {
-            return vec![url(addr.ip())];
-        }
-        let found: Vec<String> = if_addrs::get_if_addrs()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|i| !i.is_loopback())
-            .map(|i| url(i.ip()))
-            .collect();
-        if found.is_empty() {
-            vec![url(addr.ip())]
-        } else {
-            found
-        }
+        let advertised = self.opts().client_advertise.clone();
+        urls_of(advertised, *self.client_addr.lock())
+    }
+
+    /// Where WebSocket clients reach this server: its `advertise`, else the
+    /// WebSocket port's address(es) as for [`Server::client_urls`].
+    pub fn websocket_urls(&self) -> Vec<String> {
+        let advertised = self.websocket_options().and_then(|o| o.advertise.clone());
+        urls_of(advertised, self.websocket_addr())
     }
 
     /// INFO's `connect_urls`: in a cluster, this server's client URLs
     /// (not in lame duck mode, when clients must go elsewhere) and those
     /// its peers announced (unless `no_advertise`); alone, only
-    /// `client_advertise`.
-    fn connect_urls(&self) -> Vec<String> {
+    /// `client_advertise`. WebSocket clients get the WebSocket URLs.
+    pub(crate) fn connect_urls(&self, websocket: bool) -> Vec<String> {
         let Some(links) = self.links() else {
-            return self.opts().client_advertise.iter().cloned().collect();
+            return if websocket {
+                self.websocket_options()
+                    .and_then(|o| o.advertise.clone())
+                    .into_iter()
+                    .collect()
+            } else {
+                self.opts().client_advertise.iter().cloned().collect()
+            };
         };
-        let mut urls = if self.is_lame_duck() {
-            Vec::new()
-        } else {
-            self.client_urls()
+        let mut urls = match (self.is_lame_duck(), websocket) {
+            (true, _) => Vec::new(),
+            (false, false) => self.client_urls(),
+            (false, true) => self.websocket_urls(),
         };
         if self.opts().cluster.as_ref().is_some_and(|c| c.no_advertise) {
             return urls;
         }
-        for url in links.peer_client_urls() {
+        for url in links.peer_client_urls(websocket) {
             if !urls.contains(&url) {
                 urls.push(url);
             }
@@ -167,5 +166,31 @@ impl Server {
     /// by the system, `-p -1`).
     pub(crate) fn set_client_addr(&self, addr: SocketAddr) {
         *self.client_addr.lock() = Some(addr);
+    }
+}
+
+/// `advertised`, else `addr`, or every interface but loopback when `addr`
+/// is unspecified (`0.0.0.0`), as `host:port`.
+fn urls_of(advertised: Option<String>, addr: Option<SocketAddr>) -> Vec<String> {
+    if let Some(advertised) = advertised {
+        return vec![advertised];
+    }
+    let Some(addr) = addr else {
+        return Vec::new();
+    };
+    let url = |ip: std::net::IpAddr| SocketAddr::new(ip, addr.port()).to_string();
+    if !addr.ip().is_unspecified() {
+        return vec![url(addr.ip())];
+    }
+    let found: Vec<String> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| !i.is_loopback())
+        .map(|i| url(i.ip()))
+        .collect();
+    if found.is_empty() {
+        vec![url(addr.ip())]
+    } else {
+        found
     }
 }
