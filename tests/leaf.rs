@@ -619,3 +619,57 @@ async fn leaf_nodes_over_tls_both_ways() {
     let on_hub = connect(&common::url(&hub)).await;
     both_ways(&on_leaf, &on_hub).await;
 }
+
+/// A Junction hub cluster tells its leaf nodes of every node's leaf port:
+/// a nats-server leaf configured with node A moves to node B when A stops.
+#[tokio::test]
+async fn a_nats_server_leaf_moves_to_another_node_of_a_junction_hub_cluster() {
+    use junction::options::ClusterOptions;
+    let hub_node = |routes: Vec<String>| Options {
+        cluster: Some(ClusterOptions {
+            name: Some("hubs".into()),
+            host: "127.0.0.1".into(),
+            port: 0,
+            routes,
+            ..ClusterOptions::default()
+        }),
+        leafnodes: Some(LeafNodeOptions {
+            listen: Some(("127.0.0.1".into(), 0)),
+            ..LeafNodeOptions::default()
+        }),
+        ..Options::default()
+    };
+    let a = common::start(hub_node(Vec::new())).await;
+    let b = common::start(hub_node(vec![format!(
+        "nats://{}",
+        a.cluster.as_ref().unwrap().addr
+    )]))
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Until A knows B's leaf port (B's route INFO, sent again once B's
+    // leaf port is up).
+    while !a
+        .server
+        .links()
+        .unwrap()
+        .peer_leaf_urls()
+        .contains(&b.leafnodes.as_ref().unwrap().addr.unwrap().to_string())
+    {
+        assert!(Instant::now() < deadline, "A never learnt B's leaf port");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let leaf = reference("2.15", Some(&leaf_url(&a)));
+    let on_leaf = connect(&format!("nats://127.0.0.1:{}", leaf.client)).await;
+    let on_b = connect(&common::url(&b)).await;
+    linked(&on_leaf, &on_b).await;
+    assert_eq!(a.leafnodes.as_ref().unwrap().leafs().len(), 1);
+    a.server.shutdown();
+    drop(a);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b.leafnodes.as_ref().unwrap().leafs().is_empty() {
+        assert!(Instant::now() < deadline, "the leaf never moved to B");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    linked(&on_leaf, &on_b).await;
+    linked(&on_b, &on_leaf).await;
+}

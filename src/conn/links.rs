@@ -81,6 +81,8 @@ pub trait Links: Send + Sync {
     fn routes(&self, with_subs: bool) -> Vec<RouteView>;
     /// The client URLs the peers announced (`connect_urls` of their INFO).
     fn peer_client_urls(&self, websocket: bool) -> Vec<String>;
+    /// The leaf node ports the peers announced (`leafnode_urls`).
+    fn peer_leaf_urls(&self) -> Vec<String>;
     /// The server entered lame duck mode: tell the peers.
     fn lame_duck(&self);
     /// What this server tells its peers of itself changed (its WebSocket

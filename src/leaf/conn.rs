@@ -324,7 +324,15 @@ impl Subscriber for Leaf {
 /// The hub's `INFO` for a leaf that connected.
 fn hub_info(nodes: &LeafNodes, leaf: &Leaf) -> Vec<u8> {
     let server = &nodes.server;
-    let addr = nodes.addr.map(|a| a.to_string()).unwrap_or_default();
+    // This hub's leaf node port, then those of the rest of its cluster.
+    let mut leafnode_urls = server.leaf_urls();
+    if let Some(links) = server.links() {
+        for url in links.peer_leaf_urls() {
+            if !leafnode_urls.contains(&url) {
+                leafnode_urls.push(url);
+            }
+        }
+    }
     let info = json!({
         "server_id": server.id,
         "server_name": server.name,
@@ -340,7 +348,7 @@ fn hub_info(nodes: &LeafNodes, leaf: &Leaf) -> Vec<u8> {
         "tls_required": nodes.options.tls.is_some(),
         "tls_verify": nodes.options.tls.as_ref().is_some_and(|t| t.verify),
         // A leaf checks for these to know it reached a leaf node port.
-        "leafnode_urls": [addr],
+        "leafnode_urls": leafnode_urls,
     });
     format!("INFO {info} \r\n").into_bytes()
 }

@@ -139,6 +139,10 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
     if let (Some(listener), Some(addr)) = (listener, addr) {
         tracing::info!("Listening for leafnode connections on {addr}");
         tokio::spawn(accept(Arc::downgrade(&nodes), listener));
+        // Route peers learn this leaf node port, for their leaf nodes.
+        if let Some(links) = server.links() {
+            links.info_changed();
+        }
     }
     for (urls, remote) in remotes {
         tokio::spawn(solicit(Arc::downgrade(&nodes), urls, remote));

@@ -47,6 +47,8 @@ pub struct Route {
     client_urls: Mutex<Vec<String>>,
     /// The peer's WebSocket URLs (`ws_connect_urls`), the same way.
     ws_urls: Mutex<Vec<String>>,
+    /// The peer's leaf node ports (`leafnode_urls`).
+    leaf_urls: Mutex<Vec<String>>,
     /// The handshake is done: interest and messages may flow.
     established: AtomicBool,
     /// The peer's interest, as subscriptions in its accounts here.
@@ -86,6 +88,7 @@ impl Route {
             peer: OnceLock::new(),
             client_urls: Mutex::new(Vec::new()),
             ws_urls: Mutex::new(Vec::new()),
+            leaf_urls: Mutex::new(Vec::new()),
             established: AtomicBool::new(false),
             subs: Mutex::new(HashMap::new()),
             pings: PeerPings::default(),
@@ -162,6 +165,11 @@ impl Route {
     }
 
     /// The client URLs the peer announced, latest first.
+    /// The leaf node ports the peer announced.
+    pub(super) fn leaf_urls(&self) -> Vec<String> {
+        self.leaf_urls.lock().clone()
+    }
+
     pub(super) fn client_urls(&self, websocket: bool) -> Vec<String> {
         if websocket {
             self.ws_urls.lock().clone()
@@ -255,6 +263,7 @@ impl Route {
             } else {
                 server.websocket_urls()
             },
+            leafnode_urls: server.leaf_urls(),
             cluster_dynamic: options.name.is_none(),
             lnoc: true,
             lnocu: true,
@@ -673,6 +682,7 @@ fn on_info(
             } else {
                 (info.connect_urls, info.ws_connect_urls)
             };
+            *route.leaf_urls.lock() = info.leafnode_urls;
             let changed = *route.client_urls.lock() != urls || *route.ws_urls.lock() != ws_urls;
             if changed {
                 *route.client_urls.lock() = urls;
@@ -706,6 +716,7 @@ fn on_info(
     let name = info.server_name.clone();
     *route.client_urls.lock() = info.connect_urls.clone();
     *route.ws_urls.lock() = info.ws_connect_urls.clone();
+    *route.leaf_urls.lock() = info.leafnode_urls.clone();
     let _ = route.peer.set(info);
     if let Err(why) = cluster.establish(route, &id) {
         tracing::debug!(cid = route.id, "route to {name} ({id}) dropped: {why}");

@@ -256,6 +256,18 @@ impl crate::conn::Links for Cluster {
         self.server.client_urls_changed();
     }
 
+    fn peer_leaf_urls(&self) -> Vec<String> {
+        let mut urls = Vec::new();
+        for route in self.routes.read().iter() {
+            for url in route.leaf_urls() {
+                if !urls.contains(&url) {
+                    urls.push(url);
+                }
+            }
+        }
+        urls
+    }
+
     fn peer_client_urls(&self, websocket: bool) -> Vec<String> {
         let mut urls = Vec::new();
         for route in self.routes.read().iter() {

@@ -111,6 +111,11 @@ impl Server {
         urls_of(advertised, *self.client_addr.lock())
     }
 
+    /// Where leaf nodes reach this server, when it is a hub.
+    pub fn leaf_urls(&self) -> Vec<String> {
+        urls_of(None, self.leaf_links().and_then(|l| l.listen_addr()))
+    }
+
     /// Where WebSocket clients reach this server: its `advertise`, else the
     /// WebSocket port's address(es) as for [`Server::client_urls`].
     pub fn websocket_urls(&self) -> Vec<String> {

@@ -67,6 +67,9 @@ pub struct RouteInfo {
     /// carrying every account.
     #[serde(skip_serializing_if = "is_zero")]
     pub route_pool_size: usize,
+    /// This server's leaf node ports, which peers tell their leaf nodes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leafnode_urls: Vec<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
