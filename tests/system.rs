@@ -538,3 +538,48 @@ async fn imports_and_mappings_across_a_mixed_cluster() {
         assert!(Instant::now() < deadline, "the mapped message never arrived");
     }
 }
+
+/// `$SYS.REQ.SERVER.<id>.KICK` closes one client; `…LDM` tells one to go
+/// elsewhere (an INFO with `ldm`), as nats-server does.
+#[tokio::test]
+async fn kick_and_lame_duck_one_client() {
+    let node = junction_node("j1", None, &[]).await;
+    let sys = connect(&common::url(&node), "sys").await;
+    let id = node.server.id.clone();
+    let mut raw = common::Raw::handshake(
+        node.addr,
+        r#"{"user":"app","pass":"app","protocol":1,"verbose":false}"#,
+    )
+    .await;
+    let connz = request(&sys, "$SYS.REQ.ACCOUNT.APP.CONNZ", "").await;
+    let cid = connz["data"]["connections"][0]["cid"]
+        .as_u64()
+        .expect("the raw client");
+    let ldm = request(
+        &sys,
+        &format!("$SYS.REQ.SERVER.{id}.LDM"),
+        &format!("{{\"cid\":{cid}}}"),
+    )
+    .await;
+    assert!(ldm.get("error").is_none() && ldm.get("data").is_none(), "{ldm}");
+    let info = raw.read_line().await;
+    assert!(
+        info.starts_with("INFO ") && info.contains("\"ldm\":true"),
+        "{info}"
+    );
+    let kick = request(
+        &sys,
+        &format!("$SYS.REQ.SERVER.{id}.KICK"),
+        &format!("{{\"cid\":{cid}}}"),
+    )
+    .await;
+    assert!(kick.get("error").is_none(), "{kick}");
+    raw.read_to_close().await;
+    let again = request(
+        &sys,
+        &format!("$SYS.REQ.SERVER.{id}.KICK"),
+        &format!("{{\"cid\":{cid}}}"),
+    )
+    .await;
+    assert_eq!(again["error"]["description"], "no such client or leafnode id");
+}

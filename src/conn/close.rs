@@ -25,6 +25,8 @@ pub enum CloseReason {
     DuplicateClientId,
     /// A second route to the same peer server (both dialled at once).
     DuplicateRoute,
+    /// Closed by a `$SYS.REQ.SERVER.<id>.KICK` request.
+    Kicked,
 }
 
 impl fmt::Display for CloseReason {
@@ -48,6 +50,7 @@ impl fmt::Display for CloseReason {
             CloseReason::TlsHandshakeError => "TLS Handshake Error",
             CloseReason::DuplicateClientId => "Duplicate Client ID",
             CloseReason::DuplicateRoute => "Duplicate Route",
+            CloseReason::Kicked => "Kicked",
         })
     }
 }

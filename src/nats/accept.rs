@@ -185,7 +185,13 @@ async fn refuse_max_connections<W: tokio::io::AsyncWrite + Unpin>(
 impl Client {
     /// The INFO line for one client.
     pub fn info(&self) -> BytesMut {
+        self.info_with_ldm(self.server.is_lame_duck())
+    }
+
+    /// The INFO line, saying `ldm` (go elsewhere) when `ldm`.
+    pub fn info_with_ldm(&self, ldm: bool) -> BytesMut {
         let mut info = self.server.base_info();
+        info.ldm = ldm;
         info.auth_required = self.server.auth_required_for(self.transport);
         if self.transport == "nats" {
             if let Some(tls) = &self.server.opts().tls {

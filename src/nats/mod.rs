@@ -285,7 +285,7 @@ impl crate::conn::Connection for Client {
     }
     /// A new INFO with `ldm`, so the client reconnects elsewhere.
     fn lame_duck(&self) {
-        self.queue_proto(&self.info());
+        self.queue_proto(&self.info_with_ldm(true));
     }
 
     fn client_urls_changed(&self) {

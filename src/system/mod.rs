@@ -72,6 +72,13 @@ pub fn install(server: &Arc<Server>) -> Arc<SystemServices> {
             subscriber.clone(),
         );
     }
+    // Acting on one client of this server.
+    for name in ["KICK", "LDM"] {
+        system.subscribe_service(
+            format!("$SYS.REQ.SERVER.{}.{name}", server.id),
+            subscriber.clone(),
+        );
+    }
     for name in ACCOUNT_ENDPOINTS {
         system.subscribe_service(format!("$SYS.REQ.ACCOUNT.*.{name}"), subscriber.clone());
     }
@@ -119,6 +126,8 @@ impl SystemServices {
     fn response(&self, server: &Server, answer: Result<Value, (u16, String)>) -> Vec<u8> {
         let info = envelope::server_info(server, self.next_seq());
         let body = match answer {
+            // Nothing to report: the envelope alone, as nats-server answers.
+            Ok(Value::Null) => json!({"server": info}),
             Ok(data) => json!({"server": info, "data": data}),
             Err((code, description)) => {
                 json!({"server": info, "error": {"code": code, "description": description}})
@@ -149,6 +158,7 @@ impl SystemServices {
             return None;
         }
         match name {
+            "KICK" | "LDM" => Some(self.act_on_client(server, name, body)),
             "STATSZ" => Some(self.statsz(server)),
             // IDZ comes bare, without the envelope.
             "IDZ" => serde_json::to_vec(&envelope::server_id(server)).ok(),
@@ -157,6 +167,31 @@ impl SystemServices {
                 Some(self.response(server, run(build, server, &request.params)))
             }
         }
+    }
+
+    /// `KICK` closes the client `{"cid": n}` of this server; `LDM` tells it
+    /// this server is in lame duck mode, so it moves elsewhere.
+    fn act_on_client(&self, server: &Server, name: &str, body: &[u8]) -> Vec<u8> {
+        #[derive(serde::Deserialize)]
+        struct ClientReq {
+            cid: u64,
+        }
+        let answer = match serde_json::from_slice::<ClientReq>(body) {
+            Err(e) => Err((400, e.to_string())),
+            Ok(req) => match server.clients().into_iter().find(|c| c.id() == req.cid) {
+                None if name == "KICK" => Err((500, "no such client or leafnode id".to_string())),
+                None => Err((500, "no such client id".to_string())),
+                Some(client) => {
+                    if name == "KICK" {
+                        client.close(crate::conn::CloseReason::Kicked);
+                    } else {
+                        client.lame_duck();
+                    }
+                    Ok(Value::Null)
+                }
+            },
+        };
+        self.response(server, answer)
     }
 
     fn account_request(&self, server: &Server, account: &str, name: &str, body: &[u8]) -> Option<Vec<u8>> {
