@@ -102,21 +102,6 @@ fn rand_suffix() -> u64 {
     N.fetch_add(1, Ordering::Relaxed) + u64::from(std::process::id()) * 1_000_000
 }
 
-/// Reads exactly `n` messages, then checks nothing more comes.
-async fn take_exactly(sub: &mut async_nats::Subscriber, n: usize) -> Vec<async_nats::Message> {
-    let mut got = Vec::with_capacity(n);
-    while got.len() < n {
-        match tokio::time::timeout(Duration::from_secs(10), sub.next()).await {
-            Ok(Some(m)) => got.push(m),
-            _ => panic!("{} of {n} messages arrived", got.len()),
-        }
-    }
-    if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), sub.next()).await {
-        panic!("one more than {n}: {:?}", m.payload);
-    }
-    got
-}
-
 #[tokio::test]
 async fn messages_cross_a_route_once_and_in_order_with_headers_and_replies() {
     let a = node(&[], None).await;
@@ -139,7 +124,7 @@ async fn messages_cross_a_route_once_and_in_order_with_headers_and_replies() {
         }
     }
     on_a.flush().await.unwrap();
-    let got = take_exactly(&mut sub, 500).await;
+    let got = common::take_exactly(&mut sub, 500).await;
     for (i, m) in got.iter().enumerate() {
         assert_eq!(m.payload, i.to_string().as_bytes(), "in order");
         if i % 2 == 1 {
@@ -256,8 +241,8 @@ async fn nodes_seeded_with_one_peer_mesh_and_forward_one_hop() {
     }
     on_b.flush().await.unwrap();
     // Once each: b sends to c directly, and the seed does not pass on.
-    take_exactly(&mut at_c, 200).await;
-    take_exactly(&mut at_seed, 200).await;
+    common::take_exactly(&mut at_c, 200).await;
+    common::take_exactly(&mut at_seed, 200).await;
 }
 
 #[tokio::test]
@@ -362,7 +347,7 @@ async fn a_mixed_cluster_with_nats_server_2_15_and_2_9() {
         c.flush().await.unwrap();
     }
     for s in &mut subs {
-        let got = take_exactly(s, 60).await;
+        let got = common::take_exactly(s, 60).await;
         // In order per publisher.
         for i in 0..3 {
             let from: Vec<_> = got
@@ -446,7 +431,7 @@ async fn a_junction_node_joins_a_nats_server_cluster_through_one_seed() {
     }
     on_old.flush().await.unwrap();
     on_seed.flush().await.unwrap();
-    take_exactly(&mut at_j, 100).await;
+    common::take_exactly(&mut at_j, 100).await;
 }
 
 #[tokio::test]
@@ -763,7 +748,7 @@ async fn routes_over_tls_with_verified_certificates_and_a_nats_server_peer() {
         on_n15.publish("secure.x", i.to_string().into()).await.unwrap();
     }
     on_n15.flush().await.unwrap();
-    take_exactly(&mut sub, 10).await;
+    common::take_exactly(&mut sub, 10).await;
 }
 
 #[tokio::test]
@@ -831,7 +816,7 @@ async fn a_restarted_node_rejoins_a_mixed_cluster() {
         on_n15.publish("back.x", i.to_string().into()).await.unwrap();
     }
     on_n15.flush().await.unwrap();
-    take_exactly(&mut sub, 30).await;
+    common::take_exactly(&mut sub, 30).await;
 }
 
 /// The first INFO a WebSocket client at `addr` gets.

@@ -93,21 +93,6 @@ async fn linked(to: &async_nats::Client, from: &async_nats::Client) {
     }
 }
 
-/// Reads exactly `n` messages, then checks nothing more comes.
-async fn take_exactly(sub: &mut async_nats::Subscriber, n: usize) -> Vec<async_nats::Message> {
-    let mut got = Vec::with_capacity(n);
-    while got.len() < n {
-        match tokio::time::timeout(Duration::from_secs(10), sub.next()).await {
-            Ok(Some(m)) => got.push(m),
-            _ => panic!("{} of {n} messages arrived", got.len()),
-        }
-    }
-    if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), sub.next()).await {
-        panic!("one more than {n}: {:?}", m.payload);
-    }
-    got
-}
-
 /// Messages, headers, requests and queue groups, both ways between a
 /// client of the leaf and one of the hub.
 async fn both_ways(leaf: &async_nats::Client, hub: &async_nats::Client) {
@@ -125,7 +110,7 @@ async fn both_ways(leaf: &async_nats::Client, hub: &async_nats::Client) {
             .unwrap();
     }
     hub.flush().await.unwrap();
-    let got = take_exactly(&mut on_leaf, 100).await;
+    let got = common::take_exactly(&mut on_leaf, 100).await;
     for (i, m) in got.iter().enumerate() {
         assert_eq!(m.payload, i.to_string().as_bytes());
         assert_eq!(

@@ -128,14 +128,20 @@ impl SystemServices {
     }
 
     /// In a cluster, tells the other servers how many connections this one
-    /// has in `account` now.
-    fn send_account_conns(&self, server: &Server, account: &str) {
-        if server.links().is_none() {
-            return;
+    /// has in `account` now, and returns that count (`None` alone).
+    fn send_account_conns(&self, server: &Server, account: &str) -> Option<u64> {
+        server.links()?;
+        let body = self.account_conns(server, account);
+        let conns = body["conns"].as_u64();
+        // The other servers always listen (this one too, for theirs).
+        if let Ok(bytes) = serde_json::to_vec(&body) {
+            let subject = format!("$SYS.ACCOUNT.{account}.SERVER.CONNS");
+            server
+                .accounts
+                .system
+                .publish_internal(subject.as_bytes(), &bytes);
         }
-        self.send(server, &format!("$SYS.ACCOUNT.{account}.SERVER.CONNS"), || {
-            self.account_conns(server, account)
-        });
+        conns
     }
 
     /// Another server's `AccountNumConns`.
@@ -160,7 +166,7 @@ impl ConnEvents for SystemServices {
             return;
         };
         let account = conn.account().name.clone();
-        self.send_account_conns(&server, &account);
+        let conns = self.send_account_conns(&server, &account);
         self.send(&server, &format!("$SYS.ACCOUNT.{account}.CONNECT"), || {
             json!({
                 "type": "io.nats.server.advisory.v1.client_connect",
@@ -172,7 +178,7 @@ impl ConnEvents for SystemServices {
         });
         // The account's first connection here: the other servers say how
         // many they have, so its limit counts them from now on.
-        if server.links().is_some() && server.clients_in(&account).len() == 1 {
+        if conns == Some(1) {
             let mut producer = crate::outlet::Producer::default();
             server.accounts.system.publish_full(
                 format!("$SYS.REQ.ACCOUNT.{account}.CONNS").as_bytes(),

@@ -221,3 +221,19 @@ pub async fn connect_retrying(
         }
     }
 }
+
+/// Reads exactly `n` messages, then checks nothing more comes.
+pub async fn take_exactly(sub: &mut async_nats::Subscriber, n: usize) -> Vec<async_nats::Message> {
+    let mut got = Vec::with_capacity(n);
+    while got.len() < n {
+        match tokio::time::timeout(Duration::from_secs(10), futures::StreamExt::next(sub)).await {
+            Ok(Some(m)) => got.push(m),
+            _ => panic!("{} of {n} messages arrived", got.len()),
+        }
+    }
+    if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), futures::StreamExt::next(sub)).await
+    {
+        panic!("one more than {n}: {:?}", m.payload);
+    }
+    got
+}

@@ -459,8 +459,11 @@ fn interest_line(
         out.put_slice(origin);
         out.put_u8(b' ');
     }
-    out.put_slice(interest.account);
-    out.put_u8(b' ');
+    // A leaf connection's lines leave out the account (empty here).
+    if !interest.account.is_empty() {
+        out.put_slice(interest.account);
+        out.put_u8(b' ');
+    }
     out.put_slice(interest.subject);
     if let Some(queue) = interest.queue {
         out.put_u8(b' ');
@@ -537,26 +540,12 @@ fn reply_and_queues(out: &mut BytesMut, msg: &RoutedMsg<'_>) {
 
 /// A leaf connection's `LS+ subject [queue weight]\r\n`.
 pub fn leaf_sub(out: &mut BytesMut, interest: &RemoteInterest<'_>) {
-    leaf_interest_line(out, b"LS+ ", interest, true);
+    interest_line(out, b"LS+ ", None, interest, true);
 }
 
 /// A leaf connection's `LS- subject [queue]\r\n`.
 pub fn leaf_unsub(out: &mut BytesMut, interest: &RemoteInterest<'_>) {
-    leaf_interest_line(out, b"LS- ", interest, false);
-}
-
-fn leaf_interest_line(out: &mut BytesMut, op: &[u8], interest: &RemoteInterest<'_>, weighted: bool) {
-    out.put_slice(op);
-    out.put_slice(interest.subject);
-    if let Some(queue) = interest.queue {
-        out.put_u8(b' ');
-        out.put_slice(queue);
-        if weighted {
-            out.put_u8(b' ');
-            out.put_slice(itoa::Buffer::new().format(interest.weight).as_bytes());
-        }
-    }
-    out.put_slice(b"\r\n");
+    interest_line(out, b"LS- ", None, interest, false);
 }
 
 /// A leaf connection's `LMSG subject …` or, with headers, `HMSG subject …`
