@@ -69,6 +69,10 @@ pub struct Message<'a> {
     /// their consumers, not from here. A message that merely carries MQTT's
     /// headers (a reply echoing a request's) was stored nowhere.
     pub stored_in: Option<&'a str>,
+    /// The reply as other servers of the cluster get it, when it differs
+    /// from `reply`: a reply another cluster mapped to its origin server
+    /// (`_GR_.…`), which this server's clients see without the prefix.
+    pub routed_reply: Option<&'a [u8]>,
     /// For a message from a route: the queue groups it is meant for here,
     /// separated by spaces (empty: none). Other messages may go to any
     /// queue group (`None`).
@@ -102,6 +106,7 @@ impl<'a> Message<'a> {
             origin,
             retain: false,
             stored_in: None,
+            routed_reply: None,
             queues: None,
         }
     }

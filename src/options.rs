@@ -108,6 +108,8 @@ pub struct Options {
     pub cluster: Option<ClusterOptions>,
     /// `leafnodes {}`: leaf node connections accepted and made.
     pub leafnodes: Option<LeafNodeOptions>,
+    /// `gateway {}`: links to the other clusters of a supercluster.
+    pub gateway: Option<GatewayOptions>,
     /// `tls { }` (or `--tls*` flags): clients on the NATS port must use TLS.
     pub tls: Option<crate::tls::TlsOptions>,
     /// Closed connections kept for `/connz?state=closed` (`max_closed_clients`, default 10000).
@@ -177,6 +179,55 @@ impl Default for ClusterOptions {
             write_deadline: None,
         }
     }
+}
+
+/// `gateway { name, listen, authorization { user, password, timeout },
+/// advertise, connect_retries, reject_unknown_cluster, gateways [...] }`,
+/// as nats-server reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayOptions {
+    /// This cluster's name among the gateways.
+    pub name: String,
+    pub host: String,
+    /// 0 picks a free port (`-1` in the file).
+    pub port: u16,
+    /// `host:port` the other clusters are told to reach this server at.
+    pub advertise: Option<String>,
+    /// Attempts after the first to reach a gateway learnt from a peer.
+    pub connect_retries: u32,
+    /// Refuse gateways that are not in `gateways`.
+    pub reject_unknown: bool,
+    /// Credentials other clusters' servers must present.
+    pub auth: ListenerAuth,
+    /// How long a gateway may make no write progress before it is closed.
+    pub write_deadline: Option<Duration>,
+    /// The other clusters to connect to.
+    pub gateways: Vec<RemoteGateway>,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        GatewayOptions {
+            name: String::new(),
+            host: "0.0.0.0".into(),
+            port: 0,
+            advertise: None,
+            connect_retries: 0,
+            reject_unknown: false,
+            auth: ListenerAuth::default(),
+            write_deadline: None,
+            gateways: Vec::new(),
+        }
+    }
+}
+
+/// One of `gateway { gateways [...] }`: another cluster and where its
+/// servers are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RemoteGateway {
+    pub name: String,
+    /// `url` and `urls` (`nats://[user:pass@]host:port`).
+    pub urls: Vec<String>,
 }
 
 /// `leafnodes { listen, authorization { user, password, account, timeout },
@@ -519,6 +570,7 @@ impl Default for Options {
             mqtt: None,
             cluster: None,
             leafnodes: None,
+            gateway: None,
             tls: None,
             max_closed_clients: 10_000,
         }

@@ -8,6 +8,11 @@
 //! peer delivers to its own members. A message that came from a route goes
 //! to local subscribers and leaf nodes only (one hop), and to the queue
 //! groups it names; one from a leaf node goes everywhere but back to it.
+//!
+//! A gateway (another cluster) takes only what was published in this
+//! cluster by this server's own clients, leaf nodes and services: each
+//! server sends its own messages to every other cluster. It gets a queue
+//! group's message only when no member in this cluster could take it.
 
 use rand::Rng;
 
@@ -54,9 +59,13 @@ pub fn deliver(result: &MatchResult, msg: &Message<'_>, producer: &mut Producer)
             let start = pick(members, &mut rng);
             // Start at the chosen member; fall through to the next if that
             // one cannot take the message (echo off, its limit used up, or
-            // a peer when the message came from one).
-            for i in 0..members.len() {
-                let sub = &members[(start + i) % members.len()];
+            // a peer when the message came from one). Other clusters'
+            // members come after all of this cluster's.
+            let from_start = || (0..members.len()).map(|i| &members[(start + i) % members.len()]);
+            let order = from_start()
+                .filter(|m| !remote_cluster(m))
+                .chain(from_start().filter(|m| remote_cluster(m)));
+            for sub in order {
                 if sub.routed {
                     if !takes(sub, msg) {
                         continue;
@@ -85,23 +94,39 @@ pub fn deliver(result: &MatchResult, msg: &Message<'_>, producer: &mut Producer)
 /// from a route to another route (one hop), never back to the leaf node it
 /// came from.
 fn takes(sub: &Subscription, msg: &Message<'_>) -> bool {
+    let to = sub.subscriber.kind();
     match msg.origin.kind {
-        ConnKind::Route => sub.subscriber.kind() != ConnKind::Route,
+        ConnKind::Route => !matches!(to, ConnKind::Route | ConnKind::Gateway),
+        ConnKind::Gateway => to != ConnKind::Gateway,
         ConnKind::Leaf => sub.subscriber.client_id() != msg.origin.conn,
         _ => true,
     }
 }
 
+/// Whether the member stands for another cluster's, which comes last.
+fn remote_cluster(sub: &Subscription) -> bool {
+    sub.routed && sub.subscriber.kind() == ConnKind::Gateway
+}
+
 /// A random member of a queue group, each peer's in proportion to the
-/// members it announced, as nats-server chooses.
+/// members it announced, as nats-server chooses; another cluster's only
+/// when this cluster has none.
 fn pick(members: &[std::sync::Arc<Subscription>], rng: &mut impl Rng) -> usize {
     if !members.iter().any(|m| m.routed) {
         return rng.gen_range(0..members.len());
     }
-    let total: u64 = members.iter().map(|m| u64::from(m.weight())).sum();
+    let local_only = members.iter().any(|m| !remote_cluster(m));
+    let weight = |m: &Subscription| {
+        if local_only && remote_cluster(m) {
+            0
+        } else {
+            u64::from(m.weight())
+        }
+    };
+    let total: u64 = members.iter().map(|m| weight(m)).sum();
     let mut at = rng.gen_range(0..total.max(1));
     for (i, m) in members.iter().enumerate() {
-        let w = u64::from(m.weight());
+        let w = weight(m);
         if at < w {
             return i;
         }

@@ -122,6 +122,8 @@ pub struct RunningServer {
     pub cluster: Option<Arc<crate::route::Cluster>>,
     /// Its leaf node connections, when `leafnodes {}` is configured.
     pub leafnodes: Option<Arc<crate::leaf::LeafNodes>>,
+    /// Its gateways to other clusters, when `gateway {}` is configured.
+    pub gateways: Option<Arc<crate::gateway::Gateways>>,
 }
 
 impl RunningServer {
@@ -146,12 +148,17 @@ pub async fn start(opts: Options) -> anyhow::Result<RunningServer> {
         Some(options) => Some(crate::leaf::start(server.clone(), &options).await?),
         None => None,
     };
+    let gateways = match server.opts().gateway.clone() {
+        Some(options) => Some(crate::gateway::start(server.clone(), &options).await?),
+        None => None,
+    };
     Ok(RunningServer {
         server,
         addr,
         accept_task,
         cluster,
         leafnodes,
+        gateways,
     })
 }
 

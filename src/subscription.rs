@@ -76,7 +76,10 @@ impl Subscription {
             subject,
             queue,
             sid,
-            routed: matches!(subscriber.kind(), ConnKind::Route | ConnKind::Leaf),
+            routed: matches!(
+                subscriber.kind(),
+                ConnKind::Route | ConnKind::Leaf | ConnKind::Gateway
+            ),
             weight: AtomicU32::new(1),
             subscriber,
             max: AtomicU64::new(0),

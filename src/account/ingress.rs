@@ -61,6 +61,9 @@ impl Account {
         cache: Option<&mut MatchCache>,
         producer: &mut Producer,
     ) -> usize {
+        if let Some(n) = self.answer_mapped_reply(msg, producer) {
+            return n;
+        }
         let (cached, uncached);
         let result = match cache {
             Some(cache) => {

@@ -66,9 +66,18 @@ fn counted(sub: &Subscription) -> bool {
     !matches!(sub.subscriber.kind(), ConnKind::Route | ConnKind::Gateway)
 }
 
+/// Whether a subscription stands for another cluster's interest (a
+/// gateway's): it is neither counted nor announced to anyone here.
+fn foreign(sub: &Subscription) -> bool {
+    sub.routed && sub.subscriber.kind() == ConnKind::Gateway
+}
+
 impl Account {
     /// Adds a subscription.
     pub fn subscribe(&self, sub: Arc<Subscription>) -> Result<(), SublistError> {
+        if foreign(&sub) {
+            return self.sublist.insert(sub);
+        }
         let own = counted(&sub);
         let mut counts = self.interest.counts.lock();
         self.sublist.insert(sub.clone())?;
@@ -96,6 +105,9 @@ impl Account {
 
     /// Removes a subscription; returns whether it was present.
     pub fn unsubscribe(&self, sub: &Arc<Subscription>) -> bool {
+        if foreign(sub) {
+            return self.sublist.remove(sub);
+        }
         let own = counted(sub);
         let mut counts = self.interest.counts.lock();
         if !self.sublist.remove(sub) {

@@ -4,6 +4,7 @@
 //! only through the exports and imports wired in `imports.rs`.
 
 mod cache;
+mod gateway_replies;
 pub mod imports;
 mod ingress;
 mod interest;
@@ -61,6 +62,8 @@ pub struct Account {
     mappings: arc_swap::ArcSwapOption<Mappings>,
     /// Set while `mappings` holds any: publishers check this first.
     has_mappings: AtomicBool,
+    /// Replies other clusters mapped to their origin server.
+    gateway_replies: gateway_replies::GatewayReplies,
 }
 
 impl std::fmt::Debug for Account {
@@ -79,6 +82,7 @@ impl Account {
             responses: Mutex::new(VecDeque::new()),
             mappings: arc_swap::ArcSwapOption::empty(),
             has_mappings: AtomicBool::new(false),
+            gateway_replies: Default::default(),
         }
     }
 

@@ -24,7 +24,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "disable_sublist_cache",
     "no_sublist_cache",
     "default_sentinel",
-    "gateway",
     "leaf",
     "syslog",
     "remote_syslog",
@@ -213,6 +212,7 @@ fn apply_top(opts: &mut Options, entry: &Entry, state: &mut State) -> Result<()>
         "mqtt" => mqtt::mqtt(entry, &mut state.mqtt)?,
         "cluster" => super::cluster::cluster(opts, entry)?,
         "leafnodes" => super::leafnode::leafnodes(opts, entry)?,
+        "gateway" => super::gateway::gateway(opts, entry)?,
         "tls" => opts.tls = Some(super::tls::tls(entry, "tls.")?),
         _ => other_key(entry, &key, "", UNSUPPORTED_TOP)?,
     }

@@ -13,6 +13,7 @@ mod apply;
 mod auth;
 mod cluster;
 mod error;
+mod gateway;
 mod leafnode;
 mod listener;
 mod mapping;
@@ -28,6 +29,8 @@ mod websocket;
 mod auth_tests;
 #[cfg(test)]
 mod cluster_tests;
+#[cfg(test)]
+mod gateway_tests;
 #[cfg(test)]
 mod leafnode_tests;
 #[cfg(test)]

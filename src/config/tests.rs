@@ -1122,13 +1122,7 @@ fn used_variable_definitions_are_not_unknown_fields_but_unused_ones_are() {
 
 #[test]
 fn nats_keys_junction_lacks_are_reported_as_unsupported() {
-    for key in [
-        "gateway",
-        "leaf",
-        "resolver_tls",
-        "resolver_pinned_accounts",
-        "Gateway",
-    ] {
+    for key in ["leaf", "resolver_tls", "resolver_pinned_accounts", "Resolver_TLS"] {
         let e = opts_err(&format!("port: 1\n{key} {{ a: 1 }}\n"));
         assert!(matches!(e, ConfigError::Unsupported { .. }), "{key}: {e}");
         assert_eq!(
@@ -1140,7 +1134,7 @@ fn nats_keys_junction_lacks_are_reported_as_unsupported() {
 
 #[test]
 fn all_errors_of_a_file_are_reported_together_in_order() {
-    let e = opts_err("foo: 1\nport: \"x\"\ngateway {}\nauthorization { a: 1, b: 2 }\n");
+    let e = opts_err("foo: 1\nport: \"x\"\nleaf {}\nauthorization { a: 1, b: 2 }\n");
     let ConfigError::Multiple(list) = &e else {
         panic!("expected several errors, got {e}")
     };
@@ -1149,7 +1143,7 @@ fn all_errors_of_a_file_are_reported_together_in_order() {
     assert_eq!(lines.len(), 5);
     assert!(lines[0].ends_with("unknown field \"foo\""));
     assert!(lines[1].contains("\"port\" expects an integer"));
-    assert!(lines[2].contains("\"gateway\" is not supported"));
+    assert!(lines[2].contains("\"leaf\" is not supported"));
     assert!(lines[3].contains(":4:17: unknown field \"a\""), "{}", lines[3]);
     assert!(lines[4].contains(":4:23: unknown field \"b\""), "{}", lines[4]);
     assert_eq!(e.errors().len(), 5);

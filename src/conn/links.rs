@@ -1,7 +1,7 @@
-//! What the rest of the server sees of its links to other servers: routes
-//! now, leaf nodes and gateways later. The cluster registers itself with
-//! the server as [`Links`], so monitoring can list them without knowing
-//! the route module.
+//! What the rest of the server sees of its links to other servers:
+//! routes, leaf nodes and gateways. The cluster registers itself with the
+//! server as [`Links`] (the others likewise), so monitoring and the other
+//! link kinds can use them without knowing each other's modules.
 
 use std::time::SystemTime;
 
@@ -66,6 +66,64 @@ pub trait LeafLinks: Send + Sync {
     fn accept_websocket(&self, remote: std::net::SocketAddr, reader: BoxedReader, writer: BoxedWriter);
 }
 
+/// One gateway connection, as `/gatewayz` shows it.
+#[derive(Debug, Clone)]
+pub struct GatewayView {
+    pub cid: u64,
+    /// The other cluster's gateway name.
+    pub name: String,
+    /// This server dialled it (messages go out on it); else the other
+    /// cluster's server did (interest goes out on it).
+    pub outbound: bool,
+    pub remote_id: String,
+    pub remote_name: String,
+    pub ip: String,
+    pub port: u16,
+    pub start: SystemTime,
+    pub last_activity: SystemTime,
+    pub rtt: std::time::Duration,
+    pub pending: usize,
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    /// Subjects and queue groups the other cluster has interest in (on an
+    /// outbound connection).
+    pub num_subscriptions: usize,
+}
+
+/// The server's gateways to other clusters.
+pub trait GatewayLinks: Send + Sync {
+    /// This cluster's gateway name.
+    fn name(&self) -> String;
+    /// Where other clusters' servers connect.
+    fn listen_addr(&self) -> std::net::SocketAddr;
+    /// This server's gateway URL (`host:port`), which route peers learn.
+    fn url(&self) -> String;
+    /// The gateway URLs of this cluster's servers.
+    fn cluster_urls(&self) -> Vec<String>;
+    /// The gateways to other clusters, configured or learnt, with their URLs.
+    fn remotes(&self) -> Vec<(String, Vec<String>, bool)>;
+    /// The connections open now.
+    fn connections(&self) -> Vec<GatewayView>;
+    /// `INFO` lines telling a new route peer of the clusters this server
+    /// has gateways to, so that it connects to them too.
+    fn gossip_lines(&self) -> Vec<Vec<u8>>;
+    /// A route peer told of its own gateway URL.
+    fn peer_url(&self, url: &str);
+    /// A route peer told of another cluster's gateway (`gateway_cmd` 1):
+    /// this server connects to it too.
+    fn gossiped(&self, name: &str, urls: &[String]);
+    /// A message from a route with a mapped subject or reply (`_GR_.`):
+    /// unmapped for this server's clients. Returns false for one that is
+    /// not for this cluster.
+    fn admit_routed<'a>(
+        &self,
+        account: &std::sync::Arc<crate::account::Account>,
+        msg: &mut crate::message::Message<'a>,
+    ) -> bool;
+}
+
 /// A transport's two halves, whatever it is (TCP, TLS, WebSocket frames).
 pub type BoxedReader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 pub type BoxedWriter = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
@@ -91,4 +149,16 @@ pub trait Links: Send + Sync {
     /// A reload's `cluster {}`: routes dialled and dropped, new credentials
     /// and advertising.
     fn reload(&self, options: &crate::options::ClusterOptions);
+    /// Sends `msg` to the peer whose server id hashes to `server_hash`
+    /// (an answer to a request mapped by that server). False when there
+    /// is no such peer.
+    fn forward_to(
+        &self,
+        server_hash: &[u8],
+        account: &str,
+        msg: &crate::message::Message<'_>,
+        producer: &mut crate::outlet::Producer,
+    ) -> bool;
+    /// Sends an `INFO` line to every peer (a gateway to tell of).
+    fn broadcast(&self, line: &[u8]);
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 pub use close::CloseReason;
 pub use common::ConnCore;
 pub use events::ConnEvents;
-pub use links::{BoxedReader, BoxedWriter, LeafLinks, LeafView, Links, RouteView};
+pub use links::{BoxedReader, BoxedWriter, GatewayLinks, GatewayView, LeafLinks, LeafView, Links, RouteView};
 pub use peer::PeerPings;
 pub use record::ConnRecord;
 pub use settings::ClientSettings;

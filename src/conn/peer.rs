@@ -119,11 +119,14 @@ impl ConnCore {
     }
 
     /// Queues `msg` for the peer server, for `producer` to write out: one
-    /// copy for the `queues` chosen for it there, in the dialect `encode`
-    /// writes (`account` for the lines that name one).
+    /// copy for the `queues` chosen for it there, with `reply` (the peer's
+    /// form of it), in the dialect `encode` writes (`account` for the lines
+    /// that name one).
+    #[allow(clippy::too_many_arguments)]
     pub fn push_routed(
         &self,
         msg: &Message<'_>,
+        reply: Option<&[u8]>,
         account: &[u8],
         queues: &[&[u8]],
         producer: &mut Producer,
@@ -134,7 +137,7 @@ impl ConnCore {
             origin: None,
             account,
             subject: msg.subject,
-            reply: msg.reply,
+            reply,
             queue_list: &queue_list,
             header_len: msg.header_len,
             payload: msg.payload,

@@ -317,7 +317,7 @@ impl Subscriber for Leaf {
         if !self.established.load(Ordering::Relaxed) {
             return;
         }
-        self.push_routed(msg, &[], queues, producer, proto::leaf_msg);
+        self.push_routed(msg, msg.reply, &[], queues, producer, proto::leaf_msg);
     }
 }
 

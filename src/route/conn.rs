@@ -43,6 +43,8 @@ pub struct Route {
     configured_url: Option<String>,
     /// The peer's `INFO`, once received.
     peer: OnceLock<RouteInfo>,
+    /// The hash of the peer's id, as mapped replies name its server.
+    peer_hash: OnceLock<String>,
     /// The peer's client URLs: from its first INFO, then its updates.
     client_urls: Mutex<Vec<String>>,
     /// The peer's WebSocket URLs (`ws_connect_urls`), the same way.
@@ -86,6 +88,7 @@ impl Route {
             solicited,
             configured_url,
             peer: OnceLock::new(),
+            peer_hash: OnceLock::new(),
             client_urls: Mutex::new(Vec::new()),
             ws_urls: Mutex::new(Vec::new()),
             leaf_urls: Mutex::new(Vec::new()),
@@ -99,6 +102,26 @@ impl Route {
     /// The peer's server id, once its `INFO` arrived.
     pub fn peer_id(&self) -> Option<&str> {
         self.peer.get().map(|i| i.server_id.as_str())
+    }
+
+    /// The hash of the peer's server id in mapped replies (empty until
+    /// its `INFO` came).
+    pub(super) fn server_hash(&self) -> &[u8] {
+        match self.peer_id() {
+            Some(id) => self
+                .peer_hash
+                .get_or_init(|| crate::mapped_reply::hash(id))
+                .as_bytes(),
+            None => b"",
+        }
+    }
+
+    /// Sends the peer a message whatever its interest: an answer to a
+    /// request that server mapped (its subject `_GR_.…`).
+    pub(super) fn forward(&self, account: &str, msg: &Message<'_>, producer: &mut Producer) {
+        if self.established.load(Ordering::Relaxed) {
+            self.push_routed(msg, msg.reply, account.as_bytes(), &[], producer, proto::msg);
+        }
     }
 
     /// The peer's `INFO`, once it arrived.
@@ -264,6 +287,15 @@ impl Route {
                 server.websocket_urls()
             },
             leafnode_urls: server.leaf_urls(),
+            // Peers tell other clusters where this server's gateway is.
+            extra: server
+                .gateway_links()
+                .map(|g| {
+                    let mut extra = serde_json::Map::new();
+                    extra.insert("gateway_url".into(), g.url().into());
+                    extra
+                })
+                .unwrap_or_default(),
             cluster_dynamic: options.name.is_none(),
             lnoc: true,
             lnocu: true,
@@ -380,7 +412,9 @@ impl Subscriber for Route {
         if !self.established.load(Ordering::Relaxed) {
             return;
         }
-        self.push_routed(msg, &sub.sid, queues, producer, proto::msg);
+        // Other servers of the cluster map the reply as this one did.
+        let reply = msg.routed_reply.or(msg.reply);
+        self.push_routed(msg, reply, &sub.sid, queues, producer, proto::msg);
     }
 }
 
@@ -606,6 +640,8 @@ async fn read<R: AsyncRead + Unpin>(cluster: Arc<Cluster>, route: Arc<Route>, mu
                         Ok(())
                     }
                     RouteOp::Ok => Ok(()),
+                    // Gateway interest: not spoken between routes.
+                    RouteOp::AccountSub(_) | RouteOp::AccountUnsub(_) => Err(CloseReason::ParseError),
                     RouteOp::Err(text) => {
                         tracing::warn!(
                             cid = route.id,
@@ -672,6 +708,9 @@ fn on_info(
     parser: &mut RouteParser,
 ) -> Result<(), CloseReason> {
     let mut info: RouteInfo = serde_json::from_slice(json).map_err(|_| CloseReason::ParseError)?;
+    if gateway_news(cluster, &info) {
+        return Ok(());
+    }
     if let Some(peer) = route.peer.get() {
         if info.server_id != peer.server_id {
             super::implicit_route(cluster, &info);
@@ -727,6 +766,30 @@ fn on_info(
     Ok(())
 }
 
+/// What a peer's `INFO` says of gateways: its own gateway URL, or another
+/// cluster's gateway this server must connect to too (`gateway_cmd` 1,
+/// which is all such an `INFO` is about: returns true).
+fn gateway_news(cluster: &Cluster, info: &RouteInfo) -> bool {
+    let text = |key: &str| info.extra.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+    let gossip = info.extra.get("gateway_cmd").and_then(|v| v.as_u64()) == Some(1);
+    let Some(gateways) = cluster.server.gateway_links() else {
+        return gossip;
+    };
+    if gossip {
+        let urls: Vec<String> = info
+            .extra
+            .get("gateway_urls")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        gateways.gossiped(text("gateway"), &urls);
+        return true;
+    }
+    if !text("gateway_url").is_empty() {
+        gateways.peer_url(text("gateway_url"));
+    }
+    false
+}
+
 /// A message the peer routed: delivered to this server's subscribers.
 fn publish(
     cluster: &Cluster,
@@ -760,6 +823,16 @@ fn publish(
         Origin::new(route.id, ConnKind::Route, true),
     );
     msg.queues = Some(m.queue_list);
+    // A subject or reply mapped by another cluster (`_GR_.`) is unmapped
+    // for the clients here.
+    let mapped = |s: &[u8]| s.starts_with(crate::mapped_reply::PREFIX);
+    if mapped(m.subject) || m.reply.is_some_and(mapped) {
+        if let Some(gateways) = cluster.server.gateway_links() {
+            if !gateways.admit_routed(account, &mut msg) {
+                return;
+            }
+        }
+    }
     account.publish(&msg, Some(cache), producer);
 }
 

@@ -256,6 +256,27 @@ impl crate::conn::Links for Cluster {
         self.server.client_urls_changed();
     }
 
+    fn forward_to(
+        &self,
+        server_hash: &[u8],
+        account: &str,
+        msg: &crate::message::Message<'_>,
+        producer: &mut crate::outlet::Producer,
+    ) -> bool {
+        let routes = self.routes.read();
+        let Some(route) = routes.iter().find(|r| r.server_hash() == server_hash) else {
+            return false;
+        };
+        route.forward(account, msg, producer);
+        true
+    }
+
+    fn broadcast(&self, line: &[u8]) {
+        for route in self.routes.read().iter() {
+            route.send_proto(line);
+        }
+    }
+
     fn peer_leaf_urls(&self) -> Vec<String> {
         let mut urls = Vec::new();
         for route in self.routes.read().iter() {
@@ -349,6 +370,11 @@ impl Cluster {
             account.each_interest(|subject, queue, count| {
                 route.send_interest(&account.name, subject, queue, count);
             });
+        }
+        if let Some(gateways) = self.server.gateway_links() {
+            for line in gateways.gossip_lines() {
+                route.send_proto(&line);
+            }
         }
         self.server.client_urls_changed();
         Ok(())

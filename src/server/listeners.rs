@@ -176,7 +176,7 @@ impl Server {
 
 /// `advertised`, else `addr`, or every interface but loopback when `addr`
 /// is unspecified (`0.0.0.0`), as `host:port`.
-fn urls_of(advertised: Option<String>, addr: Option<SocketAddr>) -> Vec<String> {
+pub(crate) fn urls_of(advertised: Option<String>, addr: Option<SocketAddr>) -> Vec<String> {
     if let Some(advertised) = advertised {
         return vec![advertised];
     }

@@ -10,7 +10,7 @@
 mod auth;
 mod clients;
 mod jetstream;
-mod listeners;
+pub(crate) mod listeners;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -94,6 +94,8 @@ pub struct Server {
     links: std::sync::OnceLock<std::sync::Weak<dyn crate::conn::Links>>,
     /// Its leaf node connections, once started (weak, as `links`).
     leaf_links: std::sync::OnceLock<std::sync::Weak<dyn crate::conn::LeafLinks>>,
+    /// Its gateways to other clusters, once started (weak, as `links`).
+    gateway_links: std::sync::OnceLock<std::sync::Weak<dyn crate::conn::GatewayLinks>>,
     /// Who hears of clients connecting and going (the system account's
     /// events), once installed.
     events: std::sync::OnceLock<std::sync::Weak<dyn crate::conn::ConnEvents>>,
@@ -133,6 +135,16 @@ impl Server {
     /// Registers the server's leaf node connections.
     pub fn set_leaf_links(&self, links: std::sync::Weak<dyn crate::conn::LeafLinks>) {
         let _ = self.leaf_links.set(links);
+    }
+
+    /// Registers the server's gateways.
+    pub fn set_gateway_links(&self, links: std::sync::Weak<dyn crate::conn::GatewayLinks>) {
+        let _ = self.gateway_links.set(links);
+    }
+
+    /// Its gateways, when `gateway {}` is configured.
+    pub fn gateway_links(&self) -> Option<Arc<dyn crate::conn::GatewayLinks>> {
+        self.gateway_links.get().and_then(std::sync::Weak::upgrade)
     }
 
     /// Its leaf node connections, when `leafnodes {}` is configured.
@@ -195,6 +207,7 @@ impl Server {
             links: std::sync::OnceLock::new(),
             events: std::sync::OnceLock::new(),
             leaf_links: std::sync::OnceLock::new(),
+            gateway_links: std::sync::OnceLock::new(),
             clients: Mutex::new(HashMap::new()),
             next_cid: AtomicU64::new(0),
             lifecycle: Arc::default(),

@@ -16,6 +16,8 @@
 //!   that both announced `lnocu`.
 //! - `INFO`, `CONNECT`, `PING`, `PONG`, `+OK` and `-ERR` as between clients
 //!   and servers.
+//! - `A+ account` and `A- account` between gateways: the receiving cluster
+//!   has (again) or has no interest at all in an account.
 //!
 //! A leaf node connection speaks the same operations for one account, which
 //! its lines leave out (the leaf dialect, [`RouteParser::leaf`]): `LS+
@@ -28,7 +30,10 @@
 
 mod handshake;
 
-pub use handshake::{RouteConnect, RouteInfo};
+pub use handshake::{
+    GatewayInfo, RouteConnect, RouteInfo, GATEWAY_CMD_ALL_SUBS_COMPLETE, GATEWAY_CMD_ALL_SUBS_START,
+    GATEWAY_CMD_GOSSIP,
+};
 
 use bytes::{BufMut, BytesMut};
 
@@ -96,13 +101,17 @@ pub enum RouteOp<'a> {
     },
     /// `RMSG`, `HMSG` or `LMSG`.
     Msg(RoutedMsg<'a>),
+    /// A gateway's `A+ account`.
+    AccountSub(&'a [u8]),
+    /// A gateway's `A- account`.
+    AccountUnsub(&'a [u8]),
 }
 
 /// Operation names a peer may send, upper case.
 /// Messages first: they are by far the most frequent.
-const ROUTE_OPS: [&[u8]; 13] = [
+const ROUTE_OPS: [&[u8]; 15] = [
     b"RMSG", b"HMSG", b"LMSG", b"RS+", b"RS-", b"LS+", b"LS-", b"PING", b"PONG", b"INFO", b"CONNECT", b"+OK",
-    b"-ERR",
+    b"-ERR", b"A+", b"A-",
 ];
 
 /// The most arguments a line may have: origin, account, subject, `+`,
@@ -189,6 +198,9 @@ impl RouteParser {
             b"RS+" | b"RS-" if self.leaf => return Err(ProtocolError::UnknownOperation),
             b"LS+" | b"LS-" if self.leaf => leaf_interest(op, args)?,
             b"RS+" | b"RS-" | b"LS+" | b"LS-" => interest(op, args, self.leaf_unsub_origin)?,
+            b"A+" | b"A-" if self.leaf || no_args => return Err(ProtocolError::UnknownOperation),
+            b"A+" => RouteOp::AccountSub(args),
+            b"A-" => RouteOp::AccountUnsub(args),
             b"RMSG" if self.leaf => return Err(ProtocolError::UnknownOperation),
             b"RMSG" | b"HMSG" | b"LMSG" => {
                 let pending = message_line(op, args, args_start, consumed, self.leaf)?;
@@ -536,6 +548,13 @@ fn reply_and_queues(out: &mut BytesMut, msg: &RoutedMsg<'_>) {
         }
         (None, true) => {}
     }
+}
+
+/// A gateway's `A+ account\r\n` (`subscribing`) or `A- account\r\n`.
+pub fn account_interest(out: &mut BytesMut, subscribing: bool, account: &[u8]) {
+    out.put_slice(if subscribing { b"A+ " } else { b"A- " });
+    out.put_slice(account);
+    out.put_slice(b"\r\n");
 }
 
 /// A leaf connection's `LS+ subject [queue weight]\r\n`.

@@ -1,5 +1,5 @@
-//! The JSON of a route's `INFO` and `CONNECT`, with nats-server's field
-//! names and order. Fields this codec does not model are kept, so that an
+//! The JSON of a route's and a gateway's `INFO` and `CONNECT`, with
+//! nats-server's field names and order. Fields this codec does not model are kept, so that an
 //! `INFO` read from a newer peer can be inspected whole.
 
 use serde::{Deserialize, Serialize};
@@ -97,8 +97,100 @@ pub struct RouteConnect {
     pub lnoc: bool,
     #[serde(skip_serializing_if = "is_false")]
     pub lnocu: bool,
+    /// Set between gateways: the dialing server's gateway (cluster) name.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub gateway: String,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// `gateway_cmd`: the sender tells of another gateway it knows.
+pub const GATEWAY_CMD_GOSSIP: u8 = 1;
+/// `gateway_cmd`: all the sender's interest in an account follows.
+pub const GATEWAY_CMD_ALL_SUBS_START: u8 = 2;
+/// `gateway_cmd`: it all came; send only what matches it from now on.
+pub const GATEWAY_CMD_ALL_SUBS_COMPLETE: u8 = 3;
+
+fn is_zero_u8(n: &u8) -> bool {
+    *n == 0
+}
+
+/// A gateway's `INFO`: at the start of a gateway connection, and later as
+/// a command (`gateway_cmd`), which nats-server sends with the other
+/// fields empty. Field names and order are nats-server's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GatewayInfo {
+    pub server_id: String,
+    pub server_name: String,
+    pub version: String,
+    pub proto: i32,
+    pub go: String,
+    pub host: String,
+    pub port: u16,
+    pub headers: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub auth_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_verify: bool,
+    pub max_payload: usize,
+    /// The sender's gateway (cluster) name; with `gateway_cmd` 1, the name
+    /// of the gateway it tells of.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub gateway: String,
+    /// Where that gateway's servers are reached (`host:port`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gateway_urls: Vec<String>,
+    /// The sender's own gateway URL (also in a route's `INFO`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub gateway_url: String,
+    #[serde(skip_serializing_if = "is_zero_u8")]
+    pub gateway_cmd: u8,
+    /// The command's argument, an account name; base64 in the JSON, as Go
+    /// writes a byte slice.
+    #[serde(skip_serializing_if = "String::is_empty", with = "base64_text")]
+    pub gateway_cmd_payload: String,
+    /// Mapped replies use the `_GR_.` prefix (not the old `$GR.`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub gateway_nrp: bool,
+    /// Every account goes interest-only at once: send nothing the
+    /// receiver has not announced interest in.
+    #[serde(skip_serializing_if = "is_false")]
+    pub gateway_iom: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl GatewayInfo {
+    /// A command `INFO` as nats-server writes it: every field of its own
+    /// left at its zero value.
+    pub fn command(gateway: &str, cmd: u8, account: &str) -> GatewayInfo {
+        GatewayInfo {
+            gateway: gateway.to_string(),
+            gateway_cmd: cmd,
+            gateway_cmd_payload: account.to_string(),
+            ..GatewayInfo::default()
+        }
+    }
+}
+
+/// Go's JSON for a byte slice: standard base64.
+mod base64_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&data_encoding::BASE64.encode(text.as_bytes()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let encoded = Option::<String>::deserialize(d)?.unwrap_or_default();
+        let bytes = data_encoding::BASE64
+            .decode(encoded.as_bytes())
+            .map_err(serde::de::Error::custom)?;
+        String::from_utf8(bytes).map_err(serde::de::Error::custom)
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +214,26 @@ mod tests {
         let connect: RouteConnect = serde_json::from_str(CONNECT_2_9).unwrap();
         assert_eq!(connect.cluster, "c1");
         assert_eq!(serde_json::to_string(&connect).unwrap(), CONNECT_2_9);
+    }
+
+    // As nats-server 2.15.1 gateways A and B sent them to each other.
+    const GW_INFO: &str = r#"{"server_id":"NDGMOY3JF32RPS55ZK4I6A2ZW2RVZHFQ47H24VBOXEDZGQNUHP6DPMWU","server_name":"gB","version":"2.15.1","proto":3,"go":"","host":"192.0.2.2","port":17322,"headers":true,"auth_required":true,"max_payload":1048576,"gateway":"B","gateway_urls":["192.0.2.2:17322"],"gateway_url":"192.0.2.2:17322","gateway_nrp":true,"gateway_iom":true}"#;
+    const GW_CMD: &str = r#"{"server_id":"","server_name":"","version":"","proto":0,"go":"","host":"","port":0,"headers":false,"max_payload":0,"gateway":"A","gateway_cmd":2,"gateway_cmd_payload":"JFNZUw=="}"#;
+    const GW_CONNECT: &str = r#"{"echo":false,"verbose":false,"pedantic":false,"user":"gw","pass":"pw","tls_required":false,"headers":false,"name":"NAGTF3ELIJGKOELUCB32SL653QRUG7WVMCIDN2OWHQFSPMYDLBHJ7WK7","cluster":"","gateway":"A"}"#;
+
+    #[test]
+    fn gateway_info_commands_and_connect_as_nats_server_writes_them() {
+        let info: GatewayInfo = serde_json::from_str(GW_INFO).unwrap();
+        assert!(info.extra.is_empty(), "{:?}", info.extra);
+        assert!(info.gateway_iom && info.gateway_nrp);
+        assert_eq!(serde_json::to_string(&info).unwrap(), GW_INFO);
+        let cmd: GatewayInfo = serde_json::from_str(GW_CMD).unwrap();
+        assert_eq!((cmd.gateway_cmd, cmd.gateway_cmd_payload.as_str()), (2, "$SYS"));
+        let made = GatewayInfo::command("A", GATEWAY_CMD_ALL_SUBS_START, "$SYS");
+        assert_eq!(serde_json::to_string(&made).unwrap(), GW_CMD);
+        let connect: RouteConnect = serde_json::from_str(GW_CONNECT).unwrap();
+        assert_eq!(connect.gateway, "A");
+        assert_eq!(serde_json::to_string(&connect).unwrap(), GW_CONNECT);
     }
 
     #[test]

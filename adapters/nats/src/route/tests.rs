@@ -337,3 +337,34 @@ fn a_leaf_connection_as_nats_server_speaks_it() {
     assert!(p.parse(b"RMSG $G foo 1\r\nx\r\n").is_err());
     assert!(RouteParser::leaf(4096, 1024).parse(b"LS+ a b c d\r\n").is_err());
 }
+
+// Sent by nats-server 2.15.1 gateways to each other: the inbound side's
+// switch of an account to interest-only, its interest, and a request whose
+// reply was mapped to the origin server, answered straight back to it.
+const GATEWAY: &[u8] = b"INFO {\"server_id\":\"\",\"gateway\":\"B\",\"gateway_cmd\":2,\"gateway_cmd_payload\":\"JEc=\"}\r\nRS+ $G svc\r\nRS+ $G foo q1 1\r\nRMSG $G svc _GR_.NUmM6c.BV1nNJ._INBOX.a 2\r\nhi\r\nRMSG $G foo | q1 3\r\nabc\r\nRMSG $G _GR_.NUmM6c.BV1nNJ._INBOX.a 2\r\nok\r\nA- $G\r\nA+ $G\r\n";
+
+#[test]
+fn a_gateway_exchange_as_nats_server_sends_it() {
+    let ops = parse_all(GATEWAY, false).unwrap();
+    assert!(matches!(ops[0], RouteOp::Info(_)));
+    assert_eq!(ops[1], RouteOp::Sub(interest("$G", "svc", None, 0)));
+    assert_eq!(ops[2], RouteOp::Sub(interest("$G", "foo", Some("q1"), 1)));
+    let RouteOp::Msg(m) = &ops[3] else { panic!() };
+    assert_eq!(
+        (m.subject, m.reply),
+        (&b"svc"[..], Some(&b"_GR_.NUmM6c.BV1nNJ._INBOX.a"[..]))
+    );
+    let RouteOp::Msg(m) = &ops[4] else { panic!() };
+    assert_eq!((m.queue_list, m.payload), (&b"q1"[..], &b"abc"[..]));
+    let RouteOp::Msg(m) = &ops[5] else { panic!() };
+    assert_eq!(m.subject, b"_GR_.NUmM6c.BV1nNJ._INBOX.a");
+    assert_eq!(ops[6], RouteOp::AccountUnsub(b"$G"));
+    assert_eq!(ops[7], RouteOp::AccountSub(b"$G"));
+    let mut out = BytesMut::new();
+    account_interest(&mut out, false, b"$G");
+    account_interest(&mut out, true, b"$G");
+    assert_eq!(&out[..], b"A- $G\r\nA+ $G\r\n");
+    // A leaf connection has no accounts to speak of.
+    let mut p = RouteParser::leaf(4096, 1024);
+    assert!(p.parse(b"A+ $G\r\n").is_err());
+}

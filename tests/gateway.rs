@@ -1,0 +1,361 @@
+//! Gateways with real peers: Junction and nats-server 2.15.1 and 2.9.10
+//! clusters joined into superclusters, official clients on every node,
+//! exact delivery counts.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use junction::options::{ClusterOptions, GatewayOptions, RemoteGateway};
+use junction::{Options, RunningServer};
+
+/// Options of a Junction node of gateway `name`, listening for gateways on
+/// `port` (0: any) and dialling `remotes` (name, URL).
+fn gateway_options(name: &str, port: u16, remotes: &[(&str, String)]) -> Options {
+    Options {
+        gateway: Some(GatewayOptions {
+            name: name.into(),
+            host: "127.0.0.1".into(),
+            port,
+            gateways: remotes
+                .iter()
+                .map(|(n, u)| RemoteGateway {
+                    name: n.to_string(),
+                    urls: vec![u.clone()],
+                })
+                .collect(),
+            ..GatewayOptions::default()
+        }),
+        ..Options::default()
+    }
+}
+
+fn gateway_url(server: &RunningServer) -> String {
+    format!("nats://{}", server.gateways.as_ref().unwrap().addr)
+}
+
+/// A nats-server of `version`: gateway `name` on `gw_port`, dialling
+/// `remote` (name, URL) when given, with extra configuration `more`.
+fn reference(
+    version: &str,
+    name: &str,
+    gw_port: u16,
+    remote: Option<(&str, &str)>,
+    more: &str,
+) -> (common::Process, u16) {
+    let client = common::free_port();
+    let gateways = remote
+        .map(|(n, u)| format!(", gateways: [ {{ name: {n}, url: \"{u}\" }} ]"))
+        .unwrap_or_default();
+    let conf = format!(
+        "listen: 127.0.0.1:{client}\ngateway {{ name: {name}, listen: 127.0.0.1:{gw_port}{gateways} }}\n{more}\n"
+    );
+    (common::reference_with_config(version, &conf), client)
+}
+
+async fn connect(url: &str) -> async_nats::Client {
+    common::connect_retrying(url, async_nats::ConnectOptions::new).await
+}
+
+/// Waits until a message published on `from` reaches a subscriber on `to`:
+/// the gateways are up and the interest crossed them.
+async fn linked(to: &async_nats::Client, from: &async_nats::Client) {
+    let subject = format!("probe.{}", rand::random::<u32>());
+    let mut sub = to.subscribe(subject.clone()).await.unwrap();
+    to.flush().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        from.publish(subject.clone(), "p".into()).await.unwrap();
+        from.flush().await.unwrap();
+        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(200), sub.next()).await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no message crossed the gateways");
+    }
+}
+
+/// Messages with headers in order, requests with fresh inboxes, queue
+/// groups (this cluster's members first) and interest going away, between
+/// a client of each cluster.
+async fn both_ways(a: &async_nats::Client, b: &async_nats::Client) {
+    linked(a, b).await;
+    linked(b, a).await;
+    for (from, to) in [(a, b), (b, a)] {
+        let mut sub = to.subscribe("gw.data.>").await.unwrap();
+        to.flush().await.unwrap();
+        linked(to, from).await;
+        for i in 0..200 {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Seq", i.to_string().as_str());
+            from.publish_with_headers(format!("gw.data.{i}"), headers, i.to_string().into())
+                .await
+                .unwrap();
+        }
+        from.flush().await.unwrap();
+        let got = common::take_exactly(&mut sub, 200).await;
+        for (i, m) in got.iter().enumerate() {
+            assert_eq!(m.subject.as_str(), format!("gw.data.{i}"));
+            assert_eq!(
+                m.headers.as_ref().unwrap().get("Seq").unwrap().as_str(),
+                i.to_string()
+            );
+        }
+    }
+    // Requests: each from a new connection, whose inbox interest is fresh
+    // (the reply is mapped to the requester's server and comes straight
+    // back).
+    for (requester_side, responder) in [(a, b), (b, a)] {
+        let mut service = responder.subscribe("gw.svc").await.unwrap();
+        responder.flush().await.unwrap();
+        let r = responder.clone();
+        let serve = tokio::spawn(async move {
+            while let Some(m) = service.next().await {
+                if let Some(reply) = m.reply {
+                    let mut answer = b"re:".to_vec();
+                    answer.extend_from_slice(&m.payload);
+                    r.publish(reply, answer.into()).await.unwrap();
+                    r.flush().await.unwrap();
+                }
+            }
+        });
+        linked(responder, requester_side).await;
+        for i in 0..20 {
+            let answer = tokio::time::timeout(
+                Duration::from_secs(5),
+                requester_side.request("gw.svc", format!("q{i}").into()),
+            )
+            .await
+            .expect("answered in time")
+            .expect("answered");
+            assert_eq!(answer.payload, format!("re:q{i}").as_bytes());
+        }
+        serve.abort();
+    }
+    // A queue group with members on both sides: messages stay in the
+    // cluster they were published in.
+    let mut qa = a.queue_subscribe("gw.work", "workers".into()).await.unwrap();
+    let mut qb = b.queue_subscribe("gw.work", "workers".into()).await.unwrap();
+    a.flush().await.unwrap();
+    b.flush().await.unwrap();
+    linked(a, b).await;
+    linked(b, a).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..50 {
+        a.publish("gw.work", format!("a{i}").into()).await.unwrap();
+        b.publish("gw.work", format!("b{i}").into()).await.unwrap();
+    }
+    a.flush().await.unwrap();
+    b.flush().await.unwrap();
+    let on_a = common::take_exactly(&mut qa, 50).await;
+    let on_b = common::take_exactly(&mut qb, 50).await;
+    assert!(on_a.iter().all(|m| m.payload.starts_with(b"a")));
+    assert!(on_b.iter().all(|m| m.payload.starts_with(b"b")));
+    // With the members on one side gone, the queue group's messages cross.
+    drop(qb);
+    b.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..50 {
+        b.publish("gw.work", format!("c{i}").into()).await.unwrap();
+    }
+    b.flush().await.unwrap();
+    let crossed = common::take_exactly(&mut qa, 50).await;
+    assert!(crossed.iter().all(|m| m.payload.starts_with(b"c")));
+    // Interest going away crosses too: a request then finds no responders.
+    drop(qa);
+    a.flush().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // One that crossed before the interest went goes unanswered.
+        match tokio::time::timeout(Duration::from_millis(500), b.request("gw.work", "anyone?".into())).await {
+            Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => break,
+            _ => assert!(Instant::now() < deadline, "the interest never went away"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junction_and_nats_server_2_15_as_two_clusters() {
+    // nats-server gateway B knows of nobody: it learns of Junction's A
+    // when A connects, and connects back (an implicit gateway).
+    let b_port = common::free_port();
+    let (_b, b_client) = reference("2.15", "B", b_port, None, "");
+    let a = common::start(gateway_options(
+        "A",
+        0,
+        &[("B", format!("nats://127.0.0.1:{b_port}"))],
+    ))
+    .await;
+    let ca = connect(&common::url(&a)).await;
+    let cb = connect(&format!("nats://127.0.0.1:{b_client}")).await;
+    both_ways(&ca, &cb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_server_2_9_dials_a_junction_gateway_with_credentials() {
+    let a_port = common::free_port();
+    let mut opts = gateway_options("A", a_port, &[]);
+    let gw = opts.gateway.as_mut().unwrap();
+    gw.auth.username = Some("gw".into());
+    gw.auth.password = Some("s3cret".into());
+    let a = common::start(opts).await;
+    let url = format!("nats://gw:s3cret@127.0.0.1:{a_port}");
+    let (_b, b_client) = reference("2.9", "B", common::free_port(), Some(("A", &url)), "");
+    let ca = connect(&common::url(&a)).await;
+    let cb = connect(&format!("nats://127.0.0.1:{b_client}")).await;
+    both_ways(&ca, &cb).await;
+    let gz = &a.gateways.as_ref().unwrap();
+    let links: &dyn junction::conn::GatewayLinks = gz.as_ref();
+    let conns = links.connections();
+    assert_eq!(conns.iter().filter(|c| c.outbound).count(), 1, "{conns:?}");
+    assert_eq!(conns.iter().filter(|c| !c.outbound).count(), 1, "{conns:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_gateway_credentials_are_refused() {
+    let a_port = common::free_port();
+    let mut opts = gateway_options("A", a_port, &[]);
+    let gw = opts.gateway.as_mut().unwrap();
+    gw.auth.username = Some("gw".into());
+    gw.auth.password = Some("s3cret".into());
+    let a = common::start(opts).await;
+    let url = format!("nats://gw:wrong@127.0.0.1:{a_port}");
+    let (_b, b_client) = reference("2.15", "B", common::free_port(), Some(("A", &url)), "");
+    let ca = connect(&common::url(&a)).await;
+    let cb = connect(&format!("nats://127.0.0.1:{b_client}")).await;
+    let mut sub = ca.subscribe("nope").await.unwrap();
+    ca.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    cb.publish("nope", "x".into()).await.unwrap();
+    cb.flush().await.unwrap();
+    assert!(tokio::time::timeout(Duration::from_millis(500), sub.next())
+        .await
+        .is_err());
+    let links: &dyn junction::conn::GatewayLinks = a.gateways.as_ref().unwrap().as_ref();
+    assert!(
+        links.connections().iter().all(|c| c.outbound),
+        "{:?}",
+        links.connections()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_junction_clusters() {
+    let b = common::start(gateway_options("B", 0, &[])).await;
+    let a = common::start(gateway_options("A", 0, &[("B", gateway_url(&b))])).await;
+    let ca = connect(&common::url(&a)).await;
+    let cb = connect(&common::url(&b)).await;
+    both_ways(&ca, &cb).await;
+}
+
+/// Cluster A: Junction and nats-server 2.15.1 over a route. Cluster B: a
+/// Junction and a nats-server 2.15.1. Each server has its own gateways;
+/// every message reaches every subscriber of the other cluster once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_supercluster_of_two_clusters_of_two() {
+    let (a2_route, b2_route, b2_gw, a2_gw) = (
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    );
+    let cluster = |name: &str, peer: u16| ClusterOptions {
+        name: Some(name.into()),
+        host: "127.0.0.1".into(),
+        port: 0,
+        routes: vec![format!("nats://127.0.0.1:{peer}")],
+        ..ClusterOptions::default()
+    };
+    // B: a Junction node and a nats-server routed to it; B's servers dial A.
+    let b1 = common::start(Options {
+        cluster: Some(cluster("B", b2_route)),
+        ..gateway_options("B", 0, &[("A", format!("nats://127.0.0.1:{a2_gw}"))])
+    })
+    .await;
+    let (_b2, b2_client) = reference(
+        "2.15",
+        "B",
+        b2_gw,
+        Some(("A", &format!("nats://127.0.0.1:{a2_gw}"))),
+        &format!("cluster {{ name: B, listen: 127.0.0.1:{b2_route} }}"),
+    );
+    // A: a nats-server and a Junction node routed to it.
+    let (_a2, a2_client) = reference(
+        "2.15",
+        "A",
+        a2_gw,
+        None,
+        &format!("cluster {{ name: A, listen: 127.0.0.1:{a2_route} }}"),
+    );
+    let a1 = common::start(Options {
+        cluster: Some(cluster("A", a2_route)),
+        ..gateway_options("A", 0, &[("B", format!("nats://127.0.0.1:{b2_gw}"))])
+    })
+    .await;
+    let clients = [
+        connect(&common::url(&a1)).await,
+        connect(&format!("nats://127.0.0.1:{a2_client}")).await,
+        connect(&common::url(&b1)).await,
+        connect(&format!("nats://127.0.0.1:{b2_client}")).await,
+    ];
+    // Subscribers on every node; each node publishes 30 messages.
+    let mut subs = Vec::new();
+    for c in &clients {
+        subs.push(c.subscribe("sc.>").await.unwrap());
+        c.flush().await.unwrap();
+    }
+    for from in &clients {
+        for to in &clients {
+            linked(to, from).await;
+        }
+    }
+    for (n, c) in clients.iter().enumerate() {
+        for i in 0..30 {
+            c.publish(format!("sc.{n}"), i.to_string().into()).await.unwrap();
+        }
+        c.flush().await.unwrap();
+    }
+    for sub in &mut subs {
+        let got = common::take_exactly(sub, 120).await;
+        for n in 0..4 {
+            let from_n: Vec<_> = got
+                .iter()
+                .filter(|m| m.subject.as_str() == format!("sc.{n}"))
+                .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+                .collect();
+            let expected: Vec<String> = (0..30).map(|i| i.to_string()).collect();
+            assert_eq!(from_n, expected, "in order, once each, from node {n}");
+        }
+    }
+    // Requests from every node to a service on each node of the other
+    // cluster.
+    for (svc_node, req_nodes) in [(0usize, [2usize, 3]), (3, [0, 1])] {
+        let subject = format!("sc.svc.{svc_node}");
+        let mut service = clients[svc_node].subscribe(subject.clone()).await.unwrap();
+        clients[svc_node].flush().await.unwrap();
+        let r = clients[svc_node].clone();
+        let serve = tokio::spawn(async move {
+            while let Some(m) = service.next().await {
+                if let Some(reply) = m.reply {
+                    r.publish(reply, m.payload).await.unwrap();
+                    r.flush().await.unwrap();
+                }
+            }
+        });
+        for &n in &req_nodes {
+            linked(&clients[svc_node], &clients[n]).await;
+            for i in 0..10 {
+                let answer = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    clients[n].request(subject.clone(), format!("{n}-{i}").into()),
+                )
+                .await
+                .expect("in time")
+                .expect("answered");
+                assert_eq!(answer.payload, format!("{n}-{i}").as_bytes());
+            }
+        }
+        serve.abort();
+    }
+}
