@@ -138,6 +138,8 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
             check("cluster port", &port(o), &port(n))?;
         }
     }
+    // As in nats-server, nothing of `gateway {}` reloads.
+    check("Gateway", &old.gateway, &new.gateway)?;
     check("PidFile", &old.pid_file, &new.pid_file)?;
     check("PortsFileDir", &old.ports_file_dir, &new.ports_file_dir)?;
     Ok(())

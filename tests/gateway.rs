@@ -359,3 +359,105 @@ async fn a_mixed_supercluster_of_two_clusters_of_two() {
         serve.abort();
     }
 }
+
+#[tokio::test]
+async fn a_reload_leaves_gateways_as_they_are() {
+    let a = common::start(gateway_options("A", 0, &[])).await;
+    let mut opts = a.server.opts().as_ref().clone();
+    opts.gateway.as_mut().unwrap().connect_retries = 5;
+    let e = a.server.reload(opts).unwrap_err().to_string();
+    assert!(e.starts_with("config reload not supported for Gateway"), "{e}");
+}
+
+fn keys(v: &serde_json::Value) -> Vec<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+/// `/gatewayz` and `/varz`'s `gateway` in nats-server 2.15.1's shape (the
+/// key lists are what it returned for the same setup).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gatewayz_and_varz_show_the_gateways() {
+    let b_port = common::free_port();
+    let (_b, b_client) = reference("2.15", "B", b_port, None, "");
+    let a = common::start(gateway_options(
+        "A",
+        0,
+        &[("B", format!("nats://127.0.0.1:{b_port}"))],
+    ))
+    .await;
+    let http = junction::monitor::start(a.server.clone(), "127.0.0.1", 0)
+        .await
+        .unwrap();
+    let ca = connect(&common::url(&a)).await;
+    let cb = connect(&format!("nats://127.0.0.1:{b_client}")).await;
+    let _queue = cb.queue_subscribe("gz.q", "workers".into()).await.unwrap();
+    linked(&cb, &ca).await;
+    linked(&ca, &cb).await;
+    let gz = common::http_json(http, "/gatewayz?accs=1&subs=1").await;
+    assert_eq!(
+        keys(&gz),
+        [
+            "server_id",
+            "now",
+            "name",
+            "host",
+            "port",
+            "outbound_gateways",
+            "inbound_gateways"
+        ]
+    );
+    assert_eq!(gz["name"], "A");
+    let out = &gz["outbound_gateways"]["B"];
+    assert_eq!(out["configured"], true);
+    assert_eq!(
+        keys(&out["connection"]),
+        [
+            "cid",
+            "kind",
+            "ip",
+            "port",
+            "start",
+            "last_activity",
+            "rtt",
+            "uptime",
+            "idle",
+            "pending_bytes",
+            "in_msgs",
+            "out_msgs",
+            "in_bytes",
+            "out_bytes",
+            "subscriptions",
+            "name"
+        ]
+    );
+    assert_eq!(out["connection"]["port"], b_port);
+    assert_eq!(out["connection"]["kind"], "Gateway");
+    let global = out["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "$G")
+        .unwrap_or_else(|| panic!("{gz}"));
+    assert_eq!(global["interest_mode"], "Interest-Only");
+    let list: Vec<&str> = global["subscriptions_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(list.contains(&"gz.q workers"), "{list:?}");
+    let inbound = &gz["inbound_gateways"]["B"];
+    assert_eq!(inbound.as_array().unwrap().len(), 1, "{gz}");
+    assert_eq!(inbound[0]["configured"], false);
+    // One remote gateway asked for: the other is left out.
+    let only = common::http_json(http, "/gatewayz?gw_name=C").await;
+    assert!(only["outbound_gateways"].as_object().unwrap().is_empty());
+    let varz = common::http_json(http, "/varz").await;
+    let g = &varz["gateway"];
+    assert_eq!(
+        keys(g),
+        ["name", "host", "port", "auth_timeout", "tls_timeout", "gateways"]
+    );
+    assert_eq!(g["gateways"][0]["name"], "B");
+    assert_eq!(g["gateways"][0]["urls"][0], format!("127.0.0.1:{b_port}"));
+}

@@ -90,6 +90,9 @@ pub struct GatewayView {
     /// Subjects and queue groups the other cluster has interest in (on an
     /// outbound connection).
     pub num_subscriptions: usize,
+    /// That interest by account: each account's subjects (`subject` or
+    /// `subject queue`), sorted.
+    pub accounts: Vec<(String, Vec<String>)>,
 }
 
 /// The server's gateways to other clusters.

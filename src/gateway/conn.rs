@@ -121,6 +121,7 @@ impl Gateway {
     pub(super) fn view(&self) -> crate::conn::GatewayView {
         let (out_msgs, out_bytes) = self.outlet.out_counts();
         let peer = self.peer.get();
+        let num_subscriptions = self.subs.lock().len();
         crate::conn::GatewayView {
             cid: self.id,
             name: self.remote.get().cloned().unwrap_or_default(),
@@ -137,8 +138,29 @@ impl Gateway {
             out_msgs,
             in_bytes: self.counters.in_bytes.load(Ordering::Relaxed),
             out_bytes,
-            num_subscriptions: self.subs.lock().len(),
+            num_subscriptions,
+            accounts: self.interest_by_account(),
         }
+    }
+
+    /// The other cluster's interest, by account, as `/gatewayz` lists it.
+    fn interest_by_account(&self) -> Vec<(String, Vec<String>)> {
+        let mut by_account: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (account, subject, queue) in self.subs.lock().keys() {
+            let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+            let entry = match queue {
+                Some(q) => format!("{} {}", text(subject), text(q)),
+                None => text(subject),
+            };
+            by_account.entry(text(account)).or_default().push(entry);
+        }
+        by_account
+            .into_iter()
+            .map(|(a, mut subs)| {
+                subs.sort();
+                (a, subs)
+            })
+            .collect()
     }
 
     /// Closes it because this server stops.

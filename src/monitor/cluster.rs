@@ -1,5 +1,5 @@
-//! `/routez` (the cluster's routes), `/gatewayz` and `/leafz` (empty until
-//! there are gateways and leaf nodes), in nats-server's shapes.
+//! `/routez` (the cluster's routes), `/gatewayz` (the gateways to other
+//! clusters) and `/leafz` (leaf node connections), in nats-server's shapes.
 
 use std::time::SystemTime;
 
@@ -53,8 +53,102 @@ pub fn routez(server: &Server, q: &Params) -> Result<Value, BadRequest> {
     }))
 }
 
-pub fn gatewayz(server: &Server, _q: &Params) -> Result<Value, BadRequest> {
-    Ok(json!({"server_id": server.id, "now": now(), "outbound_gateways": {}, "inbound_gateways": {}}))
+/// `?gw_name=` keeps one remote gateway; `?accs=1` (or `?acc_name=`, one
+/// account) lists the outbound connections' interest by account, with the
+/// subjects when `?subs=1`.
+pub fn gatewayz(server: &Server, q: &Params) -> Result<Value, BadRequest> {
+    let Some(gateways) = server.gateway_links() else {
+        return Ok(
+            json!({"server_id": server.id, "now": now(), "outbound_gateways": {}, "inbound_gateways": {}}),
+        );
+    };
+    let subs = query_bool("subs", q.get("subs"))?;
+    let account = q.get("acc_name").filter(|a| !a.is_empty());
+    let accs = query_bool("accs", q.get("accs"))? || account.is_some();
+    let wanted = q.get("gw_name").filter(|n| !n.is_empty());
+    let now_time = SystemTime::now();
+    let configured: Vec<String> = gateways
+        .remotes()
+        .into_iter()
+        .filter(|(_, _, implicit)| !implicit)
+        .map(|(name, _, _)| name)
+        .collect();
+    let mut outbound = serde_json::Map::new();
+    let mut inbound = serde_json::Map::new();
+    for c in gateways.connections() {
+        if wanted.is_some_and(|w| *w != c.name) {
+            continue;
+        }
+        let connection = json!({
+            "cid": c.cid,
+            "kind": "Gateway",
+            "ip": c.ip,
+            "port": c.port,
+            "start": rfc3339(c.start),
+            "last_activity": rfc3339(c.last_activity),
+            "rtt": go_duration(c.rtt),
+            "uptime": uptime(now_time.duration_since(c.start).unwrap_or_default()),
+            "idle": go_duration(now_time.duration_since(c.last_activity).unwrap_or_default()),
+            "pending_bytes": c.pending,
+            "in_msgs": c.in_msgs,
+            "out_msgs": c.out_msgs,
+            "in_bytes": c.in_bytes,
+            "out_bytes": c.out_bytes,
+            "subscriptions": c.num_subscriptions,
+            "name": c.remote_id,
+        });
+        if c.outbound {
+            let mut remote = json!({
+                "configured": configured.contains(&c.name),
+                "connection": connection,
+            });
+            if accs {
+                let list: Vec<Value> = c
+                    .accounts
+                    .iter()
+                    .filter(|(name, _)| account.is_none_or(|a| a == name))
+                    .map(|(name, list)| {
+                        let mut a = json!({
+                            "name": name,
+                            "interest_mode": "Interest-Only",
+                            "interest_only_threshold": 1000,
+                            "num_subs": list.len(),
+                        });
+                        let queues = list.iter().filter(|s| s.contains(' ')).count();
+                        if queues > 0 {
+                            a["num_queue_subs"] = json!(queues);
+                        }
+                        if subs && !list.is_empty() {
+                            a["subscriptions_list"] = json!(list);
+                        }
+                        a
+                    })
+                    .collect();
+                if !list.is_empty() {
+                    remote["accounts"] = json!(list);
+                }
+            }
+            outbound.insert(c.name.clone(), remote);
+        } else {
+            let entry = json!({"configured": false, "connection": connection});
+            match inbound.get_mut(&c.name) {
+                Some(Value::Array(list)) => list.push(entry),
+                _ => {
+                    inbound.insert(c.name.clone(), json!([entry]));
+                }
+            }
+        }
+    }
+    let listen = gateways.listen_addr();
+    Ok(json!({
+        "server_id": server.id,
+        "now": now(),
+        "name": gateways.name(),
+        "host": listen.ip().to_string(),
+        "port": listen.port(),
+        "outbound_gateways": outbound,
+        "inbound_gateways": inbound,
+    }))
 }
 
 /// `?subs=1` lists each leaf's interest; `?acc=` keeps one account's.

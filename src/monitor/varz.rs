@@ -81,7 +81,7 @@ fn varz_body(server: &Server) -> Value {
         "max_payload": o.max_payload,
         "max_pending": o.max_pending,
         "cluster": cluster(server),
-        "gateway": {},
+        "gateway": gateway(server),
         "leaf": leaf(server),
         "mqtt": mqtt(server),
         "websocket": websocket(server),
@@ -110,6 +110,43 @@ fn varz_body(server: &Server) -> Value {
         "config_load_time": rfc3339(*server.config_load_time.lock()),
         "system_account": server.accounts.system.name,
     })
+}
+
+/// The `gateway` section: empty without gateways, else the listener, the
+/// timeouts and the other clusters with their URLs, as nats-server shows it.
+fn gateway(server: &Server) -> Value {
+    let (Some(links), Some(o)) = (server.gateway_links(), server.opts().gateway.clone()) else {
+        return json!({});
+    };
+    let listen = links.listen_addr();
+    let mut v = json!({
+        "name": links.name(),
+        "host": listen.ip().to_string(),
+        "port": listen.port(),
+        "auth_timeout": o.auth.timeout.map_or(2.0, |t| t.as_secs_f64()),
+        "tls_timeout": 2.0,
+    });
+    if let Some(a) = &o.advertise {
+        v["advertise"] = json!(a);
+    }
+    if o.connect_retries > 0 {
+        v["connect_retries"] = json!(o.connect_retries);
+    }
+    let remotes: Vec<Value> = links
+        .remotes()
+        .into_iter()
+        .map(|(name, urls, _)| json!({"name": name, "urls": urls}))
+        .collect();
+    if !remotes.is_empty() {
+        v["gateways"] = json!(remotes);
+    }
+    if o.reject_unknown {
+        v["reject_unknown"] = json!(true);
+    }
+    if let Some(d) = o.write_deadline {
+        v["write_deadline"] = json!(d.as_nanos() as u64);
+    }
+    v
 }
 
 pub fn varz(server: &Server, _q: &super::Params) -> Result<Value, super::BadRequest> {
