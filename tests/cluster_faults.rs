@@ -1,81 +1,20 @@
-//! Faults between two nodes: a small TCP proxy on the route that can cut
-//! the link, or stall it (bytes held back with both sockets open, a
-//! half-open link as a dead peer or a broken network leaves it). Routes
-//! come back, interest is sent again, nothing arrives twice, and a stalled
-//! route is detected by its unanswered PINGs.
+//! Faults between two nodes: a small TCP proxy on the route (or on the
+//! gateways between two clusters) that can cut the link, or stall it
+//! (bytes held back with both sockets open, a half-open link as a dead
+//! peer or a broken network leaves it). Links come back, interest is sent
+//! again, nothing arrives twice, and a stalled link is detected by its
+//! unanswered PINGs.
 
 mod common;
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::proxy::Proxy;
 use futures::StreamExt;
-use junction::options::ClusterOptions;
+use junction::options::{ClusterOptions, GatewayOptions, RemoteGateway};
 use junction::{Options, RunningServer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
-
-/// A proxy in front of `target`: every connection to it is piped there.
-struct Proxy {
-    addr: SocketAddr,
-    /// While set, bytes are held back in both directions.
-    stalled: Arc<AtomicBool>,
-    /// Closes every piped connection.
-    cut: Arc<Notify>,
-}
-
-impl Proxy {
-    async fn start(target: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stalled = Arc::new(AtomicBool::new(false));
-        let cut = Arc::new(Notify::new());
-        let (s, c) = (stalled.clone(), cut.clone());
-        tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                let Ok(outbound) = TcpStream::connect(target).await else {
-                    continue;
-                };
-                let (ir, iw) = inbound.into_split();
-                let (or, ow) = outbound.into_split();
-                let (s1, s2, c1) = (s.clone(), s.clone(), c.clone());
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = pipe(ir, ow, s1) => {}
-                        _ = pipe(or, iw, s2) => {}
-                        _ = c1.notified() => {}
-                    }
-                });
-            }
-        });
-        Proxy { addr, stalled, cut }
-    }
-}
-
-async fn pipe(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    stalled: Arc<AtomicBool>,
-) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        // A stalled link swallows what it is given and keeps both ends open.
-        if stalled.load(Ordering::Relaxed) {
-            continue;
-        }
-        if to.write_all(&buf[..n]).await.is_err() {
-            return;
-        }
-    }
-}
 
 /// A node with fast keep-alives, so a stalled route is found in a second.
 async fn node(routes: Vec<String>) -> RunningServer {
@@ -170,5 +109,89 @@ async fn routes_survive_cuts_and_stalls_without_duplicates() {
         route_count(&a) == 1 && route_count(&b) == 1
     })
     .await;
+    deliver_through(&on_b, &mut sub, &mut next, &mut seen, 20).await;
+}
+
+/// A one-node cluster `name` with fast keep-alives, its gateway on `port`,
+/// announced at `advertise`, dialling the gateway `remote` at `url`.
+async fn gateway_node(name: &str, port: u16, advertise: String, remote: &str, url: String) -> RunningServer {
+    common::start(Options {
+        ping_interval: Duration::from_millis(200),
+        ping_max: 2,
+        gateway: Some(GatewayOptions {
+            name: name.into(),
+            host: "127.0.0.1".into(),
+            port,
+            advertise: Some(advertise),
+            gateways: vec![RemoteGateway {
+                name: remote.into(),
+                urls: vec![url],
+            }],
+            ..GatewayOptions::default()
+        }),
+        ..Options::default()
+    })
+    .await
+}
+
+fn gateway_count(node: &RunningServer) -> usize {
+    let links: &dyn junction::conn::GatewayLinks = node.gateways.as_ref().unwrap().as_ref();
+    links.connections().len()
+}
+
+#[tokio::test]
+async fn gateways_survive_cuts_and_stalls_without_duplicates() {
+    // Each cluster reaches the other only through a proxy, and announces
+    // the proxy as its gateway URL, so every connection goes through one.
+    let (a_port, b_port) = (common::free_port(), common::free_port());
+    let to_a = Proxy::start(format!("127.0.0.1:{a_port}").parse().unwrap()).await;
+    let to_b = Proxy::start(format!("127.0.0.1:{b_port}").parse().unwrap()).await;
+    let a = gateway_node(
+        "A",
+        a_port,
+        to_a.addr.to_string(),
+        "B",
+        format!("nats://{}", to_b.addr),
+    )
+    .await;
+    let b = gateway_node(
+        "B",
+        b_port,
+        to_b.addr.to_string(),
+        "A",
+        format!("nats://{}", to_a.addr),
+    )
+    .await;
+    let up = || gateway_count(&a) == 2 && gateway_count(&b) == 2;
+    wait_until("the gateways are up", up).await;
+
+    let on_a = async_nats::connect(common::url(&a)).await.unwrap();
+    let on_b = async_nats::connect(common::url(&b)).await.unwrap();
+    let mut sub = on_a.subscribe("faults.x").await.unwrap();
+    on_a.flush().await.unwrap();
+    let (mut next, mut seen) = (0u64, HashSet::new());
+    deliver_through(&on_b, &mut sub, &mut next, &mut seen, 20).await;
+
+    // Cut: both sides dial again, and the interest is sent again.
+    to_a.cut.notify_waiters();
+    to_b.cut.notify_waiters();
+    wait_until("the cut is seen", || {
+        gateway_count(&a) < 2 || gateway_count(&b) < 2
+    })
+    .await;
+    wait_until("the gateways are back", up).await;
+    deliver_through(&on_b, &mut sub, &mut next, &mut seen, 20).await;
+
+    // Stall: the unanswered PINGs give the gateways away; they are closed
+    // and, once the links work again, made anew.
+    to_a.stalled.store(true, Ordering::Relaxed);
+    to_b.stalled.store(true, Ordering::Relaxed);
+    wait_until("the stalled gateways are dropped", || {
+        gateway_count(&a) == 0 && gateway_count(&b) == 0
+    })
+    .await;
+    to_a.stalled.store(false, Ordering::Relaxed);
+    to_b.stalled.store(false, Ordering::Relaxed);
+    wait_until("the gateways are back after the stall", up).await;
     deliver_through(&on_b, &mut sub, &mut next, &mut seen, 20).await;
 }

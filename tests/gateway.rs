@@ -461,3 +461,49 @@ async fn gatewayz_and_varz_show_the_gateways() {
     assert_eq!(g["gateways"][0]["name"], "B");
     assert_eq!(g["gateways"][0]["urls"][0], format!("127.0.0.1:{b_port}"));
 }
+
+/// The other cluster's server stops and starts again on the same ports:
+/// the gateways come back both ways, with the interest sent again, and
+/// nothing is delivered twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateways_come_back_after_the_other_cluster_restarts() {
+    let (b_port, b_client) = (common::free_port(), common::free_port());
+    let conf = format!("listen: 127.0.0.1:{b_client}\ngateway {{ name: B, listen: 127.0.0.1:{b_port} }}\n");
+    let b = common::reference_with_config("2.15", &conf);
+    let a = common::start(gateway_options(
+        "A",
+        0,
+        &[("B", format!("nats://127.0.0.1:{b_port}"))],
+    ))
+    .await;
+    let ca = connect(&common::url(&a)).await;
+    let mut on_a = ca.subscribe("back.>").await.unwrap();
+    ca.flush().await.unwrap();
+    {
+        let cb = connect(&format!("nats://127.0.0.1:{b_client}")).await;
+        linked(&ca, &cb).await;
+    }
+    drop(b);
+    let links: &dyn junction::conn::GatewayLinks = a.gateways.as_ref().unwrap().as_ref();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !links.connections().is_empty() {
+        assert!(Instant::now() < deadline, "the gateways never closed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _b = common::reference_with_config("2.15", &conf);
+    let cb = connect(&format!("nats://127.0.0.1:{b_client}")).await;
+    let mut on_b = cb.subscribe("back.>").await.unwrap();
+    cb.flush().await.unwrap();
+    linked(&ca, &cb).await;
+    linked(&cb, &ca).await;
+    // Drain the probes `linked` may have left, then count.
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(300), on_a.next()).await {}
+    for i in 0..100 {
+        cb.publish(format!("back.{i}"), "b".into()).await.unwrap();
+        ca.publish(format!("back.{i}"), "a".into()).await.unwrap();
+    }
+    cb.flush().await.unwrap();
+    ca.flush().await.unwrap();
+    assert_eq!(common::take_exactly(&mut on_a, 200).await.len(), 200);
+    assert_eq!(common::take_exactly(&mut on_b, 200).await.len(), 200);
+}
