@@ -1223,6 +1223,12 @@ fn example_files_hold_the_documented_values() {
         load_options(&dir.join("minimal.conf")).unwrap(),
         Options::default()
     );
+
+    let o = load_options(&dir.join("supercluster.conf")).unwrap();
+    let g = o.gateway.expect("gateway");
+    assert_eq!((g.name.as_str(), g.port), ("east", 7222));
+    assert_eq!(g.gateways[0].urls.len(), 2);
+    assert_eq!(o.cluster.unwrap().routes.len(), 2);
 }
 
 #[test]
