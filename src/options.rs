@@ -199,6 +199,9 @@ pub struct GatewayOptions {
     pub reject_unknown: bool,
     /// Credentials other clusters' servers must present.
     pub auth: ListenerAuth,
+    /// `tls {}`: gateways are TLS both ways, first thing, with this
+    /// certificate (and, dialling, this CA for the other cluster's).
+    pub tls: Option<crate::tls::TlsOptions>,
     /// How long a gateway may make no write progress before it is closed.
     pub write_deadline: Option<Duration>,
     /// The other clusters to connect to.
@@ -215,6 +218,7 @@ impl Default for GatewayOptions {
             connect_retries: 0,
             reject_unknown: false,
             auth: ListenerAuth::default(),
+            tls: None,
             write_deadline: None,
             gateways: Vec::new(),
         }
@@ -228,6 +232,8 @@ pub struct RemoteGateway {
     pub name: String,
     /// `url` and `urls` (`nats://[user:pass@]host:port`).
     pub urls: Vec<String>,
+    /// `tls {}` for dialling it, instead of the gateway's own.
+    pub tls: Option<crate::tls::TlsOptions>,
 }
 
 /// `leafnodes { listen, authorization { user, password, account, timeout },

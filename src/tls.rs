@@ -178,10 +178,11 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError> {
     Ok(Arc::new(config))
 }
 
-/// The client side of TLS for a leaf node dialling a hub: its own
-/// certificate when it has one, the hub's checked against `ca_file`, or
-/// the system's roots without one (as nats-server does).
-pub fn leaf_client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError> {
+/// The client side of TLS for a remote: a leaf node dialling a hub, a
+/// gateway dialling another cluster. Its own certificate when it has one,
+/// the other side's checked against `ca_file`, or the system's roots
+/// without one (as nats-server does).
+pub fn remote_client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError> {
     let roots = match &opts.ca_file {
         Some(ca_file) => roots(ca_file)?,
         None => {

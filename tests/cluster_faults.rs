@@ -126,6 +126,7 @@ async fn gateway_node(name: &str, port: u16, advertise: String, remote: &str, ur
             gateways: vec![RemoteGateway {
                 name: remote.into(),
                 urls: vec![url],
+                tls: None,
             }],
             ..GatewayOptions::default()
         }),

@@ -23,6 +23,7 @@ fn gateway_options(name: &str, port: u16, remotes: &[(&str, String)]) -> Options
                 .map(|(n, u)| RemoteGateway {
                     name: n.to_string(),
                     urls: vec![u.clone()],
+                    tls: None,
                 })
                 .collect(),
             ..GatewayOptions::default()
@@ -506,4 +507,47 @@ async fn gateways_come_back_after_the_other_cluster_restarts() {
     ca.flush().await.unwrap();
     assert_eq!(common::take_exactly(&mut on_a, 200).await.len(), 200);
     assert_eq!(common::take_exactly(&mut on_b, 200).await.len(), 200);
+}
+
+/// `gateway { tls {} }` with a nats-server 2.15.1 cluster: TLS first on
+/// both gateways, certificates verified both ways; a cluster without TLS
+/// is kept out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateways_over_tls_with_nats_server() {
+    let pki = common::pki::Pki::new();
+    let b_port = common::free_port();
+    let tls = format!(
+        "tls {{ cert_file: {:?}, key_file: {:?}, ca_file: {:?}, verify: true }}",
+        pki.path("server.pem"),
+        pki.path("server-key.pem"),
+        pki.path("ca.pem")
+    );
+    let client = common::free_port();
+    let conf =
+        format!("listen: 127.0.0.1:{client}\ngateway {{ name: B, listen: 127.0.0.1:{b_port}\n {tls} }}\n");
+    let _b = common::reference_with_config("2.15", &conf);
+    // A announces its name (the certificate's), so that B connecting back
+    // can check it.
+    let a_port = common::free_port();
+    let mut opts = gateway_options("A", a_port, &[("B", format!("nats://localhost:{b_port}"))]);
+    let gw = opts.gateway.as_mut().unwrap();
+    gw.tls = Some(pki.tls(true));
+    gw.advertise = Some(format!("localhost:{a_port}"));
+    let a = common::start(opts).await;
+    let ca = connect(&common::url(&a)).await;
+    let cb = connect(&format!("nats://127.0.0.1:{client}")).await;
+    linked(&ca, &cb).await;
+    linked(&cb, &ca).await;
+    let links: &dyn junction::conn::GatewayLinks = a.gateways.as_ref().unwrap().as_ref();
+    assert_eq!(links.connections().len(), 2, "{:?}", links.connections());
+    // A cluster without TLS gets no gateway to A.
+    let plain = common::start(gateway_options("C", 0, &[("A", gateway_url(&a))])).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let plain_links: &dyn junction::conn::GatewayLinks = plain.gateways.as_ref().unwrap().as_ref();
+    assert!(
+        plain_links.connections().is_empty(),
+        "{:?}",
+        plain_links.connections()
+    );
+    assert_eq!(links.connections().len(), 2);
 }

@@ -11,7 +11,7 @@ use super::value::{Entry, ValueKind};
 use crate::options::{Options, RemoteGateway};
 
 /// `gateway { }` keys nats-server has and Junction does not implement yet.
-const UNSUPPORTED_GATEWAY: &[&str] = &["tls", "connect_backoff", "write_timeout"];
+const UNSUPPORTED_GATEWAY: &[&str] = &["connect_backoff", "write_timeout"];
 
 pub(super) fn gateway(opts: &mut Options, entry: &Entry) -> Result<()> {
     let mut gateway = opts.gateway.take().unwrap_or_default();
@@ -40,6 +40,7 @@ pub(super) fn gateway(opts: &mut Options, entry: &Entry) -> Result<()> {
             "reject_unknown" | "reject_unknown_cluster" => boolean(e).map(|b| gateway.reject_unknown = b),
             "write_deadline" => duration_or_seconds(e).map(|d| gateway.write_deadline = Some(d)),
             "gateways" => gateways(e).map(|g| gateway.gateways = g),
+            "tls" => super::tls::tls(e, "gateway.tls.").map(|t| gateway.tls = Some(t)),
             "authorization" | "authentication" => authorization(e, "gateway.", &mut gateway.auth, &mut at)
                 .and_then(|()| match &at.token {
                     Some(_) => Err(invalid(e, "Gateway authorization does not support tokens")),
@@ -104,7 +105,8 @@ fn gateways(entry: &Entry) -> Result<Vec<RemoteGateway>> {
                         }
                     }
                 }
-                _ => other_key(e, &key, "gateway.gateways.", &["tls"])?,
+                "tls" => remote.tls = Some(super::tls::client_tls(e, "gateway.gateways.tls.")?),
+                _ => other_key(e, &key, "gateway.gateways.", &[])?,
             }
         }
         if remote.name.is_empty() {

@@ -48,6 +48,12 @@ fn nats_server_errors_for_a_bad_gateway_block() {
     );
     assert!(err("gateway { name: A, port: 1, authorization { token: t } }")
         .contains("Gateway authorization does not support tokens"));
+    // TLS certificates are loaded while the file is read.
+    let e =
+        err("gateway { name: A, port: 1, tls { cert_file: \"/nope.pem\", key_file: \"/nope-key.pem\" } }");
+    assert!(e.contains("/nope.pem"), "{e}");
+    let e = err("gateway { name: A, port: 1, gateways: [ { name: B, url: \"nats://b:1\", tls { ca_file: \"/nope-ca.pem\" } } ] }");
+    assert!(e.contains("/nope-ca.pem"), "{e}");
     // Not built yet: refused by name, at the key.
     let e = err("gateway {\n  name: A\n  port: 1\n  connect_backoff: true\n}\n");
     assert!(

@@ -39,7 +39,7 @@ pub(super) fn tls(entry: &Entry, block: &str) -> Result<TlsOptions> {
 /// remote): its own certificate is optional.
 pub(super) fn client_tls(entry: &Entry, block: &str) -> Result<TlsOptions> {
     let o = tls_fields(entry, block)?;
-    if let Err(e) = crate::tls::leaf_client_config(&o) {
+    if let Err(e) = crate::tls::remote_client_config(&o) {
         return Err(super::read::invalid(entry, e.to_string()));
     }
     Ok(o)

@@ -327,6 +327,8 @@ impl Gateway {
             port,
             headers: true,
             auth_required: gateways.options.auth.username.is_some(),
+            tls_required: gateways.tls.is_some(),
+            tls_verify: gateways.options.tls.as_ref().is_some_and(|t| t.verify),
             max_payload: server.opts().max_payload,
             gateway: gateways.name.clone(),
             gateway_urls: gateways.cluster_urls.lock().clone(),
@@ -383,38 +385,46 @@ impl Subscriber for Gateway {
     }
 }
 
-/// Serves a connection another cluster's server made.
+/// Serves a connection another cluster's server made: with `tls {}`,
+/// TLS first, then this server's `INFO`, as between nats-servers.
 pub(super) async fn accepted(gateways: Arc<Gateways>, stream: TcpStream, remote: SocketAddr) {
     let gateway = Gateway::new(&gateways, remote, false);
-    send_json(&gateway, b"INFO ", &Gateway::info(&gateways), b"\r\n");
-    let (reader, writer) = stream.into_split();
-    run(gateways, gateway, reader, writer).await;
+    match &gateways.tls {
+        None => {
+            send_json(&gateway, b"INFO ", &Gateway::info(&gateways), b"\r\n");
+            let (reader, writer) = stream.into_split();
+            run(gateways, gateway, reader, writer).await;
+        }
+        Some((acceptor, dialer)) => match crate::tls::handshake(acceptor, stream, dialer.timeout).await {
+            Ok(stream) => {
+                send_json(&gateway, b"INFO ", &Gateway::info(&gateways), b"\r\n");
+                let (reader, writer) = tokio::io::split(stream);
+                run(gateways, gateway, reader, writer).await;
+            }
+            Err(e) => tracing::warn!("gateway TLS handshake from {remote} failed: {e}"),
+        },
+    }
 }
 
-/// Serves a connection this server made to the gateway `name` at `url`.
-pub(super) async fn solicited(gateways: Arc<Gateways>, name: String, url: RouteUrl, stream: TcpStream) {
-    let remote = stream.peer_addr().unwrap_or(gateways.addr);
+/// Serves a connection this server made to the gateway `name` at `url`
+/// (`remote`), over TLS already when it is to be.
+pub(super) async fn solicited<S>(
+    gateways: Arc<Gateways>,
+    name: String,
+    url: RouteUrl,
+    remote: SocketAddr,
+    stream: S,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let gateway = Gateway::new(&gateways, remote, true);
     let _ = gateway.remote.set(name);
     tracing::debug!(
         "Creating outbound gateway connection to {:?} at {url}",
         gateway.remote_gateway()
     );
-    let (reader, writer) = stream.into_split();
-    run_dialled(gateways, gateway, url, reader, writer).await;
-}
-
-async fn run_dialled<R, W>(
-    gateways: Arc<Gateways>,
-    gateway: Arc<Gateway>,
-    url: RouteUrl,
-    reader: R,
-    writer: W,
-) where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
     *gateway.dialled_url.lock() = Some(url);
+    let (reader, writer) = tokio::io::split(stream);
     run(gateways, gateway, reader, writer).await;
 }
 
@@ -664,6 +674,11 @@ fn on_info(gateways: &Arc<Gateways>, gateway: &Arc<Gateway>, json: &[u8]) -> Res
             .unwrap_or_default(),
         name: gateways.server.id.clone(),
         gateway: gateways.name.clone(),
+        tls_required: gateways
+            .remotes
+            .lock()
+            .get(&expected)
+            .is_some_and(|r| r.tls.is_some()),
         ..RouteConnect::default()
     };
     send_json(gateway, b"CONNECT ", &connect, b"\r\n");

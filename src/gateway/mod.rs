@@ -54,6 +54,46 @@ struct Remote {
     urls: Vec<RouteUrl>,
     /// Learnt from a peer, not configured.
     implicit: bool,
+    /// TLS to dial it with: its own `tls {}`, else the gateway's.
+    tls: Option<Dialer>,
+    /// The name its certificates are checked against when it is dialled by
+    /// address (a URL it announced): the host of a configured URL, as
+    /// nats-server does.
+    tls_name: Option<String>,
+}
+
+/// The client side of TLS toward another cluster.
+#[derive(Clone)]
+struct Dialer {
+    connector: tokio_rustls::TlsConnector,
+    timeout: Duration,
+}
+
+impl Dialer {
+    fn new(options: &crate::tls::TlsOptions) -> anyhow::Result<Dialer> {
+        Ok(Dialer {
+            connector: tokio_rustls::TlsConnector::from(
+                crate::tls::remote_client_config(options).context("gateway tls")?,
+            ),
+            timeout: options.timeout,
+        })
+    }
+
+    /// The handshake with the server at `url`, checked against its host,
+    /// or against `name` when the URL is an address.
+    async fn connect(
+        &self,
+        url: &RouteUrl,
+        name: Option<String>,
+        stream: tokio::net::TcpStream,
+    ) -> anyhow::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        let host = match (url.host.parse::<std::net::IpAddr>(), name) {
+            (Ok(_), Some(name)) => name,
+            _ => url.host.clone(),
+        };
+        let name = rustls::pki_types::ServerName::try_from(host)?;
+        Ok(tokio::time::timeout(self.timeout, self.connector.connect(name, stream)).await??)
+    }
 }
 
 /// This server's gateways.
@@ -72,6 +112,9 @@ pub struct Gateways {
     /// The gateway URLs of this cluster's servers, this one's first.
     cluster_urls: Mutex<Vec<String>>,
     remotes: Mutex<HashMap<String, Remote>>,
+    /// `tls {}`: accepted gateways do TLS first, and gateways are dialled
+    /// with it unless their own says otherwise.
+    tls: Option<(tokio_rustls::TlsAcceptor, Dialer)>,
     /// One connection to each other cluster, by its name.
     outbound: RwLock<HashMap<String, Arc<Gateway>>>,
     /// Connections from other clusters' servers.
@@ -93,6 +136,13 @@ pub async fn start(server: Arc<Server>, options: &GatewayOptions) -> anyhow::Res
         .into_iter()
         .next()
         .unwrap_or_else(|| addr.to_string());
+    let tls = match &options.tls {
+        Some(t) => Some((
+            tokio_rustls::TlsAcceptor::from(crate::tls::server_config(t).context("gateway tls")?),
+            Dialer::new(t)?,
+        )),
+        None => None,
+    };
     let mut remotes = HashMap::new();
     for remote in options.gateways.iter().filter(|g| g.name != options.name) {
         let urls = remote
@@ -100,11 +150,21 @@ pub async fn start(server: Arc<Server>, options: &GatewayOptions) -> anyhow::Res
             .iter()
             .map(|u| RouteUrl::parse(u).map_err(|e| anyhow::anyhow!("gateway {} url {u}: {e}", remote.name)))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let tls = match &remote.tls {
+            Some(t) => Some(Dialer::new(t)?),
+            None => tls.as_ref().map(|(_, d)| d.clone()),
+        };
+        let tls_name = urls
+            .iter()
+            .map(|u| u.host.clone())
+            .find(|h| h.parse::<std::net::IpAddr>().is_err());
         remotes.insert(
             remote.name.clone(),
             Remote {
                 urls,
                 implicit: false,
+                tls,
+                tls_name,
             },
         );
     }
@@ -119,6 +179,7 @@ pub async fn start(server: Arc<Server>, options: &GatewayOptions) -> anyhow::Res
         cluster_urls: Mutex::new(vec![url.clone()]),
         url,
         remotes: Mutex::new(remotes),
+        tls,
         outbound: RwLock::new(HashMap::new()),
         inbound: RwLock::new(Vec::new()),
         recent: Mutex::new(VecDeque::new()),
@@ -195,17 +256,32 @@ impl Gateways {
                 if g.server.lifecycle.is_stopped() {
                     return;
                 }
-                let (url, implicit) = {
+                let (url, implicit, tls) = {
                     let remotes = g.remotes.lock();
                     let Some(remote) = remotes.get(&name) else { return };
                     let Some(url) = pick_url(&remote.urls) else { return };
-                    (url, remote.implicit)
+                    (
+                        url,
+                        remote.implicit,
+                        remote.tls.clone().map(|d| (d, remote.tls_name.clone())),
+                    )
                 };
                 match tokio::net::TcpStream::connect(url.address()).await {
                     Ok(stream) => {
                         failures = 0;
                         let _ = stream.set_nodelay(true);
-                        conn::solicited(g.clone(), name.clone(), url, stream).await;
+                        let remote = stream.peer_addr().unwrap_or(g.addr);
+                        match tls {
+                            None => conn::solicited(g.clone(), name.clone(), url, remote, stream).await,
+                            Some((dialer, tls_name)) => match dialer.connect(&url, tls_name, stream).await {
+                                Ok(stream) => {
+                                    conn::solicited(g.clone(), name.clone(), url, remote, stream).await
+                                }
+                                Err(e) => {
+                                    tracing::warn!("gateway {name:?} TLS handshake with {url} failed: {e}")
+                                }
+                            },
+                        }
                     }
                     Err(e) => {
                         tracing::debug!("connecting to gateway {name:?} at {url}: {e}");
@@ -250,6 +326,8 @@ impl Gateways {
             Remote {
                 urls: parsed,
                 implicit: true,
+                tls: self.tls.as_ref().map(|(_, d)| d.clone()),
+                tls_name: None,
             },
         );
         drop(remotes);

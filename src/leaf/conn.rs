@@ -455,7 +455,7 @@ pub(super) async fn solicited(
             // TLS when configured or when the hub asks, the hub checked
             // against the system's roots without a `ca_file`.
             let tls = tls.clone().unwrap_or_default();
-            let connector = tokio_rustls::TlsConnector::from(crate::tls::leaf_client_config(&tls)?);
+            let connector = tokio_rustls::TlsConnector::from(crate::tls::remote_client_config(&tls)?);
             let name = rustls::pki_types::ServerName::try_from(url.host.clone())?;
             let stream = tokio::time::timeout(tls.timeout, connector.connect(name, stream)).await??;
             run(nodes, leaf.clone(), tokio::io::split(stream), Some(url), info).await;
