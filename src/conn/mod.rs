@@ -9,6 +9,7 @@ mod common;
 mod events;
 mod links;
 mod peer;
+mod peer_interest;
 mod record;
 mod settings;
 
@@ -21,7 +22,8 @@ pub use close::CloseReason;
 pub use common::ConnCore;
 pub use events::ConnEvents;
 pub use links::{BoxedReader, BoxedWriter, GatewayLinks, GatewayView, LeafLinks, LeafView, Links, RouteView};
-pub use peer::PeerPings;
+pub use peer::{AccountCaches, PeerPings};
+pub use peer_interest::PeerInterest;
 pub use record::ConnRecord;
 pub use settings::ClientSettings;
 

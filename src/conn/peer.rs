@@ -1,19 +1,41 @@
-//! What the connections to other servers (routes, leaf nodes) share:
-//! protocol lines written at once, messages queued for the publisher's
-//! round with their slow consumer handling, the writer with its keep-alive
-//! PINGs, and reads bounded by the handshake's deadline.
+//! What the connections to other servers (routes, leaf nodes, gateways)
+//! share: protocol lines written at once, messages queued for the
+//! publisher's round with their slow consumer handling, the writer with its
+//! keep-alive PINGs, and the reader, bounded by the handshake's deadline,
+//! that hands each operation on and waits for slow receivers.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-use junction_nats::route::RoutedMsg;
+use bytes::{Buf, Bytes, BytesMut};
+use junction_nats::route::{RouteOp, RouteParser, RoutedMsg};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{CloseReason, ConnCore};
+use crate::account::{Account, Accounts, MatchCache};
 use crate::outlet::{Producer, Queued, Stopped};
 use crate::subscription::Message;
+
+/// The accounts a peer's messages arrive in, each with its match cache:
+/// looked up in the registry once, not for every message.
+#[derive(Default)]
+pub struct AccountCaches(HashMap<Bytes, (Arc<Account>, MatchCache)>);
+
+impl AccountCaches {
+    /// The account `name` and its cache; `None` for an account unknown
+    /// here (looked up again next time).
+    pub fn get(&mut self, accounts: &Accounts, name: &[u8]) -> Option<&mut (Arc<Account>, MatchCache)> {
+        if !self.0.contains_key(name) {
+            let account = accounts.get(&String::from_utf8_lossy(name))?;
+            self.0
+                .insert(Bytes::copy_from_slice(name), (account, MatchCache::default()));
+        }
+        self.0.get_mut(name)
+    }
+}
 
 /// The first keep-alive PING to a peer server goes out after a second.
 const FIRST_PING: Duration = Duration::from_secs(1);
@@ -43,6 +65,86 @@ impl PeerPings {
 }
 
 impl ConnCore {
+    /// Sends `op`, the JSON of `value`, then `end` (`INFO`, `CONNECT`).
+    pub fn send_json(&self, op: &[u8], value: &impl serde::Serialize, end: &[u8]) {
+        let mut buf = op.to_vec();
+        // Plain strings, numbers and lists: serializing cannot fail.
+        if serde_json::to_writer(&mut buf, value).is_ok() {
+            buf.extend_from_slice(end);
+            self.send_proto(&buf);
+        }
+    }
+
+    /// Sends `-ERR 'text'`.
+    pub fn send_err(&self, text: &str) {
+        let mut b = BytesMut::new();
+        junction_nats::encode::err(&mut b, text);
+        self.send_proto(&b);
+    }
+
+    /// Counts a message the peer sent.
+    pub fn count_in(&self, m: &RoutedMsg<'_>) {
+        self.counters.in_msgs.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .in_bytes
+            .fetch_add(m.payload.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Reads the peer's operations until the connection closes, handing
+    /// each to `handle` with the reader's producer and parser; an error
+    /// from it closes the connection for that reason. Reading waits while
+    /// a receiver of what was delivered falls behind (backpressure), and
+    /// while `handshake()` gives a deadline, only until then. Bytes already
+    /// in `buf` (read before TLS started) are parsed first.
+    pub async fn serve_peer<R: AsyncRead + Unpin>(
+        &self,
+        reader: &mut R,
+        mut buf: BytesMut,
+        parser: &mut RouteParser,
+        handshake: impl Fn() -> Option<tokio::time::Instant>,
+        mut handle: impl FnMut(RouteOp<'_>, &mut Producer, &mut RouteParser) -> Result<(), CloseReason>,
+    ) {
+        let mut producer = Producer::default();
+        let mut parse_first = !buf.is_empty();
+        loop {
+            if !std::mem::take(&mut parse_first) && !self.read_from_peer(reader, &mut buf, handshake()).await
+            {
+                return;
+            }
+            let mut at = 0;
+            loop {
+                let op = match parser.parse(&buf[at..]) {
+                    Ok(Some((op, used))) => {
+                        at += used;
+                        op
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(cid = self.id, error = %e, "{} protocol error", self.transport);
+                        if let Some(text) = e.client_message() {
+                            self.send_err(text);
+                        }
+                        self.close_after_flush(CloseReason::ParseError);
+                        return;
+                    }
+                };
+                if let Err(reason) = handle(op, &mut producer, parser) {
+                    self.close_after_flush(reason);
+                    return;
+                }
+                if producer.is_behind() {
+                    producer.flush_and_wait(Some(&self.outlet)).await;
+                }
+            }
+            buf.advance(at);
+            self.touch();
+            producer.flush_and_wait(Some(&self.outlet)).await;
+            if self.outlet.is_closing() {
+                return;
+            }
+        }
+    }
+
     /// Queues protocol bytes for the peer server and writes them out; a
     /// peer that let `max_pending` pile up is cut off.
     pub fn send_proto(&self, bytes: &[u8]) {

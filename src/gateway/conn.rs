@@ -3,13 +3,13 @@
 //! kept as subscriptions here (outbound), this cluster's interest sent
 //! to it (inbound), and messages both ways.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use junction_nats::route::{
     self as proto, GatewayInfo, RemoteInterest, RouteConnect, RouteOp, RouteParser, RoutedMsg,
     GATEWAY_CMD_ALL_SUBS_COMPLETE, GATEWAY_CMD_ALL_SUBS_START, GATEWAY_CMD_GOSSIP,
@@ -19,8 +19,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::Gateways;
-use crate::account::{Account, MatchCache};
-use crate::conn::{CloseReason, ConnCore, PeerPings};
+use crate::account::Account;
+use crate::conn::{AccountCaches, CloseReason, ConnCore, PeerInterest, PeerPings};
 use crate::mapped_reply;
 use crate::message::{ConnKind, Origin};
 use crate::outlet::Producer;
@@ -31,9 +31,6 @@ use crate::subscription::{Message, Subscriber, Subscription};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 /// nats-server sends PINGs on gateways at least every 15 s.
 const GATEWAY_MAX_PING_INTERVAL: Duration = Duration::from_secs(15);
-
-/// The other cluster's interest, by account, subject and queue group.
-type InterestKey = (Bytes, Bytes, Option<Bytes>);
 
 /// A connection to or from another cluster's server.
 pub struct Gateway {
@@ -50,7 +47,7 @@ pub struct Gateway {
     /// The handshake is done: interest and messages may flow.
     established: AtomicBool,
     /// Outbound: the other cluster's interest, as subscriptions here.
-    subs: Mutex<HashMap<InterestKey, Arc<Subscription>>>,
+    interest: PeerInterest,
     /// Inbound: accounts whose interest was all sent (interest-only mode).
     switched: Mutex<HashSet<String>>,
     /// Inbound: every account known at the start was switched; one that
@@ -91,7 +88,7 @@ impl Gateway {
             remote_hash: OnceLock::new(),
             peer: OnceLock::new(),
             established: AtomicBool::new(false),
-            subs: Mutex::new(HashMap::new()),
+            interest: PeerInterest::default(),
             switched: Mutex::new(HashSet::new()),
             ready: AtomicBool::new(false),
             refused_accounts: Mutex::new(HashSet::new()),
@@ -121,7 +118,7 @@ impl Gateway {
     pub(super) fn view(&self) -> crate::conn::GatewayView {
         let (out_msgs, out_bytes) = self.outlet.out_counts();
         let peer = self.peer.get();
-        let num_subscriptions = self.subs.lock().len();
+        let num_subscriptions = self.interest.len();
         crate::conn::GatewayView {
             cid: self.id,
             name: self.remote.get().cloned().unwrap_or_default(),
@@ -139,28 +136,8 @@ impl Gateway {
             in_bytes: self.counters.in_bytes.load(Ordering::Relaxed),
             out_bytes,
             num_subscriptions,
-            accounts: self.interest_by_account(),
+            accounts: self.interest.by_account(),
         }
-    }
-
-    /// The other cluster's interest, by account, as `/gatewayz` lists it.
-    fn interest_by_account(&self) -> Vec<(String, Vec<String>)> {
-        let mut by_account: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        for (account, subject, queue) in self.subs.lock().keys() {
-            let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
-            let entry = match queue {
-                Some(q) => format!("{} {}", text(subject), text(q)),
-                None => text(subject),
-            };
-            by_account.entry(text(account)).or_default().push(entry);
-        }
-        by_account
-            .into_iter()
-            .map(|(a, mut subs)| {
-                subs.sort();
-                (a, subs)
-            })
-            .collect()
     }
 
     /// Closes it because this server stops.
@@ -246,12 +223,7 @@ impl Gateway {
     }
 
     fn send_command(&self, own_name: &str, cmd: u8, account: &str) {
-        send_json(
-            self,
-            b"INFO ",
-            &GatewayInfo::command(own_name, cmd, account),
-            b"\r\n",
-        );
+        self.send_json(b"INFO ", &GatewayInfo::command(own_name, cmd, account), b"\r\n");
     }
 
     /// Outbound: answers to requests the other cluster mapped to its
@@ -261,52 +233,26 @@ impl Gateway {
         let mut subject = mapped_reply::PREFIX.to_vec();
         subject.extend_from_slice(hash);
         subject.extend_from_slice(b".>");
-        let key = (Bytes::from(account.name.clone()), Bytes::from(subject), None);
-        self.add_sub(account, key, 1);
+        let interest = RemoteInterest {
+            account: account.name.as_bytes(),
+            subject: &subject,
+            queue: None,
+            weight: 1,
+        };
+        if let Some(me) = self.me.upgrade() {
+            self.interest.add(account, &interest, 1, me);
+        }
     }
 
-    /// The other cluster's interest (`RS+`): a subscription here.
+    /// The other cluster's interest (`RS+`): a subscription here, a queue
+    /// group's with weight 1 as nats-server announces them all.
     fn remote_sub(&self, gateways: &Gateways, i: &RemoteInterest<'_>) {
         let Some(account) = gateways.server.accounts.get(&String::from_utf8_lossy(i.account)) else {
             tracing::debug!(cid = self.id, "gateway interest in an unknown account ignored");
             return;
         };
-        self.add_sub(&account, key(i), 1);
-    }
-
-    fn add_sub(&self, account: &Account, key: InterestKey, weight: u32) {
-        let mut subs = self.subs.lock();
-        if subs.contains_key(&key) {
-            return;
-        }
-        let Some(me) = self.me.upgrade() else { return };
-        let sub = Arc::new(Subscription::new(key.1.clone(), key.2.clone(), key.0.clone(), me));
-        sub.set_weight(weight);
-        match account.subscribe(sub.clone()) {
-            Ok(()) => {
-                subs.insert(key, sub);
-            }
-            Err(e) => tracing::debug!(cid = self.id, "a gateway's interest was refused: {e}"),
-        }
-    }
-
-    /// The other cluster's interest went (`RS-`).
-    fn remote_unsub(&self, gateways: &Gateways, i: &RemoteInterest<'_>) {
-        let Some(sub) = self.subs.lock().remove(&key(i)) else {
-            return;
-        };
-        if let Some(account) = gateways.server.accounts.get(&String::from_utf8_lossy(i.account)) {
-            account.unsubscribe(&sub);
-        }
-    }
-
-    /// Drops every subscription made for the other cluster.
-    fn remove_all_subscriptions(&self, gateways: &Gateways) {
-        let subs: Vec<_> = self.subs.lock().drain().collect();
-        for ((account, _, _), sub) in subs {
-            if let Some(account) = gateways.server.accounts.get(&String::from_utf8_lossy(&account)) {
-                account.unsubscribe(&sub);
-            }
+        if let Some(me) = self.me.upgrade() {
+            self.interest.add(&account, i, 1, me);
         }
     }
 
@@ -338,14 +284,6 @@ impl Gateway {
             ..GatewayInfo::default()
         }
     }
-}
-
-fn key(i: &RemoteInterest<'_>) -> InterestKey {
-    (
-        Bytes::copy_from_slice(i.account),
-        Bytes::copy_from_slice(i.subject),
-        i.queue.map(Bytes::copy_from_slice),
-    )
 }
 
 impl Subscriber for Gateway {
@@ -391,13 +329,13 @@ pub(super) async fn accepted(gateways: Arc<Gateways>, stream: TcpStream, remote:
     let gateway = Gateway::new(&gateways, remote, false);
     match &gateways.tls {
         None => {
-            send_json(&gateway, b"INFO ", &Gateway::info(&gateways), b"\r\n");
+            gateway.send_json(b"INFO ", &Gateway::info(&gateways), b"\r\n");
             let (reader, writer) = stream.into_split();
             run(gateways, gateway, reader, writer).await;
         }
         Some((acceptor, dialer)) => match crate::tls::handshake(acceptor, stream, dialer.timeout).await {
             Ok(stream) => {
-                send_json(&gateway, b"INFO ", &Gateway::info(&gateways), b"\r\n");
+                gateway.send_json(b"INFO ", &Gateway::info(&gateways), b"\r\n");
                 let (reader, writer) = tokio::io::split(stream);
                 run(gateways, gateway, reader, writer).await;
             }
@@ -426,14 +364,6 @@ pub(super) async fn solicited<S>(
     *gateway.dialled_url.lock() = Some(url);
     let (reader, writer) = tokio::io::split(stream);
     run(gateways, gateway, reader, writer).await;
-}
-
-fn send_json(gateway: &Gateway, op: &[u8], value: &impl serde::Serialize, end: &[u8]) {
-    let mut buf = op.to_vec();
-    if serde_json::to_writer(&mut buf, value).is_ok() {
-        buf.extend_from_slice(end);
-        gateway.send_proto(&buf);
-    }
 }
 
 /// Serves a gateway connection until it closes, then forgets the other
@@ -468,7 +398,7 @@ where
     read_task.abort();
     gateway.established.store(false, Ordering::Relaxed);
     gateways.remove(&gateway);
-    gateway.remove_all_subscriptions(&gateways);
+    gateway.interest.remove_all(&gateways.server.accounts);
     if let Some(peer) = gateway.peer.get() {
         tracing::info!(
             cid = gateway.id,
@@ -485,38 +415,18 @@ where
 async fn read<R: AsyncRead + Unpin>(gateways: Arc<Gateways>, gateway: Arc<Gateway>, mut reader: R) {
     let settings = gateway.settings();
     let mut parser = RouteParser::new(settings.max_control_line, settings.max_payload);
-    let mut buf = BytesMut::with_capacity(64 * 1024);
-    let mut producer = Producer::default();
-    let mut caches: HashMap<Bytes, (Arc<Account>, MatchCache)> = HashMap::new();
+    let mut caches = AccountCaches::default();
     // An accepted connection must CONNECT first.
     let mut connected = gateway.outbound;
     let deadline = tokio::time::Instant::now() + gateways.options.auth.timeout.unwrap_or(HANDSHAKE_TIMEOUT);
-    loop {
-        let handshake = (!gateway.established.load(Ordering::Relaxed)).then_some(deadline);
-        if !gateway.read_from_peer(&mut reader, &mut buf, handshake).await {
-            return;
-        }
-        let mut at = 0;
-        loop {
-            let op = match parser.parse(&buf[at..]) {
-                Ok(Some((op, used))) => {
-                    at += used;
-                    op
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(cid = gateway.id, error = %e, "gateway protocol error");
-                    if let Some(text) = e.client_message() {
-                        send_err(&gateway, text);
-                    }
-                    gateway.close_after_flush(CloseReason::ParseError);
-                    return;
-                }
-            };
+    let handshake = || (!gateway.established.load(Ordering::Relaxed)).then_some(deadline);
+    let buf = BytesMut::with_capacity(64 * 1024);
+    gateway
+        .serve_peer(&mut reader, buf, &mut parser, handshake, |op, producer, _| {
             let established = gateway.established.load(Ordering::Relaxed);
-            let outcome = match op {
+            match op {
                 RouteOp::Msg(m) if established => {
-                    publish(&gateways, &gateway, &m, &mut caches, &mut producer);
+                    publish(&gateways, &gateway, &m, &mut caches, producer);
                     Ok(())
                 }
                 RouteOp::Sub(i) if established && gateway.outbound => {
@@ -524,7 +434,7 @@ async fn read<R: AsyncRead + Unpin>(gateways: Arc<Gateways>, gateway: Arc<Gatewa
                     Ok(())
                 }
                 RouteOp::Unsub(i) if established && gateway.outbound => {
-                    gateway.remote_unsub(&gateways, &i);
+                    gateway.interest.remove(&gateways.server.accounts, &i);
                     Ok(())
                 }
                 // The other cluster has no interest in an account at all,
@@ -553,28 +463,9 @@ async fn read<R: AsyncRead + Unpin>(gateways: Arc<Gateways>, gateway: Arc<Gatewa
                 }
                 RouteOp::Info(json) if connected => on_info(&gateways, &gateway, json),
                 _ => Err(CloseReason::ProtocolViolation),
-            };
-            if let Err(reason) = outcome {
-                gateway.close_after_flush(reason);
-                return;
             }
-            if producer.is_behind() {
-                producer.flush_and_wait(Some(&gateway.outlet)).await;
-            }
-        }
-        buf.advance(at);
-        gateway.touch();
-        producer.flush_and_wait(Some(&gateway.outlet)).await;
-        if gateway.outlet.is_closing() {
-            return;
-        }
-    }
-}
-
-fn send_err(gateway: &Gateway, text: &str) {
-    let mut b = BytesMut::new();
-    junction_nats::encode::err(&mut b, text);
-    gateway.send_proto(&b);
+        })
+        .await;
 }
 
 /// An accepted connection's `CONNECT`: from a gateway, with the
@@ -583,7 +474,7 @@ fn send_err(gateway: &Gateway, text: &str) {
 fn check_connect(gateways: &Gateways, gateway: &Gateway, json: &[u8]) -> Result<(), CloseReason> {
     let connect: RouteConnect = serde_json::from_slice(json).map_err(|_| CloseReason::ParseError)?;
     if connect.gateway.is_empty() {
-        send_err(gateway, "attempted to connect to gateway port");
+        gateway.send_err("attempted to connect to gateway port");
         return Err(CloseReason::ProtocolViolation);
     }
     let auth = &gateways.options.auth;
@@ -596,7 +487,7 @@ fn check_connect(gateways: &Gateways, gateway: &Gateway, json: &[u8]) -> Result<
                 "gateway {:?} refused: bad credentials",
                 connect.gateway
             );
-            send_err(gateway, "Authorization Violation");
+            gateway.send_err("Authorization Violation");
             return Err(CloseReason::AuthenticationViolation);
         }
     }
@@ -606,10 +497,7 @@ fn check_connect(gateways: &Gateways, gateway: &Gateway, json: &[u8]) -> Result<
             "Rejecting connection from gateway {:?}",
             connect.gateway
         );
-        send_err(
-            gateway,
-            &format!("Connection to gateway {:?} rejected", gateways.name),
-        );
+        gateway.send_err(&format!("Connection to gateway {:?} rejected", gateways.name));
         return Err(CloseReason::AuthenticationViolation);
     }
     let _ = gateway.remote.set(connect.gateway);
@@ -637,10 +525,9 @@ fn on_info(gateways: &Arc<Gateways>, gateway: &Arc<Gateway>, json: &[u8]) -> Res
         return inbound_established(gateways, gateway, info);
     }
     if info.gateway.is_empty() {
-        send_err(
-            gateway,
-            &format!("Attempt to connect to gateway {expected:?} using wrong port"),
-        );
+        gateway.send_err(&format!(
+            "Attempt to connect to gateway {expected:?} using wrong port"
+        ));
         return Err(CloseReason::ProtocolViolation);
     }
     if info.gateway != expected {
@@ -649,13 +536,10 @@ fn on_info(gateways: &Arc<Gateways>, gateway: &Arc<Gateway>, json: &[u8]) -> Res
             "Failing connection to gateway {expected:?}, remote gateway name is {:?}",
             info.gateway
         );
-        send_err(
-            gateway,
-            &format!(
-                "Connection from {:?} rejected, wanted to connect to {expected:?}, this is {:?}",
-                gateways.name, info.gateway
-            ),
-        );
+        gateway.send_err(&format!(
+            "Connection from {:?} rejected, wanted to connect to {expected:?}, this is {:?}",
+            gateways.name, info.gateway
+        ));
         return Err(CloseReason::ProtocolViolation);
     }
     gateways.learn(&expected, &info.gateway_urls);
@@ -681,8 +565,8 @@ fn on_info(gateways: &Arc<Gateways>, gateway: &Arc<Gateway>, json: &[u8]) -> Res
             .is_some_and(|r| r.tls.is_some()),
         ..RouteConnect::default()
     };
-    send_json(gateway, b"CONNECT ", &connect, b"\r\n");
-    send_json(gateway, b"INFO ", &Gateway::info(gateways), b"\r\n");
+    gateway.send_json(b"CONNECT ", &connect, b"\r\n");
+    gateway.send_json(b"INFO ", &Gateway::info(gateways), b"\r\n");
     let id = info.server_id.clone();
     let urls = info.gateway_urls.clone();
     let _ = gateway.peer.set(info);
@@ -735,7 +619,7 @@ fn inbound_established(
             gateway_cmd: GATEWAY_CMD_GOSSIP,
             ..GatewayInfo::default()
         };
-        send_json(gateway, b"INFO ", &gossip, b"\r\n");
+        gateway.send_json(b"INFO ", &gossip, b"\r\n");
     }
     Ok(())
 }
@@ -746,34 +630,22 @@ fn publish(
     gateways: &Gateways,
     gateway: &Gateway,
     m: &RoutedMsg<'_>,
-    caches: &mut HashMap<Bytes, (Arc<Account>, MatchCache)>,
+    caches: &mut AccountCaches,
     producer: &mut Producer,
 ) {
-    gateway.counters.in_msgs.fetch_add(1, Ordering::Relaxed);
-    gateway
-        .counters
-        .in_bytes
-        .fetch_add(m.payload.len() as u64, Ordering::Relaxed);
-    let (account, cache) = match caches.get_mut(m.account) {
-        Some(entry) => entry,
-        None => {
-            let Some(account) = gateways.server.accounts.get(&String::from_utf8_lossy(m.account)) else {
-                // Unknown here: the other cluster is told not to send more.
-                if gateway
-                    .refused_accounts
-                    .lock()
-                    .insert(Bytes::copy_from_slice(m.account))
-                {
-                    let mut b = BytesMut::new();
-                    proto::account_interest(&mut b, false, m.account);
-                    gateway.send_proto(&b);
-                }
-                return;
-            };
-            caches
-                .entry(Bytes::copy_from_slice(m.account))
-                .or_insert((account, MatchCache::default()))
+    gateway.count_in(m);
+    let Some((account, cache)) = caches.get(&gateways.server.accounts, m.account) else {
+        // Unknown here: the other cluster is told not to send more.
+        if gateway
+            .refused_accounts
+            .lock()
+            .insert(Bytes::copy_from_slice(m.account))
+        {
+            let mut b = BytesMut::new();
+            proto::account_interest(&mut b, false, m.account);
+            gateway.send_proto(&b);
         }
+        return;
     };
     let mut msg = Message::new(
         m.subject,

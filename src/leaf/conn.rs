@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use junction_nats::route::{self as proto, RemoteInterest, RouteOp, RouteParser, RoutedMsg};
 use parking_lot::Mutex;
 use serde_json::json;
@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::LeafNodes;
 use crate::account::{Account, InterestChange, MatchCache};
-use crate::conn::{CloseReason, ConnCore, PeerPings};
+use crate::conn::{CloseReason, ConnCore, PeerInterest, PeerPings};
 use crate::message::{ConnKind, Origin};
 use crate::outlet::Producer;
 use crate::subscription::{Message, Subscriber, Subscription};
@@ -82,7 +82,7 @@ pub struct Leaf {
     remote_name: OnceLock<String>,
     established: AtomicBool,
     /// The peer's interest, as subscriptions in the account here.
-    subs: Mutex<HashMap<Key, Arc<Subscription>>>,
+    interest: PeerInterest,
     /// What this side announced to the peer, with the weight sent.
     sent: Mutex<HashMap<Key, u32>>,
     pings: PeerPings,
@@ -119,7 +119,7 @@ impl Leaf {
             solicited,
             remote_name: OnceLock::new(),
             established: AtomicBool::new(false),
-            subs: Mutex::new(HashMap::new()),
+            interest: PeerInterest::default(),
             sent: Mutex::new(HashMap::new()),
             pings: PeerPings::default(),
             credentials: OnceLock::new(),
@@ -132,20 +132,12 @@ impl Leaf {
     /// What `/leafz` shows of it.
     pub(super) fn view(&self, with_subs: bool) -> crate::conn::LeafView {
         let (out_msgs, out_bytes) = self.outlet.out_counts();
-        let subs = self.subs.lock();
         let subscriptions = with_subs.then(|| {
-            let mut list: Vec<String> = subs
-                .keys()
-                .map(|(subject, queue)| {
-                    let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
-                    match queue {
-                        Some(q) => format!("{} {}", text(subject), text(q)),
-                        None => text(subject),
-                    }
-                })
-                .collect();
-            list.sort();
-            list
+            self.interest
+                .by_account()
+                .into_iter()
+                .flat_map(|(_, subs)| subs)
+                .collect()
         });
         crate::conn::LeafView {
             id: self.id,
@@ -158,7 +150,7 @@ impl Leaf {
             out_msgs,
             in_bytes: self.counters.in_bytes.load(Ordering::Relaxed),
             out_bytes,
-            num_subscriptions: subs.len(),
+            num_subscriptions: self.interest.len(),
             subscriptions,
             rtt: self.pings.rtt(),
         }
@@ -192,7 +184,10 @@ impl Leaf {
     /// peer's own, if that changes what the peer was told.
     fn announce(&self, subject: &[u8], queue: Option<&[u8]>, count: u32) {
         let key: Key = (Bytes::copy_from_slice(subject), queue.map(Bytes::copy_from_slice));
-        let own = u32::from(self.subs.lock().contains_key(&key));
+        let own = u32::from(
+            self.interest
+                .contains(self.account().name.as_bytes(), subject, queue),
+        );
         let others = count.saturating_sub(own);
         let mut sent = self.sent.lock();
         let before = sent.get(&key).copied();
@@ -224,48 +219,23 @@ impl Leaf {
     /// The peer announced interest (`LS+`): a subscription here, or a
     /// queue group's new weight.
     fn remote_sub(&self, i: &RemoteInterest<'_>) {
-        let key: Key = (
-            Bytes::copy_from_slice(i.subject),
-            i.queue.map(Bytes::copy_from_slice),
-        );
+        let account = self.account();
         let Some(me) = self.me.upgrade() else { return };
-        let sub = {
-            let mut subs = self.subs.lock();
-            if let Some(sub) = subs.get(&key) {
-                sub.set_weight(i.weight.max(1));
-                return;
-            }
-            let sub = Arc::new(Subscription::new(key.0.clone(), key.1.clone(), Bytes::new(), me));
-            sub.set_weight(i.weight.max(1));
-            // In the map before the account hears of it, so the interest
-            // event it causes counts it as the peer's own.
-            subs.insert(key.clone(), sub.clone());
-            sub
+        let i = RemoteInterest {
+            account: account.name.as_bytes(),
+            ..*i
         };
-        if let Err(e) = self.account().subscribe(sub) {
-            tracing::debug!(cid = self.id, "a leaf node's interest was refused: {e}");
-            self.subs.lock().remove(&key);
-        }
+        self.interest.add(&account, &i, i.weight.max(1), me);
     }
 
     /// The peer's interest went (`LS-`).
-    fn remote_unsub(&self, i: &RemoteInterest<'_>) {
-        let key: Key = (
-            Bytes::copy_from_slice(i.subject),
-            i.queue.map(Bytes::copy_from_slice),
-        );
-        let Some(sub) = self.subs.lock().remove(&key) else {
-            return;
-        };
-        self.account().unsubscribe(&sub);
-    }
-
-    fn remove_all_subscriptions(&self) {
-        let subs: Vec<_> = self.subs.lock().drain().map(|(_, s)| s).collect();
+    fn remote_unsub(&self, accounts: &crate::account::Accounts, i: &RemoteInterest<'_>) {
         let account = self.account();
-        for sub in subs {
-            account.unsubscribe(&sub);
-        }
+        let i = RemoteInterest {
+            account: account.name.as_bytes(),
+            ..*i
+        };
+        self.interest.remove(accounts, &i);
     }
 
     /// The handshake is done: the peer learns this side's interest, and the
@@ -492,7 +462,7 @@ async fn run<R, W>(
     read_task.abort();
     leaf.established.store(false, Ordering::Relaxed);
     nodes.remove(&leaf);
-    leaf.remove_all_subscriptions();
+    leaf.interest.remove_all(&nodes.server.accounts);
     tracing::info!(
         cid = leaf.id,
         "Leafnode connection to {} closed: {}",
@@ -514,145 +484,102 @@ async fn read<R: AsyncRead + Unpin>(
     let mut buf = BytesMut::with_capacity(64 * 1024);
     // What was read before TLS started (the hub's INFO) is parsed first.
     buf.extend_from_slice(&read_before);
-    let mut parse_first = !buf.is_empty();
-    let mut producer = Producer::default();
     let mut cache = MatchCache::default();
     let account = leaf.account();
     let lds = nodes.loop_subject(&account.name);
     let timeout = nodes.options.auth.timeout.unwrap_or(HANDSHAKE_TIMEOUT);
     let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let handshake = (!leaf.established.load(Ordering::Relaxed)).then_some(deadline);
-        if !std::mem::take(&mut parse_first) && !leaf.read_from_peer(&mut reader, &mut buf, handshake).await {
-            return;
-        }
-        let mut at = 0;
-        loop {
-            let op = match parser.parse(&buf[at..]) {
-                Ok(Some((op, used))) => {
-                    at += used;
-                    op
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(cid = leaf.id, error = %e, "leaf node protocol error");
-                    if let Some(text) = e.client_message() {
-                        err(&leaf, text);
-                    }
-                    leaf.close_after_flush(CloseReason::ParseError);
-                    return;
-                }
-            };
-            let established = leaf.established.load(Ordering::Relaxed);
-            let outcome = match op {
-                RouteOp::Msg(m) if established => {
-                    publish(&leaf, &account, &m, &mut cache, &mut producer);
-                    Ok(())
-                }
-                RouteOp::LeafSub { interest, .. } if established => {
-                    if interest.subject == lds.as_bytes() {
-                        let text = format!(
-                            "Loop detected for leafnode account={:?}. Delaying attempt to reconnect for {}s",
-                            account.name,
-                            super::LOOP_DELAY.as_secs()
-                        );
-                        tracing::error!(cid = leaf.id, "{text}");
-                        err(&leaf, &text);
-                        leaf.looped.store(true, Ordering::Relaxed);
-                        Err(CloseReason::ProtocolViolation)
-                    } else {
-                        leaf.remote_sub(&interest);
-                        Ok(())
-                    }
-                }
-                RouteOp::LeafUnsub { interest, .. } if established => {
-                    leaf.remote_unsub(&interest);
-                    Ok(())
-                }
-                RouteOp::Ping => {
-                    leaf.send_proto(junction_nats::PONG);
-                    Ok(())
-                }
-                RouteOp::Pong => {
-                    leaf.pings.pong();
-                    Ok(())
-                }
-                RouteOp::Ok => Ok(()),
-                RouteOp::Err(text) => {
-                    if text.windows(13).any(|w| w == b"Loop detected") {
-                        leaf.looped.store(true, Ordering::Relaxed);
-                    }
-                    tracing::warn!(
-                        cid = leaf.id,
-                        "leaf node error from {}: {}",
-                        leaf.remote_name().unwrap_or("peer"),
-                        String::from_utf8_lossy(text)
+    let handshake = || (!leaf.established.load(Ordering::Relaxed)).then_some(deadline);
+    leaf.serve_peer(&mut reader, buf, &mut parser, handshake, |op, producer, _| {
+        let established = leaf.established.load(Ordering::Relaxed);
+        match op {
+            RouteOp::Msg(m) if established => {
+                publish(&leaf, &account, &m, &mut cache, producer);
+                Ok(())
+            }
+            RouteOp::LeafSub { interest, .. } if established => {
+                if interest.subject == lds.as_bytes() {
+                    let text = format!(
+                        "Loop detected for leafnode account={:?}. Delaying attempt to reconnect for {}s",
+                        account.name,
+                        super::LOOP_DELAY.as_secs()
                     );
-                    Err(CloseReason::ParseError)
-                }
-                // The hub's INFO: the leaf answers with its CONNECT and is
-                // linked. Later INFOs (URL updates) are not needed here.
-                RouteOp::Info(json) if leaf.solicited => {
-                    let info: HubInfo = serde_json::from_slice(json).unwrap_or_default();
-                    if let Some(discovered) = leaf.discovered.get() {
-                        if !info.leafnode_urls.is_empty() {
-                            *discovered.lock() = info.leafnode_urls.clone();
-                        }
-                    }
-                    if !established {
-                        let name = if info.server_name.is_empty() {
-                            info.server_id
-                        } else {
-                            info.server_name
-                        };
-                        let _ = leaf.remote_name.set(name);
-                        if let Some(url) = &url {
-                            let credentials = leaf.credentials.get().and_then(|c| c.as_deref());
-                            leaf.send_proto(&leaf_connect(&nodes, url, credentials, &info.nonce));
-                        }
-                        leaf.establish(&nodes);
-                    }
+                    tracing::error!(cid = leaf.id, "{text}");
+                    leaf.send_err(&text);
+                    leaf.looped.store(true, Ordering::Relaxed);
+                    Err(CloseReason::ProtocolViolation)
+                } else {
+                    leaf.remote_sub(&interest);
                     Ok(())
                 }
-                RouteOp::Connect(json) if !leaf.solicited && !established => {
-                    match check_connect(&nodes, json) {
-                        Ok(name) => {
-                            let _ = leaf.remote_name.set(name);
-                            leaf.establish(&nodes);
-                            Ok(())
-                        }
-                        Err((text, reason)) => {
-                            err(&leaf, text);
-                            Err(reason)
-                        }
+            }
+            RouteOp::LeafUnsub { interest, .. } if established => {
+                leaf.remote_unsub(&nodes.server.accounts, &interest);
+                Ok(())
+            }
+            RouteOp::Ping => {
+                leaf.send_proto(junction_nats::PONG);
+                Ok(())
+            }
+            RouteOp::Pong => {
+                leaf.pings.pong();
+                Ok(())
+            }
+            RouteOp::Ok => Ok(()),
+            RouteOp::Err(text) => {
+                if text.windows(13).any(|w| w == b"Loop detected") {
+                    leaf.looped.store(true, Ordering::Relaxed);
+                }
+                tracing::warn!(
+                    cid = leaf.id,
+                    "leaf node error from {}: {}",
+                    leaf.remote_name().unwrap_or("peer"),
+                    String::from_utf8_lossy(text)
+                );
+                Err(CloseReason::ParseError)
+            }
+            // The hub's INFO: the leaf answers with its CONNECT and is
+            // linked. Later INFOs (URL updates) are not needed here.
+            RouteOp::Info(json) if leaf.solicited => {
+                let info: HubInfo = serde_json::from_slice(json).unwrap_or_default();
+                if let Some(discovered) = leaf.discovered.get() {
+                    if !info.leafnode_urls.is_empty() {
+                        *discovered.lock() = info.leafnode_urls.clone();
                     }
                 }
-                _ => {
-                    err(&leaf, "Authorization Violation");
-                    Err(CloseReason::AuthenticationViolation)
+                if !established {
+                    let name = if info.server_name.is_empty() {
+                        info.server_id
+                    } else {
+                        info.server_name
+                    };
+                    let _ = leaf.remote_name.set(name);
+                    if let Some(url) = &url {
+                        let credentials = leaf.credentials.get().and_then(|c| c.as_deref());
+                        leaf.send_proto(&leaf_connect(&nodes, url, credentials, &info.nonce));
+                    }
+                    leaf.establish(&nodes);
                 }
-            };
-            if let Err(reason) = outcome {
-                leaf.close_after_flush(reason);
-                return;
+                Ok(())
             }
-            if producer.is_behind() {
-                producer.flush_and_wait(Some(&leaf.outlet)).await;
+            RouteOp::Connect(json) if !leaf.solicited && !established => match check_connect(&nodes, json) {
+                Ok(name) => {
+                    let _ = leaf.remote_name.set(name);
+                    leaf.establish(&nodes);
+                    Ok(())
+                }
+                Err((text, reason)) => {
+                    leaf.send_err(text);
+                    Err(reason)
+                }
+            },
+            _ => {
+                leaf.send_err("Authorization Violation");
+                Err(CloseReason::AuthenticationViolation)
             }
         }
-        buf.advance(at);
-        leaf.touch();
-        producer.flush_and_wait(Some(&leaf.outlet)).await;
-        if leaf.outlet.is_closing() {
-            return;
-        }
-    }
-}
-
-fn err(leaf: &Leaf, text: &str) {
-    let mut b = BytesMut::new();
-    junction_nats::encode::err(&mut b, text);
-    leaf.send_proto(&b);
+    })
+    .await;
 }
 
 /// A leaf's `CONNECT`: its credentials. Returns the leaf's name, or the
@@ -691,10 +618,7 @@ fn publish(
     cache: &mut MatchCache,
     producer: &mut Producer,
 ) {
-    leaf.counters.in_msgs.fetch_add(1, Ordering::Relaxed);
-    leaf.counters
-        .in_bytes
-        .fetch_add(m.payload.len() as u64, Ordering::Relaxed);
+    leaf.count_in(m);
     let mut msg = Message::new(
         m.subject,
         m.reply,

@@ -3,24 +3,21 @@
 //! subscriptions here, the messages it routes published here, and the
 //! messages it has interest in written to it.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::BytesMut;
 use junction_nats::route::{
     self as proto, RemoteInterest, RouteConnect, RouteInfo, RouteOp, RouteParser, RoutedMsg,
 };
-use junction_nats::ProtocolError;
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::{Cluster, RouteUrl};
-use crate::account::{Account, MatchCache};
-use crate::conn::{CloseReason, ConnCore, PeerPings};
+use crate::conn::{AccountCaches, CloseReason, ConnCore, PeerInterest, PeerPings};
 use crate::message::{ConnKind, Origin};
 use crate::outlet::Producer;
 use crate::subscription::{Message, Subscriber, Subscription};
@@ -29,9 +26,6 @@ use crate::subscription::{Message, Subscriber, Subscription};
 /// between attempts to reach a configured peer (nats-server's defaults).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
-
-/// A peer's interest, by account, subject and queue group.
-type InterestKey = (Bytes, Bytes, Option<Bytes>);
 
 /// A route to one peer server.
 pub struct Route {
@@ -54,7 +48,7 @@ pub struct Route {
     /// The handshake is done: interest and messages may flow.
     established: AtomicBool,
     /// The peer's interest, as subscriptions in its accounts here.
-    subs: Mutex<HashMap<InterestKey, Arc<Subscription>>>,
+    interest: PeerInterest,
     pings: PeerPings,
     me: Weak<Route>,
 }
@@ -93,7 +87,7 @@ impl Route {
             ws_urls: Mutex::new(Vec::new()),
             leaf_urls: Mutex::new(Vec::new()),
             established: AtomicBool::new(false),
-            subs: Mutex::new(HashMap::new()),
+            interest: PeerInterest::default(),
             pings: PeerPings::default(),
             me: me.clone(),
         })
@@ -150,23 +144,8 @@ impl Route {
     pub(super) fn view(&self, with_subs: bool) -> crate::conn::RouteView {
         let (out_msgs, out_bytes) = self.outlet.out_counts();
         let peer = self.peer_info();
-        let subs = self.subs.lock();
-        let num_subscriptions = subs.len();
-        let subscriptions = with_subs.then(|| {
-            let mut list: Vec<String> = subs
-                .keys()
-                .map(|(account, subject, queue)| {
-                    let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
-                    match queue {
-                        Some(q) => format!("{} {} {}", text(account), text(subject), text(q)),
-                        None => format!("{} {}", text(account), text(subject)),
-                    }
-                })
-                .collect();
-            list.sort();
-            list
-        });
-        drop(subs);
+        let num_subscriptions = self.interest.len();
+        let subscriptions = with_subs.then(|| self.interest.list());
         crate::conn::RouteView {
             rid: self.id,
             remote_id: peer.map(|p| p.server_id.clone()).unwrap_or_default(),
@@ -207,17 +186,17 @@ impl Route {
             ldm: true,
             ..self.info(cluster)
         };
-        send_json(self, b"INFO ", &info, b" \r\n");
+        self.send_json(b"INFO ", &info, b" \r\n");
     }
 
     /// Tells the peer this server's INFO again, after a change in it.
     pub(super) fn send_own_info(&self, cluster: &Cluster) {
-        send_json(self, b"INFO ", &self.info(cluster), b" \r\n");
+        self.send_json(b"INFO ", &self.info(cluster), b" \r\n");
     }
 
     /// Tells the peer of another server of the cluster (gossip).
     pub(super) fn send_info(&self, info: &RouteInfo) {
-        send_json(self, b"INFO ", info, b" \r\n");
+        self.send_json(b"INFO ", info, b" \r\n");
     }
 
     /// Announces a change in this server's interest (`RS+`/`RS-`).
@@ -337,57 +316,10 @@ impl Route {
             tracing::debug!(cid = self.id, "interest in an unknown account ignored");
             return;
         };
-        let key = key(i);
-        let mut subs = self.subs.lock();
-        if let Some(sub) = subs.get(&key) {
-            sub.set_weight(i.weight);
-            return;
-        }
-        let Some(me) = self.me.upgrade() else { return };
-        let sub = Arc::new(Subscription::new(
-            key.1.clone(),
-            key.2.clone(),
-            // The router hands a peer one of its subscriptions: this says
-            // which account the message is in.
-            key.0.clone(),
-            me,
-        ));
-        sub.set_weight(i.weight);
-        match account.subscribe(sub.clone()) {
-            Ok(()) => {
-                subs.insert(key, sub);
-            }
-            Err(e) => tracing::debug!(cid = self.id, "a peer's interest was refused: {e}"),
+        if let Some(me) = self.me.upgrade() {
+            self.interest.add(&account, i, i.weight, me);
         }
     }
-
-    /// The peer's interest went (`RS-`, `LS-`).
-    fn remote_unsub(&self, cluster: &Cluster, i: &RemoteInterest<'_>) {
-        let Some(sub) = self.subs.lock().remove(&key(i)) else {
-            return;
-        };
-        if let Some(account) = cluster.server.accounts.get(&String::from_utf8_lossy(i.account)) {
-            account.unsubscribe(&sub);
-        }
-    }
-
-    /// Drops every subscription the peer made here.
-    fn remove_all_subscriptions(&self, cluster: &Cluster) {
-        let subs: Vec<_> = self.subs.lock().drain().collect();
-        for ((account, _, _), sub) in subs {
-            if let Some(account) = cluster.server.accounts.get(&String::from_utf8_lossy(&account)) {
-                account.unsubscribe(&sub);
-            }
-        }
-    }
-}
-
-fn key(i: &RemoteInterest<'_>) -> InterestKey {
-    (
-        Bytes::copy_from_slice(i.account),
-        Bytes::copy_from_slice(i.subject),
-        i.queue.map(Bytes::copy_from_slice),
-    )
 }
 
 impl Subscriber for Route {
@@ -422,7 +354,7 @@ impl Subscriber for Route {
 pub(super) async fn accepted(cluster: Arc<Cluster>, stream: TcpStream, remote: SocketAddr) {
     let route = Route::new(&cluster, remote, false, None);
     let info = route.info(&cluster);
-    send_json(&route, b"INFO ", &info, b" \r\n");
+    route.send_json(b"INFO ", &info, b" \r\n");
     // With `tls {}`, TLS comes first, before INFO, as between nats-servers.
     match &cluster.tls {
         None => {
@@ -472,8 +404,8 @@ pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, configured: O
                     let route = Route::new(&c, remote, true, configured.clone());
                     let connect = route.connect(&c, &url);
                     let info = route.info(&c);
-                    send_json(&route, b"CONNECT ", &connect, b"\r\n");
-                    send_json(&route, b"INFO ", &info, b" \r\n");
+                    route.send_json(b"CONNECT ", &connect, b"\r\n");
+                    route.send_json(b"INFO ", &info, b" \r\n");
                     tracing::debug!("route connection to {url} opened");
                     match &c.tls {
                         None => {
@@ -506,15 +438,6 @@ pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, configured: O
         }
         drop(c);
         tokio::time::sleep(RECONNECT_DELAY).await;
-    }
-}
-
-fn send_json(route: &Route, op: &[u8], value: &impl serde::Serialize, end: &[u8]) {
-    let mut buf = op.to_vec();
-    // Serializing plain strings and numbers cannot fail.
-    if serde_json::to_writer(&mut buf, value).is_ok() {
-        buf.extend_from_slice(end);
-        route.send_proto(&buf);
     }
 }
 
@@ -575,7 +498,7 @@ where
     read_task.abort();
     route.established.store(false, Ordering::Relaxed);
     cluster.remove(&route);
-    route.remove_all_subscriptions(&cluster);
+    route.interest.remove_all(&cluster.server.accounts);
     if let Some(peer) = route.peer_info() {
         tracing::info!(
             cid = route.id,
@@ -591,92 +514,64 @@ where
 async fn read<R: AsyncRead + Unpin>(cluster: Arc<Cluster>, route: Arc<Route>, mut reader: R) {
     let settings = route.settings();
     let mut parser = RouteParser::new(settings.max_control_line, settings.max_payload);
-    let mut buf = BytesMut::with_capacity(64 * 1024);
-    let mut producer = Producer::default();
-    // The accounts routed messages arrive in, each with its match cache:
-    // looked up in the registry once, not for every message.
-    let mut caches: HashMap<Bytes, (Arc<Account>, MatchCache)> = HashMap::new();
+    let mut caches = AccountCaches::default();
     // An accepted route must CONNECT first, and then say who it is.
     let mut connected = route.solicited;
     let deadline = tokio::time::Instant::now() + cluster.options().auth.timeout.unwrap_or(HANDSHAKE_TIMEOUT);
-    loop {
-        let handshake = (!route.established.load(Ordering::Relaxed)).then_some(deadline);
-        if !route.read_from_peer(&mut reader, &mut buf, handshake).await {
-            return;
-        }
-        let mut at = 0;
-        loop {
-            let op = match parser.parse(&buf[at..]) {
-                Ok(Some((op, used))) => {
-                    at += used;
-                    op
+    let handshake = || (!route.established.load(Ordering::Relaxed)).then_some(deadline);
+    let buf = BytesMut::with_capacity(64 * 1024);
+    route
+        .serve_peer(
+            &mut reader,
+            buf,
+            &mut parser,
+            handshake,
+            |op, producer, parser| match op {
+                RouteOp::Msg(m) => {
+                    publish(&cluster, &route, &m, &mut caches, producer);
+                    Ok(())
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    protocol_error(&route, &e);
-                    return;
+                RouteOp::Sub(i) | RouteOp::LeafSub { interest: i, .. } => {
+                    route.remote_sub(&cluster, &i);
+                    Ok(())
                 }
-            };
-            let outcome =
-                match op {
-                    RouteOp::Msg(m) => {
-                        publish(&cluster, &route, &m, &mut caches, &mut producer);
-                        Ok(())
-                    }
-                    RouteOp::Sub(i) | RouteOp::LeafSub { interest: i, .. } => {
-                        route.remote_sub(&cluster, &i);
-                        Ok(())
-                    }
-                    RouteOp::Unsub(i) | RouteOp::LeafUnsub { interest: i, .. } => {
-                        route.remote_unsub(&cluster, &i);
-                        Ok(())
-                    }
-                    RouteOp::Ping => {
-                        route.send_proto(junction_nats::PONG);
-                        Ok(())
-                    }
-                    RouteOp::Pong => {
-                        route.pings.pong();
-                        Ok(())
-                    }
-                    RouteOp::Ok => Ok(()),
-                    // Gateway interest: not spoken between routes.
-                    RouteOp::AccountSub(_) | RouteOp::AccountUnsub(_) => Err(CloseReason::ParseError),
-                    RouteOp::Err(text) => {
-                        tracing::warn!(
-                            cid = route.id,
-                            "route error from peer: {}",
-                            String::from_utf8_lossy(text)
-                        );
-                        Err(CloseReason::ParseError)
-                    }
-                    RouteOp::Connect(json) => check_connect(&cluster, json)
+                RouteOp::Unsub(i) | RouteOp::LeafUnsub { interest: i, .. } => {
+                    route.interest.remove(&cluster.server.accounts, &i);
+                    Ok(())
+                }
+                RouteOp::Ping => {
+                    route.send_proto(junction_nats::PONG);
+                    Ok(())
+                }
+                RouteOp::Pong => {
+                    route.pings.pong();
+                    Ok(())
+                }
+                RouteOp::Ok => Ok(()),
+                // Gateway interest: not spoken between routes.
+                RouteOp::AccountSub(_) | RouteOp::AccountUnsub(_) => Err(CloseReason::ParseError),
+                RouteOp::Err(text) => {
+                    tracing::warn!(
+                        cid = route.id,
+                        "route error from peer: {}",
+                        String::from_utf8_lossy(text)
+                    );
+                    Err(CloseReason::ParseError)
+                }
+                RouteOp::Connect(json) => {
+                    check_connect(&cluster, json)
                         .map(|()| connected = true)
                         .map_err(|text| {
                             tracing::warn!(cid = route.id, "route refused: {text}");
-                            let mut b = BytesMut::new();
-                            junction_nats::encode::err(&mut b, text);
-                            route.send_proto(&b);
+                            route.send_err(text);
                             CloseReason::AuthenticationViolation
-                        }),
-                    RouteOp::Info(json) if connected => on_info(&cluster, &route, json, &mut parser),
-                    RouteOp::Info(_) => Err(CloseReason::AuthenticationViolation),
-                };
-            if let Err(reason) = outcome {
-                route.close_after_flush(reason);
-                return;
-            }
-            if producer.is_behind() {
-                producer.flush_and_wait(Some(&route.outlet)).await;
-            }
-        }
-        buf.advance(at);
-        route.touch();
-        producer.flush_and_wait(Some(&route.outlet)).await;
-        if route.outlet.is_closing() {
-            return;
-        }
-    }
+                        })
+                }
+                RouteOp::Info(json) if connected => on_info(&cluster, &route, json, parser),
+                RouteOp::Info(_) => Err(CloseReason::AuthenticationViolation),
+            },
+        )
+        .await;
 }
 
 /// An accepted route's `CONNECT`: its credentials and cluster name.
@@ -795,25 +690,13 @@ fn publish(
     cluster: &Cluster,
     route: &Route,
     m: &RoutedMsg<'_>,
-    caches: &mut HashMap<Bytes, (Arc<Account>, MatchCache)>,
+    caches: &mut AccountCaches,
     producer: &mut Producer,
 ) {
-    route.counters.in_msgs.fetch_add(1, Ordering::Relaxed);
-    route
-        .counters
-        .in_bytes
-        .fetch_add(m.payload.len() as u64, Ordering::Relaxed);
-    let (account, cache) = match caches.get_mut(m.account) {
-        Some(entry) => entry,
-        None => {
-            // An account unknown here: dropped, and looked up again next time.
-            let Some(account) = cluster.server.accounts.get(&String::from_utf8_lossy(m.account)) else {
-                return;
-            };
-            caches
-                .entry(Bytes::copy_from_slice(m.account))
-                .or_insert((account, MatchCache::default()))
-        }
+    route.count_in(m);
+    // An account unknown here: dropped.
+    let Some((account, cache)) = caches.get(&cluster.server.accounts, m.account) else {
+        return;
     };
     let mut msg = Message::new(
         m.subject,
@@ -834,14 +717,4 @@ fn publish(
         }
     }
     account.publish(&msg, Some(cache), producer);
-}
-
-fn protocol_error(route: &Route, e: &ProtocolError) {
-    tracing::warn!(cid = route.id, error = %e, "route protocol error");
-    if let Some(text) = e.client_message() {
-        let mut b = BytesMut::new();
-        junction_nats::encode::err(&mut b, text);
-        route.send_proto(&b);
-    }
-    route.close_after_flush(CloseReason::ParseError);
 }
