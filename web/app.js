@@ -243,8 +243,66 @@ function draw() {
   g.fillText(`${max} msgs/s`, 4, 12);
 }
 
+// The cluster view: this server and the servers it links to (routes, leaf
+// nodes, gateways), each link with its messages per second both ways, from
+// /routez, /leafz and /gatewayz once a second.
+const lastLinks = new Map();
+// Names come from other servers: escaped before they go into markup.
+const esc = (t) => String(t).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+async function links() {
+  const get = async (path) => (await fetch(path)).json();
+  const [r, l, g, v] = await Promise.all([get("routez"), get("leafz"), get("gatewayz"), get("varz")]);
+  const out = [];
+  for (const x of r.routes || []) {
+    out.push({ key: `route-${x.rid}`, kind: "route", peer: x.remote_name || x.remote_id, inMsgs: x.in_msgs, outMsgs: x.out_msgs, subs: x.subscriptions });
+  }
+  for (const x of l.leafs || []) {
+    out.push({ key: `leaf-${x.id}`, kind: x.is_spoke ? "leaf (to hub)" : "leaf", peer: x.name, inMsgs: x.in_msgs, outMsgs: x.out_msgs, subs: x.subscriptions });
+  }
+  const gw = (name, c, dir) => ({ key: `gw-${c.cid}`, kind: `gateway ${dir}`, peer: `cluster ${name}`, inMsgs: c.in_msgs, outMsgs: c.out_msgs, subs: c.subscriptions });
+  for (const [name, x] of Object.entries(g.outbound_gateways || {})) out.push(gw(name, x.connection, "out"));
+  for (const [name, list] of Object.entries(g.inbound_gateways || {})) for (const x of list) out.push(gw(name, x.connection, "in"));
+  const now = Date.now();
+  for (const link of out) {
+    const before = lastLinks.get(link.key);
+    const secs = before ? Math.max(0.001, (now - before.at) / 1000) : 1;
+    link.rateIn = before ? Math.max(0, Math.round((link.inMsgs - before.inMsgs) / secs)) : 0;
+    link.rateOut = before ? Math.max(0, Math.round((link.outMsgs - before.outMsgs) / secs)) : 0;
+    lastLinks.set(link.key, { at: now, inMsgs: link.inMsgs, outMsgs: link.outMsgs });
+  }
+  const me = v.server_name + (v.cluster && v.cluster.name ? ` (${v.cluster.name})` : "");
+  $("cluster-note").textContent = out.length
+    ? `${me}: ${out.length} link${out.length > 1 ? "s" : ""}`
+    : `${me} is on its own: add cluster {}, leafnodes {} or gateway {} to link it`;
+  $("links").tBodies[0].innerHTML = out
+    .map((x) => `<tr data-peer="${esc(x.peer)}"><td>${esc(x.kind)}</td><td>${esc(x.peer)}</td><td class="rate-in">${x.rateIn}</td><td class="rate-out">${x.rateOut}</td><td>${x.subs}</td></tr>`)
+    .join("");
+  drawTopology(me, out);
+}
+
+function drawTopology(me, out) {
+  const svg = $("topology");
+  const w = 420, h = 240, cx = w / 2, cy = h / 2, radius = 88;
+  const colors = { route: "#2a7", leaf: "#27a", gateway: "#a52" };
+  let body = "";
+  out.forEach((x, i) => {
+    const a = (2 * Math.PI * i) / Math.max(1, out.length) - Math.PI / 2;
+    const px = cx + radius * Math.cos(a), py = cy + radius * Math.sin(a);
+    const color = colors[x.kind.split(" ")[0]] || "#777";
+    const width = 1 + Math.min(6, Math.log10(1 + x.rateIn + x.rateOut));
+    body += `<line x1="${cx}" y1="${cy}" x2="${px}" y2="${py}" stroke="${color}" stroke-width="${width}"/>`;
+    body += `<text x="${(cx + px) / 2 + 4}" y="${(cy + py) / 2 - 4}" fill="${color}">${x.rateIn + x.rateOut}/s</text>`;
+    body += `<circle cx="${px}" cy="${py}" r="9" fill="${color}"/>`;
+    body += `<text x="${px + 12}" y="${py + 4}">${esc(x.peer)} · ${esc(x.kind)}</text>`;
+  });
+  body += `<circle cx="${cx}" cy="${cy}" r="13" fill="#1d2b3a"/><text x="${cx + 16}" y="${cy + 4}" font-weight="bold">${esc(me)}</text>`;
+  svg.innerHTML = body;
+}
+
 setInterval(refresh, 1000);
+setInterval(() => links().catch(() => {}), 1000);
 refresh();
+links().catch(() => {});
 start().catch((err) => {
   $("status").textContent = `error: ${err.message}`;
 });

@@ -38,14 +38,15 @@ async function waitFor(check, what, ms = 10000) {
   }
 }
 
-let server, browser, page, nc, httpPort;
+let server, browser, page, nc, httpPort, clusterPort;
 
 before(async () => {
   const [natsPort, wsPort, mqttPort] = [await freePort(), await freePort(), await freePort()];
+  clusterPort = await freePort();
   httpPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "junction-demo-"));
   const conf = join(dir, "demo.conf");
-  writeFileSync(conf, `listen: "127.0.0.1:${natsPort}"\nhttp: "127.0.0.1:${httpPort}"\nwebsocket { host: "127.0.0.1", port: ${wsPort}, no_tls: true }\njetstream { store_dir: "${join(dir, "js")}" }\nmqtt { listen: "127.0.0.1:${mqttPort}" }\n`);
+  writeFileSync(conf, `server_name: demo-1\ncluster { name: demo, listen: "127.0.0.1:${clusterPort}" }\nlisten: "127.0.0.1:${natsPort}"\nhttp: "127.0.0.1:${httpPort}"\nwebsocket { host: "127.0.0.1", port: ${wsPort}, no_tls: true }\njetstream { store_dir: "${join(dir, "js")}" }\nmqtt { listen: "127.0.0.1:${mqttPort}" }\n`);
   server = spawn(binary, ["-c", conf], { env: { ...process.env, JUNCTION_WEB_DIR: join(root, "web") }, stdio: "ignore" });
   await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, "junction");
   nc = await connect({ servers: `nats://127.0.0.1:${natsPort}`, name: "native node client" });
@@ -170,4 +171,30 @@ test("key-value panel: the page puts, a native client and a second tab see it, a
   await second.click("#kv-del");
   await page.waitForFunction(() => ![...document.querySelectorAll("#kv-entries tr")].some((tr) => tr.dataset.key === "size"), null, { timeout: 5000 });
   await second.close();
+});
+
+test("cluster view: a second node joins and the route shows its traffic live", async () => {
+  await page.waitForFunction(() => document.getElementById("cluster-note").textContent.includes("on its own"), null, { timeout: 5000 });
+  const [natsPort2, clusterPort2] = [await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), "junction-demo-2-"));
+  const conf = join(dir, "demo2.conf");
+  writeFileSync(conf, `server_name: demo-2\nlisten: "127.0.0.1:${natsPort2}"\ncluster { name: demo, listen: "127.0.0.1:${clusterPort2}", routes: ["nats://127.0.0.1:${clusterPort}"] }\n`);
+  const second = spawn(binary, ["-c", conf], { stdio: "ignore" });
+  try {
+    await page.waitForFunction(() => document.querySelector('#links tr[data-peer="demo-2"]') !== null, null, { timeout: 10000 });
+    assert.match(await page.textContent("#topology"), /demo-2/);
+    // A client of the second node publishes to the page's subscription:
+    // the route into this node carries it, and its rate shows.
+    await waitFor(async () => (await (await fetch(`http://127.0.0.1:${httpPort}/routez?subs=1`)).json()).num_routes === 1, "the route");
+    const nc2 = await connect({ servers: `nats://127.0.0.1:${natsPort2}` });
+    const pump = setInterval(() => { for (let i = 0; i < 50; i++) nc2.publish("demo.cluster", sc.encode("x")); }, 50);
+    try {
+      await page.waitForFunction(() => Number(document.querySelector('#links tr[data-peer="demo-2"] .rate-in')?.textContent) > 0, null, { timeout: 10000 });
+    } finally {
+      clearInterval(pump);
+      await nc2.close();
+    }
+  } finally {
+    second.kill();
+  }
 });
