@@ -368,6 +368,39 @@ async fn every_node_of_a_mixed_cluster_answers_ping() {
     let varz = cli(&n15_url, &["server", "request", "varz", "--name", "j1"]).await;
     let answer: Value = serde_json::from_str(&varz).expect("one JSON answer");
     assert_eq!(answer["data"]["server_name"], "j1");
+
+    // `server report connections`: an APP client on Junction and one on
+    // 2.9.10, found from the 2.15.1 node, with their subscriptions.
+    let on_j = common::connect_retrying(&urls[0], || {
+        async_nats::ConnectOptions::with_user_and_password("app".into(), "app".into()).name("report-on-j1")
+    })
+    .await;
+    let _sub = on_j.subscribe("report.x").await.unwrap();
+    on_j.flush().await.unwrap();
+    let _on_n29 = common::connect_retrying(&urls[2], || {
+        async_nats::ConnectOptions::with_user_and_password("app".into(), "app".into()).name("report-on-n29")
+    })
+    .await;
+    let report = cli(
+        &n15_url,
+        &["server", "report", "connections", "3", "--account", "APP"],
+    )
+    .await;
+    assert!(report.contains("Top 2 Connections out of 2 by subs"), "{report}");
+    let row = |name: &str| {
+        report
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{report}"))
+            .to_string()
+    };
+    assert!(row("report-on-j1").contains("│ j1"), "{report}");
+    assert!(row("report-on-n29").contains("│ n29"), "{report}");
+    assert!(report.contains("Connections per server"), "{report}");
+    assert!(report.contains("Totals for 2 connections"), "{report}");
+    // Sorted by subscriptions, most last: the subscriber on j1 comes last.
+    let at = |name: &str| report.find(name).unwrap();
+    assert!(at("report-on-n29") < at("report-on-j1"), "{report}");
 }
 
 /// Runs `junction <args> -s url` as the system user; its standard output.

@@ -19,6 +19,7 @@ pub mod publish;
 pub mod reply;
 pub mod request;
 pub mod server_info;
+mod server_report;
 mod server_system;
 pub mod subscribe;
 mod table;

@@ -28,6 +28,9 @@ pub enum ServerCommand {
     /// Ask every server for a monitoring endpoint's JSON (system account)
     #[command(visible_alias = "req")]
     Request(super::server_system::RequestArgs),
+    /// Report on the servers' connections (system account)
+    #[command(visible_alias = "rep")]
+    Report(super::server_report::ReportArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -45,6 +48,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
         ServerCommand::List(args) => super::server_system::list(args).await,
         ServerCommand::Ping(args) => super::server_system::ping(args).await,
         ServerCommand::Request(args) => super::server_system::request(args).await,
+        ServerCommand::Report(args) => super::server_report::run(args).await,
     }
 }
 

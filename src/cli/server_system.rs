@@ -58,7 +58,7 @@ pub struct RequestArgs {
 }
 
 /// The answers to one request: each with the time it took to arrive.
-async fn gather(
+pub(super) async fn gather(
     conn: &ConnArgs,
     name: &str,
     subject: &str,
