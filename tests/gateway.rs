@@ -453,6 +453,11 @@ async fn gatewayz_and_varz_show_the_gateways() {
     // One remote gateway asked for: the other is left out.
     let only = common::http_json(http, "/gatewayz?gw_name=C").await;
     assert!(only["outbound_gateways"].as_object().unwrap().is_empty());
+    // STATSZ (what `junction server list` counts as GWs) lists B, with
+    // the inbound connection from it.
+    let statsz = junction::system::envelope::statsz(&a.server);
+    assert_eq!(statsz["gateways"][0]["name"], "B", "{statsz}");
+    assert_eq!(statsz["gateways"][0]["inbound_connections"], 1, "{statsz}");
     let varz = common::http_json(http, "/varz").await;
     let g = &varz["gateway"];
     assert_eq!(

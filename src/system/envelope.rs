@@ -103,6 +103,29 @@ pub fn statsz(server: &Server) -> Value {
             .collect();
         v.insert("routes".into(), json!(list));
     }
+    // One entry per other cluster: what went out on the outbound
+    // connection, what came in on the inbound ones from that cluster.
+    let gateways = server.gateway_links().map(|g| g.connections()).unwrap_or_default();
+    let stats: Vec<Value> = gateways
+        .iter()
+        .filter(|c| c.outbound)
+        .map(|out| {
+            let inbound: Vec<_> = gateways.iter().filter(|c| !c.outbound && c.name == out.name).collect();
+            json!({
+                "gwid": out.cid,
+                "name": out.name,
+                "sent": data(out.out_msgs, out.out_bytes),
+                "received": data(
+                    inbound.iter().map(|c| c.in_msgs).sum(),
+                    inbound.iter().map(|c| c.in_bytes).sum(),
+                ),
+                "inbound_connections": inbound.len(),
+            })
+        })
+        .collect();
+    if !stats.is_empty() {
+        v.insert("gateways".into(), json!(stats));
+    }
     v.insert("active_servers".into(), json!(routes.len() + 1));
     if let Some(js) = crate::monitor::jetstream_varz(server) {
         v.insert("jetstream".into(), js);

@@ -6,7 +6,7 @@
 //! a request made on one node of a cluster reaches, and is answered by,
 //! every node, nats-server's included.
 
-mod envelope;
+pub mod envelope;
 mod events;
 mod request;
 
