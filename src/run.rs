@@ -164,9 +164,13 @@ pub async fn start(opts: Options) -> anyhow::Result<RunningServer> {
 
 /// Runs the server until it is stopped by a signal; `reload` reads the
 /// configuration again for SIGHUP.
-pub async fn serve(opts: Options, reload: impl Fn() -> anyhow::Result<Options>) -> anyhow::Result<()> {
+pub async fn serve(
+    opts: Options,
+    reload: impl Fn() -> anyhow::Result<Options> + Send + Sync + 'static,
+) -> anyhow::Result<()> {
     let running = start(opts.clone()).await?;
     let server = running.server.clone();
+    server.set_reloader(Box::new(reload));
     let http = crate::monitor::start_configured(server.clone(), &opts).await?;
     // One MQTT state for the MQTT port and MQTT over WebSocket.
     let mqtt = opts.mqtt.as_ref().map(|_| Arc::new(crate::mqtt::Mqtt::default()));
@@ -216,7 +220,10 @@ pub async fn serve(opts: Options, reload: impl Fn() -> anyhow::Result<Options>) 
                 Err(e) => eprintln!("junction: reopening the log file: {e}"),
             },
             _ = hup.recv() => {
-                let result = reload().and_then(|new| server.reload(new).map_err(anyhow::Error::from));
+                let result = server
+                    .reloader()
+                    .map_or_else(|| Ok(server.opts().as_ref().clone()), |load| load())
+                    .and_then(|new| server.reload(new).map_err(anyhow::Error::from));
                 if let Err(e) = result {
                     tracing::error!("Failed to reload server configuration: {e:#}");
                 }

@@ -865,3 +865,45 @@ async fn a_lower_max_pending_applies_to_connected_clients() {
     );
     flood.abort();
 }
+
+/// `$SYS.REQ.SERVER.<id>.RELOAD` reads the file again as SIGHUP does:
+/// a user added to it can connect once the answer came; a broken file is
+/// refused in the answer's error and the server keeps going.
+#[tokio::test]
+async fn a_reload_asked_over_the_system_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = |users: &str| {
+        format!(
+            "accounts {{\n  SYS: {{ users: [{{user: sys, password: sys}}] }}\n  APP: {{ users: [{users}] }}\n}}\nsystem_account: SYS\n"
+        )
+    };
+    let server = Server::start(dir.path(), &conf("{user: a, password: a}"));
+    let url = format!("nats://{}", server.addr);
+    let sys = common::connect_retrying(&url, || {
+        async_nats::ConnectOptions::with_user_and_password("sys".into(), "sys".into())
+    })
+    .await;
+    let id = sys.server_info().server_id.clone();
+    let subject = format!("$SYS.REQ.SERVER.{id}.RELOAD");
+    let newcomer = || async_nats::ConnectOptions::with_user_and_password("b".into(), "b".into());
+    assert!(newcomer().connect(&url).await.is_err(), "b is not a user yet");
+    std::fs::write(
+        &server.conf,
+        conf("{user: a, password: a}, {user: b, password: b}"),
+    )
+    .unwrap();
+    let answer = sys.request(subject.clone(), "".into()).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+    assert_eq!(body["server"]["id"], id.as_str(), "{body}");
+    assert!(body.get("error").is_none(), "{body}");
+    newcomer()
+        .connect(&url)
+        .await
+        .expect("b connects after the reload");
+    // A file that does not parse: the error is in the answer.
+    std::fs::write(&server.conf, "accounts {").unwrap();
+    let answer = sys.request(subject, "".into()).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+    assert_eq!(body["error"]["code"], 500, "{body}");
+    assert!(sys.flush().await.is_ok());
+}

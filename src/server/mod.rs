@@ -68,6 +68,9 @@ pub struct Tally {
     pub out_bytes: u64,
 }
 
+/// Reads the configuration again, as SIGHUP has it read.
+pub type Reloader = Box<dyn Fn() -> anyhow::Result<Options> + Send + Sync>;
+
 pub struct Server {
     /// The options in force; a configuration reload replaces them.
     options: ArcSwap<Options>,
@@ -94,6 +97,9 @@ pub struct Server {
     links: std::sync::OnceLock<std::sync::Weak<dyn crate::conn::Links>>,
     /// Its leaf node connections, once started (weak, as `links`).
     leaf_links: std::sync::OnceLock<std::sync::Weak<dyn crate::conn::LeafLinks>>,
+    /// Reads the configuration again (from the file and flags it was
+    /// started with), for a reload asked over the system account.
+    reloader: std::sync::OnceLock<Reloader>,
     /// Its gateways to other clusters, once started (weak, as `links`).
     gateway_links: std::sync::OnceLock<std::sync::Weak<dyn crate::conn::GatewayLinks>>,
     /// Who hears of clients connecting and going (the system account's
@@ -135,6 +141,17 @@ impl Server {
     /// Registers the server's leaf node connections.
     pub fn set_leaf_links(&self, links: std::sync::Weak<dyn crate::conn::LeafLinks>) {
         let _ = self.leaf_links.set(links);
+    }
+
+    /// Registers how the configuration is read again.
+    pub fn set_reloader(&self, reloader: Reloader) {
+        let _ = self.reloader.set(reloader);
+    }
+
+    /// How the configuration is read again, when the server was started
+    /// from one.
+    pub fn reloader(&self) -> Option<&Reloader> {
+        self.reloader.get()
     }
 
     /// Registers the server's gateways.
@@ -208,6 +225,7 @@ impl Server {
             events: std::sync::OnceLock::new(),
             leaf_links: std::sync::OnceLock::new(),
             gateway_links: std::sync::OnceLock::new(),
+            reloader: std::sync::OnceLock::new(),
             clients: Mutex::new(HashMap::new()),
             next_cid: AtomicU64::new(0),
             lifecycle: Arc::default(),

@@ -105,12 +105,18 @@ pub fn statsz(server: &Server) -> Value {
     }
     // One entry per other cluster: what went out on the outbound
     // connection, what came in on the inbound ones from that cluster.
-    let gateways = server.gateway_links().map(|g| g.connections()).unwrap_or_default();
+    let gateways = server
+        .gateway_links()
+        .map(|g| g.connections())
+        .unwrap_or_default();
     let stats: Vec<Value> = gateways
         .iter()
         .filter(|c| c.outbound)
         .map(|out| {
-            let inbound: Vec<_> = gateways.iter().filter(|c| !c.outbound && c.name == out.name).collect();
+            let inbound: Vec<_> = gateways
+                .iter()
+                .filter(|c| !c.outbound && c.name == out.name)
+                .collect();
             json!({
                 "gwid": out.cid,
                 "name": out.name,

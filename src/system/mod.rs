@@ -40,6 +40,7 @@ const STATSZ_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The services, subscribed in the system account.
 pub struct SystemServices {
+    me: Weak<SystemServices>,
     server: Weak<Server>,
     /// Messages this server sent from the system account: `seq` of the
     /// envelope, so receivers can order them.
@@ -51,7 +52,8 @@ pub struct SystemServices {
 /// Subscribes the services in `server`'s system account and starts the
 /// periodic STATSZ; both end with the server.
 pub fn install(server: &Arc<Server>) -> Arc<SystemServices> {
-    let services = Arc::new(SystemServices {
+    let services = Arc::new_cyclic(|me| SystemServices {
+        me: me.clone(),
         server: Arc::downgrade(server),
         seq: AtomicU64::new(0),
         remote: Mutex::default(),
@@ -72,8 +74,8 @@ pub fn install(server: &Arc<Server>) -> Arc<SystemServices> {
             subscriber.clone(),
         );
     }
-    // Acting on one client of this server.
-    for name in ["KICK", "LDM"] {
+    // Acting on one client of this server, or on the server itself.
+    for name in ["KICK", "LDM", "RELOAD"] {
         system.subscribe_service(
             format!("$SYS.REQ.SERVER.{}.{name}", server.id),
             subscriber.clone(),
@@ -167,6 +169,41 @@ impl SystemServices {
                 Some(self.response(server, run(build, server, &request.params)))
             }
         }
+    }
+
+    /// `RELOAD` reads the configuration again and puts it in force, as
+    /// SIGHUP does; the answer (empty, or the error) comes once it is
+    /// done, off the delivering publisher's path.
+    fn reload(&self, server: Arc<Server>, body: &[u8], reply: &[u8]) {
+        match Request::parse(body) {
+            Ok(request) if !request.selects(&server) => return,
+            Ok(_) => {}
+            Err(e) => {
+                let answer = self.response(&server, Err((400, e)));
+                server.accounts.system.publish_internal(reply, &answer);
+                return;
+            }
+        }
+        let reply = reply.to_vec();
+        let Some(services) = self.me.upgrade() else { return };
+        tokio::spawn(async move {
+            let result = match server.reloader() {
+                None => Err((
+                    500,
+                    "the configuration cannot be reloaded: the server was not started from one".to_string(),
+                )),
+                Some(load) => load()
+                    .map_err(|e| format!("{e:#}"))
+                    .and_then(|new| server.reload(new).map_err(|e| e.to_string()))
+                    .map(|()| Value::Null)
+                    .map_err(|e| (500, e)),
+            };
+            if let Err((_, e)) = &result {
+                tracing::error!("Failed to reload server configuration: {e}");
+            }
+            let answer = services.response(&server, result);
+            server.accounts.system.publish_internal(&reply, &answer);
+        });
     }
 
     /// `KICK` closes the client `{"cid": n}` of this server; `LDM` tells it
@@ -270,6 +307,10 @@ impl Subscriber for SystemServices {
         let Some(reply) = msg.reply else {
             return;
         };
+        if subject == format!("$SYS.REQ.SERVER.{}.RELOAD", server.id) {
+            self.reload(server, body, reply);
+            return;
+        }
         if let Some(answer) = self.answer(&server, &subject, body) {
             server
                 .accounts
