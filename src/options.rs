@@ -149,6 +149,8 @@ pub struct ClusterOptions {
     pub no_advertise: bool,
     /// Attempts after the first to reach a server learnt by gossip.
     pub connect_retries: u32,
+    /// Wait twice as long after each failed attempt (up to 30 s).
+    pub connect_backoff: bool,
     /// `tls {}`: routes are TLS both ways, with this certificate.
     pub tls: Option<crate::tls::TlsOptions>,
     /// Credentials peers must present (`user`, `password`, `timeout`).
@@ -172,6 +174,7 @@ impl Default for ClusterOptions {
             advertise: None,
             no_advertise: false,
             connect_retries: 0,
+            connect_backoff: false,
             tls: None,
             auth: ListenerAuth::default(),
             ping_interval: None,
@@ -195,6 +198,8 @@ pub struct GatewayOptions {
     pub advertise: Option<String>,
     /// Attempts after the first to reach a gateway learnt from a peer.
     pub connect_retries: u32,
+    /// Wait twice as long after each failed attempt (up to 30 s).
+    pub connect_backoff: bool,
     /// Refuse gateways that are not in `gateways`.
     pub reject_unknown: bool,
     /// Credentials other clusters' servers must present.
@@ -216,6 +221,7 @@ impl Default for GatewayOptions {
             port: 0,
             advertise: None,
             connect_retries: 0,
+            connect_backoff: false,
             reject_unknown: false,
             auth: ListenerAuth::default(),
             tls: None,

@@ -878,3 +878,67 @@ async fn websocket_clients_learn_the_cluster_s_websocket_urls() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `connect_backoff`: a configured route that cannot be reached is tried
+/// after 1, 2, 4 … s (up to 30 s) instead of every second, so a peer that
+/// comes up late is reached at the next step of the backoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_backoff_spaces_the_attempts_out() {
+    let late_port = common::free_port();
+    let dial = |backoff: bool| {
+        let routes = vec![format!("nats://127.0.0.1:{late_port}")];
+        async move {
+            common::start(Options {
+                cluster: Some(ClusterOptions {
+                    name: Some("c1".into()),
+                    host: "127.0.0.1".into(),
+                    port: 0,
+                    routes,
+                    connect_backoff: backoff,
+                    ..ClusterOptions::default()
+                }),
+                ..Options::default()
+            })
+            .await
+        }
+    };
+    let steady = dial(false).await;
+    let backing_off = dial(true).await;
+    // Attempts at 0, 1, 2, 3, 4 s and at 0, 1, 3, 7 s: a peer that comes
+    // up at 4.5 s is reached within a second by the first, after ~2.5 s by
+    // the second.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let up = Instant::now();
+    let late = common::start(Options {
+        cluster: Some(ClusterOptions {
+            name: Some("c1".into()),
+            host: "127.0.0.1".into(),
+            port: late_port,
+            ..ClusterOptions::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    // (They also learn of each other from the late peer: only the route
+    // to it counts.)
+    let reached = |node: &RunningServer| {
+        let id = late.server.id.clone();
+        let cluster = node.cluster.as_ref().unwrap().clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !cluster.routes().iter().any(|r| r.peer_id() == Some(id.as_str())) {
+                assert!(Instant::now() < deadline, "the late peer was never reached");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    reached(&steady).await;
+    let steady_after = up.elapsed();
+    reached(&backing_off).await;
+    let backing_off_after = up.elapsed();
+    assert!(steady_after < Duration::from_millis(2000), "{steady_after:?}");
+    assert!(
+        backing_off_after > Duration::from_millis(1800),
+        "{backing_off_after:?} (steady: {steady_after:?})"
+    );
+}

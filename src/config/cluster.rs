@@ -10,14 +10,7 @@ use super::value::{Entry, ValueKind};
 use crate::options::Options;
 
 /// `cluster { }` keys nats-server has and Junction does not implement yet.
-const UNSUPPORTED_CLUSTER: &[&str] = &[
-    "permissions",
-    "pool_size",
-    "accounts",
-    "compression",
-    "no_pool",
-    "connect_backoff",
-];
+const UNSUPPORTED_CLUSTER: &[&str] = &["permissions", "pool_size", "accounts", "compression", "no_pool"];
 
 pub(super) fn cluster(opts: &mut Options, entry: &Entry) -> Result<()> {
     let mut cluster = opts.cluster.take().unwrap_or_default();
@@ -40,6 +33,7 @@ pub(super) fn cluster(opts: &mut Options, entry: &Entry) -> Result<()> {
             "routes" => routes(e).map(|r| cluster.routes = r),
             "advertise" | "cluster_advertise" => string(e).map(|a| cluster.advertise = Some(a.to_string())),
             "no_advertise" => boolean(e).map(|b| cluster.no_advertise = b),
+            "connect_backoff" => boolean(e).map(|b| cluster.connect_backoff = b),
             "tls" => super::tls::tls(e, "cluster.tls.").map(|t| cluster.tls = Some(t)),
             "connect_retries" => integer(e).and_then(|n| {
                 u32::try_from(n)

@@ -11,7 +11,7 @@ use super::value::{Entry, ValueKind};
 use crate::options::{Options, RemoteGateway};
 
 /// `gateway { }` keys nats-server has and Junction does not implement yet.
-const UNSUPPORTED_GATEWAY: &[&str] = &["connect_backoff", "write_timeout"];
+const UNSUPPORTED_GATEWAY: &[&str] = &["write_timeout"];
 
 pub(super) fn gateway(opts: &mut Options, entry: &Entry) -> Result<()> {
     let mut gateway = opts.gateway.take().unwrap_or_default();
@@ -38,6 +38,7 @@ pub(super) fn gateway(opts: &mut Options, entry: &Entry) -> Result<()> {
                     .map_err(|_| invalid(e, format!("invalid value {n}, should not be negative")))
             }),
             "reject_unknown" | "reject_unknown_cluster" => boolean(e).map(|b| gateway.reject_unknown = b),
+            "connect_backoff" => boolean(e).map(|b| gateway.connect_backoff = b),
             "write_deadline" => duration_or_seconds(e).map(|d| gateway.write_deadline = Some(d)),
             "gateways" => gateways(e).map(|g| gateway.gateways = g),
             "tls" => super::tls::tls(e, "gateway.tls.").map(|t| gateway.tls = Some(t)),

@@ -55,9 +55,15 @@ fn nats_server_errors_for_a_bad_gateway_block() {
     let e = err("gateway { name: A, port: 1, gateways: [ { name: B, url: \"nats://b:1\", tls { ca_file: \"/nope-ca.pem\" } } ] }");
     assert!(e.contains("/nope-ca.pem"), "{e}");
     // Not built yet: refused by name, at the key.
-    let e = err("gateway {\n  name: A\n  port: 1\n  connect_backoff: true\n}\n");
+    let e = err("gateway {\n  name: A\n  port: 1\n  write_timeout: close\n}\n");
     assert!(
-        e.contains(":4:3: \"gateway.connect_backoff\" is not supported"),
+        e.contains(":4:3: \"gateway.write_timeout\" is not supported"),
         "{e}"
+    );
+    assert!(
+        opts("gateway { name: A, port: 1, connect_backoff: true }")
+            .gateway
+            .unwrap()
+            .connect_backoff
     );
 }

@@ -44,6 +44,8 @@ use crate::server::Server;
 const SOLICIT_DELAY: Duration = Duration::from_secs(1);
 /// Wait between attempts to reach a gateway.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// The longest wait between attempts with `connect_backoff`.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
 /// How long a subscription counts as recent: a request whose reply it
 /// matches has its reply mapped (nats-server's `recSubExp`).
 const RECENT_SUB: Duration = Duration::from_secs(2);
@@ -251,6 +253,7 @@ impl Gateways {
         let weak = self.me.clone();
         tokio::spawn(async move {
             let mut failures = 0u32;
+            let mut delay = RECONNECT_DELAY;
             loop {
                 let Some(g) = weak.upgrade() else { return };
                 if g.server.lifecycle.is_stopped() {
@@ -292,9 +295,17 @@ impl Gateways {
                         }
                     }
                 }
+                let backoff = g.options.connect_backoff;
                 drop(g);
                 let jitter = Duration::from_millis(rand::random::<u64>() % 100);
-                tokio::time::sleep(RECONNECT_DELAY + jitter).await;
+                tokio::time::sleep(delay + jitter).await;
+                // `connect_backoff`: twice as long after each failure, up
+                // to 30 s.
+                delay = if backoff && failures > 0 {
+                    (delay * 2).min(MAX_RECONNECT_DELAY)
+                } else {
+                    RECONNECT_DELAY
+                };
             }
         });
     }

@@ -26,6 +26,8 @@ use crate::subscription::{Message, Subscriber, Subscription};
 /// between attempts to reach a configured peer (nats-server's defaults).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// The longest wait between attempts with `connect_backoff`.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
 
 /// A route to one peer server.
 pub struct Route {
@@ -381,6 +383,7 @@ pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, configured: O
     let implicit = configured.is_none();
     let mut peer_id: Option<String> = None;
     let mut failures = 0u32;
+    let mut delay = RECONNECT_DELAY;
     loop {
         let Some(c) = cluster.upgrade() else { return };
         if c.server.lifecycle.is_stopped() {
@@ -399,6 +402,7 @@ pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, configured: O
         if !linked {
             match TcpStream::connect(url.address()).await {
                 Ok(stream) => {
+                    failures = 0;
                     let _ = stream.set_nodelay(true);
                     let remote = stream.peer_addr().unwrap_or_else(|_| c.addr);
                     let route = Route::new(&c, remote, true, configured.clone());
@@ -436,8 +440,15 @@ pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, configured: O
                 }
             }
         }
+        let backoff = c.options().connect_backoff;
         drop(c);
-        tokio::time::sleep(RECONNECT_DELAY).await;
+        tokio::time::sleep(delay).await;
+        // `connect_backoff`: twice as long after each failure, up to 30 s.
+        delay = if backoff && failures > 0 {
+            (delay * 2).min(MAX_RECONNECT_DELAY)
+        } else {
+            RECONNECT_DELAY
+        };
     }
 }
 
