@@ -658,3 +658,49 @@ async fn a_nats_server_leaf_moves_to_another_node_of_a_junction_hub_cluster() {
     linked(&on_leaf, &on_b).await;
     linked(&on_b, &on_leaf).await;
 }
+
+/// A nats-server leaf connected to a Junction hub before the hub's cluster
+/// grew hears of the new node's leaf port (an `INFO` with the new
+/// `leafnode_urls`), and moves there when its hub stops.
+#[tokio::test]
+async fn a_connected_leaf_learns_of_a_hub_node_that_joined_later() {
+    use junction::options::ClusterOptions;
+    let hub_node = |routes: Vec<String>| Options {
+        cluster: Some(ClusterOptions {
+            name: Some("hubs".into()),
+            host: "127.0.0.1".into(),
+            port: 0,
+            routes,
+            ..ClusterOptions::default()
+        }),
+        leafnodes: Some(LeafNodeOptions {
+            listen: Some(("127.0.0.1".into(), 0)),
+            ..LeafNodeOptions::default()
+        }),
+        ..Options::default()
+    };
+    let a = common::start(hub_node(Vec::new())).await;
+    let leaf = reference("2.15", Some(&leaf_url(&a)));
+    let on_leaf = connect(&format!("nats://127.0.0.1:{}", leaf.client)).await;
+    let on_a = connect(&common::url(&a)).await;
+    linked(&on_leaf, &on_a).await;
+    // B joins after the leaf connected.
+    let b = common::start(hub_node(vec![format!(
+        "nats://{}",
+        a.cluster.as_ref().unwrap().addr
+    )]))
+    .await;
+    let on_b = connect(&common::url(&b)).await;
+    linked(&on_leaf, &on_b).await;
+    // Give the INFO a moment, then stop A: the leaf moves to B.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.server.shutdown();
+    drop(a);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b.leafnodes.as_ref().unwrap().leafs().is_empty() {
+        assert!(Instant::now() < deadline, "the leaf never moved to B");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    linked(&on_leaf, &on_b).await;
+    linked(&on_b, &on_leaf).await;
+}

@@ -61,6 +61,9 @@ pub trait LeafLinks: Send + Sync {
     fn auth_timeout(&self) -> Option<std::time::Duration>;
     /// The connections open now, with the peers' interest when `with_subs`.
     fn leafs(&self, with_subs: bool) -> Vec<LeafView>;
+    /// The cluster's leaf node ports may have changed (a route came or
+    /// went): leaf nodes connected here get an `INFO` with the new list.
+    fn leaf_urls_changed(&self);
     /// Serves a leaf node that came through the WebSocket port
     /// (nats-server's `/leafnode` path).
     fn accept_websocket(&self, remote: std::net::SocketAddr, reader: BoxedReader, writer: BoxedWriter);

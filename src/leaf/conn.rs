@@ -83,6 +83,8 @@ pub struct Leaf {
     established: AtomicBool,
     /// The peer's interest, as subscriptions in the account here.
     interest: PeerInterest,
+    /// Hub side: the leaf node ports the leaf was last told of.
+    told_urls: Mutex<Vec<String>>,
     /// What this side announced to the peer, with the weight sent.
     sent: Mutex<HashMap<Key, u32>>,
     pings: PeerPings,
@@ -120,6 +122,7 @@ impl Leaf {
             remote_name: OnceLock::new(),
             established: AtomicBool::new(false),
             interest: PeerInterest::default(),
+            told_urls: Mutex::new(Vec::new()),
             sent: Mutex::new(HashMap::new()),
             pings: PeerPings::default(),
             credentials: OnceLock::new(),
@@ -154,6 +157,19 @@ impl Leaf {
             subscriptions,
             rtt: self.pings.rtt(),
         }
+    }
+
+    /// Hub side: the cluster's leaf node ports changed, so the leaf gets
+    /// an `INFO` with the new list (it reconnects to those when this hub
+    /// goes), as nats-server sends it.
+    pub(super) fn hub_urls_changed(&self, nodes: &LeafNodes) {
+        if self.solicited || !self.established.load(Ordering::Relaxed) {
+            return;
+        }
+        if *self.told_urls.lock() == hub_leaf_urls(nodes) {
+            return;
+        }
+        self.send_proto(&hub_info(nodes, self));
     }
 
     /// The peer server's name, once known.
@@ -291,10 +307,9 @@ impl Subscriber for Leaf {
     }
 }
 
-/// The hub's `INFO` for a leaf that connected.
-fn hub_info(nodes: &LeafNodes, leaf: &Leaf) -> Vec<u8> {
+/// This hub's leaf node port, then those of the rest of its cluster.
+fn hub_leaf_urls(nodes: &LeafNodes) -> Vec<String> {
     let server = &nodes.server;
-    // This hub's leaf node port, then those of the rest of its cluster.
     let mut leafnode_urls = server.leaf_urls();
     if let Some(links) = server.links() {
         for url in links.peer_leaf_urls() {
@@ -303,6 +318,14 @@ fn hub_info(nodes: &LeafNodes, leaf: &Leaf) -> Vec<u8> {
             }
         }
     }
+    leafnode_urls
+}
+
+/// The hub's `INFO` for a leaf that connected.
+fn hub_info(nodes: &LeafNodes, leaf: &Leaf) -> Vec<u8> {
+    let server = &nodes.server;
+    let leafnode_urls = hub_leaf_urls(nodes);
+    *leaf.told_urls.lock() = leafnode_urls.clone();
     let info = json!({
         "server_id": server.id,
         "server_name": server.name,

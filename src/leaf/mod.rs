@@ -267,6 +267,12 @@ impl crate::conn::LeafLinks for LeafNodes {
         self.leafs.read().iter().map(|l| l.view(with_subs)).collect()
     }
 
+    fn leaf_urls_changed(&self) {
+        for leaf in self.leafs.read().iter() {
+            leaf.hub_urls_changed(self);
+        }
+    }
+
     fn accept_websocket(
         &self,
         remote: SocketAddr,

@@ -627,7 +627,13 @@ fn on_info(
             } else {
                 (info.connect_urls, info.ws_connect_urls)
             };
+            let leaf_urls_changed = *route.leaf_urls.lock() != info.leafnode_urls;
             *route.leaf_urls.lock() = info.leafnode_urls;
+            if leaf_urls_changed {
+                if let Some(leafs) = cluster.server.leaf_links() {
+                    leafs.leaf_urls_changed();
+                }
+            }
             let changed = *route.client_urls.lock() != urls || *route.ws_urls.lock() != ws_urls;
             if changed {
                 *route.client_urls.lock() = urls;

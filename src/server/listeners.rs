@@ -160,6 +160,11 @@ impl Server {
         for client in self.clients() {
             client.client_urls_changed();
         }
+        // The same changes (a route came or went) move the cluster's leaf
+        // node ports.
+        if let Some(leafs) = self.leaf_links() {
+            leafs.leaf_urls_changed();
+        }
     }
 
     /// The NATS port's TLS, when it has one.
