@@ -704,3 +704,67 @@ async fn a_connected_leaf_learns_of_a_hub_node_that_joined_later() {
     linked(&on_leaf, &on_b).await;
     linked(&on_b, &on_leaf).await;
 }
+
+/// `wss://` remotes: a Junction leaf of a nats-server 2.15.1 hub's
+/// WebSocket port over TLS, and a nats-server leaf of a Junction hub's, the
+/// hub's certificate checked against the CA both ways.
+#[tokio::test]
+async fn leaf_nodes_over_secure_websocket_both_ways() {
+    use junction::options::{LeafNodeOptions, LeafRemote, WebsocketOptions};
+    let pki = common::pki::Pki::new();
+    let (client, ws_port, leaf_port) = (common::free_port(), common::free_port(), common::free_port());
+    let _hub = common::reference_with_config(
+        "2.15",
+        &format!(
+            "listen: 127.0.0.1:{client}\nwebsocket {{ listen: \"127.0.0.1:{ws_port}\"\n \
+             tls {{ cert_file: {:?}, key_file: {:?} }} }}\nleafnodes {{ listen: 127.0.0.1:{leaf_port} }}\n",
+            pki.path("server.pem"),
+            pki.path("server-key.pem"),
+        ),
+    );
+    let edge = common::start(Options {
+        leafnodes: Some(LeafNodeOptions {
+            remotes: vec![LeafRemote {
+                urls: vec![format!("wss://localhost:{ws_port}")],
+                tls: Some(junction::tls::TlsOptions {
+                    ca_file: Some(pki.path("ca.pem")),
+                    ..Default::default()
+                }),
+                ..LeafRemote::default()
+            }],
+            ..LeafNodeOptions::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    let on_hub = connect(&format!("nats://127.0.0.1:{client}")).await;
+    let on_edge = connect(&common::url(&edge)).await;
+    both_ways(&on_edge, &on_hub).await;
+
+    // A nats-server leaf of a Junction hub's WebSocket port over TLS.
+    let hub = junction_hub(None).await;
+    let ws = junction::websocket::start(
+        hub.server.clone(),
+        &WebsocketOptions {
+            host: "127.0.0.1".into(),
+            port: 0,
+            tls: Some(pki.tls(false)),
+            ..WebsocketOptions::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let leaf_client = common::free_port();
+    let _leaf = common::reference_with_config(
+        "2.15",
+        &format!(
+            "listen: 127.0.0.1:{leaf_client}\nleafnodes {{ remotes: [ {{ url: \"wss://localhost:{}\", tls {{ ca_file: {:?} }} }} ] }}\n",
+            ws.port(),
+            pki.path("ca.pem"),
+        ),
+    );
+    let on_leaf = connect(&format!("nats://127.0.0.1:{leaf_client}")).await;
+    let on_hub = connect(&common::url(&hub)).await;
+    both_ways(&on_leaf, &on_hub).await;
+}

@@ -133,19 +133,13 @@ fn remotes(entry: &Entry) -> Result<Vec<LeafRemote>> {
     Ok(out)
 }
 
-/// A hub's URL: `nats-leaf://`, `nats://` or `leafnode://` with a host and
-/// port (7422 when left out). WebSocket and TLS remotes are not built yet.
+/// A hub's URL: `nats-leaf://`, `nats://`, `leafnode://`, `tls://`,
+/// `ws://` or `wss://` with a host and port (7422 when left out).
 fn url(entry: &Entry, text: &str) -> Result<String> {
     let (scheme, rest) = text.split_once("://").unwrap_or(("nats-leaf", text));
     match scheme.to_ascii_lowercase().as_str() {
         "nats-leaf" | "nats" | "leafnode" => {}
-        "ws" | "tls" => {}
-        "wss" => {
-            return Err(super::error::ConfigError::Unsupported {
-                pos: entry.key_pos.clone(),
-                key: format!("leafnodes.remotes.url ({scheme}://)"),
-            })
-        }
+        "ws" | "wss" | "tls" => {}
         _ => {
             return Err(invalid(
                 entry,

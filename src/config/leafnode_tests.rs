@@ -50,8 +50,15 @@ fn remotes_with_one_url_or_several_and_a_local_account() {
 
 #[test]
 fn what_is_not_built_yet_is_refused_by_name() {
+    assert_eq!(
+        opts("leafnodes { remotes: [ { url: \"wss://hub:443\" } ] }")
+            .leafnodes
+            .unwrap()
+            .remotes[0]
+            .urls,
+        vec!["wss://hub:443"]
+    );
     for (text, key) in [
-        ("leafnodes { remotes: [ { url: \"wss://hub:443\" } ] }", "wss://"),
         (
             "leafnodes { remotes: [ { url: \"nats://hub\", nkey: \"SU…\" } ] }",
             "nkey",

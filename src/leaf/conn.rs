@@ -434,10 +434,20 @@ pub(super) async fn solicited(
     let _ = leaf.credentials.set(remote.credentials);
     let _ = leaf.discovered.set(remote.discovered);
     if remote.websocket {
-        // A hub's WebSocket port takes leaf nodes on nats-server's path.
+        // A hub's WebSocket port takes leaf nodes on nats-server's path;
+        // `wss://` is TLS first, checked as for a `tls://` hub.
         let ws_url = format!("ws://{}/leafnode", url.address());
-        let halves = junction_websocket::connect(stream, &ws_url).await?;
-        run(nodes, leaf.clone(), halves, Some(url), Vec::new()).await;
+        match &remote.tls {
+            None => {
+                let halves = junction_websocket::connect(stream, &ws_url).await?;
+                run(nodes, leaf.clone(), halves, Some(url), Vec::new()).await;
+            }
+            Some(tls) => {
+                let stream = tls_connect(tls, &url, stream).await?;
+                let halves = junction_websocket::connect(stream, &ws_url).await?;
+                run(nodes, leaf.clone(), halves, Some(url), Vec::new()).await;
+            }
+        }
         return Ok(leaf.looped.load(Ordering::Relaxed));
     }
     let info = read_info(&mut stream).await?;
@@ -447,14 +457,23 @@ pub(super) async fn solicited(
         (tls, _) => {
             // TLS when configured or when the hub asks, the hub checked
             // against the system's roots without a `ca_file`.
-            let tls = tls.clone().unwrap_or_default();
-            let connector = tokio_rustls::TlsConnector::from(crate::tls::remote_client_config(&tls)?);
-            let name = rustls::pki_types::ServerName::try_from(url.host.clone())?;
-            let stream = tokio::time::timeout(tls.timeout, connector.connect(name, stream)).await??;
+            let stream = tls_connect(&tls.clone().unwrap_or_default(), &url, stream).await?;
             run(nodes, leaf.clone(), tokio::io::split(stream), Some(url), info).await;
         }
     }
     Ok(leaf.looped.load(Ordering::Relaxed))
+}
+
+/// The client side of TLS with the hub at `url`, checked against its host
+/// (`ca_file`, else the system's roots).
+async fn tls_connect(
+    tls: &crate::tls::TlsOptions,
+    url: &crate::route::RouteUrl,
+    stream: tokio::net::TcpStream,
+) -> anyhow::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let connector = tokio_rustls::TlsConnector::from(crate::tls::remote_client_config(tls)?);
+    let name = rustls::pki_types::ServerName::try_from(url.host.clone())?;
+    Ok(tokio::time::timeout(tls.timeout, connector.connect(name, stream)).await??)
 }
 
 async fn run<R, W>(

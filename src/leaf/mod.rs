@@ -63,14 +63,14 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
             .map(|u| RouteUrl::parse_leaf(u).map_err(|e| anyhow::anyhow!("leafnode remote {u}: {e}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
         // nats-server takes a remote's URLs all of one kind.
-        let websocket = remote
-            .urls
-            .iter()
-            .any(|u| u.to_ascii_lowercase().starts_with("ws://"));
-        let tls_url = remote
-            .urls
-            .iter()
-            .any(|u| u.to_ascii_lowercase().starts_with("tls://"));
+        let scheme = |prefix: &str| {
+            remote
+                .urls
+                .iter()
+                .any(|u| u.to_ascii_lowercase().starts_with(prefix))
+        };
+        let websocket = scheme("ws://") || scheme("wss://");
+        let tls_url = scheme("tls://") || scheme("wss://");
         let tls = remote
             .tls
             .clone()

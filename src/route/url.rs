@@ -16,10 +16,10 @@ impl RouteUrl {
         Self::parse_as(text, &["nats", "nats-route", "route"], 6222)
     }
 
-    /// A leaf node remote's URL: `nats-leaf://`, `nats://` or
-    /// `leafnode://`, port 7422 unless given.
+    /// A leaf node remote's URL: `nats-leaf://`, `nats://`,
+    /// `leafnode://`, `tls://`, `ws://` or `wss://`, port 7422 unless given.
     pub fn parse_leaf(text: &str) -> Result<RouteUrl, String> {
-        Self::parse_as(text, &["nats-leaf", "nats", "leafnode", "ws", "tls"], 7422)
+        Self::parse_as(text, &["nats-leaf", "nats", "leafnode", "ws", "wss", "tls"], 7422)
     }
 
     fn parse_as(text: &str, schemes: &[&str], default_port: u16) -> Result<RouteUrl, String> {
