@@ -269,6 +269,9 @@ pub struct LeafRemote {
     /// `credentials`: a `.creds` file (user JWT and seed) to authenticate
     /// with the hub, signing its nonce.
     pub credentials: Option<std::path::PathBuf>,
+    /// `nkey` (or `seed`): a user seed; the hub's nonce is signed with it
+    /// and its public key presented.
+    pub nkey: Option<String>,
     /// `tls {}` (or a `tls://` URL): TLS to the hub, checked against
     /// `ca_file` (the system's roots without one), with this certificate.
     pub tls: Option<crate::tls::TlsOptions>,

@@ -768,3 +768,48 @@ async fn leaf_nodes_over_secure_websocket_both_ways() {
     let on_hub = connect(&common::url(&hub)).await;
     both_ways(&on_leaf, &on_hub).await;
 }
+
+/// An nkey-only remote: the Junction leaf signs the hub's nonce with its
+/// user seed, and a nats-server 2.15.1 hub that requires that nkey takes
+/// it; another seed is refused.
+#[tokio::test]
+async fn an_nkey_remote_joins_a_hub_that_requires_its_key() {
+    use junction::options::{LeafNodeOptions, LeafRemote};
+    let user = nkeys::KeyPair::new_user();
+    let (client, leaf_port) = (common::free_port(), common::free_port());
+    let _hub = common::reference_with_config(
+        "2.15",
+        &format!(
+            "listen: 127.0.0.1:{client}\nleafnodes {{ listen: 127.0.0.1:{leaf_port}, authorization {{ nkey: {} }} }}\n",
+            user.public_key()
+        ),
+    );
+    let leaf_with = |seed: String| {
+        common::start(Options {
+            leafnodes: Some(LeafNodeOptions {
+                remotes: vec![LeafRemote {
+                    urls: vec![format!("nats-leaf://127.0.0.1:{leaf_port}")],
+                    nkey: Some(seed),
+                    ..LeafRemote::default()
+                }],
+                ..LeafNodeOptions::default()
+            }),
+            ..Options::default()
+        })
+    };
+    let stranger = leaf_with(nkeys::KeyPair::new_user().seed().unwrap()).await;
+    let edge = leaf_with(user.seed().unwrap()).await;
+    let on_hub = connect(&format!("nats://127.0.0.1:{client}")).await;
+    let on_edge = connect(&common::url(&edge)).await;
+    both_ways(&on_edge, &on_hub).await;
+    // Nothing reaches the stranger's clients.
+    let on_stranger = connect(&common::url(&stranger)).await;
+    let mut sub = on_stranger.subscribe("nkey.x").await.unwrap();
+    on_stranger.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    on_hub.publish("nkey.x", "x".into()).await.unwrap();
+    on_hub.flush().await.unwrap();
+    assert!(tokio::time::timeout(Duration::from_millis(500), sub.next())
+        .await
+        .is_err());
+}

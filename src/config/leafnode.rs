@@ -23,7 +23,6 @@ const UNSUPPORTED_LEAFNODES: &[&str] = &[
 
 /// `remotes [{ }]` keys not implemented yet.
 const UNSUPPORTED_REMOTE: &[&str] = &[
-    "nkey",
     "ws_compression",
     "ws_no_masking",
     "hub",
@@ -120,7 +119,32 @@ fn remotes(entry: &Entry) -> Result<Vec<LeafRemote>> {
                     }
                 }
                 "account" | "local" => remote.account = Some(string(e)?.to_string()),
-                "credentials" | "creds" => remote.credentials = Some(string(e)?.into()),
+                "credentials" | "creds" => {
+                    if remote.nkey.is_some() {
+                        return Err(invalid(
+                            e,
+                            "Remote leafnode can not have both creds and nkey defined",
+                        ));
+                    }
+                    remote.credentials = Some(string(e)?.into())
+                }
+                "nkey" | "seed" => {
+                    let seed = string(e)?;
+                    let valid = seed.starts_with("SU") && nkeys::KeyPair::from_seed(seed).is_ok();
+                    if !valid {
+                        return Err(invalid(
+                            e,
+                            format!("Remote leafnode nkey is not a valid seed: {seed:?}"),
+                        ));
+                    }
+                    if remote.credentials.is_some() {
+                        return Err(invalid(
+                            e,
+                            "Remote leafnode can not have both creds and nkey defined",
+                        ));
+                    }
+                    remote.nkey = Some(seed.to_string());
+                }
                 "tls" => remote.tls = Some(super::tls::client_tls(e, "leafnodes.remotes.tls.")?),
                 _ => other_key(e, &key, "leafnodes.remotes.", UNSUPPORTED_REMOTE)?,
             }

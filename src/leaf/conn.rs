@@ -40,11 +40,11 @@ struct HubInfo {
     leafnode_urls: Vec<String>,
 }
 
-/// A remote's `credentials`: the user JWT and the seed that signs the
-/// hub's nonce.
-pub(super) struct Credentials {
-    pub jwt: String,
-    pub seed: String,
+/// How a remote proves who it is to the hub, signing the hub's nonce with
+/// a seed: a `.creds` file's user JWT, or a bare `nkey`.
+pub(super) enum Credentials {
+    Jwt { jwt: String, seed: String },
+    Nkey { public: String, seed: String },
 }
 
 /// One of `leafnodes { remotes }`: the local account it binds, and how it
@@ -364,10 +364,17 @@ fn leaf_connect(
         connect["user"] = json!(user);
         connect["pass"] = json!(url.password.as_deref().unwrap_or(""));
     }
-    if let Some(c) = credentials {
-        connect["jwt"] = json!(c.jwt);
-        // A seed that cannot sign leaves the hub to refuse the connection.
-        connect["sig"] = json!(crate::jwt::sign_nonce(&c.seed, nonce).unwrap_or_default());
+    match credentials {
+        Some(Credentials::Jwt { jwt, seed }) => {
+            connect["jwt"] = json!(jwt);
+            // A seed that cannot sign leaves the hub to refuse the connection.
+            connect["sig"] = json!(crate::jwt::sign_nonce(seed, nonce).unwrap_or_default());
+        }
+        Some(Credentials::Nkey { public, seed }) => {
+            connect["nkey"] = json!(public);
+            connect["sig"] = json!(crate::jwt::sign_nonce(seed, nonce).unwrap_or_default());
+        }
+        None => {}
     }
     format!("CONNECT {connect}\r\n").into_bytes()
 }

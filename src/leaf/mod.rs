@@ -81,9 +81,20 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
                     .with_context(|| format!("leafnode remote credentials {}", path.display()))?;
                 let (jwt, seed) = crate::jwt::parse_creds(&text)
                     .map_err(|e| anyhow::anyhow!("leafnode remote credentials {}: {e}", path.display()))?;
-                Some(Arc::new(conn::Credentials { jwt, seed }))
+                Some(Arc::new(conn::Credentials::Jwt { jwt, seed }))
             }
-            None => None,
+            None => match &remote.nkey {
+                Some(seed) => {
+                    let public = nkeys::KeyPair::from_seed(seed)
+                        .map_err(|e| anyhow::anyhow!("leafnode remote nkey: {e}"))?
+                        .public_key();
+                    Some(Arc::new(conn::Credentials::Nkey {
+                        public,
+                        seed: seed.clone(),
+                    }))
+                }
+                None => None,
+            },
         };
         let remote = conn::Remote {
             account: account(&server, remote.account.as_deref())?,
