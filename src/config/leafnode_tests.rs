@@ -58,13 +58,11 @@ fn what_is_not_built_yet_is_refused_by_name() {
             .urls,
         vec!["wss://hub:443"]
     );
-    for (text, key) in [("leafnodes { port: 7422, compression: s2_auto }", "compression")] {
-        let e = err(text);
-        assert!(
-            e.contains("is not supported by junction yet") && e.contains(key),
-            "{text}: {e}"
-        );
-    }
+    let e = err("leafnodes { port: 7422, compression: s2_auto }");
+    assert!(
+        e.contains("is not supported by junction yet") && e.contains("compression"),
+        "{e}"
+    );
     assert!(err("leafnodes { remotes: [ { account: A } ] }").contains("a remote needs a url"));
     assert!(
         err("leafnodes { remotes: [ { url: \"nats://hub\", nkey: \"SUX\" } ] }")
