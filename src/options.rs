@@ -255,8 +255,20 @@ pub struct LeafNodeOptions {
     /// The account leaf nodes bind to here (`authorization { account }`);
     /// the global account by default.
     pub account: Option<String>,
+    /// `authorization { users: [{ user, password, account }] }`: leaf
+    /// nodes that present one of these bind to its account.
+    pub users: Vec<LeafUser>,
     /// Hubs this server connects to as a leaf node.
     pub remotes: Vec<LeafRemote>,
+}
+
+/// One of `leafnodes { authorization { users } }`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LeafUser {
+    pub user: String,
+    pub password: String,
+    /// The account its leaf connections bind (the hub's default without one).
+    pub account: Option<String>,
 }
 
 /// One of `leafnodes { remotes [...] }`: a hub to connect to.

@@ -5,7 +5,7 @@
 use super::listener::{check_port, listen};
 use super::read::{invalid, map, other_key, seconds, string, wrong_type, Result};
 use super::value::{Entry, ValueKind};
-use crate::options::{LeafRemote, ListenerAuth, Options};
+use crate::options::{LeafRemote, Options};
 
 /// `leafnodes { }` keys nats-server has and Junction does not implement yet.
 const UNSUPPORTED_LEAFNODES: &[&str] = &[
@@ -56,7 +56,7 @@ pub(super) fn leafnodes(opts: &mut Options, entry: &Entry) -> Result<()> {
                 .and_then(|p| check_port(e, p))
                 .map(|p| port = Some(p)),
             "host" | "net" => string(e).map(|h| host = h.to_string()),
-            "authorization" | "authentication" => authorization(e, &mut leaf.auth, &mut leaf.account),
+            "authorization" | "authentication" => authorization(e, &mut leaf),
             "remotes" => remotes(e).map(|r| leaf.remotes = r),
             "tls" => super::tls::tls(e, "leafnodes.tls.").map(|t| leaf.tls = Some(t)),
             _ => other_key(e, &key, "leafnodes.", UNSUPPORTED_LEAFNODES),
@@ -78,18 +78,66 @@ pub(super) fn leafnodes(opts: &mut Options, entry: &Entry) -> Result<()> {
 }
 
 /// `authorization { user, password, account, timeout }`.
-fn authorization(entry: &Entry, auth: &mut ListenerAuth, account: &mut Option<String>) -> Result<()> {
+fn authorization(entry: &Entry, leaf: &mut crate::options::LeafNodeOptions) -> Result<()> {
     for e in map(entry)? {
         let key = e.key.to_ascii_lowercase();
         match key.as_str() {
-            "user" | "username" => auth.username = Some(string(e)?.to_string()),
-            "pass" | "password" => auth.password = Some(string(e)?.to_string()),
-            "account" => *account = Some(string(e)?.to_string()),
-            "timeout" => auth.timeout = Some(seconds(e)?),
-            _ => other_key(e, &key, "leafnodes.authorization.", &["users", "nkey"])?,
+            "user" | "username" => leaf.auth.username = Some(string(e)?.to_string()),
+            "pass" | "password" => leaf.auth.password = Some(string(e)?.to_string()),
+            "account" => leaf.account = Some(string(e)?.to_string()),
+            "timeout" => leaf.auth.timeout = Some(seconds(e)?),
+            "users" => leaf.users = users(e)?,
+            _ => other_key(e, &key, "leafnodes.authorization.", &["nkey"])?,
+        }
+    }
+    // nats-server's validateLeafNodeAuthOptions.
+    if !leaf.users.is_empty() && leaf.auth.username.is_some() {
+        return Err(invalid(
+            entry,
+            "can not have a single user/pass and a users array",
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for u in &leaf.users {
+        if !seen.insert(u.user.as_str()) {
+            return Err(invalid(
+                entry,
+                format!("duplicate user {:?} detected in leafnode authorization", u.user),
+            ));
         }
     }
     Ok(())
+}
+
+/// `users: [{ user, password, account }]`.
+fn users(entry: &Entry) -> Result<Vec<crate::options::LeafUser>> {
+    let ValueKind::Array(items) = &entry.value.kind else {
+        return Err(wrong_type(entry, "an array of users"));
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let item_entry = Entry {
+            value: item.clone(),
+            ..entry.clone()
+        };
+        let mut user = crate::options::LeafUser::default();
+        for e in map(&item_entry)? {
+            let key = e.key.to_ascii_lowercase();
+            match key.as_str() {
+                "user" | "username" => user.user = string(e)?.to_string(),
+                "pass" | "password" => user.password = string(e)?.to_string(),
+                "account" => user.account = Some(string(e)?.to_string()),
+                _ => other_key(
+                    e,
+                    &key,
+                    "leafnodes.authorization.users.",
+                    &["nkey", "permissions"],
+                )?,
+            }
+        }
+        out.push(user);
+    }
+    Ok(out)
 }
 
 fn remotes(entry: &Entry) -> Result<Vec<LeafRemote>> {

@@ -84,3 +84,26 @@ fn what_is_not_built_yet_is_refused_by_name() {
         err("leafnodes { remotes: [ { url: \"http://x\" } ] }").contains("error parsing leafnode remote url")
     );
 }
+
+#[test]
+fn a_hub_users_list_binds_accounts() {
+    let o = opts(
+        "accounts { A: {}, B: {} }\nleafnodes { port: 7422, authorization { users: [\n  \
+         {user: la, password: pa, account: A}\n  {user: lb, password: pb}\n] } }\n",
+    );
+    let users = o.leafnodes.unwrap().users;
+    assert_eq!(users.len(), 2);
+    assert_eq!(
+        (users[0].user.as_str(), users[0].account.as_deref()),
+        ("la", Some("A"))
+    );
+    assert_eq!(users[1].account, None);
+    assert!(err(
+        "leafnodes { port: 1, authorization { user: x, password: y, users: [{user: a, password: b}] } }"
+    )
+    .contains("can not have a single user/pass and a users array"));
+    assert!(err(
+        "leafnodes { port: 1, authorization { users: [{user: a, password: b}, {user: a, password: c}] } }"
+    )
+    .contains("duplicate user \"a\" detected in leafnode authorization"));
+}

@@ -135,6 +135,11 @@ impl ConnCore {
     }
 
     /// Binds the connection to who authentication says it is.
+    /// Binds it to `account` (a leaf node whose user names its own).
+    pub fn set_account(&self, account: Arc<Account>) {
+        *self.account.write() = account;
+    }
+
     pub fn set_identity(&self, id: crate::auth::Identity) {
         *self.account.write() = id.account;
         self.set_user(id.user, id.permissions);

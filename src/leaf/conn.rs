@@ -335,7 +335,7 @@ fn hub_info(nodes: &LeafNodes, leaf: &Leaf) -> Vec<u8> {
         "host": nodes.addr.map(|a| a.ip().to_string()).unwrap_or_default(),
         "port": nodes.addr.map_or(0, |a| a.port()),
         "headers": true,
-        "auth_required": nodes.options.auth.username.is_some(),
+        "auth_required": nodes.options.auth.username.is_some() || !nodes.users.is_empty(),
         "max_payload": server.opts().max_payload,
         "client_id": leaf.id,
         "tls_required": nodes.options.tls.is_some(),
@@ -534,8 +534,9 @@ async fn read<R: AsyncRead + Unpin>(
     // What was read before TLS started (the hub's INFO) is parsed first.
     buf.extend_from_slice(&read_before);
     let mut cache = MatchCache::default();
-    let account = leaf.account();
-    let lds = nodes.loop_subject(&account.name);
+    // The hub's account until the leaf's user names another.
+    let mut account = leaf.account();
+    let mut lds = nodes.loop_subject(&account.name);
     let timeout = nodes.options.auth.timeout.unwrap_or(HANDSHAKE_TIMEOUT);
     let deadline = tokio::time::Instant::now() + timeout;
     let handshake = || (!leaf.established.load(Ordering::Relaxed)).then_some(deadline);
@@ -612,8 +613,13 @@ async fn read<R: AsyncRead + Unpin>(
                 Ok(())
             }
             RouteOp::Connect(json) if !leaf.solicited && !established => match check_connect(&nodes, json) {
-                Ok(name) => {
+                Ok((name, bound)) => {
                     let _ = leaf.remote_name.set(name);
+                    if let Some(bound) = bound {
+                        leaf.set_account(bound);
+                        account = leaf.account();
+                        lds = nodes.loop_subject(&account.name);
+                    }
                     leaf.establish(&nodes);
                     Ok(())
                 }
@@ -633,7 +639,10 @@ async fn read<R: AsyncRead + Unpin>(
 
 /// A leaf's `CONNECT`: its credentials. Returns the leaf's name, or the
 /// error to send and why the connection closes.
-fn check_connect(nodes: &LeafNodes, json: &[u8]) -> Result<String, (&'static str, CloseReason)> {
+fn check_connect(
+    nodes: &LeafNodes,
+    json: &[u8],
+) -> Result<(String, Option<Arc<Account>>), (&'static str, CloseReason)> {
     const REFUSED: (&str, CloseReason) = ("Authorization Violation", CloseReason::AuthenticationViolation);
     let connect: LeafConnect = serde_json::from_slice(json).map_err(|_| REFUSED)?;
     if !connect.lang.is_empty() {
@@ -650,11 +659,22 @@ fn check_connect(nodes: &LeafNodes, json: &[u8]) -> Result<String, (&'static str
             return Err(REFUSED);
         }
     }
-    Ok(if connect.name.is_empty() {
+    // With a users list, the user presented names the account bound.
+    let mut bound = None;
+    if !nodes.users.is_empty() {
+        let (_, account) = nodes
+            .users
+            .iter()
+            .find(|(u, _)| u.user == connect.user && crate::auth::secret_matches(&u.password, &connect.pass))
+            .ok_or(REFUSED)?;
+        bound = Some(account.clone());
+    }
+    let name = if connect.name.is_empty() {
         connect.server_id
     } else {
         connect.name
-    })
+    };
+    Ok((name, bound))
 }
 
 /// A message the leaf node sent: published in the account here, to local

@@ -41,6 +41,8 @@ pub struct LeafNodes {
     server: Arc<Server>,
     /// The account leaf nodes that connect here are bound to.
     hub_account: Arc<Account>,
+    /// `authorization { users }` with the accounts they bind.
+    users: Vec<(crate::options::LeafUser, Arc<Account>)>,
     options: LeafNodeOptions,
     /// Where leaf nodes connect, when this server is a hub.
     pub addr: Option<SocketAddr>,
@@ -55,6 +57,17 @@ pub struct LeafNodes {
 pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Result<Arc<LeafNodes>> {
     // Accounts named by the configuration must exist.
     let hub_account = account(&server, options.account.as_deref())?;
+    let users = options
+        .users
+        .iter()
+        .map(|u| {
+            let bound = match &u.account {
+                Some(name) => account(&server, Some(name))?,
+                None => hub_account.clone(),
+            };
+            Ok((u.clone(), bound))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut remotes = Vec::new();
     for remote in &options.remotes {
         let urls = remote
@@ -127,6 +140,7 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
         me: me.clone(),
         server: server.clone(),
         hub_account: hub_account.clone(),
+        users,
         options: options.clone(),
         addr,
         leafs: RwLock::new(Vec::new()),
