@@ -639,11 +639,11 @@ async fn read<R: AsyncRead + Unpin>(
 
 /// A leaf's `CONNECT`: its credentials. Returns the leaf's name, or the
 /// error to send and why the connection closes.
-fn check_connect(
-    nodes: &LeafNodes,
-    json: &[u8],
-) -> Result<(String, Option<Arc<Account>>), (&'static str, CloseReason)> {
-    const REFUSED: (&str, CloseReason) = ("Authorization Violation", CloseReason::AuthenticationViolation);
+/// Why a leaf's `CONNECT` is refused: the `-ERR` text and the close reason.
+type Refusal = (&'static str, CloseReason);
+
+fn check_connect(nodes: &LeafNodes, json: &[u8]) -> Result<(String, Option<Arc<Account>>), Refusal> {
+    const REFUSED: Refusal = ("Authorization Violation", CloseReason::AuthenticationViolation);
     let connect: LeafConnect = serde_json::from_slice(json).map_err(|_| REFUSED)?;
     if !connect.lang.is_empty() {
         return Err((
