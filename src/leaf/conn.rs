@@ -637,11 +637,12 @@ async fn read<R: AsyncRead + Unpin>(
     .await;
 }
 
-/// A leaf's `CONNECT`: its credentials. Returns the leaf's name, or the
-/// error to send and why the connection closes.
 /// Why a leaf's `CONNECT` is refused: the `-ERR` text and the close reason.
 type Refusal = (&'static str, CloseReason);
 
+/// A leaf's `CONNECT`: its credentials. Returns the leaf's name and the
+/// account its user binds (when the hub has a users list), or the error to
+/// send and why the connection closes.
 fn check_connect(nodes: &LeafNodes, json: &[u8]) -> Result<(String, Option<Arc<Account>>), Refusal> {
     const REFUSED: Refusal = ("Authorization Violation", CloseReason::AuthenticationViolation);
     let connect: LeafConnect = serde_json::from_slice(json).map_err(|_| REFUSED)?;
