@@ -22,7 +22,7 @@ pub use close::CloseReason;
 pub use common::ConnCore;
 pub use events::ConnEvents;
 pub use links::{BoxedReader, BoxedWriter, GatewayLinks, GatewayView, LeafLinks, LeafView, Links, RouteView};
-pub use peer::{AccountCaches, PeerPings};
+pub use peer::{accept_peers, AccountCaches, PeerPings};
 pub use peer_interest::PeerInterest;
 pub use record::ConnRecord;
 pub use settings::ClientSettings;

@@ -19,6 +19,38 @@ use crate::account::{Account, Accounts, MatchCache};
 use crate::outlet::{Producer, Queued, Stopped};
 use crate::subscription::Message;
 
+/// Accepts other servers' connections on `listener` until the server
+/// stops (`lifecycle`) or `owner` goes: each, with Nagle off, is handed to
+/// `serve`. `what` names them in logs.
+pub async fn accept_peers<T>(
+    owner: std::sync::Weak<T>,
+    lifecycle: Arc<crate::lifecycle::Lifecycle>,
+    listener: tokio::net::TcpListener,
+    what: &str,
+    serve: impl Fn(Arc<T>, tokio::net::TcpStream, std::net::SocketAddr),
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = lifecycle.stopped() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("accepting a {what}: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Some(owner) = owner.upgrade() else { return };
+        if lifecycle.is_stopped() {
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        serve(owner, stream, peer);
+    }
+}
+
 /// The accounts a peer's messages arrive in, each with its match cache:
 /// looked up in the registry once, not for every message.
 #[derive(Default)]

@@ -198,7 +198,15 @@ pub async fn start(server: Arc<Server>, options: &GatewayOptions) -> anyhow::Res
     ));
     tracing::info!("Gateway name is {}", gateways.name);
     tracing::info!("Listening for gateways connections on {addr}");
-    tokio::spawn(accept(Arc::downgrade(&gateways), listener));
+    tokio::spawn(crate::conn::accept_peers(
+        Arc::downgrade(&gateways),
+        server.lifecycle.clone(),
+        listener,
+        "gateway",
+        |gateways, stream, peer| {
+            tokio::spawn(conn::accepted(gateways, stream, peer));
+        },
+    ));
     let weak = Arc::downgrade(&gateways);
     tokio::spawn(async move {
         let lifecycle = server.lifecycle.clone();
@@ -220,29 +228,6 @@ pub async fn start(server: Arc<Server>, options: &GatewayOptions) -> anyhow::Res
         }
     });
     Ok(gateways)
-}
-
-async fn accept(gateways: Weak<Gateways>, listener: TcpListener) {
-    let Some(lifecycle) = gateways.upgrade().map(|g| g.server.lifecycle.clone()) else {
-        return;
-    };
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = lifecycle.stopped() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("accepting a gateway: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Some(g) = gateways.upgrade() else { return };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(conn::accepted(g, stream, peer));
-    }
 }
 
 impl Gateways {

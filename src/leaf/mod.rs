@@ -163,7 +163,22 @@ pub async fn start(server: Arc<Server>, options: &LeafNodeOptions) -> anyhow::Re
     ));
     if let (Some(listener), Some(addr)) = (listener, addr) {
         tracing::info!("Listening for leafnode connections on {addr}");
-        tokio::spawn(accept(Arc::downgrade(&nodes), listener));
+        tokio::spawn(crate::conn::accept_peers(
+            Arc::downgrade(&nodes),
+            server.lifecycle.clone(),
+            listener,
+            "leafnode connection",
+            |n, stream, remote| match (n.tls.clone(), &n.options.tls) {
+                (Some(acceptor), Some(options)) => {
+                    let timeout = options.timeout;
+                    tokio::spawn(conn::accepted_tls(n, stream, remote, acceptor, timeout));
+                }
+                _ => {
+                    let (reader, writer) = stream.into_split();
+                    tokio::spawn(conn::accepted(n, remote, reader, writer));
+                }
+            },
+        ));
         // Route peers learn this leaf node port, for their leaf nodes.
         if let Some(links) = server.links() {
             links.info_changed();
@@ -193,39 +208,6 @@ fn account(server: &Server, name: Option<&str>) -> anyhow::Result<Arc<Account>> 
             .accounts
             .get(name)
             .ok_or_else(|| anyhow::anyhow!("leafnode account {name:?} does not exist")),
-    }
-}
-
-async fn accept(nodes: Weak<LeafNodes>, listener: TcpListener) {
-    loop {
-        let Some(server) = nodes.upgrade().map(|n| n.server.clone()) else {
-            return;
-        };
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = server.stopped() => return,
-        };
-        drop(server);
-        let (stream, remote) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::debug!("accepting a leafnode connection: {e}");
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        if let Some(n) = nodes.upgrade() {
-            match (n.tls.clone(), &n.options.tls) {
-                (Some(acceptor), Some(options)) => {
-                    let timeout = options.timeout;
-                    tokio::spawn(conn::accepted_tls(n, stream, remote, acceptor, timeout));
-                }
-                _ => {
-                    let (reader, writer) = stream.into_split();
-                    tokio::spawn(conn::accepted(n, remote, reader, writer));
-                }
-            }
-        }
     }
 }
 

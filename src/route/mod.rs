@@ -133,7 +133,15 @@ pub async fn start(server: Arc<Server>, options: &ClusterOptions) -> anyhow::Res
         },
     ));
     tracing::info!("Listening for route connections on {addr}");
-    tokio::spawn(accept(Arc::downgrade(&cluster), listener));
+    tokio::spawn(crate::conn::accept_peers(
+        Arc::downgrade(&cluster),
+        server.lifecycle.clone(),
+        listener,
+        "route",
+        |cluster, stream, peer| {
+            tokio::spawn(conn::accepted(cluster, stream, peer));
+        },
+    ));
     // When the server stops, its routes close at once, so peers drop its
     // interest and client URLs without waiting for PINGs to go unanswered.
     let weak = Arc::downgrade(&cluster);
@@ -183,33 +191,6 @@ fn implicit_route(cluster: &Arc<Cluster>, info: &junction_nats::route::RouteInfo
             c.dialing.lock().remove(&id);
         }
     });
-}
-
-async fn accept(cluster: Weak<Cluster>, listener: TcpListener) {
-    let Some(lifecycle) = cluster.upgrade().map(|c| c.server.lifecycle.clone()) else {
-        return;
-    };
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            // A stopped server stops listening for routes.
-            () = lifecycle.stopped() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("accepting a route: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Some(c) = cluster.upgrade() else { return };
-        if c.server.lifecycle.is_stopped() {
-            return;
-        }
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(conn::accepted(c, stream, peer));
-    }
 }
 
 impl crate::conn::Links for Cluster {
