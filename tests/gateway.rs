@@ -556,3 +556,111 @@ async fn gateways_over_tls_with_nats_server() {
     );
     assert_eq!(links.connections().len(), 2);
 }
+
+/// A node that joins a cluster after another cluster connected to it:
+/// when the first node stops, nats-server's gateway moves to the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_cluster_moves_to_a_node_that_joined_later() {
+    let j1_gw = common::free_port();
+    let j1 = common::start(Options {
+        cluster: Some(ClusterOptions {
+            name: Some("A".into()),
+            host: "127.0.0.1".into(),
+            port: 0,
+            ..ClusterOptions::default()
+        }),
+        ..gateway_options("A", j1_gw, &[])
+    })
+    .await;
+    let (b_client, b_gw) = (common::free_port(), common::free_port());
+    let conf = format!(
+        "listen: 127.0.0.1:{b_client}\ngateway {{ name: B, listen: 127.0.0.1:{b_gw}, gateways: [ {{ name: A, url: \"nats://127.0.0.1:{j1_gw}\" }} ] }}\n"
+    );
+    let _b = common::reference_with_config("2.15", &conf);
+    let cb = connect(&format!("nats://127.0.0.1:{b_client}")).await;
+    {
+        let c1 = connect(&common::url(&j1)).await;
+        linked(&c1, &cb).await;
+    }
+    // J2 joins cluster A (and dials B itself).
+    let j2 = common::start(Options {
+        cluster: Some(ClusterOptions {
+            name: Some("A".into()),
+            host: "127.0.0.1".into(),
+            port: 0,
+            routes: vec![format!("nats://{}", j1.cluster.as_ref().unwrap().addr)],
+            ..ClusterOptions::default()
+        }),
+        ..gateway_options("A", 0, &[("B", format!("nats://127.0.0.1:{b_gw}"))])
+    })
+    .await;
+    let c2 = connect(&common::url(&j2)).await;
+    linked(&c2, &cb).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    j1.server.shutdown();
+    drop(j1);
+    // B's outbound connection to A comes back, to J2: B's messages reach
+    // J2's clients again (they go out only on B's outbound connection).
+    linked(&c2, &cb).await;
+    linked(&cb, &c2).await;
+}
+
+/// The bytes: a server connected to this one from another cluster gets an
+/// INFO with the new `gateway_urls` when a node joins this cluster (a raw
+/// socket speaks the other cluster's side of the handshake).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_node_is_announced_to_connected_gateways() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let cluster = |routes: Vec<String>| ClusterOptions {
+        name: Some("A".into()),
+        host: "127.0.0.1".into(),
+        port: 0,
+        routes,
+        ..ClusterOptions::default()
+    };
+    let j1 = common::start(Options {
+        cluster: Some(cluster(Vec::new())),
+        ..gateway_options("A", 0, &[])
+    })
+    .await;
+    let stream = tokio::net::TcpStream::connect(j1.gateways.as_ref().unwrap().addr)
+        .await
+        .unwrap();
+    let (reader, mut writer) = stream.into_split();
+    let mut lines = BufReader::new(reader).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    assert!(
+        first.starts_with("INFO {") && first.contains("\"gateway\":\"A\""),
+        "{first}"
+    );
+    writer
+        .write_all(
+            b"CONNECT {\"echo\":false,\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"headers\":false,\"name\":\"NRAW\",\"cluster\":\"\",\"gateway\":\"B\"}\r\n\
+              INFO {\"server_id\":\"NRAW\",\"server_name\":\"raw\",\"gateway\":\"B\",\"gateway_urls\":[\"127.0.0.1:1\"]}\r\n",
+        )
+        .await
+        .unwrap();
+    let j2 = common::start(Options {
+        cluster: Some(cluster(vec![format!(
+            "nats://{}",
+            j1.cluster.as_ref().unwrap().addr
+        )])),
+        ..gateway_options("A", 0, &[])
+    })
+    .await;
+    let j2_url = j2.gateways.as_ref().unwrap().addr.to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
+            .await
+            .expect("an INFO naming the new node")
+            .unwrap()
+            .unwrap();
+        if line.starts_with("PING") {
+            writer.write_all(b"PONG\r\n").await.unwrap();
+        }
+        if line.starts_with("INFO {") && line.contains(&j2_url) && line.contains("\"gateway_urls\"") {
+            break;
+        }
+    }
+}

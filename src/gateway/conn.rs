@@ -140,6 +140,13 @@ impl Gateway {
         }
     }
 
+    /// Sends this server's `INFO` again (its cluster's gateway URLs grew).
+    pub(super) fn send_own_info(&self, gateways: &Gateways) {
+        if self.established.load(Ordering::Acquire) {
+            self.send_json(b"INFO ", &Gateway::info(gateways), b"\r\n");
+        }
+    }
+
     /// Closes it because this server stops.
     pub(super) fn close_for_shutdown(&self) {
         self.close_after_flush(CloseReason::ServerShutdown);

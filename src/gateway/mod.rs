@@ -523,9 +523,19 @@ impl crate::conn::GatewayLinks for Gateways {
     }
 
     fn peer_url(&self, url: &str) {
-        let mut urls = self.cluster_urls.lock();
-        if !urls.iter().any(|u| u == url) {
+        {
+            let mut urls = self.cluster_urls.lock();
+            if urls.iter().any(|u| u == url) {
+                return;
+            }
             urls.push(url.to_string());
+        }
+        // The other clusters' servers connected here learn of this
+        // cluster's new server (an INFO with the new `gateway_urls`), so
+        // they can move to it, as nats-server tells them.
+        let inbound: Vec<_> = self.inbound.read().clone();
+        for gateway in inbound {
+            gateway.send_own_info(self);
         }
     }
 
