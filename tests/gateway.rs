@@ -664,3 +664,46 @@ async fn a_new_node_is_announced_to_connected_gateways() {
         }
     }
 }
+
+/// `active_servers` in STATSZ counts the servers of the whole supercluster
+/// (those heard from), as nats-server's does, so `server ping` waits for
+/// them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statsz_counts_the_servers_of_every_cluster() {
+    let accounts = "accounts { SYS: { users: [{user: sys, password: sys}] } }\nsystem_account: SYS\n";
+    let b_port = common::free_port();
+    let (_b, _b_client) = reference("2.15", "B", b_port, None, accounts);
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("a.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "{accounts}gateway {{ name: A, listen: \"127.0.0.1:-1\", gateways: [ {{ name: B, url: \"nats://127.0.0.1:{b_port}\" }} ] }}\n"
+        ),
+    )
+    .unwrap();
+    let a = common::start(junction::config::load_options(&conf).unwrap()).await;
+    let sys = common::connect_retrying(&common::url(&a), || {
+        async_nats::ConnectOptions::with_user_and_password("sys".into(), "sys".into())
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = tokio::time::timeout(
+            Duration::from_secs(2),
+            sys.request(format!("$SYS.REQ.SERVER.{}.STATSZ", a.server.id), "".into()),
+        )
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .and_then(|m| serde_json::from_slice::<serde_json::Value>(&m.payload).ok());
+        if answer
+            .as_ref()
+            .is_some_and(|v| v["statsz"]["active_servers"] == 2)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{answer:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -47,7 +47,14 @@ pub struct SystemServices {
     seq: AtomicU64,
     /// The other servers' connections, by account.
     remote: Mutex<events::RemoteConns>,
+    /// The other servers heard from (their STATSZ), in this cluster and
+    /// across gateways, with when: `active_servers` counts them.
+    servers: Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
+
+/// A server not heard from for this long is no longer counted (three of
+/// its STATSZ intervals).
+const SERVER_SILENCE: Duration = Duration::from_secs(30);
 
 /// Subscribes the services in `server`'s system account and starts the
 /// periodic STATSZ; both end with the server.
@@ -57,6 +64,7 @@ pub fn install(server: &Arc<Server>) -> Arc<SystemServices> {
         server: Arc::downgrade(server),
         seq: AtomicU64::new(0),
         remote: Mutex::default(),
+        servers: Mutex::default(),
     });
     let events: Arc<dyn crate::conn::ConnEvents> = services.clone();
     server.set_events(Arc::downgrade(&events));
@@ -67,6 +75,9 @@ pub fn install(server: &Arc<Server>) -> Arc<SystemServices> {
     system.subscribe_service("$SYS.ACCOUNT.*.SERVER.CONNS", subscriber.clone());
     system.subscribe_service(format!("$SYS._INBOX_.{}", server.id), subscriber.clone());
     system.subscribe_service("$SYS.REQ.SERVER.PING", subscriber.clone());
+    // The other servers, in the cluster and beyond: who is active.
+    system.subscribe_service("$SYS.SERVER.*.STATSZ", subscriber.clone());
+    system.subscribe_service("$SYS.SERVER.*.SHUTDOWN", subscriber.clone());
     for name in SERVER_ENDPOINTS {
         system.subscribe_service(format!("$SYS.REQ.SERVER.PING.{name}"), subscriber.clone());
         system.subscribe_service(
@@ -117,9 +128,22 @@ impl SystemServices {
 
     /// `{"server": …, "statsz": …}`, nats-server's `ServerStatsMsg`.
     fn statsz(&self, server: &Server) -> Vec<u8> {
+        let mut statsz = envelope::statsz(server);
+        // Every server heard from lately, the route peers among them, and
+        // this one.
+        let mut active: std::collections::HashSet<String> = {
+            let mut servers = self.servers.lock();
+            servers.retain(|_, seen| seen.elapsed() < SERVER_SILENCE);
+            servers.keys().cloned().collect()
+        };
+        if let Some(links) = server.links() {
+            active.extend(links.routes(false).into_iter().map(|r| r.remote_id));
+        }
+        active.remove(&server.id);
+        statsz["active_servers"] = json!(active.len() + 1);
         let body = json!({
             "server": envelope::server_info(server, self.next_seq()),
-            "statsz": envelope::statsz(server),
+            "statsz": statsz,
         });
         serde_json::to_vec(&body).unwrap_or_default()
     }
@@ -302,6 +326,21 @@ impl Subscriber for SystemServices {
         let body = &msg.payload[msg.header_len.unwrap_or(0)..];
         if subject.ends_with(".SERVER.CONNS") || subject.starts_with("$SYS._INBOX_.") {
             self.remote_account_conns(&server, body);
+            return;
+        }
+        if let ["$SYS", "SERVER", id, event] = subject.split('.').collect::<Vec<_>>()[..] {
+            if id != server.id {
+                let mut servers = self.servers.lock();
+                match event {
+                    "STATSZ" => {
+                        servers.insert(id.to_string(), std::time::Instant::now());
+                    }
+                    "SHUTDOWN" => {
+                        servers.remove(id);
+                    }
+                    _ => {}
+                }
+            }
             return;
         }
         let Some(reply) = msg.reply else {
