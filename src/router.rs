@@ -63,8 +63,8 @@ pub fn deliver(result: &MatchResult, msg: &Message<'_>, producer: &mut Producer)
             // members come after all of this cluster's.
             let from_start = || (0..members.len()).map(|i| &members[(start + i) % members.len()]);
             let order = from_start()
-                .filter(|m| !remote_cluster(m))
-                .chain(from_start().filter(|m| remote_cluster(m)));
+                .filter(|m| !m.other_cluster)
+                .chain(from_start().filter(|m| m.other_cluster));
             for sub in order {
                 if sub.routed {
                     if !takes(sub, msg) {
@@ -103,11 +103,6 @@ fn takes(sub: &Subscription, msg: &Message<'_>) -> bool {
     }
 }
 
-/// Whether the member stands for another cluster's, which comes last.
-fn remote_cluster(sub: &Subscription) -> bool {
-    sub.routed && sub.subscriber.kind() == ConnKind::Gateway
-}
-
 /// A random member of a queue group, each peer's in proportion to the
 /// members it announced, as nats-server chooses; another cluster's only
 /// when this cluster has none.
@@ -115,9 +110,9 @@ fn pick(members: &[std::sync::Arc<Subscription>], rng: &mut impl Rng) -> usize {
     if !members.iter().any(|m| m.routed) {
         return rng.gen_range(0..members.len());
     }
-    let local_only = members.iter().any(|m| !remote_cluster(m));
+    let local_only = members.iter().any(|m| !m.other_cluster);
     let weight = |m: &Subscription| {
-        if local_only && remote_cluster(m) {
+        if local_only && m.other_cluster {
             0
         } else {
             u64::from(m.weight())

@@ -51,6 +51,9 @@ pub struct Subscription {
     pub subscriber: Arc<dyn Subscriber>,
     /// Made for a peer server: the router gathers these per peer.
     pub routed: bool,
+    /// Made for another cluster (a gateway): its members come after this
+    /// cluster's, and its interest is neither counted nor announced here.
+    pub other_cluster: bool,
     /// A peer's queue group stands for this many members there (its
     /// weight in `RS+`); 1 for everyone else.
     weight: AtomicU32,
@@ -72,14 +75,13 @@ impl std::fmt::Debug for Subscription {
 
 impl Subscription {
     pub fn new(subject: Bytes, queue: Option<Bytes>, sid: Bytes, subscriber: Arc<dyn Subscriber>) -> Self {
+        let kind = subscriber.kind();
         Subscription {
             subject,
             queue,
             sid,
-            routed: matches!(
-                subscriber.kind(),
-                ConnKind::Route | ConnKind::Leaf | ConnKind::Gateway
-            ),
+            routed: matches!(kind, ConnKind::Route | ConnKind::Leaf | ConnKind::Gateway),
+            other_cluster: kind == ConnKind::Gateway,
             weight: AtomicU32::new(1),
             subscriber,
             max: AtomicU64::new(0),

@@ -82,11 +82,7 @@ impl Account {
         // hash>.>`): no one here listens to mapped subjects.
         let result = self.matches(&routed);
         let mut delivered = 0;
-        for sub in result
-            .psubs
-            .iter()
-            .filter(|s| s.routed && s.subscriber.kind() == ConnKind::Gateway)
-        {
+        for sub in result.psubs.iter().filter(|s| s.other_cluster) {
             sub.subscriber.deliver_routed(sub, &mapped, &[], producer);
             delivered += 1;
         }

@@ -66,16 +66,11 @@ fn counted(sub: &Subscription) -> bool {
     !matches!(sub.subscriber.kind(), ConnKind::Route | ConnKind::Gateway)
 }
 
-/// Whether a subscription stands for another cluster's interest (a
-/// gateway's): it is neither counted nor announced to anyone here.
-fn foreign(sub: &Subscription) -> bool {
-    sub.routed && sub.subscriber.kind() == ConnKind::Gateway
-}
-
 impl Account {
     /// Adds a subscription.
     pub fn subscribe(&self, sub: Arc<Subscription>) -> Result<(), SublistError> {
-        if foreign(&sub) {
+        // Another cluster's interest is neither counted nor announced.
+        if sub.other_cluster {
             return self.sublist.insert(sub);
         }
         let own = counted(&sub);
@@ -105,7 +100,7 @@ impl Account {
 
     /// Removes a subscription; returns whether it was present.
     pub fn unsubscribe(&self, sub: &Arc<Subscription>) -> bool {
-        if foreign(sub) {
+        if sub.other_cluster {
             return self.sublist.remove(sub);
         }
         let own = counted(sub);
