@@ -675,12 +675,6 @@ fn publish(
         }
         msg.subject = plain;
     }
-    if let Some(full) = m.reply {
-        if let Some(routed) = mapped_reply::parse(full) {
-            msg.reply = Some(routed.plain);
-            msg.routed_reply = Some(full);
-            gateways.routed_reply(account, routed, full);
-        }
-    }
+    gateways.unmap_reply(account, &mut msg);
     account.publish(&msg, Some(cache), producer);
 }

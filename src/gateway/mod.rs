@@ -106,6 +106,8 @@ pub struct Gateways {
     /// This cluster's gateway name and its hash in mapped replies.
     name: String,
     hash: String,
+    /// This server's id's hash in mapped replies.
+    server_hash: String,
     /// `_GR_.<cluster>.<server>.`: how this server maps replies.
     reply_prefix: Vec<u8>,
     pub addr: SocketAddr,
@@ -174,6 +176,7 @@ pub async fn start(server: Arc<Server>, options: &GatewayOptions) -> anyhow::Res
         me: me.clone(),
         reply_prefix: mapped_reply::prefix(&options.name, &server.id),
         hash: mapped_reply::hash(&options.name),
+        server_hash: mapped_reply::hash(&server.id),
         name: options.name.clone(),
         server: server.clone(),
         options: options.clone(),
@@ -444,7 +447,20 @@ impl Gateways {
 
     /// This server's own mapped replies come back here.
     fn is_this_server(&self, server_hash: &[u8]) -> bool {
-        self.reply_prefix[mapped_reply::PREFIX.len() + 7..self.reply_prefix.len() - 1] == *server_hash
+        self.server_hash.as_bytes() == server_hash
+    }
+
+    /// A mapped reply on a message from a route or a gateway: this
+    /// server's clients see the plain reply, other servers of the cluster
+    /// the mapped one, and answers go back to the mapping cluster.
+    fn unmap_reply(&self, account: &Arc<Account>, msg: &mut Message<'_>) {
+        if let Some(full) = msg.reply {
+            if let Some(routed) = mapped_reply::parse(full) {
+                msg.reply = Some(routed.plain);
+                msg.routed_reply = Some(full);
+                self.routed_reply(account, routed, full);
+            }
+        }
     }
 }
 
@@ -550,13 +566,7 @@ impl crate::conn::GatewayLinks for Gateways {
                 None => return false,
             }
         }
-        if let Some(full) = msg.reply {
-            if let Some(routed) = mapped_reply::parse(full) {
-                msg.reply = Some(routed.plain);
-                msg.routed_reply = Some(full);
-                self.routed_reply(account, routed, full);
-            }
-        }
+        self.unmap_reply(account, msg);
         true
     }
 }
