@@ -27,6 +27,25 @@ async fn junction_hub(auth: Option<(&str, &str)>) -> RunningServer {
     .await
 }
 
+/// A node of the Junction hub cluster `hubs`, with a leaf node port,
+/// routed to `routes`.
+fn hub_node(routes: Vec<String>) -> Options {
+    Options {
+        cluster: Some(junction::options::ClusterOptions {
+            name: Some("hubs".into()),
+            host: "127.0.0.1".into(),
+            port: 0,
+            routes,
+            ..Default::default()
+        }),
+        leafnodes: Some(LeafNodeOptions {
+            listen: Some(("127.0.0.1".into(), 0)),
+            ..LeafNodeOptions::default()
+        }),
+        ..Options::default()
+    }
+}
+
 fn leaf_url(hub: &RunningServer) -> String {
     format!("nats-leaf://{}", hub.leafnodes.as_ref().unwrap().addr.unwrap())
 }
@@ -609,21 +628,6 @@ async fn leaf_nodes_over_tls_both_ways() {
 /// a nats-server leaf configured with node A moves to node B when A stops.
 #[tokio::test]
 async fn a_nats_server_leaf_moves_to_another_node_of_a_junction_hub_cluster() {
-    use junction::options::ClusterOptions;
-    let hub_node = |routes: Vec<String>| Options {
-        cluster: Some(ClusterOptions {
-            name: Some("hubs".into()),
-            host: "127.0.0.1".into(),
-            port: 0,
-            routes,
-            ..ClusterOptions::default()
-        }),
-        leafnodes: Some(LeafNodeOptions {
-            listen: Some(("127.0.0.1".into(), 0)),
-            ..LeafNodeOptions::default()
-        }),
-        ..Options::default()
-    };
     let a = common::start(hub_node(Vec::new())).await;
     let b = common::start(hub_node(vec![format!(
         "nats://{}",
@@ -664,21 +668,6 @@ async fn a_nats_server_leaf_moves_to_another_node_of_a_junction_hub_cluster() {
 /// `leafnode_urls`), and moves there when its hub stops.
 #[tokio::test]
 async fn a_connected_leaf_learns_of_a_hub_node_that_joined_later() {
-    use junction::options::ClusterOptions;
-    let hub_node = |routes: Vec<String>| Options {
-        cluster: Some(ClusterOptions {
-            name: Some("hubs".into()),
-            host: "127.0.0.1".into(),
-            port: 0,
-            routes,
-            ..ClusterOptions::default()
-        }),
-        leafnodes: Some(LeafNodeOptions {
-            listen: Some(("127.0.0.1".into(), 0)),
-            ..LeafNodeOptions::default()
-        }),
-        ..Options::default()
-    };
     let a = common::start(hub_node(Vec::new())).await;
     let leaf = reference("2.15", Some(&leaf_url(&a)));
     let on_leaf = connect(&format!("nats://127.0.0.1:{}", leaf.client)).await;
