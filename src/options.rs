@@ -162,6 +162,13 @@ pub struct ClusterOptions {
     pub ping_max: Option<u32>,
     /// How long a route may make no write progress before it is closed.
     pub write_deadline: Option<std::time::Duration>,
+    /// Routes to each peer the accounts are spread over (`pool_size`, 3 by
+    /// default as in nats-server 2.10+); negative: one route for all, as
+    /// before 2.10.
+    pub pool_size: i64,
+    /// Accounts with a route of their own to each peer (`accounts`); the
+    /// system account is one too while there is a pool.
+    pub accounts: Vec<String>,
 }
 
 impl Default for ClusterOptions {
@@ -180,6 +187,8 @@ impl Default for ClusterOptions {
             ping_interval: None,
             ping_max: None,
             write_deadline: None,
+            pool_size: 3,
+            accounts: Vec::new(),
         }
     }
 }

@@ -124,7 +124,8 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
     check("MQTT", &mqtt_fixed(&old.mqtt), &mqtt_fixed(&new.mqtt))?;
     // The routes, their credentials and what is advertised reload; where
     // routes are accepted does not, as in nats-server. Nor (here) the
-    // cluster's name or TLS.
+    // cluster's name or TLS, nor the pool and dedicated routes (which
+    // nats-server moves accounts over to live).
     match (&old.cluster, &new.cluster) {
         (None, None) => {}
         (Some(o), Some(n)) => {
@@ -132,6 +133,8 @@ fn fixed_options(old: &Options, new: &Options) -> Result<(), ReloadError> {
             check("cluster port", &o.port, &n.port)?;
             check("cluster name", &o.name, &n.name)?;
             check("cluster tls", &o.tls, &n.tls)?;
+            check("cluster pool_size", &o.pool_size, &n.pool_size)?;
+            check("cluster accounts", &o.accounts, &n.accounts)?;
         }
         (o, n) => {
             let port = |c: &Option<crate::options::ClusterOptions>| c.as_ref().map_or(0, |c| c.port);

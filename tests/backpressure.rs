@@ -79,7 +79,7 @@ impl Setup {
         self.targets
             .iter()
             .map(|t| match t {
-                Target::Junction(s) => Some(s.cluster.as_ref().map_or(0, |c| c.routes().len())),
+                Target::Junction(s) => Some(s.cluster.as_ref().map_or(0, |c| c.linked_peers())),
                 Target::Reference(_) => None,
             })
             .collect()
@@ -123,7 +123,7 @@ async fn setup(limits: Limits) -> Setup {
         let seed = format!("nats://{}", server.cluster.as_ref().unwrap().addr);
         let other = node(vec![seed]).await;
         let deadline = Instant::now() + Duration::from_secs(10);
-        while other.cluster.as_ref().unwrap().routes().len() != 1 {
+        while other.cluster.as_ref().unwrap().linked_peers() != 1 {
             assert!(Instant::now() < deadline, "the route did not form");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -46,11 +46,16 @@ fn route_url(node: &RunningServer) -> String {
 async fn wait_for_routes(node: &RunningServer, n: usize) {
     let cluster = node.cluster.as_ref().expect("clustered");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while cluster.routes().len() != n {
+    while cluster.linked_peers() != n {
         assert!(
             Instant::now() < deadline,
-            "{} routes, expected {n}",
-            cluster.routes().len()
+            "{} peers linked, expected {n}: {:?}",
+            cluster.linked_peers(),
+            cluster
+                .routes()
+                .iter()
+                .map(|r| (r.peer_info().map(|i| i.server_name.clone()), r.carried().cloned()))
+                .collect::<Vec<_>>()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -253,8 +258,8 @@ async fn a_route_with_wrong_credentials_is_refused() {
     let right = node(&[format!("nats://ruser:s3cret@{addr}")], None).await;
     wait_for_routes(&right, 1).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(wrong.cluster.as_ref().unwrap().routes().len(), 0);
-    assert_eq!(a.cluster.as_ref().unwrap().routes().len(), 1);
+    assert_eq!(wrong.cluster.as_ref().unwrap().linked_peers(), 0);
+    assert_eq!(a.cluster.as_ref().unwrap().linked_peers(), 1);
 }
 
 /// A nats-server process on free ports, stopped when dropped.
@@ -448,8 +453,28 @@ async fn routez_lists_the_routes_and_the_interest_they_carry() {
     ready(&on_b, &on_a).await;
     let routez = common::http_json(http, "/routez?subs=1").await;
     assert_eq!(routez["server_id"], a.server.id);
-    assert_eq!(routez["num_routes"], 1);
-    let route = &routez["routes"][0];
+    // A pool of 3 routes, and one for the system account.
+    assert_eq!(routez["num_routes"], 4);
+    let routes = routez["routes"].as_array().unwrap();
+    let dedicated: Vec<&serde_json::Value> = routes.iter().filter(|r| r.get("account").is_some()).collect();
+    assert_eq!(dedicated.len(), 1);
+    assert_eq!(dedicated[0]["account"], "$SYS");
+    // `$G` is on the pool's third route: its interest is only there.
+    let route = routes
+        .iter()
+        .find(|r| {
+            r["subscriptions_list"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|s| s == "$G routez.x g"))
+        })
+        .expect("a route carries $G");
+    assert_eq!(
+        routes
+            .iter()
+            .filter(|r| r.get("subscriptions_list").is_some())
+            .count(),
+        2
+    );
     assert_eq!(route["remote_id"], b.server.id);
     assert_eq!(route["remote_name"], b.server.name);
     assert_eq!(route["did_solicit"], false);
@@ -487,8 +512,9 @@ async fn routez_lists_the_routes_and_the_interest_they_carry() {
     assert_eq!(varz["cluster"]["addr"], "127.0.0.1");
     assert_eq!(
         (varz["routes"].as_u64(), varz["remotes"].as_u64()),
-        (Some(1), Some(1))
+        (Some(4), Some(1))
     );
+    assert_eq!(varz["cluster"]["pool_size"], 3);
 }
 
 /// Reads INFO lines from `raw` until one lists `url` in `connect_urls`.
@@ -739,7 +765,7 @@ async fn routes_over_tls_with_verified_certificates_and_a_nats_server_peer() {
         cluster: 0,
     };
     wait_for_routes(&a, 2).await;
-    assert_eq!(plain.cluster.as_ref().unwrap().routes().len(), 0);
+    assert_eq!(plain.cluster.as_ref().unwrap().linked_peers(), 0);
     let on_b = client(&common::url(&b)).await;
     let on_n15 = client_of(&n15).await;
     let mut sub = on_b.subscribe("secure.>").await.unwrap();
@@ -772,7 +798,7 @@ async fn a_reload_adds_and_drops_routes_and_changes_their_credentials() {
     a.server.reload(opts).unwrap();
     wait_for_routes(&a, 0).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(a.cluster.as_ref().unwrap().routes().len(), 0);
+    assert_eq!(a.cluster.as_ref().unwrap().linked_peers(), 0);
     // New credentials hold for the routes that come after.
     let opts = with_cluster(&a, &|c| {
         c.auth.username = Some("ruser".into());
@@ -784,12 +810,25 @@ async fn a_reload_adds_and_drops_routes_and_changes_their_credentials() {
     let right = node(&[format!("nats://ruser:s3cret@{addr}")], None).await;
     wait_for_routes(&right, 1).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert_eq!(wrong.cluster.as_ref().unwrap().routes().len(), 0);
+    assert_eq!(wrong.cluster.as_ref().unwrap().linked_peers(), 0);
     // Where routes are accepted cannot change while running.
     let opts = with_cluster(&a, &|c| c.port = 1);
     let e = a.server.reload(opts).unwrap_err().to_string();
     assert!(
         e.starts_with("config reload not supported for cluster port"),
+        "{e}"
+    );
+    // Nor the pool, nor which accounts have routes of their own.
+    let opts = with_cluster(&a, &|c| c.pool_size = 5);
+    let e = a.server.reload(opts).unwrap_err().to_string();
+    assert!(
+        e.starts_with("config reload not supported for cluster pool_size"),
+        "{e}"
+    );
+    let opts = with_cluster(&a, &|c| c.accounts = vec!["A".into()]);
+    let e = a.server.reload(opts).unwrap_err().to_string();
+    assert!(
+        e.starts_with("config reload not supported for cluster accounts"),
         "{e}"
     );
 }

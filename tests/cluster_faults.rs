@@ -34,7 +34,7 @@ async fn node(routes: Vec<String>) -> RunningServer {
 }
 
 fn route_count(node: &RunningServer) -> usize {
-    node.cluster.as_ref().unwrap().routes().len()
+    node.cluster.as_ref().unwrap().linked_peers()
 }
 
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {

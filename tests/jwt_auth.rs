@@ -489,7 +489,7 @@ async fn account_connection_limit_holds_across_a_cluster() {
     let seed = format!("nats://{}", a.cluster.as_ref().unwrap().addr);
     let b = common::start(clustered(vec![seed])).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while a.cluster.as_ref().unwrap().routes().len() != 1 {
+    while a.cluster.as_ref().unwrap().linked_peers() != 1 {
         assert!(std::time::Instant::now() < deadline, "no route");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

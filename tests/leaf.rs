@@ -410,7 +410,7 @@ async fn a_leaf_of_one_cluster_node_reaches_the_other_nodes() {
     let seed = format!("nats://{}", a.cluster.as_ref().unwrap().addr);
     let b = common::start(clustered(vec![seed], false)).await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while a.cluster.as_ref().unwrap().routes().len() != 1 {
+    while a.cluster.as_ref().unwrap().linked_peers() != 1 {
         assert!(Instant::now() < deadline, "no route");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

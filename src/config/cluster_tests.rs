@@ -81,8 +81,30 @@ fn refused_cluster_keys_get_nats_servers_words() {
             .connect_backoff
     );
     // Known to nats-server, not built here yet: said so, never ignored.
-    for key in ["pool_size: 3", "accounts: [A]", "compression: s2_auto"] {
+    for key in ["permissions: {}", "compression: s2_auto"] {
         let e = err(&format!("cluster {{ listen: 6222\n{key} }}"));
         assert!(e.contains("is not supported by junction yet"), "{key}: {e}");
     }
+}
+
+#[test]
+fn pooled_and_dedicated_routes_as_nats_server_configures_them() {
+    let cluster = |text: &str| opts(text).cluster.unwrap();
+    let default = cluster("cluster { listen: 6222 }");
+    assert_eq!((default.pool_size, default.accounts.len()), (3, 0));
+    let c = cluster("cluster { listen: 6222, pool_size: 5, accounts: [A, B] }");
+    assert_eq!(
+        (c.pool_size, c.accounts),
+        (5, vec!["A".to_string(), "B".to_string()])
+    );
+    assert_eq!(cluster("cluster { listen: 6222, pool_size: 0 }").pool_size, 3);
+    assert_eq!(cluster("cluster { listen: 6222, pool_size: -1 }").pool_size, -1);
+    assert_eq!(
+        err("cluster { listen: 6222, accounts: [A], pool_size: -1 }"),
+        format!(
+            "{ORIGIN}:1:25: invalid value for \"accounts\": pool_size cannot be negative if pinned accounts are specified"
+        )
+    );
+    assert!(err("cluster { listen: 6222, accounts: [A, B, A] }")
+        .contains(r#"found duplicate account name "A" in pinned accounts list ["A", "B", "A"]"#));
 }

@@ -82,6 +82,18 @@ pub(super) fn map(entry: &Entry) -> Result<&Map> {
     entry.value.as_map().ok_or_else(|| wrong_type(entry, "a map"))
 }
 
+/// One string or an array of them (`expected` names that in the error).
+pub(super) fn strings<'a>(entry: &'a Entry, expected: &'static str) -> Result<Vec<&'a str>> {
+    match &entry.value.kind {
+        ValueKind::String(s) => Ok(vec![s]),
+        ValueKind::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().ok_or_else(|| wrong_type(entry, expected)))
+            .collect(),
+        _ => Err(wrong_type(entry, expected)),
+    }
+}
+
 pub(super) fn non_negative(entry: &Entry) -> Result<usize> {
     let n = integer(entry)?;
     if n < 0 {

@@ -29,6 +29,8 @@ pub struct RouteView {
     pub num_subscriptions: usize,
     /// That interest, as `account subject [queue]`, when asked for.
     pub subscriptions: Option<Vec<String>>,
+    /// The account a route dedicated to one carries.
+    pub account: Option<String>,
 }
 
 /// One leaf node connection, as `/leafz` shows it.

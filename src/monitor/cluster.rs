@@ -41,6 +41,9 @@ pub fn routez(server: &Server, q: &Params) -> Result<Value, BadRequest> {
             if let Some(list) = r.subscriptions.filter(|l| !l.is_empty()) {
                 v["subscriptions_list"] = json!(list);
             }
+            if let Some(account) = r.account {
+                v["account"] = json!(account);
+            }
             v
         })
         .collect();

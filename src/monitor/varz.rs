@@ -53,8 +53,15 @@ fn varz_body(server: &Server) -> Value {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let subscriptions: u64 = server.accounts.subscription_count();
     let http = server.http_addr();
-    // One route per peer: routes and remote servers are the same count.
-    let routes = server.links().map_or(0, |l| l.routes(false).len());
+    // Routes (a pool and dedicated ones to each peer) and the servers
+    // they go to.
+    let route_views = server.links().map(|l| l.routes(false)).unwrap_or_default();
+    let routes = route_views.len();
+    let remotes = route_views
+        .iter()
+        .map(|r| r.remote_id.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     // The bound port goes under the scheme it is served with.
     let (http_port, https_port) = match (http, o.https_port.is_some()) {
         (Some(a), false) => (a.port(), 0),
@@ -98,7 +105,7 @@ fn varz_body(server: &Server) -> Value {
         "connections": server.num_clients(),
         "total_connections": st.total_connections.load(Relaxed),
         "routes": routes,
-        "remotes": routes,
+        "remotes": remotes,
         "leafnodes": server.leaf_links().map_or(0, |l| l.leafs(false).len()),
         "in_msgs": st.in_msgs.load(Relaxed),
         "out_msgs": st.out_msgs.load(Relaxed),
@@ -200,6 +207,9 @@ fn cluster(server: &Server) -> Value {
             "tls_verify".into(),
             json!(c.tls.as_ref().is_some_and(|t| t.verify)),
         );
+    }
+    if c.pool_size > 0 {
+        v.insert("pool_size".into(), json!(c.pool_size));
     }
     Value::Object(v)
 }

@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use super::pool::{Carries, Pooling, Refusal};
 use super::{Cluster, RouteUrl};
 use crate::conn::{AccountCaches, CloseReason, ConnCore, PeerInterest, PeerPings};
 use crate::message::{ConnKind, Origin};
@@ -26,6 +27,9 @@ use crate::subscription::{Message, Subscriber, Subscription};
 /// between attempts to reach a configured peer (nats-server's defaults).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// How long a new route must stay up before the next of the pool is
+/// dialled without the usual pause.
+const SETTLE_TIME: Duration = Duration::from_millis(20);
 /// The longest wait between attempts with `connect_backoff`.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
 
@@ -34,6 +38,18 @@ pub struct Route {
     core: ConnCore,
     /// Who dialled: this server or the peer.
     solicited: bool,
+    /// Dialled by this server for one account's own route.
+    dedicated: Option<String>,
+    /// What it carries, once its handshake is done.
+    carried: OnceLock<Carries>,
+    /// Dialled by this server into a pool: its `INFO` waits for the peer's,
+    /// to name the place in the pool it takes.
+    delays_info: bool,
+    /// The peer refused it for good: not dialled again.
+    no_retry: AtomicBool,
+    /// Woken when the handshake is done or the route closed, whichever
+    /// comes first.
+    settled: tokio::sync::Notify,
     /// The URL of the configuration it was dialled to (not for routes
     /// accepted or learnt by gossip).
     configured_url: Option<String>,
@@ -69,6 +85,7 @@ impl Route {
         remote: SocketAddr,
         solicited: bool,
         configured_url: Option<String>,
+        dedicated: Option<String>,
     ) -> Arc<Route> {
         let server = &cluster.server;
         let settings = server.client_settings("route");
@@ -82,6 +99,11 @@ impl Route {
                 settings,
             ),
             solicited,
+            delays_info: solicited && dedicated.is_none() && cluster.pooling.size > 0,
+            dedicated,
+            carried: OnceLock::new(),
+            no_retry: AtomicBool::new(false),
+            settled: tokio::sync::Notify::new(),
             configured_url,
             peer: OnceLock::new(),
             peer_hash: OnceLock::new(),
@@ -93,6 +115,68 @@ impl Route {
             pings: PeerPings::default(),
             me: me.clone(),
         })
+    }
+
+    /// What the route carries, once its handshake is done.
+    pub fn carried(&self) -> Option<&Carries> {
+        self.carried.get()
+    }
+
+    pub(super) fn set_carried(&self, carries: Carries) {
+        let _ = self.carried.set(carries);
+    }
+
+    /// Whether the route carries `account`'s interest and messages.
+    pub(super) fn carries(&self, pooling: &Pooling, account: &str) -> bool {
+        self.carried.get().is_some_and(|c| pooling.carries(c, account))
+    }
+
+    /// The account this server dialled it for.
+    pub(super) fn dedicated(&self) -> Option<&str> {
+        self.dedicated.as_deref()
+    }
+
+    /// The account its lines leave out, on a route dedicated to one.
+    fn own_account(&self) -> Option<&str> {
+        match self.carried.get() {
+            Some(Carries::Account(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The account named by a line: the route's own when the line names
+    /// none (a dedicated route).
+    fn account_of<'a>(&'a self, named: &'a [u8]) -> &'a [u8] {
+        match self.own_account() {
+            Some(own) if named.is_empty() => own.as_bytes(),
+            _ => named,
+        }
+    }
+
+    /// The account to name in a line to the peer: none on a dedicated route.
+    fn account_in_line<'a>(&self, account: &'a [u8]) -> &'a [u8] {
+        if self.own_account().is_some() {
+            b""
+        } else {
+            account
+        }
+    }
+
+    /// Sends this server's `INFO` that waited for the route's place in the
+    /// pool (`route_pool_idx`).
+    pub(super) fn send_delayed_info(&self, cluster: &Cluster) {
+        if !self.delays_info {
+            return;
+        }
+        let index = match self.carried.get() {
+            Some(Carries::Pool(i)) => *i,
+            _ => 0,
+        };
+        let info = RouteInfo {
+            route_pool_idx: index,
+            ..self.info(cluster)
+        };
+        self.send_json(b"INFO ", &info, b" \r\n");
     }
 
     /// The peer's server id, once its `INFO` arrived.
@@ -116,7 +200,8 @@ impl Route {
     /// request that server mapped (its subject `_GR_.…`).
     pub(super) fn forward(&self, account: &str, msg: &Message<'_>, producer: &mut Producer) {
         if self.established.load(Ordering::Relaxed) {
-            self.push_routed(msg, msg.reply, account.as_bytes(), &[], producer, proto::msg);
+            let account = self.account_in_line(account.as_bytes());
+            self.push_routed(msg, msg.reply, account, &[], producer, proto::msg);
         }
     }
 
@@ -165,6 +250,7 @@ impl Route {
             out_bytes,
             num_subscriptions,
             subscriptions,
+            account: self.own_account().map(str::to_string),
         }
     }
 
@@ -204,7 +290,7 @@ impl Route {
     /// Announces a change in this server's interest (`RS+`/`RS-`).
     pub(super) fn send_interest(&self, account: &str, subject: &[u8], queue: Option<&[u8]>, count: u32) {
         let interest = RemoteInterest {
-            account: account.as_bytes(),
+            account: self.account_in_line(account.as_bytes()),
             subject,
             queue,
             weight: count,
@@ -280,6 +366,8 @@ impl Route {
             cluster_dynamic: options.name.is_none(),
             lnoc: true,
             lnocu: true,
+            route_pool_size: cluster.pooling.size,
+            route_account: self.dedicated.clone().unwrap_or_default(),
             ..RouteInfo::default()
         }
     }
@@ -314,13 +402,26 @@ impl Route {
     /// The peer announced interest (`RS+`, `LS+`): a subscription here,
     /// or a queue group's new member count.
     fn remote_sub(&self, cluster: &Cluster, i: &RemoteInterest<'_>) {
+        let i = RemoteInterest {
+            account: self.account_of(i.account),
+            ..*i
+        };
         let Some(account) = cluster.server.accounts.get(&String::from_utf8_lossy(i.account)) else {
             tracing::debug!(cid = self.id, "interest in an unknown account ignored");
             return;
         };
         if let Some(me) = self.me.upgrade() {
-            self.interest.add(&account, i, i.weight, me);
+            self.interest.add(&account, &i, i.weight, me);
         }
+    }
+
+    /// The peer withdrew interest (`RS-`, `LS-`).
+    fn remote_unsub(&self, cluster: &Cluster, i: &RemoteInterest<'_>) {
+        let i = RemoteInterest {
+            account: self.account_of(i.account),
+            ..*i
+        };
+        self.interest.remove(&cluster.server.accounts, &i);
     }
 }
 
@@ -348,13 +449,14 @@ impl Subscriber for Route {
         }
         // Other servers of the cluster map the reply as this one did.
         let reply = msg.routed_reply.or(msg.reply);
-        self.push_routed(msg, reply, &sub.sid, queues, producer, proto::msg);
+        let account = self.account_in_line(&sub.sid);
+        self.push_routed(msg, reply, account, queues, producer, proto::msg);
     }
 }
 
 /// Serves a route a peer dialled.
 pub(super) async fn accepted(cluster: Arc<Cluster>, stream: TcpStream, remote: SocketAddr) {
-    let route = Route::new(&cluster, remote, false, None);
+    let route = Route::new(&cluster, remote, false, None, None);
     let info = route.info(&cluster);
     route.send_json(b"INFO ", &info, b" \r\n");
     // With `tls {}`, TLS comes first, before INFO, as between nats-servers.
@@ -373,15 +475,28 @@ pub(super) async fn accepted(cluster: Arc<Cluster>, stream: TcpStream, remote: S
     }
 }
 
-/// Keeps a route to a configured peer: dials, serves it while it lasts,
-/// and dials again after a pause.
-/// A configured route (`configured` is its URL as written) is kept while
-/// it stays in the configuration. A route learnt by gossip is dialled until
-/// it has served once, or until `connect_retries` more attempts have
-/// failed, as nats-server does.
-pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, configured: Option<String>) {
+/// Keeps routes to the peer at `url`: the pool (or the one route), or with
+/// `account` the route dedicated to it. Dials while one is missing, one at
+/// a time, each served in a task of its own; checks again after a pause.
+/// Once the peer is known to pool its routes too, the routes dedicated to
+/// accounts are kept the same way (never tried with a peer without a pool,
+/// which would take one for its only route).
+///
+/// Routes to a configured URL (`configured` is the URL as written) are kept
+/// while it stays in the configuration. Routes learnt by gossip are dialled
+/// until `connect_retries` more attempts have failed, and kept until the
+/// peer has none left, as nats-server does. A route the peer refused for
+/// good is not dialled again.
+pub(super) async fn solicit(
+    cluster: Weak<Cluster>,
+    url: RouteUrl,
+    configured: Option<String>,
+    account: Option<String>,
+) {
     let implicit = configured.is_none();
     let mut peer_id: Option<String> = None;
+    let mut served = false;
+    let mut dedicated_kept = account.is_some();
     let mut failures = 0u32;
     let mut delay = RECONNECT_DELAY;
     loop {
@@ -394,41 +509,39 @@ pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, configured: O
                 return;
             }
         }
-        // Already linked to that peer (it dialled us): nothing to do until
-        // that route goes.
-        let linked = peer_id
-            .as_deref()
-            .is_some_and(|id| c.routes.read().iter().any(|r| r.peer_id() == Some(id)));
-        if !linked {
+        if let Some(id) = &peer_id {
+            if implicit && served && !c.has_route_to(id) {
+                return;
+            }
+            if !dedicated_kept && c.peer_pools(id) {
+                dedicated_kept = true;
+                c.keep_dedicated_routes(id, &url, configured.as_deref());
+            }
+        }
+        let wanted = match &peer_id {
+            None => true,
+            Some(id) => c.wants_route(id, account.as_deref()),
+        };
+        let mut pause = true;
+        if wanted {
             match TcpStream::connect(url.address()).await {
                 Ok(stream) => {
                     failures = 0;
-                    let _ = stream.set_nodelay(true);
-                    let remote = stream.peer_addr().unwrap_or_else(|_| c.addr);
-                    let route = Route::new(&c, remote, true, configured.clone());
-                    let connect = route.connect(&c, &url);
-                    let info = route.info(&c);
-                    route.send_json(b"CONNECT ", &connect, b"\r\n");
-                    route.send_json(b"INFO ", &info, b" \r\n");
-                    tracing::debug!("route connection to {url} opened");
-                    match &c.tls {
-                        None => {
-                            let (reader, writer) = stream.into_split();
-                            run(c.clone(), route.clone(), reader, writer).await;
-                        }
-                        Some(tls) => match tls.connect(&url, stream).await {
-                            Ok(stream) => {
-                                let (reader, writer) = tokio::io::split(stream);
-                                run(c.clone(), route.clone(), reader, writer).await;
-                            }
-                            Err(e) => tracing::warn!("route TLS handshake with {url} failed: {e}"),
-                        },
-                    }
+                    let route = dial(&c, &url, stream, configured.clone(), account.clone());
+                    route.settled.notified().await;
                     if let Some(id) = route.peer_id() {
                         peer_id = Some(id.to_string());
                     }
-                    if implicit {
+                    if route.no_retry.load(Ordering::Relaxed) {
                         return;
+                    }
+                    // Up, and still up a moment later (not closed as a
+                    // duplicate by the peer): the next route of the pool
+                    // is dialled at once.
+                    if route.established.load(Ordering::Relaxed) {
+                        served = true;
+                        tokio::time::sleep(SETTLE_TIME).await;
+                        pause = !route.established.load(Ordering::Relaxed);
                     }
                 }
                 Err(e) => {
@@ -442,7 +555,9 @@ pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, configured: O
         }
         let backoff = c.options().connect_backoff;
         drop(c);
-        tokio::time::sleep(delay).await;
+        if pause {
+            tokio::time::sleep(delay).await;
+        }
         // `connect_backoff`: twice as long after each failure, up to 30 s.
         delay = if backoff && failures > 0 {
             (delay * 2).min(MAX_RECONNECT_DELAY)
@@ -450,6 +565,45 @@ pub(super) async fn solicit(cluster: Weak<Cluster>, url: RouteUrl, configured: O
             RECONNECT_DELAY
         };
     }
+}
+
+/// Opens a route on a connection this server made to `url`, and serves it
+/// in a task of its own.
+fn dial(
+    c: &Arc<Cluster>,
+    url: &RouteUrl,
+    stream: TcpStream,
+    configured: Option<String>,
+    account: Option<String>,
+) -> Arc<Route> {
+    let _ = stream.set_nodelay(true);
+    let remote = stream.peer_addr().unwrap_or_else(|_| c.addr);
+    let route = Route::new(c, remote, true, configured, account);
+    let connect = route.connect(c, url);
+    route.send_json(b"CONNECT ", &connect, b"\r\n");
+    if !route.delays_info {
+        route.send_json(b"INFO ", &route.info(c), b" \r\n");
+    }
+    tracing::debug!("route connection to {url} opened");
+    let (c, url, served) = (c.clone(), url.clone(), route.clone());
+    tokio::spawn(async move {
+        match &c.tls {
+            None => {
+                let (reader, writer) = stream.into_split();
+                run(c.clone(), served.clone(), reader, writer).await;
+            }
+            Some(tls) => match tls.connect(&url, stream).await {
+                Ok(stream) => {
+                    let (reader, writer) = tokio::io::split(stream);
+                    run(c.clone(), served.clone(), reader, writer).await;
+                }
+                Err(e) => tracing::warn!("route TLS handshake with {url} failed: {e}"),
+            },
+        }
+        // A route that never ran settles here too.
+        served.settled.notify_one();
+    });
+    route
 }
 
 /// nats-server sends PINGs on routes at least every 30 s, whatever the
@@ -508,6 +662,7 @@ where
         .await;
     read_task.abort();
     route.established.store(false, Ordering::Relaxed);
+    route.settled.notify_one();
     cluster.remove(&route);
     route.interest.remove_all(&cluster.server.accounts);
     if let Some(peer) = route.peer_info() {
@@ -547,7 +702,7 @@ async fn read<R: AsyncRead + Unpin>(cluster: Arc<Cluster>, route: Arc<Route>, mu
                     Ok(())
                 }
                 RouteOp::Unsub(i) | RouteOp::LeafUnsub { interest: i, .. } => {
-                    route.interest.remove(&cluster.server.accounts, &i);
+                    route.remote_unsub(&cluster, &i);
                     Ok(())
                 }
                 RouteOp::Ping => {
@@ -621,23 +776,31 @@ fn on_info(
         if info.server_id != peer.server_id {
             super::implicit_route(cluster, &info);
         } else {
-            // The peer's own update: its client URLs (lame duck empties them).
+            // The peer's own update, told on one of its routes: its client
+            // URLs (lame duck empties them).
             let (urls, ws_urls) = if info.ldm {
                 (Vec::new(), Vec::new())
             } else {
                 (info.connect_urls, info.ws_connect_urls)
             };
-            let leaf_urls_changed = *route.leaf_urls.lock() != info.leafnode_urls;
-            *route.leaf_urls.lock() = info.leafnode_urls;
+            let (mut leaf_urls_changed, mut changed) = (false, false);
+            for r in cluster
+                .routes()
+                .iter()
+                .filter(|r| r.peer_id() == Some(&peer.server_id))
+            {
+                leaf_urls_changed |= *r.leaf_urls.lock() != info.leafnode_urls;
+                *r.leaf_urls.lock() = info.leafnode_urls.clone();
+                changed |= *r.client_urls.lock() != urls || *r.ws_urls.lock() != ws_urls;
+                *r.client_urls.lock() = urls.clone();
+                *r.ws_urls.lock() = ws_urls.clone();
+            }
             if leaf_urls_changed {
                 if let Some(leafs) = cluster.server.leaf_links() {
                     leafs.leaf_urls_changed();
                 }
             }
-            let changed = *route.client_urls.lock() != urls || *route.ws_urls.lock() != ws_urls;
             if changed {
-                *route.client_urls.lock() = urls;
-                *route.ws_urls.lock() = ws_urls;
                 cluster.server.client_urls_changed();
             }
         }
@@ -653,6 +816,10 @@ fn on_info(
         return Err(CloseReason::AuthenticationViolation);
     }
     parser.leaf_unsub_origin = info.lnocu;
+    // A route dedicated to one account: its lines name none. (The peer
+    // sends interest only once it has this server's INFO, after its own.)
+    parser.account_omitted =
+        route.dedicated.is_some() || (!route.solicited && !info.route_account.is_empty());
     if info.ip.is_empty() {
         // Where peers can reach it: its address as seen here, its route port.
         let host = route.remote.ip();
@@ -669,12 +836,28 @@ fn on_info(
     *route.ws_urls.lock() = info.ws_connect_urls.clone();
     *route.leaf_urls.lock() = info.leafnode_urls.clone();
     let _ = route.peer.set(info);
-    if let Err(why) = cluster.establish(route, &id) {
-        tracing::debug!(cid = route.id, "route to {name} ({id}) dropped: {why}");
-        return Err(CloseReason::DuplicateRoute);
+    let info = route.peer.get().expect("set above");
+    if let Err(refusal) = cluster.establish(route, info) {
+        let Some(text) = refusal.error_text() else {
+            tracing::debug!(cid = route.id, "route to {name} ({id}) dropped: {refusal:?}");
+            return Err(CloseReason::DuplicateRoute);
+        };
+        tracing::warn!(cid = route.id, "route to {name} ({id}) refused: {text}");
+        route
+            .no_retry
+            .store(matches!(refusal, Refusal::Final(_)), Ordering::Relaxed);
+        route.send_err(text);
+        return Err(CloseReason::ProtocolViolation);
     }
     route.established.store(true, Ordering::Relaxed);
-    tracing::info!(cid = route.id, "Route connection created with {name} ({id})");
+    route.settled.notify_one();
+    match route.carried() {
+        Some(Carries::Account(account)) => tracing::info!(
+            cid = route.id,
+            "Route connection created with {name} ({id}) for account {account:?}"
+        ),
+        _ => tracing::info!(cid = route.id, "Route connection created with {name} ({id})"),
+    }
     Ok(())
 }
 
@@ -712,7 +895,7 @@ fn publish(
 ) {
     route.count_in(m);
     // An account unknown here: dropped.
-    let Some((account, cache)) = caches.get(&cluster.server.accounts, m.account) else {
+    let Some((account, cache)) = caches.get(&cluster.server.accounts, route.account_of(m.account)) else {
         return;
     };
     let mut msg = Message::new(

@@ -13,8 +13,15 @@ use junction::{Options, RunningServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Starts a server on a free loopback port.
+/// Starts a server on a free loopback port. With `JUNCTION_TEST_LOG` set
+/// (a `RUST_LOG` filter), the servers' logs go to the test's output.
 pub async fn start(mut opts: Options) -> RunningServer {
+    if let Ok(filter) = std::env::var("JUNCTION_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
     opts.host = "127.0.0.1".into();
     opts.port = 0;
     junction::run::start(opts).await.expect("server starts")

@@ -3,7 +3,7 @@
 //! link as a dead peer or a broken network leaves it).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,6 +17,8 @@ pub struct Proxy {
     pub stalled: Arc<AtomicBool>,
     /// Closes every piped connection.
     pub cut: Arc<Notify>,
+    /// Connections accepted so far.
+    pub accepted: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -25,9 +27,11 @@ impl Proxy {
         let addr = listener.local_addr().unwrap();
         let stalled = Arc::new(AtomicBool::new(false));
         let cut = Arc::new(Notify::new());
-        let (s, c) = (stalled.clone(), cut.clone());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (s, c, a) = (stalled.clone(), cut.clone(), accepted.clone());
         tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::Relaxed);
                 let Ok(outbound) = TcpStream::connect(target).await else {
                     continue;
                 };
@@ -43,7 +47,12 @@ impl Proxy {
                 });
             }
         });
-        Proxy { addr, stalled, cut }
+        Proxy {
+            addr,
+            stalled,
+            cut,
+            accepted,
+        }
     }
 }
 

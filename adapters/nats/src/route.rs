@@ -19,6 +19,12 @@
 //! - `A+ account` and `A- account` between gateways: the receiving cluster
 //!   has (again) or has no interest at all in an account.
 //!
+//! Between 2.10+ servers a route may be dedicated to one account (`cluster
+//! { accounts }`, and the system account by default): its `RS±`, `LS±`,
+//! `RMSG`, `HMSG` and `LMSG` lines leave the account out, each else as above
+//! ([`RouteParser::account_omitted`]). The other accounts spread over a
+//! pool of routes, each line with its account as above.
+//!
 //! A leaf node connection speaks the same operations for one account, which
 //! its lines leave out (the leaf dialect, [`RouteParser::leaf`]): `LS+
 //! subject [queue weight]`, `LS- subject [queue]`, `LMSG subject [reply]
@@ -141,6 +147,9 @@ pub struct RouteParser {
     pub leaf_unsub_origin: bool,
     /// The leaf dialect: no accounts, no origins (see the module's notes).
     pub leaf: bool,
+    /// A route dedicated to one account: its lines name none (the
+    /// operations leave `account` empty).
+    pub account_omitted: bool,
     pending: Option<Pending>,
 }
 
@@ -151,6 +160,7 @@ impl RouteParser {
             max_payload,
             leaf_unsub_origin: false,
             leaf: false,
+            account_omitted: false,
             pending: None,
         }
     }
@@ -197,13 +207,15 @@ impl RouteParser {
             b"-ERR" => RouteOp::Err(args),
             b"RS+" | b"RS-" if self.leaf => return Err(ProtocolError::UnknownOperation),
             b"LS+" | b"LS-" if self.leaf => leaf_interest(op, args)?,
-            b"RS+" | b"RS-" | b"LS+" | b"LS-" => interest(op, args, self.leaf_unsub_origin)?,
+            b"RS+" | b"RS-" | b"LS+" | b"LS-" => {
+                interest(op, args, self.leaf_unsub_origin, self.account_omitted)?
+            }
             b"A+" | b"A-" if self.leaf || no_args => return Err(ProtocolError::UnknownOperation),
             b"A+" => RouteOp::AccountSub(args),
             b"A-" => RouteOp::AccountUnsub(args),
             b"RMSG" if self.leaf => return Err(ProtocolError::UnknownOperation),
             b"RMSG" | b"HMSG" | b"LMSG" => {
-                let pending = message_line(op, args, args_start, consumed, self.leaf)?;
+                let pending = message_line(op, args, args_start, consumed, self.leaf, self.account_omitted)?;
                 if pending.size > self.max_payload {
                     return Err(ProtocolError::MaxPayload {
                         size: pending.size,
@@ -291,8 +303,14 @@ fn split(args: &[u8]) -> Result<Args, ProtocolError> {
     }
 }
 
-/// `RS+`, `RS-`, `LS+` or `LS-`.
-fn interest<'a>(op: &[u8], args: &'a [u8], leaf_unsub_origin: bool) -> Result<RouteOp<'a>, ProtocolError> {
+/// `RS+`, `RS-`, `LS+` or `LS-`; without the account on a route dedicated
+/// to one (`account_omitted`).
+fn interest<'a>(
+    op: &[u8],
+    args: &'a [u8],
+    leaf_unsub_origin: bool,
+    account_omitted: bool,
+) -> Result<RouteOp<'a>, ProtocolError> {
     let name = match op {
         b"RS+" => "RS+",
         b"RS-" => "RS-",
@@ -304,24 +322,26 @@ fn interest<'a>(op: &[u8], args: &'a [u8], leaf_unsub_origin: bool) -> Result<Ro
     let arg = |i: usize| &args[a[i].0..a[i].1];
     let has_origin = name == "LS+" || (name == "LS-" && leaf_unsub_origin);
     let first = usize::from(has_origin);
+    // Where the subject is: after the account, unless it is left out.
+    let subject_at = first + usize::from(!account_omitted);
     let subscribing = name.ends_with('+');
-    // account subject, then a queue (and its weight when subscribing).
+    // [account] subject, then a queue (and its weight when subscribing).
     let queue_args = if subscribing { 2 } else { 1 };
-    let queue = match a.len().checked_sub(first + 2) {
+    let queue = match a.len().checked_sub(subject_at + 1) {
         Some(0) => None,
-        Some(n) if n == queue_args => Some(arg(first + 2)),
+        Some(n) if n == queue_args => Some(arg(subject_at + 1)),
         _ => return Err(bad),
     };
     let weight = match (queue, subscribing) {
         (Some(_), true) => {
-            let w = parse_size(arg(first + 3)).ok_or(bad.clone())?;
+            let w = parse_size(arg(subject_at + 2)).ok_or(bad.clone())?;
             u32::try_from(w).map_err(|_| bad)?
         }
         _ => 0,
     };
     let interest = RemoteInterest {
-        account: arg(first),
-        subject: arg(first + 1),
+        account: if account_omitted { &[] } else { arg(first) },
+        subject: arg(subject_at),
         queue,
         weight,
     };
@@ -376,13 +396,15 @@ fn leaf_interest<'a>(op: &[u8], args: &'a [u8]) -> Result<RouteOp<'a>, ProtocolE
 /// The line of `RMSG`, `HMSG` or `LMSG`: positions relative to the input,
 /// whose arguments start at `base` and whose payload at `start`. On a leaf
 /// connection (`leaf`) there is neither origin nor account, and only
-/// `HMSG` carries a header size.
+/// `HMSG` carries a header size; a route dedicated to one account leaves
+/// out the account only (`account_omitted`).
 fn message_line(
     op: &[u8],
     args: &[u8],
     base: usize,
     start: usize,
     leaf: bool,
+    account_omitted: bool,
 ) -> Result<Pending, ProtocolError> {
     let name = match op {
         b"RMSG" => "RMSG",
@@ -394,7 +416,8 @@ fn message_line(
     let has_origin = name == "LMSG" && !leaf;
     let has_header = name == "HMSG" || has_origin;
     // Before the reply or queues: [origin] [account] subject.
-    let fixed = if leaf { 1 } else { 2 + usize::from(has_origin) };
+    let no_account = leaf || account_omitted;
+    let fixed = 1 + usize::from(has_origin) + usize::from(!no_account);
     let sizes = 1 + usize::from(has_header);
     if a.len() < fixed + sizes {
         return Err(bad);
@@ -431,7 +454,7 @@ fn message_line(
     };
     Ok(Pending {
         origin: has_origin.then(|| pos(0)),
-        account: if leaf { (base, base) } else { pos(fixed - 2) },
+        account: if no_account { (base, base) } else { pos(fixed - 2) },
         subject: pos(fixed - 1),
         reply,
         queues,
@@ -511,8 +534,11 @@ pub fn msg(out: &mut BytesMut, msg: &RoutedMsg<'_>) {
         out.put_slice(origin);
         out.put_u8(b' ');
     }
-    out.put_slice(msg.account);
-    out.put_u8(b' ');
+    // A route dedicated to one account leaves it out (empty here).
+    if !msg.account.is_empty() {
+        out.put_slice(msg.account);
+        out.put_u8(b' ');
+    }
     out.put_slice(msg.subject);
     out.put_u8(b' ');
     reply_and_queues(out, msg);

@@ -67,6 +67,14 @@ pub struct RouteInfo {
     /// carrying every account.
     #[serde(skip_serializing_if = "is_zero")]
     pub route_pool_size: usize,
+    /// The place in the pool of the route this `INFO` opens, chosen by the
+    /// server that dialled it (0, left out, for the first).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub route_pool_idx: usize,
+    /// The account a route this `INFO` opens is dedicated to (`cluster {
+    /// accounts }`); its lines leave the account out.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub route_account: String,
     /// This server's leaf node ports, which peers tell their leaf nodes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub leafnode_urls: Vec<String>,
@@ -201,6 +209,8 @@ mod tests {
     const CONNECT_2_9: &str = r#"{"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"NADJ2U7JIVB2WVWVRG5WNVT2KPM36Q3DS6JTF32ASYASADVSAMPZTWTX","cluster":"c1","lnoc":true}"#;
     const INFO_2_9: &str = r#"{"server_id":"NADJ2U7JIVB2WVWVRG5WNVT2KPM36Q3DS6JTF32ASYASADVSAMPZTWTX","server_name":"ns9","version":"2.9.10","proto":2,"go":"go1.19.8","host":"127.0.0.1","port":16223,"headers":true,"max_payload":1048576,"nonce":"RmC-ebf1RuSakmc","cluster":"c1","lnoc":true}"#;
     const INFO_2_15: &str = r#"{"server_id":"NDAH3IRBZNIQXLYW2GCNVIRMJ6FPTTEOUGBRT3OHQMSRP632RYWNR6AT","server_name":"nsA","version":"2.15.1","proto":3,"go":"go1.27.2","host":"127.0.0.1","port":16222,"headers":true,"max_payload":1048576,"nonce":"dRAAF5_3m7kRksM","cluster":"c1","connect_urls":["192.0.2.2:14222","[fd00::2]:14222"],"compression":"accept","lnoc":true,"lnocu":true,"ln":true,"route_pool_size":3}"#;
+    const INFO_POOL_2: &str = r#"{"server_id":"NDY5PTVEBVVGO5O45LOC7CLOWZDBRTASK6AH6JU6OLBF65QB6JIWAYYN","server_name":"B","version":"2.15.1","proto":3,"go":"go1.27.2","host":"127.0.0.1","port":16224,"headers":true,"max_payload":1048576,"nonce":"ISCtetnsd9ghT5Q","cluster":"c1","connect_urls":["192.0.2.2:14223","[fd00::2]:14223"],"compression":"off","lnoc":true,"lnocu":true,"ln":true,"route_pool_size":3,"route_pool_idx":2}"#;
+    const INFO_ACCOUNT_A: &str = r#"{"server_id":"NDY5PTVEBVVGO5O45LOC7CLOWZDBRTASK6AH6JU6OLBF65QB6JIWAYYN","server_name":"B","version":"2.15.1","proto":3,"go":"go1.27.2","host":"127.0.0.1","port":16224,"headers":true,"max_payload":1048576,"nonce":"XHkdj1wmroanKyY","cluster":"c1","connect_urls":["192.0.2.2:14223","[fd00::2]:14223"],"compression":"off","lnoc":true,"lnocu":true,"ln":true,"route_pool_size":3,"route_account":"A"}"#;
 
     #[test]
     fn route_info_and_connect_read_and_write_as_nats_server_does() {
@@ -211,6 +221,14 @@ mod tests {
         }
         let new: RouteInfo = serde_json::from_str(INFO_2_15).unwrap();
         assert_eq!((new.route_pool_size, new.lnocu), (3, true));
+        // The dialling server's INFO on the third route of its pool, and on
+        // the route dedicated to account A.
+        for (text, idx, account) in [(INFO_POOL_2, 2, ""), (INFO_ACCOUNT_A, 0, "A")] {
+            let info: RouteInfo = serde_json::from_str(text).unwrap();
+            assert!(info.extra.is_empty(), "{:?}", info.extra);
+            assert_eq!((info.route_pool_idx, info.route_account.as_str()), (idx, account));
+            assert_eq!(serde_json::to_string(&info).unwrap(), text);
+        }
         let connect: RouteConnect = serde_json::from_str(CONNECT_2_9).unwrap();
         assert_eq!(connect.cluster, "c1");
         assert_eq!(serde_json::to_string(&connect).unwrap(), CONNECT_2_9);

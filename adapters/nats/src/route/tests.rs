@@ -205,6 +205,85 @@ fn the_handshake_and_keepalive_of_a_route() {
     );
 }
 
+// 2.15.1 to 2.15.1 on the route dedicated to account A (`cluster {
+// accounts: [A] }`): a client in A subscribed to `foo` and in group q to
+// `bar` on one server, another published on the other, then both left.
+const DEDICATED_INTEREST: &[u8] = b"RS+ foo\r\nRS+ bar q 1\r\nRS- foo\r\nRS- bar q\r\n";
+const DEDICATED_MSGS: &[u8] =
+    b"RMSG foo r 2\r\nhi\r\nHMSG foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\nRMSG bar | q 1\r\nx\r\nRMSG bar + r2 q 1\r\ny\r\n";
+
+fn parse_dedicated(input: &[u8]) -> Vec<RouteOp<'_>> {
+    let mut p = RouteParser::new(4096, 1024 * 1024);
+    p.account_omitted = true;
+    let mut at = 0;
+    let mut ops = Vec::new();
+    while let Some((op, n)) = p.parse(&input[at..]).unwrap() {
+        ops.push(op);
+        at += n;
+    }
+    assert_eq!(at, input.len(), "all consumed");
+    ops
+}
+
+#[test]
+fn a_route_dedicated_to_one_account_as_nats_server_speaks_it() {
+    assert_eq!(
+        parse_dedicated(DEDICATED_INTEREST),
+        vec![
+            RouteOp::Sub(interest("", "foo", None, 0)),
+            RouteOp::Sub(interest("", "bar", Some("q"), 1)),
+            RouteOp::Unsub(interest("", "foo", None, 0)),
+            RouteOp::Unsub(interest("", "bar", Some("q"), 0)),
+        ]
+    );
+    let with_payload = |m: RoutedMsg<'static>, header_len, payload: &'static [u8]| {
+        RouteOp::Msg(RoutedMsg {
+            header_len,
+            payload,
+            ..m
+        })
+    };
+    assert_eq!(
+        parse_dedicated(DEDICATED_MSGS),
+        vec![
+            with_payload(routed("", "foo", Some("r"), ""), None, b"hi"),
+            with_payload(routed("", "foo", None, ""), Some(12), b"NATS/1.0\r\n\r\nhi"),
+            with_payload(routed("", "bar", None, "q"), None, b"x"),
+            with_payload(routed("", "bar", Some("r2"), "q"), None, b"y"),
+        ]
+    );
+    // And written back the same, the account left out.
+    let mut out = BytesMut::new();
+    for op in parse_dedicated(DEDICATED_INTEREST) {
+        match op {
+            RouteOp::Sub(i) => sub(&mut out, None, &i),
+            RouteOp::Unsub(i) => unsub(&mut out, false, None, &i),
+            _ => unreachable!(),
+        }
+    }
+    for op in parse_dedicated(DEDICATED_MSGS) {
+        let RouteOp::Msg(m) = op else { unreachable!() };
+        msg(&mut out, &m);
+    }
+    assert_eq!(&out[..], &[DEDICATED_INTEREST, DEDICATED_MSGS].concat()[..]);
+    // A leaf's message relayed on such a route keeps its origin.
+    let ops = parse_dedicated(b"LMSG leaf1 foo r 0 2\r\nhi\r\nLS+ leaf1 foo\r\n");
+    assert_eq!(
+        ops,
+        vec![
+            RouteOp::Msg(RoutedMsg {
+                origin: Some(b"leaf1"),
+                payload: b"hi",
+                ..routed("", "foo", Some("r"), "")
+            }),
+            RouteOp::LeafSub {
+                origin: b"leaf1",
+                interest: interest("", "foo", None, 0)
+            },
+        ]
+    );
+}
+
 #[test]
 fn malformed_lines_are_errors() {
     let bad = |input: &[u8]| parse_all(input, false).unwrap_err();
