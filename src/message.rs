@@ -77,6 +77,12 @@ pub struct Message<'a> {
     /// separated by spaces (empty: none). Other messages may go to any
     /// queue group (`None`).
     pub queues: Option<&'a [u8]>,
+    /// A JetStream delivery: the subject its receivers subscribed to (a
+    /// pull request's reply, a push consumer's deliver subject), while
+    /// clients see the stream's subject (`subject`). Other servers get it
+    /// under this subject, with the stream's subject after an `@` in the
+    /// reply (`$JS.ACK.…@<subject>`), as nats-server sends it.
+    pub delivered_to: Option<&'a [u8]>,
 }
 
 impl<'a> Message<'a> {
@@ -88,6 +94,35 @@ impl<'a> Message<'a> {
         payload: &'a [u8],
     ) -> Self {
         Message::new(subject, reply, header_len, payload, Origin::INTERNAL)
+    }
+
+    /// A message another server sent (`RMSG`, `HMSG`, `LMSG`) on the
+    /// connection `origin`, for the queue groups it names; a JetStream
+    /// delivery's stream subject taken off its reply (see `delivered_to`).
+    pub fn routed(m: &junction_nats::route::RoutedMsg<'a>, origin: Origin) -> Self {
+        let mut msg = Message::new(m.subject, m.reply, m.header_len, m.payload, origin);
+        msg.queues = Some(m.queue_list);
+        if let Some((shown, ack)) = m.reply.and_then(crate::jetstream::delivery::subject_in_reply) {
+            msg.delivered_to = Some(m.subject);
+            msg.subject = shown;
+            msg.reply = Some(ack);
+        }
+        msg
+    }
+
+    /// The subject the message goes to: what its receivers subscribed to.
+    pub fn routing_subject(&self) -> &'a [u8] {
+        self.delivered_to.unwrap_or(self.subject)
+    }
+
+    /// Changes the subject the message goes to (unmapping another
+    /// cluster's prefix, say); clients still see a JetStream delivery
+    /// under its stream subject.
+    pub fn set_routing_subject(&mut self, subject: &'a [u8]) {
+        match self.delivered_to {
+            Some(_) => self.delivered_to = Some(subject),
+            None => self.subject = subject,
+        }
     }
 
     pub fn new(
@@ -108,6 +143,7 @@ impl<'a> Message<'a> {
             stored_in: None,
             routed_reply: None,
             queues: None,
+            delivered_to: None,
         }
     }
 }

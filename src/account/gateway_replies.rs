@@ -43,6 +43,24 @@ impl Account {
         self.gateway_replies.active.store(true, Ordering::Release);
     }
 
+    /// Whether any reply mapped by another cluster is tracked here.
+    pub(super) fn answers_mapped_replies(&self) -> bool {
+        self.gateway_replies.active.load(Ordering::Acquire)
+    }
+
+    /// The subject that reaches the requester of a reply another cluster
+    /// mapped: the mapped one while it is tracked, else `reply` itself.
+    /// For answers that come later than a mapping lasts (JetStream's
+    /// deliveries to a pull request).
+    pub fn reply_route(&self, reply: &[u8]) -> Bytes {
+        if self.answers_mapped_replies() {
+            if let Some(routed) = self.gateway_reply(reply) {
+                return routed;
+            }
+        }
+        Bytes::copy_from_slice(reply)
+    }
+
     /// The mapped subject a message published to `subject` goes to, if a
     /// recent request from another cluster asked for it.
     fn gateway_reply(&self, subject: &[u8]) -> Option<Bytes> {
@@ -73,11 +91,9 @@ impl Account {
         {
             return None;
         }
-        let routed = self.gateway_reply(msg.subject)?;
-        let mapped = Message {
-            subject: &routed,
-            ..*msg
-        };
+        let routed = self.gateway_reply(msg.routing_subject())?;
+        let mut mapped = *msg;
+        mapped.set_routing_subject(&routed);
         // Only to the gateway of that cluster (its interest in `_GR_.<its
         // hash>.>`): no one here listens to mapped subjects.
         let result = self.matches(&routed);

@@ -25,13 +25,19 @@ pub struct InterestChange<'a> {
     /// count is its weight.
     pub count: u32,
     /// With the subscriptions made for other servers of the cluster (one
-    /// per peer): all the interest there is here, which leaf nodes hear of.
+    /// per peer): the cluster's interest, which other clusters hear of.
     pub total: u32,
+    /// With other clusters' interest too (gateways'): all the interest
+    /// there is here, which leaf nodes hear of.
+    pub everywhere: u32,
     /// A subscription came (else one went).
     pub added: bool,
-    /// The change is in another server's interest (a route's), which
-    /// routes do not announce.
+    /// The change is in another server's interest (a route's or another
+    /// cluster's), which routes do not announce.
     pub remote: bool,
+    /// The change is in another cluster's interest, which gateways do not
+    /// announce either.
+    pub other_cluster: bool,
 }
 
 impl InterestChange<'_> {
@@ -48,9 +54,32 @@ impl InterestChange<'_> {
 /// interest lock held: a listener must not subscribe or unsubscribe.
 pub type InterestListener = Arc<dyn Fn(&Account, &InterestChange<'_>) + Send + Sync>;
 
-/// Subscriptions counted by subject and queue group: this server's own,
-/// and those made for other servers.
-type Counts = FxHashMap<(Bytes, Option<Bytes>), (u32, u32)>;
+/// Subscriptions counted by subject and queue group.
+type Counts = FxHashMap<(Bytes, Option<Bytes>), Count>;
+
+/// Subscriptions to one subject (or queue group) by whose interest they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Count {
+    /// This server's own (its clients', services', leaf nodes').
+    own: u32,
+    /// Made for the other servers of the cluster (one per route).
+    cluster: u32,
+    /// Made for other clusters (one per gateway).
+    other_clusters: u32,
+}
+
+impl Count {
+    /// The slot a subscription counts in.
+    fn slot(&mut self, sub: &Subscription) -> &mut u32 {
+        if sub.other_cluster {
+            &mut self.other_clusters
+        } else if counted(sub) {
+            &mut self.own
+        } else {
+            &mut self.cluster
+        }
+    }
+}
 
 /// The account's interest: counts of its own subscriptions and who
 /// listens to their changes.
@@ -69,23 +98,14 @@ fn counted(sub: &Subscription) -> bool {
 impl Account {
     /// Adds a subscription.
     pub fn subscribe(&self, sub: Arc<Subscription>) -> Result<(), SublistError> {
-        // Another cluster's interest is neither counted nor announced.
-        if sub.other_cluster {
-            return self.sublist.insert(sub);
-        }
-        let own = counted(&sub);
         let mut counts = self.interest.counts.lock();
         self.sublist.insert(sub.clone())?;
         let entry = counts
             .entry((sub.subject.clone(), sub.queue.clone()))
             .or_default();
-        if own {
-            entry.0 += 1;
-        } else {
-            entry.1 += 1;
-        }
-        let (count, remote) = *entry;
-        self.tell(&sub, count, count + remote, true, !own);
+        *entry.slot(&sub) += 1;
+        let count = *entry;
+        self.tell(&sub, count, true);
         Ok(())
     }
 
@@ -100,46 +120,42 @@ impl Account {
 
     /// Removes a subscription; returns whether it was present.
     pub fn unsubscribe(&self, sub: &Arc<Subscription>) -> bool {
-        if sub.other_cluster {
-            return self.sublist.remove(sub);
-        }
-        let own = counted(sub);
         let mut counts = self.interest.counts.lock();
         if !self.sublist.remove(sub) {
             return false;
         }
         let key = (sub.subject.clone(), sub.queue.clone());
-        let (count, remote) = match counts.get_mut(&key) {
+        let count = match counts.get_mut(&key) {
             Some(entry) => {
-                if own {
-                    entry.0 = entry.0.saturating_sub(1);
-                } else {
-                    entry.1 = entry.1.saturating_sub(1);
-                }
+                let slot = entry.slot(sub);
+                *slot = slot.saturating_sub(1);
                 let now = *entry;
-                if now == (0, 0) {
+                if now == Count::default() {
                     counts.remove(&key);
                 }
                 now
             }
-            None => (0, 0),
+            None => Count::default(),
         };
-        self.tell(sub, count, count + remote, false, !own);
+        self.tell(sub, count, false);
         true
     }
 
-    fn tell(&self, sub: &Subscription, count: u32, total: u32, added: bool, remote: bool) {
+    fn tell(&self, sub: &Subscription, count: Count, added: bool) {
         let listeners = self.interest.listeners.load();
         if listeners.is_empty() {
             return;
         }
+        let total = count.own + count.cluster;
         let change = InterestChange {
             subject: &sub.subject,
             queue: sub.queue.as_deref(),
-            count,
+            count: count.own,
             total,
+            everywhere: total + count.other_clusters,
             added,
-            remote,
+            remote: !counted(sub) || sub.other_cluster,
+            other_cluster: sub.other_cluster,
         };
         for listener in listeners.iter() {
             listener(self, &change);
@@ -155,8 +171,8 @@ impl Account {
         self.interest.listeners.store(Arc::new(listeners));
         counts
             .iter()
-            .filter(|(_, (own, _))| *own > 0)
-            .map(|((subject, queue), (own, _))| (subject.clone(), queue.clone(), *own))
+            .filter(|(_, c)| c.own > 0)
+            .map(|((subject, queue), c)| (subject.clone(), queue.clone(), c.own))
             .collect()
     }
 
@@ -165,19 +181,30 @@ impl Account {
     /// cannot come between, so what `f` sends goes before any later change.
     pub fn each_interest(&self, mut f: impl FnMut(&[u8], Option<&[u8]>, u32)) {
         let counts = self.interest.counts.lock();
-        for ((subject, queue), (own, _)) in counts.iter() {
-            if *own > 0 {
-                f(subject, queue.as_deref(), *own);
+        for ((subject, queue), c) in counts.iter() {
+            if c.own > 0 {
+                f(subject, queue.as_deref(), c.own);
             }
         }
     }
 
-    /// As [`Account::each_interest`], with the other servers' interest
-    /// counted too (what leaf nodes hear of).
+    /// As [`Account::each_interest`], with the other servers of the
+    /// cluster counted too (what other clusters hear of).
     pub fn each_total_interest(&self, mut f: impl FnMut(&[u8], Option<&[u8]>, u32)) {
         let counts = self.interest.counts.lock();
-        for ((subject, queue), (own, remote)) in counts.iter() {
-            f(subject, queue.as_deref(), own + remote);
+        for ((subject, queue), c) in counts.iter() {
+            if c.own + c.cluster > 0 {
+                f(subject, queue.as_deref(), c.own + c.cluster);
+            }
+        }
+    }
+
+    /// As [`Account::each_interest`], with all the interest there is here,
+    /// other clusters' too (what leaf nodes hear of).
+    pub fn each_interest_everywhere(&self, mut f: impl FnMut(&[u8], Option<&[u8]>, u32)) {
+        let counts = self.interest.counts.lock();
+        for ((subject, queue), c) in counts.iter() {
+            f(subject, queue.as_deref(), c.own + c.cluster + c.other_clusters);
         }
     }
 

@@ -267,10 +267,21 @@ impl ConnCore {
         encode: fn(&mut BytesMut, &RoutedMsg<'_>),
     ) {
         let queue_list = queues.join(&b' ');
+        // A JetStream delivery goes under the subject its receivers
+        // subscribed to, the stream's subject after `@` in the reply.
+        let encoded;
+        let (subject, reply) = match (msg.delivered_to, reply) {
+            (Some(to), Some(reply)) if crate::jetstream::delivery::subject_in_reply(reply).is_none() => {
+                encoded = crate::jetstream::delivery::reply_with_subject(reply, msg.subject);
+                (to, Some(&encoded[..]))
+            }
+            (Some(to), reply) => (to, reply),
+            (None, reply) => (msg.subject, reply),
+        };
         let routed = RoutedMsg {
             origin: None,
             account,
-            subject: msg.subject,
+            subject,
             reply,
             queue_list: &queue_list,
             header_len: msg.header_len,

@@ -654,14 +654,7 @@ fn publish(
         }
         return;
     };
-    let mut msg = Message::new(
-        m.subject,
-        m.reply,
-        m.header_len,
-        m.payload,
-        Origin::new(gateway.id, ConnKind::Gateway, true),
-    );
-    msg.queues = Some(m.queue_list);
+    let mut msg = Message::routed(m, Origin::new(gateway.id, ConnKind::Gateway, true));
     if let Some(routed) = mapped_reply::parse(m.subject) {
         let Some(plain) = gateways.unmap_subject(&routed) else {
             return;
@@ -673,7 +666,7 @@ fn publish(
                 }
             }
         }
-        msg.subject = plain;
+        msg.set_routing_subject(plain);
     }
     gateways.unmap_reply(account, &mut msg);
     account.publish(&msg, Some(cache), producer);

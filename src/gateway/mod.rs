@@ -383,6 +383,10 @@ impl Gateways {
 
     /// Tells the inbound connections of a change in this cluster's interest.
     fn interest_changed(&self, account: &Account, change: &InterestChange<'_>) {
+        // One hop: another cluster's interest is not told to the others.
+        if change.other_cluster {
+            return;
+        }
         let first = change.added && change.total == 1;
         let last = !change.added && change.total == 0;
         if change.added {
@@ -560,9 +564,9 @@ impl crate::conn::GatewayLinks for Gateways {
     }
 
     fn admit_routed<'a>(&self, account: &Arc<Account>, msg: &mut Message<'a>) -> bool {
-        if let Some(routed) = mapped_reply::parse(msg.subject) {
+        if let Some(routed) = mapped_reply::parse(msg.routing_subject()) {
             match self.unmap_subject(&routed) {
-                Some(plain) => msg.subject = plain,
+                Some(plain) => msg.set_routing_subject(plain),
                 None => return false,
             }
         }

@@ -95,6 +95,9 @@ pub struct Leaf {
     /// A loop was found through this connection: the leaf waits longer
     /// before connecting again.
     looped: AtomicBool,
+    /// The server's system account: more stays on each side of a leaf
+    /// connection bound to it (see `deny`).
+    system_account: Weak<Account>,
     me: Weak<Leaf>,
 }
 
@@ -128,6 +131,7 @@ impl Leaf {
             credentials: OnceLock::new(),
             discovered: OnceLock::new(),
             looped: AtomicBool::new(false),
+            system_account: Arc::downgrade(&server.accounts.system),
             me: me.clone(),
         })
     }
@@ -193,12 +197,15 @@ impl Leaf {
         if !self.established.load(Ordering::Relaxed) {
             return;
         }
-        self.announce(change.subject, change.queue, change.total);
+        self.announce(change.subject, change.queue, change.everywhere);
     }
 
     /// Announces `count` subscriptions to `subject`/`queue` here, less the
     /// peer's own, if that changes what the peer was told.
     fn announce(&self, subject: &[u8], queue: Option<&[u8]>, count: u32) {
+        if self.stays_here(subject) {
+            return;
+        }
         let key: Key = (Bytes::copy_from_slice(subject), queue.map(Bytes::copy_from_slice));
         let own = u32::from(
             self.interest
@@ -232,9 +239,22 @@ impl Leaf {
         self.send_proto(&buf);
     }
 
+    /// Whether interest in `subject` or a message on it must not cross
+    /// this connection (see `deny`).
+    fn stays_here(&self, subject: &[u8]) -> bool {
+        super::deny::denied(subject, || {
+            self.system_account
+                .upgrade()
+                .is_some_and(|system| Arc::ptr_eq(&system, &self.account()))
+        })
+    }
+
     /// The peer announced interest (`LS+`): a subscription here, or a
     /// queue group's new weight.
     fn remote_sub(&self, i: &RemoteInterest<'_>) {
+        if self.stays_here(i.subject) {
+            return;
+        }
         let account = self.account();
         let Some(me) = self.me.upgrade() else { return };
         let i = RemoteInterest {
@@ -259,7 +279,7 @@ impl Leaf {
     fn establish(&self, nodes: &LeafNodes) {
         let account = self.account();
         self.established.store(true, Ordering::Relaxed);
-        account.each_total_interest(|subject, queue, count| self.announce(subject, queue, count));
+        account.each_interest_everywhere(|subject, queue, count| self.announce(subject, queue, count));
         let lds = nodes.loop_subject(&account.name);
         let mut buf = BytesMut::new();
         proto::leaf_sub(
@@ -300,7 +320,7 @@ impl Subscriber for Leaf {
         queues: &[&[u8]],
         producer: &mut Producer,
     ) {
-        if !self.established.load(Ordering::Relaxed) {
+        if !self.established.load(Ordering::Relaxed) || self.stays_here(msg.routing_subject()) {
             return;
         }
         self.push_routed(msg, msg.reply, &[], queues, producer, proto::leaf_msg);
@@ -689,13 +709,9 @@ fn publish(
     producer: &mut Producer,
 ) {
     leaf.count_in(m);
-    let mut msg = Message::new(
-        m.subject,
-        m.reply,
-        m.header_len,
-        m.payload,
-        Origin::new(leaf.id, ConnKind::Leaf, true),
-    );
-    msg.queues = Some(m.queue_list);
+    if leaf.stays_here(m.subject) {
+        return;
+    }
+    let msg = Message::routed(m, Origin::new(leaf.id, ConnKind::Leaf, true));
     account.publish(&msg, Some(cache), producer);
 }

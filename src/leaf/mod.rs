@@ -13,6 +13,7 @@
 //! that connection is closed.
 
 mod conn;
+mod deny;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -898,14 +898,7 @@ fn publish(
     let Some((account, cache)) = caches.get(&cluster.server.accounts, route.account_of(m.account)) else {
         return;
     };
-    let mut msg = Message::new(
-        m.subject,
-        m.reply,
-        m.header_len,
-        m.payload,
-        Origin::new(route.id, ConnKind::Route, true),
-    );
-    msg.queues = Some(m.queue_list);
+    let mut msg = Message::routed(m, Origin::new(route.id, ConnKind::Route, true));
     // A subject or reply mapped by another cluster (`_GR_.`) is unmapped
     // for the clients here.
     let mapped = |s: &[u8]| s.starts_with(crate::mapped_reply::PREFIX);

@@ -255,7 +255,9 @@ impl Subscriber for Api {
                 .split_once('.')
                 .and_then(|(s, c)| acc.stream(s).and_then(|s| s.consumer(c)));
             match consumer {
-                Some(c) => c.pull(reply, body),
+                // Its messages may come after the mapping of a reply from
+                // another cluster lapsed: the request keeps the mapped one.
+                Some(c) => c.pull(&account.reply_route(reply), body),
                 None => {
                     let block = headers::status(404, "Consumer Not Found", &[]);
                     account.publish_full(reply, None, &block, b"", producer);

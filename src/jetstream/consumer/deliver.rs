@@ -165,10 +165,10 @@ impl Consumer {
             st.replay_prev = Some((msg.time, now));
             // Addressed to the target's subscribers, shown under the stream
             // subject.
-            let targets = match &push_targets {
-                Some(t) => t.clone(),
+            let (to, targets) = match (&push, &push_targets) {
+                (Some(subject), Some(t)) => (Bytes::copy_from_slice(subject.as_bytes()), t.clone()),
                 // Matched above, for the request at the front.
-                None => matched.as_ref().expect("matched above").1.clone(),
+                _ => matched.clone().expect("matched above"),
             };
             let joined;
             let (header_len, body): (Option<usize>, &[u8]) = if st.config.headers_only {
@@ -197,7 +197,7 @@ impl Consumer {
                 body,
                 time: msg.time,
             };
-            if let Some(at) = self.send(&mut st, &mut round, &out, &targets, producer) {
+            if let Some(at) = self.send(&mut st, &mut round, &out, (&to, &targets), producer) {
                 soonest(at);
             }
             st.last_sent = now;
@@ -293,12 +293,14 @@ impl Consumer {
     /// Sends one message to `targets`: counts the delivery, makes it
     /// pending (or, without acks, done at once) and gives it its ack
     /// subject. Returns when its ack is due, if it waits for one.
+    /// `targets` are the subscribers of `to` (a pull request's reply, a
+    /// push consumer's deliver subject), which other servers get it under.
     pub(super) fn send(
         &self,
         st: &mut State,
         round: &mut Round<'_>,
         out: &Outgoing<'_>,
-        targets: &MatchResult,
+        (to, targets): (&[u8], &MatchResult),
         producer: &mut Producer,
     ) -> Option<Instant> {
         let deliveries = {
@@ -342,7 +344,10 @@ impl Consumer {
         };
         st.dirty = true;
         st.last_active = round.now_ns;
-        let m = Message::internal(out.subject, Some(reply.as_bytes()), out.header_len, out.body);
+        let m = Message {
+            delivered_to: Some(to),
+            ..Message::internal(out.subject, Some(reply.as_bytes()), out.header_len, out.body)
+        };
         crate::router::deliver(targets, &m, producer);
         if st.config.ack_policy == AckPolicy::None {
             match self.retention {
@@ -407,7 +412,7 @@ impl Consumer {
             now_ns,
             settled: Vec::new(),
         };
-        if let Some(at) = self.send(&mut st, &mut round, out, &targets, producer) {
+        if let Some(at) = self.send(&mut st, &mut round, out, (subject.as_bytes(), &targets), producer) {
             // The task sleeps past this ack's deadline: wake it to look again.
             if at < st.task_due {
                 st.task_due = at;
