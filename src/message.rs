@@ -102,7 +102,7 @@ impl<'a> Message<'a> {
     pub fn routed(m: &junction_nats::route::RoutedMsg<'a>, origin: Origin) -> Self {
         let mut msg = Message::new(m.subject, m.reply, m.header_len, m.payload, origin);
         msg.queues = Some(m.queue_list);
-        if let Some((shown, ack)) = m.reply.and_then(crate::jetstream::delivery::subject_in_reply) {
+        if let Some((shown, ack)) = m.reply.and_then(junction_nats::route::subject_in_reply) {
             msg.delivered_to = Some(m.subject);
             msg.subject = shown;
             msg.reply = Some(ack);

@@ -149,8 +149,17 @@ async fn the_system_account_answers_server_and_account_requests() {
         .map(|s| s["subject"].as_str().unwrap())
         .collect();
     assert!(subjects.contains(&"orders.>"), "{subsz}");
-    assert!(
-        subjects.iter().all(|s| !s.starts_with("$SYS.REQ")),
+    // With the system account's services every account imports, as
+    // nats-server 2.15.1 lists them too; nothing of other accounts.
+    let mut others: Vec<&str> = subjects.iter().copied().filter(|s| *s != "orders.>").collect();
+    others.sort();
+    assert_eq!(
+        others,
+        [
+            "$SYS.REQ.ACCOUNT.PING.CONNZ",
+            "$SYS.REQ.ACCOUNT.PING.STATZ",
+            "$SYS.REQ.SERVER.PING.CONNZ"
+        ],
         "only APP's: {subjects:?}"
     );
     let info = request(&sys, "$SYS.REQ.ACCOUNT.APP.INFO", "").await;
@@ -618,4 +627,56 @@ async fn kick_and_lame_duck_one_client() {
     )
     .await;
     assert_eq!(again["error"]["description"], "no such client or leafnode id");
+}
+
+/// Any account's users ask of their own account, on every server of a
+/// mixed cluster (the system account's services every account imports, as
+/// nats-server wires them).
+#[tokio::test]
+async fn any_account_lists_its_own_connections_on_every_server() {
+    let j_port = common::free_port();
+    let j = junction_node("j1", Some(j_port), &[]).await;
+    let n15 = reference(
+        "2.15",
+        "n15",
+        common::free_port(),
+        &[format!("nats://127.0.0.1:{j_port}")],
+    );
+    let n15_url = format!("nats://127.0.0.1:{}", n15.client);
+    let on_j = connect(&common::url(&j), "app").await;
+    let _also_on_n = connect(&n15_url, "app").await;
+    for (subject, what) in [
+        ("$SYS.REQ.ACCOUNT.PING.CONNZ", "connections"),
+        ("$SYS.REQ.SERVER.PING.CONNZ", "connections"),
+        ("$SYS.REQ.ACCOUNT.PING.STATZ", "account_statz"),
+    ] {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let answers = gather(&on_j, subject, "", Duration::from_millis(700)).await;
+            let mut names: Vec<&str> = answers
+                .iter()
+                .filter_map(|a| a["server"]["name"].as_str())
+                .collect();
+            names.sort();
+            if names == ["j1", "n15"] {
+                for a in &answers {
+                    let data = &a["data"];
+                    assert!(data.get(what).is_some(), "{subject}: {a}");
+                    if what == "connections" {
+                        // Each server lists its own client of APP, and only
+                        // that (not the system user's), in nats-server's
+                        // shape: the account is not repeated.
+                        assert_eq!(data["num_connections"], 1, "{a}");
+                        assert_eq!(data["connections"][0]["lang"], "rust", "{a}");
+                        assert!(data.get("account").is_none(), "{a}");
+                    }
+                }
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{subject}: answers from {names:?}: {answers:?}"
+            );
+        }
+    }
 }

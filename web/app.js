@@ -253,9 +253,18 @@ async function links() {
   const get = async (path) => (await fetch(path)).json();
   const [r, l, g, v] = await Promise.all([get("routez"), get("leafz"), get("gatewayz"), get("varz")]);
   const out = [];
+  // One link per peer server: its pool of routes (and those dedicated to
+  // accounts) added up.
+  const byPeer = new Map();
   for (const x of r.routes || []) {
-    out.push({ key: `route-${x.rid}`, kind: "route", peer: x.remote_name || x.remote_id, inMsgs: x.in_msgs, outMsgs: x.out_msgs, subs: x.subscriptions });
+    const peer = x.remote_name || x.remote_id;
+    const link = byPeer.get(peer) || { key: `route-${x.remote_id}`, kind: "route", peer, inMsgs: 0, outMsgs: 0, subs: 0 };
+    link.inMsgs += x.in_msgs;
+    link.outMsgs += x.out_msgs;
+    link.subs += x.subscriptions;
+    byPeer.set(peer, link);
   }
+  out.push(...byPeer.values());
   for (const x of l.leafs || []) {
     out.push({ key: `leaf-${x.id}`, kind: x.is_spoke ? "leaf (to hub)" : "leaf", peer: x.name, inMsgs: x.in_msgs, outMsgs: x.out_msgs, subs: x.subscriptions });
   }

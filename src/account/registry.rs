@@ -12,6 +12,7 @@ use super::imports::{ServiceImport, StreamImport, SubjectMapping};
 use super::InterestListener;
 use crate::account::{Account, Export, GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
 use crate::mapping::Mappings;
+use crate::options::ResponseType;
 use crate::options::{ExportKind, ImportConfig, Options};
 use crate::subscription::Subscription;
 
@@ -49,7 +50,20 @@ pub struct Accounts {
     /// Told of the interest of every account, also of those created later.
     /// Taken after `map`'s lock, never before.
     interest_listeners: RwLock<Vec<InterestListener>>,
+    /// Set once the system account's services run: every other account
+    /// imports some of them (see [`Accounts::import_system_services`]).
+    system_imports: std::sync::atomic::AtomicBool,
 }
+
+/// The system account's services every other account imports, as
+/// nats-server wires them: the local subject, and the system account's
+/// subject with `{}` for the importing account. Each server answers, so
+/// the requester gets one answer from each.
+const SYSTEM_IMPORTS: [(&str, &str); 3] = [
+    ("$SYS.REQ.SERVER.PING.CONNZ", "$SYS.REQ.ACCOUNT.{}.CONNZ"),
+    ("$SYS.REQ.ACCOUNT.PING.CONNZ", "$SYS.REQ.ACCOUNT.{}.CONNZ"),
+    ("$SYS.REQ.ACCOUNT.PING.STATZ", "$SYS.REQ.ACCOUNT.{}.STATZ"),
+];
 
 /// One configured import and the subscription that carries it.
 struct Wired {
@@ -99,6 +113,7 @@ impl Accounts {
             wired: Mutex::new(Vec::new()),
             config_mapped: Mutex::new(Vec::new()),
             interest_listeners: RwLock::new(Vec::new()),
+            system_imports: std::sync::atomic::AtomicBool::new(false),
         };
         accounts.set_mappings(opts)?;
         for cfg in &opts.accounts {
@@ -215,9 +230,13 @@ impl Accounts {
         if let Some(a) = self.get(name) {
             return a;
         }
-        let mut map = self.map.write();
-        map.entry(name.to_string())
+        let mut created = false;
+        let account = self
+            .map
+            .write()
+            .entry(name.to_string())
             .or_insert_with(|| {
+                created = true;
                 let account = Arc::new(Account::new(name));
                 // Before anyone can subscribe in it.
                 for listener in self.interest_listeners.read().iter() {
@@ -225,7 +244,52 @@ impl Accounts {
                 }
                 account
             })
-            .clone()
+            .clone();
+        if created && self.system_imports.load(std::sync::atomic::Ordering::Acquire) {
+            self.import_system_services_into(&account);
+        }
+        account
+    }
+
+    /// Every account but the system account imports some of its services
+    /// (`SYSTEM_IMPORTS`), those created later too: a user of any account
+    /// can list its account's connections, on every server, as in
+    /// nats-server.
+    pub fn import_system_services(&self) {
+        if self
+            .system_imports
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        for account in self.all() {
+            self.import_system_services_into(&account);
+        }
+    }
+
+    fn import_system_services_into(&self, importer: &Arc<Account>) {
+        if Arc::ptr_eq(importer, &self.system) {
+            return;
+        }
+        for (local, remote) in SYSTEM_IMPORTS {
+            let remote = remote.replace("{}", &importer.name);
+            let forwarder = ServiceImport {
+                importer: Arc::downgrade(importer),
+                exporter: Arc::downgrade(&self.system),
+                mapping: SubjectMapping::new(local, Some(&remote), None),
+                // One answer from each server.
+                response_type: ResponseType::Stream,
+            };
+            let sub = Subscription::new(
+                Bytes::from_static(local.as_bytes()),
+                None,
+                Bytes::new(),
+                Arc::new(forwarder),
+            );
+            if let Err(e) = importer.subscribe(Arc::new(sub)) {
+                tracing::error!(account = %importer.name, "the system account's {local} was not imported: {e}");
+            }
+        }
     }
 
     /// Tells `listener` of every interest change in every account, those

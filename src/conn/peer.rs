@@ -271,8 +271,8 @@ impl ConnCore {
         // subscribed to, the stream's subject after `@` in the reply.
         let encoded;
         let (subject, reply) = match (msg.delivered_to, reply) {
-            (Some(to), Some(reply)) if crate::jetstream::delivery::subject_in_reply(reply).is_none() => {
-                encoded = crate::jetstream::delivery::reply_with_subject(reply, msg.subject);
+            (Some(to), Some(reply)) if junction_nats::route::subject_in_reply(reply).is_none() => {
+                encoded = junction_nats::route::reply_with_subject(reply, msg.subject);
                 (to, Some(&encoded[..]))
             }
             (Some(to), reply) => (to, reply),

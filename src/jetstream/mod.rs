@@ -12,7 +12,6 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod consumer;
-pub mod delivery;
 pub mod errors;
 pub mod filestore;
 pub mod headers;

@@ -95,6 +95,8 @@ pub fn install(server: &Arc<Server>) -> Arc<SystemServices> {
     for name in ACCOUNT_ENDPOINTS {
         system.subscribe_service(format!("$SYS.REQ.ACCOUNT.*.{name}"), subscriber.clone());
     }
+    // Any account's users may ask of their own account, as in nats-server.
+    server.accounts.import_system_services();
     tokio::spawn(send_statsz(services.clone()));
     services
 }

@@ -185,7 +185,9 @@ test("cluster view: a second node joins and the route shows its traffic live", a
     assert.match(await page.textContent("#topology"), /demo-2/);
     // A client of the second node publishes to the page's subscription:
     // the route into this node carries it, and its rate shows.
-    await waitFor(async () => (await (await fetch(`http://127.0.0.1:${httpPort}/routez?subs=1`)).json()).num_routes === 1, "the route");
+    // Its pool of routes: 3, and one for the system account.
+    await waitFor(async () => (await (await fetch(`http://127.0.0.1:${httpPort}/routez?subs=1`)).json()).num_routes === 4, "the routes");
+    assert.equal(await page.locator('#links tr[data-peer="demo-2"]').count(), 1);
     const nc2 = await connect({ servers: `nats://127.0.0.1:${natsPort2}` });
     const pump = setInterval(() => { for (let i = 0; i < 50; i++) nc2.publish("demo.cluster", sc.encode("x")); }, 50);
     try {

@@ -34,8 +34,10 @@
 //! Like the client parser, it finds whole operations in the read buffer and
 //! borrows from it: nothing is copied to parse.
 
+mod delivery;
 mod handshake;
 
+pub use delivery::{reply_with_subject, subject_in_reply};
 pub use handshake::{
     GatewayInfo, RouteConnect, RouteInfo, GATEWAY_CMD_ALL_SUBS_COMPLETE, GATEWAY_CMD_ALL_SUBS_START,
     GATEWAY_CMD_GOSSIP,
