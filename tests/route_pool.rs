@@ -110,6 +110,21 @@ async fn wait_for_routes(http: SocketAddr, n: usize) -> Vec<Value> {
     }
 }
 
+/// The ids of a node's routes, sorted: the same later if none was closed
+/// (and dialled again) meanwhile.
+fn route_ids(node: &RunningServer) -> Vec<u64> {
+    let mut ids: Vec<u64> = node
+        .cluster
+        .as_ref()
+        .unwrap()
+        .routes()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
 /// The routes whose interest lists an entry ending in `subject`.
 fn carrying<'a>(routes: &'a [Value], subject: &str) -> Vec<&'a Value> {
     routes
@@ -345,21 +360,9 @@ async fn three_junction_nodes_that_all_dial_each_other_agree_on_their_pools() {
     }
     // Settled: the same routes a second later (none closed as a duplicate
     // and dialled again).
-    let ids = |n: &RunningServer| {
-        let mut ids: Vec<u64> = n
-            .cluster
-            .as_ref()
-            .unwrap()
-            .routes()
-            .iter()
-            .map(|r| r.id)
-            .collect();
-        ids.sort();
-        ids
-    };
-    let before: Vec<Vec<u64>> = nodes.iter().map(|(n, _)| ids(n)).collect();
+    let before: Vec<Vec<u64>> = nodes.iter().map(|(n, _)| route_ids(n)).collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let after: Vec<Vec<u64>> = nodes.iter().map(|(n, _)| ids(n)).collect();
+    let after: Vec<Vec<u64>> = nodes.iter().map(|(n, _)| route_ids(n)).collect();
     assert_eq!(before, after);
     let url = |i: usize| common::url(&nodes[i].0);
     let _kept = each_account_crosses(&url(0), &url(1)).await;
@@ -384,21 +387,9 @@ async fn junction_and_two_nats_servers_that_all_dial_each_other_settle() {
     for http in [j_http, n1.http, n2.http] {
         wait_for_routes(http, 10).await;
     }
-    let ids = || {
-        let mut ids: Vec<u64> = j
-            .cluster
-            .as_ref()
-            .unwrap()
-            .routes()
-            .iter()
-            .map(|r| r.id)
-            .collect();
-        ids.sort();
-        ids
-    };
-    let before = ids();
+    let before = route_ids(&j);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(before, ids(), "routes closed and dialled again");
+    assert_eq!(before, route_ids(&j), "routes closed and dialled again");
     let n1_url = format!("nats://127.0.0.1:{}", n1.client);
     let n2_url = format!("nats://127.0.0.1:{}", n2.client);
     let _kept = each_account_crosses(&common::url(&j), &n1_url).await;

@@ -6,6 +6,11 @@ use super::*;
 fn parse_all(input: &[u8], leaf_unsub_origin: bool) -> Result<Vec<RouteOp<'_>>, ProtocolError> {
     let mut p = RouteParser::new(4096, 1024 * 1024);
     p.leaf_unsub_origin = leaf_unsub_origin;
+    parse_with(p, input)
+}
+
+/// Every operation of `input`, all of it consumed, by the parser `p`.
+fn parse_with(mut p: RouteParser, input: &[u8]) -> Result<Vec<RouteOp<'_>>, ProtocolError> {
     let mut at = 0;
     let mut ops = Vec::new();
     while let Some((op, n)) = p.parse(&input[at..])? {
@@ -215,14 +220,7 @@ const DEDICATED_MSGS: &[u8] =
 fn parse_dedicated(input: &[u8]) -> Vec<RouteOp<'_>> {
     let mut p = RouteParser::new(4096, 1024 * 1024);
     p.account_omitted = true;
-    let mut at = 0;
-    let mut ops = Vec::new();
-    while let Some((op, n)) = p.parse(&input[at..]).unwrap() {
-        ops.push(op);
-        at += n;
-    }
-    assert_eq!(at, input.len(), "all consumed");
-    ops
+    parse_with(p, input).unwrap()
 }
 
 #[test]
@@ -339,15 +337,7 @@ LS- _INBOX.GowoEMrp69mnkrwHUguPRs.*\r\nHMSG hub.h | qq 18 20\r\nNATS/1.0\r\nA: b
 const LEAF_FROM_HUB: &[u8] = b"LS+ hub.> qq 1\r\nLMSG leaf.y 4\r\nback\r\n";
 
 fn parse_leaf(input: &[u8]) -> Vec<RouteOp<'_>> {
-    let mut p = RouteParser::leaf(4096, 1024 * 1024);
-    let mut at = 0;
-    let mut ops = Vec::new();
-    while let Some((op, n)) = p.parse(&input[at..]).unwrap() {
-        ops.push(op);
-        at += n;
-    }
-    assert_eq!(at, input.len(), "all consumed");
-    ops
+    parse_with(RouteParser::leaf(4096, 1024 * 1024), input).unwrap()
 }
 
 fn leaf_msg_of<'a>(
