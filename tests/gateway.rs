@@ -7,27 +7,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use junction::options::{ClusterOptions, GatewayOptions, RemoteGateway};
+use junction::options::ClusterOptions;
 use junction::{Options, RunningServer};
 
 /// Options of a Junction node of gateway `name`, listening for gateways on
 /// `port` (0: any) and dialling `remotes` (name, URL).
 fn gateway_options(name: &str, port: u16, remotes: &[(&str, String)]) -> Options {
     Options {
-        gateway: Some(GatewayOptions {
-            name: name.into(),
-            host: "127.0.0.1".into(),
-            port,
-            gateways: remotes
-                .iter()
-                .map(|(n, u)| RemoteGateway {
-                    name: n.to_string(),
-                    urls: vec![u.clone()],
-                    tls: None,
-                })
-                .collect(),
-            ..GatewayOptions::default()
-        }),
+        gateway: Some(common::gateway_options(name, port, remotes)),
         ..Options::default()
     }
 }

@@ -9,25 +9,12 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use futures::StreamExt;
-use junction::options::{GatewayOptions, LeafNodeOptions, LeafRemote, RemoteGateway};
+use junction::options::{GatewayOptions, LeafNodeOptions, LeafRemote};
 use junction::{Options, RunningServer};
 
-/// Options of a Junction node of gateway `name`, dialling `remotes`.
+/// Gateway `name` on any port, dialling `remotes` (name, URL).
 fn gateway(name: &str, remotes: &[(&str, String)]) -> GatewayOptions {
-    GatewayOptions {
-        name: name.into(),
-        host: "127.0.0.1".into(),
-        port: 0,
-        gateways: remotes
-            .iter()
-            .map(|(n, u)| RemoteGateway {
-                name: n.to_string(),
-                urls: vec![u.clone()],
-                tls: None,
-            })
-            .collect(),
-        ..GatewayOptions::default()
-    }
+    common::gateway_options(name, 0, remotes)
 }
 
 /// A nats-server 2.15.1 of gateway `name` on `gw_port`, dialling `remote`
@@ -41,6 +28,14 @@ fn reference(name: &str, gw_port: u16, remote: Option<(&str, &str)>, more: &str)
         "listen: 127.0.0.1:{client}\nserver_name: {name}1\ngateway {{ name: {name}, listen: 127.0.0.1:{gw_port}{gateways} }}\n{more}\n"
     );
     (common::reference_with_config("2.15", &conf), client)
+}
+
+/// A nats-server 2.15.1 with configuration `conf` on a client port picked
+/// here, and a client of it.
+async fn nats_server_with(conf: &str) -> (common::Process, async_nats::Client) {
+    let client = common::free_port();
+    let process = common::reference_with_config("2.15", &format!("listen: 127.0.0.1:{client}\n{conf}"));
+    (process, connect(&format!("nats://127.0.0.1:{client}")).await)
 }
 
 async fn connect(url: &str) -> async_nats::Client {
@@ -194,14 +189,12 @@ async fn jetstream_on_a_junction_node_used_from_a_nats_server_node_of_its_cluste
         ..Options::default()
     })
     .await;
-    let client = common::free_port();
-    let conf = format!(
-        "listen: 127.0.0.1:{client}\nserver_name: n1\ncluster {{ name: c1, listen: 127.0.0.1:{}, routes: [\"nats://{}\"] }}\n",
+    let (_n, on_n) = nats_server_with(&format!(
+        "server_name: n1\ncluster {{ name: c1, listen: 127.0.0.1:{}, routes: [\"nats://{}\"] }}\n",
         common::free_port(),
         j.cluster.as_ref().unwrap().addr
-    );
-    let _n = common::reference_with_config("2.15", &conf);
-    let on_n = connect(&format!("nats://127.0.0.1:{client}")).await;
+    ))
+    .await;
     use_jetstream(&on_n, None, "ROUTED").await;
 }
 
@@ -221,13 +214,11 @@ async fn a_nats_server_leaf_uses_jetstream_in_a_junction_hub_through_its_domain(
         ..Options::default()
     })
     .await;
-    let client = common::free_port();
-    let conf = format!(
-        "listen: 127.0.0.1:{client}\nserver_name: leaf1\nleafnodes {{ remotes: [ {{ url: \"nats-leaf://{}\" }} ] }}\n",
+    let (_leaf, on_leaf) = nats_server_with(&format!(
+        "server_name: leaf1\nleafnodes {{ remotes: [ {{ url: \"nats-leaf://{}\" }} ] }}\n",
         hub.leafnodes.as_ref().unwrap().addr.unwrap()
-    );
-    let _leaf = common::reference_with_config("2.15", &conf);
-    let on_leaf = connect(&format!("nats://127.0.0.1:{client}")).await;
+    ))
+    .await;
     use_jetstream(&on_leaf, Some("hub"), "EDGE").await;
     // The plain API does not reach across: the hub's stream is not found.
     let plain = jetstream::new(on_leaf.clone());

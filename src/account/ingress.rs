@@ -106,21 +106,24 @@ impl Account {
         payload: &[u8],
         producer: &mut Producer,
     ) -> usize {
-        let mut joined = Vec::new();
-        // An answer to a request another cluster mapped (JetStream's
-        // deliveries to a pull request's reply, say) goes back mapped.
-        if self.answers_mapped_replies() {
-            let (header_len, body) = with_headers(headers, payload, &mut joined);
-            let msg = Message::internal(subject, reply, header_len, body);
-            if let Some(n) = self.answer_mapped_reply(&msg, producer) {
-                return n;
-            }
-            let result = self.matches(subject);
-            return if result.is_empty() {
-                0
+        // The header block and the payload, one body.
+        let body = || -> (Option<usize>, Cow<'_, [u8]>) {
+            if headers.is_empty() {
+                (None, Cow::Borrowed(payload))
             } else {
-                router::deliver(&result, &msg, producer)
-            };
+                (Some(headers.len()), Cow::Owned([headers, payload].concat()))
+            }
+        };
+        // An answer to a request another cluster mapped (JetStream's
+        // deliveries to a pull request's reply, say) goes back mapped, as
+        // `publish` sends it.
+        if self.answers_mapped_replies() {
+            let (header_len, body) = body();
+            return self.publish(
+                &Message::internal(subject, reply, header_len, &body),
+                None,
+                producer,
+            );
         }
         // Matched first: most internal publishes (acks, flow control,
         // advisories) have no one listening, and then nothing is joined.
@@ -128,22 +131,11 @@ impl Account {
         if result.is_empty() {
             return 0;
         }
-        let (header_len, body) = with_headers(headers, payload, &mut joined);
+        let (header_len, body) = body();
         router::deliver(
             &result,
-            &Message::internal(subject, reply, header_len, body),
+            &Message::internal(subject, reply, header_len, &body),
             producer,
         )
     }
-}
-
-/// A message's body: `headers` (empty for none) then `payload`, joined in
-/// `buf` when there are headers; with the header block's length.
-fn with_headers<'a>(headers: &[u8], payload: &'a [u8], buf: &'a mut Vec<u8>) -> (Option<usize>, &'a [u8]) {
-    if headers.is_empty() {
-        return (None, payload);
-    }
-    buf.extend_from_slice(headers);
-    buf.extend_from_slice(payload);
-    (Some(headers.len()), &buf[..])
 }

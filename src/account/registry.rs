@@ -74,6 +74,32 @@ struct Wired {
     sub: Arc<Subscription>,
 }
 
+/// Subscribes `importer` to `local`, forwarding requests to `remote` in
+/// `exporter` (a service import), answers coming back as `response_type`
+/// allows.
+fn service_import(
+    importer: &Arc<Account>,
+    exporter: &Arc<Account>,
+    local: &str,
+    remote: &str,
+    response_type: ResponseType,
+) -> Result<Arc<Subscription>, crate::sublist::SublistError> {
+    let forwarder = ServiceImport {
+        importer: Arc::downgrade(importer),
+        exporter: Arc::downgrade(exporter),
+        mapping: SubjectMapping::new(local, Some(remote), None),
+        response_type,
+    };
+    let sub = Arc::new(Subscription::new(
+        Bytes::copy_from_slice(local.as_bytes()),
+        None,
+        Bytes::new(),
+        Arc::new(forwarder),
+    ));
+    importer.subscribe(sub.clone())?;
+    Ok(sub)
+}
+
 /// The exports of an account as the configuration gives them.
 fn configured_exports(cfg: &crate::options::AccountConfig) -> Vec<Export> {
     cfg.exports
@@ -273,20 +299,8 @@ impl Accounts {
         }
         for (local, remote) in SYSTEM_IMPORTS {
             let remote = remote.replace("{}", &importer.name);
-            let forwarder = ServiceImport {
-                importer: Arc::downgrade(importer),
-                exporter: Arc::downgrade(&self.system),
-                mapping: SubjectMapping::new(local, Some(&remote), None),
-                // One answer from each server.
-                response_type: ResponseType::Stream,
-            };
-            let sub = Subscription::new(
-                Bytes::from_static(local.as_bytes()),
-                None,
-                Bytes::new(),
-                Arc::new(forwarder),
-            );
-            if let Err(e) = importer.subscribe(Arc::new(sub)) {
+            // One answer from each server.
+            if let Err(e) = service_import(importer, &self.system, local, &remote, ResponseType::Stream) {
                 tracing::error!(account = %importer.name, "the system account's {local} was not imported: {e}");
             }
         }
@@ -359,20 +373,9 @@ impl Accounts {
                 Ok((exporter, sub))
             }
             ExportKind::Service => {
-                let local = import.to.clone().unwrap_or_else(|| import.subject.clone());
-                let forwarder = ServiceImport {
-                    importer: Arc::downgrade(importer),
-                    exporter: Arc::downgrade(&exporter),
-                    mapping: SubjectMapping::new(&local, Some(&import.subject), None),
-                    response_type: export.response_type,
-                };
-                let sub = Arc::new(Subscription::new(
-                    Bytes::from(local),
-                    None,
-                    Bytes::new(),
-                    Arc::new(forwarder),
-                ));
-                importer.subscribe(sub.clone()).map_err(|_| invalid())?;
+                let local = import.to.as_deref().unwrap_or(&import.subject);
+                let sub = service_import(importer, &exporter, local, &import.subject, export.response_type)
+                    .map_err(|_| invalid())?;
                 Ok((importer.clone(), sub))
             }
         }

@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::pool::{Carries, Pooling, Refusal};
+use super::pool::{Carries, Placement, Refusal};
 use super::{Cluster, RouteUrl};
 use crate::conn::{AccountCaches, CloseReason, ConnCore, PeerInterest, PeerPings};
 use crate::message::{ConnKind, Origin};
@@ -127,8 +127,8 @@ impl Route {
     }
 
     /// Whether the route carries `account`'s interest and messages.
-    pub(super) fn carries(&self, pooling: &Pooling, account: &str) -> bool {
-        self.carried.get().is_some_and(|c| pooling.carries(c, account))
+    pub(super) fn carries(&self, placement: &Placement<'_>) -> bool {
+        self.carried.get().is_some_and(|c| placement.on(c))
     }
 
     /// The account this server dialled it for.

@@ -136,8 +136,9 @@ pub async fn start(server: Arc<Server>, options: &ClusterOptions) -> anyhow::Res
                 return;
             }
             if let Some(cluster) = weak.upgrade() {
+                let placement = cluster.pooling.placement(&account.name);
                 for route in cluster.routes.read().iter() {
-                    if route.carries(&cluster.pooling, &account.name) {
+                    if route.carries(&placement) {
                         route.send_interest(&account.name, change.subject, change.queue, change.count);
                     }
                 }
@@ -258,7 +259,7 @@ impl crate::conn::Links for Cluster {
         let routes = self.routes.read();
         let to_server = || routes.iter().filter(|r| r.server_hash() == server_hash);
         let Some(route) = to_server()
-            .find(|r| r.carries(&self.pooling, account))
+            .find(|r| r.carries(&self.pooling.placement(account)))
             .or_else(|| to_server().next())
         else {
             return false;
@@ -502,7 +503,7 @@ impl Cluster {
         }
         self.tell_peers_of(route, info, first);
         for account in self.server.accounts.all() {
-            if route.carries(&self.pooling, &account.name) {
+            if route.carries(&self.pooling.placement(&account.name)) {
                 account.each_interest(|subject, queue, count| {
                     route.send_interest(&account.name, subject, queue, count);
                 });

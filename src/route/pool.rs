@@ -64,20 +64,45 @@ impl Pooling {
         }
     }
 
-    /// Whether a route that carries `carries` carries `account`.
-    pub fn carries(&self, carries: &Carries, account: &str) -> bool {
-        match carries {
-            Carries::All => true,
-            Carries::Pool(i) => {
-                !self.dedicated.iter().any(|a| a == account) && pool_index(self.size, account) == *i
-            }
-            Carries::Account(a) => a == account,
+    /// Where `account` goes among the routes to a peer, worked out once for
+    /// all of them.
+    pub fn placement<'a>(&self, account: &'a str) -> Placement<'a> {
+        let dedicated = self.dedicated.iter().any(|a| a == account);
+        Placement {
+            account,
+            dedicated,
+            index: if dedicated {
+                0
+            } else {
+                pool_index(self.size, account)
+            },
         }
     }
 
     /// Whether routes to a peer announcing `peer_size` are pooled.
     pub fn pooled_with(&self, peer_size: usize) -> bool {
         self.size > 0 && peer_size > 0
+    }
+}
+
+/// Where one account goes among the routes to a peer.
+#[derive(Debug, Clone, Copy)]
+pub struct Placement<'a> {
+    account: &'a str,
+    /// It has a route of its own.
+    dedicated: bool,
+    /// Else its place in the pool.
+    index: usize,
+}
+
+impl Placement<'_> {
+    /// Whether a route that carries `carries` carries this account.
+    pub fn on(&self, carries: &Carries) -> bool {
+        match carries {
+            Carries::All => true,
+            Carries::Pool(i) => !self.dedicated && *i == self.index,
+            Carries::Account(a) => a == self.account,
+        }
     }
 }
 
@@ -187,11 +212,11 @@ mod tests {
         assert_eq!(pool_index(0, "$G"), 0);
         let p = pooling(3, &["A"]);
         assert_eq!(p.dedicated, vec!["A".to_string(), "$SYS".to_string()]);
-        assert!(p.carries(&Carries::Pool(2), "$G"));
-        assert!(!p.carries(&Carries::Pool(0), "$G"));
-        assert!(!p.carries(&Carries::Pool(pool_index(3, "A")), "A"));
-        assert!(p.carries(&Carries::Account("A".into()), "A"));
-        assert!(p.carries(&Carries::All, "A"));
+        assert!(p.placement("$G").on(&Carries::Pool(2)));
+        assert!(!p.placement("$G").on(&Carries::Pool(0)));
+        assert!(!p.placement("A").on(&Carries::Pool(pool_index(3, "A"))));
+        assert!(p.placement("A").on(&Carries::Account("A".into())));
+        assert!(p.placement("A").on(&Carries::All));
         assert_eq!(pooling(-1, &[]).dedicated, Vec::<String>::new());
     }
 

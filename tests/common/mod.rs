@@ -27,6 +27,29 @@ pub async fn start(mut opts: Options) -> RunningServer {
     junction::run::start(opts).await.expect("server starts")
 }
 
+/// Gateway `name` on 127.0.0.1:`port` (0: any), dialling `remotes`
+/// (name, URL).
+pub fn gateway_options(
+    name: &str,
+    port: u16,
+    remotes: &[(&str, String)],
+) -> junction::options::GatewayOptions {
+    junction::options::GatewayOptions {
+        name: name.into(),
+        host: "127.0.0.1".into(),
+        port,
+        gateways: remotes
+            .iter()
+            .map(|(n, u)| junction::options::RemoteGateway {
+                name: n.to_string(),
+                urls: vec![u.clone()],
+                tls: None,
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
 pub async fn start_default() -> RunningServer {
     start(Options::default()).await
 }
