@@ -172,14 +172,17 @@ pub async fn start(server: Arc<Server>, options: &ClusterOptions) -> anyhow::Res
     Ok(cluster)
 }
 
-/// A peer told of a server (`info`): dial it when this one has no route
-/// to it; with `route_account`, dial the route dedicated to that account.
+/// A peer told of a server (`info`): dial it while this one's pool to it
+/// (or its one route) is not all there; with `route_account`, dial the
+/// route dedicated to that account.
 fn implicit_route(cluster: &Arc<Cluster>, info: &junction_nats::route::RouteInfo) {
     if info.server_id == cluster.server.id {
         return;
     }
     let account = if info.route_account.is_empty() {
-        if cluster.has_route_to(&info.server_id) {
+        // A route the peer dedicated to an account may be up already: the
+        // pool is what counts.
+        if !cluster.wants_route(&info.server_id, None) {
             return;
         }
         None
